@@ -1,0 +1,389 @@
+//! The refresh gate: per-account rate limit and single flight, as pure decisions.
+
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::time::{Duration, Instant};
+
+use crate::backoff::Backoff;
+use crate::stats::RefreshStats;
+
+/// Identifies one fetch ("flight") started through a gate. Unique per gate, increasing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct FlightId(u64);
+
+impl FlightId {
+    /// The raw id, for logs.
+    pub fn get(self) -> u64 {
+        self.0
+    }
+}
+
+/// Why a flight was started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TriggerKind {
+    /// A failure signal or an explicit "refresh now": rate-limited.
+    Event,
+    /// The periodic tick: never throttled, but still single-flight.
+    Periodic,
+}
+
+/// Settings of a [`RefreshGate`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GateConfig {
+    min_interval: Duration,
+    backoff: Backoff,
+}
+
+impl GateConfig {
+    /// The default minimum interval between successful event-driven refreshes.
+    pub const DEFAULT_MIN_INTERVAL: Duration = Duration::from_secs(5);
+
+    /// Sets the minimum interval between a success and the next event-driven start.
+    /// The failure backoff's cap is lowered to it if higher, so a failing account is
+    /// retried at least once per window.
+    pub fn with_min_interval(mut self, min_interval: Duration) -> Self {
+        self.min_interval = min_interval;
+        self.backoff = Backoff::new(self.backoff.initial(), self.backoff.max().min(min_interval));
+        self
+    }
+
+    /// Sets the failure backoff (its cap is lowered to `min_interval` if higher).
+    pub fn with_backoff(mut self, backoff: Backoff) -> Self {
+        self.backoff = if backoff.max() > self.min_interval {
+            Backoff::new(backoff.initial(), self.min_interval)
+        } else {
+            backoff
+        };
+        self
+    }
+
+    /// The minimum interval.
+    pub fn min_interval(&self) -> Duration {
+        self.min_interval
+    }
+
+    /// The failure backoff.
+    pub fn backoff(&self) -> Backoff {
+        self.backoff
+    }
+}
+
+impl Default for GateConfig {
+    /// 5 s window; backoff 100 ms doubling, capped at the window.
+    fn default() -> Self {
+        Self {
+            min_interval: Self::DEFAULT_MIN_INTERVAL,
+            backoff: Backoff::default(),
+        }
+    }
+}
+
+/// What a trigger should do.
+///
+/// `W` is the caller's "waiter" for a flight (for example a `tokio::sync::watch`
+/// receiver): the gate stores the one made for a started flight and hands clones to
+/// joiners, so the I/O layer can implement "join" while the gate stays pure.
+#[derive(Debug)]
+pub enum Decision<W = ()> {
+    /// Start a fetch now and report its outcome through the ticket.
+    Start(Ticket),
+    /// A fetch is in flight: await its outcome through `waiter`.
+    Join {
+        /// The flight being joined.
+        flight: FlightId,
+        /// A clone of the waiter made when the flight started.
+        waiter: W,
+    },
+    /// Refused; the caller should keep using the current topology.
+    Throttled {
+        /// The earliest instant a trigger may start a fetch.
+        until: Instant,
+    },
+}
+
+/// One account's event-driven refresh gate.
+///
+/// - At most one fetch is in flight; triggers during a flight [join](Decision::Join) it.
+/// - After a success, event triggers are [throttled](Decision::Throttled) for
+///   `min_interval`; a periodic success resets that clock the same way.
+/// - A failure does not consume the window: the next start is allowed after a short,
+///   doubling, jittered backoff (capped at `min_interval`).
+/// - A [`Ticket`] dropped without an outcome releases the flight like a failure.
+///
+/// Clones share state. The internal lock is held only for the few instructions of a
+/// decision, never while the caller fetches.
+pub struct RefreshGate<W = ()> {
+    shared: Arc<Shared<W>>,
+}
+
+struct Shared<W> {
+    config: GateConfig,
+    state: Mutex<GateState<W>>,
+}
+
+struct GateState<W> {
+    flight: Option<Flight<W>>,
+    next_flight: u64,
+    last_success: Option<Instant>,
+    consecutive_failures: u32,
+    retry_not_before: Option<Instant>,
+    stats: RefreshStats,
+}
+
+struct Flight<W> {
+    id: FlightId,
+    waiter: W,
+}
+
+impl<W: Clone + Send + Sync + 'static> RefreshGate<W> {
+    /// A gate with `config` and nothing in flight.
+    pub fn new(config: GateConfig) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                config,
+                state: Mutex::new(GateState {
+                    flight: None,
+                    next_flight: 1,
+                    last_success: None,
+                    consecutive_failures: 0,
+                    retry_not_before: None,
+                    stats: RefreshStats::default(),
+                }),
+            }),
+        }
+    }
+
+    /// An event-driven trigger at `now`: start, join, or be throttled.
+    ///
+    /// `make_waiter` is called only when a flight starts; its value is kept until the
+    /// flight ends and cloned for every joiner.
+    pub fn trigger(&self, now: Instant, make_waiter: impl FnOnce(FlightId) -> W) -> Decision<W> {
+        self.decide(now, TriggerKind::Event, make_waiter)
+    }
+
+    /// The periodic tick at `now`: start, or join the flight already running. Never
+    /// throttled, so the schedule is kept even right after an event-driven refresh.
+    pub fn start_periodic(
+        &self,
+        now: Instant,
+        make_waiter: impl FnOnce(FlightId) -> W,
+    ) -> Decision<W> {
+        self.decide(now, TriggerKind::Periodic, make_waiter)
+    }
+
+    fn decide(
+        &self,
+        now: Instant,
+        kind: TriggerKind,
+        make_waiter: impl FnOnce(FlightId) -> W,
+    ) -> Decision<W> {
+        let mut state = self.lock();
+        if let Some(flight) = &state.flight {
+            let (flight, waiter) = (flight.id, flight.waiter.clone());
+            if kind == TriggerKind::Event {
+                state.stats.joined += 1;
+            }
+            return Decision::Join { flight, waiter };
+        }
+        if kind == TriggerKind::Event {
+            if let Some(until) = state.blocked_until(now, self.shared.config.min_interval) {
+                state.stats.throttled += 1;
+                return Decision::Throttled { until };
+            }
+        }
+        let id = FlightId(state.next_flight);
+        state.next_flight += 1;
+        state.stats.attempts += 1;
+        state.flight = Some(Flight {
+            id,
+            waiter: make_waiter(id),
+        });
+        Decision::Start(Ticket {
+            gate: Arc::downgrade(&self.shared) as Weak<dyn Complete>,
+            flight: id,
+            kind,
+            started: now,
+            done: false,
+        })
+    }
+
+    /// Records a success that did not go through a ticket (for example a periodic fetch
+    /// made by other means): resets the event window and the failure backoff.
+    pub fn note_success(&self, now: Instant) {
+        self.lock().record_success(now);
+    }
+
+    /// The flight in progress, if any.
+    pub fn in_flight(&self) -> Option<FlightId> {
+        self.lock().flight.as_ref().map(|f| f.id)
+    }
+
+    /// The earliest instant an event trigger could start a fetch, if it could not at `now`
+    /// (`None` when a trigger at `now` would start or join).
+    pub fn throttled_until(&self, now: Instant) -> Option<Instant> {
+        let state = self.lock();
+        if state.flight.is_some() {
+            return None;
+        }
+        state.blocked_until(now, self.shared.config.min_interval)
+    }
+
+    /// A copy of the counters.
+    pub fn stats(&self) -> RefreshStats {
+        self.lock().stats
+    }
+
+    /// The gate's settings.
+    pub fn config(&self) -> GateConfig {
+        self.shared.config
+    }
+
+    fn lock(&self) -> MutexGuard<'_, GateState<W>> {
+        self.shared.lock()
+    }
+}
+
+impl<W> Shared<W> {
+    fn lock(&self) -> MutexGuard<'_, GateState<W>> {
+        // No code that can panic runs under this lock except the caller's waiter
+        // constructor; a poisoned state is still consistent, so keep using it.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl<W> GateState<W> {
+    fn blocked_until(&self, now: Instant, min_interval: Duration) -> Option<Instant> {
+        let window = self.last_success.map(|at| at + min_interval);
+        let until = match (window, self.retry_not_before) {
+            (Some(a), Some(b)) => a.max(b),
+            (a, b) => a.or(b)?,
+        };
+        (now < until).then_some(until)
+    }
+
+    fn record_success(&mut self, now: Instant) {
+        self.last_success = Some(now);
+        self.consecutive_failures = 0;
+        self.retry_not_before = None;
+        self.stats.successes += 1;
+        self.stats.last_success = Some(now);
+    }
+
+    fn record_failure(&mut self, now: Instant, backoff: Backoff, jitter: f64) {
+        self.consecutive_failures = self.consecutive_failures.saturating_add(1);
+        self.retry_not_before = Some(now + backoff.delay(self.consecutive_failures, jitter));
+        self.stats.failures += 1;
+    }
+}
+
+impl<W> Clone for RefreshGate<W> {
+    fn clone(&self) -> Self {
+        Self {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+impl<W: Clone + Send + Sync + 'static> Default for RefreshGate<W> {
+    fn default() -> Self {
+        Self::new(GateConfig::default())
+    }
+}
+
+impl<W> fmt::Debug for RefreshGate<W> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.shared.lock();
+        f.debug_struct("RefreshGate")
+            .field("config", &self.shared.config)
+            .field("in_flight", &state.flight.as_ref().map(|f| f.id))
+            .field("stats", &state.stats)
+            .finish()
+    }
+}
+
+/// Type-erased completion, so a [`Ticket`] need not name the waiter type's bounds.
+trait Complete: Send + Sync {
+    fn complete(&self, flight: FlightId, now: Instant, outcome: Result<(), f64>);
+}
+
+impl<W: Send + Sync> Complete for Shared<W> {
+    fn complete(&self, flight: FlightId, now: Instant, outcome: Result<(), f64>) {
+        let mut state = self.lock();
+        if state.flight.as_ref().map(|f| f.id) != Some(flight) {
+            return;
+        }
+        state.flight = None;
+        match outcome {
+            Ok(()) => state.record_success(now),
+            Err(jitter) => state.record_failure(now, self.config.backoff, jitter),
+        }
+    }
+}
+
+/// The right (and duty) to run one fetch. Report its end with [`succeed`](Self::succeed)
+/// or [`fail`](Self::fail); dropping it unreported counts as a failure at the instant
+/// the flight started (a cancelled fetch), so the gate is never left stuck.
+#[must_use = "a dropped ticket counts as a failed fetch"]
+pub struct Ticket {
+    gate: Weak<dyn Complete>,
+    flight: FlightId,
+    kind: TriggerKind,
+    started: Instant,
+    done: bool,
+}
+
+impl Ticket {
+    /// The flight this ticket runs.
+    pub fn flight(&self) -> FlightId {
+        self.flight
+    }
+
+    /// Whether the flight was started by an event or the periodic tick.
+    pub fn kind(&self) -> TriggerKind {
+        self.kind
+    }
+
+    /// When the flight started.
+    pub fn started(&self) -> Instant {
+        self.started
+    }
+
+    /// The fetch succeeded at `now`: opens a new `min_interval` window.
+    pub fn succeed(mut self, now: Instant) {
+        self.finish(now, Ok(()));
+    }
+
+    /// The fetch failed at `now`; `jitter` in `[0, 1]` shortens the backoff (see
+    /// [`Backoff::delay`]).
+    pub fn fail(mut self, now: Instant, jitter: f64) {
+        self.finish(now, Err(jitter));
+    }
+
+    fn finish(&mut self, now: Instant, outcome: Result<(), f64>) {
+        self.done = true;
+        if let Some(gate) = self.gate.upgrade() {
+            gate.complete(self.flight, now, outcome);
+        }
+    }
+}
+
+impl fmt::Debug for Ticket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Ticket")
+            .field("flight", &self.flight)
+            .field("kind", &self.kind)
+            .finish()
+    }
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        if !self.done {
+            let started = self.started;
+            self.finish(started, Err(0.0));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

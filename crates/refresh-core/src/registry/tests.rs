@@ -1,0 +1,181 @@
+use super::*;
+use std::collections::HashSet;
+use std::sync::Barrier;
+
+type Reg = AccountRegistry<String, u32>;
+
+fn key(s: &str) -> String {
+    s.to_string()
+}
+
+#[test]
+fn registrations_of_one_key_share_one_ref_counted_entry() {
+    let registry = Reg::new();
+    let a = registry.register(key("acct"), 1);
+    let b = registry.register(key("acct"), 2);
+    assert_eq!(registry.account_count(), 1);
+    assert_eq!(registry.registration_count(), 2);
+    assert_eq!(registry.subscribers(&key("acct")), vec![1, 2]);
+
+    drop(a);
+    assert_eq!(
+        registry.account_count(),
+        1,
+        "entry must survive while b lives"
+    );
+    assert_eq!(registry.subscribers(&key("acct")), vec![2]);
+
+    drop(b);
+    assert_eq!(registry.account_count(), 0);
+    assert_eq!(registry.registration_count(), 0);
+}
+
+#[test]
+fn shared_value_is_created_once_and_recreated_after_the_entry_dies() {
+    let registry: AccountRegistry<String, (), Arc<u32>> = AccountRegistry::new();
+    let mut inits = 0;
+    let (a, va) = registry.register_with(key("acct"), (), |_| {
+        inits += 1;
+        Arc::new(7)
+    });
+    let (b, vb) = registry.register_with(key("acct"), (), |_| {
+        inits += 1;
+        Arc::new(8)
+    });
+    assert_eq!(inits, 1);
+    assert!(Arc::ptr_eq(&va, &vb));
+    drop((a, b));
+    let (_c, vc) = registry.register_with(key("acct"), (), |_| Arc::new(9));
+    assert_eq!(*vc, 9, "a dead entry's shared value is not resurrected");
+}
+
+#[test]
+fn stale_id_deregistration_is_a_no_op() {
+    let registry = Reg::new();
+    let live = registry.register(key("acct"), 1);
+    // A guard from an earlier life of this key: same key, an id that is not live.
+    registry
+        .inner
+        .deregister(&key("acct"), RegistrationId(live.id().get() + 1000));
+    assert_eq!(registry.subscribers(&key("acct")), vec![1]);
+    assert_eq!(registry.registration_count(), 1);
+    drop(live);
+    assert!(registry.is_empty());
+}
+
+#[test]
+fn dropping_the_losing_duplicate_keeps_the_survivor_refreshing() {
+    // The seed's hazard: two drivers race to register one account, the loser is dropped.
+    let registry = Reg::new();
+    let survivor = registry.register(key("acct"), 1);
+    let loser = registry.register(key("acct"), 2);
+    drop(loser);
+    let snapshot = registry.snapshot();
+    assert_eq!(snapshot.len(), 1);
+    assert_eq!(snapshot[0].subscribers, vec![1]);
+    drop(survivor);
+}
+
+#[test]
+fn old_guard_dropped_after_reregistration_keeps_the_new_one() {
+    let registry = Reg::new();
+    let old = registry.register(key("acct"), 1);
+    let new = registry.register(key("acct"), 2);
+    assert!(new.id() > old.id());
+    drop(old);
+    assert_eq!(registry.subscribers(&key("acct")), vec![2]);
+    drop(new);
+}
+
+#[test]
+fn registration_dropped_after_the_registry_is_a_no_op() {
+    let registry = Reg::new();
+    let reg = registry.register(key("acct"), 1);
+    drop(registry);
+    drop(reg);
+}
+
+#[test]
+fn snapshot_is_unaffected_by_later_mutation() {
+    let registry = Reg::new();
+    let a = registry.register(key("a"), 1);
+    let snapshot = registry.snapshot();
+    let _b = registry.register(key("b"), 2);
+    let _a2 = registry.register(key("a"), 3);
+    drop(a);
+    assert_eq!(snapshot.len(), 1);
+    assert_eq!(snapshot[0].key, "a");
+    assert_eq!(snapshot[0].subscribers, vec![1]);
+    assert_eq!(registry.account_count(), 2);
+}
+
+#[test]
+fn ids_are_unique_and_monotonic() {
+    let registry = Reg::new();
+    let regs: Vec<_> = (0..100)
+        .map(|i| registry.register(format!("k{}", i % 7), i))
+        .collect();
+    for pair in regs.windows(2) {
+        assert!(pair[0].id() < pair[1].id());
+    }
+}
+
+#[test]
+fn concurrent_register_drop_and_snapshot_ends_empty_with_no_phantoms() {
+    const THREADS: usize = 4;
+    const ROUNDS: usize = 2_000;
+    let registry = Reg::new();
+    let barrier = Barrier::new(THREADS + 1);
+    let done = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let snapshotter = {
+            let registry = registry.clone();
+            let (barrier, done) = (&barrier, &done);
+            scope.spawn(move || {
+                barrier.wait();
+                let mut snapshots = 0u64;
+                while !done.load(Ordering::Acquire) {
+                    for account in registry.snapshot() {
+                        assert!(!account.subscribers.is_empty(), "phantom empty entry");
+                        let unique: HashSet<_> = account.subscribers.iter().collect();
+                        assert_eq!(unique.len(), account.subscribers.len());
+                    }
+                    snapshots += 1;
+                }
+                snapshots
+            })
+        };
+        let writers: Vec<_> = (0..THREADS)
+            .map(|t| {
+                let registry = registry.clone();
+                let barrier = &barrier;
+                scope.spawn(move || {
+                    barrier.wait();
+                    let mut held = Vec::new();
+                    for i in 0..ROUNDS {
+                        // Threads overlap on a small key space so entries are shared.
+                        let subscriber = (t * ROUNDS + i) as u32;
+                        held.push((
+                            subscriber,
+                            registry.register(format!("k{}", i % 5), subscriber),
+                        ));
+                        if i % 3 == 0 {
+                            drop(held.remove(0));
+                        }
+                    }
+                    // No lost registration: every live guard's subscriber is visible.
+                    for (subscriber, reg) in &held {
+                        assert!(registry.subscribers(reg.key()).contains(subscriber));
+                    }
+                })
+            })
+            .collect();
+        for writer in writers {
+            writer.join().unwrap();
+        }
+        done.store(true, Ordering::Release);
+        assert!(snapshotter.join().unwrap() > 0);
+    });
+    assert!(registry.is_empty());
+    assert_eq!(registry.registration_count(), 0);
+}
