@@ -1,2 +1,66 @@
-//! Work in progress: see the issue tracker. This crate exposes nothing yet.
+//! The event-driven failover state of one account: "which endpoint next?"
+//!
+//! A [`LocationStore`] turns account documents ([`DatabaseAccount`]), the user's preferred
+//! regions, and operation outcomes into an immutable [`RoutingSnapshot`] that every
+//! operation reads without a lock. It performs no I/O and spawns nothing: the runtime
+//! fetches documents and probes endpoints, and reports here with the current `now`.
+//!
+//! - [`DatabaseAccount`]: the `GET /` document, parsed and validated (typed
+//!   [`AccountError`] on bad input; the last good topology stays in use).
+//! - [`RoutingSnapshot::route`]: preferred regions first, marked endpoints demoted to
+//!   the tail (never removed), per-request excluded regions, global fallback.
+//! - [`classify`]: an operation's [`OperationOutcome`] → [`Effect`] (mark, urgent
+//!   refresh, retry where or give up); [`RetryState`] spends the retry budgets.
+//! - Marks expire into probe candidates ([`LocationStore::due_probes`]); only a
+//!   successful probe returns an endpoint to rotation.
+//!
+//! ```
+//! use std::time::Instant;
+//! use meridian_location_store::*;
+//!
+//! let store: LocationStore = LocationStore::new(
+//!     Endpoint::parse("https://acct.documents.azure.com/").unwrap(),
+//!     StoreConfig::default(),
+//! );
+//! let doc = br#"{"id":"acct","_rid":"acct.documents.azure.com",
+//!   "writableLocations":[{"name":"West US","databaseAccountEndpoint":"https://acct-westus.documents.azure.com/"}],
+//!   "readableLocations":[{"name":"West US","databaseAccountEndpoint":"https://acct-westus.documents.azure.com/"}]}"#;
+//! store.install(DatabaseAccount::from_slice(doc).unwrap(), Instant::now()).unwrap();
+//!
+//! // The write region says it no longer takes writes (403/3).
+//! let outcome = OperationOutcome::response(OperationKind::Write, 403, Some(3));
+//! let effect = classify(&outcome);
+//! assert!(effect.refresh, "an urgent account refresh is requested");
+//! let snapshot = store.snapshot();
+//! let endpoint = snapshot.route(OperationKind::Write, &RouteRequest::default());
+//! store.apply(endpoint, &effect, Instant::now());
+//! // Reads are not blocked by a write-forbidden mark.
+//! assert!(store.snapshot().read_locations()[0].available);
+//! assert!(!store.snapshot().write_locations()[0].available);
+//! ```
 #![deny(missing_docs)]
+
+mod account;
+mod endpoint;
+mod marks;
+mod outcome;
+mod region;
+mod retry;
+mod snapshot;
+mod store;
+
+pub use account::{
+    AccountError, AccountLocation, ConsistencyPolicy, DatabaseAccount, Location,
+    MAX_DOCUMENT_BYTES, MAX_FIELD_BYTES, ReadPolicy, ReplicationPolicy,
+};
+pub use endpoint::{Endpoint, EndpointError};
+pub use marks::{Mark, MarkReason, MarkScope};
+pub use outcome::{
+    Action, AttemptResult, Effect, GiveUpReason, OperationOutcome, RetryClass, RetryTarget,
+    SUB_STATUS_DATABASE_ACCOUNT_NOT_FOUND, SUB_STATUS_READ_SESSION_NOT_AVAILABLE,
+    SUB_STATUS_WRITE_FORBIDDEN, TransportErrorKind, classify,
+};
+pub use region::RegionName;
+pub use retry::{Next, RetryPolicy, RetryState};
+pub use snapshot::{OperationKind, RouteRequest, RoutedLocation, RoutingSnapshot};
+pub use store::{LocationStore, StoreConfig};

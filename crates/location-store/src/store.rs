@@ -1,0 +1,307 @@
+//! The location store: one account's failover state behind a lock-free read path.
+
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use meridian_refresh_core::{GateConfig, RefreshGate};
+
+use crate::account::{AccountError, DatabaseAccount, Location};
+use crate::endpoint::Endpoint;
+use crate::marks::{Mark, MarkReason, MarkScope, Marks};
+use crate::outcome::Effect;
+use crate::region::RegionName;
+use crate::snapshot::{RoutingSnapshot, SnapshotInput};
+
+/// Settings of a [`LocationStore`].
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    preferred_regions: Vec<RegionName>,
+    unavailability_ttl: Duration,
+    gate: GateConfig,
+}
+
+impl StoreConfig {
+    /// The default time an endpoint stays marked before it may be probed.
+    pub const DEFAULT_UNAVAILABILITY_TTL: Duration = Duration::from_secs(60);
+
+    /// Sets the user's preferred regions, most preferred first.
+    pub fn with_preferred_regions<I, R>(mut self, regions: I) -> Self
+    where
+        I: IntoIterator<Item = R>,
+        R: Into<RegionName>,
+    {
+        self.preferred_regions = regions.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Sets how long a mark lasts before the endpoint becomes a probe candidate.
+    pub fn with_unavailability_ttl(mut self, ttl: Duration) -> Self {
+        self.unavailability_ttl = ttl;
+        self
+    }
+
+    /// Sets the account's refresh-gate settings.
+    pub fn with_gate(mut self, gate: GateConfig) -> Self {
+        self.gate = gate;
+        self
+    }
+
+    /// The preferred regions.
+    pub fn preferred_regions(&self) -> &[RegionName] {
+        &self.preferred_regions
+    }
+
+    /// The mark TTL.
+    pub fn unavailability_ttl(&self) -> Duration {
+        self.unavailability_ttl
+    }
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            preferred_regions: Vec::new(),
+            unavailability_ttl: Self::DEFAULT_UNAVAILABILITY_TTL,
+            gate: GateConfig::default(),
+        }
+    }
+}
+
+/// The last good account document with its parsed locations.
+#[derive(Debug)]
+struct Topology {
+    account: Arc<DatabaseAccount>,
+    readable: Vec<Location>,
+    writable: Vec<Location>,
+}
+
+#[derive(Debug)]
+struct StoreState {
+    topology: Option<Topology>,
+    marks: Marks,
+    generation: u64,
+    topology_generation: u64,
+}
+
+/// One account's failover state: the last good topology, the unavailability marks, the
+/// published [`RoutingSnapshot`] and the account's [`RefreshGate`].
+///
+/// Reads ([`snapshot`](Self::snapshot)) take no lock: an `ArcSwap` load. Writers (a new
+/// topology, a mark, a probe result) serialize on a mutex, rebuild the snapshot and
+/// swap it in (read-copy-update). The store does no I/O: the runtime fetches documents
+/// and probes endpoints, then reports here.
+///
+/// ```
+/// use std::time::Instant;
+/// use meridian_location_store::*;
+///
+/// let global = Endpoint::parse("https://acct.documents.azure.com/").unwrap();
+/// let store: LocationStore = LocationStore::new(
+///     global,
+///     StoreConfig::default().with_preferred_regions(["East US"]),
+/// );
+/// let doc = br#"{"id":"acct","_rid":"acct.documents.azure.com",
+///   "writableLocations":[{"name":"West US","databaseAccountEndpoint":"https://acct-westus.documents.azure.com/"}],
+///   "readableLocations":[
+///     {"name":"West US","databaseAccountEndpoint":"https://acct-westus.documents.azure.com/"},
+///     {"name":"East US","databaseAccountEndpoint":"https://acct-eastus.documents.azure.com/"}]}"#;
+/// let now = Instant::now();
+/// store.install(DatabaseAccount::from_slice(doc).unwrap(), now).unwrap();
+///
+/// let snapshot = store.snapshot();
+/// let read = snapshot.route(OperationKind::Read, &RouteRequest::default());
+/// assert_eq!(read.as_str(), "https://acct-eastus.documents.azure.com/");
+///
+/// // East US fails: reads move away until a probe brings it back.
+/// store.mark_unavailable(read, MarkScope::Read, MarkReason::ServiceUnavailable, now);
+/// let read = store.snapshot().route(OperationKind::Read, &RouteRequest::default()).clone();
+/// assert_eq!(read.as_str(), "https://acct-westus.documents.azure.com/");
+/// ```
+pub struct LocationStore<W = ()> {
+    config: StoreConfig,
+    default_endpoint: Endpoint,
+    published: ArcSwap<RoutingSnapshot>,
+    state: Mutex<StoreState>,
+    gate: RefreshGate<W>,
+}
+
+impl<W: Clone + Send + Sync + 'static> LocationStore<W> {
+    /// A store for the account at `default_endpoint`, with no topology yet: every
+    /// operation routes to the default endpoint until [`install`](Self::install).
+    pub fn new(default_endpoint: Endpoint, config: StoreConfig) -> Self {
+        let state = StoreState {
+            topology: None,
+            marks: Marks::default(),
+            generation: 0,
+            topology_generation: 0,
+        };
+        let snapshot = build(&default_endpoint, &config, &state);
+        let gate = RefreshGate::new(config.gate);
+        Self {
+            config,
+            default_endpoint,
+            published: ArcSwap::from_pointee(snapshot),
+            state: Mutex::new(state),
+            gate,
+        }
+    }
+}
+
+impl<W> LocationStore<W> {
+    /// The current routing snapshot. Lock-free; clones one `Arc`.
+    pub fn snapshot(&self) -> Arc<RoutingSnapshot> {
+        self.published.load_full()
+    }
+
+    /// Runs `f` on the current snapshot without touching its reference count: the
+    /// cheapest read, for hot paths that do not keep the snapshot.
+    pub fn with_snapshot<R>(&self, f: impl FnOnce(&RoutingSnapshot) -> R) -> R {
+        f(&self.published.load())
+    }
+
+    /// Installs a new account document (validated again here). Marks of endpoints the
+    /// account still advertises are kept; marks of the others are dropped. Returns the
+    /// new topology generation. On error nothing changes: the last good topology stays.
+    pub fn install(&self, account: DatabaseAccount, _now: Instant) -> Result<u64, AccountError> {
+        account.validate()?;
+        let readable = account.readable()?;
+        let writable = account.writable()?;
+        let mut state = self.lock();
+        state.marks.retain(|endpoint| {
+            readable
+                .iter()
+                .chain(&writable)
+                .any(|l| &l.endpoint == endpoint)
+        });
+        state.topology = Some(Topology {
+            account: Arc::new(account),
+            readable,
+            writable,
+        });
+        state.topology_generation += 1;
+        let generation = state.topology_generation;
+        self.publish(&mut state);
+        Ok(generation)
+    }
+
+    /// The last good account document, if any.
+    pub fn account(&self) -> Option<Arc<DatabaseAccount>> {
+        self.lock()
+            .topology
+            .as_ref()
+            .map(|t| Arc::clone(&t.account))
+    }
+
+    /// Marks `endpoint` unavailable for `scope` until `now + ttl`. A
+    /// [`MarkReason::WriteForbidden`] mark applies to writes only, whatever `scope` says.
+    pub fn mark_unavailable(
+        &self,
+        endpoint: &Endpoint,
+        scope: MarkScope,
+        reason: MarkReason,
+        now: Instant,
+    ) {
+        let mut state = self.lock();
+        state
+            .marks
+            .mark(endpoint, scope, reason, now, self.config.unavailability_ttl);
+        self.publish(&mut state);
+    }
+
+    /// Applies an [`Effect`]'s mark to the endpoint that was attempted. Returns whether
+    /// the effect asks for an urgent refresh (the caller takes that to the gate).
+    pub fn apply(&self, endpoint: &Endpoint, effect: &Effect, now: Instant) -> bool {
+        if let Some((scope, reason)) = effect.mark {
+            self.mark_unavailable(endpoint, scope, reason, now);
+        }
+        effect.refresh
+    }
+
+    /// The current read and write marks of `endpoint`.
+    pub fn marks_of(&self, endpoint: &Endpoint) -> (Option<Mark>, Option<Mark>) {
+        let state = self.lock();
+        (
+            state.marks.read_mark(endpoint),
+            state.marks.write_mark(endpoint),
+        )
+    }
+
+    /// Number of endpoints with at least one mark.
+    pub fn marked_count(&self) -> usize {
+        self.lock().marks.len()
+    }
+
+    /// Endpoints whose mark TTL has ended: the runtime should probe them (`GET /` on the
+    /// regional endpoint) and report with [`record_probe`](Self::record_probe). Only
+    /// advertised endpoints ever carry marks, so only those are ever due.
+    pub fn due_probes(&self, now: Instant) -> Vec<Endpoint> {
+        self.lock().marks.due(now)
+    }
+
+    /// A probe of `endpoint` finished: success returns it to rotation, failure restarts
+    /// its TTL.
+    pub fn record_probe(&self, endpoint: &Endpoint, success: bool, now: Instant) {
+        let mut state = self.lock();
+        if state
+            .marks
+            .probe_result(endpoint, success, now, self.config.unavailability_ttl)
+        {
+            self.publish(&mut state);
+        }
+    }
+
+    /// The account's refresh gate: urgent refreshes start, join or are throttled here.
+    pub fn gate(&self) -> &RefreshGate<W> {
+        &self.gate
+    }
+
+    /// The account (global) endpoint.
+    pub fn default_endpoint(&self) -> &Endpoint {
+        &self.default_endpoint
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &StoreConfig {
+        &self.config
+    }
+
+    fn publish(&self, state: &mut StoreState) {
+        state.generation += 1;
+        self.published
+            .store(Arc::new(build(&self.default_endpoint, &self.config, state)));
+    }
+
+    fn lock(&self) -> MutexGuard<'_, StoreState> {
+        // Nothing under this lock can panic half-way through an update in a way that
+        // leaves the state inconsistent; keep serving after a poisoned lock.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+fn build(default_endpoint: &Endpoint, config: &StoreConfig, state: &StoreState) -> RoutingSnapshot {
+    let topology = state.topology.as_ref();
+    RoutingSnapshot::build(SnapshotInput {
+        generation: state.generation,
+        topology_generation: state.topology_generation,
+        account_id: topology.map(|t| Arc::from(t.account.id.as_str())),
+        default_endpoint,
+        multi_write: topology.is_some_and(|t| t.account.enable_multiple_write_locations),
+        readable: topology.map_or(&[], |t| &t.readable),
+        writable: topology.map_or(&[], |t| &t.writable),
+        preferred: &config.preferred_regions,
+        marks: &state.marks,
+    })
+}
+
+impl<W> fmt::Debug for LocationStore<W> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let snapshot = self.published.load();
+        f.debug_struct("LocationStore")
+            .field("default_endpoint", &self.default_endpoint)
+            .field("generation", &snapshot.generation())
+            .field("topology_generation", &snapshot.topology_generation())
+            .finish_non_exhaustive()
+    }
+}
