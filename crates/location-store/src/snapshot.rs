@@ -173,10 +173,11 @@ impl RoutingSnapshot {
             .map(|l| &l.region)
     }
 
-    /// Every distinct regional endpoint the snapshot advertises, write locations first.
+    /// Every distinct regional endpoint the snapshot advertises: the read order first
+    /// (preferred, available before marked), then write-only endpoints.
     pub fn regional_endpoints(&self) -> Vec<Endpoint> {
         let mut out: Vec<Endpoint> = Vec::with_capacity(self.read.len() + self.write.len());
-        for location in self.write.iter().chain(&self.read) {
+        for location in self.read.iter().chain(&self.write) {
             if !out.contains(&location.endpoint) {
                 out.push(location.endpoint.clone());
             }

@@ -1,2 +1,70 @@
-//! Work in progress: see the issue tracker. This crate exposes nothing yet.
+//! One refresh loop per runtime: every registered account refreshed from one task.
+//!
+//! A [`Runtime`] hosts any number of drivers. Each [`attach`](Runtime::attach) registers
+//! an account (by endpoint) and returns an [`AccountHandle`]; handles of one account share
+//! one entry in refresh-core's registry, one location store and one refresh gate. One
+//! background task per runtime refreshes every registered account on a drift-free,
+//! jittered schedule: **one fetch per distinct account per tick**, however many handles,
+//! up to `concurrency` at a time, each bounded by the fetch timeout. Failure signals
+//! reported through a handle trigger an urgent refresh through the account's gate —
+//! rate-limited and single-flight, so a storm of triggers costs one fetch and every caller
+//! sees its result.
+//!
+//! The runtime knows nothing about HTTP: each account comes with an [`AccountFetcher`].
+//! Dropping the last `Runtime` clone aborts the loop and every fetch in flight;
+//! [`Runtime::shutdown`] does the same gracefully. Nothing the runtime spawns refers back
+//! to it, so no reference cycle keeps the loop alive.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//! use meridian_location_store::{DatabaseAccount, Endpoint};
+//! use meridian_runtime::{AccountFetcher, FetchError, FetchFuture, Runtime};
+//!
+//! /// A fetcher that serves one fixed document (a real one sends a signed `GET /`).
+//! struct Fixed(Vec<u8>);
+//!
+//! impl AccountFetcher for Fixed {
+//!     fn fetch_account<'a>(&'a self, _: &'a Endpoint) -> FetchFuture<'a, DatabaseAccount> {
+//!         Box::pin(async move { Ok(DatabaseAccount::from_slice(&self.0)?) })
+//!     }
+//!     fn probe<'a>(&'a self, _: &'a Endpoint) -> FetchFuture<'a, ()> {
+//!         Box::pin(async { Ok(()) })
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let doc = br#"{"id":"acct","_rid":"acct.example",
+//!   "writableLocations":[{"name":"West US","databaseAccountEndpoint":"http://127.0.0.1:9001/"}],
+//!   "readableLocations":[{"name":"West US","databaseAccountEndpoint":"http://127.0.0.1:9001/"}]}"#;
+//! let runtime = Runtime::builder().refresh_interval(Duration::from_secs(60)).build().unwrap();
+//! let endpoint = Endpoint::parse("http://127.0.0.1:9000/").unwrap();
+//! let fetcher = Arc::new(Fixed(doc.to_vec()));
+//! let a = runtime.attach(endpoint.clone(), fetcher.clone()).await.unwrap();
+//! let b = runtime.attach(endpoint, fetcher).await.unwrap();
+//! // Two handles, one account, one initial fetch.
+//! assert_eq!(runtime.stats().account_count, 1);
+//! assert_eq!(a.stats().refresh.attempts, 1);
+//! assert_eq!(b.snapshot().account_id(), Some("acct"));
+//! runtime.shutdown().await;
+//! # }
+//! ```
 #![deny(missing_docs)]
+
+mod account;
+mod config;
+mod fetcher;
+mod handle;
+mod refresh_loop;
+mod runtime;
+mod stats;
+mod tasks;
+
+pub use account::{AccountSpec, FlightResult};
+pub use config::{BuildError, RuntimeConfig};
+pub use fetcher::{AccountFetcher, FetchError, FetchFuture};
+pub use handle::{AccountHandle, RefreshOutcome};
+pub use runtime::{AttachError, Runtime, RuntimeBuilder};
+pub use stats::{AccountStats, RuntimeStats};
+pub use tasks::TaskMonitor;

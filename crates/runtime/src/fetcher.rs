@@ -1,0 +1,59 @@
+//! What the runtime needs from the transport: fetch an account document, probe an endpoint.
+
+use std::error::Error;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use meridian_location_store::{AccountError, DatabaseAccount, Endpoint};
+
+/// A boxed, sendable future returned by an [`AccountFetcher`].
+pub type FetchFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, FetchError>> + Send + 'a>>;
+
+/// The I/O the runtime delegates: the driver implements it with signed HTTP requests;
+/// tests implement it with fakes. The runtime bounds every call with its per-fetch
+/// timeout, so an implementation need not (but may) time out by itself.
+pub trait AccountFetcher: Send + Sync + 'static {
+    /// `GET /` on `endpoint` (the account endpoint or a regional one), parsed.
+    fn fetch_account<'a>(&'a self, endpoint: &'a Endpoint) -> FetchFuture<'a, DatabaseAccount>;
+
+    /// Whether `endpoint` answers again (a `GET /` there, typically). Used to gate
+    /// failback of an endpoint whose unavailability mark expired.
+    fn probe<'a>(&'a self, endpoint: &'a Endpoint) -> FetchFuture<'a, ()>;
+}
+
+/// Why a fetch or a probe failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FetchError {
+    /// No answer within the runtime's per-fetch timeout.
+    #[error("no answer within {0:?}")]
+    Timeout(Duration),
+    /// The service answered with an error status.
+    #[error("HTTP {status}{}", sub_status.map(|s| format!(" (sub-status {s})")).unwrap_or_default())]
+    Status {
+        /// HTTP status.
+        status: u16,
+        /// `x-ms-substatus`, if any.
+        sub_status: Option<u32>,
+    },
+    /// The body was not a valid account document.
+    #[error("invalid account document: {0}")]
+    Document(#[from] AccountError),
+    /// The body was larger than the transport accepts.
+    #[error("response body over the {limit}-byte cap")]
+    BodyTooLarge {
+        /// The cap.
+        limit: usize,
+    },
+    /// The request could not be completed (refused, reset, TLS, ...).
+    #[error("transport error: {0}")]
+    Transport(#[source] Box<dyn Error + Send + Sync>),
+}
+
+impl FetchError {
+    /// A transport error from any error value.
+    pub fn transport(error: impl Into<Box<dyn Error + Send + Sync>>) -> Self {
+        Self::Transport(error.into())
+    }
+}

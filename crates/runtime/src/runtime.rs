@@ -1,0 +1,256 @@
+//! The runtime: the account registry, the one refresh loop, and the lifecycle.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use meridian_location_store::Endpoint;
+use meridian_refresh_core::AccountRegistry;
+
+use crate::account::{AccountSpec, AccountState, wait};
+use crate::config::{BuildError, RuntimeConfig};
+use crate::fetcher::AccountFetcher;
+use crate::handle::{AccountHandle, account_stats};
+use crate::refresh_loop::run_loop;
+use crate::stats::RuntimeStats;
+use crate::tasks::{TaskMonitor, Tasks};
+
+/// The registry: account endpoint → shared account state, one `()` subscriber per handle.
+pub(crate) type Registry = AccountRegistry<Endpoint, (), Arc<AccountState>>;
+
+/// Why [`Runtime::attach`] refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AttachError {
+    /// The runtime was shut down.
+    #[error("the runtime has been shut down")]
+    ShutDown,
+}
+
+/// What the loop shares with the runtime. Holds no reference back to [`Runtime`], so
+/// the loop never keeps the runtime alive.
+pub(crate) struct Shared {
+    pub(crate) registry: Registry,
+    pub(crate) config: RuntimeConfig,
+    pub(crate) ticks: AtomicU64,
+}
+
+/// Hosts any number of drivers and refreshes every registered account from one
+/// background task.
+///
+/// A cheap `Clone` handle. The loop starts on the first [`attach`](Self::attach) and
+/// stops when the last clone is dropped (every task is cancelled) or on
+/// [`shutdown`](Self::shutdown).
+#[derive(Clone)]
+pub struct Runtime {
+    inner: Arc<RuntimeInner>,
+}
+
+struct RuntimeInner {
+    shared: Arc<Shared>,
+    tasks: Tasks,
+    loop_started: AtomicBool,
+}
+
+impl Drop for RuntimeInner {
+    fn drop(&mut self) {
+        self.tasks.abort();
+    }
+}
+
+/// Builds a [`Runtime`]; every setting has a default.
+#[derive(Debug, Clone, Default)]
+pub struct RuntimeBuilder {
+    config: RuntimeConfig,
+}
+
+impl RuntimeBuilder {
+    /// Periodic refresh interval (default 300 s).
+    pub fn refresh_interval(mut self, interval: Duration) -> Self {
+        self.config.refresh_interval = interval;
+        self
+    }
+
+    /// Share of the interval each tick may be delayed by, `0.0..=0.5` (default 0.1).
+    pub fn jitter_fraction(mut self, fraction: f64) -> Self {
+        self.config.jitter_fraction = fraction;
+        self
+    }
+
+    /// Seeds the jitter generator (default: random), for reproducible schedules.
+    pub fn jitter_seed(mut self, seed: u64) -> Self {
+        self.config.jitter_seed = Some(seed);
+        self
+    }
+
+    /// Minimum interval between successful event-driven refreshes (default 5 s).
+    pub fn event_min_interval(mut self, interval: Duration) -> Self {
+        self.config.event_min_interval = interval;
+        self
+    }
+
+    /// First delay after a failed fetch; doubles up to the event interval (default 100 ms).
+    pub fn failure_backoff(mut self, backoff: Duration) -> Self {
+        self.config.failure_backoff = backoff;
+        self
+    }
+
+    /// Timeout of each fetch and probe (default 10 s).
+    pub fn fetch_timeout(mut self, timeout: Duration) -> Self {
+        self.config.fetch_timeout = timeout;
+        self
+    }
+
+    /// Accounts fetched at once by a tick (default 8).
+    pub fn concurrency(mut self, concurrency: usize) -> Self {
+        self.config.concurrency = concurrency;
+        self
+    }
+
+    /// How long an endpoint stays marked before it may be probed (default 60 s).
+    pub fn unavailability_ttl(mut self, ttl: Duration) -> Self {
+        self.config.unavailability_ttl = ttl;
+        self
+    }
+
+    /// How often the loop probes endpoints whose marks expired (default 10 s).
+    pub fn probe_interval(mut self, interval: Duration) -> Self {
+        self.config.probe_interval = interval;
+        self
+    }
+
+    /// How long [`Runtime::shutdown`] lets in-flight fetches finish (default 5 s).
+    pub fn shutdown_grace(mut self, grace: Duration) -> Self {
+        self.config.shutdown_grace = grace;
+        self
+    }
+
+    /// Validates the settings and creates the runtime on the current tokio runtime.
+    pub fn build(self) -> Result<Runtime, BuildError> {
+        self.config.validate()?;
+        let handle =
+            tokio::runtime::Handle::try_current().map_err(|_| BuildError::NoTokioRuntime)?;
+        Ok(Runtime {
+            inner: Arc::new(RuntimeInner {
+                shared: Arc::new(Shared {
+                    registry: Registry::new(),
+                    config: self.config,
+                    ticks: AtomicU64::new(0),
+                }),
+                tasks: Tasks::new(handle),
+                loop_started: AtomicBool::new(false),
+            }),
+        })
+    }
+}
+
+impl Runtime {
+    /// A builder with the default settings.
+    pub fn builder() -> RuntimeBuilder {
+        RuntimeBuilder::default()
+    }
+
+    /// Registers an account and returns a handle to it.
+    ///
+    /// The first attach of an endpoint creates the account's state with `spec` and
+    /// `fetcher`, and performs the initial fetch; concurrent and later attaches share
+    /// that state (their `spec` and `fetcher` are not used) and join the initial fetch if
+    /// it is still running. A failed initial fetch is not an error: the handle routes to
+    /// the account endpoint until a refresh succeeds, and the stats show the failure.
+    pub async fn attach(
+        &self,
+        spec: impl Into<AccountSpec>,
+        fetcher: Arc<dyn AccountFetcher>,
+    ) -> Result<AccountHandle, AttachError> {
+        let tasks = &self.inner.tasks;
+        if tasks.is_stopping() {
+            return Err(AttachError::ShutDown);
+        }
+        let spec = spec.into();
+        let shared = &self.inner.shared;
+        let (registration, state) =
+            shared
+                .registry
+                .register_with(spec.endpoint.clone(), (), |_| {
+                    Arc::new(AccountState::new(spec, fetcher, &shared.config))
+                });
+        self.ensure_loop();
+        let handle = AccountHandle {
+            state,
+            registration,
+            registry: shared.registry.clone(),
+            tasks: tasks.clone(),
+        };
+        if handle.snapshot().topology_generation() == 0 {
+            if let crate::account::Triggered::Started(waiter)
+            | crate::account::Triggered::Joined(waiter) = handle.state.trigger(tasks)
+            {
+                wait(waiter).await;
+            }
+        }
+        Ok(handle)
+    }
+
+    fn ensure_loop(&self) {
+        if !self.inner.loop_started.swap(true, Ordering::AcqRel) {
+            let shared = Arc::clone(&self.inner.shared);
+            let tasks = self.inner.tasks.clone();
+            self.inner.tasks.spawn(run_loop(shared, tasks));
+        }
+    }
+
+    /// Counters of every account and of the runtime.
+    pub fn stats(&self) -> RuntimeStats {
+        let shared = &self.inner.shared;
+        let accounts: Vec<_> = shared
+            .registry
+            .snapshot()
+            .into_iter()
+            .map(|account| account_stats(&account.shared, account.subscribers.len()))
+            .collect();
+        RuntimeStats {
+            account_count: accounts.len(),
+            handle_count: accounts.iter().map(|a| a.handles).sum(),
+            accounts,
+            ticks: shared.ticks.load(Ordering::Relaxed),
+            live_tasks: self.inner.tasks.monitor().live_tasks(),
+        }
+    }
+
+    /// A view of the runtime's tasks that stays valid after the runtime is dropped.
+    pub fn task_monitor(&self) -> TaskMonitor {
+        self.inner.tasks.monitor()
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &RuntimeConfig {
+        &self.inner.shared.config
+    }
+
+    /// Stops the loop, refuses new attaches and event-driven fetches, lets fetches in
+    /// flight finish for up to the shutdown grace, then cancels what is left and waits for
+    /// it to end. Returns `true` if everything finished within the grace period.
+    pub async fn shutdown(&self) -> bool {
+        let tasks = &self.inner.tasks;
+        tasks.stop();
+        let monitor = tasks.monitor();
+        let graceful = monitor.wait_idle(self.config().shutdown_grace).await;
+        tasks.abort();
+        // Cancelled tasks end at their next poll; this wait is short and bounded.
+        monitor.wait_idle(Duration::from_secs(1)).await;
+        graceful
+    }
+}
+
+impl fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let shared = &self.inner.shared;
+        f.debug_struct("Runtime")
+            .field("accounts", &shared.registry.account_count())
+            .field("handles", &shared.registry.registration_count())
+            .field("ticks", &shared.ticks.load(Ordering::Relaxed))
+            .field("config", &shared.config)
+            .finish()
+    }
+}

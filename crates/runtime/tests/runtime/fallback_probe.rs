@@ -1,0 +1,129 @@
+//! Fetch fallback (regional, bootstrap) and probe-gated failback from the loop.
+
+use std::time::Duration;
+
+use meridian_location_store::{MarkReason, MarkScope, OperationKind, RouteRequest};
+use meridian_runtime::AccountSpec;
+use tokio::time::sleep;
+
+use crate::fake::{Behaviour, FakeFetcher, account_doc, endpoint, regional};
+use crate::{attach, builder, serving};
+
+#[tokio::test(start_paused = true)]
+async fn falls_back_to_the_last_documents_regional_endpoints() {
+    let fetcher = serving(&["acct"]);
+    let runtime = builder().build().unwrap();
+    let handle = attach(&runtime, "acct", &fetcher).await;
+    sleep(Duration::from_secs(6)).await;
+    fetcher.set(&endpoint("acct"), Behaviour::Fail);
+    // westus (first in read order) is down too; eastus answers.
+    fetcher.set(&regional("acct", "westus"), Behaviour::Fail);
+    let moved = account_doc("acct", "eastus", &["eastus", "westus"]);
+    fetcher.set(&regional("acct", "eastus"), Behaviour::Serve(moved));
+    assert!(handle.request_refresh().await.refreshed());
+    assert_eq!(fetcher.calls_to(&regional("acct", "westus")), 1);
+    assert_eq!(fetcher.calls_to(&regional("acct", "eastus")), 1);
+    assert_eq!(handle.stats().fallback_fetches, 2);
+    assert_eq!(
+        handle
+            .snapshot()
+            .route(OperationKind::Write, &RouteRequest::default()),
+        &regional("acct", "eastus")
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_cold_start_uses_the_bootstrap_endpoints() {
+    let fetcher = std::sync::Arc::new(FakeFetcher::new());
+    fetcher.set(&endpoint("acct"), Behaviour::Hang);
+    let bootstrap = regional("acct", "eastus");
+    fetcher.set(
+        &bootstrap,
+        Behaviour::Serve(account_doc("acct", "eastus", &["eastus"])),
+    );
+    let runtime = builder().build().unwrap();
+    let spec = AccountSpec::new(endpoint("acct")).with_bootstrap_endpoints([bootstrap.clone()]);
+    let handle = runtime.attach(spec, fetcher.clone()).await.unwrap();
+    assert_eq!(
+        handle.snapshot().topology_generation(),
+        1,
+        "bootstrapped while global hangs"
+    );
+    assert_eq!(handle.snapshot().account_id(), Some("acct"));
+    assert_eq!(fetcher.calls_to(&bootstrap), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn without_bootstrap_a_cold_start_failure_routes_to_the_account_endpoint() {
+    let fetcher = std::sync::Arc::new(FakeFetcher::new());
+    fetcher.set(&endpoint("acct"), Behaviour::Fail);
+    let runtime = builder().build().unwrap();
+    let handle = attach(&runtime, "acct", &fetcher).await;
+    assert_eq!(handle.snapshot().topology_generation(), 0);
+    assert_eq!(
+        handle
+            .snapshot()
+            .route(OperationKind::Read, &RouteRequest::default()),
+        &endpoint("acct")
+    );
+    assert_eq!(handle.stats().refresh.failures, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_loop_probes_expired_marks_and_only_a_successful_probe_fails_back() {
+    let fetcher = serving(&["acct"]);
+    let runtime = builder()
+        .unavailability_ttl(Duration::from_secs(3))
+        .probe_interval(Duration::from_secs(1))
+        .build()
+        .unwrap();
+    let handle = attach(&runtime, "acct", &fetcher).await;
+    let west = regional("acct", "westus");
+    let report =
+        meridian_location_store::OperationOutcome::response(OperationKind::Read, 503, None);
+    handle.report(&west, &report);
+    assert_eq!(
+        handle
+            .snapshot()
+            .route(OperationKind::Read, &RouteRequest::default()),
+        &regional("acct", "eastus")
+    );
+
+    fetcher.set_probe(&west, false);
+    sleep(Duration::from_millis(3_500)).await;
+    assert_eq!(
+        fetcher.probes_of(&west),
+        1,
+        "probed once the TTL ended, not before"
+    );
+    assert!(
+        !handle
+            .snapshot()
+            .read_locations()
+            .iter()
+            .find(|l| l.endpoint == west)
+            .unwrap()
+            .available
+    );
+
+    fetcher.set_probe(&west, true);
+    sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        fetcher.probes_of(&west),
+        2,
+        "the failed probe restarted the TTL"
+    );
+    assert_eq!(
+        handle
+            .snapshot()
+            .route(OperationKind::Read, &RouteRequest::default()),
+        &west,
+        "failed back"
+    );
+    let stats = handle.stats();
+    assert_eq!(
+        (stats.probes, stats.probe_failures, stats.marked_endpoints),
+        (2, 1, 0)
+    );
+    let _ = (MarkReason::Manual, MarkScope::Both);
+}

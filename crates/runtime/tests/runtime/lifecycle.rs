@@ -1,0 +1,163 @@
+//! Building, dropping and shutting down: no task left, no panic, no cycle.
+
+use std::time::Duration;
+
+use meridian_runtime::{AttachError, BuildError, Runtime};
+use tokio::time::sleep;
+
+use crate::fake::{Behaviour, account_doc, endpoint};
+use crate::{attach, builder, serving};
+
+#[test]
+fn build_outside_tokio_is_a_typed_error() {
+    assert_eq!(
+        Runtime::builder().build().unwrap_err(),
+        BuildError::NoTokioRuntime
+    );
+}
+
+#[tokio::test]
+async fn invalid_settings_are_typed_errors() {
+    let cases = [
+        (
+            Runtime::builder().refresh_interval(Duration::ZERO),
+            "refresh_interval",
+        ),
+        (Runtime::builder().concurrency(0), "concurrency"),
+        (Runtime::builder().jitter_fraction(0.9), "jitter_fraction"),
+        (
+            Runtime::builder().fetch_timeout(Duration::ZERO),
+            "fetch_timeout",
+        ),
+        (
+            Runtime::builder().event_min_interval(Duration::ZERO),
+            "event_min_interval",
+        ),
+    ];
+    for (builder, setting) in cases {
+        match builder.build() {
+            Err(BuildError::Invalid { setting: s, .. }) => assert_eq!(s, setting),
+            other => panic!("{setting}: {other:?}"),
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn runtime_drop_aborts_the_refresh_task() {
+    let fetcher = serving(&["acct"]);
+    let runtime = builder().build().unwrap();
+    let handle = attach(&runtime, "acct", &fetcher).await;
+    let monitor = runtime.task_monitor();
+    assert_eq!(monitor.live_tasks(), 1, "the loop");
+    drop(runtime);
+    assert!(monitor.wait_idle(Duration::from_secs(1)).await);
+    assert_eq!(monitor.live_tasks(), 0);
+    // The loop is gone: no more fetches however long we wait.
+    let calls = fetcher.total_calls();
+    sleep(Duration::from_secs(3_600)).await;
+    assert_eq!(fetcher.total_calls(), calls);
+    // The handle still routes on its last topology and drops cleanly.
+    assert_eq!(handle.snapshot().topology_generation(), 1);
+    drop(handle);
+}
+
+#[tokio::test(start_paused = true)]
+async fn runtime_drop_with_fetches_in_flight_ends_every_task() {
+    let fetcher = serving(&["acct", "other"]);
+    let runtime = builder()
+        .fetch_timeout(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let handle = attach(&runtime, "acct", &fetcher).await;
+    let _other = attach(&runtime, "other", &fetcher).await;
+    sleep(Duration::from_secs(6)).await;
+    fetcher.set(&endpoint("acct"), Behaviour::Hang);
+    fetcher.set(&endpoint("other"), Behaviour::Hang);
+    // An event-driven fetch of acct hangs in its own task; at 10 s the loop's tick joins
+    // it for acct and hangs on other.
+    let trigger = tokio::spawn({
+        let handle = handle.clone();
+        async move { handle.request_refresh().await }
+    });
+    sleep(Duration::from_secs(5)).await; // 11 s: the tick at 10 s hangs on other
+    let monitor = runtime.task_monitor();
+    assert_eq!(monitor.live_tasks(), 2, "loop + event fetch");
+    drop(runtime);
+    assert!(monitor.wait_idle(Duration::from_secs(1)).await);
+    assert_eq!(monitor.live_tasks(), 0);
+    // The joined caller is told the flight was cancelled, not left hanging.
+    let outcome = trigger.await.unwrap();
+    assert!(!outcome.refreshed());
+    drop(handle);
+}
+
+#[tokio::test(start_paused = true)]
+async fn shutdown_waits_for_in_flight_work_then_refuses_new_attaches() {
+    let fetcher = serving(&["acct"]);
+    let runtime = builder()
+        .shutdown_grace(Duration::from_secs(1))
+        .build()
+        .unwrap();
+    let handle = attach(&runtime, "acct", &fetcher).await;
+    sleep(Duration::from_secs(6)).await;
+    let moved = account_doc("acct", "eastus", &["eastus"]);
+    fetcher.set(
+        &endpoint("acct"),
+        Behaviour::Slow(Duration::from_millis(200), moved),
+    );
+    let trigger = tokio::spawn({
+        let handle = handle.clone();
+        async move { handle.request_refresh().await }
+    });
+    tokio::task::yield_now().await;
+    assert!(
+        runtime.shutdown().await,
+        "the 200 ms fetch finished within the grace"
+    );
+    assert!(trigger.await.unwrap().refreshed());
+    assert_eq!(runtime.task_monitor().live_tasks(), 0);
+    assert_eq!(
+        runtime
+            .attach(endpoint("acct"), fetcher.clone())
+            .await
+            .unwrap_err(),
+        AttachError::ShutDown
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn shutdown_cancels_what_outlives_the_grace() {
+    let fetcher = serving(&["acct"]);
+    let runtime = builder()
+        .shutdown_grace(Duration::from_millis(500))
+        .build()
+        .unwrap();
+    let handle = attach(&runtime, "acct", &fetcher).await;
+    sleep(Duration::from_secs(6)).await;
+    fetcher.set(&endpoint("acct"), Behaviour::Hang);
+    let trigger = tokio::spawn({
+        let handle = handle.clone();
+        async move { handle.request_refresh().await }
+    });
+    tokio::task::yield_now().await;
+    assert!(
+        !runtime.shutdown().await,
+        "the hung fetch outlived the grace"
+    );
+    assert_eq!(runtime.task_monitor().live_tasks(), 0);
+    assert!(!trigger.await.unwrap().refreshed());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_handle_dropped_after_the_runtime_does_not_panic() {
+    let fetcher = serving(&["acct"]);
+    let runtime = builder().build().unwrap();
+    let handle = attach(&runtime, "acct", &fetcher).await;
+    let clone = handle.clone();
+    drop(runtime);
+    // Triggers after the runtime is gone are answered, not hung or panicking.
+    sleep(Duration::from_secs(6)).await;
+    assert!(!clone.request_refresh().await.refreshed());
+    drop(handle);
+    drop(clone);
+}

@@ -1,0 +1,49 @@
+//! Runtime behaviour on tokio's paused clock with fake fetchers.
+#![allow(clippy::unwrap_used)]
+
+mod event_refresh;
+mod fake;
+mod fallback_probe;
+mod lifecycle;
+mod schedule;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use meridian_runtime::{AccountHandle, Runtime, RuntimeBuilder};
+
+use fake::{FakeFetcher, account_doc, endpoint};
+
+pub const INTERVAL: Duration = Duration::from_secs(10);
+
+/// A runtime with a 10 s interval and no jitter, so tick instants are exact.
+pub fn builder() -> RuntimeBuilder {
+    Runtime::builder()
+        .refresh_interval(INTERVAL)
+        .jitter_fraction(0.0)
+        .fetch_timeout(Duration::from_secs(2))
+        .probe_interval(Duration::from_secs(1))
+}
+
+/// A fetcher serving a three-region document for each of `accounts`.
+pub fn serving(accounts: &[&str]) -> Arc<FakeFetcher> {
+    let fetcher = Arc::new(FakeFetcher::new());
+    for account in accounts {
+        fetcher.set(
+            &endpoint(account),
+            fake::Behaviour::Serve(account_doc(
+                account,
+                "westus",
+                &["westus", "eastus", "northeurope"],
+            )),
+        );
+    }
+    fetcher
+}
+
+pub async fn attach(runtime: &Runtime, account: &str, fetcher: &Arc<FakeFetcher>) -> AccountHandle {
+    runtime
+        .attach(endpoint(account), fetcher.clone())
+        .await
+        .unwrap()
+}
