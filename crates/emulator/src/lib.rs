@@ -1,2 +1,57 @@
-//! Work in progress: see the issue tracker. This crate exposes nothing yet.
+//! A multi-region Cosmos DB account emulator: one hyper server per region, request
+//! counters, fault injection and master-key auth, for tests and local development.
+//!
+//! It speaks the parts of the Cosmos DB REST protocol a client needs to find and use an
+//! account: the database account document at `GET /` (on the global endpoint and on
+//! every regional endpoint), master-key signatures (verified in constant time; 401 for a
+//! missing, malformed or wrong signature, 403 for a date more than 15 minutes off), and
+//! point operations on databases, containers and items. Writes are accepted only in the
+//! write region (all regions with multi-write); elsewhere 403/3. A drained or removed
+//! region answers 403/1008; a region that is down refuses connections.
+//!
+//! The admin API under `/_emulator/` on the global endpoint (loopback only, no key)
+//! moves the write region, adds, drains, removes, downs and ups regions, installs fault
+//! rules and reads or resets counters; [`Emulator`] offers the same as typed methods. See
+//! the crate README for the JSON shapes.
+//!
+//! This crate shares no code with Meridian's client crates: the two sides implement the
+//! wire contract independently, so a mistake on one side fails a test.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), meridian_emulator::EmulatorError> {
+//! use meridian_emulator::Emulator;
+//!
+//! let emulator = Emulator::builder().regions(["West US", "East US"]).start().await?;
+//! assert!(emulator.global_endpoint().starts_with("http://127.0.0.1:"));
+//! assert_eq!(emulator.account_document()["writableLocations"][0]["name"], "West US");
+//!
+//! emulator.failover("East US")?;
+//! assert_eq!(emulator.account_document()["writableLocations"][0]["name"], "East US");
+//! emulator.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
 #![deny(missing_docs)]
+
+mod admin;
+pub mod auth;
+mod counters;
+mod data;
+mod emulator;
+mod faults;
+mod http;
+mod listener;
+mod resource;
+mod service;
+mod state;
+mod tls;
+mod topology;
+
+pub use counters::{Counters, ListenerCounters};
+pub use emulator::{Emulator, EmulatorBuilder, EmulatorError, WELL_KNOWN_KEY};
+pub use faults::{FaultAction, FaultLimit, FaultMatch, FaultRule, FaultStatus};
+pub use http::{API_VERSION, MAX_REQUEST_BODY};
+pub use resource::{PathClass, Resource};
+pub use service::{SUB_STATUS_DATABASE_ACCOUNT_NOT_FOUND, SUB_STATUS_WRITE_FORBIDDEN};
+pub use topology::{RegionInfo, TopologyError};

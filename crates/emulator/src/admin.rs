@@ -1,0 +1,128 @@
+//! The admin API under `/_emulator/` (global endpoint, loopback clients, no master key).
+
+use std::sync::Arc;
+
+use http::{Method, Request, Response};
+use hyper::body::Incoming;
+use percent_encoding::percent_decode_str;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::counters::Counters;
+use crate::data::ApiError;
+use crate::faults::FaultRule;
+use crate::http::{Body, error_response, json_response, read_json, respond};
+use crate::state::{State, lock};
+use crate::topology::TopologyError;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Failover {
+    write_region: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewRegion {
+    name: String,
+}
+
+fn bad_request(message: impl Into<String>) -> ApiError {
+    ApiError::new(400, "BadRequest", message)
+}
+
+impl From<TopologyError> for ApiError {
+    fn from(error: TopologyError) -> Self {
+        let status = match error {
+            TopologyError::UnknownRegion(_) => 404,
+            TopologyError::DuplicateRegion(_) => 409,
+            TopologyError::Bind(_) => 500,
+            _ => 400,
+        };
+        ApiError::new(status, "BadRequest", error.to_string())
+    }
+}
+
+async fn body<T: serde::de::DeserializeOwned>(request: Request<Incoming>) -> Result<T, ApiError> {
+    let value = read_json(request.into_body()).await?;
+    serde_json::from_value(value).map_err(|e| bad_request(format!("unexpected body: {e}")))
+}
+
+pub(crate) async fn handle(state: &Arc<State>, request: Request<Incoming>) -> Response<Body> {
+    route(state, request)
+        .await
+        .unwrap_or_else(|error| error_response(&error))
+}
+
+async fn route(state: &Arc<State>, request: Request<Incoming>) -> Result<Response<Body>, ApiError> {
+    let path = request.uri().path().trim_end_matches('/').to_string();
+    let segments: Vec<String> = path
+        .trim_start_matches("/_emulator")
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(|s| percent_decode_str(s).decode_utf8_lossy().into_owned())
+        .collect();
+    let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
+    let no_content = || respond(204, None, None);
+    let method = request.method().clone();
+    Ok(match (&method, segments.as_slice()) {
+        (&Method::GET, ["stats"]) => json_response(200, &json!(lock(&state.counters).clone())),
+        (&Method::POST, ["stats", "reset"]) => {
+            *lock(&state.counters) = Counters::default();
+            no_content()
+        }
+        (&Method::GET, ["topology"]) => {
+            let topology = lock(&state.topology);
+            json_response(
+                200,
+                &json!({
+                    "write_region": topology.write_region,
+                    "multi_write": topology.multi_write,
+                    "regions": topology.infos(),
+                }),
+            )
+        }
+        (&Method::POST, ["failover"]) => {
+            let failover: Failover = body(request).await?;
+            state.failover(&failover.write_region)?;
+            no_content()
+        }
+        (&Method::POST, ["regions"]) => {
+            let region: NewRegion = body(request).await?;
+            json_response(201, &json!(state.add_region(&region.name)?))
+        }
+        (&Method::POST, ["regions", name, "drain"]) => {
+            state.drain_region(name)?;
+            no_content()
+        }
+        (&Method::POST, ["regions", name, "down"]) => {
+            state.region_down(name)?;
+            no_content()
+        }
+        (&Method::POST, ["regions", name, "up"]) => {
+            state.region_up(name)?;
+            no_content()
+        }
+        (&Method::DELETE, ["regions", name]) => {
+            state.remove_region(name)?;
+            no_content()
+        }
+        (&Method::POST, ["faults"]) => {
+            let rule: FaultRule = body(request).await?;
+            let id = lock(&state.faults).add(rule).map_err(bad_request)?;
+            json_response(201, &json!({"id": id}))
+        }
+        (&Method::GET, ["faults"]) => json_response(200, &json!(lock(&state.faults).list())),
+        (&Method::DELETE, ["faults"]) => {
+            lock(&state.faults).clear();
+            no_content()
+        }
+        _ => {
+            return Err(ApiError::new(
+                404,
+                "NotFound",
+                format!("no admin route {method} {path}"),
+            ));
+        }
+    })
+}

@@ -1,0 +1,58 @@
+//! Request counters per listener, path class and method.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+/// A snapshot of the counters: listener label → class → method → requests.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Counters {
+    /// Per listener (`"global"` or a region name).
+    pub listeners: BTreeMap<String, ListenerCounters>,
+}
+
+/// One listener's counters.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ListenerCounters {
+    /// Every request this listener answered (or refused with a status).
+    pub total: u64,
+    /// Class (`account`, `databases`, `containers`, `items`, `rejected_auth`, `admin`,
+    /// `other`) → method → count.
+    pub by_class: BTreeMap<String, BTreeMap<String, u64>>,
+}
+
+impl Counters {
+    pub(crate) fn record(&mut self, listener: &str, class: &str, method: &str) {
+        let entry = self.listeners.entry(listener.to_string()).or_default();
+        entry.total += 1;
+        *entry
+            .by_class
+            .entry(class.to_string())
+            .or_default()
+            .entry(method.to_string())
+            .or_default() += 1;
+    }
+
+    /// Requests of `class` with `method` on `listener`.
+    pub fn get(&self, listener: &str, class: &str, method: &str) -> u64 {
+        self.listeners
+            .get(listener)
+            .and_then(|l| l.by_class.get(class))
+            .and_then(|m| m.get(method))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Requests of `class` with `method` over every listener.
+    pub fn total(&self, class: &str, method: &str) -> u64 {
+        self.listeners
+            .keys()
+            .map(|listener| self.get(listener, class, method))
+            .sum()
+    }
+
+    /// `GET /` (account reads) over every listener.
+    pub fn account_reads(&self) -> u64 {
+        self.total("account", "GET")
+    }
+}

@@ -1,0 +1,359 @@
+//! The minimal data plane: databases, containers and items with system properties.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde_json::{Map, Value, json};
+
+/// A service-style error: status, optional sub-status, `code` and `message`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ApiError {
+    pub(crate) status: u16,
+    pub(crate) sub_status: Option<u32>,
+    pub(crate) code: &'static str,
+    pub(crate) message: String,
+}
+
+impl ApiError {
+    pub(crate) fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            sub_status: None,
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn with_sub_status(mut self, sub_status: u32) -> Self {
+        self.sub_status = Some(sub_status);
+        self
+    }
+
+    fn not_found(what: &str) -> Self {
+        Self::new(404, "NotFound", format!("{what} does not exist"))
+    }
+
+    fn conflict(what: &str) -> Self {
+        Self::new(409, "Conflict", format!("{what} already exists"))
+    }
+
+    fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(400, "BadRequest", message)
+    }
+}
+
+pub(crate) type ApiResult = Result<(u16, Option<Value>), ApiError>;
+
+#[derive(Debug, Default)]
+pub(crate) struct DataStore {
+    databases: BTreeMap<String, Database>,
+}
+
+#[derive(Debug)]
+struct Database {
+    resource: Value,
+    containers: BTreeMap<String, Container>,
+}
+
+#[derive(Debug)]
+struct Container {
+    resource: Value,
+    partition_key_path: Vec<String>,
+    /// (partition key as canonical JSON, id) → item.
+    items: HashMap<(String, String), Value>,
+}
+
+/// What an item request carries besides its path.
+#[derive(Debug, Default)]
+pub(crate) struct ItemRequest {
+    /// `x-ms-documentdb-partitionkey`, raw.
+    pub(crate) partition_key: Option<String>,
+    /// `If-Match`.
+    pub(crate) if_match: Option<String>,
+    /// `x-ms-documentdb-is-upsert: true`.
+    pub(crate) upsert: bool,
+}
+
+fn id_of(body: &Value) -> Result<String, ApiError> {
+    match body.get("id") {
+        Some(Value::String(id)) if !id.is_empty() && !id.contains(['/', '\\', '?', '#']) => {
+            Ok(id.clone())
+        }
+        _ => Err(ApiError::bad_request(
+            "the body must be a JSON object with a non-empty string `id` without / \\ ? #",
+        )),
+    }
+}
+
+fn new_rid() -> String {
+    format!("{:016x}", fastrand::u64(..))
+}
+
+fn new_etag() -> String {
+    format!(
+        "\"{:08x}-{:04x}-0000-0000-{:012x}\"",
+        fastrand::u32(..),
+        fastrand::u16(..),
+        fastrand::u64(..) & 0xffff_ffff_ffff
+    )
+}
+
+fn stamp(resource: &mut Map<String, Value>, self_link: String) {
+    let ts = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    resource.insert("_rid".into(), json!(new_rid()));
+    resource.insert("_self".into(), json!(self_link));
+    resource.insert("_etag".into(), json!(new_etag()));
+    resource.insert("_ts".into(), json!(ts));
+}
+
+fn object(body: Value) -> Result<Map<String, Value>, ApiError> {
+    match body {
+        Value::Object(map) => Ok(map),
+        _ => Err(ApiError::bad_request("the body must be a JSON object")),
+    }
+}
+
+/// Parses `["value"]` into the canonical JSON of the value.
+fn partition_key(header: Option<&str>) -> Result<(String, Value), ApiError> {
+    let header = header.ok_or_else(|| {
+        ApiError::bad_request("x-ms-documentdb-partitionkey is required for item operations")
+    })?;
+    match serde_json::from_str::<Value>(header) {
+        Ok(Value::Array(mut values)) if values.len() == 1 => {
+            let value = values.remove(0);
+            Ok((value.to_string(), value))
+        }
+        _ => Err(ApiError::bad_request(
+            "x-ms-documentdb-partitionkey must be a JSON array with one value",
+        )),
+    }
+}
+
+impl DataStore {
+    pub(crate) fn create_database(&mut self, body: Value) -> ApiResult {
+        let mut resource = object(body)?;
+        let id = id_of(&Value::Object(resource.clone()))?;
+        if self.databases.contains_key(&id) {
+            return Err(ApiError::conflict(&format!("database {id}")));
+        }
+        stamp(&mut resource, format!("dbs/{id}/"));
+        resource.insert("_colls".into(), json!("colls/"));
+        resource.insert("_users".into(), json!("users/"));
+        let resource = Value::Object(resource);
+        self.databases.insert(
+            id,
+            Database {
+                resource: resource.clone(),
+                containers: BTreeMap::new(),
+            },
+        );
+        Ok((201, Some(resource)))
+    }
+
+    pub(crate) fn read_database(&self, db: &str) -> ApiResult {
+        let database = self.database(db)?;
+        Ok((200, Some(database.resource.clone())))
+    }
+
+    fn database(&self, db: &str) -> Result<&Database, ApiError> {
+        self.databases
+            .get(db)
+            .ok_or_else(|| ApiError::not_found(&format!("database {db}")))
+    }
+
+    fn container(&self, db: &str, coll: &str) -> Result<&Container, ApiError> {
+        self.database(db)?
+            .containers
+            .get(coll)
+            .ok_or_else(|| ApiError::not_found(&format!("container {coll}")))
+    }
+
+    fn container_mut(&mut self, db: &str, coll: &str) -> Result<&mut Container, ApiError> {
+        self.databases
+            .get_mut(db)
+            .ok_or_else(|| ApiError::not_found(&format!("database {db}")))?
+            .containers
+            .get_mut(coll)
+            .ok_or_else(|| ApiError::not_found(&format!("container {coll}")))
+    }
+
+    pub(crate) fn create_container(&mut self, db: &str, body: Value) -> ApiResult {
+        let mut resource = object(body)?;
+        let id = id_of(&Value::Object(resource.clone()))?;
+        let path = resource
+            .get("partitionKey")
+            .and_then(|pk| pk.get("paths"))
+            .and_then(Value::as_array)
+            .and_then(|paths| match paths.as_slice() {
+                [Value::String(path)] if path.starts_with('/') && path.len() > 1 => {
+                    Some(path.clone())
+                }
+                _ => None,
+            })
+            .ok_or_else(|| {
+                ApiError::bad_request("partitionKey.paths must hold exactly one path like \"/pk\"")
+            })?;
+        let database = self
+            .databases
+            .get_mut(db)
+            .ok_or_else(|| ApiError::not_found(&format!("database {db}")))?;
+        if database.containers.contains_key(&id) {
+            return Err(ApiError::conflict(&format!("container {id}")));
+        }
+        stamp(&mut resource, format!("dbs/{db}/colls/{id}/"));
+        resource.insert("_docs".into(), json!("docs/"));
+        if let Some(Value::Object(pk)) = resource.get_mut("partitionKey") {
+            pk.entry("kind").or_insert(json!("Hash"));
+        }
+        let resource = Value::Object(resource);
+        database.containers.insert(
+            id,
+            Container {
+                resource: resource.clone(),
+                partition_key_path: path[1..].split('/').map(str::to_string).collect(),
+                items: HashMap::new(),
+            },
+        );
+        Ok((201, Some(resource)))
+    }
+
+    pub(crate) fn read_container(&self, db: &str, coll: &str) -> ApiResult {
+        Ok((200, Some(self.container(db, coll)?.resource.clone())))
+    }
+
+    pub(crate) fn create_item(
+        &mut self,
+        db: &str,
+        coll: &str,
+        body: Value,
+        request: &ItemRequest,
+    ) -> ApiResult {
+        let (pk, pk_value) = partition_key(request.partition_key.as_deref())?;
+        let container = self.container_mut(db, coll)?;
+        let mut resource = object(body)?;
+        let id = id_of(&Value::Object(resource.clone()))?;
+        container.check_partition_key(&resource, &pk_value)?;
+        let key = (pk, id.clone());
+        let existed = container.items.contains_key(&key);
+        if existed && !request.upsert {
+            return Err(ApiError::conflict(&format!("item {id}")));
+        }
+        if existed {
+            if let Some(expected) = &request.if_match {
+                container.check_etag(&key, expected)?;
+            }
+        }
+        stamp(&mut resource, format!("dbs/{db}/colls/{coll}/docs/{id}/"));
+        let resource = Value::Object(resource);
+        container.items.insert(key, resource.clone());
+        Ok((if existed { 200 } else { 201 }, Some(resource)))
+    }
+
+    pub(crate) fn read_item(
+        &self,
+        db: &str,
+        coll: &str,
+        id: &str,
+        request: &ItemRequest,
+    ) -> ApiResult {
+        let (pk, _) = partition_key(request.partition_key.as_deref())?;
+        let container = self.container(db, coll)?;
+        container
+            .items
+            .get(&(pk, id.to_string()))
+            .map(|item| (200, Some(item.clone())))
+            .ok_or_else(|| ApiError::not_found(&format!("item {id}")))
+    }
+
+    pub(crate) fn replace_item(
+        &mut self,
+        db: &str,
+        coll: &str,
+        id: &str,
+        body: Value,
+        request: &ItemRequest,
+    ) -> ApiResult {
+        let (pk, pk_value) = partition_key(request.partition_key.as_deref())?;
+        let container = self.container_mut(db, coll)?;
+        let mut resource = object(body)?;
+        if id_of(&Value::Object(resource.clone()))? != id {
+            return Err(ApiError::bad_request("the body's id must match the path"));
+        }
+        container.check_partition_key(&resource, &pk_value)?;
+        let key = (pk, id.to_string());
+        if !container.items.contains_key(&key) {
+            return Err(ApiError::not_found(&format!("item {id}")));
+        }
+        if let Some(expected) = &request.if_match {
+            container.check_etag(&key, expected)?;
+        }
+        stamp(&mut resource, format!("dbs/{db}/colls/{coll}/docs/{id}/"));
+        let resource = Value::Object(resource);
+        container.items.insert(key, resource.clone());
+        Ok((200, Some(resource)))
+    }
+
+    pub(crate) fn delete_item(
+        &mut self,
+        db: &str,
+        coll: &str,
+        id: &str,
+        request: &ItemRequest,
+    ) -> ApiResult {
+        let (pk, _) = partition_key(request.partition_key.as_deref())?;
+        let container = self.container_mut(db, coll)?;
+        let key = (pk, id.to_string());
+        if !container.items.contains_key(&key) {
+            return Err(ApiError::not_found(&format!("item {id}")));
+        }
+        if let Some(expected) = &request.if_match {
+            container.check_etag(&key, expected)?;
+        }
+        container.items.remove(&key);
+        Ok((204, None))
+    }
+}
+
+impl Container {
+    fn check_partition_key(
+        &self,
+        item: &Map<String, Value>,
+        header: &Value,
+    ) -> Result<(), ApiError> {
+        let mut at: Option<&Value> = None;
+        for (depth, segment) in self.partition_key_path.iter().enumerate() {
+            at = if depth == 0 {
+                item.get(segment)
+            } else {
+                at.and_then(|v| v.get(segment))
+            };
+        }
+        match at {
+            Some(value) if value == header => Ok(()),
+            // An item without the key property belongs to the "undefined" partition: `{}`.
+            None if header == &json!({}) => Ok(()),
+            _ => Err(ApiError::bad_request(
+                "the partition key in the document does not match x-ms-documentdb-partitionkey",
+            )),
+        }
+    }
+
+    fn check_etag(&self, key: &(String, String), expected: &str) -> Result<(), ApiError> {
+        let current = self
+            .items
+            .get(key)
+            .and_then(|item| item.get("_etag"))
+            .and_then(Value::as_str);
+        if current == Some(expected) {
+            Ok(())
+        } else {
+            Err(ApiError::new(
+                412,
+                "PreconditionFailed",
+                "the If-Match etag does not match",
+            ))
+        }
+    }
+}

@@ -1,0 +1,423 @@
+//! The in-process emulator: builder, handle, and the typed control API.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::auth::MasterKey;
+use crate::counters::Counters;
+use crate::data::DataStore;
+use crate::faults::{FaultRule, FaultSet, FaultStatus};
+use crate::state::{State, lock};
+use crate::tls::TlsConfig;
+use crate::topology::{ListenerId, Region, RegionInfo, Topology, TopologyError, same_region};
+
+/// The well-known public key of the Cosmos DB emulator: the default master key.
+pub const WELL_KNOWN_KEY: &str =
+    "C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw==";
+
+/// Why the emulator could not start or refused a control call.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EmulatorError {
+    /// The master key is not valid base64.
+    #[error("the master key is not valid base64")]
+    InvalidKey,
+    /// A setting is unusable.
+    #[error("invalid emulator setting: {0}")]
+    Config(String),
+    /// A topology change was refused, or a listener could not be bound.
+    #[error(transparent)]
+    Topology(#[from] TopologyError),
+    /// A fault rule was refused.
+    #[error("invalid fault rule: {0}")]
+    Fault(String),
+}
+
+/// Configures and starts an [`Emulator`].
+#[derive(Clone)]
+pub struct EmulatorBuilder {
+    account_id: String,
+    regions: Vec<String>,
+    write_region: Option<String>,
+    multi_write: bool,
+    key: String,
+    bind: IpAddr,
+    port: u16,
+    tls: bool,
+}
+
+impl fmt::Debug for EmulatorBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EmulatorBuilder")
+            .field("account_id", &self.account_id)
+            .field("regions", &self.regions)
+            .field("write_region", &self.write_region)
+            .field("multi_write", &self.multi_write)
+            .field("bind", &self.bind)
+            .field("port", &self.port)
+            .field("tls", &self.tls)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for EmulatorBuilder {
+    fn default() -> Self {
+        Self {
+            account_id: "meridian-emulator".into(),
+            regions: vec!["West US".into(), "East US".into(), "North Europe".into()],
+            write_region: None,
+            multi_write: false,
+            key: WELL_KNOWN_KEY.into(),
+            bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port: 0,
+            tls: false,
+        }
+    }
+}
+
+impl EmulatorBuilder {
+    /// The account's `id` (default `meridian-emulator`).
+    pub fn account_id(mut self, id: impl Into<String>) -> Self {
+        self.account_id = id.into();
+        self
+    }
+
+    /// The regions, in failover order (default West US, East US, North Europe).
+    pub fn regions<I, S>(mut self, regions: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.regions = regions.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The initial write region (default: the first region).
+    pub fn write_region(mut self, region: impl Into<String>) -> Self {
+        self.write_region = Some(region.into());
+        self
+    }
+
+    /// Accept writes in every region.
+    pub fn multi_write(mut self, multi_write: bool) -> Self {
+        self.multi_write = multi_write;
+        self
+    }
+
+    /// The base64 master key (default [`WELL_KNOWN_KEY`]).
+    pub fn key(mut self, key: impl Into<String>) -> Self {
+        self.key = key.into();
+        self
+    }
+
+    /// The address to bind (default 127.0.0.1).
+    pub fn bind(mut self, ip: IpAddr) -> Self {
+        self.bind = ip;
+        self
+    }
+
+    /// The global endpoint's port (default 0: any free port). Regions always take free ports.
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
+    }
+
+    /// Serve HTTPS with a self-signed certificate generated at start.
+    pub fn tls(mut self, tls: bool) -> Self {
+        self.tls = tls;
+        self
+    }
+
+    /// Binds every listener and starts serving. Must run inside a tokio runtime.
+    pub async fn start(self) -> Result<Emulator, EmulatorError> {
+        let key = MasterKey::from_base64(&self.key).map_err(|_| EmulatorError::InvalidKey)?;
+        if self.regions.is_empty() {
+            return Err(EmulatorError::Config(
+                "at least one region is required".into(),
+            ));
+        }
+        let write_region = self
+            .write_region
+            .clone()
+            .unwrap_or_else(|| self.regions[0].clone());
+        if !self.regions.iter().any(|r| same_region(r, &write_region)) {
+            return Err(EmulatorError::Config(format!(
+                "write region `{write_region}` is not among the regions"
+            )));
+        }
+        let tls = if self.tls {
+            Some(TlsConfig::self_signed(self.bind).map_err(EmulatorError::Config)?)
+        } else {
+            None
+        };
+        let state = Arc::new(State {
+            key,
+            topology: Mutex::new(Topology {
+                account_id: self.account_id.clone(),
+                regions: Vec::new(),
+                write_region,
+                multi_write: self.multi_write,
+            }),
+            data: Mutex::new(DataStore::default()),
+            counters: Mutex::new(Counters::default()),
+            faults: Mutex::new(FaultSet::default()),
+            listeners: Mutex::new(HashMap::new()),
+            tasks: TaskTracker::new(),
+            shutdown: CancellationToken::new(),
+            tls,
+        });
+        let emulator = Emulator {
+            global: state
+                .start_listener(ListenerId::Global, SocketAddr::new(self.bind, self.port))?,
+            key: self.key,
+            state,
+        };
+        for name in &self.regions {
+            emulator.add_region(name)?;
+        }
+        Ok(emulator)
+    }
+}
+
+/// A running emulator. Dropping it stops every listener and connection (without
+/// blocking); [`shutdown`](Self::shutdown) does the same and waits for them.
+pub struct Emulator {
+    state: Arc<State>,
+    global: SocketAddr,
+    key: String,
+}
+
+impl fmt::Debug for Emulator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Emulator")
+            .field("global", &self.global)
+            .field("regions", &self.regions())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Emulator {
+    /// A builder with the defaults: three regions, the well-known key, 127.0.0.1.
+    pub fn builder() -> EmulatorBuilder {
+        EmulatorBuilder::default()
+    }
+
+    /// The global account endpoint, e.g. `http://127.0.0.1:8081/`.
+    pub fn global_endpoint(&self) -> String {
+        self.state.endpoint(self.global)
+    }
+
+    /// The endpoint of region `name`.
+    pub fn region_endpoint(&self, name: &str) -> Option<String> {
+        lock(&self.state.topology)
+            .region(name)
+            .map(|r| r.endpoint.clone())
+    }
+
+    /// Every region with its state.
+    pub fn regions(&self) -> Vec<RegionInfo> {
+        lock(&self.state.topology).infos()
+    }
+
+    /// The current write region.
+    pub fn write_region(&self) -> String {
+        lock(&self.state.topology).write_region.clone()
+    }
+
+    /// The base64 master key clients must sign with (test data, not a secret here).
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// The PEM of the self-signed certificate, in TLS mode.
+    pub fn certificate_pem(&self) -> Option<&str> {
+        self.state.tls.as_ref().map(|t| t.certificate_pem.as_str())
+    }
+
+    /// The DER of the self-signed certificate, in TLS mode.
+    pub fn certificate_der(&self) -> Option<&[u8]> {
+        self.state
+            .tls
+            .as_ref()
+            .map(|t| t.certificate_der.as_slice())
+    }
+
+    /// The current account document.
+    pub fn account_document(&self) -> Value {
+        lock(&self.state.topology).account_document()
+    }
+
+    /// A snapshot of the request counters.
+    pub fn counters(&self) -> Counters {
+        lock(&self.state.counters).clone()
+    }
+
+    /// Zeroes the counters.
+    pub fn reset_counters(&self) {
+        *lock(&self.state.counters) = Counters::default();
+    }
+
+    /// Moves the write region. The old one answers writes with 403/3 at once.
+    pub fn failover(&self, region: &str) -> Result<(), EmulatorError> {
+        self.state.failover(region).map_err(Into::into)
+    }
+
+    /// Adds a region on a new listener (or re-advertises a removed one); returns it.
+    pub fn add_region(&self, name: &str) -> Result<RegionInfo, EmulatorError> {
+        self.state.add_region(name).map_err(Into::into)
+    }
+
+    /// Drains a region: still advertised, answers everything with 403/1008.
+    pub fn drain_region(&self, name: &str) -> Result<(), EmulatorError> {
+        self.state.drain_region(name).map_err(Into::into)
+    }
+
+    /// Removes a region from the account; its listener answers 403/1008.
+    pub fn remove_region(&self, name: &str) -> Result<(), EmulatorError> {
+        self.state.remove_region(name).map_err(Into::into)
+    }
+
+    /// Takes a region's listener down: connections are refused.
+    pub fn region_down(&self, name: &str) -> Result<(), EmulatorError> {
+        self.state.region_down(name).map_err(Into::into)
+    }
+
+    /// Brings a region back: listening again on its port, undrained.
+    pub fn region_up(&self, name: &str) -> Result<(), EmulatorError> {
+        self.state.region_up(name).map_err(Into::into)
+    }
+
+    /// Installs a fault rule; returns its id.
+    pub fn add_fault(&self, rule: FaultRule) -> Result<u64, EmulatorError> {
+        lock(&self.state.faults)
+            .add(rule)
+            .map_err(EmulatorError::Fault)
+    }
+
+    /// The installed rules with their hit counts.
+    pub fn faults(&self) -> Vec<FaultStatus> {
+        lock(&self.state.faults).list()
+    }
+
+    /// Removes every fault rule.
+    pub fn clear_faults(&self) {
+        lock(&self.state.faults).clear();
+    }
+
+    /// Stops every listener and connection and waits (at most 5 s) for them to end.
+    pub async fn shutdown(self) {
+        self.state.shutdown.cancel();
+        self.state.tasks.close();
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.state.tasks.wait()).await;
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        self.state.shutdown.cancel();
+        self.state.tasks.close();
+    }
+}
+
+impl State {
+    pub(crate) fn failover(&self, region: &str) -> Result<(), TopologyError> {
+        let mut topology = lock(&self.topology);
+        let target = topology
+            .region(region)
+            .ok_or_else(|| TopologyError::UnknownRegion(region.to_string()))?;
+        if !target.advertised {
+            return Err(TopologyError::NotAdvertised(region.to_string()));
+        }
+        topology.write_region = target.name.clone();
+        tracing::info!(write_region = %topology.write_region, "failover");
+        Ok(())
+    }
+
+    pub(crate) fn add_region(self: &Arc<Self>, name: &str) -> Result<RegionInfo, TopologyError> {
+        if name.trim().is_empty() {
+            return Err(TopologyError::UnknownRegion(name.to_string()));
+        }
+        let existing = lock(&self.topology).region(name).map(|r| r.advertised);
+        match existing {
+            Some(true) => return Err(TopologyError::DuplicateRegion(name.to_string())),
+            Some(false) => {
+                let mut topology = lock(&self.topology);
+                let region = topology.region_mut(name)?;
+                region.advertised = true;
+                region.drained = false;
+            }
+            None => {
+                let bind = SocketAddr::new(self.global_ip(), 0);
+                let addr = self.start_listener(ListenerId::Region(name.to_string()), bind)?;
+                lock(&self.topology).regions.push(Region {
+                    name: name.to_string(),
+                    endpoint: self.endpoint(addr),
+                    advertised: true,
+                    drained: false,
+                    up: true,
+                });
+            }
+        }
+        let topology = lock(&self.topology);
+        topology
+            .infos()
+            .into_iter()
+            .find(|r| same_region(&r.name, name))
+            .ok_or_else(|| TopologyError::UnknownRegion(name.to_string()))
+    }
+
+    fn global_ip(&self) -> IpAddr {
+        lock(&self.listeners)
+            .get(&ListenerId::Global)
+            .map_or(IpAddr::V4(Ipv4Addr::LOCALHOST), |slot| slot.addr.ip())
+    }
+
+    fn not_write_region(topology: &Topology, name: &str) -> Result<(), TopologyError> {
+        if same_region(&topology.write_region, name) {
+            return Err(TopologyError::WriteRegion(name.to_string()));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn drain_region(&self, name: &str) -> Result<(), TopologyError> {
+        let mut topology = lock(&self.topology);
+        Self::not_write_region(&topology, name)?;
+        topology.region_mut(name)?.drained = true;
+        Ok(())
+    }
+
+    pub(crate) fn remove_region(&self, name: &str) -> Result<(), TopologyError> {
+        let mut topology = lock(&self.topology);
+        Self::not_write_region(&topology, name)?;
+        topology.region_mut(name)?.advertised = false;
+        Ok(())
+    }
+
+    pub(crate) fn region_down(&self, name: &str) -> Result<(), TopologyError> {
+        let canonical = {
+            let mut topology = lock(&self.topology);
+            let region = topology.region_mut(name)?;
+            region.up = false;
+            region.name.clone()
+        };
+        self.stop_listener(&ListenerId::Region(canonical));
+        Ok(())
+    }
+
+    pub(crate) fn region_up(self: &Arc<Self>, name: &str) -> Result<(), TopologyError> {
+        let canonical = lock(&self.topology).region_mut(name)?.name.clone();
+        self.restart_listener(&ListenerId::Region(canonical))?;
+        let mut topology = lock(&self.topology);
+        let region = topology.region_mut(name)?;
+        region.up = true;
+        region.drained = false;
+        Ok(())
+    }
+}

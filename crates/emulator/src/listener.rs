@@ -1,0 +1,157 @@
+//! Listeners: bind, accept, serve connections; take a region down and bring it back.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio_util::sync::CancellationToken;
+
+use crate::state::{ListenerSlot, State, lock};
+use crate::topology::{ListenerId, TopologyError};
+
+fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    // Bringing a region back up rebinds its port while old connections may linger.
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(1024)
+}
+
+impl State {
+    /// Binds `addr` for `id`, starts accepting, and returns the bound address.
+    pub(crate) fn start_listener(
+        self: &Arc<Self>,
+        id: ListenerId,
+        addr: SocketAddr,
+    ) -> Result<SocketAddr, TopologyError> {
+        let listener = bind(addr).map_err(|e| TopologyError::Bind(format!("{addr}: {e}")))?;
+        let bound = listener
+            .local_addr()
+            .map_err(|e| TopologyError::Bind(e.to_string()))?;
+        let token = self.shutdown.child_token();
+        lock(&self.listeners).insert(
+            id.clone(),
+            ListenerSlot {
+                addr: bound,
+                running: Some(token.clone()),
+            },
+        );
+        let state = Arc::clone(self);
+        self.tasks.spawn(accept_loop(state, id, listener, token));
+        Ok(bound)
+    }
+
+    /// Closes `id`'s listener and its connections: new connections are refused.
+    pub(crate) fn stop_listener(&self, id: &ListenerId) {
+        if let Some(slot) = lock(&self.listeners).get_mut(id) {
+            if let Some(token) = slot.running.take() {
+                token.cancel();
+            }
+        }
+    }
+
+    /// Rebinds `id`'s listener on its old address (no-op if it is up).
+    pub(crate) fn restart_listener(self: &Arc<Self>, id: &ListenerId) -> Result<(), TopologyError> {
+        let addr = {
+            let listeners = lock(&self.listeners);
+            let slot = listeners
+                .get(id)
+                .ok_or_else(|| TopologyError::UnknownRegion(id.label().to_string()))?;
+            if slot.running.is_some() {
+                return Ok(());
+            }
+            slot.addr
+        };
+        self.start_listener(id.clone(), addr).map(|_| ())
+    }
+}
+
+async fn accept_loop(
+    state: Arc<State>,
+    id: ListenerId,
+    listener: TcpListener,
+    token: CancellationToken,
+) {
+    loop {
+        let accepted = tokio::select! {
+            biased;
+            () = token.cancelled() => break,
+            accepted = listener.accept() => accepted,
+        };
+        match accepted {
+            Ok((stream, peer)) => {
+                let conn =
+                    serve_connection(Arc::clone(&state), id.clone(), stream, peer, token.clone());
+                state.tasks.spawn(conn);
+            }
+            Err(error) => {
+                // Out of file descriptors and the like: back off instead of spinning.
+                tracing::warn!(listener = id.label(), %error, "accept failed");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+}
+
+async fn serve_connection(
+    state: Arc<State>,
+    id: ListenerId,
+    stream: TcpStream,
+    peer: SocketAddr,
+    token: CancellationToken,
+) {
+    let _ = stream.set_nodelay(true);
+    match state.tls.clone() {
+        None => serve_io(state, id, stream, peer, token).await,
+        Some(tls) => {
+            let handshake =
+                tokio::time::timeout(Duration::from_secs(10), tls.acceptor.accept(stream));
+            let accepted = tokio::select! {
+                () = token.cancelled() => return,
+                accepted = handshake => accepted,
+            };
+            match accepted {
+                Ok(Ok(stream)) => serve_io(state, id, stream, peer, token).await,
+                Ok(Err(error)) => {
+                    tracing::debug!(listener = id.label(), %error, "TLS handshake failed")
+                }
+                Err(_) => tracing::debug!(listener = id.label(), "TLS handshake timed out"),
+            }
+        }
+    }
+}
+
+async fn serve_io<I>(
+    state: Arc<State>,
+    id: ListenerId,
+    io: I,
+    peer: SocketAddr,
+    token: CancellationToken,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let service = service_fn(move |request| {
+        crate::service::handle(Arc::clone(&state), id.clone(), peer, request)
+    });
+    let connection = http1::Builder::new()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(30))
+        .serve_connection(TokioIo::new(io), service);
+    tokio::select! {
+        () = token.cancelled() => {}
+        result = connection => {
+            if let Err(error) = result {
+                tracing::debug!(%error, "connection ended with an error");
+            }
+        }
+    }
+}

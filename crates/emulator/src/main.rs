@@ -1,0 +1,133 @@
+//! `meridian-emulator`: a local multi-region account endpoint for tests and development.
+
+use std::net::IpAddr;
+use std::process::ExitCode;
+
+use clap::Parser;
+use meridian_emulator::{Emulator, WELL_KNOWN_KEY};
+use serde_json::json;
+
+/// A multi-region Cosmos DB account emulator. Prints one JSON ready line on stdout once
+/// every listener is bound; logs go to stderr (RUST_LOG=debug for every request).
+#[derive(Debug, Parser)]
+#[command(name = "meridian-emulator", version, about)]
+struct Args {
+    /// Comma-separated region names, in failover order.
+    #[arg(
+        long,
+        default_value = "West US,East US,North Europe",
+        value_delimiter = ','
+    )]
+    regions: Vec<String>,
+    /// Port of the global endpoint (0 picks a free one). Regions take free ports.
+    #[arg(long, default_value_t = 8081)]
+    port: u16,
+    /// The initial write region (default: the first region).
+    #[arg(long)]
+    write_region: Option<String>,
+    /// Accept writes in every region.
+    #[arg(long)]
+    multi_write: bool,
+    /// The base64 master key (default: the well-known emulator key).
+    #[arg(long, default_value = WELL_KNOWN_KEY, hide_default_value = true)]
+    key: String,
+    /// The address to bind.
+    #[arg(long, default_value = "127.0.0.1")]
+    bind: IpAddr,
+    /// The account id.
+    #[arg(long, default_value = "meridian-emulator")]
+    account: String,
+    /// Serve HTTPS with a self-signed certificate; its PEM path is in the ready line.
+    #[arg(long)]
+    tls: bool,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    match run(args).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("meridian-emulator: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> Result<(), String> {
+    let regions: Vec<String> = args
+        .regions
+        .iter()
+        .map(|r| r.trim().to_string())
+        .filter(|r| !r.is_empty())
+        .collect();
+    let mut builder = Emulator::builder()
+        .regions(regions)
+        .multi_write(args.multi_write)
+        .key(args.key)
+        .bind(args.bind)
+        .port(args.port)
+        .account_id(args.account)
+        .tls(args.tls);
+    if let Some(write_region) = args.write_region {
+        builder = builder.write_region(write_region);
+    }
+    let emulator = builder.start().await.map_err(|e| e.to_string())?;
+    let certificate = match emulator.certificate_pem() {
+        Some(pem) => {
+            let path =
+                std::env::temp_dir().join(format!("meridian-emulator-{}.pem", std::process::id()));
+            std::fs::write(&path, pem).map_err(|e| format!("writing the certificate: {e}"))?;
+            Some(path.display().to_string())
+        }
+        None => None,
+    };
+    let regions: serde_json::Map<String, serde_json::Value> = emulator
+        .regions()
+        .into_iter()
+        .map(|r| (r.name, json!(r.endpoint)))
+        .collect();
+    let mut ready =
+        json!({"global": emulator.global_endpoint(), "regions": regions, "key": emulator.key()});
+    if let Some(path) = &certificate {
+        ready["certificate"] = json!(path);
+    }
+    println!("{ready}");
+    tracing::info!(global = %emulator.global_endpoint(), "ready");
+    wait_for_signal().await;
+    tracing::info!("shutting down");
+    emulator.shutdown().await;
+    if let Some(path) = certificate {
+        let _ = std::fs::remove_file(path);
+    }
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

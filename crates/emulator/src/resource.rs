@@ -1,0 +1,183 @@
+//! Request paths → the resource they address, and the (type, link) pair they sign.
+
+use percent_encoding::percent_decode_str;
+
+/// The resource a wire request addresses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resource {
+    /// `/`: the database account.
+    Account,
+    /// `/dbs`: the database feed.
+    Databases,
+    /// `/dbs/{db}`.
+    Database {
+        /// Database id.
+        db: String,
+    },
+    /// `/dbs/{db}/colls`: the container feed.
+    Containers {
+        /// Database id.
+        db: String,
+    },
+    /// `/dbs/{db}/colls/{coll}`.
+    Container {
+        /// Database id.
+        db: String,
+        /// Container id.
+        coll: String,
+    },
+    /// `/dbs/{db}/colls/{coll}/docs`: the item feed.
+    Items {
+        /// Database id.
+        db: String,
+        /// Container id.
+        coll: String,
+    },
+    /// `/dbs/{db}/colls/{coll}/docs/{id}`.
+    Item {
+        /// Database id.
+        db: String,
+        /// Container id.
+        coll: String,
+        /// Item id.
+        id: String,
+    },
+}
+
+/// The counter class of a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum PathClass {
+    /// `GET /` and other requests on `/`.
+    Account,
+    /// Database requests.
+    Databases,
+    /// Container requests.
+    Containers,
+    /// Item requests.
+    Items,
+    /// A request the emulator does not route (counted, answered 404).
+    Other,
+    /// A request refused by the master-key check (401 or 403).
+    RejectedAuth,
+    /// The admin API.
+    Admin,
+}
+
+impl PathClass {
+    /// The name used in counters and fault rules.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Account => "account",
+            Self::Databases => "databases",
+            Self::Containers => "containers",
+            Self::Items => "items",
+            Self::Other => "other",
+            Self::RejectedAuth => "rejected_auth",
+            Self::Admin => "admin",
+        }
+    }
+}
+
+impl Resource {
+    /// Parses a request path (`/dbs/a/colls/b`); `None` for paths the emulator does not
+    /// serve. Segments are percent-decoded; a trailing slash is ignored.
+    pub fn parse(path: &str) -> Option<Self> {
+        let trimmed = path.trim_matches('/');
+        if trimmed.is_empty() {
+            return Some(Self::Account);
+        }
+        let mut segments = Vec::new();
+        for raw in trimmed.split('/') {
+            let segment = percent_decode_str(raw).decode_utf8().ok()?;
+            if segment.is_empty() {
+                return None;
+            }
+            segments.push(segment.into_owned());
+        }
+        let kinds: Vec<&str> = segments.iter().step_by(2).map(String::as_str).collect();
+        let mut ids = segments.iter().skip(1).step_by(2).cloned();
+        let resource = match (kinds.as_slice(), segments.len()) {
+            (["dbs"], 1) => Self::Databases,
+            (["dbs"], 2) => Self::Database { db: ids.next()? },
+            (["dbs", "colls"], 3) => Self::Containers { db: ids.next()? },
+            (["dbs", "colls"], 4) => Self::Container {
+                db: ids.next()?,
+                coll: ids.next()?,
+            },
+            (["dbs", "colls", "docs"], 5) => Self::Items {
+                db: ids.next()?,
+                coll: ids.next()?,
+            },
+            (["dbs", "colls", "docs"], 6) => Self::Item {
+                db: ids.next()?,
+                coll: ids.next()?,
+                id: ids.next()?,
+            },
+            _ => return None,
+        };
+        Some(resource)
+    }
+
+    /// The resource type and link a client signs for this resource: a feed signs its
+    /// parent's link; the account signs empty strings.
+    pub fn signing_parts(&self) -> (&'static str, String) {
+        match self {
+            Self::Account => ("", String::new()),
+            Self::Databases => ("dbs", String::new()),
+            Self::Database { db } => ("dbs", format!("dbs/{db}")),
+            Self::Containers { db } => ("colls", format!("dbs/{db}")),
+            Self::Container { db, coll } => ("colls", format!("dbs/{db}/colls/{coll}")),
+            Self::Items { db, coll } => ("docs", format!("dbs/{db}/colls/{coll}")),
+            Self::Item { db, coll, id } => ("docs", format!("dbs/{db}/colls/{coll}/docs/{id}")),
+        }
+    }
+
+    /// The counter class.
+    pub fn class(&self) -> PathClass {
+        match self {
+            Self::Account => PathClass::Account,
+            Self::Databases | Self::Database { .. } => PathClass::Databases,
+            Self::Containers { .. } | Self::Container { .. } => PathClass::Containers,
+            Self::Items { .. } | Self::Item { .. } => PathClass::Items,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_map_to_resources_and_signing_parts() {
+        let cases = [
+            ("/", "", ""),
+            ("/dbs", "dbs", ""),
+            ("/dbs/d1", "dbs", "dbs/d1"),
+            ("/dbs/d1/colls", "colls", "dbs/d1"),
+            ("/dbs/d1/colls/c1/", "colls", "dbs/d1/colls/c1"),
+            ("/dbs/d1/colls/c1/docs", "docs", "dbs/d1/colls/c1"),
+            (
+                "/dbs/d1/colls/c1/docs/my%20item",
+                "docs",
+                "dbs/d1/colls/c1/docs/my item",
+            ),
+        ];
+        for (path, kind, link) in cases {
+            let resource = Resource::parse(path).unwrap();
+            assert_eq!(resource.signing_parts(), (kind, link.to_string()), "{path}");
+        }
+    }
+
+    #[test]
+    fn unknown_paths_are_none() {
+        for path in [
+            "/foo",
+            "/dbs/a/b",
+            "/dbs//colls",
+            "/dbs/a/colls/b/docs/c/d",
+            "/dbs/%ff",
+        ] {
+            assert_eq!(Resource::parse(path), None, "{path}");
+        }
+    }
+}

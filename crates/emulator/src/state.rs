@@ -1,0 +1,55 @@
+//! The emulator's shared state: key, topology, data, counters, faults and listeners.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::auth::MasterKey;
+use crate::counters::Counters;
+use crate::data::DataStore;
+use crate::faults::FaultSet;
+use crate::tls::TlsConfig;
+use crate::topology::{ListenerId, Topology};
+
+/// A listener's address and, while it is up, the token that stops it.
+#[derive(Debug)]
+pub(crate) struct ListenerSlot {
+    pub(crate) addr: SocketAddr,
+    pub(crate) running: Option<CancellationToken>,
+}
+
+#[derive(Debug)]
+pub(crate) struct State {
+    pub(crate) key: MasterKey,
+    pub(crate) topology: Mutex<Topology>,
+    pub(crate) data: Mutex<DataStore>,
+    pub(crate) counters: Mutex<Counters>,
+    pub(crate) faults: Mutex<FaultSet>,
+    pub(crate) listeners: Mutex<HashMap<ListenerId, ListenerSlot>>,
+    pub(crate) tasks: TaskTracker,
+    pub(crate) shutdown: CancellationToken,
+    pub(crate) tls: Option<TlsConfig>,
+}
+
+/// Locks a mutex, continuing past poisoning: every update under these locks is a single
+/// map or field write, so a panic elsewhere cannot leave them half-done.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl State {
+    pub(crate) fn count(&self, listener: &ListenerId, class: &str, method: &str) {
+        lock(&self.counters).record(listener.label(), class, method);
+    }
+
+    pub(crate) fn scheme(&self) -> &'static str {
+        if self.tls.is_some() { "https" } else { "http" }
+    }
+
+    pub(crate) fn endpoint(&self, addr: SocketAddr) -> String {
+        format!("{}://{}/", self.scheme(), addr)
+    }
+}

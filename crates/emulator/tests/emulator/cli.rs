@@ -1,0 +1,119 @@
+//! The binary: one JSON ready line, a working endpoint, clean exit on SIGTERM.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::client::{ACCOUNT, TestClient};
+
+#[tokio::test]
+async fn the_ready_line_describes_live_endpoints_and_sigterm_exits_cleanly() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_meridian-emulator"))
+        .args([
+            "--port",
+            "0",
+            "--regions",
+            "West US,East US",
+            "--write-region",
+            "East US",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    // Read the ready line on a thread so a broken binary cannot hang the test.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("ready line within 30 s");
+    let ready: Value = serde_json::from_str(&line).expect("the ready line is JSON");
+    let global = ready["global"].as_str().unwrap();
+    assert!(global.starts_with("http://127.0.0.1:"));
+    assert_eq!(ready["regions"].as_object().unwrap().len(), 2);
+    let key = ready["key"].as_str().unwrap();
+
+    let client = TestClient::new(key);
+    let doc = client.get(global, ACCOUNT).await.json();
+    assert_eq!(doc["writableLocations"][0]["name"], "East US");
+    let east = ready["regions"]["East US"].as_str().unwrap();
+    assert_eq!(client.get(east, ACCOUNT).await.status, 200);
+
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let exit = loop {
+        if let Some(exit) = child.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no exit within 10 s of SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(exit.success(), "exit status {exit:?}");
+}
+
+#[test]
+fn help_and_bad_arguments() {
+    let help = Command::new(env!("CARGO_BIN_EXE_meridian-emulator"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(help.status.success());
+    let text = String::from_utf8_lossy(&help.stdout);
+    for flag in [
+        "--regions",
+        "--port",
+        "--write-region",
+        "--multi-write",
+        "--key",
+        "--bind",
+        "--tls",
+    ] {
+        assert!(text.contains(flag), "--help lists {flag}");
+    }
+    let bad = Command::new(env!("CARGO_BIN_EXE_meridian-emulator"))
+        .args(["--port", "0", "--key", "not base64!"])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("base64"));
+}
+
+#[test]
+fn tls_mode_names_the_certificate_in_the_ready_line() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_meridian-emulator"))
+        .args(["--port", "0", "--tls"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("ready line within 30 s");
+    let _ = child.kill();
+    let _ = child.wait();
+    let ready: Value = serde_json::from_str(&line).unwrap();
+    assert!(ready["global"].as_str().unwrap().starts_with("https://"));
+    let pem = std::fs::read_to_string(ready["certificate"].as_str().unwrap()).unwrap();
+    assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"));
+}

@@ -1,0 +1,456 @@
+//! Point operations: create/read databases, containers and items; 409, 404, 412, 403/3.
+
+use http::Method;
+use serde_json::{Value, json};
+
+use crate::client::{Reply, Signed, TestClient};
+use crate::start;
+
+async fn setup(client: &TestClient, base: &str) {
+    let db = client
+        .send(
+            Method::POST,
+            &format!("{base}dbs"),
+            Some(Signed {
+                kind: "dbs",
+                link: "",
+            }),
+            &[],
+            Some(json!({"id": "db"})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(db.status, 201);
+    let coll = client
+        .send(
+            Method::POST,
+            &format!("{base}dbs/db/colls"),
+            Some(Signed {
+                kind: "colls",
+                link: "dbs/db",
+            }),
+            &[],
+            Some(json!({"id": "c", "partitionKey": {"paths": ["/pk"], "kind": "Hash"}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(coll.status, 201);
+}
+
+const FEED: Signed<'static> = Signed {
+    kind: "docs",
+    link: "dbs/db/colls/c",
+};
+
+fn item_link(id: &str) -> String {
+    format!("dbs/db/colls/c/docs/{id}")
+}
+
+async fn item(
+    client: &TestClient,
+    base: &str,
+    method: Method,
+    id: Option<&str>,
+    headers: &[(&str, &str)],
+    body: Option<Value>,
+) -> Reply {
+    let pk = [("x-ms-documentdb-partitionkey", "[\"p1\"]")];
+    let all: Vec<(&str, &str)> = pk.iter().chain(headers.iter()).copied().collect();
+    match id {
+        None => client
+            .send(
+                method,
+                &format!("{base}dbs/db/colls/c/docs"),
+                Some(FEED),
+                &all,
+                body,
+            )
+            .await
+            .unwrap(),
+        Some(id) => {
+            let link = item_link(id);
+            client
+                .send(
+                    method,
+                    &format!("{base}{link}"),
+                    Some(Signed {
+                        kind: "docs",
+                        link: &link,
+                    }),
+                    &all,
+                    body,
+                )
+                .await
+                .unwrap()
+        }
+    }
+}
+
+#[tokio::test]
+async fn item_crud_semantics() {
+    let (emulator, client) = start().await;
+    let base = emulator.global_endpoint();
+    setup(&client, &base).await;
+    let doc = json!({"id": "a", "pk": "p1", "n": 1});
+
+    let created = item(&client, &base, Method::POST, None, &[], Some(doc.clone())).await;
+    assert_eq!(created.status, 201);
+    let body = created.json();
+    for field in ["_rid", "_self", "_etag", "_ts"] {
+        assert!(body.get(field).is_some(), "system property {field}");
+    }
+    let etag = body["_etag"].as_str().unwrap().to_string();
+    assert_eq!(created.headers["etag"], etag.as_str());
+
+    assert_eq!(
+        item(&client, &base, Method::POST, None, &[], Some(doc.clone()))
+            .await
+            .status,
+        409
+    );
+    let read = item(&client, &base, Method::GET, Some("a"), &[], None).await;
+    assert_eq!(
+        (read.status.as_u16(), read.json()["n"].clone()),
+        (200, json!(1))
+    );
+    assert_eq!(
+        item(&client, &base, Method::GET, Some("missing"), &[], None)
+            .await
+            .status,
+        404
+    );
+
+    let replaced = item(
+        &client,
+        &base,
+        Method::PUT,
+        Some("a"),
+        &[("if-match", &etag)],
+        Some(json!({"id": "a", "pk": "p1", "n": 2})),
+    )
+    .await;
+    assert_eq!(replaced.status, 200);
+    let stale = item(
+        &client,
+        &base,
+        Method::PUT,
+        Some("a"),
+        &[("if-match", &etag)],
+        Some(json!({"id": "a", "pk": "p1", "n": 3})),
+    )
+    .await;
+    assert_eq!(stale.status, 412, "If-Match with the old etag");
+    assert_eq!(
+        item(
+            &client,
+            &base,
+            Method::DELETE,
+            Some("a"),
+            &[("if-match", &etag)],
+            None
+        )
+        .await
+        .status,
+        412
+    );
+
+    let upsert = [("x-ms-documentdb-is-upsert", "true")];
+    assert_eq!(
+        item(
+            &client,
+            &base,
+            Method::POST,
+            None,
+            &upsert,
+            Some(json!({"id": "a", "pk": "p1", "n": 4}))
+        )
+        .await
+        .status,
+        200
+    );
+    assert_eq!(
+        item(
+            &client,
+            &base,
+            Method::POST,
+            None,
+            &upsert,
+            Some(json!({"id": "b", "pk": "p1"}))
+        )
+        .await
+        .status,
+        201
+    );
+    assert_eq!(
+        item(&client, &base, Method::GET, Some("a"), &[], None)
+            .await
+            .json()["n"],
+        4
+    );
+
+    assert_eq!(
+        item(&client, &base, Method::DELETE, Some("a"), &[], None)
+            .await
+            .status,
+        204
+    );
+    assert_eq!(
+        item(&client, &base, Method::DELETE, Some("a"), &[], None)
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        item(
+            &client,
+            &base,
+            Method::PUT,
+            Some("a"),
+            &[],
+            Some(json!({"id": "a", "pk": "p1"}))
+        )
+        .await
+        .status,
+        404
+    );
+
+    let error = item(&client, &base, Method::GET, Some("a"), &[], None)
+        .await
+        .json();
+    assert!(
+        error["code"].is_string() && error["message"].is_string(),
+        "service-style error body"
+    );
+}
+
+#[tokio::test]
+async fn bad_requests_are_answered_not_crashed_on() {
+    let (emulator, client) = start().await;
+    let base = emulator.global_endpoint();
+    setup(&client, &base).await;
+    let url = format!("{base}dbs/db/colls/c/docs");
+    // Missing partition key header.
+    let reply = client
+        .send(
+            Method::POST,
+            &url,
+            Some(FEED),
+            &[],
+            Some(json!({"id": "x", "pk": "p1"})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(reply.status, 400);
+    // Header and body disagree.
+    assert_eq!(
+        item(
+            &client,
+            &base,
+            Method::POST,
+            None,
+            &[],
+            Some(json!({"id": "x", "pk": "other"}))
+        )
+        .await
+        .status,
+        400
+    );
+    // Not an object / no id.
+    assert_eq!(
+        item(&client, &base, Method::POST, None, &[], Some(json!([1])))
+            .await
+            .status,
+        400
+    );
+    assert_eq!(
+        item(
+            &client,
+            &base,
+            Method::POST,
+            None,
+            &[],
+            Some(json!({"pk": "p1"}))
+        )
+        .await
+        .status,
+        400
+    );
+    // Malformed JSON body.
+    let raw = client
+        .send(
+            Method::POST,
+            &format!("{base}dbs"),
+            Some(crate::client::Signed {
+                kind: "dbs",
+                link: "",
+            }),
+            &[],
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(raw.status, 400);
+    // Oversized body: 413.
+    let big = json!({"id": "big", "pk": "p1", "blob": "x".repeat(3 * 1024 * 1024)});
+    assert_eq!(
+        item(&client, &base, Method::POST, None, &[], Some(big))
+            .await
+            .status,
+        413
+    );
+    // Missing parents, duplicate containers, unknown paths and methods.
+    let missing = client
+        .get(
+            &format!("{base}dbs/nope"),
+            Signed {
+                kind: "dbs",
+                link: "dbs/nope",
+            },
+        )
+        .await;
+    assert_eq!(missing.status, 404);
+    let dup = client
+        .send(
+            Method::POST,
+            &format!("{base}dbs/db/colls"),
+            Some(Signed {
+                kind: "colls",
+                link: "dbs/db",
+            }),
+            &[],
+            Some(json!({"id": "c", "partitionKey": {"paths": ["/pk"]}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(dup.status, 409);
+    assert_eq!(
+        client
+            .send(Method::GET, &format!("{base}nothing/here"), None, &[], None)
+            .await
+            .unwrap()
+            .status,
+        404
+    );
+    let patch = client
+        .send(
+            Method::PATCH,
+            &format!("{base}dbs/db"),
+            Some(Signed {
+                kind: "dbs",
+                link: "dbs/db",
+            }),
+            &[],
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(patch.status, 405);
+    let read = client
+        .get(
+            &format!("{base}dbs/db/colls/c"),
+            Signed {
+                kind: "colls",
+                link: "dbs/db/colls/c",
+            },
+        )
+        .await;
+    assert_eq!(read.json()["partitionKey"]["paths"][0], "/pk");
+}
+
+#[tokio::test]
+async fn writes_outside_the_write_region_are_403_3_and_reads_work_everywhere() {
+    let (emulator, client) = start().await;
+    let global = emulator.global_endpoint();
+    setup(&client, &global).await;
+    let west = emulator.region_endpoint("West US").unwrap();
+    let east = emulator.region_endpoint("East US").unwrap();
+    assert_eq!(
+        item(
+            &client,
+            &west,
+            Method::POST,
+            None,
+            &[],
+            Some(json!({"id": "w", "pk": "p1"}))
+        )
+        .await
+        .status,
+        201
+    );
+    let refused = item(
+        &client,
+        &east,
+        Method::POST,
+        None,
+        &[],
+        Some(json!({"id": "e", "pk": "p1"})),
+    )
+    .await;
+    assert_eq!(
+        (refused.status.as_u16(), refused.sub_status()),
+        (403, Some(3))
+    );
+    // Replication is immediate: the item is readable in every region.
+    assert_eq!(
+        item(&client, &east, Method::GET, Some("w"), &[], None)
+            .await
+            .status,
+        200
+    );
+
+    emulator.failover("East US").unwrap();
+    assert_eq!(
+        item(
+            &client,
+            &east,
+            Method::POST,
+            None,
+            &[],
+            Some(json!({"id": "e", "pk": "p1"}))
+        )
+        .await
+        .status,
+        201
+    );
+    let old = item(&client, &west, Method::DELETE, Some("w"), &[], None).await;
+    assert_eq!((old.status.as_u16(), old.sub_status()), (403, Some(3)));
+    // The global endpoint behaves as the current write region.
+    assert_eq!(
+        item(&client, &global, Method::DELETE, Some("w"), &[], None)
+            .await
+            .status,
+        204
+    );
+}
+
+#[tokio::test]
+async fn multi_write_accepts_writes_in_every_region() {
+    let emulator = meridian_emulator::Emulator::builder()
+        .multi_write(true)
+        .start()
+        .await
+        .unwrap();
+    let client = TestClient::new(emulator.key());
+    setup(&client, &emulator.global_endpoint()).await;
+    for (i, region) in ["West US", "East US", "North Europe"]
+        .into_iter()
+        .enumerate()
+    {
+        let url = emulator.region_endpoint(region).unwrap();
+        let id = format!("i{i}");
+        assert_eq!(
+            item(
+                &client,
+                &url,
+                Method::POST,
+                None,
+                &[],
+                Some(json!({"id": id, "pk": "p1"}))
+            )
+            .await
+            .status,
+            201,
+            "{region}"
+        );
+    }
+}

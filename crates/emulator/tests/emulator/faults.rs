@@ -1,0 +1,204 @@
+//! Each fault kind, as a client sees it.
+
+use std::time::{Duration, Instant};
+
+use meridian_emulator::{FaultAction, FaultRule};
+use serde_json::json;
+
+use crate::client::ACCOUNT;
+use crate::start;
+
+fn on_account(action: FaultAction) -> FaultRule {
+    FaultRule::on_class("account", action)
+}
+
+#[tokio::test]
+async fn status_faults_carry_sub_status_and_retry_after() {
+    let (emulator, client) = start().await;
+    emulator
+        .add_fault(
+            on_account(FaultAction::Status {
+                status: 429,
+                sub_status: Some(3200),
+                body: None,
+                retry_after_ms: Some(250),
+            })
+            .times(1),
+        )
+        .unwrap();
+    let reply = client.get(&emulator.global_endpoint(), ACCOUNT).await;
+    assert_eq!(
+        (reply.status.as_u16(), reply.sub_status()),
+        (429, Some(3200))
+    );
+    assert_eq!(reply.headers["x-ms-retry-after-ms"], "250");
+    assert!(reply.json()["code"].is_string());
+    for (status, sub) in [(500, None), (503, None), (403, Some(3)), (403, Some(1008))] {
+        emulator
+            .add_fault(
+                on_account(FaultAction::Status {
+                    status,
+                    sub_status: sub,
+                    body: None,
+                    retry_after_ms: None,
+                })
+                .times(1),
+            )
+            .unwrap();
+        let reply = client.get(&emulator.global_endpoint(), ACCOUNT).await;
+        assert_eq!((reply.status.as_u16(), reply.sub_status()), (status, sub));
+    }
+    assert_eq!(
+        client
+            .get(&emulator.global_endpoint(), ACCOUNT)
+            .await
+            .status,
+        200
+    );
+}
+
+#[tokio::test]
+async fn faults_match_by_listener() {
+    let (emulator, client) = start().await;
+    emulator
+        .add_fault(
+            on_account(FaultAction::Status {
+                status: 503,
+                sub_status: None,
+                body: None,
+                retry_after_ms: None,
+            })
+            .on_listener("East US"),
+        )
+        .unwrap();
+    assert_eq!(
+        client
+            .get(&emulator.global_endpoint(), ACCOUNT)
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        client
+            .get(&emulator.region_endpoint("East US").unwrap(), ACCOUNT)
+            .await
+            .status,
+        503
+    );
+    assert_eq!(
+        client
+            .get(&emulator.region_endpoint("West US").unwrap(), ACCOUNT)
+            .await
+            .status,
+        200
+    );
+}
+
+#[tokio::test]
+async fn delay_then_answer_normally() {
+    let (emulator, client) = start().await;
+    emulator
+        .add_fault(on_account(FaultAction::Delay { ms: 300 }).times(1))
+        .unwrap();
+    let started = Instant::now();
+    assert_eq!(
+        client
+            .get(&emulator.global_endpoint(), ACCOUNT)
+            .await
+            .status,
+        200
+    );
+    assert!(started.elapsed() >= Duration::from_millis(300));
+}
+
+#[tokio::test]
+async fn hang_until_the_client_gives_up() {
+    let (emulator, client) = start().await;
+    emulator.add_fault(on_account(FaultAction::Hang)).unwrap();
+    let url = emulator.global_endpoint();
+    let attempt = tokio::time::timeout(Duration::from_millis(300), client.get(&url, ACCOUNT)).await;
+    assert!(attempt.is_err(), "no answer while hanging");
+    // Shutdown is not held up by the hung request.
+    tokio::time::timeout(Duration::from_secs(3), emulator.shutdown())
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn reset_breaks_the_connection_mid_body() {
+    let (emulator, client) = start().await;
+    emulator
+        .add_fault(on_account(FaultAction::Reset).times(1))
+        .unwrap();
+    let error = client
+        .send(
+            http::Method::GET,
+            &emulator.global_endpoint(),
+            Some(ACCOUNT),
+            &[],
+            None,
+        )
+        .await;
+    assert!(
+        error.is_err(),
+        "the body must not arrive whole: {:?}",
+        error.map(|r| r.status)
+    );
+    assert_eq!(
+        client
+            .get(&emulator.global_endpoint(), ACCOUNT)
+            .await
+            .status,
+        200
+    );
+}
+
+#[tokio::test]
+async fn truncated_malformed_oversized_and_custom_bodies() {
+    let (emulator, client) = start().await;
+    let url = emulator.global_endpoint();
+    let full_len = client.get(&url, ACCOUNT).await.body.len();
+
+    emulator
+        .add_fault(on_account(FaultAction::TruncatedJson).times(1))
+        .unwrap();
+    let truncated = client.get(&url, ACCOUNT).await;
+    assert_eq!(truncated.status, 200);
+    assert!(truncated.body.len() < full_len && !truncated.body.is_empty());
+    assert!(serde_json::from_slice::<serde_json::Value>(&truncated.body).is_err());
+
+    emulator
+        .add_fault(on_account(FaultAction::MalformedJson).times(1))
+        .unwrap();
+    let malformed = client.get(&url, ACCOUNT).await;
+    assert!(serde_json::from_slice::<serde_json::Value>(&malformed.body).is_err());
+
+    emulator
+        .add_fault(
+            on_account(FaultAction::Oversized {
+                bytes: 5 * 1024 * 1024,
+            })
+            .times(1),
+        )
+        .unwrap();
+    let oversized = client.get(&url, ACCOUNT).await;
+    assert!(oversized.body.len() >= 5 * 1024 * 1024 - 64);
+
+    let mut doc = emulator.account_document();
+    doc.as_object_mut().unwrap().remove("writableLocations");
+    emulator
+        .add_fault(
+            on_account(FaultAction::Body {
+                status: 200,
+                body: doc.clone(),
+            })
+            .times(1),
+        )
+        .unwrap();
+    assert_eq!(client.get(&url, ACCOUNT).await.json(), doc);
+    assert_eq!(
+        client.get(&url, ACCOUNT).await.json()["writableLocations"][0]["name"],
+        json!("West US")
+    );
+    assert_eq!(emulator.faults().iter().map(|f| f.hits).sum::<u64>(), 4);
+}
