@@ -1,2 +1,47 @@
-//! Work in progress: see the issue tracker. This crate exposes nothing yet.
+//! The Meridian driver: a multi-region client of one account, hosted by a shared
+//! [`Runtime`](meridian_runtime::Runtime).
+//!
+//! A [`Driver`] signs requests with the account's master key, routes every attempt with a
+//! fresh lock-free snapshot of the account's topology, and reports each outcome to the
+//! runtime, which marks failing regions, refreshes the topology when the service says it
+//! moved (403/3, 403/1008, transport failures) and decides whether to retry elsewhere or
+//! stop. Non-idempotent writes are never retried blindly. The key never appears in
+//! `Debug`, `Display`, errors or logs.
+//!
+//! ```no_run
+//! use meridian_driver::{AccountConfig, Driver};
+//! use meridian_runtime::Runtime;
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Serialize, Deserialize)]
+//! struct Order { id: String, pk: String, total: u32 }
+//!
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let runtime = Runtime::builder().build()?;
+//! let account = AccountConfig::new("http://127.0.0.1:8081/", "C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw==");
+//! let driver = Driver::builder(&runtime, account).preferred_regions(["East US"]).build().await?;
+//! driver.create_database("shop").await?;
+//! driver.create_container("shop", "orders", "/pk").await?;
+//! let orders = driver.container("shop", "orders");
+//! let order = Order { id: "1".into(), pk: "eu".into(), total: 42 };
+//! orders.create_item("eu", &order).await?;
+//! let read = orders.read_item::<Order>("eu", "1").await?;
+//! assert_eq!(read.item.total, 42);
+//! # Ok(()) }
+//! ```
 #![deny(missing_docs)]
+
+mod driver;
+mod error;
+mod fetcher;
+mod operation;
+mod request;
+mod signing;
+mod transport;
+
+pub use driver::{
+    AccountConfig, Container, DEFAULT_MAX_RESPONSE_BYTES, Driver, DriverBuilder, ItemResponse,
+    PartitionKey,
+};
+pub use error::{DriverError, Failure};
+pub use request::{API_VERSION, USER_AGENT};

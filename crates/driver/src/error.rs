@@ -1,0 +1,101 @@
+//! The driver's errors: typed, with the status, sub-status, regions and attempts.
+
+use std::fmt;
+
+/// What an operation saw before it stopped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// The last HTTP status, if the service answered at all.
+    pub status: Option<u16>,
+    /// The last `x-ms-substatus`.
+    pub sub_status: Option<u32>,
+    /// Regions (or endpoints, before the topology is known) tried, in order.
+    pub regions_tried: Vec<String>,
+    /// Requests sent, retries included.
+    pub attempts: u32,
+    /// The service's `message`, or the transport error.
+    pub message: String,
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.status, self.sub_status) {
+            (Some(status), Some(sub)) => write!(f, "HTTP {status}/{sub}")?,
+            (Some(status), None) => write!(f, "HTTP {status}")?,
+            (None, _) => f.write_str("no response")?,
+        }
+        write!(
+            f,
+            " after {} attempt(s) in [{}]: {}",
+            self.attempts,
+            self.regions_tried.join(", "),
+            self.message
+        )
+    }
+}
+
+/// Why a driver operation failed. The account key never appears in any of these.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DriverError {
+    /// The configuration is unusable (endpoint, key, certificate...).
+    #[error("invalid driver configuration: {0}")]
+    Config(String),
+    /// 401: the key or signature was refused. Not retried.
+    #[error("unauthorized; check the account key ({0})")]
+    Unauthorized(Failure),
+    /// A final answer from the service that is not success (404, 409, 412, other 4xx).
+    #[error("the service refused the request: {0}")]
+    Status(Failure),
+    /// Retries ran out (regional failures, failovers, throttling or transport errors).
+    #[error("retries exhausted: {0}")]
+    Exhausted(Failure),
+    /// A non-idempotent write failed after it may have been applied; it was not retried
+    /// so that it cannot be applied twice. Read before writing again.
+    #[error("the write may or may not have been applied: {0}")]
+    MaybeApplied(Failure),
+    /// A body could not be serialized or a response parsed.
+    #[error("serialization: {0}")]
+    Serialization(#[from] serde_json::Error),
+    /// The runtime was shut down.
+    #[error("the runtime has been shut down")]
+    ShutDown,
+}
+
+impl DriverError {
+    /// The failure details, for errors that carry them.
+    pub fn failure(&self) -> Option<&Failure> {
+        match self {
+            Self::Unauthorized(f)
+            | Self::Status(f)
+            | Self::Exhausted(f)
+            | Self::MaybeApplied(f) => Some(f),
+            _ => None,
+        }
+    }
+
+    /// The last HTTP status, if any.
+    pub fn status(&self) -> Option<u16> {
+        self.failure().and_then(|f| f.status)
+    }
+
+    /// The last sub-status, if any.
+    pub fn sub_status(&self) -> Option<u32> {
+        self.failure().and_then(|f| f.sub_status)
+    }
+
+    /// 404 Not Found.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Self::Status(_)) && self.status() == Some(404)
+    }
+
+    /// 409 Conflict.
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, Self::Status(_)) && self.status() == Some(409)
+    }
+
+    /// 412 Precondition Failed (an `If-Match` mismatch).
+    pub fn is_precondition_failed(&self) -> bool {
+        matches!(self, Self::Status(_)) && self.status() == Some(412)
+    }
+}

@@ -1,0 +1,66 @@
+//! The driver's `AccountFetcher`: a signed `GET /` for the runtime's refreshes and probes.
+
+use std::sync::Arc;
+
+use http::Method;
+use meridian_location_store::{DatabaseAccount, Endpoint};
+use meridian_runtime::{AccountFetcher, FetchError, FetchFuture};
+
+use crate::request::{Target, signed};
+use crate::signing::MasterKey;
+use crate::transport::{HttpResponse, Transport, TransportError};
+
+pub(crate) struct DriverFetcher {
+    pub(crate) transport: Arc<dyn Transport>,
+    pub(crate) key: MasterKey,
+}
+
+impl DriverFetcher {
+    async fn get_account(&self, endpoint: &Endpoint) -> Result<HttpResponse, FetchError> {
+        let request = signed(
+            &self.key,
+            Method::GET,
+            endpoint,
+            &Target::account(),
+            &[],
+            None,
+        );
+        let response = self
+            .transport
+            .send(request)
+            .await
+            .map_err(|error| match error {
+                TransportError::Timeout(after) => FetchError::Timeout(after),
+                TransportError::BodyTooLarge(limit) => FetchError::BodyTooLarge { limit },
+                other => FetchError::transport(other),
+            })?;
+        if !(200..300).contains(&response.status) {
+            return Err(FetchError::Status {
+                status: response.status,
+                sub_status: sub_status(&response),
+            });
+        }
+        Ok(response)
+    }
+}
+
+pub(crate) fn sub_status(response: &HttpResponse) -> Option<u32> {
+    response
+        .headers
+        .get("x-ms-substatus")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok())
+}
+
+impl AccountFetcher for DriverFetcher {
+    fn fetch_account<'a>(&'a self, endpoint: &'a Endpoint) -> FetchFuture<'a, DatabaseAccount> {
+        Box::pin(async move {
+            let response = self.get_account(endpoint).await?;
+            Ok(DatabaseAccount::from_slice(&response.body)?)
+        })
+    }
+
+    fn probe<'a>(&'a self, endpoint: &'a Endpoint) -> FetchFuture<'a, ()> {
+        Box::pin(async move { self.get_account(endpoint).await.map(|_| ()) })
+    }
+}

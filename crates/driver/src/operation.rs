@@ -1,0 +1,238 @@
+//! One operation's attempt loop: route, send, report, retry or stop.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::Method;
+use meridian_location_store::{
+    Endpoint, Next, OperationKind, OperationOutcome, RetryState, RetryTarget, RouteRequest,
+    TransportErrorKind,
+};
+use serde_json::Value;
+
+use crate::driver::DriverInner;
+use crate::error::{DriverError, Failure};
+use crate::fetcher::sub_status;
+use crate::request::{Target, signed};
+use crate::transport::{HttpResponse, TransportError};
+
+/// One operation, described once and sent as many times as its retries allow.
+#[derive(Debug, Clone)]
+pub(crate) struct Operation {
+    pub(crate) method: Method,
+    pub(crate) target: Target,
+    pub(crate) kind: OperationKind,
+    pub(crate) idempotent: bool,
+    pub(crate) headers: Vec<(&'static str, String)>,
+    pub(crate) body: Option<Bytes>,
+}
+
+/// A successful response.
+#[derive(Debug, Clone)]
+pub(crate) struct Success {
+    pub(crate) status: u16,
+    pub(crate) body: Bytes,
+    pub(crate) endpoint: Endpoint,
+    pub(crate) attempts: u32,
+}
+
+impl Operation {
+    pub(crate) fn read(target: Target) -> Self {
+        Self {
+            method: Method::GET,
+            target,
+            kind: OperationKind::Read,
+            idempotent: true,
+            headers: Vec::new(),
+            body: None,
+        }
+    }
+
+    pub(crate) fn write(
+        method: Method,
+        target: Target,
+        idempotent: bool,
+        body: Option<Bytes>,
+    ) -> Self {
+        Self {
+            method,
+            target,
+            kind: OperationKind::Write,
+            idempotent,
+            headers: Vec::new(),
+            body,
+        }
+    }
+
+    pub(crate) fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
+    }
+}
+
+fn outcome_of(
+    operation: &Operation,
+    result: &Result<HttpResponse, TransportError>,
+) -> OperationOutcome {
+    let outcome = match result {
+        Ok(response) => {
+            let mut outcome =
+                OperationOutcome::response(operation.kind, response.status, sub_status(response));
+            if let Some(ms) = response
+                .headers
+                .get("x-ms-retry-after-ms")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+            {
+                outcome = outcome.with_retry_after(Duration::from_millis(ms));
+            }
+            outcome
+        }
+        Err(error) => {
+            let (kind, sent) = match error {
+                TransportError::Connect(_) => (TransportErrorKind::ConnectionRefused, false),
+                TransportError::Invalid(_) => (TransportErrorKind::Other, false),
+                TransportError::Timeout(_) => (TransportErrorKind::Timeout, true),
+                TransportError::Broken(_) => (TransportErrorKind::ConnectionReset, true),
+                TransportError::BodyTooLarge(_) => (TransportErrorKind::Other, true),
+            };
+            OperationOutcome::transport(operation.kind, kind, sent)
+        }
+    };
+    outcome.idempotent(operation.idempotent)
+}
+
+fn message_of(result: &Result<HttpResponse, TransportError>) -> String {
+    match result {
+        Ok(response) => serde_json::from_slice::<Value>(&response.body)
+            .ok()
+            .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_string))
+            .unwrap_or_else(|| format!("HTTP {}", response.status)),
+        Err(error) => error.to_string(),
+    }
+}
+
+impl DriverInner {
+    /// Sends `operation` until it succeeds, gives up, or a retry budget runs out. Each
+    /// attempt takes a fresh routing snapshot and reports its outcome to the account.
+    pub(crate) async fn execute(&self, operation: &Operation) -> Result<Success, DriverError> {
+        let regions = self
+            .handle
+            .with_snapshot(|s| s.locations(operation.kind).len());
+        let mut retries = RetryState::new(self.retry_policy, regions.max(1));
+        let mut tried: Vec<Endpoint> = Vec::new();
+        let mut regions_tried: Vec<String> = Vec::new();
+        let mut target = RetryTarget::NextRegion;
+        let mut attempts = 0u32;
+        loop {
+            let endpoint = match (target, tried.last()) {
+                (RetryTarget::SameRegion, Some(last)) => last.clone(),
+                (RetryTarget::WriteRegion, _) => self.handle.with_snapshot(|s| {
+                    s.route(
+                        operation.kind,
+                        &RouteRequest {
+                            use_write_region: true,
+                            ..RouteRequest::default()
+                        },
+                    )
+                    .clone()
+                }),
+                _ => self.handle.with_snapshot(|s| {
+                    s.route(
+                        operation.kind,
+                        &RouteRequest {
+                            avoid: &tried,
+                            ..RouteRequest::default()
+                        },
+                    )
+                    .clone()
+                }),
+            };
+            let region = self
+                .handle
+                .with_snapshot(|s| s.region_of(&endpoint).map(ToString::to_string))
+                .unwrap_or_else(|| endpoint.to_string());
+            attempts += 1;
+            let request = signed(
+                &self.key,
+                operation.method.clone(),
+                &endpoint,
+                &operation.target,
+                &operation.headers,
+                operation.body.clone(),
+            );
+            let result = self.transport.send(request).await;
+            let outcome = outcome_of(operation, &result);
+            let effect = self.handle.report(&endpoint, &outcome);
+            if !regions_tried.contains(&region) {
+                regions_tried.push(region.clone());
+            }
+            if !tried.contains(&endpoint) {
+                tried.push(endpoint.clone());
+            } else if let Some(pos) = tried.iter().position(|e| e == &endpoint) {
+                // Keep the last attempted endpoint last, for same-region retries.
+                let last = tried.remove(pos);
+                tried.push(last);
+            }
+            let failure = |result: &Result<HttpResponse, TransportError>| {
+                let (status, sub) = match result {
+                    Ok(r) => (Some(r.status), sub_status(r)),
+                    Err(_) => (None, None),
+                };
+                Failure {
+                    status,
+                    sub_status: sub,
+                    regions_tried: regions_tried.clone(),
+                    attempts,
+                    message: message_of(result),
+                }
+            };
+            match retries.next(&effect.action, fastrand::f64()) {
+                Next::Done => {
+                    return match result {
+                        Ok(response) => Ok(Success {
+                            status: response.status,
+                            body: response.body,
+                            endpoint,
+                            attempts,
+                        }),
+                        Err(_) => Err(DriverError::Exhausted(failure(&result))),
+                    };
+                }
+                Next::GiveUp(reason) => {
+                    let failure = failure(&result);
+                    tracing::debug!(%region, status = ?failure.status, ?reason, "operation gave up");
+                    return Err(match reason {
+                        meridian_location_store::GiveUpReason::Unauthorized => {
+                            DriverError::Unauthorized(failure)
+                        }
+                        meridian_location_store::GiveUpReason::MaybeApplied => {
+                            DriverError::MaybeApplied(failure)
+                        }
+                        _ => DriverError::Status(failure),
+                    });
+                }
+                Next::Exhausted(class) => {
+                    let failure = failure(&result);
+                    tracing::warn!(%region, ?class, attempts, "operation retries exhausted");
+                    return Err(DriverError::Exhausted(failure));
+                }
+                Next::Retry {
+                    target: next,
+                    delay,
+                } => {
+                    tracing::debug!(%region, ?next, ?delay, status = ?result.as_ref().ok().map(|r| r.status), "retrying");
+                    if effect.refresh {
+                        // Join the refresh the report started (or be throttled at once),
+                        // so the retry routes on the new topology, never the stale one.
+                        self.handle.request_refresh().await;
+                    }
+                    if !delay.is_zero() {
+                        tokio::time::sleep(delay).await;
+                    }
+                    target = next;
+                }
+            }
+        }
+    }
+}

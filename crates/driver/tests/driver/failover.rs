@@ -1,0 +1,240 @@
+//! Failover end to end: write-region moves under a write loop, drained regions, outages
+//! and probe-gated failback.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use meridian_driver::{AccountConfig, Driver, DriverError};
+use meridian_emulator::Emulator;
+use meridian_location_store::{OperationKind, RouteRequest};
+use serde_json::{Value, json};
+
+use crate::{driver, quiet_runtime, wait_for};
+
+async fn setup(driver: &Driver) {
+    driver.create_database("db").await.unwrap();
+    driver.create_container("db", "c", "/pk").await.unwrap();
+}
+
+#[tokio::test]
+async fn write_region_failover_under_a_write_loop_loses_nothing() {
+    let emulator = Arc::new(Emulator::builder().start().await.unwrap());
+    let runtime = quiet_runtime();
+    let driver = driver(&runtime, &emulator).await;
+    setup(&driver).await;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (driver, stop) = (driver.clone(), Arc::clone(&stop));
+        tokio::spawn(async move {
+            let container = driver.container("db", "c");
+            let (mut acknowledged, mut failed) = (Vec::new(), Vec::new());
+            let mut i = 0u32;
+            while !stop.load(Ordering::Relaxed) {
+                let id = format!("w{i}");
+                match container
+                    .create_item("p", &json!({"id": id, "pk": "p"}))
+                    .await
+                {
+                    Ok(_) => acknowledged.push(id),
+                    Err(error) => {
+                        assert!(!error.is_conflict(), "a blind retry duplicated {id}");
+                        failed.push((id, error.to_string()));
+                    }
+                }
+                i += 1;
+            }
+            (acknowledged, failed)
+        })
+    };
+    let regions = ["East US", "North Europe", "West US"];
+    for round in 0..10 {
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        emulator.failover(regions[round % 3]).unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    stop.store(true, Ordering::Relaxed);
+    let (acknowledged, failed) = tokio::time::timeout(Duration::from_secs(30), writer)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        acknowledged.len() > 10,
+        "the loop made progress: {}",
+        acknowledged.len()
+    );
+    assert!(
+        failed.is_empty(),
+        "failovers are retried transparently: {failed:?}"
+    );
+    let container = driver.container("db", "c");
+    for id in &acknowledged {
+        container.read_item::<Value>("p", id).await.unwrap();
+    }
+    let unique: HashSet<_> = acknowledged.iter().collect();
+    assert_eq!(unique.len(), acknowledged.len());
+    let stats = driver.stats();
+    assert!(
+        stats.refresh.successes >= 2,
+        "403/3 triggered refreshes: {stats:?}"
+    );
+    assert!(emulator.counters().listeners.values().any(|l| l.total > 0));
+    let write_region = emulator.region_endpoint(&emulator.write_region()).unwrap();
+    assert_eq!(
+        driver
+            .snapshot()
+            .route(OperationKind::Write, &RouteRequest::default())
+            .as_str(),
+        write_region,
+        "the driver follows the final write region"
+    );
+}
+
+#[tokio::test]
+async fn a_drained_region_answers_403_1008_and_reads_move_away() {
+    let emulator = Emulator::builder().start().await.unwrap();
+    let runtime = quiet_runtime();
+    let driver = Driver::builder(
+        &runtime,
+        AccountConfig::new(emulator.global_endpoint(), emulator.key()),
+    )
+    .preferred_regions(["East US"])
+    .build()
+    .await
+    .unwrap();
+    setup(&driver).await;
+    let container = driver.container("db", "c");
+    container
+        .create_item("p", &json!({"id": "a", "pk": "p"}))
+        .await
+        .unwrap();
+    let read = container.read_item::<Value>("p", "a").await.unwrap();
+    assert_eq!(
+        read.endpoint.as_str(),
+        emulator.region_endpoint("East US").unwrap()
+    );
+
+    emulator.drain_region("East US").unwrap();
+    let read = container.read_item::<Value>("p", "a").await.unwrap();
+    assert_eq!(read.attempts, 2, "403/1008 then the next region");
+    assert_eq!(
+        read.endpoint.as_str(),
+        emulator.region_endpoint("West US").unwrap()
+    );
+    assert_eq!(emulator.counters().get("East US", "items", "GET"), 2);
+    // The refreshed document still advertises East US, but its mark keeps it demoted.
+    let snapshot = driver.snapshot();
+    let east = snapshot
+        .read_locations()
+        .iter()
+        .find(|l| l.region.as_str() == "East US")
+        .unwrap();
+    assert!(!east.available);
+}
+
+#[tokio::test]
+async fn an_outage_moves_reads_away_and_failback_waits_for_a_successful_probe() {
+    let emulator = Emulator::builder().start().await.unwrap();
+    let runtime = quiet_runtime();
+    let driver = Driver::builder(
+        &runtime,
+        AccountConfig::new(emulator.global_endpoint(), emulator.key()),
+    )
+    .preferred_regions(["East US"])
+    .request_timeout(Duration::from_secs(2))
+    .build()
+    .await
+    .unwrap();
+    setup(&driver).await;
+    let container = driver.container("db", "c");
+    container
+        .create_item("p", &json!({"id": "a", "pk": "p"}))
+        .await
+        .unwrap();
+    let east = emulator.region_endpoint("East US").unwrap();
+    let west = emulator.region_endpoint("West US").unwrap();
+
+    emulator.region_down("East US").unwrap();
+    let read = container.read_item::<Value>("p", "a").await.unwrap();
+    assert_eq!(
+        read.endpoint.as_str(),
+        west,
+        "connection refused: next region"
+    );
+
+    // Past the TTL the probes keep failing: reads stay away.
+    assert!(
+        wait_for(Duration::from_secs(5), || async {
+            driver.stats().probe_failures >= 2
+        })
+        .await
+    );
+    assert_eq!(
+        container
+            .read_item::<Value>("p", "a")
+            .await
+            .unwrap()
+            .endpoint
+            .as_str(),
+        west
+    );
+
+    emulator.region_up("East US").unwrap();
+    let failed_back = wait_for(Duration::from_secs(5), || async {
+        driver
+            .snapshot()
+            .route(OperationKind::Read, &RouteRequest::default())
+            .as_str()
+            == east
+    })
+    .await;
+    assert!(failed_back, "a successful probe returns East US");
+    assert_eq!(
+        container
+            .read_item::<Value>("p", "a")
+            .await
+            .unwrap()
+            .endpoint
+            .as_str(),
+        east
+    );
+    let stats = driver.stats();
+    assert!(stats.probes > stats.probe_failures);
+}
+
+#[tokio::test]
+async fn non_idempotent_writes_are_not_retried_after_a_reset() {
+    use meridian_emulator::{FaultAction, FaultRule};
+    let emulator = Emulator::builder().start().await.unwrap();
+    let runtime = quiet_runtime();
+    let driver = driver(&runtime, &emulator).await;
+    setup(&driver).await;
+    emulator
+        .add_fault(FaultRule::on_class("items", FaultAction::Reset).times(1))
+        .unwrap();
+    let error = driver
+        .container("db", "c")
+        .create_item("p", &json!({"id": "r", "pk": "p"}))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, DriverError::MaybeApplied(_)), "{error:?}");
+    assert_eq!(error.failure().unwrap().attempts, 1);
+    // The emulator applied it before the reset: a read shows it, once.
+    driver
+        .container("db", "c")
+        .read_item::<Value>("p", "r")
+        .await
+        .unwrap();
+    // An idempotent upsert is retried through the same fault.
+    emulator
+        .add_fault(FaultRule::on_class("items", FaultAction::Reset).times(1))
+        .unwrap();
+    let upserted = driver
+        .container("db", "c")
+        .upsert_item("p", &json!({"id": "u", "pk": "p"}))
+        .await
+        .unwrap();
+    assert_eq!(upserted.attempts, 2);
+}

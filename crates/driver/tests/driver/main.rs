@@ -1,0 +1,55 @@
+//! The driver against the in-process emulator: real sockets, real time, short intervals,
+//! bounded waits on conditions.
+#![allow(clippy::unwrap_used)]
+
+mod accounts;
+mod failover;
+mod operations;
+
+use std::future::Future;
+use std::time::Duration;
+
+use meridian_driver::{AccountConfig, Driver};
+use meridian_emulator::Emulator;
+use meridian_runtime::Runtime;
+
+/// Polls `condition` every 10 ms for at most `limit`.
+pub async fn wait_for<F, Fut>(limit: Duration, mut condition: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if condition().await {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// A runtime whose periodic refresh stays out of the way (event-driven tests).
+pub fn quiet_runtime() -> Runtime {
+    Runtime::builder()
+        .refresh_interval(Duration::from_secs(600))
+        .event_min_interval(Duration::from_millis(50))
+        .fetch_timeout(Duration::from_secs(2))
+        .unavailability_ttl(Duration::from_millis(300))
+        .probe_interval(Duration::from_millis(50))
+        .build()
+        .unwrap()
+}
+
+pub async fn driver(runtime: &Runtime, emulator: &Emulator) -> Driver {
+    Driver::builder(
+        runtime,
+        AccountConfig::new(emulator.global_endpoint(), emulator.key()),
+    )
+    .request_timeout(Duration::from_secs(2))
+    .build()
+    .await
+    .unwrap()
+}
