@@ -6,8 +6,8 @@ use std::process::{Command, ExitCode};
 
 const USAGE: &str = "usage: cargo xtask <ci | layering>
 
-  ci        fmt --check, clippy -D warnings, tests (with doctests), docs -D warnings,
-            then the crate layering check; stops at the first failure
+  ci        fmt --check, clippy -D warnings, tests (with doctests), the tour,
+            docs -D warnings, then the crate layering check; stops at the first failure
   layering  only the crate layering check";
 
 fn main() -> ExitCode {
@@ -58,6 +58,18 @@ const CI_STEPS: &[Step] = &[
     Step {
         name: "tests",
         args: &["test", "--workspace"],
+        env: &[],
+    },
+    Step {
+        name: "tour",
+        args: &[
+            "run",
+            "--quiet",
+            "--package",
+            "meridian-driver",
+            "--example",
+            "tour",
+        ],
         env: &[],
     },
     Step {

@@ -5,10 +5,12 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::Method;
 use meridian_location_store::{
-    Endpoint, Next, OperationKind, OperationOutcome, RetryState, RetryTarget, RouteRequest,
-    TransportErrorKind,
+    Action, Endpoint, Next, OperationKind, OperationOutcome, RetryClass, RetryState, RetryTarget,
+    RouteRequest, TransportErrorKind,
 };
+use meridian_runtime::RefreshOutcome;
 use serde_json::Value;
+use tokio::time::Instant;
 
 use crate::driver::DriverInner;
 use crate::error::{DriverError, Failure};
@@ -113,6 +115,31 @@ fn message_of(result: &Result<HttpResponse, TransportError>) -> String {
 }
 
 impl DriverInner {
+    /// Before retrying after a failure signal: make sure the retry routes on a topology
+    /// at least as new as one fetched after the failure. Joins the refresh the report
+    /// started; if the gate throttles it and the backend moved (403/3, 403/1008), waits
+    /// for the gate to open (within `deadline`) and refreshes then. Returns at once if
+    /// the topology already changed since the failed attempt was routed.
+    async fn refresh_for_retry(&self, seen_topology: u64, deadline: Option<Instant>) {
+        for _ in 0..3 {
+            if self.handle.with_snapshot(|s| s.topology_generation()) > seen_topology {
+                return;
+            }
+            match self.handle.request_refresh().await {
+                RefreshOutcome::Throttled { until } => {
+                    let until = Instant::from_std(until);
+                    match deadline {
+                        Some(deadline) if until <= deadline => {
+                            tokio::time::sleep_until(until).await
+                        }
+                        _ => return,
+                    }
+                }
+                _ => return,
+            }
+        }
+    }
+
     /// Sends `operation` until it succeeds, gives up, or a retry budget runs out. Each
     /// attempt takes a fresh routing snapshot and reports its outcome to the account.
     pub(crate) async fn execute(&self, operation: &Operation) -> Result<Success, DriverError> {
@@ -124,7 +151,9 @@ impl DriverInner {
         let mut regions_tried: Vec<String> = Vec::new();
         let mut target = RetryTarget::NextRegion;
         let mut attempts = 0u32;
+        let failover_deadline = Instant::now() + self.retry_policy.failover_budget;
         loop {
+            let seen_topology = self.handle.with_snapshot(|s| s.topology_generation());
             let endpoint = match (target, tried.last()) {
                 (RetryTarget::SameRegion, Some(last)) => last.clone(),
                 (RetryTarget::WriteRegion, _) => self.handle.with_snapshot(|s| {
@@ -222,13 +251,25 @@ impl DriverInner {
                     delay,
                 } => {
                     tracing::debug!(%region, ?next, ?delay, status = ?result.as_ref().ok().map(|r| r.status), "retrying");
+                    let started_waiting = Instant::now();
                     if effect.refresh {
-                        // Join the refresh the report started (or be throttled at once),
-                        // so the retry routes on the new topology, never the stale one.
-                        self.handle.request_refresh().await;
+                        let backend_moved = matches!(
+                            effect.action,
+                            Action::Retry {
+                                class: RetryClass::BackendFailover,
+                                ..
+                            }
+                        );
+                        self.refresh_for_retry(
+                            seen_topology,
+                            backend_moved.then_some(failover_deadline),
+                        )
+                        .await;
                     }
-                    if !delay.is_zero() {
-                        tokio::time::sleep(delay).await;
+                    // Time spent waiting for the refresh counts towards the backoff.
+                    let remaining = delay.saturating_sub(started_waiting.elapsed());
+                    if !remaining.is_zero() {
+                        tokio::time::sleep(remaining).await;
                     }
                     target = next;
                 }

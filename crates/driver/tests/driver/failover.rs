@@ -238,3 +238,42 @@ async fn non_idempotent_writes_are_not_retried_after_a_reset() {
         .unwrap();
     assert_eq!(upserted.attempts, 2);
 }
+
+#[tokio::test]
+async fn a_failover_inside_the_refresh_window_costs_one_gated_refresh_and_lands_in_the_new_region()
+{
+    let emulator = Emulator::builder().start().await.unwrap();
+    // A wide window: the initial fetch just succeeded, so an immediate trigger is throttled.
+    let runtime = meridian_runtime::Runtime::builder()
+        .refresh_interval(Duration::from_secs(600))
+        .event_min_interval(Duration::from_millis(400))
+        .build()
+        .unwrap();
+    let driver = driver(&runtime, &emulator).await;
+    setup(&driver).await;
+    let before = (
+        driver.stats().refresh.attempts,
+        emulator.counters().get("global", "account", "GET"),
+    );
+    emulator.failover("East US").unwrap();
+    let written = driver
+        .container("db", "c")
+        .create_item("p", &json!({"id": "f", "pk": "p"}))
+        .await
+        .unwrap();
+    assert_eq!(written.attempts, 2, "403/3 once, then the new write region");
+    assert_eq!(
+        written.endpoint.as_str(),
+        emulator.region_endpoint("East US").unwrap()
+    );
+    let after = (
+        driver.stats().refresh.attempts,
+        emulator.counters().get("global", "account", "GET"),
+    );
+    assert_eq!(
+        (after.0 - before.0, after.1 - before.1),
+        (1, 1),
+        "exactly one gated refresh"
+    );
+    assert_eq!(emulator.counters().get("West US", "items", "POST"), 1);
+}

@@ -1,0 +1,412 @@
+//! The Meridian tour: two in-process emulators, one runtime, 50 drivers.
+//!
+//! ```sh
+//! cargo run --release -p meridian-driver --example tour
+//! ```
+//!
+//! It shows, with numbers the emulators counted themselves:
+//! 1. one refresh loop: 2 `GET /` per tick (one per account), not 50;
+//! 2. a write-region failover: a storm of writes meets 403/3, one gated refresh, every write
+//!    lands in the new region;
+//! 3. a region outage: reads move away, then fail back only after a successful probe;
+//! 4. a clean shutdown, then a summary table. Exits 0 in well under 30 s, non-zero if any
+//!    promise above is broken.
+
+use std::collections::HashMap;
+use std::error::Error;
+use std::io::{IsTerminal, Write};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use futures_util::future::join_all;
+use meridian_driver::{AccountConfig, Driver};
+use meridian_emulator::Emulator;
+use meridian_location_store::{OperationKind, RouteRequest};
+use meridian_runtime::Runtime;
+use serde_json::{Value, json};
+use tokio::sync::Mutex;
+
+type Result<T> = std::result::Result<T, Box<dyn Error + Send + Sync>>;
+
+const REGIONS: [&str; 3] = ["West US", "East US", "North Europe"];
+const DRIVERS: usize = 50;
+
+fn check(condition: bool, what: &str) -> Result<()> {
+    if condition {
+        Ok(())
+    } else {
+        Err(format!("tour check failed: {what}").into())
+    }
+}
+
+struct Account {
+    name: &'static str,
+    emulator: Emulator,
+    drivers: Vec<Driver>,
+}
+
+impl Account {
+    fn reads(&self) -> u64 {
+        self.emulator.counters().get("global", "account", "GET")
+    }
+}
+
+/// Writes unique items until stopped; remembers what was acknowledged and what failed.
+#[derive(Default)]
+struct WriteLog {
+    acknowledged: Vec<String>,
+    failed: Vec<String>,
+}
+
+fn start_writer(
+    driver: Driver,
+    stop: Arc<AtomicBool>,
+    log: Arc<Mutex<WriteLog>>,
+    prefix: &'static str,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let container = driver.container("tour", "items");
+        let mut i = 0u64;
+        while !stop.load(Ordering::Relaxed) {
+            let id = format!("{prefix}-{i}");
+            let result = container
+                .create_item("p", &json!({"id": id, "pk": "p"}))
+                .await;
+            let mut log = log.lock().await;
+            match result {
+                Ok(_) => log.acknowledged.push(id),
+                Err(error) => log.failed.push(format!("{id}: {error}")),
+            }
+            drop(log);
+            i += 1;
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+}
+
+/// The live progress line: redrawn in place on a terminal, printed once (`force`) in logs.
+fn progress(runtime: &Runtime, accounts: &[Account], note: &str, force: bool) {
+    if !force && !std::io::stdout().is_terminal() {
+        return;
+    }
+    let stats = runtime.stats();
+    let reads: Vec<String> = accounts
+        .iter()
+        .map(|a| format!("{} GET / {:>2}", a.name, a.reads()))
+        .collect();
+    print!(
+        "\r  tick {:>2} | {} | drivers {} | {:<40}",
+        stats.ticks,
+        reads.join(" | "),
+        stats.handle_count,
+        note
+    );
+    let _ = std::io::stdout().flush();
+}
+
+async fn wait_ticks(
+    runtime: &Runtime,
+    accounts: &[Account],
+    ticks: u64,
+    limit: Duration,
+) -> Result<()> {
+    let deadline = Instant::now() + limit;
+    while runtime.stats().ticks < ticks {
+        check(Instant::now() < deadline, "ticks arrive on schedule")?;
+        progress(runtime, accounts, "waiting for the loop...", false);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    progress(runtime, accounts, "", true);
+    println!();
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() {
+    let started = Instant::now();
+    match tour().await {
+        Ok(()) => println!(
+            "\ntour finished in {:.1} s",
+            started.elapsed().as_secs_f64()
+        ),
+        Err(error) => {
+            eprintln!("\n{error}");
+            std::process::exit(1);
+        }
+    }
+}
+
+async fn tour() -> Result<()> {
+    println!(
+        "Meridian tour: two accounts, {} regions each, one runtime, {DRIVERS} drivers\n",
+        REGIONS.len()
+    );
+    let runtime = Runtime::builder()
+        .refresh_interval(Duration::from_secs(2))
+        .jitter_fraction(0.02)
+        .event_min_interval(Duration::from_millis(500))
+        .fetch_timeout(Duration::from_secs(1))
+        .unavailability_ttl(Duration::from_millis(1_500))
+        .probe_interval(Duration::from_millis(250))
+        .build()?;
+
+    let mut accounts = Vec::new();
+    for name in ["alpha", "beta"] {
+        let emulator = Emulator::builder()
+            .account_id(name)
+            .regions(REGIONS)
+            .start()
+            .await?;
+        println!("  account {name:<5} global {}", emulator.global_endpoint());
+        accounts.push(Account {
+            name,
+            emulator,
+            drivers: Vec::new(),
+        });
+    }
+    for i in 0..DRIVERS {
+        let account = &mut accounts[i % 2];
+        let driver = Driver::builder(
+            &runtime,
+            AccountConfig::new(account.emulator.global_endpoint(), account.emulator.key()),
+        )
+        // beta's readers prefer East US; the first driver of an account sets it.
+        .preferred_regions(if account.name == "beta" {
+            vec!["East US"]
+        } else {
+            vec![]
+        })
+        .request_timeout(Duration::from_secs(1))
+        .build()
+        .await?;
+        account.drivers.push(driver);
+    }
+    for account in &accounts {
+        let driver = &account.drivers[0];
+        driver.create_database("tour").await?;
+        driver.create_container("tour", "items", "/pk").await?;
+    }
+
+    // 1. One loop per runtime.
+    println!("\n1. One refresh loop for {DRIVERS} drivers (2 s interval)");
+    let reads_before: Vec<u64> = accounts.iter().map(Account::reads).collect();
+    let ticks_before = runtime.stats().ticks;
+    wait_ticks(
+        &runtime,
+        &accounts,
+        ticks_before + 2,
+        Duration::from_secs(8),
+    )
+    .await?;
+    let ticks = runtime.stats().ticks - ticks_before;
+    for (account, before) in accounts.iter().zip(&reads_before) {
+        let fetched = account.reads() - before;
+        println!(
+            "  {}: {fetched} GET / in {ticks} ticks ({} drivers share one entry)",
+            account.name,
+            account.drivers.len()
+        );
+        check(fetched == ticks, "one GET / per account per tick")?;
+    }
+
+    // Background writers on both accounts for the rest of the tour.
+    let stop = Arc::new(AtomicBool::new(false));
+    let logs: Vec<Arc<Mutex<WriteLog>>> = (0..2)
+        .map(|_| Arc::new(Mutex::new(WriteLog::default())))
+        .collect();
+    let writers: Vec<_> = accounts
+        .iter()
+        .zip(&logs)
+        .map(|(account, log)| {
+            start_writer(
+                account.drivers[1].clone(),
+                Arc::clone(&stop),
+                Arc::clone(log),
+                account.name,
+            )
+        })
+        .collect();
+
+    // 2. A write-region failover.
+    println!("\n2. Write-region failover on alpha: West US -> East US");
+    let alpha = &accounts[0];
+    let refresh_before = alpha.drivers[0].stats().refresh;
+    alpha.emulator.failover("East US")?;
+    let container_writes = alpha.drivers.iter().enumerate().map(|(i, driver)| {
+        let driver = driver.clone();
+        async move {
+            driver
+                .container("tour", "items")
+                .create_item("p", &json!({"id": format!("storm-{i}"), "pk": "p"}))
+                .await
+        }
+    });
+    let results = join_all(container_writes).await;
+    let mut landed: HashMap<String, usize> = HashMap::new();
+    let mut met_403 = 0;
+    for result in &results {
+        let response = result
+            .as_ref()
+            .map_err(|e| format!("a storm write failed: {e}"))?;
+        let region = alpha.drivers[0]
+            .snapshot()
+            .region_of(&response.endpoint)
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        *landed.entry(region).or_default() += 1;
+        if response.attempts > 1 {
+            met_403 += 1;
+        }
+    }
+    let refresh = alpha.drivers[0].stats().refresh;
+    let refreshes = refresh.attempts - refresh_before.attempts;
+    println!(
+        "  {} concurrent writes: {met_403} met 403/3 first; landed {landed:?}",
+        results.len()
+    );
+    println!(
+        "  gated refreshes: {refreshes} fetch, {} triggers joined it, {} throttled",
+        refresh.joined - refresh_before.joined,
+        refresh.throttled - refresh_before.throttled
+    );
+    check(
+        landed.len() == 1 && landed.contains_key("East US"),
+        "every write lands in the new write region",
+    )?;
+    check(
+        refreshes <= 2,
+        "a storm of 403/3 costs one gated refresh (plus at most one periodic tick)",
+    )?;
+
+    // 3. A region outage on beta, then probe-gated failback.
+    println!("\n3. Outage of East US on beta (its preferred read region)");
+    let beta = &accounts[1];
+    let reader = beta.drivers[0].container("tour", "items");
+    reader
+        .upsert_item("p", &json!({"id": "probe-me", "pk": "p"}))
+        .await?;
+    let east = beta
+        .emulator
+        .region_endpoint("East US")
+        .ok_or("no East US")?;
+    let before = reader.read_item::<Value>("p", "probe-me").await?;
+    check(before.endpoint.as_str() == east, "reads start in East US")?;
+    beta.emulator.region_down("East US")?;
+    let moved = reader.read_item::<Value>("p", "probe-me").await?;
+    let moved_region = beta.drivers[0]
+        .snapshot()
+        .region_of(&moved.endpoint)
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    println!(
+        "  East US down: the next read took {} attempts and was served by {moved_region}",
+        moved.attempts
+    );
+    check(
+        moved.endpoint.as_str() != east,
+        "reads move away from a down region",
+    )?;
+    tokio::time::sleep(Duration::from_millis(1_800)).await;
+    let failures = beta.drivers[0].stats().probe_failures;
+    println!("  after the 1.5 s TTL: {failures} failed probe(s), reads still elsewhere");
+    check(failures >= 1, "probes run once the mark expires")?;
+    beta.emulator.region_up("East US")?;
+    let up_at = Instant::now();
+    let deadline = up_at + Duration::from_secs(5);
+    loop {
+        let routed = beta.drivers[0]
+            .snapshot()
+            .route(OperationKind::Read, &RouteRequest::default())
+            .clone();
+        if routed.as_str() == east {
+            break;
+        }
+        check(Instant::now() < deadline, "failback after East US returns")?;
+        progress(
+            &runtime,
+            &accounts,
+            "East US is up; waiting for a probe...",
+            false,
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    if std::io::stdout().is_terminal() {
+        println!();
+    }
+    let back = reader.read_item::<Value>("p", "probe-me").await?;
+    println!(
+        "  East US up: failed back {:.0} ms later after a successful probe; reads served by East US again",
+        up_at.elapsed().as_secs_f64() * 1e3
+    );
+    check(back.endpoint.as_str() == east, "reads return to East US")?;
+
+    // Stop the writers and verify every acknowledged write.
+    stop.store(true, Ordering::Relaxed);
+    for writer in writers {
+        writer.await?;
+    }
+    let mut lost_per_account = Vec::new();
+    for (account, log) in accounts.iter().zip(&logs) {
+        let log = log.lock().await;
+        let container = account.drivers[2].container("tour", "items");
+        let mut lost = 0;
+        for id in &log.acknowledged {
+            if container.read_item::<Value>("p", id).await.is_err() {
+                lost += 1;
+            }
+        }
+        lost_per_account.push(lost);
+    }
+    let lost: usize = lost_per_account.iter().sum();
+    check(lost == 0, "no acknowledged write is lost")?;
+
+    // 4. Clean shutdown.
+    println!("\n4. Shutdown");
+    let final_stats = runtime.stats();
+    let monitor = runtime.task_monitor();
+    let graceful = runtime.shutdown().await;
+    println!(
+        "  runtime stopped (graceful: {graceful}); live tasks: {}",
+        monitor.live_tasks()
+    );
+    check(monitor.live_tasks() == 0, "no task of the runtime remains")?;
+
+    println!(
+        "\n  account | GET / (global) | refresh attempts | joined | throttled | probes | writes ok | failed | lost"
+    );
+    println!(
+        "  --------+----------------+------------------+--------+-----------+--------+-----------+--------+-----"
+    );
+    let (mut acknowledged, mut failed) = (0, 0);
+    for ((account, log), lost) in accounts.iter().zip(&logs).zip(&lost_per_account) {
+        let stats = final_stats
+            .accounts
+            .iter()
+            .find(|a| a.endpoint.as_str() == account.emulator.global_endpoint())
+            .ok_or("account missing from stats")?;
+        let log = log.lock().await;
+        acknowledged += log.acknowledged.len();
+        failed += log.failed.len();
+        println!(
+            "  {:<7} | {:>14} | {:>16} | {:>6} | {:>9} | {:>6} | {:>9} | {:>6} | {:>4}",
+            account.name,
+            account.reads(),
+            stats.refresh.attempts,
+            stats.refresh.joined,
+            stats.refresh.throttled,
+            stats.probes,
+            log.acknowledged.len(),
+            log.failed.len(),
+            lost
+        );
+    }
+    println!(
+        "  ticks: {} | failovers: 1 | outages: 1 | writes acknowledged {acknowledged}, failed {failed}, lost {lost}",
+        final_stats.ticks
+    );
+    for account in accounts {
+        account.emulator.shutdown().await;
+    }
+    Ok(())
+}
