@@ -1,1 +1,78 @@
-//! Benchmarks live in `benches/`; this library is empty on purpose.
+//! Shared fixtures for Meridian's criterion benchmarks (in `benches/benches/`).
+//!
+//! Every benchmark compares Meridian with a baseline in the same run; `RESULTS.md` beside
+//! this crate records the ratios and the command that reproduces them.
+//!
+//! ```
+//! let doc = meridian_benches::account_doc("acct", 3);
+//! assert_eq!(doc.readable_locations.len(), 3);
+//! ```
+#![deny(missing_docs)]
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use meridian_location_store::{DatabaseAccount, Endpoint};
+use meridian_runtime::{AccountFetcher, FetchFuture};
+use serde_json::json;
+
+/// The account endpoint of account `i`.
+pub fn account_endpoint(i: usize) -> Endpoint {
+    Endpoint::parse(&format!("https://bench-{i}.documents.example/"))
+        .expect("a formatted https URL with a host always parses")
+}
+
+/// A single-write account document with `regions` regions.
+pub fn account_doc(account: &str, regions: usize) -> DatabaseAccount {
+    let locations: Vec<_> = (0..regions)
+        .map(|r| json!({"name": format!("Region {r}"), "databaseAccountEndpoint": format!("https://{account}-r{r}.documents.example/")}))
+        .collect();
+    let doc = json!({
+        "id": account,
+        "_rid": format!("{account}.documents.example"),
+        "writableLocations": [locations[0]],
+        "readableLocations": locations,
+    });
+    DatabaseAccount::from_slice(doc.to_string().as_bytes())
+        .expect("the fixture document has every required field")
+}
+
+/// A fetcher that counts fetches and answers after `delay` (zero: at once).
+#[derive(Debug)]
+pub struct CountingFetcher {
+    doc: DatabaseAccount,
+    delay: Duration,
+    fetches: AtomicU64,
+}
+
+impl CountingFetcher {
+    /// Serves `doc` after `delay`.
+    pub fn new(doc: DatabaseAccount, delay: Duration) -> Self {
+        Self {
+            doc,
+            delay,
+            fetches: AtomicU64::new(0),
+        }
+    }
+
+    /// Fetches so far.
+    pub fn fetches(&self) -> u64 {
+        self.fetches.load(Ordering::Relaxed)
+    }
+}
+
+impl AccountFetcher for CountingFetcher {
+    fn fetch_account<'a>(&'a self, _: &'a Endpoint) -> FetchFuture<'a, DatabaseAccount> {
+        Box::pin(async move {
+            self.fetches.fetch_add(1, Ordering::Relaxed);
+            if !self.delay.is_zero() {
+                tokio::time::sleep(self.delay).await;
+            }
+            Ok(self.doc.clone())
+        })
+    }
+
+    fn probe<'a>(&'a self, _: &'a Endpoint) -> FetchFuture<'a, ()> {
+        Box::pin(async { Ok(()) })
+    }
+}

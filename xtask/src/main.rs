@@ -6,7 +6,8 @@ use std::process::{Command, ExitCode};
 
 const USAGE: &str = "usage: cargo xtask <ci | layering>
 
-  ci        fmt --check, clippy -D warnings, tests (with doctests), the tour,
+  ci        fmt --check, clippy -D warnings, tests (with doctests), every benchmark
+            once in test mode, the tour,
             docs -D warnings, then the crate layering check; stops at the first failure
   layering  only the crate layering check";
 
@@ -58,6 +59,11 @@ const CI_STEPS: &[Step] = &[
     Step {
         name: "tests",
         args: &["test", "--workspace"],
+        env: &[],
+    },
+    Step {
+        name: "benches (test mode)",
+        args: &["test", "--package", "meridian-benches", "--benches"],
         env: &[],
     },
     Step {

@@ -32,12 +32,15 @@ pub(crate) async fn run_loop(shared: Arc<Shared>, tasks: Tasks) {
             () = tokio::time::sleep_until(wake) => {}
         }
         if now() >= tick_at {
+            let tick_started = Instant::now();
             let accounts = shared.registry.accounts();
             stream::iter(accounts)
                 .for_each_concurrent(config.concurrency, |(_, account)| {
                     account.refresh_periodic()
                 })
                 .await;
+            let took = u64::try_from(tick_started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+            shared.last_tick_nanos.store(took.max(1), Ordering::Relaxed);
             shared.ticks.fetch_add(1, Ordering::Relaxed);
             let skipped = schedule.advance(now());
             if skipped > 0 {

@@ -34,6 +34,8 @@ pub(crate) struct Shared {
     pub(crate) registry: Registry,
     pub(crate) config: RuntimeConfig,
     pub(crate) ticks: AtomicU64,
+    /// Duration of the last completed tick, in nanoseconds (0 before the first).
+    pub(crate) last_tick_nanos: AtomicU64,
 }
 
 /// Hosts any number of drivers and refreshes every registered account from one
@@ -137,6 +139,7 @@ impl RuntimeBuilder {
                     registry: Registry::new(),
                     config: self.config,
                     ticks: AtomicU64::new(0),
+                    last_tick_nanos: AtomicU64::new(0),
                 }),
                 tasks: Tasks::new(handle),
                 loop_started: AtomicBool::new(false),
@@ -214,6 +217,10 @@ impl Runtime {
             handle_count: accounts.iter().map(|a| a.handles).sum(),
             accounts,
             ticks: shared.ticks.load(Ordering::Relaxed),
+            last_tick: match shared.last_tick_nanos.load(Ordering::Relaxed) {
+                0 => None,
+                nanos => Some(Duration::from_nanos(nanos)),
+            },
             live_tasks: self.inner.tasks.monitor().live_tasks(),
         }
     }

@@ -37,6 +37,8 @@ pub struct RuntimeStats {
     pub handle_count: usize,
     /// Periodic ticks completed.
     pub ticks: u64,
+    /// How long the last completed tick took (fetching every account once).
+    pub last_tick: Option<std::time::Duration>,
     /// Runtime tasks alive (the loop and in-flight event-driven fetches).
     pub live_tasks: usize,
 }

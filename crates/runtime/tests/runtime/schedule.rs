@@ -101,6 +101,11 @@ async fn no_drift_over_100_ticks_even_when_fetches_are_slow() {
     sleep_until(t0 + INTERVAL * 100 + Duration::from_secs(5)).await;
     let times = fetcher.call_times(&endpoint("slow"));
     assert_eq!(times.len(), 101);
+    assert_eq!(
+        runtime.stats().last_tick,
+        Some(Duration::from_millis(1_500)),
+        "the tick took as long as its slow fetch"
+    );
     for (k, at) in times.iter().enumerate().skip(1) {
         assert_eq!(*at, t0 + INTERVAL * k as u32, "tick {k} drifted");
     }

@@ -1,0 +1,152 @@
+//! Benchmark 1: Registry churn under ticks: threads register and drop registrations (over 1, 10 and
+//! 1,000 accounts) while another thread takes tick snapshots.
+//!
+//! Meridian's `AccountRegistry` (DashMap shards, RAII guards) against a
+//! `RwLock<HashMap<Key, Entry>>` registry shaped like the seed's. Throughput is in
+//! register+drop pairs per second; the snapshot thread runs throughout, untimed.
+
+use std::collections::HashMap;
+use std::hint::black_box;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Barrier, RwLock};
+use std::time::{Duration, Instant};
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use meridian_benches::account_endpoint;
+use meridian_location_store::Endpoint;
+use meridian_refresh_core::AccountRegistry;
+
+/// The baseline: one lock around the whole map, entries ref-counted by a subscriber list.
+#[derive(Default)]
+struct LockedRegistry {
+    map: RwLock<HashMap<Endpoint, Vec<(u64, u64)>>>,
+    next_id: AtomicU64,
+}
+
+impl LockedRegistry {
+    fn register(&self, key: Endpoint, subscriber: u64) -> u64 {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        self.map
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(key)
+            .or_default()
+            .push((id, subscriber));
+        id
+    }
+
+    fn deregister(&self, key: &Endpoint, id: u64) {
+        let mut map = self.map.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(entry) = map.get_mut(key) {
+            entry.retain(|(i, _)| *i != id);
+            if entry.is_empty() {
+                map.remove(key);
+            }
+        }
+    }
+
+    fn snapshot(&self) -> Vec<(Endpoint, Vec<u64>)> {
+        let map = self.map.read().unwrap_or_else(|e| e.into_inner());
+        map.iter()
+            .map(|(k, v)| (k.clone(), v.iter().map(|(_, s)| *s).collect()))
+            .collect()
+    }
+}
+
+trait Churn: Sync {
+    fn churn(&self, key: Endpoint, subscriber: u64);
+    fn tick(&self) -> usize;
+}
+
+impl Churn for AccountRegistry<Endpoint, u64> {
+    fn churn(&self, key: Endpoint, subscriber: u64) {
+        drop(black_box(self.register(key, subscriber)));
+    }
+    fn tick(&self) -> usize {
+        self.snapshot().len()
+    }
+}
+
+impl Churn for LockedRegistry {
+    fn churn(&self, key: Endpoint, subscriber: u64) {
+        let id = self.register(key.clone(), subscriber);
+        self.deregister(&key, id);
+    }
+    fn tick(&self) -> usize {
+        self.snapshot().len()
+    }
+}
+
+/// `threads` workers each do `iters` register+drop pairs over `keys` while a ticker
+/// snapshots; returns the wall time of the workers. Every worker also holds one
+/// long-lived registration per key so entries persist, as drivers do.
+fn run(
+    registry: &(impl Churn + ?Sized),
+    keys: &[Endpoint],
+    threads: usize,
+    iters: u64,
+) -> Duration {
+    let barrier = Barrier::new(threads + 1);
+    let done = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            while !done.load(Ordering::Relaxed) {
+                black_box(registry.tick());
+            }
+        });
+        let workers: Vec<_> = (0..threads)
+            .map(|t| {
+                let barrier = &barrier;
+                scope.spawn(move || {
+                    barrier.wait();
+                    for i in 0..iters {
+                        let key = &keys[(i as usize + t * 7) % keys.len()];
+                        registry.churn(key.clone(), i);
+                    }
+                })
+            })
+            .collect();
+        barrier.wait();
+        let started = Instant::now();
+        for worker in workers {
+            let _ = worker.join();
+        }
+        let elapsed = started.elapsed();
+        done.store(true, Ordering::Relaxed);
+        elapsed
+    })
+}
+
+fn bench(c: &mut Criterion) {
+    let mut group = c.benchmark_group("registry_churn");
+    group
+        .sample_size(20)
+        .warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_secs(2));
+    for accounts in [1usize, 10, 1_000] {
+        let keys: Vec<Endpoint> = (0..accounts).map(account_endpoint).collect();
+        for threads in [1usize, 2] {
+            group.throughput(Throughput::Elements(threads as u64));
+            let id = format!("{accounts}acct/{threads}thr");
+            group.bench_function(BenchmarkId::new("meridian", &id), |b| {
+                let registry: AccountRegistry<Endpoint, u64> = AccountRegistry::new();
+                let _held: Vec<_> = keys
+                    .iter()
+                    .map(|k| registry.register(k.clone(), 0))
+                    .collect();
+                b.iter_custom(|iters| run(&registry, &keys, threads, iters));
+            });
+            group.bench_function(BenchmarkId::new("rwlock_hashmap", &id), |b| {
+                let registry = Arc::new(LockedRegistry::default());
+                for k in &keys {
+                    registry.register(k.clone(), 0);
+                }
+                b.iter_custom(|iters| run(&*registry, &keys, threads, iters));
+            });
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -1,0 +1,95 @@
+//! Benchmark 4: Tick cost: one tick over 10,000 registered accounts with an instant fake fetch.
+//!
+//! The loop records how long each tick took (`RuntimeStats::last_tick`); this benchmark
+//! sums those over the ticks it waits for. The baseline is the seed's sequential design:
+//! the same fetch-and-install per account, one after another, from a plain loop.
+//! Bytes per registration are measured by the `registration_bytes` benchmark.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use meridian_benches::{CountingFetcher, account_doc, account_endpoint};
+use meridian_location_store::{LocationStore, StoreConfig};
+use meridian_runtime::{AccountFetcher, AccountHandle, Runtime};
+
+const ACCOUNTS: usize = 10_000;
+const INTERVAL: Duration = Duration::from_millis(150);
+
+fn bench(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_time()
+        .build()
+        .expect("a tokio runtime");
+    let fetcher = Arc::new(CountingFetcher::new(account_doc("tick", 3), Duration::ZERO));
+    let (runtime, handles): (Runtime, Vec<AccountHandle>) = rt.block_on(async {
+        let runtime = Runtime::builder()
+            .refresh_interval(INTERVAL)
+            .jitter_fraction(0.0)
+            .concurrency(64)
+            .build()
+            .expect("runtime settings are valid");
+        let mut handles = Vec::with_capacity(ACCOUNTS);
+        for i in 0..ACCOUNTS {
+            handles.push(
+                runtime
+                    .attach(account_endpoint(i), fetcher.clone())
+                    .await
+                    .expect("attach"),
+            );
+        }
+        (runtime, handles)
+    });
+
+    let mut group = c.benchmark_group("tick_cost");
+    group
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(200))
+        .measurement_time(Duration::from_secs(3));
+    group.bench_function("meridian_loop_10000_accounts", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let seen = runtime.stats().ticks;
+                    while runtime.stats().ticks == seen {
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    }
+                    total += runtime.stats().last_tick.unwrap_or_default();
+                }
+                total
+            })
+        });
+    });
+
+    let stores: Vec<(meridian_location_store::Endpoint, LocationStore)> = (0..ACCOUNTS)
+        .map(|i| {
+            (
+                account_endpoint(i),
+                LocationStore::new(account_endpoint(i), StoreConfig::default()),
+            )
+        })
+        .collect();
+    group.bench_function("sequential_loop_10000_accounts", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let started = Instant::now();
+                for _ in 0..iters {
+                    for (endpoint, store) in &stores {
+                        if let Ok(doc) = fetcher.fetch_account(endpoint).await {
+                            let _ = store.install(doc, Instant::now());
+                        }
+                    }
+                }
+                started.elapsed()
+            })
+        });
+    });
+    group.finish();
+    rt.block_on(runtime.shutdown());
+    drop(handles);
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
