@@ -1,26 +1,35 @@
-//! The one background task per runtime: periodic ticks and probes.
+//! The one background task per runtime: it keeps the schedule and dispatches ticks and
+//! probe rounds; it never waits for a fetch itself.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures_util::StreamExt;
 use futures_util::stream;
 use meridian_refresh_core::Schedule;
+use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 use crate::account::now;
 use crate::runtime::Shared;
 use crate::tasks::Tasks;
 
-/// Runs until the runtime stops. Each tick takes a snapshot of the registry (no lock is
-/// held afterwards), then refreshes every distinct account once, `concurrency` at a
-/// time, each fetch bounded by the fetch timeout. Probes of expired marks run on their
-/// own interval, also from this task.
+/// Runs until the runtime stops.
+///
+/// At each deadline it snapshots the registry (no lock is held afterwards) and starts a
+/// tick task that refreshes every distinct account once. Fetches hold one of
+/// `concurrency` permits shared by all ticks, and each is bounded by the fetch timeout.
+/// The loop does not wait for the tick: an account whose fetch is still running when the
+/// next tick fires is joined (skipped) through its gate, so one slow or hung account
+/// never shifts anybody else's schedule. Probe rounds run on their own interval, one at
+/// a time.
 pub(crate) async fn run_loop(shared: Arc<Shared>, tasks: Tasks) {
     let config = &shared.config;
     let mut rng = config
         .jitter_seed
         .map_or_else(fastrand::Rng::new, fastrand::Rng::with_seed);
+    let permits = Arc::new(Semaphore::new(config.concurrency));
+    let probing = Arc::new(AtomicBool::new(false));
     let mut schedule = Schedule::new(config.schedule(), now());
     let mut tick_at = schedule.deadline(rng.f64());
     let mut probe_at = now() + config.probe_interval;
@@ -32,31 +41,58 @@ pub(crate) async fn run_loop(shared: Arc<Shared>, tasks: Tasks) {
             () = tokio::time::sleep_until(wake) => {}
         }
         if now() >= tick_at {
-            let tick_started = Instant::now();
-            let accounts = shared.registry.accounts();
-            stream::iter(accounts)
-                .for_each_concurrent(config.concurrency, |(_, account)| {
-                    account.refresh_periodic()
-                })
-                .await;
-            let took = u64::try_from(tick_started.elapsed().as_nanos()).unwrap_or(u64::MAX);
-            shared.last_tick_nanos.store(took.max(1), Ordering::Relaxed);
-            shared.ticks.fetch_add(1, Ordering::Relaxed);
+            tasks.spawn(run_tick(Arc::clone(&shared), Arc::clone(&permits)));
             let skipped = schedule.advance(now());
             if skipped > 0 {
-                tracing::warn!(
-                    skipped,
-                    "refresh tick overran its interval; skipping missed ticks"
-                );
+                tracing::warn!(skipped, "refresh loop woke late; skipping missed ticks");
             }
             tick_at = schedule.deadline(rng.f64());
         }
         if now() >= probe_at {
-            let accounts = shared.registry.accounts();
-            stream::iter(accounts)
-                .for_each_concurrent(config.concurrency, |(_, account)| account.probe_due())
-                .await;
+            if !probing.swap(true, Ordering::AcqRel) {
+                tasks.spawn(run_probes(
+                    Arc::clone(&shared),
+                    Arc::clone(&permits),
+                    Arc::clone(&probing),
+                ));
+            }
             probe_at = now() + config.probe_interval;
         }
     }
+}
+
+/// One tick: every registered account once, then the tick is counted and timed.
+async fn run_tick(shared: Arc<Shared>, permits: Arc<Semaphore>) {
+    let started = Instant::now();
+    let accounts = shared.registry.accounts();
+    stream::iter(accounts)
+        .for_each_concurrent(shared.config.concurrency, |(_, account)| {
+            let permits = Arc::clone(&permits);
+            async move {
+                // The semaphore is never closed; a failed acquire would mean shutdown.
+                if let Ok(_permit) = permits.acquire_owned().await {
+                    account.refresh_periodic().await;
+                }
+            }
+        })
+        .await;
+    let took = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+    shared.last_tick_nanos.store(took.max(1), Ordering::Relaxed);
+    shared.ticks.fetch_add(1, Ordering::Relaxed);
+}
+
+/// One probe round over every account's expired marks.
+async fn run_probes(shared: Arc<Shared>, permits: Arc<Semaphore>, probing: Arc<AtomicBool>) {
+    let accounts = shared.registry.accounts();
+    stream::iter(accounts)
+        .for_each_concurrent(shared.config.concurrency, |(_, account)| {
+            let permits = Arc::clone(&permits);
+            async move {
+                if let Ok(_permit) = permits.acquire_owned().await {
+                    account.probe_due().await;
+                }
+            }
+        })
+        .await;
+    probing.store(false, Ordering::Release);
 }

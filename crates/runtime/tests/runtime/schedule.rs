@@ -184,6 +184,37 @@ async fn a_hung_fetch_times_out_and_others_keep_their_schedule() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_fetch_hanging_longer_than_the_interval_shifts_nobody_elses_ticks() {
+    let fetcher = serving(&["ok"]);
+    // The timeout is longer than two intervals: the hung account's flight spans ticks.
+    let runtime = builder().fetch_timeout(INTERVAL * 5 / 2).build().unwrap();
+    let t0 = Instant::now();
+    let _ok = attach(&runtime, "ok", &fetcher).await;
+    let hung_doc = account_doc("hung", "westus", &["westus"]);
+    fetcher.set(&endpoint("hung"), Behaviour::Serve(hung_doc));
+    let hung = attach(&runtime, "hung", &fetcher).await;
+    fetcher.set(&endpoint("hung"), Behaviour::Hang);
+
+    sleep_until(t0 + INTERVAL * 6 + Duration::from_millis(1)).await;
+    let ok_times = fetcher.call_times(&endpoint("ok"));
+    let expected: Vec<Instant> = (0..=6u32).map(|k| t0 + INTERVAL * k).collect();
+    assert_eq!(
+        ok_times, expected,
+        "every tick on time despite the hung account"
+    );
+    // The hung account is fetched once per flight, not once per tick: ticks that fire
+    // while its flight runs join it.
+    // Flights start at 10 s (times out at 35 s) and 40 s (still running at 60 s).
+    assert_eq!(
+        fetcher.calls_to(&endpoint("hung")),
+        1 + 2,
+        "initial + two 25 s flights"
+    );
+    assert_eq!(hung.stats().refresh.failures, 1);
+    assert_eq!(hung.stats().refresh.attempts, 1 + 2);
+}
+
+#[tokio::test(start_paused = true)]
 async fn the_concurrency_limit_is_respected() {
     let names: Vec<String> = (0..20).map(|i| format!("acct{i}")).collect();
     let refs: Vec<&str> = names.iter().map(String::as_str).collect();
