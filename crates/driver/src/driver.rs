@@ -264,6 +264,12 @@ impl Driver {
         self.inner.handle.snapshot()
     }
 
+    /// The runtime's handle of this driver's account: routing snapshots, outcome reports
+    /// and refreshes, for callers that send requests of their own.
+    pub fn account_handle(&self) -> &AccountHandle {
+        &self.inner.handle
+    }
+
     /// The account's counters in the runtime.
     pub fn stats(&self) -> AccountStats {
         self.inner.handle.stats()

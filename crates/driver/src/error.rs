@@ -54,6 +54,14 @@ pub enum DriverError {
     /// so that it cannot be applied twice. Read before writing again.
     #[error("the write may or may not have been applied: {0}")]
     MaybeApplied(Failure),
+    /// The response body was larger than the cap; it was refused, not buffered.
+    #[error("the response from {region} is over the {limit}-byte cap")]
+    ResponseTooLarge {
+        /// The cap ([`DriverBuilder::max_response_bytes`](crate::DriverBuilder::max_response_bytes)).
+        limit: usize,
+        /// The region (or endpoint) that answered.
+        region: String,
+    },
     /// A body could not be serialized or a response parsed.
     #[error("serialization: {0}")]
     Serialization(#[from] serde_json::Error),

@@ -191,6 +191,11 @@ impl DriverInner {
                 operation.body.clone(),
             );
             let result = self.transport.send(request).await;
+            if let Err(TransportError::BodyTooLarge(limit)) = result {
+                // The region answered; the answer is too big to accept. Not a regional
+                // failure and not worth repeating elsewhere.
+                return Err(DriverError::ResponseTooLarge { limit, region });
+            }
             let outcome = outcome_of(operation, &result);
             let effect = self.handle.report(&endpoint, &outcome);
             if !regions_tried.contains(&region) {

@@ -1,0 +1,86 @@
+//! Resource bounds: response bodies capped in the driver, no unbounded queue in the
+//! runtime's trigger path.
+
+use std::time::Duration;
+
+use meridian_driver::{AccountConfig, Driver, DriverError};
+use meridian_emulator::{Emulator, FaultAction, FaultRule};
+use meridian_location_store::{OperationKind, OperationOutcome};
+use meridian_runtime::Runtime;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hundred_megabyte_answer_is_refused_with_a_typed_error() {
+    let emulator = Emulator::builder().start().await.unwrap();
+    let runtime = Runtime::builder()
+        .refresh_interval(Duration::from_secs(600))
+        .build()
+        .unwrap();
+    let driver = Driver::builder(
+        &runtime,
+        AccountConfig::new(emulator.global_endpoint(), emulator.key()),
+    )
+    .request_timeout(Duration::from_secs(10))
+    .build()
+    .await
+    .unwrap();
+    emulator
+        .add_fault(FaultRule::on_class(
+            "account",
+            FaultAction::Oversized {
+                bytes: 100 * 1024 * 1024,
+            },
+        ))
+        .unwrap();
+    match driver.read_account().await {
+        Err(DriverError::ResponseTooLarge { limit, .. }) => {
+            assert_eq!(limit, meridian_driver::DEFAULT_MAX_RESPONSE_BYTES)
+        }
+        other => panic!("expected ResponseTooLarge, got {other:?}"),
+    }
+    // The refresh path refuses it too, and keeps the last good topology.
+    assert!(!driver.request_refresh().await.refreshed());
+    assert_eq!(driver.snapshot().topology_generation(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_storm_of_reports_spawns_at_most_one_fetch() {
+    let emulator = Emulator::builder().start().await.unwrap();
+    let runtime = Runtime::builder()
+        .refresh_interval(Duration::from_secs(600))
+        .event_min_interval(Duration::from_millis(1))
+        .build()
+        .unwrap();
+    let driver = Driver::builder(
+        &runtime,
+        AccountConfig::new(emulator.global_endpoint(), emulator.key()),
+    )
+    .build()
+    .await
+    .unwrap();
+    // Slow the refresh so the storm happens while it is in flight.
+    emulator
+        .add_fault(FaultRule::on_class(
+            "account",
+            FaultAction::Delay { ms: 200 },
+        ))
+        .unwrap();
+    let west = driver.snapshot().write_locations()[0].endpoint.clone();
+    let monitor = runtime.task_monitor();
+    let outcome = OperationOutcome::response(OperationKind::Write, 403, Some(3));
+    let mut peak = 0;
+    for _ in 0..100_000 {
+        // Fire-and-forget reports, as 100,000 failing operations would make.
+        driver.account_handle().report(&west, &outcome);
+        peak = peak.max(monitor.live_tasks());
+    }
+    assert!(
+        peak <= 2,
+        "the loop and one flight at most, saw {peak} tasks"
+    );
+    let stats = driver.stats().refresh;
+    assert!(
+        stats.attempts <= 3,
+        "the initial fetch and one flight (maybe one more after it): {stats:?}"
+    );
+    assert!(stats.joined + stats.throttled >= 99_990, "{stats:?}");
+}

@@ -1,0 +1,118 @@
+//! The key never appears in `Debug`, `Display`, error messages or tracing output.
+
+use std::time::Duration;
+
+use meridian_driver::{AccountConfig, Driver};
+use meridian_emulator::{Emulator, FaultAction, FaultRule};
+use meridian_runtime::Runtime;
+use serde_json::json;
+
+use crate::capture;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_key_is_never_printed_or_logged() {
+    capture::install();
+    // A key of its own, so the search cannot be confused by other tests' keys.
+    let key = "bWVyaWRpYW4tc2VjcmV0LWtleS1mb3ItdGhlLXNlY3JldHMtdGVzdA==";
+    let emulator = Emulator::builder().key(key).start().await.unwrap();
+    let runtime = Runtime::builder()
+        .refresh_interval(Duration::from_millis(100))
+        .event_min_interval(Duration::from_millis(10))
+        .build()
+        .unwrap();
+    let config = AccountConfig::new(emulator.global_endpoint(), key);
+    let driver = Driver::builder(&runtime, config.clone())
+        .build()
+        .await
+        .unwrap();
+    let mut printed = vec![
+        format!("{config:?}"),
+        format!("{driver:?}"),
+        format!("{runtime:?}"),
+    ];
+
+    // Success, failures, retries and refreshes all log something.
+    driver.create_database("db").await.unwrap();
+    driver.create_container("db", "c", "/pk").await.unwrap();
+    let container = driver.container("db", "c");
+    container
+        .create_item("p", &json!({"id": "a", "pk": "p"}))
+        .await
+        .unwrap();
+    for error in [
+        container
+            .read_item::<serde_json::Value>("p", "missing")
+            .await
+            .unwrap_err(),
+        driver.create_database("db").await.unwrap_err(),
+    ] {
+        printed.push(format!("{error}"));
+        printed.push(format!("{error:?}"));
+    }
+    emulator
+        .add_fault(FaultRule::on_class(
+            "account",
+            FaultAction::Status {
+                status: 503,
+                sub_status: None,
+                body: None,
+                retry_after_ms: None,
+            },
+        ))
+        .unwrap();
+    emulator
+        .add_fault(FaultRule::on_class(
+            "items",
+            FaultAction::Status {
+                status: 503,
+                sub_status: None,
+                body: None,
+                retry_after_ms: None,
+            },
+        ))
+        .unwrap();
+    let exhausted = container
+        .read_item::<serde_json::Value>("p", "a")
+        .await
+        .unwrap_err();
+    printed.push(format!("{exhausted} {exhausted:?}"));
+    printed.push(format!("{:?}", driver.request_refresh().await));
+    emulator.failover("East US").unwrap();
+    emulator.clear_faults();
+    container
+        .create_item("p", &json!({"id": "b", "pk": "p"}))
+        .await
+        .unwrap();
+
+    let wrong = Driver::builder(
+        &runtime,
+        AccountConfig::new(
+            emulator.global_endpoint(),
+            "d3Jvbmcta2V5LWZvci10aGUtdGVzdA==",
+        ),
+    )
+    .build()
+    .await
+    .unwrap();
+    let unauthorized = wrong.read_account().await.unwrap_err();
+    printed.push(format!("{unauthorized} {unauthorized:?}"));
+
+    assert!(
+        capture::contains("retrying") || capture::contains("account refresh failed"),
+        "something was logged"
+    );
+    let decoded = String::from_utf8_lossy(&base64_decode(key)).into_owned();
+    for needle in [key, decoded.as_str(), "d3Jvbmcta2V5LWZvci10aGUtdGVzdA=="] {
+        assert!(!capture::contains(needle), "the key appeared in the logs");
+        for text in &printed {
+            assert!(!text.contains(needle), "the key appeared in {text}");
+        }
+    }
+}
+
+fn base64_decode(key: &str) -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD
+        .decode(key)
+        .unwrap()
+}
