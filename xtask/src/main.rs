@@ -4,18 +4,21 @@ mod layering;
 
 use std::process::{Command, ExitCode};
 
-const USAGE: &str = "usage: cargo xtask <ci | layering>
+const USAGE: &str = "usage: cargo xtask <ci | layering | fuzz [SECONDS]>
 
   ci        fmt --check, clippy -D warnings, tests (with doctests), every benchmark
             once in test mode, the tour,
             docs -D warnings, then the crate layering check; stops at the first failure
-  layering  only the crate layering check";
+  layering  only the crate layering check
+  fuzz      a short smoke run of every fuzz target (default 30 s each; needs
+            `cargo install cargo-fuzz`; stable toolchain, --sanitizer none)";
 
 fn main() -> ExitCode {
     let task = std::env::args().nth(1);
     let result = match task.as_deref() {
         Some("ci") => ci(),
         Some("layering") => layering_check(),
+        Some("fuzz") => fuzz(std::env::args().nth(2).as_deref()),
         Some("-h" | "--help") => {
             println!("{USAGE}");
             Ok(())
@@ -133,6 +136,51 @@ fn layering_check() -> Result<(), String> {
     }
     let list: Vec<String> = violations.iter().map(|v| format!("  - {v}")).collect();
     Err(format!("layering check failed:\n{}", list.join("\n")))
+}
+
+/// The fuzz targets in `fuzz/fuzz_targets/`, each seeded from `fuzz/corpus/<target>/`.
+const FUZZ_TARGETS: &[&str] = &[
+    "account_document",
+    "authorization_header",
+    "emulator_request",
+    "event_effect",
+];
+
+fn fuzz(seconds: Option<&str>) -> Result<(), String> {
+    let seconds: u64 = match seconds {
+        None => 30,
+        Some(s) => s
+            .parse()
+            .map_err(|_| format!("fuzz takes a number of seconds, not `{s}`"))?,
+    };
+    let installed = Command::new(cargo())
+        .args(["fuzz", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !installed {
+        return Err("cargo-fuzz is not installed: run `cargo install cargo-fuzz`".into());
+    }
+    for target in FUZZ_TARGETS {
+        eprintln!("xtask: == fuzz {target} for {seconds} s ==");
+        // New inputs go to the (ignored) target directory; the checked-in seeds stay as
+        // they are.
+        let scratch = format!("fuzz/target/smoke-corpus/{target}");
+        std::fs::create_dir_all(&scratch).map_err(|e| format!("{scratch}: {e}"))?;
+        let status = Command::new(cargo())
+            .args(["fuzz", "run", target, "--sanitizer", "none", &scratch])
+            .arg(format!("fuzz/corpus/{target}"))
+            .arg("--")
+            .arg(format!("-max_total_time={seconds}"))
+            .status()
+            .map_err(|e| format!("could not run cargo fuzz: {e}"))?;
+        if !status.success() {
+            return Err(format!(
+                "fuzz target `{target}` failed ({status}); the crashing input is in fuzz/artifacts/{target}/"
+            ));
+        }
+    }
+    eprintln!("xtask: fuzz smoke run passed");
+    Ok(())
 }
 
 fn cargo() -> String {

@@ -3,7 +3,6 @@
 use std::sync::Arc;
 
 use http::{Method, Request, Response};
-use hyper::body::Incoming;
 use percent_encoding::percent_decode_str;
 use serde::Deserialize;
 use serde_json::json;
@@ -11,7 +10,7 @@ use serde_json::json;
 use crate::counters::Counters;
 use crate::data::ApiError;
 use crate::faults::FaultRule;
-use crate::http::{Body, error_response, json_response, read_json, respond};
+use crate::http::{Body, RequestBody, error_response, json_response, read_json, respond};
 use crate::state::{State, lock};
 use crate::topology::TopologyError;
 
@@ -43,18 +42,18 @@ impl From<TopologyError> for ApiError {
     }
 }
 
-async fn body<T: serde::de::DeserializeOwned>(request: Request<Incoming>) -> Result<T, ApiError> {
+async fn body<T: serde::de::DeserializeOwned>(request: Request<impl RequestBody>) -> Result<T, ApiError> {
     let value = read_json(request.into_body()).await?;
     serde_json::from_value(value).map_err(|e| bad_request(format!("unexpected body: {e}")))
 }
 
-pub(crate) async fn handle(state: &Arc<State>, request: Request<Incoming>) -> Response<Body> {
+pub(crate) async fn handle(state: &Arc<State>, request: Request<impl RequestBody>) -> Response<Body> {
     route(state, request)
         .await
         .unwrap_or_else(|error| error_response(&error))
 }
 
-async fn route(state: &Arc<State>, request: Request<Incoming>) -> Result<Response<Body>, ApiError> {
+async fn route(state: &Arc<State>, request: Request<impl RequestBody>) -> Result<Response<Body>, ApiError> {
     let path = request.uri().path().trim_end_matches('/').to_string();
     let segments: Vec<String> = path
         .trim_start_matches("/_emulator")

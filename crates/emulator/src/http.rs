@@ -7,13 +7,24 @@ use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Incoming;
 use serde_json::{Value, json};
 
 use crate::data::ApiError;
 
 /// The response body type: a boxed body so faults can stream, stall or break it.
 pub type Body = BoxBody<Bytes, Box<dyn Error + Send + Sync>>;
+
+/// Any request body the emulator reads: hyper's `Incoming` on sockets, `Full<Bytes>` for
+/// in-process requests ([`Emulator::handle`](crate::Emulator::handle)).
+pub(crate) trait RequestBody:
+    hyper::body::Body<Data = Bytes, Error: Into<Box<dyn Error + Send + Sync>>> + Send + 'static
+{
+}
+
+impl<B> RequestBody for B where
+    B: hyper::body::Body<Data = Bytes, Error: Into<Box<dyn Error + Send + Sync>>> + Send + 'static
+{
+}
 
 /// The largest request body accepted (larger: 413).
 pub const MAX_REQUEST_BODY: usize = 2 * 1024 * 1024;
@@ -77,7 +88,7 @@ pub(crate) fn error_response(error: &ApiError) -> Response<Body> {
 }
 
 /// Reads a request body of at most [`MAX_REQUEST_BODY`] bytes.
-pub(crate) async fn read_body(body: Incoming) -> Result<Bytes, ApiError> {
+pub(crate) async fn read_body(body: impl RequestBody) -> Result<Bytes, ApiError> {
     match Limited::new(body, MAX_REQUEST_BODY).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(error) if error.is::<http_body_util::LengthLimitError>() => Err(ApiError::new(
@@ -94,7 +105,7 @@ pub(crate) async fn read_body(body: Incoming) -> Result<Bytes, ApiError> {
 }
 
 /// Reads and parses a JSON request body.
-pub(crate) async fn read_json(body: Incoming) -> Result<Value, ApiError> {
+pub(crate) async fn read_json(body: impl RequestBody) -> Result<Value, ApiError> {
     let bytes = read_body(body).await?;
     serde_json::from_slice(&bytes).map_err(|e| {
         ApiError::new(

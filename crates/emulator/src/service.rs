@@ -8,12 +8,12 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use http::{Method, Request, Response};
 use http_body_util::{BodyExt, StreamBody};
-use hyper::body::{Frame, Incoming};
+use hyper::body::Frame;
 use serde_json::json;
 
 use crate::data::{ApiError, ItemRequest};
 use crate::faults::{FaultAction, RequestFacts};
-use crate::http::{Body, error_response, json_response, read_json, respond};
+use crate::http::{Body, RequestBody, error_response, json_response, read_json, respond};
 use crate::resource::{PathClass, Resource};
 use crate::state::{State, lock};
 use crate::topology::ListenerId;
@@ -27,7 +27,7 @@ pub(crate) async fn handle(
     state: Arc<State>,
     listener: ListenerId,
     peer: SocketAddr,
-    request: Request<Incoming>,
+    request: Request<impl RequestBody>,
 ) -> Result<Response<Body>, Infallible> {
     let method = request.method().clone();
     let path = request.uri().path().to_string();
@@ -104,7 +104,7 @@ fn authorize(
     state: &State,
     method: &Method,
     resource: &Resource,
-    request: &Request<Incoming>,
+    request: &Request<impl RequestBody>,
 ) -> Result<(), ApiError> {
     let header = |name: &str| request.headers().get(name).and_then(|v| v.to_str().ok());
     let (resource_type, resource_link) = resource.signing_parts();
@@ -133,7 +133,7 @@ async fn serve(
     listener: &ListenerId,
     method: Method,
     resource: Resource,
-    request: Request<Incoming>,
+    request: Request<impl RequestBody>,
 ) -> Result<Response<Body>, ApiError> {
     let (not_found, writable) = {
         let topology = lock(&state.topology);

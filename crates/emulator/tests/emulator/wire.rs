@@ -249,3 +249,21 @@ async fn counters_are_exact_under_eight_concurrent_clients() {
     assert_eq!(counters.account_reads(), 200);
     assert_eq!(counters.listeners["global"].total, 100);
 }
+
+#[tokio::test]
+async fn in_process_requests_are_served_like_socket_ones() {
+    let (emulator, _) = start().await;
+    let date = httpdate::fmt_http_date(SystemTime::now());
+    let signed = http::Request::get("/")
+        .header("x-ms-date", &date)
+        .header("authorization", sign(emulator.key(), "GET", "", "", &date))
+        .body(bytes::Bytes::new())
+        .unwrap();
+    let response = emulator.handle(signed, 1 << 20).await;
+    assert_eq!(response.status(), 200);
+    let doc: Value = serde_json::from_slice(response.body()).unwrap();
+    assert_eq!(doc["id"], "meridian-emulator");
+    let unsigned = http::Request::get("/").body(bytes::Bytes::new()).unwrap();
+    assert_eq!(emulator.handle(unsigned, 1 << 20).await.status(), 401);
+    assert_eq!(emulator.counters().get("global", "rejected_auth", "GET"), 1);
+}
