@@ -77,6 +77,7 @@ async fn load(addr: SocketAddr, headers: Arc<Vec<(String, String)>>, total: u64)
                 for (name, value) in headers.iter() {
                     request = request.header(name, value);
                 }
+                sender.ready().await.expect("the connection stays open");
                 let response = sender
                     .send_request(request.body(Empty::<Bytes>::new()).expect("request"))
                     .await

@@ -45,6 +45,7 @@ async fn meridian_storm() -> (Duration, u64) {
         .expect("attach");
     let handles: Arc<Vec<_>> = Arc::new((0..HANDLES).map(|_| first.clone()).collect());
     tokio::time::sleep(WINDOW + Duration::from_millis(10)).await; // past the initial fetch's window
+    fetcher.set_doc(account_doc("storm-moved", 3)); // the storm's fetch brings a new topology
     let before = fetcher.fetches();
     let started = Instant::now();
     let tasks: Vec<_> = (0..TRIGGERS)

@@ -9,6 +9,7 @@
 //! ```
 #![deny(missing_docs)]
 
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -40,7 +41,7 @@ pub fn account_doc(account: &str, regions: usize) -> DatabaseAccount {
 /// A fetcher that counts fetches and answers after `delay` (zero: at once).
 #[derive(Debug)]
 pub struct CountingFetcher {
-    doc: DatabaseAccount,
+    doc: Mutex<DatabaseAccount>,
     delay: Duration,
     fetches: AtomicU64,
 }
@@ -49,10 +50,15 @@ impl CountingFetcher {
     /// Serves `doc` after `delay`.
     pub fn new(doc: DatabaseAccount, delay: Duration) -> Self {
         Self {
-            doc,
+            doc: Mutex::new(doc),
             delay,
             fetches: AtomicU64::new(0),
         }
+    }
+
+    /// Serves `doc` from now on.
+    pub fn set_doc(&self, doc: DatabaseAccount) {
+        *self.doc.lock().unwrap_or_else(|e| e.into_inner()) = doc;
     }
 
     /// Fetches so far.
@@ -68,7 +74,7 @@ impl AccountFetcher for CountingFetcher {
             if !self.delay.is_zero() {
                 tokio::time::sleep(self.delay).await;
             }
-            Ok(self.doc.clone())
+            Ok(self.doc.lock().unwrap_or_else(|e| e.into_inner()).clone())
         })
     }
 

@@ -42,18 +42,26 @@ impl From<TopologyError> for ApiError {
     }
 }
 
-async fn body<T: serde::de::DeserializeOwned>(request: Request<impl RequestBody>) -> Result<T, ApiError> {
+async fn body<T: serde::de::DeserializeOwned>(
+    request: Request<impl RequestBody>,
+) -> Result<T, ApiError> {
     let value = read_json(request.into_body()).await?;
     serde_json::from_value(value).map_err(|e| bad_request(format!("unexpected body: {e}")))
 }
 
-pub(crate) async fn handle(state: &Arc<State>, request: Request<impl RequestBody>) -> Response<Body> {
+pub(crate) async fn handle(
+    state: &Arc<State>,
+    request: Request<impl RequestBody>,
+) -> Response<Body> {
     route(state, request)
         .await
         .unwrap_or_else(|error| error_response(&error))
 }
 
-async fn route(state: &Arc<State>, request: Request<impl RequestBody>) -> Result<Response<Body>, ApiError> {
+async fn route(
+    state: &Arc<State>,
+    request: Request<impl RequestBody>,
+) -> Result<Response<Body>, ApiError> {
     let path = request.uri().path().trim_end_matches('/').to_string();
     let segments: Vec<String> = path
         .trim_start_matches("/_emulator")

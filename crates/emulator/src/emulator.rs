@@ -314,11 +314,17 @@ impl Emulator {
     /// Serves one request in process, without a socket, exactly as the global endpoint
     /// would (auth, faults, counters, routing). The response body is read whole, at most
     /// `max_body` bytes (longer bodies are cut there).
-    pub async fn handle(&self, request: http::Request<bytes::Bytes>, max_body: usize) -> http::Response<bytes::Bytes> {
+    pub async fn handle(
+        &self,
+        request: http::Request<bytes::Bytes>,
+        max_body: usize,
+    ) -> http::Response<bytes::Bytes> {
         use http_body_util::BodyExt;
         let request = request.map(http_body_util::Full::new);
         let peer = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
-        let Ok(response) = crate::service::handle(Arc::clone(&self.state), ListenerId::Global, peer, request).await;
+        let Ok(response) =
+            crate::service::handle(Arc::clone(&self.state), ListenerId::Global, peer, request)
+                .await;
         let (parts, body) = response.into_parts();
         let body = http_body_util::Limited::new(body, max_body)
             .collect()

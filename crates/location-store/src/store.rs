@@ -163,8 +163,21 @@ impl<W> LocationStore<W> {
 
     /// Installs a new account document (validated again here). Marks of endpoints the
     /// account still advertises are kept; marks of the others are dropped. Returns the
-    /// new topology generation. On error nothing changes: the last good topology stays.
+    /// topology generation now in force. A document equal to the installed one changes
+    /// nothing (no new snapshot, same generation): most refreshes return the same
+    /// topology, and readers keep their cached snapshot. On error nothing changes either:
+    /// the last good topology stays.
     pub fn install(&self, account: DatabaseAccount, _now: Instant) -> Result<u64, AccountError> {
+        {
+            let state = self.lock();
+            if state
+                .topology
+                .as_ref()
+                .is_some_and(|t| *t.account == account)
+            {
+                return Ok(state.topology_generation);
+            }
+        }
         account.validate()?;
         let readable = account.readable()?;
         let writable = account.writable()?;

@@ -454,6 +454,20 @@ fn generations_track_changes_and_topology_separately() {
 }
 
 #[test]
+fn an_identical_document_changes_nothing() {
+    let store = store(&[]);
+    assert_eq!(store.install(single_write(), Instant::now()).unwrap(), 1);
+    let before = store.snapshot();
+    assert_eq!(store.install(single_write(), Instant::now()).unwrap(), 1);
+    let after = store.snapshot();
+    assert!(
+        std::sync::Arc::ptr_eq(&before, &after),
+        "no new snapshot was published"
+    );
+    assert_eq!(store.install(multi_write(), Instant::now()).unwrap(), 2);
+}
+
+#[test]
 fn a_rejected_document_keeps_the_last_good_topology() {
     let store = store(&[]);
     store.install(single_write(), Instant::now()).unwrap();

@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::hash::Hash;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 
 use dashmap::DashMap;
@@ -48,7 +48,6 @@ pub struct AccountRegistry<K, S, V = ()> {
 struct Inner<K, S, V> {
     map: DashMap<K, AccountEntry<S, V>>,
     next_id: AtomicU64,
-    registrations: AtomicUsize,
 }
 
 struct AccountEntry<S, V> {
@@ -81,7 +80,6 @@ where
             inner: Arc::new(Inner {
                 map: DashMap::new(),
                 next_id: AtomicU64::new(1),
-                registrations: AtomicUsize::new(0),
             }),
         }
     }
@@ -110,22 +108,30 @@ where
         V: Clone,
     {
         let id = RegistrationId(self.inner.next_id.fetch_add(1, Ordering::Relaxed));
-        let shared = match self.inner.map.entry(key.clone()) {
-            Entry::Occupied(mut occupied) => {
-                let entry = occupied.get_mut();
+        // Fast path: the account is registered; no key clone, one shard lock.
+        let shared = match self.inner.map.get_mut(&key) {
+            Some(mut entry) => {
                 entry.subscribers.push((id, subscriber));
                 entry.shared.clone()
             }
-            Entry::Vacant(vacant) => {
-                let shared = init(vacant.key());
-                vacant.insert(AccountEntry {
-                    shared: shared.clone(),
-                    subscribers: vec![(id, subscriber)],
-                });
-                shared
-            }
+            // Slow path: first registration (or a race with the last drop). The entry API
+            // decides under the shard's write lock.
+            None => match self.inner.map.entry(key.clone()) {
+                Entry::Occupied(mut occupied) => {
+                    let entry = occupied.get_mut();
+                    entry.subscribers.push((id, subscriber));
+                    entry.shared.clone()
+                }
+                Entry::Vacant(vacant) => {
+                    let shared = init(vacant.key());
+                    vacant.insert(AccountEntry {
+                        shared: shared.clone(),
+                        subscribers: vec![(id, subscriber)],
+                    });
+                    shared
+                }
+            },
         };
-        self.inner.registrations.fetch_add(1, Ordering::Relaxed);
         let weak: Weak<Inner<K, S, V>> = Arc::downgrade(&self.inner);
         let registry: Weak<dyn Deregister<K>> = weak;
         (Registration { registry, key, id }, shared)
@@ -189,9 +195,14 @@ where
         self.inner.map.len()
     }
 
-    /// Number of live registrations over all accounts.
+    /// Number of live registrations over all accounts (walks the map: for stats, not
+    /// for hot paths).
     pub fn registration_count(&self) -> usize {
-        self.inner.registrations.load(Ordering::Relaxed)
+        self.inner
+            .map
+            .iter()
+            .map(|entry| entry.subscribers.len())
+            .sum()
     }
 
     /// Whether no account is registered.
@@ -225,7 +236,12 @@ impl<K: Eq + Hash, S, V> fmt::Debug for AccountRegistry<K, S, V> {
             .field("accounts", &self.inner.map.len())
             .field(
                 "registrations",
-                &self.inner.registrations.load(Ordering::Relaxed),
+                &self
+                    .inner
+                    .map
+                    .iter()
+                    .map(|e| e.subscribers.len())
+                    .sum::<usize>(),
             )
             .finish()
     }
@@ -243,20 +259,18 @@ where
     V: Send + Sync,
 {
     fn deregister(&self, key: &K, id: RegistrationId) {
-        // Entry API: find-and-remove happens under the shard's write lock, so a
-        // concurrent register of the same key either sees the entry before removal (and
-        // keeps it alive) or creates a fresh one after.
-        if let Entry::Occupied(mut occupied) = self.map.entry(key.clone()) {
-            let subscribers = &mut occupied.get_mut().subscribers;
-            let before = subscribers.len();
-            subscribers.retain(|(sub_id, _)| *sub_id != id);
-            let removed = before != subscribers.len();
-            if subscribers.is_empty() {
-                occupied.remove();
+        let now_empty = match self.map.get_mut(key) {
+            Some(mut entry) => {
+                entry.subscribers.retain(|(sub_id, _)| *sub_id != id);
+                entry.subscribers.is_empty()
             }
-            if removed {
-                self.registrations.fetch_sub(1, Ordering::Relaxed);
-            }
+            None => return,
+        };
+        if now_empty {
+            // Re-checked under the shard's write lock: a register that slipped in between
+            // keeps the entry alive.
+            self.map
+                .remove_if(key, |_, entry| entry.subscribers.is_empty());
         }
     }
 }

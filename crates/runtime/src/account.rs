@@ -6,10 +6,10 @@ use std::time::{Duration, Instant};
 
 use meridian_location_store::{DatabaseAccount, Endpoint, LocationStore, RegionName, StoreConfig};
 use meridian_refresh_core::{Decision, Ticket};
-use tokio::sync::watch;
 
 use crate::config::RuntimeConfig;
 use crate::fetcher::{AccountFetcher, FetchError};
+use crate::flight::{FlightReporter, FlightResult, Waiter};
 use crate::tasks::Tasks;
 
 /// What identifies an account in a runtime (its endpoint) and how it is routed.
@@ -65,24 +65,6 @@ impl From<Endpoint> for AccountSpec {
     }
 }
 
-/// How one refresh flight ended, as seen by everyone who started or joined it.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub enum FlightResult {
-    /// A new document was installed.
-    Refreshed {
-        /// The topology generation it installed.
-        topology_generation: u64,
-    },
-    /// Every endpoint tried failed; the last good topology stays in use.
-    Failed(Arc<FetchError>),
-    /// The flight was abandoned (the runtime shut down or was dropped).
-    Cancelled,
-}
-
-/// The waiter a flight's joiners hold.
-pub(crate) type Waiter = watch::Receiver<Option<FlightResult>>;
-
 /// Counters the gate does not keep.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
@@ -136,22 +118,21 @@ impl AccountState {
     /// An event-driven trigger: start a flight (spawned in `tasks`), join the one in
     /// flight, or be throttled.
     pub(crate) fn trigger(self: &Arc<Self>, tasks: &Tasks) -> Triggered {
-        let mut sender = None;
+        let mut reporter = None;
         match self
             .store
             .gate()
-            .trigger(now(), |_| new_waiter(&mut sender))
+            .trigger(now(), |_| new_flight(&mut reporter))
         {
             Decision::Start(ticket) => {
-                let Some(tx) = sender else {
+                let Some((reporter, waiter)) = reporter else {
                     // The gate calls `make_waiter` exactly once per start; never taken.
-                    return Triggered::Joined(closed_waiter());
+                    return Triggered::Joined(crate::flight::cancelled());
                 };
-                let waiter = tx.subscribe();
                 let state = Arc::clone(self);
                 // If the runtime is shutting down the future is dropped unstarted: the
                 // ticket then releases the gate and joiners see `Cancelled`.
-                tasks.spawn(async move { state.run_flight(ticket, tx).await });
+                tasks.spawn(async move { state.run_flight(ticket, reporter).await });
                 Triggered::Started(waiter)
             }
             Decision::Join { waiter, .. } => Triggered::Joined(waiter),
@@ -162,21 +143,21 @@ impl AccountState {
     /// The periodic tick's refresh: start a flight and run it here, or let the flight
     /// already running serve this tick.
     pub(crate) async fn refresh_periodic(self: Arc<Self>) {
-        let mut sender = None;
+        let mut reporter = None;
         if let Decision::Start(ticket) = self
             .store
             .gate()
-            .start_periodic(now(), |_| new_waiter(&mut sender))
+            .start_periodic(now(), |_| new_flight(&mut reporter))
         {
-            if let Some(tx) = sender {
-                self.run_flight(ticket, tx).await;
+            if let Some((reporter, _)) = reporter {
+                self.run_flight(ticket, reporter).await;
             }
         }
     }
 
     /// Fetches (with fallback), installs on success, reports to the gate, and tells every
     /// joiner. On failure the last good topology stays and a warning names the account.
-    async fn run_flight(&self, ticket: Ticket, tx: watch::Sender<Option<FlightResult>>) {
+    async fn run_flight(&self, ticket: Ticket, reporter: FlightReporter) {
         let fetched = self.fetch_with_fallback().await;
         let now = now();
         let installed = fetched.and_then(|account| Ok(self.store.install(account, now)?));
@@ -197,7 +178,7 @@ impl AccountState {
                 FlightResult::Failed(Arc::new(error))
             }
         };
-        tx.send_replace(Some(result));
+        reporter.finish(result);
     }
 
     /// The account endpoint first; then the regional endpoints of the last good document,
@@ -258,20 +239,8 @@ pub(crate) enum Triggered {
     Throttled { until: Instant },
 }
 
-fn new_waiter(slot: &mut Option<watch::Sender<Option<FlightResult>>>) -> Waiter {
-    let (tx, rx) = watch::channel(None);
-    *slot = Some(tx);
-    rx
-}
-
-fn closed_waiter() -> Waiter {
-    watch::channel(Some(FlightResult::Cancelled)).1
-}
-
-/// Waits for a flight's result; a flight dropped before it reported is `Cancelled`.
-pub(crate) async fn wait(mut waiter: Waiter) -> FlightResult {
-    match waiter.wait_for(Option::is_some).await {
-        Ok(result) => result.clone().unwrap_or(FlightResult::Cancelled),
-        Err(_) => FlightResult::Cancelled,
-    }
+fn new_flight(slot: &mut Option<(FlightReporter, Waiter)>) -> Waiter {
+    let (reporter, waiter) = FlightReporter::new();
+    *slot = Some((reporter, Arc::clone(&waiter)));
+    waiter
 }

@@ -8,7 +8,8 @@ use std::time::Instant;
 use meridian_location_store::{Effect, Endpoint, OperationOutcome, RoutingSnapshot, classify};
 use meridian_refresh_core::Registration;
 
-use crate::account::{AccountState, FlightResult, Triggered, now, wait};
+use crate::account::{AccountState, Triggered, now};
+use crate::flight::{FlightResult, wait};
 use crate::runtime::Registry;
 use crate::stats::AccountStats;
 use crate::tasks::Tasks;

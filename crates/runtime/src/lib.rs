@@ -55,15 +55,17 @@
 mod account;
 mod config;
 mod fetcher;
+mod flight;
 mod handle;
 mod refresh_loop;
 mod runtime;
 mod stats;
 mod tasks;
 
-pub use account::{AccountSpec, FlightResult};
+pub use account::AccountSpec;
 pub use config::{BuildError, RuntimeConfig};
 pub use fetcher::{AccountFetcher, FetchError, FetchFuture};
+pub use flight::FlightResult;
 pub use handle::{AccountHandle, RefreshOutcome};
 pub use runtime::{AttachError, Runtime, RuntimeBuilder};
 pub use stats::{AccountStats, RuntimeStats};

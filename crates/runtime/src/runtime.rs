@@ -8,9 +8,10 @@ use std::time::Duration;
 use meridian_location_store::Endpoint;
 use meridian_refresh_core::AccountRegistry;
 
-use crate::account::{AccountSpec, AccountState, wait};
+use crate::account::{AccountSpec, AccountState};
 use crate::config::{BuildError, RuntimeConfig};
 use crate::fetcher::AccountFetcher;
+use crate::flight::wait;
 use crate::handle::{AccountHandle, account_stats};
 use crate::refresh_loop::run_loop;
 use crate::stats::RuntimeStats;
@@ -217,11 +218,21 @@ impl Runtime {
             handle_count: accounts.iter().map(|a| a.handles).sum(),
             accounts,
             ticks: shared.ticks.load(Ordering::Relaxed),
-            last_tick: match shared.last_tick_nanos.load(Ordering::Relaxed) {
-                0 => None,
-                nanos => Some(Duration::from_nanos(nanos)),
-            },
+            last_tick: self.last_tick(),
             live_tasks: self.inner.tasks.monitor().live_tasks(),
+        }
+    }
+
+    /// Periodic ticks completed (cheap: one atomic load, unlike [`stats`](Self::stats)).
+    pub fn ticks(&self) -> u64 {
+        self.inner.shared.ticks.load(Ordering::Relaxed)
+    }
+
+    /// How long the last completed tick took (cheap: one atomic load).
+    pub fn last_tick(&self) -> Option<Duration> {
+        match self.inner.shared.last_tick_nanos.load(Ordering::Relaxed) {
+            0 => None,
+            nanos => Some(Duration::from_nanos(nanos)),
         }
     }
 
