@@ -1,6 +1,7 @@
 //! The one background task per runtime: it keeps the schedule and dispatches ticks and
 //! probe rounds; it never waits for a fetch itself.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -10,7 +11,7 @@ use meridian_refresh_core::Schedule;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
-use crate::account::now;
+use crate::account::{AccountState, now};
 use crate::runtime::Shared;
 use crate::tasks::Tasks;
 
@@ -64,18 +65,7 @@ pub(crate) async fn run_loop(shared: Arc<Shared>, tasks: Tasks) {
 /// One tick: every registered account once, then the tick is counted and timed.
 async fn run_tick(shared: Arc<Shared>, permits: Arc<Semaphore>) {
     let started = Instant::now();
-    let accounts = shared.registry.accounts();
-    stream::iter(accounts)
-        .for_each_concurrent(shared.config.concurrency, |(_, account)| {
-            let permits = Arc::clone(&permits);
-            async move {
-                // The semaphore is never closed; a failed acquire would mean shutdown.
-                if let Ok(_permit) = permits.acquire_owned().await {
-                    account.refresh_periodic().await;
-                }
-            }
-        })
-        .await;
+    for_each_account(&shared, &permits, AccountState::refresh_periodic).await;
     let took = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
     shared.last_tick_nanos.store(took.max(1), Ordering::Relaxed);
     shared.ticks.fetch_add(1, Ordering::Relaxed);
@@ -83,16 +73,27 @@ async fn run_tick(shared: Arc<Shared>, permits: Arc<Semaphore>) {
 
 /// One probe round over every account's expired marks.
 async fn run_probes(shared: Arc<Shared>, permits: Arc<Semaphore>, probing: Arc<AtomicBool>) {
+    for_each_account(&shared, &permits, AccountState::probe_due).await;
+    probing.store(false, Ordering::Release);
+}
+
+/// Runs `work` for every registered account, each holding one of the shared permits.
+async fn for_each_account<F, Fut>(shared: &Shared, permits: &Arc<Semaphore>, work: F)
+where
+    F: Fn(Arc<AccountState>) -> Fut,
+    Fut: Future<Output = ()>,
+{
     let accounts = shared.registry.accounts();
     stream::iter(accounts)
         .for_each_concurrent(shared.config.concurrency, |(_, account)| {
-            let permits = Arc::clone(&permits);
+            let permits = Arc::clone(permits);
+            let work = &work;
             async move {
+                // The semaphore is never closed; a failed acquire would mean shutdown.
                 if let Ok(_permit) = permits.acquire_owned().await {
-                    account.probe_due().await;
+                    work(account).await;
                 }
             }
         })
         .await;
-    probing.store(false, Ordering::Release);
 }

@@ -6,30 +6,16 @@ mod accounts;
 mod failover;
 mod operations;
 
-use std::future::Future;
 use std::time::Duration;
 
 use meridian_driver::{AccountConfig, Driver};
 use meridian_emulator::Emulator;
 use meridian_runtime::Runtime;
 
-/// Polls `condition` every 10 ms for at most `limit`.
-pub async fn wait_for<F, Fut>(limit: Duration, mut condition: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + limit;
-    loop {
-        if condition().await {
-            return true;
-        }
-        if tokio::time::Instant::now() >= deadline {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
+#[path = "../common/mod.rs"]
+mod common;
+
+pub use common::wait_for;
 
 /// A runtime whose periodic refresh stays out of the way (event-driven tests).
 pub fn quiet_runtime() -> Runtime {
