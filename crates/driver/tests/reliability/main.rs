@@ -10,7 +10,6 @@ mod failovers;
 mod fault_matrix;
 mod secrets;
 
-
 #[path = "../common/mod.rs"]
 mod common;
 

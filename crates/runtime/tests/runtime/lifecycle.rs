@@ -9,6 +9,14 @@ use crate::fake::{Behaviour, account_doc, endpoint};
 use crate::{attach, builder, serving};
 
 #[test]
+fn handles_are_send_sync_debug_and_cheap_to_clone() {
+    fn assert_traits<T: Send + Sync + Clone + std::fmt::Debug + 'static>() {}
+    assert_traits::<Runtime>();
+    assert_traits::<meridian_runtime::AccountHandle>();
+    assert_traits::<meridian_runtime::TaskMonitor>();
+}
+
+#[test]
 fn build_outside_tokio_is_a_typed_error() {
     assert_eq!(
         Runtime::builder().build().unwrap_err(),

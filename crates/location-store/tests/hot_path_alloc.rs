@@ -1,0 +1,61 @@
+//! The routing hot path allocates nothing: `snapshot()` (or `with_snapshot`) and `route`
+//! for reads and writes, with and without per-request options, counted by dhat's heap
+//! statistics. A test binary of its own, because it installs the global allocator.
+#![allow(clippy::unwrap_used)]
+
+use std::time::Instant;
+
+use meridian_location_store::*;
+use serde_json::json;
+
+#[global_allocator]
+static ALLOC: dhat::Alloc = dhat::Alloc;
+
+#[test]
+fn snapshot_and_route_allocate_nothing() {
+    let _profiler = dhat::Profiler::builder().testing().build();
+    let location = |r: &str| json!({"name": r, "databaseAccountEndpoint": format!("https://acct-{r}.documents.example/")});
+    let doc = json!({"id": "acct", "_rid": "acct.documents.example",
+        "writableLocations": [location("westus")],
+        "readableLocations": [location("westus"), location("eastus"), location("northeurope")]});
+    let store: LocationStore = LocationStore::new(
+        Endpoint::parse("https://acct.documents.example/").unwrap(),
+        StoreConfig::default().with_preferred_regions(["East US"]),
+    );
+    store
+        .install(
+            DatabaseAccount::from_slice(doc.to_string().as_bytes()).unwrap(),
+            Instant::now(),
+        )
+        .unwrap();
+    let excluded = [RegionName::new("East US")];
+    let tried = [Endpoint::parse("https://acct-westus.documents.example/").unwrap()];
+    let options = [
+        RouteRequest::default(),
+        RouteRequest {
+            excluded_regions: &excluded,
+            ..RouteRequest::default()
+        },
+        RouteRequest {
+            avoid: &tried,
+            use_write_region: true,
+            ..RouteRequest::default()
+        },
+    ];
+
+    let before = dhat::HeapStats::get();
+    let mut total = 0;
+    for i in 0..10_000 {
+        let request = &options[i % options.len()];
+        let snapshot = store.snapshot();
+        total += snapshot.route(OperationKind::Read, request).as_str().len();
+        total += snapshot.route(OperationKind::Write, request).as_str().len();
+        total += store.with_snapshot(|s| s.route(OperationKind::Read, request).as_str().len());
+    }
+    let after = dhat::HeapStats::get();
+    assert!(total > 0);
+    assert_eq!(
+        after.total_blocks, before.total_blocks,
+        "the hot path allocated"
+    );
+}
