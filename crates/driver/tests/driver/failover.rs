@@ -13,6 +13,19 @@ use serde_json::{Value, json};
 
 use crate::{driver, quiet_runtime, wait_for};
 
+/// A driver whose reads prefer East US.
+async fn preferring_east(runtime: &meridian_runtime::Runtime, emulator: &Emulator) -> Driver {
+    Driver::builder(
+        runtime,
+        AccountConfig::new(emulator.global_endpoint(), emulator.key()),
+    )
+    .preferred_regions(["East US"])
+    .request_timeout(Duration::from_secs(2))
+    .build()
+    .await
+    .unwrap()
+}
+
 async fn setup(driver: &Driver) {
     driver.create_database("db").await.unwrap();
     driver.create_container("db", "c", "/pk").await.unwrap();
@@ -54,7 +67,17 @@ async fn write_region_failover_under_a_write_loop_loses_nothing() {
         tokio::time::sleep(Duration::from_millis(60)).await;
         emulator.failover(regions[round % 3]).unwrap();
     }
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Let the writer meet the last failover: the driver routes writes to the final region.
+    let final_region = emulator.region_endpoint(&emulator.write_region()).unwrap();
+    let followed = wait_for(Duration::from_secs(10), || async {
+        driver
+            .snapshot()
+            .route(OperationKind::Write, &RouteRequest::default())
+            .as_str()
+            == final_region
+    })
+    .await;
+    assert!(followed, "the writer followed the last failover");
     stop.store(true, Ordering::Relaxed);
     let (acknowledged, failed) = tokio::time::timeout(Duration::from_secs(30), writer)
         .await
@@ -96,14 +119,7 @@ async fn write_region_failover_under_a_write_loop_loses_nothing() {
 async fn a_drained_region_answers_403_1008_and_reads_move_away() {
     let emulator = Emulator::builder().start().await.unwrap();
     let runtime = quiet_runtime();
-    let driver = Driver::builder(
-        &runtime,
-        AccountConfig::new(emulator.global_endpoint(), emulator.key()),
-    )
-    .preferred_regions(["East US"])
-    .build()
-    .await
-    .unwrap();
+    let driver = preferring_east(&runtime, &emulator).await;
     setup(&driver).await;
     let container = driver.container("db", "c");
     container
@@ -138,15 +154,7 @@ async fn a_drained_region_answers_403_1008_and_reads_move_away() {
 async fn an_outage_moves_reads_away_and_failback_waits_for_a_successful_probe() {
     let emulator = Emulator::builder().start().await.unwrap();
     let runtime = quiet_runtime();
-    let driver = Driver::builder(
-        &runtime,
-        AccountConfig::new(emulator.global_endpoint(), emulator.key()),
-    )
-    .preferred_regions(["East US"])
-    .request_timeout(Duration::from_secs(2))
-    .build()
-    .await
-    .unwrap();
+    let driver = preferring_east(&runtime, &emulator).await;
     setup(&driver).await;
     let container = driver.container("db", "c");
     container

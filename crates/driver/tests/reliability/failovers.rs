@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use meridian_driver::{AccountConfig, Driver, DriverError};
 use meridian_emulator::Emulator;
+use meridian_location_store::{OperationKind, RouteRequest};
 use meridian_runtime::Runtime;
 use serde_json::{Value, json};
 
@@ -95,7 +96,17 @@ async fn every_acknowledged_write_survives_a_hundred_failovers() {
             }
         }
     }
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Let the writers meet the last failover: the driver routes writes to the final region.
+    let final_region = emulator.region_endpoint(write_region).unwrap();
+    let followed = crate::wait_for(Duration::from_secs(10), || async {
+        driver
+            .snapshot()
+            .route(OperationKind::Write, &RouteRequest::default())
+            .as_str()
+            == final_region
+    })
+    .await;
+    assert!(followed, "the writers followed the last failover");
     stop.store(true, Ordering::Relaxed);
     let mut acknowledged = Vec::new();
     let mut failed: Vec<DriverError> = Vec::new();
