@@ -259,18 +259,29 @@ where
     V: Send + Sync,
 {
     fn deregister(&self, key: &K, id: RegistrationId) {
-        let now_empty = match self.map.get_mut(key) {
-            Some(mut entry) => {
-                entry.subscribers.retain(|(sub_id, _)| *sub_id != id);
-                entry.subscribers.is_empty()
+        loop {
+            // Common path: other subscribers remain, so only this one is removed, under
+            // the shard lock, without cloning the key.
+            match self.map.get_mut(key) {
+                None => return,
+                Some(mut entry) => {
+                    let subscribers = &mut entry.subscribers;
+                    let last = subscribers.len() == 1 && subscribers[0].0 == id;
+                    if !last {
+                        subscribers.retain(|(sub_id, _)| *sub_id != id);
+                        return;
+                    }
+                }
             }
-            None => return,
-        };
-        if now_empty {
-            // Re-checked under the shard's write lock: a register that slipped in between
-            // keeps the entry alive.
-            self.map
-                .remove_if(key, |_, entry| entry.subscribers.is_empty());
+            // This is the last subscriber: remove the whole entry in one step, so no
+            // snapshot ever sees an empty entry. If a registration slipped in between,
+            // go round again and take the common path.
+            let removed = self.map.remove_if(key, |_, entry| {
+                entry.subscribers.len() == 1 && entry.subscribers[0].0 == id
+            });
+            if removed.is_some() {
+                return;
+            }
         }
     }
 }

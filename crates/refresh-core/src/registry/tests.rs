@@ -123,7 +123,7 @@ fn ids_are_unique_and_monotonic() {
 #[test]
 fn concurrent_register_drop_and_snapshot_ends_empty_with_no_phantoms() {
     const THREADS: usize = 4;
-    const ROUNDS: usize = 2_000;
+    const ROUNDS: usize = 4_000;
     let registry = Reg::new();
     let barrier = Barrier::new(THREADS + 1);
     let done = std::sync::atomic::AtomicBool::new(false);
@@ -151,21 +151,26 @@ fn concurrent_register_drop_and_snapshot_ends_empty_with_no_phantoms() {
                 let barrier = &barrier;
                 scope.spawn(move || {
                     barrier.wait();
-                    let mut held = Vec::new();
+                    let mut held = std::collections::VecDeque::new();
                     for i in 0..ROUNDS {
                         // Threads overlap on a small key space so entries are shared.
                         let subscriber = (t * ROUNDS + i) as u32;
-                        held.push((
+                        held.push_back((
                             subscriber,
                             registry.register(format!("k{}", i % 5), subscriber),
                         ));
                         if i % 3 == 0 {
-                            drop(held.remove(0));
+                            drop(held.pop_front());
                         }
                     }
                     // No lost registration: every live guard's subscriber is visible.
+                    let mut visible: std::collections::HashMap<String, HashSet<u32>> =
+                        std::collections::HashMap::new();
                     for (subscriber, reg) in &held {
-                        assert!(registry.subscribers(reg.key()).contains(subscriber));
+                        let set = visible.entry(reg.key().clone()).or_insert_with(|| {
+                            registry.subscribers(reg.key()).into_iter().collect()
+                        });
+                        assert!(set.contains(subscriber));
                     }
                 })
             })
@@ -178,4 +183,48 @@ fn concurrent_register_drop_and_snapshot_ends_empty_with_no_phantoms() {
     });
     assert!(registry.is_empty());
     assert_eq!(registry.registration_count(), 0);
+}
+
+#[test]
+fn entries_never_appear_empty_while_their_last_registration_drops() {
+    // Register-and-drop on a few keys with no other holder: every drop removes the last
+    // subscriber, the moment a torn removal would show a snapshot an empty entry.
+    const THREADS: usize = 2;
+    const ROUNDS: usize = 50_000;
+    let registry = Reg::new();
+    let done = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let snapshotter = scope.spawn(|| {
+            let mut seen = 0u64;
+            while !done.load(Ordering::Acquire) {
+                for account in registry.snapshot() {
+                    assert!(
+                        !account.subscribers.is_empty(),
+                        "a snapshot saw an empty entry"
+                    );
+                    seen += 1;
+                }
+            }
+            seen
+        });
+        let writers: Vec<_> = (0..THREADS)
+            .map(|t| {
+                let registry = registry.clone();
+                scope.spawn(move || {
+                    for i in 0..ROUNDS {
+                        drop(registry.register(format!("k{}", (i + t) % 3), i as u32));
+                    }
+                })
+            })
+            .collect();
+        for writer in writers {
+            writer.join().unwrap();
+        }
+        done.store(true, Ordering::Release);
+        assert!(
+            snapshotter.join().unwrap() > 0,
+            "the snapshotter saw live entries"
+        );
+    });
+    assert!(registry.is_empty());
 }
