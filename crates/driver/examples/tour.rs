@@ -190,8 +190,11 @@ async fn tour() -> Result<()> {
 
     // 1. One loop per runtime.
     println!("\n1. One refresh loop for {DRIVERS} drivers (2 s interval)");
+    // Start counting right after a tick completed, so no tick is half-counted.
+    let first = runtime.ticks() + 1;
+    wait_ticks(&runtime, &accounts, first, Duration::from_secs(8)).await?;
     let reads_before: Vec<u64> = accounts.iter().map(Account::reads).collect();
-    let ticks_before = runtime.stats().ticks;
+    let ticks_before = runtime.ticks();
     wait_ticks(
         &runtime,
         &accounts,
