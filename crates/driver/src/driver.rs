@@ -287,6 +287,7 @@ impl Driver {
             .execute(&Operation::read(Target::account()))
             .await?;
         DatabaseAccount::from_slice(&success.body)
+            .map_err(DriverError::InvalidAccount)
             .map_err(|e| DriverError::Config(format!("the account document was rejected: {e}")))
     }
 

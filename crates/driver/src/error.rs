@@ -62,6 +62,10 @@ pub enum DriverError {
         /// The region (or endpoint) that answered.
         region: String,
     },
+    /// The account document the service returned was rejected (malformed, or missing
+    /// required fields); see [`AccountError`](meridian_location_store::AccountError).
+    #[error("the account document was rejected: {0}")]
+    InvalidAccount(#[source] meridian_location_store::AccountError),
     /// A body could not be serialized or a response parsed.
     #[error("serialization: {0}")]
     Serialization(#[from] serde_json::Error),

@@ -162,3 +162,21 @@ async fn bad_configuration_is_a_typed_error_that_never_shows_the_key() {
         .await;
     assert!(matches!(relative, Err(DriverError::Config(_))));
 }
+
+#[tokio::test]
+async fn a_malformed_account_document_is_a_typed_error_and_changes_no_routing() {
+    use meridian_emulator::{FaultAction, FaultRule};
+    let emulator = Emulator::builder().start().await.unwrap();
+    let runtime = quiet_runtime();
+    let driver = driver(&runtime, &emulator).await;
+    let before = driver.snapshot().generation();
+    emulator
+        .add_fault(FaultRule::on_class("account", FaultAction::MalformedJson).times(1))
+        .unwrap();
+    match driver.read_account().await {
+        Err(DriverError::InvalidAccount(_)) => {}
+        other => panic!("expected InvalidAccount, got {other:?}"),
+    }
+    assert_eq!(driver.snapshot().generation(), before);
+    assert!(driver.read_account().await.is_ok(), "the next read is fine");
+}
