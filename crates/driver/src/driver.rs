@@ -286,9 +286,7 @@ impl Driver {
             .inner
             .execute(&Operation::read(Target::account()))
             .await?;
-        DatabaseAccount::from_slice(&success.body)
-            .map_err(DriverError::InvalidAccount)
-            .map_err(|e| DriverError::Config(format!("the account document was rejected: {e}")))
+        DatabaseAccount::from_slice(&success.body).map_err(DriverError::InvalidAccount)
     }
 
     /// Creates a database.
