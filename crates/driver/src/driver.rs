@@ -352,6 +352,23 @@ fn item_response<T: DeserializeOwned>(success: Success) -> Result<ItemResponse<T
 }
 
 impl Container<'_> {
+    /// An item operation carrying the partition-key header.
+    fn operation(
+        &self,
+        method: Method,
+        target: Target,
+        idempotent: bool,
+        body: Option<Bytes>,
+        pk: impl Into<PartitionKey>,
+    ) -> Operation {
+        let operation = if method == Method::GET {
+            Operation::read(target)
+        } else {
+            Operation::write(method, target, idempotent, body)
+        };
+        operation.header("x-ms-documentdb-partitionkey", pk.into().header())
+    }
+
     async fn run<T: DeserializeOwned>(
         &self,
         operation: Operation,
@@ -367,13 +384,13 @@ impl Container<'_> {
         item: &T,
     ) -> Result<ItemResponse<T>, DriverError> {
         let body = Bytes::from(serde_json::to_vec(item)?);
-        let operation = Operation::write(
+        let operation = self.operation(
             Method::POST,
             Target::items(&self.db, &self.coll),
             false,
             Some(body),
-        )
-        .header("x-ms-documentdb-partitionkey", pk.into().header());
+            pk,
+        );
         self.run(operation).await
     }
 
@@ -384,14 +401,15 @@ impl Container<'_> {
         item: &T,
     ) -> Result<ItemResponse<T>, DriverError> {
         let body = Bytes::from(serde_json::to_vec(item)?);
-        let operation = Operation::write(
-            Method::POST,
-            Target::items(&self.db, &self.coll),
-            true,
-            Some(body),
-        )
-        .header("x-ms-documentdb-partitionkey", pk.into().header())
-        .header("x-ms-documentdb-is-upsert", "true");
+        let operation = self
+            .operation(
+                Method::POST,
+                Target::items(&self.db, &self.coll),
+                true,
+                Some(body),
+                pk,
+            )
+            .header("x-ms-documentdb-is-upsert", "true");
         self.run(operation).await
     }
 
@@ -401,8 +419,13 @@ impl Container<'_> {
         pk: impl Into<PartitionKey>,
         id: &str,
     ) -> Result<ItemResponse<T>, DriverError> {
-        let operation = Operation::read(Target::item(&self.db, &self.coll, id))
-            .header("x-ms-documentdb-partitionkey", pk.into().header());
+        let operation = self.operation(
+            Method::GET,
+            Target::item(&self.db, &self.coll, id),
+            true,
+            None,
+            pk,
+        );
         self.run(operation).await
     }
 
@@ -415,13 +438,13 @@ impl Container<'_> {
         if_match: Option<&str>,
     ) -> Result<ItemResponse<T>, DriverError> {
         let body = Bytes::from(serde_json::to_vec(item)?);
-        let mut operation = Operation::write(
+        let mut operation = self.operation(
             Method::PUT,
             Target::item(&self.db, &self.coll, id),
             true,
             Some(body),
-        )
-        .header("x-ms-documentdb-partitionkey", pk.into().header());
+            pk,
+        );
         if let Some(etag) = if_match {
             operation = operation.header("if-match", etag);
         }
@@ -435,13 +458,13 @@ impl Container<'_> {
         id: &str,
         if_match: Option<&str>,
     ) -> Result<(), DriverError> {
-        let mut operation = Operation::write(
+        let mut operation = self.operation(
             Method::DELETE,
             Target::item(&self.db, &self.coll, id),
             true,
             None,
-        )
-        .header("x-ms-documentdb-partitionkey", pk.into().header());
+            pk,
+        );
         if let Some(etag) = if_match {
             operation = operation.header("if-match", etag);
         }

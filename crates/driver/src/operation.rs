@@ -148,39 +148,37 @@ impl DriverInner {
             .with_snapshot(|s| s.locations(operation.kind).len());
         let mut retries = RetryState::new(self.retry_policy, regions.max(1));
         let mut tried: Vec<Endpoint> = Vec::new();
+        let mut last: Option<Endpoint> = None;
         let mut regions_tried: Vec<String> = Vec::new();
         let mut target = RetryTarget::NextRegion;
         let mut attempts = 0u32;
         let failover_deadline = Instant::now() + self.retry_policy.failover_budget;
         loop {
-            let seen_topology = self.handle.with_snapshot(|s| s.topology_generation());
-            let endpoint = match (target, tried.last()) {
-                (RetryTarget::SameRegion, Some(last)) => last.clone(),
-                (RetryTarget::WriteRegion, _) => self.handle.with_snapshot(|s| {
-                    s.route(
-                        operation.kind,
-                        &RouteRequest {
+            // One snapshot per attempt: the endpoint, its region and the generation the
+            // retry logic compares against all come from the same topology.
+            let (seen_topology, endpoint, region) = self.handle.with_snapshot(|s| {
+                let endpoint = match (target, &last) {
+                    (RetryTarget::SameRegion, Some(last)) => last.clone(),
+                    (RetryTarget::WriteRegion, _) => {
+                        let request = RouteRequest {
                             use_write_region: true,
                             ..RouteRequest::default()
-                        },
-                    )
-                    .clone()
-                }),
-                _ => self.handle.with_snapshot(|s| {
-                    s.route(
-                        operation.kind,
-                        &RouteRequest {
+                        };
+                        s.route(operation.kind, &request).clone()
+                    }
+                    _ => {
+                        let request = RouteRequest {
                             avoid: &tried,
                             ..RouteRequest::default()
-                        },
-                    )
-                    .clone()
-                }),
-            };
-            let region = self
-                .handle
-                .with_snapshot(|s| s.region_of(&endpoint).map(ToString::to_string))
-                .unwrap_or_else(|| endpoint.to_string());
+                        };
+                        s.route(operation.kind, &request).clone()
+                    }
+                };
+                let region = s
+                    .region_of(&endpoint)
+                    .map_or_else(|| endpoint.to_string(), ToString::to_string);
+                (s.topology_generation(), endpoint, region)
+            });
             attempts += 1;
             let request = signed(
                 &self.key,
@@ -203,10 +201,6 @@ impl DriverInner {
             }
             if !tried.contains(&endpoint) {
                 tried.push(endpoint.clone());
-            } else if let Some(pos) = tried.iter().position(|e| e == &endpoint) {
-                // Keep the last attempted endpoint last, for same-region retries.
-                let last = tried.remove(pos);
-                tried.push(last);
             }
             let failure = |result: &Result<HttpResponse, TransportError>| {
                 let (status, sub) = match result {
@@ -277,6 +271,7 @@ impl DriverInner {
                         tokio::time::sleep(remaining).await;
                     }
                     target = next;
+                    last = Some(endpoint);
                 }
             }
         }
