@@ -13,7 +13,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use meridian_location_store::{DatabaseAccount, Endpoint};
+use meridian_location_store::{Endpoint, ValidatedAccount};
 use meridian_runtime::{AccountFetcher, FetchFuture};
 use serde_json::json;
 
@@ -24,7 +24,7 @@ pub fn account_endpoint(i: usize) -> Endpoint {
 }
 
 /// A single-write account document with `regions` regions.
-pub fn account_doc(account: &str, regions: usize) -> DatabaseAccount {
+pub fn account_doc(account: &str, regions: usize) -> ValidatedAccount {
     let locations: Vec<_> = (0..regions)
         .map(|r| json!({"name": format!("Region {r}"), "databaseAccountEndpoint": format!("https://{account}-r{r}.documents.example/")}))
         .collect();
@@ -34,21 +34,21 @@ pub fn account_doc(account: &str, regions: usize) -> DatabaseAccount {
         "writableLocations": [locations[0]],
         "readableLocations": locations,
     });
-    DatabaseAccount::from_slice(doc.to_string().as_bytes())
+    ValidatedAccount::from_slice(doc.to_string().as_bytes())
         .expect("the fixture document has every required field")
 }
 
 /// A fetcher that counts fetches and answers after `delay` (zero: at once).
 #[derive(Debug)]
 pub struct CountingFetcher {
-    doc: Mutex<DatabaseAccount>,
+    doc: Mutex<ValidatedAccount>,
     delay: Duration,
     fetches: AtomicU64,
 }
 
 impl CountingFetcher {
     /// Serves `doc` after `delay`.
-    pub fn new(doc: DatabaseAccount, delay: Duration) -> Self {
+    pub fn new(doc: ValidatedAccount, delay: Duration) -> Self {
         Self {
             doc: Mutex::new(doc),
             delay,
@@ -57,7 +57,7 @@ impl CountingFetcher {
     }
 
     /// Serves `doc` from now on.
-    pub fn set_doc(&self, doc: DatabaseAccount) {
+    pub fn set_doc(&self, doc: ValidatedAccount) {
         *self.doc.lock().unwrap_or_else(|e| e.into_inner()) = doc;
     }
 
@@ -68,7 +68,7 @@ impl CountingFetcher {
 }
 
 impl AccountFetcher for CountingFetcher {
-    fn fetch_account<'a>(&'a self, _: &'a Endpoint) -> FetchFuture<'a, DatabaseAccount> {
+    fn fetch_account<'a>(&'a self, _: &'a Endpoint) -> FetchFuture<'a, ValidatedAccount> {
         Box::pin(async move {
             self.fetches.fetch_add(1, Ordering::Relaxed);
             if !self.delay.is_zero() {

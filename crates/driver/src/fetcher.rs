@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use http::Method;
-use meridian_location_store::{DatabaseAccount, Endpoint};
+use meridian_location_store::{Endpoint, ValidatedAccount};
 use meridian_runtime::{AccountFetcher, FetchError, FetchFuture};
 
 use crate::request::{Target, signed};
@@ -53,10 +53,10 @@ pub(crate) fn sub_status(response: &HttpResponse) -> Option<u32> {
 }
 
 impl AccountFetcher for DriverFetcher {
-    fn fetch_account<'a>(&'a self, endpoint: &'a Endpoint) -> FetchFuture<'a, DatabaseAccount> {
+    fn fetch_account<'a>(&'a self, endpoint: &'a Endpoint) -> FetchFuture<'a, ValidatedAccount> {
         Box::pin(async move {
             let response = self.get_account(endpoint).await?;
-            Ok(DatabaseAccount::from_slice(&response.body)?)
+            Ok(ValidatedAccount::from_slice(&response.body)?)
         })
     }
 

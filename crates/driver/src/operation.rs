@@ -5,10 +5,10 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::Method;
 use meridian_location_store::{
-    Action, Endpoint, Next, OperationKind, OperationOutcome, RetryClass, RetryState, RetryTarget,
-    RouteRequest, TransportErrorKind,
+    Endpoint, GiveUpReason, OperationKind, OperationOutcome, RetryState, RetryTarget, RouteRequest,
+    TransportErrorKind,
 };
-use meridian_runtime::RefreshOutcome;
+use meridian_runtime::Verdict;
 use serde_json::Value;
 use tokio::time::Instant;
 
@@ -115,33 +115,11 @@ fn message_of(result: &Result<HttpResponse, TransportError>) -> String {
 }
 
 impl DriverInner {
-    /// Before retrying after a failure signal: make sure the retry routes on a topology
-    /// at least as new as one fetched after the failure. Joins the refresh the report
-    /// started; if the gate throttles it and the backend moved (403/3, 403/1008), waits
-    /// for the gate to open (within `deadline`) and refreshes then. Returns at once if
-    /// the topology already changed since the failed attempt was routed.
-    async fn refresh_for_retry(&self, seen_topology: u64, deadline: Option<Instant>) {
-        for _ in 0..3 {
-            if self.handle.with_snapshot(|s| s.topology_generation()) > seen_topology {
-                return;
-            }
-            match self.handle.request_refresh().await {
-                RefreshOutcome::Throttled { until } => {
-                    let until = Instant::from_std(until);
-                    match deadline {
-                        Some(deadline) if until <= deadline => {
-                            tokio::time::sleep_until(until).await
-                        }
-                        _ => return,
-                    }
-                }
-                _ => return,
-            }
-        }
-    }
-
     /// Sends `operation` until it succeeds, gives up, or a retry budget runs out. Each
-    /// attempt takes a fresh routing snapshot and reports its outcome to the account.
+    /// attempt takes a fresh routing snapshot; its outcome goes to the account's one
+    /// [`report`](meridian_runtime::AccountHandle::report) call, which marks, refreshes
+    /// and spends the retry budget, and says what to do next. After a failure signal the
+    /// retry waits for a topology at least as new as one fetched after the failure.
     pub(crate) async fn execute(&self, operation: &Operation) -> Result<Success, DriverError> {
         let regions = self
             .handle
@@ -152,11 +130,13 @@ impl DriverInner {
         let mut regions_tried: Vec<String> = Vec::new();
         let mut target = RetryTarget::NextRegion;
         let mut attempts = 0u32;
-        let failover_deadline = Instant::now() + self.retry_policy.failover_budget;
+        let failover_deadline = Instant::now()
+            .checked_add(self.retry_policy.failover_budget)
+            .unwrap_or_else(far_future);
         loop {
-            // One snapshot per attempt: the endpoint, its region and the generation the
-            // retry logic compares against all come from the same topology.
-            let (seen_topology, endpoint, region) = self.handle.with_snapshot(|s| {
+            // One snapshot per attempt: the endpoint, its region and what the retry logic
+            // compares against all come from the same topology.
+            let (routed, endpoint, region) = self.handle.with_snapshot(|s| {
                 let endpoint = match (target, &last) {
                     (RetryTarget::SameRegion, Some(last)) => last.clone(),
                     (RetryTarget::WriteRegion, _) => {
@@ -177,7 +157,7 @@ impl DriverInner {
                 let region = s
                     .region_of(&endpoint)
                     .map_or_else(|| endpoint.to_string(), ToString::to_string);
-                (s.topology_generation(), endpoint, region)
+                (self.handle.routed_on(s), endpoint, region)
             });
             attempts += 1;
             let request = signed(
@@ -195,7 +175,9 @@ impl DriverInner {
                 return Err(DriverError::ResponseTooLarge { limit, region });
             }
             let outcome = outcome_of(operation, &result);
-            let effect = self.handle.report(&endpoint, &outcome);
+            let verdict = self
+                .handle
+                .report(&endpoint, &outcome, routed, &mut retries);
             if !regions_tried.contains(&region) {
                 regions_tried.push(region.clone());
             }
@@ -215,8 +197,8 @@ impl DriverInner {
                     message: message_of(result),
                 }
             };
-            match retries.next(&effect.action, fastrand::f64()) {
-                Next::Done => {
+            match verdict {
+                Verdict::Done => {
                     return match result {
                         Ok(response) => Ok(Success {
                             status: response.status,
@@ -227,44 +209,30 @@ impl DriverInner {
                         Err(_) => Err(DriverError::Exhausted(failure(&result))),
                     };
                 }
-                Next::GiveUp(reason) => {
+                Verdict::GiveUp(reason) => {
                     let failure = failure(&result);
                     tracing::debug!(%region, status = ?failure.status, ?reason, "operation gave up");
                     return Err(match reason {
-                        meridian_location_store::GiveUpReason::Unauthorized => {
-                            DriverError::Unauthorized(failure)
-                        }
-                        meridian_location_store::GiveUpReason::MaybeApplied => {
-                            DriverError::MaybeApplied(failure)
-                        }
+                        GiveUpReason::Unauthorized => DriverError::Unauthorized(failure),
+                        GiveUpReason::MaybeApplied => DriverError::MaybeApplied(failure),
                         _ => DriverError::Status(failure),
                     });
                 }
-                Next::Exhausted(class) => {
+                Verdict::Exhausted(class) => {
                     let failure = failure(&result);
                     tracing::warn!(%region, ?class, attempts, "operation retries exhausted");
                     return Err(DriverError::Exhausted(failure));
                 }
-                Next::Retry {
+                Verdict::Retry {
                     target: next,
                     delay,
+                    refresh,
                 } => {
                     tracing::debug!(%region, ?next, ?delay, status = ?result.as_ref().ok().map(|r| r.status), "retrying");
                     let started_waiting = Instant::now();
-                    if effect.refresh {
-                        let backend_moved = matches!(
-                            effect.action,
-                            Action::Retry {
-                                class: RetryClass::BackendFailover,
-                                ..
-                            }
-                        );
-                        self.refresh_for_retry(
-                            seen_topology,
-                            backend_moved.then_some(failover_deadline),
-                        )
+                    self.handle
+                        .await_refresh(refresh, Some(failover_deadline))
                         .await;
-                    }
                     // Time spent waiting for the refresh counts towards the backoff.
                     let remaining = delay.saturating_sub(started_waiting.elapsed());
                     if !remaining.is_zero() {
@@ -273,7 +241,15 @@ impl DriverInner {
                     target = next;
                     last = Some(endpoint);
                 }
+                _ => {
+                    return Err(DriverError::Exhausted(failure(&result)));
+                }
             }
         }
     }
+}
+
+/// A deadline nobody reaches (a `Duration::MAX` budget must not panic).
+fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(100 * 365 * 24 * 3_600)
 }

@@ -139,8 +139,18 @@ async fn serve_io<I>(
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let down = token.clone();
     let service = service_fn(move |request| {
-        crate::service::handle(Arc::clone(&state), id.clone(), peer, request)
+        let served = crate::service::handle(Arc::clone(&state), id.clone(), peer, request);
+        let down = down.clone();
+        async move {
+            // A region taken down answers nothing, even on a connection accepted before:
+            // the request fails as a dropped connection, never a late success.
+            if down.is_cancelled() {
+                return Err(RegionDown);
+            }
+            served.await.map_err(|never| match never {})
+        }
     });
     let connection = http1::Builder::new()
         .timer(hyper_util::rt::TokioTimer::new())
@@ -155,3 +165,16 @@ async fn serve_io<I>(
         }
     }
 }
+
+/// The error a connection's service returns for a request that reached a listener after
+/// it was taken down: hyper then closes the connection without an answer.
+#[derive(Debug)]
+struct RegionDown;
+
+impl std::fmt::Display for RegionDown {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the listener was taken down")
+    }
+}
+
+impl std::error::Error for RegionDown {}

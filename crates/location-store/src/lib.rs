@@ -18,14 +18,14 @@
 //! use std::time::Instant;
 //! use meridian_location_store::*;
 //!
-//! let store: LocationStore = LocationStore::new(
+//! let store = LocationStore::new(
 //!     Endpoint::parse("https://acct.documents.azure.com/").unwrap(),
 //!     StoreConfig::default(),
 //! );
 //! let doc = br#"{"id":"acct","_rid":"acct.documents.azure.com",
 //!   "writableLocations":[{"name":"West US","databaseAccountEndpoint":"https://acct-westus.documents.azure.com/"}],
 //!   "readableLocations":[{"name":"West US","databaseAccountEndpoint":"https://acct-westus.documents.azure.com/"}]}"#;
-//! store.install(DatabaseAccount::from_slice(doc).unwrap(), Instant::now()).unwrap();
+//! store.install(ValidatedAccount::from_slice(doc).unwrap(), Instant::now());
 //!
 //! // The write region says it no longer takes writes (403/3).
 //! let outcome = OperationOutcome::response(OperationKind::Write, 403, Some(3));
@@ -33,7 +33,7 @@
 //! assert!(effect.refresh, "an urgent account refresh is requested");
 //! let snapshot = store.snapshot();
 //! let endpoint = snapshot.route(OperationKind::Write, &RouteRequest::default());
-//! store.apply(endpoint, &effect, Instant::now());
+//! store.apply_mark(endpoint, &effect, Instant::now());
 //! // Reads are not blocked by a write-forbidden mark.
 //! assert!(store.snapshot().read_locations()[0].available);
 //! assert!(!store.snapshot().write_locations()[0].available);
@@ -48,6 +48,7 @@ mod region;
 mod retry;
 mod snapshot;
 mod store;
+mod validated;
 
 pub use account::{
     AccountError, AccountLocation, ConsistencyPolicy, DatabaseAccount, Location,
@@ -63,4 +64,5 @@ pub use outcome::{
 pub use region::RegionName;
 pub use retry::{Next, RetryPolicy, RetryState};
 pub use snapshot::{OperationKind, RouteRequest, RoutedLocation, RoutingSnapshot};
-pub use store::{LocationStore, StoreConfig};
+pub use store::{Installed, LocationStore, StoreConfig};
+pub use validated::ValidatedAccount;

@@ -3,6 +3,8 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use meridian_refresh_core::saturating_add;
+
 use crate::endpoint::Endpoint;
 
 /// Which kind of operation a mark blocks.
@@ -84,7 +86,7 @@ impl Marks {
         } else {
             scope
         };
-        let expires = now + ttl;
+        let expires = saturating_add(now, ttl);
         let entry = self.entries.entry(endpoint.clone()).or_default();
         let apply = |slot: &mut Option<Mark>| {
             let expires = slot.map_or(expires, |m| m.expires.max(expires));
@@ -144,7 +146,7 @@ impl Marks {
                     if success {
                         *slot = None;
                     } else {
-                        mark.expires = now + ttl;
+                        mark.expires = saturating_add(now, ttl);
                     }
                 }
             }

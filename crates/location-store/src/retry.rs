@@ -15,6 +15,9 @@ pub struct RetryPolicy {
     /// Backoff between backend-failover retries after the first (immediate) one.
     /// Default 100 ms doubling to 1 s.
     pub failover_backoff: Backoff,
+    /// Most backend-failover retries, whatever the budget and backoff say (so a zero
+    /// backoff still ends). Default 16.
+    pub max_failover_retries: u32,
     /// Most 429 retries. Default 9.
     pub max_throttle_retries: u32,
     /// Most total 429 wait. Default 30 s.
@@ -28,6 +31,7 @@ impl Default for RetryPolicy {
         Self {
             failover_budget: Duration::from_secs(5),
             failover_backoff: Backoff::new(Duration::from_millis(100), Duration::from_secs(1)),
+            max_failover_retries: 16,
             max_throttle_retries: 9,
             max_throttle_wait: Duration::from_secs(30),
             max_partition_retries: 3,
@@ -36,9 +40,21 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
-    /// Sets the cumulative backend-failover budget.
+    /// Sets the cumulative backend-failover budget (any value; sums saturate).
     pub fn with_failover_budget(mut self, budget: Duration) -> Self {
         self.failover_budget = budget;
+        self
+    }
+
+    /// Sets the backoff between backend-failover retries.
+    pub fn with_failover_backoff(mut self, backoff: Backoff) -> Self {
+        self.failover_backoff = backoff;
+        self
+    }
+
+    /// Sets the most backend-failover retries of one operation.
+    pub fn with_max_failover_retries(mut self, retries: u32) -> Self {
+        self.max_failover_retries = retries;
         self
     }
 }
@@ -123,11 +139,14 @@ impl RetryState {
                         .failover_backoff
                         .delay(self.failover_retries, jitter)
                 };
-                if self.failover_spent + delay > self.policy.failover_budget {
+                let spent = self.failover_spent.saturating_add(delay);
+                if self.failover_retries >= self.policy.max_failover_retries
+                    || spent > self.policy.failover_budget
+                {
                     return Next::Exhausted(class);
                 }
                 self.failover_retries += 1;
-                self.failover_spent += delay;
+                self.failover_spent = spent;
                 delay
             }
             RetryClass::CrossRegion => {
@@ -138,13 +157,14 @@ impl RetryState {
                 Duration::ZERO
             }
             RetryClass::Throttle => {
+                let waited = self.throttle_waited.saturating_add(after);
                 if self.throttle_retries >= self.policy.max_throttle_retries
-                    || self.throttle_waited + after > self.policy.max_throttle_wait
+                    || waited > self.policy.max_throttle_wait
                 {
                     return Next::Exhausted(class);
                 }
                 self.throttle_retries += 1;
-                self.throttle_waited += after;
+                self.throttle_waited = waited;
                 after
             }
             RetryClass::SessionRead => {

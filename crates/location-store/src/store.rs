@@ -5,21 +5,19 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
-use meridian_refresh_core::{GateConfig, RefreshGate};
 
-use crate::account::{AccountError, DatabaseAccount, Location};
 use crate::endpoint::Endpoint;
 use crate::marks::{Mark, MarkReason, MarkScope, Marks};
 use crate::outcome::Effect;
 use crate::region::RegionName;
 use crate::snapshot::{RoutingSnapshot, SnapshotInput};
+use crate::validated::ValidatedAccount;
 
 /// Settings of a [`LocationStore`].
 #[derive(Debug, Clone)]
 pub struct StoreConfig {
     preferred_regions: Vec<RegionName>,
     unavailability_ttl: Duration,
-    gate: GateConfig,
 }
 
 impl StoreConfig {
@@ -42,12 +40,6 @@ impl StoreConfig {
         self
     }
 
-    /// Sets the account's refresh-gate settings.
-    pub fn with_gate(mut self, gate: GateConfig) -> Self {
-        self.gate = gate;
-        self
-    }
-
     /// The preferred regions.
     pub fn preferred_regions(&self) -> &[RegionName] {
         &self.preferred_regions
@@ -64,29 +56,21 @@ impl Default for StoreConfig {
         Self {
             preferred_regions: Vec::new(),
             unavailability_ttl: Self::DEFAULT_UNAVAILABILITY_TTL,
-            gate: GateConfig::default(),
         }
     }
 }
 
-/// The last good account document with its parsed locations.
-#[derive(Debug)]
-struct Topology {
-    account: Arc<DatabaseAccount>,
-    readable: Vec<Location>,
-    writable: Vec<Location>,
-}
-
 #[derive(Debug)]
 struct StoreState {
-    topology: Option<Topology>,
+    /// The last good account document.
+    topology: Option<ValidatedAccount>,
     marks: Marks,
     generation: u64,
     topology_generation: u64,
 }
 
-/// One account's failover state: the last good topology, the unavailability marks, the
-/// published [`RoutingSnapshot`] and the account's [`RefreshGate`].
+/// One account's failover state: the last good topology, the unavailability marks and
+/// the published [`RoutingSnapshot`]. (When to refresh is the runtime's business.)
 ///
 /// Reads ([`snapshot`](Self::snapshot)) take no lock: an `ArcSwap` load. Writers (a new
 /// topology, a mark, a probe result) serialize on a mutex, rebuild the snapshot and
@@ -98,7 +82,7 @@ struct StoreState {
 /// use meridian_location_store::*;
 ///
 /// let global = Endpoint::parse("https://acct.documents.azure.com/").unwrap();
-/// let store: LocationStore = LocationStore::new(
+/// let store = LocationStore::new(
 ///     global,
 ///     StoreConfig::default().with_preferred_regions(["East US"]),
 /// );
@@ -108,7 +92,7 @@ struct StoreState {
 ///     {"name":"West US","databaseAccountEndpoint":"https://acct-westus.documents.azure.com/"},
 ///     {"name":"East US","databaseAccountEndpoint":"https://acct-eastus.documents.azure.com/"}]}"#;
 /// let now = Instant::now();
-/// store.install(DatabaseAccount::from_slice(doc).unwrap(), now).unwrap();
+/// store.install(ValidatedAccount::from_slice(doc).unwrap(), now);
 ///
 /// let snapshot = store.snapshot();
 /// let read = snapshot.route(OperationKind::Read, &RouteRequest::default());
@@ -119,15 +103,44 @@ struct StoreState {
 /// let read = store.snapshot().route(OperationKind::Read, &RouteRequest::default()).clone();
 /// assert_eq!(read.as_str(), "https://acct-westus.documents.azure.com/");
 /// ```
-pub struct LocationStore<W = ()> {
+pub struct LocationStore {
     config: StoreConfig,
     default_endpoint: Endpoint,
     published: ArcSwap<RoutingSnapshot>,
     state: Mutex<StoreState>,
-    gate: RefreshGate<W>,
 }
 
-impl<W: Clone + Send + Sync + 'static> LocationStore<W> {
+/// What [`LocationStore::install`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Installed {
+    /// The document differed: a new topology (this generation) is in force.
+    Changed {
+        /// The topology generation now in force.
+        topology_generation: u64,
+    },
+    /// The document equalled the installed one: nothing changed.
+    Unchanged {
+        /// The topology generation still in force.
+        topology_generation: u64,
+    },
+}
+
+impl Installed {
+    /// The topology generation in force after the install.
+    pub fn topology_generation(self) -> u64 {
+        match self {
+            Self::Changed {
+                topology_generation,
+            }
+            | Self::Unchanged {
+                topology_generation,
+            } => topology_generation,
+        }
+    }
+}
+
+impl LocationStore {
     /// A store for the account at `default_endpoint`, with no topology yet: every
     /// operation routes to the default endpoint until [`install`](Self::install).
     pub fn new(default_endpoint: Endpoint, config: StoreConfig) -> Self {
@@ -138,18 +151,14 @@ impl<W: Clone + Send + Sync + 'static> LocationStore<W> {
             topology_generation: 0,
         };
         let snapshot = build(&default_endpoint, &config, &state);
-        let gate = RefreshGate::new(config.gate);
         Self {
             config,
             default_endpoint,
             published: ArcSwap::from_pointee(snapshot),
             state: Mutex::new(state),
-            gate,
         }
     }
-}
 
-impl<W> LocationStore<W> {
     /// The current routing snapshot. Lock-free; clones one `Arc`.
     pub fn snapshot(&self) -> Arc<RoutingSnapshot> {
         self.published.load_full()
@@ -161,75 +170,64 @@ impl<W> LocationStore<W> {
         f(&self.published.load())
     }
 
-    /// Installs a new account document (validated again here). Marks of endpoints the
-    /// account still advertises are kept; marks of the others are dropped. Returns the
-    /// topology generation now in force. A document equal to the installed one changes
-    /// nothing (no new snapshot, same generation): most refreshes return the same
-    /// topology, and readers keep their cached snapshot. On error nothing changes either:
-    /// the last good topology stays.
-    pub fn install(&self, account: DatabaseAccount, _now: Instant) -> Result<u64, AccountError> {
-        {
-            let state = self.lock();
-            if state
-                .topology
-                .as_ref()
-                .is_some_and(|t| *t.account == account)
-            {
-                return Ok(state.topology_generation);
-            }
-        }
-        account.validate()?;
-        let readable = account.readable()?;
-        let writable = account.writable()?;
+    /// Installs a validated account document. Marks of endpoints the account still
+    /// advertises are kept; marks of the others are dropped. A document equal to the
+    /// installed one changes nothing (no new snapshot, same generation): most refreshes
+    /// return the same topology, and readers keep their cached snapshot.
+    pub fn install(&self, account: ValidatedAccount, _now: Instant) -> Installed {
         let mut state = self.lock();
-        state.marks.retain(|endpoint| {
-            readable
-                .iter()
-                .chain(&writable)
-                .any(|l| &l.endpoint == endpoint)
-        });
-        state.topology = Some(Topology {
-            account: Arc::new(account),
-            readable,
-            writable,
-        });
+        if state.topology.as_ref() == Some(&account) {
+            return Installed::Unchanged {
+                topology_generation: state.topology_generation,
+            };
+        }
+        state.marks.retain(|endpoint| account.lists(endpoint));
+        state.topology = Some(account);
         state.topology_generation += 1;
-        let generation = state.topology_generation;
+        let topology_generation = state.topology_generation;
         self.publish(&mut state);
-        Ok(generation)
+        Installed::Changed {
+            topology_generation,
+        }
     }
 
     /// The last good account document, if any.
-    pub fn account(&self) -> Option<Arc<DatabaseAccount>> {
-        self.lock()
-            .topology
-            .as_ref()
-            .map(|t| Arc::clone(&t.account))
+    pub fn account(&self) -> Option<ValidatedAccount> {
+        self.lock().topology.clone()
     }
 
-    /// Marks `endpoint` unavailable for `scope` until `now + ttl`. A
+    /// Marks `endpoint` unavailable for `scope` until `now + ttl` (saturating). A
     /// [`MarkReason::WriteForbidden`] mark applies to writes only, whatever `scope` says.
+    ///
+    /// Only endpoints the installed topology lists can be marked: a late report about an
+    /// endpoint a refresh removed (or any report before the first document) changes
+    /// nothing, so no mark is ever probed for an endpoint nobody routes to. Returns
+    /// whether a mark was set.
     pub fn mark_unavailable(
         &self,
         endpoint: &Endpoint,
         scope: MarkScope,
         reason: MarkReason,
         now: Instant,
-    ) {
+    ) -> bool {
         let mut state = self.lock();
+        if !state.topology.as_ref().is_some_and(|t| t.lists(endpoint)) {
+            return false;
+        }
         state
             .marks
             .mark(endpoint, scope, reason, now, self.config.unavailability_ttl);
         self.publish(&mut state);
+        true
     }
 
-    /// Applies an [`Effect`]'s mark to the endpoint that was attempted. Returns whether
-    /// the effect asks for an urgent refresh (the caller takes that to the gate).
-    pub fn apply(&self, endpoint: &Endpoint, effect: &Effect, now: Instant) -> bool {
-        if let Some((scope, reason)) = effect.mark {
-            self.mark_unavailable(endpoint, scope, reason, now);
-        }
-        effect.refresh
+    /// Applies an [`Effect`]'s mark (if any) to the endpoint that was attempted; see
+    /// [`mark_unavailable`](Self::mark_unavailable). Returns whether a mark was set.
+    /// Whether to refresh is the effect's `refresh` flag, the runtime's business.
+    pub fn apply_mark(&self, endpoint: &Endpoint, effect: &Effect, now: Instant) -> bool {
+        effect
+            .mark
+            .is_some_and(|(scope, reason)| self.mark_unavailable(endpoint, scope, reason, now))
     }
 
     /// The current read and write marks of `endpoint`.
@@ -265,11 +263,6 @@ impl<W> LocationStore<W> {
         }
     }
 
-    /// The account's refresh gate: urgent refreshes start, join or are throttled here.
-    pub fn gate(&self) -> &RefreshGate<W> {
-        &self.gate
-    }
-
     /// The account (global) endpoint.
     pub fn default_endpoint(&self) -> &Endpoint {
         &self.default_endpoint
@@ -298,17 +291,17 @@ fn build(default_endpoint: &Endpoint, config: &StoreConfig, state: &StoreState) 
     RoutingSnapshot::build(SnapshotInput {
         generation: state.generation,
         topology_generation: state.topology_generation,
-        account_id: topology.map(|t| Arc::from(t.account.id.as_str())),
+        account_id: topology.map(|t| Arc::from(t.account().id.as_str())),
         default_endpoint,
-        multi_write: topology.is_some_and(|t| t.account.enable_multiple_write_locations),
-        readable: topology.map_or(&[], |t| &t.readable),
-        writable: topology.map_or(&[], |t| &t.writable),
+        multi_write: topology.is_some_and(|t| t.account().enable_multiple_write_locations),
+        readable: topology.map_or(&[], |t| t.readable()),
+        writable: topology.map_or(&[], |t| t.writable()),
         preferred: &config.preferred_regions,
         marks: &state.marks,
     })
 }
 
-impl<W> fmt::Debug for LocationStore<W> {
+impl fmt::Debug for LocationStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let snapshot = self.published.load();
         f.debug_struct("LocationStore")

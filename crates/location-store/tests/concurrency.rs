@@ -14,13 +14,13 @@ fn endpoint(i: usize) -> Endpoint {
     Endpoint::parse(&format!("http://127.0.0.{}:8081/", i + 1)).unwrap()
 }
 
-fn account(regions: usize) -> DatabaseAccount {
+fn account(regions: usize) -> ValidatedAccount {
     let locations: Vec<_> = (0..regions)
         .map(|i| json!({"name": format!("Region {i}"), "databaseAccountEndpoint": endpoint(i).as_str()}))
         .collect();
     let doc = json!({"id": "acct", "_rid": "acct.example", "writableLocations": [locations[0]],
         "readableLocations": locations});
-    DatabaseAccount::from_slice(&serde_json::to_vec(&doc).unwrap()).unwrap()
+    ValidatedAccount::from_slice(&serde_json::to_vec(&doc).unwrap()).unwrap()
 }
 
 #[test]
@@ -29,7 +29,9 @@ fn two_writers_and_two_readers() {
         Endpoint::parse("http://127.0.0.1:8081/").unwrap(),
         StoreConfig::default().with_unavailability_ttl(Duration::ZERO),
     );
-    store.install(account(4), Instant::now()).unwrap();
+    store
+        .install(account(4), Instant::now())
+        .topology_generation();
     let barrier = Barrier::new(4);
     let stop = AtomicBool::new(false);
     std::thread::scope(|scope| {
@@ -63,7 +65,9 @@ fn two_writers_and_two_readers() {
         let refresher = scope.spawn(|| {
             barrier.wait();
             for i in 0..2_000 {
-                store.install(account(3 + i % 2), Instant::now()).unwrap();
+                store
+                    .install(account(3 + i % 2), Instant::now())
+                    .topology_generation();
             }
         });
         marker.join().unwrap();

@@ -22,12 +22,10 @@ fn snapshot_and_route_allocate_nothing() {
         Endpoint::parse("https://acct.documents.example/").unwrap(),
         StoreConfig::default().with_preferred_regions(["East US"]),
     );
-    store
-        .install(
-            DatabaseAccount::from_slice(doc.to_string().as_bytes()).unwrap(),
-            Instant::now(),
-        )
-        .unwrap();
+    store.install(
+        ValidatedAccount::from_slice(doc.to_string().as_bytes()).unwrap(),
+        Instant::now(),
+    );
     let excluded = [RegionName::new("East US")];
     let tried = [Endpoint::parse("https://acct-westus.documents.example/").unwrap()];
     let options = [

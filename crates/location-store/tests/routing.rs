@@ -25,7 +25,7 @@ fn global() -> Endpoint {
 }
 
 /// An account document whose writable and readable regions are given in order.
-fn account(writable: &[&str], readable: &[&str], multi_write: bool) -> DatabaseAccount {
+fn account(writable: &[&str], readable: &[&str], multi_write: bool) -> ValidatedAccount {
     let locations = |regions: &[&str]| -> Vec<_> {
         regions
             .iter()
@@ -38,20 +38,20 @@ fn account(writable: &[&str], readable: &[&str], multi_write: bool) -> DatabaseA
         "readableLocations": locations(readable),
         "enableMultipleWriteLocations": multi_write,
     });
-    DatabaseAccount::from_slice(&serde_json::to_vec(&doc).unwrap()).unwrap()
+    ValidatedAccount::from_slice(&serde_json::to_vec(&doc).unwrap()).unwrap()
 }
 
-fn single_write() -> DatabaseAccount {
+fn single_write() -> ValidatedAccount {
     account(&[WEST], &[WEST, EAST, NORTH], false)
 }
 
-fn multi_write() -> DatabaseAccount {
+fn multi_write() -> ValidatedAccount {
     account(&[WEST, EAST, NORTH], &[WEST, EAST, NORTH], true)
 }
 
 #[allow(clippy::large_enum_variant)]
 enum Ev {
-    Install(DatabaseAccount),
+    Install(ValidatedAccount),
     Mark(&'static str, MarkScope, MarkReason, u64),
     Probe(&'static str, bool, u64),
 }
@@ -80,10 +80,10 @@ fn run(store: &LocationStore, t0: Instant, events: Vec<Ev>) {
     for event in events {
         match event {
             Ev::Install(doc) => {
-                store.install(doc, t0).unwrap();
+                store.install(doc, t0).topology_generation();
             }
             Ev::Mark(region, scope, reason, at) => {
-                store.mark_unavailable(&endpoint(region), scope, reason, t0 + secs(at))
+                store.mark_unavailable(&endpoint(region), scope, reason, t0 + secs(at));
             }
             Ev::Probe(region, ok, at) => store.record_probe(&endpoint(region), ok, t0 + secs(at)),
         }
@@ -444,7 +444,12 @@ fn generations_track_changes_and_topology_separately() {
     let store = store(&[]);
     let first = store.snapshot();
     assert_eq!((first.generation(), first.topology_generation()), (0, 0));
-    assert_eq!(store.install(single_write(), Instant::now()).unwrap(), 1);
+    assert_eq!(
+        store
+            .install(single_write(), Instant::now())
+            .topology_generation(),
+        1
+    );
     store.mark_unavailable(&endpoint(EAST), Read, Timeout, Instant::now());
     let now = store.snapshot();
     assert_eq!((now.generation(), now.topology_generation()), (2, 1));
@@ -456,26 +461,44 @@ fn generations_track_changes_and_topology_separately() {
 #[test]
 fn an_identical_document_changes_nothing() {
     let store = store(&[]);
-    assert_eq!(store.install(single_write(), Instant::now()).unwrap(), 1);
+    assert_eq!(
+        store
+            .install(single_write(), Instant::now())
+            .topology_generation(),
+        1
+    );
     let before = store.snapshot();
-    assert_eq!(store.install(single_write(), Instant::now()).unwrap(), 1);
+    assert_eq!(
+        store
+            .install(single_write(), Instant::now())
+            .topology_generation(),
+        1
+    );
     let after = store.snapshot();
     assert!(
         std::sync::Arc::ptr_eq(&before, &after),
         "no new snapshot was published"
     );
-    assert_eq!(store.install(multi_write(), Instant::now()).unwrap(), 2);
+    assert_eq!(
+        store
+            .install(multi_write(), Instant::now())
+            .topology_generation(),
+        2
+    );
 }
 
 #[test]
 fn a_rejected_document_keeps_the_last_good_topology() {
     let store = store(&[]);
-    store.install(single_write(), Instant::now()).unwrap();
+    store
+        .install(single_write(), Instant::now())
+        .topology_generation();
     let before = store.snapshot();
-    let mut bad = single_write();
+    let mut bad = single_write().account().clone();
     bad.readable_locations.clear();
+    // A rejected document never becomes installable: validation is the only way in.
     assert!(matches!(
-        store.install(bad, Instant::now()),
+        ValidatedAccount::new(bad),
         Err(AccountError::Empty {
             field: "readableLocations"
         })
@@ -486,5 +509,5 @@ fn a_rejected_document_keeps_the_last_good_topology() {
         render(after.read_locations()),
         "West US 2, East US 2, North Europe"
     );
-    assert_eq!(store.account().unwrap().id, "acct");
+    assert_eq!(store.account().unwrap().account().id, "acct");
 }

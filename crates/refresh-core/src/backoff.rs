@@ -26,11 +26,12 @@ impl Backoff {
     /// The default share of a delay that jitter may remove.
     pub const DEFAULT_JITTER_FRACTION: f64 = 0.2;
 
-    /// A backoff from `initial` doubling up to `max` (`max` is raised to `initial` if lower).
+    /// A backoff from `initial` doubling up to `max`. The cap wins: an `initial` above
+    /// `max` is lowered to it, so no delay ever exceeds `max`.
     pub fn new(initial: Duration, max: Duration) -> Self {
         Self {
-            initial,
-            max: max.max(initial),
+            initial: initial.min(max),
+            max,
             jitter_fraction: Self::DEFAULT_JITTER_FRACTION,
         }
     }
@@ -64,7 +65,12 @@ impl Backoff {
             .initial
             .checked_mul(1u32 << doublings.min(31))
             .map_or(self.max, |d| d.min(self.max));
-        base.mul_f64(1.0 - self.jitter_fraction * clamp_unit(jitter))
+        let factor = 1.0 - self.jitter_fraction * clamp_unit(jitter);
+        if factor >= 1.0 {
+            return base;
+        }
+        // `mul_f64` panics when the product overflows (a huge `max`); never grow the delay.
+        Duration::try_from_secs_f64(base.as_secs_f64() * factor).map_or(base, |d| d.min(base))
     }
 }
 
@@ -89,6 +95,15 @@ mod tests {
         let delays: Vec<_> = (0..7).map(|n| b.delay(n, 0.0).as_millis()).collect();
         assert_eq!(delays, vec![0, 100, 200, 400, 800, 1_000, 1_000]);
         assert_eq!(b.delay(u32::MAX, 0.0), Duration::from_millis(1_000));
+    }
+
+    #[test]
+    fn the_cap_wins_over_a_larger_initial_delay() {
+        let b = Backoff::new(Duration::from_secs(10), Duration::from_secs(1));
+        assert_eq!(b.initial(), Duration::from_secs(1));
+        assert_eq!(b.delay(1, 0.0), Duration::from_secs(1));
+        let huge = Backoff::new(Duration::MAX, Duration::MAX);
+        assert_eq!(huge.delay(u32::MAX, 0.0), Duration::MAX);
     }
 
     #[test]

@@ -1,11 +1,26 @@
 //! The refresh gate: per-account rate limit and single flight, as pure decisions.
 
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
 use crate::backoff::Backoff;
 use crate::stats::RefreshStats;
+use crate::time::saturating_add;
+
+/// How many flights a gate had started when an operation was routed. Passed back with a
+/// failure signal, it tells the gate whether a fetch has started since the failed request
+/// was sent — in which case that fetch, not a new one, answers the signal.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct FetchEpoch(u64);
+
+impl FetchEpoch {
+    /// The raw count, for logs.
+    pub fn get(self) -> u64 {
+        self.0
+    }
+}
 
 /// Identifies one fetch ("flight") started through a gate. Unique per gate, increasing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -20,9 +35,14 @@ impl FlightId {
 
 /// Why a flight was started.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TriggerKind {
-    /// A failure signal or an explicit "refresh now": rate-limited.
+    /// An explicit "refresh now": rate-limited by the window after the last success.
     Event,
+    /// A failure signal (403/3, 403/1008, transport failure) from an operation: starts at
+    /// once unless a fetch started since the operation was routed, or the last
+    /// signal-driven fetch learned nothing (then one per window).
+    Signal,
     /// The periodic tick: never throttled, but still single-flight.
     Periodic,
 }
@@ -80,10 +100,11 @@ impl Default for GateConfig {
 
 /// What a trigger should do.
 ///
-/// `W` is the caller's "waiter" for a flight (for example a `tokio::sync::watch`
-/// receiver): the gate stores the one made for a started flight and hands clones to
-/// joiners, so the I/O layer can implement "join" while the gate stays pure.
+/// `W` is the caller's "waiter" for a flight (the runtime's shared flight cell): the gate
+/// stores the one made for a started flight and hands clones to joiners, so the I/O layer
+/// can implement "join" while the gate stays pure.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum Decision<W = ()> {
     /// Start a fetch now and report its outcome through the ticket.
     Start(Ticket),
@@ -99,13 +120,19 @@ pub enum Decision<W = ()> {
         /// The earliest instant a trigger may start a fetch.
         until: Instant,
     },
+    /// A failure signal whose answer already exists: a fetch started after the failed
+    /// request was routed, and its result is installed. Retry on the current topology.
+    Superseded,
 }
 
 /// One account's event-driven refresh gate.
 ///
 /// - At most one fetch is in flight; triggers during a flight [join](Decision::Join) it.
-/// - After a success, event triggers are [throttled](Decision::Throttled) for
+/// - After a success, explicit triggers are [throttled](Decision::Throttled) for
 ///   `min_interval`; a periodic success resets that clock the same way.
+/// - Failure [signals](Self::signal) start at once unless a fetch started since the
+///   failed request was routed ([superseded](Decision::Superseded)), or the last
+///   signal-driven fetch learned nothing within `min_interval`.
 /// - A failure does not consume the window: the next start is allowed after a short,
 ///   doubling, jittered backoff (capped at `min_interval`).
 /// - A [`Ticket`] dropped without an outcome releases the flight like a failure.
@@ -119,6 +146,8 @@ pub struct RefreshGate<W = ()> {
 struct Shared<W> {
     config: GateConfig,
     state: Mutex<GateState<W>>,
+    /// Flights started so far, readable without the lock (see [`RefreshGate::epoch`]).
+    started: AtomicU64,
 }
 
 struct GateState<W> {
@@ -127,6 +156,8 @@ struct GateState<W> {
     last_success: Option<Instant>,
     consecutive_failures: u32,
     retry_not_before: Option<Instant>,
+    /// Set when a signal-driven fetch learned nothing: further signals wait until then.
+    quiet_until: Option<Instant>,
     stats: RefreshStats,
 }
 
@@ -147,18 +178,46 @@ impl<W: Clone + Send + Sync + 'static> RefreshGate<W> {
                     last_success: None,
                     consecutive_failures: 0,
                     retry_not_before: None,
+                    quiet_until: None,
                     stats: RefreshStats::default(),
                 }),
+                started: AtomicU64::new(0),
             }),
         }
     }
 
-    /// An event-driven trigger at `now`: start, join, or be throttled.
+    /// An explicit "refresh now" at `now`: start, join, or be throttled by the window
+    /// after the last success (or the failure backoff).
     ///
     /// `make_waiter` is called only when a flight starts; its value is kept until the
     /// flight ends and cloned for every joiner.
     pub fn trigger(&self, now: Instant, make_waiter: impl FnOnce(FlightId) -> W) -> Decision<W> {
-        self.decide(now, TriggerKind::Event, make_waiter)
+        self.decide(now, TriggerKind::Event, FetchEpoch(u64::MAX), make_waiter)
+    }
+
+    /// A failure signal at `now` from an operation routed at `routed` (the
+    /// [`epoch`](Self::epoch) read before it was sent).
+    ///
+    /// - A flight is running: [`Join`](Decision::Join) it.
+    /// - A flight started after `routed`: [`Superseded`](Decision::Superseded) — its
+    ///   result is the answer; retry on it.
+    /// - The failure backoff runs, or the last signal-driven fetch learned nothing less
+    ///   than `min_interval` ago: [`Throttled`](Decision::Throttled).
+    /// - Otherwise [`Start`](Decision::Start), even right after another success: the first
+    ///   signal of a real failover is never delayed by the window.
+    pub fn signal(
+        &self,
+        now: Instant,
+        routed: FetchEpoch,
+        make_waiter: impl FnOnce(FlightId) -> W,
+    ) -> Decision<W> {
+        self.decide(now, TriggerKind::Signal, routed, make_waiter)
+    }
+
+    /// The current epoch: how many flights have started. One atomic load, no lock: read
+    /// it when routing an operation and pass it to [`signal`](Self::signal).
+    pub fn epoch(&self) -> FetchEpoch {
+        FetchEpoch(self.shared.started.load(Ordering::Acquire))
     }
 
     /// The periodic tick at `now`: start, or join the flight already running. Never
@@ -168,32 +227,50 @@ impl<W: Clone + Send + Sync + 'static> RefreshGate<W> {
         now: Instant,
         make_waiter: impl FnOnce(FlightId) -> W,
     ) -> Decision<W> {
-        self.decide(now, TriggerKind::Periodic, make_waiter)
+        self.decide(
+            now,
+            TriggerKind::Periodic,
+            FetchEpoch(u64::MAX),
+            make_waiter,
+        )
     }
 
     fn decide(
         &self,
         now: Instant,
         kind: TriggerKind,
+        routed: FetchEpoch,
         make_waiter: impl FnOnce(FlightId) -> W,
     ) -> Decision<W> {
         let mut state = self.lock();
         if let Some(flight) = &state.flight {
             let (flight, waiter) = (flight.id, flight.waiter.clone());
-            if kind == TriggerKind::Event {
+            if kind != TriggerKind::Periodic {
                 state.stats.joined += 1;
             }
             return Decision::Join { flight, waiter };
         }
-        if kind == TriggerKind::Event {
-            if let Some(until) = state.blocked_until(now, self.shared.config.min_interval) {
-                state.stats.throttled += 1;
-                return Decision::Throttled { until };
+        let min_interval = self.shared.config.min_interval;
+        let blocked = match kind {
+            TriggerKind::Event => state.blocked_until(now, min_interval),
+            TriggerKind::Signal => {
+                if self.shared.started.load(Ordering::Relaxed) > routed.0 {
+                    state.stats.superseded += 1;
+                    return Decision::Superseded;
+                }
+                state.signal_blocked_until(now)
             }
+            TriggerKind::Periodic => None,
+        };
+        if let Some(until) = blocked {
+            state.stats.throttled += 1;
+            return Decision::Throttled { until };
         }
         let id = FlightId(state.next_flight);
         state.next_flight += 1;
         state.stats.attempts += 1;
+        // Written under the lock, so a signal deciding after this sees the new epoch.
+        self.shared.started.fetch_add(1, Ordering::Release);
         state.flight = Some(Flight {
             id,
             waiter: make_waiter(id),
@@ -253,12 +330,12 @@ impl<W> Shared<W> {
 
 impl<W> GateState<W> {
     fn blocked_until(&self, now: Instant, min_interval: Duration) -> Option<Instant> {
-        let window = self.last_success.map(|at| at + min_interval);
-        let until = match (window, self.retry_not_before) {
-            (Some(a), Some(b)) => a.max(b),
-            (a, b) => a.or(b)?,
-        };
-        (now < until).then_some(until)
+        let window = self.last_success.map(|at| saturating_add(at, min_interval));
+        latest_after(now, [window, self.retry_not_before])
+    }
+
+    fn signal_blocked_until(&self, now: Instant) -> Option<Instant> {
+        latest_after(now, [self.quiet_until, self.retry_not_before])
     }
 
     fn record_success(&mut self, now: Instant) {
@@ -271,9 +348,16 @@ impl<W> GateState<W> {
 
     fn record_failure(&mut self, now: Instant, backoff: Backoff, jitter: f64) {
         self.consecutive_failures = self.consecutive_failures.saturating_add(1);
-        self.retry_not_before = Some(now + backoff.delay(self.consecutive_failures, jitter));
+        let delay = backoff.delay(self.consecutive_failures, jitter);
+        self.retry_not_before = Some(saturating_add(now, delay));
         self.stats.failures += 1;
     }
+}
+
+/// The latest of `instants` if it is after `now`.
+fn latest_after<const N: usize>(now: Instant, instants: [Option<Instant>; N]) -> Option<Instant> {
+    let until = instants.into_iter().flatten().max()?;
+    (now < until).then_some(until)
 }
 
 impl<W> Clone for RefreshGate<W> {
@@ -301,21 +385,45 @@ impl<W> fmt::Debug for RefreshGate<W> {
     }
 }
 
+/// How a flight ended, as its ticket reports it.
+#[derive(Debug, Clone, Copy)]
+enum Completion {
+    /// A document was fetched and changed the topology (or nobody said otherwise).
+    Changed,
+    /// A document was fetched and equalled the installed one.
+    Unchanged,
+    /// The fetch failed; the jitter shortens the backoff.
+    Failed(f64),
+}
+
 /// Type-erased completion, so a [`Ticket`] need not name the waiter type's bounds.
 trait Complete: Send + Sync {
-    fn complete(&self, flight: FlightId, now: Instant, outcome: Result<(), f64>);
+    fn complete(&self, flight: FlightId, kind: TriggerKind, now: Instant, outcome: Completion);
 }
 
 impl<W: Send + Sync> Complete for Shared<W> {
-    fn complete(&self, flight: FlightId, now: Instant, outcome: Result<(), f64>) {
+    fn complete(&self, flight: FlightId, kind: TriggerKind, now: Instant, outcome: Completion) {
         let mut state = self.lock();
         if state.flight.as_ref().map(|f| f.id) != Some(flight) {
             return;
         }
         state.flight = None;
         match outcome {
-            Ok(()) => state.record_success(now),
-            Err(jitter) => state.record_failure(now, self.config.backoff, jitter),
+            Completion::Changed => {
+                state.record_success(now);
+                state.quiet_until = None;
+            }
+            Completion::Unchanged => {
+                state.record_success(now);
+                state.stats.unchanged += 1;
+                if kind == TriggerKind::Signal {
+                    // A signal that learned nothing: the next one waits for the window.
+                    state.quiet_until = Some(saturating_add(now, self.config.min_interval));
+                }
+            }
+            Completion::Failed(jitter) => {
+                state.record_failure(now, self.config.backoff, jitter);
+            }
         }
     }
 }
@@ -348,21 +456,29 @@ impl Ticket {
         self.started
     }
 
-    /// The fetch succeeded at `now`: opens a new `min_interval` window.
+    /// The fetch succeeded at `now` and changed the topology: opens a new
+    /// `min_interval` window for explicit triggers; signals stay free to start.
     pub fn succeed(mut self, now: Instant) {
-        self.finish(now, Ok(()));
+        self.finish(now, Completion::Changed);
+    }
+
+    /// The fetch succeeded at `now` but its document equalled the installed one. After a
+    /// signal-driven flight this also holds further signals for `min_interval`: fetches
+    /// that learn nothing are what the rate limit exists to stop.
+    pub fn succeed_unchanged(mut self, now: Instant) {
+        self.finish(now, Completion::Unchanged);
     }
 
     /// The fetch failed at `now`; `jitter` in `[0, 1]` shortens the backoff (see
     /// [`Backoff::delay`]).
     pub fn fail(mut self, now: Instant, jitter: f64) {
-        self.finish(now, Err(jitter));
+        self.finish(now, Completion::Failed(jitter));
     }
 
-    fn finish(&mut self, now: Instant, outcome: Result<(), f64>) {
+    fn finish(&mut self, now: Instant, outcome: Completion) {
         self.done = true;
         if let Some(gate) = self.gate.upgrade() {
-            gate.complete(self.flight, now, outcome);
+            gate.complete(self.flight, self.kind, now, outcome);
         }
     }
 }
@@ -380,7 +496,7 @@ impl Drop for Ticket {
     fn drop(&mut self) {
         if !self.done {
             let started = self.started;
-            self.finish(started, Err(0.0));
+            self.finish(started, Completion::Failed(0.0));
         }
     }
 }

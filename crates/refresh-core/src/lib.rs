@@ -11,6 +11,8 @@
 //! - [`RefreshGate`]: the per-account rate limit (`min_interval`) and single flight for
 //!   event-driven refreshes, with a failure backoff that never consumes the window.
 //! - [`Schedule`]: the drift-free, jittered periodic deadline that skips missed ticks.
+//! - [`FetchSlots`]: the runtime-wide fetch limit, with a slot reserved for urgent work
+//!   and a cap on what failing accounts may hold.
 //! - [`RefreshStats`]: a plain snapshot of what the gate saw.
 //!
 //! ```
@@ -42,10 +44,14 @@ mod backoff;
 mod gate;
 mod registry;
 mod schedule;
+mod slots;
 mod stats;
+mod time;
 
 pub use backoff::Backoff;
-pub use gate::{Decision, FlightId, GateConfig, RefreshGate, Ticket, TriggerKind};
+pub use gate::{Decision, FetchEpoch, FlightId, GateConfig, RefreshGate, Ticket, TriggerKind};
 pub use registry::{AccountRegistry, AccountSnapshot, Registration, RegistrationId};
 pub use schedule::{Schedule, ScheduleConfig};
+pub use slots::{FetchSlots, SlotClass, SlotLease};
 pub use stats::RefreshStats;
+pub use time::saturating_add;

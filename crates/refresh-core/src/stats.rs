@@ -16,6 +16,11 @@ pub struct RefreshStats {
     pub joined: u64,
     /// Triggers refused by the rate limit or the failure backoff.
     pub throttled: u64,
+    /// Failure signals that started nothing because a fetch had started since the failed
+    /// request was routed (its result already stands).
+    pub superseded: u64,
+    /// Successful fetches whose document changed nothing.
+    pub unchanged: u64,
     /// When the last successful fetch completed.
     pub last_success: Option<Instant>,
 }

@@ -1,15 +1,20 @@
 //! One account's shared state in the runtime, and how it is refreshed and probed.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use meridian_location_store::{DatabaseAccount, Endpoint, LocationStore, RegionName, StoreConfig};
-use meridian_refresh_core::{Decision, Ticket};
+use futures_util::FutureExt;
+use meridian_location_store::{
+    Endpoint, Installed, LocationStore, RegionName, StoreConfig, ValidatedAccount,
+};
+use meridian_refresh_core::{Decision, FetchEpoch, FlightId, RefreshGate, SlotClass, Ticket};
 
 use crate::config::RuntimeConfig;
 use crate::fetcher::{AccountFetcher, FetchError};
 use crate::flight::{FlightReporter, FlightResult, Waiter};
+use crate::slots::{SlotGuard, Slots};
 use crate::tasks::Tasks;
 
 /// What identifies an account in a runtime (its endpoint) and how it is routed.
@@ -24,7 +29,7 @@ pub struct AccountSpec {
 }
 
 impl AccountSpec {
-    /// The account at `endpoint` (its global endpoint).
+    /// The account at `endpoint` (its account endpoint).
     pub fn new(endpoint: Endpoint) -> Self {
         Self {
             endpoint,
@@ -44,7 +49,7 @@ impl AccountSpec {
     }
 
     /// Regional endpoints to fetch the account document from while no document is known
-    /// and the account endpoint fails (a cold start during a global-endpoint outage).
+    /// and the account endpoint fails (a cold start during an account-endpoint outage).
     pub fn with_bootstrap_endpoints(
         mut self,
         endpoints: impl IntoIterator<Item = Endpoint>,
@@ -65,21 +70,35 @@ impl From<Endpoint> for AccountSpec {
     }
 }
 
-/// Counters the gate does not keep.
+/// What the runtime counts per account beyond the gate's counters, and the two flags the
+/// loop's dispatcher keeps.
 #[derive(Debug, Default)]
-pub(crate) struct Counters {
+pub(crate) struct AccountCounters {
     pub(crate) probes: AtomicU64,
     pub(crate) probe_failures: AtomicU64,
     pub(crate) fallback_fetches: AtomicU64,
+    /// Periodic refreshes a tick skipped because the previous one was still running or
+    /// still waiting for a slot.
+    pub(crate) skipped_busy: AtomicU64,
+    /// Fetcher panics caught.
+    pub(crate) panics: AtomicU64,
+    /// The last completed flight failed: the account's work is "suspect" for the slots.
+    pub(crate) failing: AtomicBool,
+    /// A periodic refresh of this account is queued in the loop (never twice).
+    pub(crate) queued: AtomicBool,
+    /// A probe round of this account is queued in the loop (never twice).
+    pub(crate) probe_queued: AtomicBool,
 }
 
 /// The state every handle of one account shares.
 pub(crate) struct AccountState {
     pub(crate) spec: AccountSpec,
     pub(crate) fetcher: Arc<dyn AccountFetcher>,
-    pub(crate) store: LocationStore<Waiter>,
-    pub(crate) counters: Counters,
-    pub(crate) fetch_timeout: Duration,
+    pub(crate) store: LocationStore,
+    pub(crate) gate: RefreshGate<Waiter>,
+    pub(crate) counters: AccountCounters,
+    slots: Arc<Slots>,
+    fetch_timeout: Duration,
 }
 
 impl std::fmt::Debug for AccountState {
@@ -87,6 +106,7 @@ impl std::fmt::Debug for AccountState {
         f.debug_struct("AccountState")
             .field("endpoint", &self.spec.endpoint)
             .field("store", &self.store)
+            .field("gate", &self.gate)
             .finish_non_exhaustive()
     }
 }
@@ -96,34 +116,65 @@ pub(crate) fn now() -> Instant {
     tokio::time::Instant::now().into_std()
 }
 
+/// What an event-driven trigger or a failure signal did.
+#[derive(Debug)]
+pub(crate) enum Triggered {
+    Started(Waiter),
+    Joined(Waiter),
+    Throttled { until: Instant },
+    Superseded,
+}
+
 impl AccountState {
     pub(crate) fn new(
         spec: AccountSpec,
         fetcher: Arc<dyn AccountFetcher>,
         config: &RuntimeConfig,
+        slots: Arc<Slots>,
     ) -> Self {
         let store_config = StoreConfig::default()
             .with_preferred_regions(spec.preferred_regions.iter().cloned())
-            .with_unavailability_ttl(config.unavailability_ttl)
-            .with_gate(config.gate());
+            .with_unavailability_ttl(config.unavailability_ttl);
         Self {
             store: LocationStore::new(spec.endpoint.clone(), store_config),
+            gate: RefreshGate::new(config.gate()),
             spec,
             fetcher,
-            counters: Counters::default(),
+            counters: AccountCounters::default(),
+            slots,
             fetch_timeout: config.fetch_timeout,
         }
     }
 
-    /// An event-driven trigger: start a flight (spawned in `tasks`), join the one in
-    /// flight, or be throttled.
+    /// Whether this account's work counts as suspect for the slots (its last fetch failed).
+    pub(crate) fn is_failing(&self) -> bool {
+        self.counters.failing.load(Ordering::Relaxed)
+    }
+
+    /// An explicit "refresh now" (or the first fetch on attach).
     pub(crate) fn trigger(self: &Arc<Self>, tasks: &Tasks) -> Triggered {
+        self.decide(tasks, |gate, now, make| gate.trigger(now, make))
+    }
+
+    /// A failure signal from an operation routed at `routed`.
+    pub(crate) fn signal(self: &Arc<Self>, tasks: &Tasks, routed: FetchEpoch) -> Triggered {
+        self.decide(tasks, |gate, now, make| gate.signal(now, routed, make))
+    }
+
+    /// Asks the gate; a started flight is spawned in `tasks` and first waits for an urgent
+    /// slot (the gate already shows it running, so later triggers join it).
+    fn decide(
+        self: &Arc<Self>,
+        tasks: &Tasks,
+        ask: impl FnOnce(
+            &RefreshGate<Waiter>,
+            Instant,
+            &mut dyn FnMut(FlightId) -> Waiter,
+        ) -> Decision<Waiter>,
+    ) -> Triggered {
         let mut reporter = None;
-        match self
-            .store
-            .gate()
-            .trigger(now(), |_| new_flight(&mut reporter))
-        {
+        let mut make = |_| new_flight(&mut reporter);
+        match ask(&self.gate, now(), &mut make) {
             Decision::Start(ticket) => {
                 let Some((reporter, waiter)) = reporter else {
                     // The gate calls `make_waiter` exactly once per start; never taken.
@@ -132,21 +183,27 @@ impl AccountState {
                 let state = Arc::clone(self);
                 // If the runtime is shutting down the future is dropped unstarted: the
                 // ticket then releases the gate and joiners see `Cancelled`.
-                tasks.spawn(async move { state.run_flight(ticket, reporter).await });
+                tasks.spawn(async move {
+                    let _slot = state
+                        .slots
+                        .acquire(SlotClass::Urgent, state.is_failing())
+                        .await;
+                    state.run_flight(ticket, reporter).await;
+                });
                 Triggered::Started(waiter)
             }
             Decision::Join { waiter, .. } => Triggered::Joined(waiter),
             Decision::Throttled { until } => Triggered::Throttled { until },
+            _ => Triggered::Superseded,
         }
     }
 
-    /// The periodic tick's refresh: start a flight and run it here, or let the flight
-    /// already running serve this tick.
-    pub(crate) async fn refresh_periodic(self: Arc<Self>) {
+    /// The periodic refresh, run by the loop with a routine slot already held: start a
+    /// flight, or let the flight already running serve this tick.
+    pub(crate) async fn refresh_periodic(self: Arc<Self>, _slot: SlotGuard) {
         let mut reporter = None;
         if let Decision::Start(ticket) = self
-            .store
-            .gate()
+            .gate
             .start_periodic(now(), |_| new_flight(&mut reporter))
         {
             if let Some((reporter, _)) = reporter {
@@ -156,19 +213,28 @@ impl AccountState {
     }
 
     /// Fetches (with fallback), installs on success, reports to the gate, and tells every
-    /// joiner. On failure the last good topology stays and a warning names the account.
+    /// joiner. On failure the last good topology stays and a warning names the account;
+    /// a fetcher that panics is caught here, logged at `error`, and counts as a failure.
     async fn run_flight(&self, ticket: Ticket, reporter: FlightReporter) {
-        let fetched = self.fetch_with_fallback().await;
+        let fetched = AssertUnwindSafe(self.fetch_with_fallback())
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|panic| Err(self.caught(panic.as_ref())));
         let now = now();
-        let installed = fetched.and_then(|account| Ok(self.store.install(account, now)?));
-        let result = match installed {
-            Ok(topology_generation) => {
-                ticket.succeed(now);
+        let result = match fetched {
+            Ok(account) => {
+                self.counters.failing.store(false, Ordering::Relaxed);
+                let installed = self.store.install(account, now);
+                match installed {
+                    Installed::Changed { .. } => ticket.succeed(now),
+                    _ => ticket.succeed_unchanged(now),
+                }
                 FlightResult::Refreshed {
-                    topology_generation,
+                    topology_generation: installed.topology_generation(),
                 }
             }
             Err(error) => {
+                self.counters.failing.store(true, Ordering::Relaxed);
                 tracing::warn!(
                     account = %self.spec.endpoint,
                     error = %error,
@@ -181,10 +247,21 @@ impl AccountState {
         reporter.finish(result);
     }
 
+    fn caught(&self, panic: &(dyn std::any::Any + Send)) -> FetchError {
+        self.counters.panics.fetch_add(1, Ordering::Relaxed);
+        let message = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        tracing::error!(account = %self.spec.endpoint, %message, "the account fetcher panicked; the runtime keeps running");
+        FetchError::Panicked { message }
+    }
+
     /// The account endpoint first; then the regional endpoints of the last good document,
     /// or, with none yet, the bootstrap endpoints. Each attempt is bounded by the fetch
     /// timeout; the error of the last attempt is returned.
-    async fn fetch_with_fallback(&self) -> Result<DatabaseAccount, FetchError> {
+    async fn fetch_with_fallback(&self) -> Result<ValidatedAccount, FetchError> {
         let primary = &self.spec.endpoint;
         let mut last_error = match self.fetch_once(primary).await {
             Ok(account) => return Ok(account),
@@ -208,19 +285,22 @@ impl AccountState {
         Err(last_error)
     }
 
-    async fn fetch_once(&self, endpoint: &Endpoint) -> Result<DatabaseAccount, FetchError> {
+    async fn fetch_once(&self, endpoint: &Endpoint) -> Result<ValidatedAccount, FetchError> {
         tokio::time::timeout(self.fetch_timeout, self.fetcher.fetch_account(endpoint))
             .await
             .unwrap_or(Err(FetchError::Timeout(self.fetch_timeout)))
     }
 
     /// Probes every endpoint whose mark expired, one at a time, each bounded by the fetch
-    /// timeout, and reports the results to the store.
-    pub(crate) async fn probe_due(self: Arc<Self>) {
+    /// timeout, and reports the results to the store. Run by the loop with a slot held.
+    pub(crate) async fn probe_due(self: Arc<Self>, _slot: SlotGuard) {
         for endpoint in self.store.due_probes(now()) {
             self.counters.probes.fetch_add(1, Ordering::Relaxed);
-            let result = tokio::time::timeout(self.fetch_timeout, self.fetcher.probe(&endpoint))
+            let probe = tokio::time::timeout(self.fetch_timeout, self.fetcher.probe(&endpoint));
+            let result = AssertUnwindSafe(probe)
+                .catch_unwind()
                 .await
+                .unwrap_or_else(|panic| Ok(Err(self.caught(panic.as_ref()))))
                 .unwrap_or(Err(FetchError::Timeout(self.fetch_timeout)));
             if let Err(error) = &result {
                 self.counters.probe_failures.fetch_add(1, Ordering::Relaxed);
@@ -229,14 +309,6 @@ impl AccountState {
             self.store.record_probe(&endpoint, result.is_ok(), now());
         }
     }
-}
-
-/// What an event-driven trigger did.
-#[derive(Debug)]
-pub(crate) enum Triggered {
-    Started(Waiter),
-    Joined(Waiter),
-    Throttled { until: Instant },
 }
 
 fn new_flight(slot: &mut Option<(FlightReporter, Waiter)>) -> Waiter {

@@ -19,7 +19,62 @@ pub enum BuildError {
         /// What is wrong.
         reason: &'static str,
     },
+    /// A duration setting is outside its bounds.
+    #[error("runtime setting `{setting}` is {value:?}; it must be within {min:?}..={max:?}")]
+    DurationOutOfRange {
+        /// The builder method.
+        setting: &'static str,
+        /// The value given.
+        value: Duration,
+        /// The smallest accepted value.
+        min: Duration,
+        /// The largest accepted value.
+        max: Duration,
+    },
+    /// A count setting is outside its bounds.
+    #[error("runtime setting `{setting}` is {value}; it must be within {min}..={max}")]
+    CountOutOfRange {
+        /// The builder method.
+        setting: &'static str,
+        /// The value given.
+        value: usize,
+        /// The smallest accepted value.
+        min: usize,
+        /// The largest accepted value.
+        max: usize,
+    },
 }
+
+impl BuildError {
+    /// The setting that was refused, if a setting was.
+    pub fn setting(&self) -> Option<&'static str> {
+        match self {
+            Self::Invalid { setting, .. }
+            | Self::DurationOutOfRange { setting, .. }
+            | Self::CountOutOfRange { setting, .. } => Some(setting),
+            Self::NoTokioRuntime => None,
+        }
+    }
+}
+
+const MS: Duration = Duration::from_millis(1);
+const DAY: Duration = Duration::from_secs(24 * 3_600);
+const HOUR: Duration = Duration::from_secs(3_600);
+
+/// The bounds of every duration setting: (name, min, max). Long enough for any real use,
+/// short enough that no deadline arithmetic can overflow.
+pub(crate) const DURATION_BOUNDS: [(&str, Duration, Duration); 7] = [
+    ("refresh_interval", MS, DAY),
+    ("event_min_interval", MS, HOUR),
+    ("failure_backoff", MS, HOUR),
+    ("fetch_timeout", MS, HOUR),
+    ("unavailability_ttl", MS, DAY),
+    ("probe_interval", MS, DAY),
+    ("shutdown_grace", Duration::ZERO, HOUR),
+];
+
+/// The most fetches and probes a runtime runs at once.
+pub const MAX_CONCURRENCY: usize = 4_096;
 
 /// The validated settings of a runtime.
 #[derive(Debug, Clone)]
@@ -64,9 +119,15 @@ impl RuntimeConfig {
         self.fetch_timeout
     }
 
-    /// How many accounts a tick fetches at once.
+    /// How many fetches and probes (periodic, event-driven, first fetches) run at once,
+    /// runtime-wide.
     pub fn concurrency(&self) -> usize {
         self.concurrency
+    }
+
+    /// The minimum interval between signal-driven refreshes that learn nothing.
+    pub fn event_min_interval(&self) -> Duration {
+        self.event_min_interval
     }
 
     pub(crate) fn schedule(&self) -> ScheduleConfig {
@@ -79,31 +140,40 @@ impl RuntimeConfig {
             .with_backoff(Backoff::new(self.failure_backoff, self.event_min_interval))
     }
 
+    /// Checks every setting against its bounds; the first one outside them is named.
     pub(crate) fn validate(&self) -> Result<(), BuildError> {
-        let invalid = |setting, reason| Err(BuildError::Invalid { setting, reason });
-        if self.refresh_interval.is_zero() {
-            return invalid("refresh_interval", "must be greater than zero");
-        }
         if !(0.0..=ScheduleConfig::MAX_JITTER_FRACTION).contains(&self.jitter_fraction) {
-            return invalid("jitter_fraction", "must be within 0.0..=0.5");
+            return Err(BuildError::Invalid {
+                setting: "jitter_fraction",
+                reason: "must be within 0.0..=0.5",
+            });
         }
-        if self.event_min_interval.is_zero() {
-            return invalid("event_min_interval", "must be greater than zero");
+        let values = [
+            self.refresh_interval,
+            self.event_min_interval,
+            self.failure_backoff,
+            self.fetch_timeout,
+            self.unavailability_ttl,
+            self.probe_interval,
+            self.shutdown_grace,
+        ];
+        for ((setting, min, max), value) in DURATION_BOUNDS.into_iter().zip(values) {
+            if !(min..=max).contains(&value) {
+                return Err(BuildError::DurationOutOfRange {
+                    setting,
+                    value,
+                    min,
+                    max,
+                });
+            }
         }
-        if self.failure_backoff.is_zero() {
-            return invalid("failure_backoff", "must be greater than zero");
-        }
-        if self.fetch_timeout.is_zero() {
-            return invalid("fetch_timeout", "must be greater than zero");
-        }
-        if self.concurrency == 0 {
-            return invalid("concurrency", "must be at least 1");
-        }
-        if self.unavailability_ttl.is_zero() {
-            return invalid("unavailability_ttl", "must be greater than zero");
-        }
-        if self.probe_interval.is_zero() {
-            return invalid("probe_interval", "must be greater than zero");
+        if !(1..=MAX_CONCURRENCY).contains(&self.concurrency) {
+            return Err(BuildError::CountOutOfRange {
+                setting: "concurrency",
+                value: self.concurrency,
+                min: 1,
+                max: MAX_CONCURRENCY,
+            });
         }
         Ok(())
     }

@@ -5,7 +5,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
-use meridian_location_store::{AccountError, DatabaseAccount, Endpoint};
+use meridian_location_store::{AccountError, Endpoint, ValidatedAccount};
 
 /// A boxed, sendable future returned by an [`AccountFetcher`].
 pub type FetchFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, FetchError>> + Send + 'a>>;
@@ -14,8 +14,9 @@ pub type FetchFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, FetchError>>
 /// tests implement it with fakes. The runtime bounds every call with its per-fetch
 /// timeout, so an implementation need not (but may) time out by itself.
 pub trait AccountFetcher: Send + Sync + 'static {
-    /// `GET /` on `endpoint` (the account endpoint or a regional one), parsed.
-    fn fetch_account<'a>(&'a self, endpoint: &'a Endpoint) -> FetchFuture<'a, DatabaseAccount>;
+    /// `GET /` on `endpoint` (the account endpoint or a regional one), parsed and
+    /// validated ([`ValidatedAccount::from_slice`]).
+    fn fetch_account<'a>(&'a self, endpoint: &'a Endpoint) -> FetchFuture<'a, ValidatedAccount>;
 
     /// Whether `endpoint` answers again (a `GET /` there, typically). Used to gate
     /// failback of an endpoint whose unavailability mark expired.
@@ -38,7 +39,7 @@ pub enum FetchError {
         sub_status: Option<u32>,
     },
     /// The body was not a valid account document.
-    #[error("invalid account document: {0}")]
+    #[error("invalid account document")]
     Document(#[from] AccountError),
     /// The body was larger than the transport accepts.
     #[error("response body over the {limit}-byte cap")]
@@ -47,8 +48,15 @@ pub enum FetchError {
         limit: usize,
     },
     /// The request could not be completed (refused, reset, TLS, ...).
-    #[error("transport error: {0}")]
+    #[error("transport error")]
     Transport(#[source] Box<dyn Error + Send + Sync>),
+    /// The fetcher panicked. The runtime caught it, logged it at `error` and keeps
+    /// running; the last good topology stays.
+    #[error("the fetcher panicked: {message}")]
+    Panicked {
+        /// The panic's message, if it had one.
+        message: String,
+    },
 }
 
 impl FetchError {

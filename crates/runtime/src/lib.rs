@@ -18,15 +18,15 @@
 //! ```
 //! use std::sync::Arc;
 //! use std::time::Duration;
-//! use meridian_location_store::{DatabaseAccount, Endpoint};
+//! use meridian_location_store::{Endpoint, ValidatedAccount};
 //! use meridian_runtime::{AccountFetcher, FetchError, FetchFuture, Runtime};
 //!
 //! /// A fetcher that serves one fixed document (a real one sends a signed `GET /`).
 //! struct Fixed(Vec<u8>);
 //!
 //! impl AccountFetcher for Fixed {
-//!     fn fetch_account<'a>(&'a self, _: &'a Endpoint) -> FetchFuture<'a, DatabaseAccount> {
-//!         Box::pin(async move { Ok(DatabaseAccount::from_slice(&self.0)?) })
+//!     fn fetch_account<'a>(&'a self, _: &'a Endpoint) -> FetchFuture<'a, ValidatedAccount> {
+//!         Box::pin(async move { Ok(ValidatedAccount::from_slice(&self.0)?) })
 //!     }
 //!     fn probe<'a>(&'a self, _: &'a Endpoint) -> FetchFuture<'a, ()> {
 //!         Box::pin(async { Ok(()) })
@@ -59,14 +59,16 @@ mod flight;
 mod handle;
 mod refresh_loop;
 mod runtime;
+mod slots;
 mod stats;
 mod tasks;
+mod tick;
 
 pub use account::AccountSpec;
-pub use config::{BuildError, RuntimeConfig};
+pub use config::{BuildError, MAX_CONCURRENCY, RuntimeConfig};
 pub use fetcher::{AccountFetcher, FetchError, FetchFuture};
 pub use flight::FlightResult;
-pub use handle::{AccountHandle, RefreshOutcome};
+pub use handle::{AccountHandle, RefreshOutcome, RefreshWait, RoutedOn, Verdict};
 pub use runtime::{AttachError, Runtime, RuntimeBuilder};
-pub use stats::{AccountStats, RuntimeStats};
+pub use stats::{AccountStats, RuntimeHealth, RuntimeStats};
 pub use tasks::TaskMonitor;

@@ -1,48 +1,147 @@
-//! The one background task per runtime: it keeps the schedule and dispatches ticks and
-//! probe rounds; it never waits for a fetch itself.
+//! The one background task per runtime: it keeps the schedule, queues each tick's and
+//! each probe round's work, and runs that work under the runtime-wide slots. It never
+//! waits for a fetch, so a hung account shifts nobody's schedule.
 
+use std::collections::VecDeque;
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use futures_util::StreamExt;
-use futures_util::stream;
-use meridian_refresh_core::Schedule;
-use tokio::sync::Semaphore;
+use futures_util::stream::FuturesUnordered;
+use futures_util::{FutureExt, StreamExt};
+use meridian_refresh_core::{Schedule, SlotClass, saturating_add};
 use tokio::time::Instant;
 
 use crate::account::{AccountState, now};
 use crate::runtime::Shared;
 use crate::tasks::Tasks;
+use crate::tick::TickProgress;
+
+/// One unit of queued work.
+enum Job {
+    /// A periodic refresh, counted towards the tick that queued it.
+    Refresh(Arc<AccountState>, Arc<TickProgress>),
+    /// A probe round over the account's expired marks.
+    Probe(Arc<AccountState>),
+}
+
+impl Job {
+    fn account(&self) -> &Arc<AccountState> {
+        match self {
+            Self::Refresh(account, _) | Self::Probe(account) => account,
+        }
+    }
+
+    /// Suspect work holds at most half the slots: probes (they target endpoints that
+    /// failed) and anything of an account whose last fetch failed.
+    fn suspect(&self) -> bool {
+        matches!(self, Self::Probe(_)) || self.account().is_failing()
+    }
+
+    fn flag(&self) -> &AtomicBool {
+        let counters = &self.account().counters;
+        match self {
+            Self::Refresh(..) => &counters.queued,
+            Self::Probe(_) => &counters.probe_queued,
+        }
+    }
+}
+
+type Running = FuturesUnordered<Pin<Box<dyn Future<Output = ()> + Send>>>;
+
+/// Jobs waiting for a slot: healthy accounts' and suspect ones' in separate FIFO queues,
+/// so a suspect job at the head never holds back a healthy one behind it.
+#[derive(Default)]
+struct Queue {
+    healthy: VecDeque<Job>,
+    suspect: VecDeque<Job>,
+}
+
+impl Queue {
+    fn is_empty(&self) -> bool {
+        self.healthy.is_empty() && self.suspect.is_empty()
+    }
+
+    /// Queues `job` unless the same kind of job of that account is already queued.
+    fn push(&mut self, job: Job) -> bool {
+        if job.flag().swap(true, Ordering::AcqRel) {
+            return false;
+        }
+        if job.suspect() {
+            self.suspect.push_back(job);
+        } else {
+            self.healthy.push_back(job);
+        }
+        true
+    }
+
+    /// Starts queued jobs while slots allow.
+    fn dispatch(&mut self, shared: &Shared, running: &mut Running) {
+        for (queue, suspect) in [(&mut self.healthy, false), (&mut self.suspect, true)] {
+            while !queue.is_empty() {
+                let Some(slot) = shared.slots.try_acquire(SlotClass::Routine, suspect) else {
+                    break;
+                };
+                let Some(job) = queue.pop_front() else { break };
+                job.flag().store(false, Ordering::Release);
+                let work: Pin<Box<dyn Future<Output = ()> + Send>> = match job {
+                    Job::Refresh(account, tick) => Box::pin(async move {
+                        account.refresh_periodic(slot).await;
+                        drop(tick);
+                    }),
+                    Job::Probe(account) => Box::pin(account.probe_due(slot)),
+                };
+                // Flights catch their fetcher's panics; this catches anything else, so one
+                // account's bug never takes the loop down.
+                running.push(Box::pin(AssertUnwindSafe(work).catch_unwind().map(|r| {
+                    if r.is_err() {
+                        tracing::error!("a refresh job panicked; the loop keeps running");
+                    }
+                })));
+            }
+        }
+    }
+}
 
 /// Runs until the runtime stops.
 ///
-/// At each deadline it snapshots the registry (no lock is held afterwards) and starts a
-/// tick task that refreshes every distinct account once. Fetches hold one of
-/// `concurrency` permits shared by all ticks, and each is bounded by the fetch timeout.
-/// The loop does not wait for the tick: an account whose fetch is still running when the
-/// next tick fires is joined (skipped) through its gate, so one slow or hung account
-/// never shifts anybody else's schedule. Probe rounds run on their own interval, one at
-/// a time.
+/// At each deadline it snapshots the registry (no lock is held afterwards) and queues a
+/// periodic refresh of every account — except those whose previous refresh is still
+/// running or still queued, which are skipped and counted, so ticks never pile up and a
+/// recovered account never bursts. Probe rounds are queued the same way. Queued work
+/// starts as routine slots free up; an event-driven refresh takes an urgent slot and
+/// never waits behind this queue (see [`FetchSlots`](meridian_refresh_core::FetchSlots)).
 pub(crate) async fn run_loop(shared: Arc<Shared>, tasks: Tasks) {
     let config = &shared.config;
     let mut rng = config
         .jitter_seed
         .map_or_else(fastrand::Rng::new, fastrand::Rng::with_seed);
-    let permits = Arc::new(Semaphore::new(config.concurrency));
-    let probing = Arc::new(AtomicBool::new(false));
     let mut schedule = Schedule::new(config.schedule(), now());
     let mut tick_at = schedule.deadline(rng.f64());
-    let mut probe_at = now() + config.probe_interval;
+    let mut probe_at = saturating_add(now(), config.probe_interval);
+    let mut queue = Queue::default();
+    let mut running = Running::new();
     loop {
+        queue.dispatch(&shared, &mut running);
+        let released = shared.slots.released();
+        tokio::pin!(released);
+        released.as_mut().enable();
+        if !queue.is_empty() {
+            // A slot freed between the dispatch and `enable` would be missed otherwise.
+            queue.dispatch(&shared, &mut running);
+        }
         let wake = Instant::from_std(tick_at.min(probe_at));
         tokio::select! {
             biased;
             () = tasks.stopped() => break,
+            Some(()) = running.next(), if !running.is_empty() => continue,
+            () = &mut released, if !queue.is_empty() => continue,
             () = tokio::time::sleep_until(wake) => {}
         }
         if now() >= tick_at {
-            tasks.spawn(run_tick(Arc::clone(&shared), Arc::clone(&permits)));
+            queue_tick(&shared, &mut queue);
             let skipped = schedule.advance(now());
             if skipped > 0 {
                 tracing::warn!(skipped, "refresh loop woke late; skipping missed ticks");
@@ -50,50 +149,32 @@ pub(crate) async fn run_loop(shared: Arc<Shared>, tasks: Tasks) {
             tick_at = schedule.deadline(rng.f64());
         }
         if now() >= probe_at {
-            if !probing.swap(true, Ordering::AcqRel) {
-                tasks.spawn(run_probes(
-                    Arc::clone(&shared),
-                    Arc::clone(&permits),
-                    Arc::clone(&probing),
-                ));
-            }
-            probe_at = now() + config.probe_interval;
-        }
-    }
-}
-
-/// One tick: every registered account once, then the tick is counted and timed.
-async fn run_tick(shared: Arc<Shared>, permits: Arc<Semaphore>) {
-    let started = Instant::now();
-    for_each_account(&shared, &permits, AccountState::refresh_periodic).await;
-    let took = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
-    shared.last_tick_nanos.store(took.max(1), Ordering::Relaxed);
-    shared.ticks.fetch_add(1, Ordering::Relaxed);
-}
-
-/// One probe round over every account's expired marks.
-async fn run_probes(shared: Arc<Shared>, permits: Arc<Semaphore>, probing: Arc<AtomicBool>) {
-    for_each_account(&shared, &permits, AccountState::probe_due).await;
-    probing.store(false, Ordering::Release);
-}
-
-/// Runs `work` for every registered account, each holding one of the shared permits.
-async fn for_each_account<F, Fut>(shared: &Shared, permits: &Arc<Semaphore>, work: F)
-where
-    F: Fn(Arc<AccountState>) -> Fut,
-    Fut: Future<Output = ()>,
-{
-    let accounts = shared.registry.accounts();
-    stream::iter(accounts)
-        .for_each_concurrent(shared.config.concurrency, |(_, account)| {
-            let permits = Arc::clone(permits);
-            let work = &work;
-            async move {
-                // The semaphore is never closed; a failed acquire would mean shutdown.
-                if let Ok(_permit) = permits.acquire_owned().await {
-                    work(account).await;
+            for (_, account) in shared.registry.accounts() {
+                if account.store.marked_count() > 0 {
+                    queue.push(Job::Probe(account));
                 }
             }
-        })
-        .await;
+            probe_at = saturating_add(now(), config.probe_interval);
+        }
+    }
+    // Graceful stop: let the work already running finish (the runtime aborts it after
+    // the shutdown grace); queued work is dropped.
+    drop(queue);
+    while running.next().await.is_some() {}
+}
+
+/// Queues one periodic refresh per distinct account; the tick counts as done when the
+/// last of them finishes.
+fn queue_tick(shared: &Arc<Shared>, queue: &mut Queue) {
+    let progress = TickProgress::start(Arc::clone(shared));
+    for (_, account) in shared.registry.accounts() {
+        if account.gate.in_flight().is_some()
+            || !queue.push(Job::Refresh(Arc::clone(&account), Arc::clone(&progress)))
+        {
+            account
+                .counters
+                .skipped_busy
+                .fetch_add(1, Ordering::Relaxed);
+        }
+    }
 }

@@ -1,10 +1,12 @@
 //! The runtime: the account registry, the one refresh loop, and the lifecycle.
 
 use std::fmt;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
+use futures_util::FutureExt;
 use meridian_location_store::Endpoint;
 use meridian_refresh_core::AccountRegistry;
 
@@ -14,7 +16,8 @@ use crate::fetcher::AccountFetcher;
 use crate::flight::wait;
 use crate::handle::{AccountHandle, account_stats};
 use crate::refresh_loop::run_loop;
-use crate::stats::RuntimeStats;
+use crate::slots::Slots;
+use crate::stats::{RuntimeHealth, RuntimeStats};
 use crate::tasks::{TaskMonitor, Tasks};
 
 /// The registry: account endpoint → shared account state, one `()` subscriber per handle.
@@ -37,6 +40,12 @@ pub(crate) struct Shared {
     pub(crate) ticks: AtomicU64,
     /// Duration of the last completed tick, in nanoseconds (0 before the first).
     pub(crate) last_tick_nanos: AtomicU64,
+    /// The runtime-wide fetch slots (periodic, event-driven, first fetches, probes).
+    pub(crate) slots: Arc<Slots>,
+    /// Whether the loop task is running now.
+    pub(crate) loop_running: AtomicBool,
+    /// Times the supervisor restarted the loop after it panicked.
+    pub(crate) loop_restarts: AtomicU64,
 }
 
 /// Hosts any number of drivers and refreshes every registered account from one
@@ -105,7 +114,10 @@ impl RuntimeBuilder {
         self
     }
 
-    /// Accounts fetched at once by a tick (default 8).
+    /// Fetches and probes running at once across the whole runtime — periodic,
+    /// event-driven and first fetches alike (default 8, at most
+    /// [`MAX_CONCURRENCY`](crate::MAX_CONCURRENCY)). With 2 or more, one slot is kept for
+    /// event-driven refreshes of healthy accounts, and failing accounts hold at most half.
     pub fn concurrency(mut self, concurrency: usize) -> Self {
         self.config.concurrency = concurrency;
         self
@@ -138,9 +150,12 @@ impl RuntimeBuilder {
             inner: Arc::new(RuntimeInner {
                 shared: Arc::new(Shared {
                     registry: Registry::new(),
+                    slots: Slots::new(self.config.concurrency),
                     config: self.config,
                     ticks: AtomicU64::new(0),
                     last_tick_nanos: AtomicU64::new(0),
+                    loop_running: AtomicBool::new(false),
+                    loop_restarts: AtomicU64::new(0),
                 }),
                 tasks: Tasks::new(handle),
                 loop_started: AtomicBool::new(false),
@@ -177,7 +192,12 @@ impl Runtime {
             shared
                 .registry
                 .register_with(spec.endpoint.clone(), (), |_| {
-                    Arc::new(AccountState::new(spec, fetcher, &shared.config))
+                    Arc::new(AccountState::new(
+                        spec,
+                        fetcher,
+                        &shared.config,
+                        Arc::clone(&shared.slots),
+                    ))
                 });
         self.ensure_loop();
         let handle = AccountHandle {
@@ -200,7 +220,18 @@ impl Runtime {
         if !self.inner.loop_started.swap(true, Ordering::AcqRel) {
             let shared = Arc::clone(&self.inner.shared);
             let tasks = self.inner.tasks.clone();
-            self.inner.tasks.spawn(run_loop(shared, tasks));
+            self.inner.tasks.spawn(supervise(shared, tasks));
+        }
+    }
+
+    /// Whether the refresh loop is alive, and how often it had to be restarted.
+    pub fn health(&self) -> RuntimeHealth {
+        let shared = &self.inner.shared;
+        RuntimeHealth {
+            loop_running: shared.loop_running.load(Ordering::Acquire),
+            loop_restarts: shared.loop_restarts.load(Ordering::Relaxed),
+            stopped: self.inner.tasks.is_stopping(),
+            fetches_in_flight: shared.slots.in_flight(),
         }
     }
 
@@ -258,6 +289,26 @@ impl Runtime {
         // Cancelled tasks end at their next poll; this wait is short and bounded.
         monitor.wait_idle(Duration::from_secs(1)).await;
         graceful
+    }
+}
+
+/// Runs the loop and restarts it if it panics: the panic is logged at `error`, counted in
+/// [`RuntimeHealth::loop_restarts`], and refreshing goes on. (Fetcher panics never get
+/// this far: each flight catches its own.)
+async fn supervise(shared: Arc<Shared>, tasks: Tasks) {
+    loop {
+        shared.loop_running.store(true, Ordering::Release);
+        let run = AssertUnwindSafe(run_loop(Arc::clone(&shared), tasks.clone()));
+        let ended = run.catch_unwind().await;
+        shared.loop_running.store(false, Ordering::Release);
+        match ended {
+            Ok(()) => return,
+            Err(_) if tasks.is_stopping() => return,
+            Err(_) => {
+                shared.loop_restarts.fetch_add(1, Ordering::Relaxed);
+                tracing::error!("the refresh loop panicked; restarting it");
+            }
+        }
     }
 }
 

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use meridian_driver::{AccountConfig, Driver, DriverError};
 use meridian_emulator::{Emulator, FaultAction, FaultRule};
-use meridian_location_store::{OperationKind, OperationOutcome};
+use meridian_location_store::{OperationKind, OperationOutcome, RetryPolicy, RetryState};
 use meridian_runtime::Runtime;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -38,7 +38,7 @@ async fn a_hundred_megabyte_answer_is_refused_with_a_typed_error() {
         other => panic!("expected ResponseTooLarge, got {other:?}"),
     }
     // The refresh path refuses it too, and keeps the last good topology.
-    assert!(!driver.request_refresh().await.refreshed());
+    assert!(!driver.request_refresh().await.fetched());
     assert_eq!(driver.snapshot().topology_generation(), 1);
 }
 
@@ -67,22 +67,25 @@ async fn a_storm_of_reports_spawns_at_most_one_fetch() {
     let west = driver.snapshot().write_locations()[0].endpoint.clone();
     let monitor = runtime.task_monitor();
     let outcome = OperationOutcome::response(OperationKind::Write, 403, Some(3));
+    // 100,000 operations routed at the same moment, all refused with 403/3: each one's
+    // report carries what it was routed on. However fast or slow they arrive, the first
+    // starts the one refresh; the rest join it or find it already done (superseded).
+    let handle = driver.account_handle();
+    let routed = handle.with_snapshot(|s| handle.routed_on(s));
     let mut peak = 0;
     for _ in 0..100_000 {
-        // Fire-and-forget reports, as 100,000 failing operations would make.
-        driver.account_handle().report(&west, &outcome);
+        let mut retries = RetryState::new(RetryPolicy::default(), 1);
+        let _ = handle.report(&west, &outcome, routed, &mut retries);
         peak = peak.max(monitor.live_tasks());
     }
-    // The loop, the flight in progress, and at most one finished flight whose task is
-    // still being reaped when the next one starts (the 1 ms window allows a second).
     assert!(
-        peak <= 3,
+        peak <= 2,
         "the loop and one flight at a time, saw {peak} tasks"
     );
     let stats = driver.stats().refresh;
-    assert!(
-        stats.attempts <= 3,
-        "the initial fetch and one flight (maybe one more after it): {stats:?}"
+    assert_eq!(
+        stats.attempts, 2,
+        "the initial fetch and one flight: {stats:?}"
     );
-    assert!(stats.joined + stats.throttled >= 99_990, "{stats:?}");
+    assert_eq!(stats.joined + stats.superseded, 99_999, "{stats:?}");
 }

@@ -242,7 +242,7 @@ async fn run(fault: Fault) {
     h.assert_kept(generation, "event").await;
     h.clear();
     let recovered = wait_for(Duration::from_secs(10), || async {
-        h.driver.request_refresh().await.refreshed()
+        h.driver.request_refresh().await.fetched()
     })
     .await;
     assert!(

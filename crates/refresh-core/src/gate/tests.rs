@@ -213,6 +213,7 @@ proptest! {
                             prop_assert!(flight.is_none());
                             prop_assert!(until > now);
                         }
+                        Decision::Superseded => prop_assert!(false, "only signals are superseded"),
                     }
                 }
                 Op::Succeed => {
@@ -233,5 +234,97 @@ proptest! {
         let stats = gate.stats();
         let ended = stats.successes + stats.failures + u64::from(flight.is_some());
         prop_assert_eq!(stats.attempts, ended);
+    }
+}
+
+fn signal(gate: &RefreshGate<u64>, now: Instant, routed: FetchEpoch) -> Decision<u64> {
+    gate.signal(now, routed, |id| id.get())
+}
+
+#[test]
+fn a_signal_starts_at_once_right_after_a_success() {
+    let (gate, t0) = (gate(), Instant::now());
+    start(&gate, t0).succeed(t0);
+    // An operation routed after that fetch fails 1 s later, inside the 5 s window.
+    let routed = gate.epoch();
+    assert!(matches!(
+        signal(&gate, t0 + ms(1_000), routed),
+        Decision::Start(_)
+    ));
+}
+
+#[test]
+fn a_signal_from_before_the_last_fetch_is_superseded() {
+    let (gate, t0) = (gate(), Instant::now());
+    let routed = gate.epoch();
+    start(&gate, t0).succeed(t0);
+    assert!(matches!(signal(&gate, t0, routed), Decision::Superseded));
+    assert_eq!(gate.stats().superseded, 1);
+    assert_eq!(gate.stats().attempts, 1, "nothing started");
+}
+
+#[test]
+fn signals_after_one_that_learned_nothing_wait_for_the_window() {
+    let (gate, t0) = (gate(), Instant::now());
+    let Decision::Start(ticket) = signal(&gate, t0, gate.epoch()) else {
+        panic!("first signal starts")
+    };
+    ticket.succeed_unchanged(t0);
+    match signal(&gate, t0 + ms(10), gate.epoch()) {
+        Decision::Throttled { until } => assert_eq!(until, t0 + ms(5_000)),
+        other => panic!("expected Throttled, got {other:?}"),
+    }
+    assert!(matches!(
+        signal(&gate, t0 + ms(5_000), gate.epoch()),
+        Decision::Start(_)
+    ));
+}
+
+#[test]
+fn an_unchanged_periodic_fetch_does_not_hold_signals() {
+    let (gate, t0) = (gate(), Instant::now());
+    let Decision::Start(ticket) = gate.start_periodic(t0, |id| id.get()) else {
+        panic!("periodic starts")
+    };
+    ticket.succeed_unchanged(t0);
+    assert!(matches!(
+        signal(&gate, t0 + ms(1), gate.epoch()),
+        Decision::Start(_)
+    ));
+}
+
+#[test]
+fn a_signal_joins_a_running_flight() {
+    let (gate, t0) = (gate(), Instant::now());
+    let routed = gate.epoch();
+    let ticket = start(&gate, t0);
+    assert!(matches!(signal(&gate, t0, routed), Decision::Join { .. }));
+    drop(ticket);
+}
+
+#[test]
+fn huge_windows_saturate_instead_of_panicking() {
+    let gate: RefreshGate<u64> = RefreshGate::new(
+        GateConfig::default()
+            .with_min_interval(Duration::MAX)
+            .with_backoff(Backoff::new(Duration::MAX, Duration::MAX)),
+    );
+    let t0 = Instant::now();
+    start(&gate, t0).succeed(t0);
+    assert!(matches!(
+        gate.trigger(t0, |_| 0),
+        Decision::Throttled { .. }
+    ));
+    start_periodic_fail(&gate, t0);
+    assert!(matches!(
+        gate.trigger(t0, |_| 0),
+        Decision::Throttled { .. }
+    ));
+}
+
+fn start_periodic_fail(gate: &RefreshGate<u64>, now: Instant) {
+    match gate.start_periodic(now, |id| id.get()) {
+        Decision::Start(ticket) => ticket.fail(now, 0.0),
+        other => panic!("expected Start, got {other:?}"),
     }
 }

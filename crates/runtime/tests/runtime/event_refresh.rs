@@ -4,11 +4,11 @@ use std::time::Duration;
 
 use futures_util::future::join_all;
 use meridian_location_store::{OperationKind, OperationOutcome, RouteRequest};
-use meridian_runtime::{FlightResult, RefreshOutcome};
+use meridian_runtime::{FlightResult, RefreshOutcome, Verdict};
 use tokio::time::{Instant, sleep, sleep_until};
 
 use crate::fake::{Behaviour, account_doc, endpoint, regional};
-use crate::{INTERVAL, attach, builder, serving};
+use crate::{INTERVAL, attach, builder, report, serving};
 
 #[tokio::test(start_paused = true)]
 async fn ten_thousand_triggers_over_many_handles_cost_one_fetch() {
@@ -46,7 +46,7 @@ async fn ten_thousand_triggers_over_many_handles_cost_one_fetch() {
         .count();
     assert_eq!((started, joined), (1, 9_999));
     assert!(
-        outcomes.iter().all(RefreshOutcome::refreshed),
+        outcomes.iter().all(RefreshOutcome::fetched),
         "every caller saw the result"
     );
     for handle in &handles {
@@ -142,15 +142,19 @@ async fn a_write_forbidden_report_marks_and_refreshes_in_the_background() {
         &endpoint("acct"),
         Behaviour::Slow(Duration::from_millis(20), moved),
     );
-    let effect = handle.report(
+    let verdict = report(
+        &handle,
         &west,
         &OperationOutcome::response(OperationKind::Write, 403, Some(3)),
     );
-    assert!(effect.refresh);
-    // The driver waits for the refresh by joining it: it proceeds on the new topology.
+    let Verdict::Retry { refresh, .. } = verdict else {
+        panic!("403/3 is retried, got {verdict:?}")
+    };
+    assert!(refresh.is_needed(), "the report started a refresh");
+    // The driver waits for that refresh: it proceeds on the new topology.
     assert!(matches!(
-        handle.request_refresh().await,
-        RefreshOutcome::Joined(FlightResult::Refreshed { .. })
+        handle.await_refresh(refresh, None).await,
+        Some(FlightResult::Refreshed { .. })
     ));
     let snapshot = handle.snapshot();
     assert_eq!(

@@ -6,15 +6,15 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use meridian_location_store::{DatabaseAccount, Endpoint};
+use meridian_location_store::{Endpoint, ValidatedAccount};
 use meridian_runtime::{AccountFetcher, FetchError, FetchFuture};
 use serde_json::json;
 use tokio::time::Instant;
 
 #[derive(Debug, Clone)]
 pub enum Behaviour {
-    Serve(DatabaseAccount),
-    Slow(Duration, DatabaseAccount),
+    Serve(ValidatedAccount),
+    Slow(Duration, ValidatedAccount),
     Fail,
     Hang,
 }
@@ -92,7 +92,7 @@ impl Drop for InFlight<'_> {
 }
 
 impl AccountFetcher for FakeFetcher {
-    fn fetch_account<'a>(&'a self, endpoint: &'a Endpoint) -> FetchFuture<'a, DatabaseAccount> {
+    fn fetch_account<'a>(&'a self, endpoint: &'a Endpoint) -> FetchFuture<'a, ValidatedAccount> {
         Box::pin(async move {
             self.calls
                 .lock()
@@ -153,7 +153,7 @@ pub fn regional(account: &str, region: &str) -> Endpoint {
 
 /// An account document for `account` whose write region is `write` and whose readable
 /// regions are `regions`, in order.
-pub fn account_doc(account: &str, write: &str, regions: &[&str]) -> DatabaseAccount {
+pub fn account_doc(account: &str, write: &str, regions: &[&str]) -> ValidatedAccount {
     let location =
         |r: &str| json!({"name": r, "databaseAccountEndpoint": regional(account, r).as_str()});
     let doc = json!({
@@ -162,5 +162,5 @@ pub fn account_doc(account: &str, write: &str, regions: &[&str]) -> DatabaseAcco
         "writableLocations": [location(write)],
         "readableLocations": regions.iter().map(|r| location(r)).collect::<Vec<_>>(),
     });
-    DatabaseAccount::from_slice(&serde_json::to_vec(&doc).unwrap()).unwrap()
+    ValidatedAccount::from_slice(&serde_json::to_vec(&doc).unwrap()).unwrap()
 }

@@ -20,7 +20,7 @@ async fn falls_back_to_the_last_documents_regional_endpoints() {
     fetcher.set(&regional("acct", "westus"), Behaviour::Fail);
     let moved = account_doc("acct", "eastus", &["eastus", "westus"]);
     fetcher.set(&regional("acct", "eastus"), Behaviour::Serve(moved));
-    assert!(handle.request_refresh().await.refreshed());
+    assert!(handle.request_refresh().await.fetched());
     assert_eq!(fetcher.calls_to(&regional("acct", "westus")), 1);
     assert_eq!(fetcher.calls_to(&regional("acct", "eastus")), 1);
     assert_eq!(handle.stats().fallback_fetches, 2);
@@ -81,7 +81,7 @@ async fn the_loop_probes_expired_marks_and_only_a_successful_probe_fails_back() 
     let west = regional("acct", "westus");
     let report =
         meridian_location_store::OperationOutcome::response(OperationKind::Read, 503, None);
-    handle.report(&west, &report);
+    crate::report(&handle, &west, &report);
     assert_eq!(
         handle
             .snapshot()

@@ -10,7 +10,8 @@ mod schedule;
 use std::sync::Arc;
 use std::time::Duration;
 
-use meridian_runtime::{AccountHandle, Runtime, RuntimeBuilder};
+use meridian_location_store::{Endpoint, OperationOutcome, RetryPolicy, RetryState};
+use meridian_runtime::{AccountHandle, Runtime, RuntimeBuilder, Verdict};
 
 use fake::{FakeFetcher, account_doc, endpoint};
 
@@ -46,4 +47,11 @@ pub async fn attach(runtime: &Runtime, account: &str, fetcher: &Arc<FakeFetcher>
         .attach(endpoint(account), fetcher.clone())
         .await
         .unwrap()
+}
+
+/// Reports one attempt routed on the current topology, with fresh retry budgets.
+pub fn report(handle: &AccountHandle, endpoint: &Endpoint, outcome: &OperationOutcome) -> Verdict {
+    let routed = handle.with_snapshot(|s| handle.routed_on(s));
+    let mut retries = RetryState::new(RetryPolicy::default(), 3);
+    handle.report(endpoint, outcome, routed, &mut retries)
 }
