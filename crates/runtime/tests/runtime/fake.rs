@@ -17,6 +17,8 @@ pub enum Behaviour {
     Slow(Duration, ValidatedAccount),
     Fail,
     Hang,
+    /// The fetcher panics (a bug in a fetcher must not take the runtime down).
+    Panic,
 }
 
 #[derive(Debug, Default)]
@@ -78,6 +80,10 @@ impl FakeFetcher {
             .count()
     }
 
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::SeqCst)
+    }
+
     pub fn max_in_flight(&self) -> usize {
         self.max_in_flight.load(Ordering::SeqCst)
     }
@@ -109,6 +115,7 @@ impl AccountFetcher for FakeFetcher {
                     Ok(doc)
                 }
                 Some(Behaviour::Hang) => std::future::pending().await,
+                Some(Behaviour::Panic) => panic!("fake fetcher bug"),
                 Some(Behaviour::Fail) | None => Err(FetchError::Status {
                     status: 503,
                     sub_status: None,

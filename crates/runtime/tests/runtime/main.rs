@@ -4,8 +4,11 @@
 mod event_refresh;
 mod fake;
 mod fallback_probe;
+mod hardening;
 mod lifecycle;
+mod saturation;
 mod schedule;
+mod signals;
 
 use std::sync::Arc;
 use std::time::Duration;
