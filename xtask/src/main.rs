@@ -146,6 +146,7 @@ fn layering_check() -> Result<(), String> {
 const FUZZ_TARGETS: &[&str] = &[
     "account_document",
     "authorization_header",
+    "binary_json",
     "emulator_request",
     "event_effect",
 ];
