@@ -4,14 +4,17 @@ mod layering;
 
 use std::process::{Command, ExitCode};
 
-const USAGE: &str = "usage: cargo xtask <ci | layering | fuzz [SECONDS]>
+const USAGE: &str = "usage: cargo xtask <ci | layering | fuzz [SECONDS] | interop>
 
   ci        fmt --check, clippy -D warnings, tests (with doctests), every benchmark
             once in test mode, the tour,
             docs -D warnings, then the crate layering check; stops at the first failure
   layering  only the crate layering check
   fuzz      a short smoke run of every fuzz target (default 30 s each; needs
-            `cargo install cargo-fuzz`; stable toolchain, --sanitizer none)";
+            `cargo install cargo-fuzz`; stable toolchain, --sanitizer none)
+  interop   build and run interop/ (the official Rust Cosmos DB SDK, with its defaults,
+            against an in-process emulator; own target dir interop/target); prints a
+            pass/fail table per scenario and fails if any scenario fails";
 
 fn main() -> ExitCode {
     let task = std::env::args().nth(1);
@@ -19,6 +22,7 @@ fn main() -> ExitCode {
         Some("ci") => ci(),
         Some("layering") => layering_check(),
         Some("fuzz") => fuzz(std::env::args().nth(2).as_deref()),
+        Some("interop") => interop(),
         Some("-h" | "--help") => {
             println!("{USAGE}");
             Ok(())
@@ -142,6 +146,7 @@ fn layering_check() -> Result<(), String> {
 const FUZZ_TARGETS: &[&str] = &[
     "account_document",
     "authorization_header",
+    "binary_json",
     "emulator_request",
     "event_effect",
 ];
@@ -181,6 +186,27 @@ fn fuzz(seconds: Option<&str>) -> Result<(), String> {
     }
     eprintln!("xtask: fuzz smoke run passed");
     Ok(())
+}
+
+/// Builds and runs the `interop/` workspace (excluded from the main one, so `ci` never
+/// builds the SDK) with its own target dir and its committed lock file.
+fn interop() -> Result<(), String> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .ok_or("xtask has no parent directory")?;
+    eprintln!("xtask: == interop == (first build of the SDK takes minutes)");
+    let status = Command::new(cargo())
+        .current_dir(root)
+        .args(["run", "--locked", "--manifest-path", "interop/Cargo.toml"])
+        .env("CARGO_TARGET_DIR", root.join("interop").join("target"))
+        .status()
+        .map_err(|e| format!("could not run cargo: {e}"))?;
+    if status.success() {
+        eprintln!("xtask: interop passed");
+        Ok(())
+    } else {
+        Err(format!("interop failed ({status}): see the table above"))
+    }
 }
 
 fn cargo() -> String {

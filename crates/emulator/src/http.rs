@@ -104,9 +104,20 @@ pub(crate) async fn read_body(body: impl RequestBody) -> Result<Bytes, ApiError>
     }
 }
 
-/// Reads and parses a JSON request body.
+/// Reads and parses a JSON request body: JSON text, or Cosmos binary JSON (see [`crate::binary`]).
 pub(crate) async fn read_json(body: impl RequestBody) -> Result<Value, ApiError> {
     let bytes = read_body(body).await?;
+    if crate::binary::is_binary(&bytes) {
+        // The official Rust SDK sends item bodies in Cosmos binary JSON by default, with
+        // `content-type: application/json`: the 0x80 preamble is what marks them.
+        return crate::binary::decode(&bytes).map_err(|e| {
+            ApiError::new(
+                400,
+                "BadRequest",
+                format!("the body is not valid binary JSON: {e}"),
+            )
+        });
+    }
     serde_json::from_slice(&bytes).map_err(|e| {
         ApiError::new(
             400,

@@ -36,6 +36,7 @@
 
 mod admin;
 pub mod auth;
+pub mod binary;
 mod counters;
 mod data;
 mod emulator;

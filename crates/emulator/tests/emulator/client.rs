@@ -90,6 +90,19 @@ impl TestClient {
         headers: &[(&str, &str)],
         body: Option<Value>,
     ) -> Result<Reply, String> {
+        let body = body.map(|b| Bytes::from(b.to_string())).unwrap_or_default();
+        self.send_bytes(method, url, signed, headers, body).await
+    }
+
+    /// Sends a request with a body of raw bytes; every wait is bounded by 5 s.
+    pub async fn send_bytes(
+        &self,
+        method: Method,
+        url: &str,
+        signed: Option<Signed<'_>>,
+        headers: &[(&str, &str)],
+        body: Bytes,
+    ) -> Result<Reply, String> {
         let date = now_date();
         let mut builder = Request::builder().method(method.clone()).uri(url);
         if let Some(signed) = signed {
@@ -101,7 +114,6 @@ impl TestClient {
         for (name, value) in headers {
             builder = builder.header(*name, *value);
         }
-        let body = body.map(|b| Bytes::from(b.to_string())).unwrap_or_default();
         let request = builder.body(Full::new(body)).unwrap();
         let exchange = async {
             let response = self

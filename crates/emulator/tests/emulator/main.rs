@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod admin;
+mod binary;
 mod cli;
 mod client;
 mod data_plane;
