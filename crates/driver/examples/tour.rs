@@ -269,8 +269,9 @@ async fn tour() -> Result<()> {
         results.len()
     );
     println!(
-        "  gated refreshes: {refreshes} fetch, {} triggers joined it, {} throttled",
+        "  gated refreshes: {refreshes} fetch; of the other 403/3 signals {} joined it, {} came after it started (superseded), {} throttled",
         refresh.joined - refresh_before.joined,
+        refresh.superseded - refresh_before.superseded,
         refresh.throttled - refresh_before.throttled
     );
     check(

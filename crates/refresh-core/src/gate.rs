@@ -1,7 +1,7 @@
 //! The refresh gate: per-account rate limit and single flight, as pure decisions.
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
@@ -148,6 +148,8 @@ struct Shared<W> {
     state: Mutex<GateState<W>>,
     /// Flights started so far, readable without the lock (see [`RefreshGate::epoch`]).
     started: AtomicU64,
+    /// Whether a flight runs, readable without the lock (see [`RefreshGate::is_flying`]).
+    flying: AtomicBool,
 }
 
 struct GateState<W> {
@@ -182,6 +184,7 @@ impl<W: Clone + Send + Sync + 'static> RefreshGate<W> {
                     stats: RefreshStats::default(),
                 }),
                 started: AtomicU64::new(0),
+                flying: AtomicBool::new(false),
             }),
         }
     }
@@ -271,6 +274,7 @@ impl<W: Clone + Send + Sync + 'static> RefreshGate<W> {
         state.stats.attempts += 1;
         // Written under the lock, so a signal deciding after this sees the new epoch.
         self.shared.started.fetch_add(1, Ordering::Release);
+        self.shared.flying.store(true, Ordering::Release);
         state.flight = Some(Flight {
             id,
             waiter: make_waiter(id),
@@ -288,6 +292,12 @@ impl<W: Clone + Send + Sync + 'static> RefreshGate<W> {
     /// made by other means): resets the event window and the failure backoff.
     pub fn note_success(&self, now: Instant) {
         self.lock().record_success(now);
+    }
+
+    /// Whether a flight is in progress: one atomic load, no lock (a hint that may be stale
+    /// by the time it is read; decisions still go through the lock).
+    pub fn is_flying(&self) -> bool {
+        self.shared.flying.load(Ordering::Acquire)
     }
 
     /// The flight in progress, if any.
@@ -408,6 +418,7 @@ impl<W: Send + Sync> Complete for Shared<W> {
             return;
         }
         state.flight = None;
+        self.flying.store(false, Ordering::Release);
         match outcome {
             Completion::Changed => {
                 state.record_success(now);

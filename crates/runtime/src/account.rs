@@ -14,7 +14,7 @@ use meridian_refresh_core::{Decision, FetchEpoch, FlightId, RefreshGate, SlotCla
 use crate::config::RuntimeConfig;
 use crate::fetcher::{AccountFetcher, FetchError};
 use crate::flight::{FlightReporter, FlightResult, Waiter};
-use crate::slots::{SlotGuard, Slots};
+use crate::slots::Slots;
 use crate::tasks::Tasks;
 
 /// What identifies an account in a runtime (its endpoint) and how it is routed.
@@ -198,16 +198,21 @@ impl AccountState {
         }
     }
 
-    /// The periodic refresh, run by the loop with a routine slot already held: start a
-    /// flight, or let the flight already running serve this tick.
-    pub(crate) async fn refresh_periodic(self: Arc<Self>, _slot: SlotGuard) {
+    /// The periodic refresh, run by the loop's worker with a routine slot held: start a
+    /// flight, or skip (and count) if a flight of this account is already running.
+    pub(crate) async fn refresh_periodic(&self) {
         let mut reporter = None;
-        if let Decision::Start(ticket) = self
+        match self
             .gate
             .start_periodic(now(), |_| new_flight(&mut reporter))
         {
-            if let Some((reporter, _)) = reporter {
-                self.run_flight(ticket, reporter).await;
+            Decision::Start(ticket) => {
+                if let Some((reporter, _)) = reporter {
+                    self.run_flight(ticket, reporter).await;
+                }
+            }
+            _ => {
+                self.counters.skipped_busy.fetch_add(1, Ordering::Relaxed);
             }
         }
     }
@@ -293,7 +298,7 @@ impl AccountState {
 
     /// Probes every endpoint whose mark expired, one at a time, each bounded by the fetch
     /// timeout, and reports the results to the store. Run by the loop with a slot held.
-    pub(crate) async fn probe_due(self: Arc<Self>, _slot: SlotGuard) {
+    pub(crate) async fn probe_due(&self) {
         for endpoint in self.store.due_probes(now()) {
             self.counters.probes.fetch_add(1, Ordering::Relaxed);
             let probe = tokio::time::timeout(self.fetch_timeout, self.fetcher.probe(&endpoint));

@@ -63,6 +63,7 @@ mod slots;
 mod stats;
 mod tasks;
 mod tick;
+mod work;
 
 pub use account::AccountSpec;
 pub use config::{BuildError, MAX_CONCURRENCY, RuntimeConfig};

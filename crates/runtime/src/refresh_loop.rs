@@ -1,117 +1,35 @@
 //! The one background task per runtime: it keeps the schedule, queues each tick's and
-//! each probe round's work, and runs that work under the runtime-wide slots. It never
-//! waits for a fetch, so a hung account shifts nobody's schedule.
+//! each probe round's work, and runs that work itself under the runtime-wide slots. It
+//! never waits for a fetch, so a hung account shifts nobody's schedule.
 
-use std::collections::VecDeque;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use futures_util::stream::FuturesUnordered;
 use futures_util::{FutureExt, StreamExt};
 use meridian_refresh_core::{Schedule, SlotClass, saturating_add};
 use tokio::time::Instant;
 
-use crate::account::{AccountState, now};
+use crate::account::now;
 use crate::runtime::Shared;
+use crate::slots::SlotGuard;
 use crate::tasks::Tasks;
 use crate::tick::TickProgress;
+use crate::work::{Class, Job, WorkQueue};
 
-/// One unit of queued work.
-enum Job {
-    /// A periodic refresh, counted towards the tick that queued it.
-    Refresh(Arc<AccountState>, Arc<TickProgress>),
-    /// A probe round over the account's expired marks.
-    Probe(Arc<AccountState>),
-}
-
-impl Job {
-    fn account(&self) -> &Arc<AccountState> {
-        match self {
-            Self::Refresh(account, _) | Self::Probe(account) => account,
-        }
-    }
-
-    /// Suspect work holds at most half the slots: probes (they target endpoints that
-    /// failed) and anything of an account whose last fetch failed.
-    fn suspect(&self) -> bool {
-        matches!(self, Self::Probe(_)) || self.account().is_failing()
-    }
-
-    fn flag(&self) -> &AtomicBool {
-        let counters = &self.account().counters;
-        match self {
-            Self::Refresh(..) => &counters.queued,
-            Self::Probe(_) => &counters.probe_queued,
-        }
-    }
-}
-
-type Running = FuturesUnordered<Pin<Box<dyn Future<Output = ()> + Send>>>;
-
-/// Jobs waiting for a slot: healthy accounts' and suspect ones' in separate FIFO queues,
-/// so a suspect job at the head never holds back a healthy one behind it.
-#[derive(Default)]
-struct Queue {
-    healthy: VecDeque<Job>,
-    suspect: VecDeque<Job>,
-}
-
-impl Queue {
-    fn is_empty(&self) -> bool {
-        self.healthy.is_empty() && self.suspect.is_empty()
-    }
-
-    /// Queues `job` unless the same kind of job of that account is already queued.
-    fn push(&mut self, job: Job) -> bool {
-        if job.flag().swap(true, Ordering::AcqRel) {
-            return false;
-        }
-        if job.suspect() {
-            self.suspect.push_back(job);
-        } else {
-            self.healthy.push_back(job);
-        }
-        true
-    }
-
-    /// Starts queued jobs while slots allow.
-    fn dispatch(&mut self, shared: &Shared, running: &mut Running) {
-        for (queue, suspect) in [(&mut self.healthy, false), (&mut self.suspect, true)] {
-            while !queue.is_empty() {
-                let Some(slot) = shared.slots.try_acquire(SlotClass::Routine, suspect) else {
-                    break;
-                };
-                let Some(job) = queue.pop_front() else { break };
-                job.flag().store(false, Ordering::Release);
-                let work: Pin<Box<dyn Future<Output = ()> + Send>> = match job {
-                    Job::Refresh(account, tick) => Box::pin(async move {
-                        account.refresh_periodic(slot).await;
-                        drop(tick);
-                    }),
-                    Job::Probe(account) => Box::pin(account.probe_due(slot)),
-                };
-                // Flights catch their fetcher's panics; this catches anything else, so one
-                // account's bug never takes the loop down.
-                running.push(Box::pin(AssertUnwindSafe(work).catch_unwind().map(|r| {
-                    if r.is_err() {
-                        tracing::error!("a refresh job panicked; the loop keeps running");
-                    }
-                })));
-            }
-        }
-    }
-}
+type Worker = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// Runs until the runtime stops.
 ///
 /// At each deadline it snapshots the registry (no lock is held afterwards) and queues a
-/// periodic refresh of every account — except those whose previous refresh is still
-/// running or still queued, which are skipped and counted, so ticks never pile up and a
-/// recovered account never bursts. Probe rounds are queued the same way. Queued work
-/// starts as routine slots free up; an event-driven refresh takes an urgent slot and
+/// periodic refresh of every account — except one whose refresh is still running or still
+/// queued, which is skipped and counted, so ticks never pile up and a recovered account
+/// never bursts. Probe rounds
+/// are queued the same way. Workers, one per routine slot they hold, drain the queue
+/// inside this task; an event-driven refresh takes an urgent slot in its own task and
 /// never waits behind this queue (see [`FetchSlots`](meridian_refresh_core::FetchSlots)).
 pub(crate) async fn run_loop(shared: Arc<Shared>, tasks: Tasks) {
     let config = &shared.config;
@@ -121,27 +39,29 @@ pub(crate) async fn run_loop(shared: Arc<Shared>, tasks: Tasks) {
     let mut schedule = Schedule::new(config.schedule(), now());
     let mut tick_at = schedule.deadline(rng.f64());
     let mut probe_at = saturating_add(now(), config.probe_interval);
-    let mut queue = Queue::default();
-    let mut running = Running::new();
+    let queue = Arc::new(Mutex::new(WorkQueue::default()));
+    let mut workers: FuturesUnordered<Worker> = FuturesUnordered::new();
+    let sleep = tokio::time::sleep_until(Instant::from_std(tick_at.min(probe_at)));
+    tokio::pin!(sleep);
     loop {
-        queue.dispatch(&shared, &mut running);
         let released = shared.slots.released();
         tokio::pin!(released);
+        // Registered before starting workers, so a slot freed after that is not missed.
         released.as_mut().enable();
-        if !queue.is_empty() {
-            // A slot freed between the dispatch and `enable` would be missed otherwise.
-            queue.dispatch(&shared, &mut running);
-        }
+        let waiting = start_workers(&shared, &queue, &mut workers);
         let wake = Instant::from_std(tick_at.min(probe_at));
+        if sleep.deadline() != wake {
+            sleep.as_mut().reset(wake);
+        }
         tokio::select! {
             biased;
             () = tasks.stopped() => break,
-            Some(()) = running.next(), if !running.is_empty() => continue,
-            () = &mut released, if !queue.is_empty() => continue,
-            () = tokio::time::sleep_until(wake) => {}
+            Some(()) = workers.next(), if !workers.is_empty() => continue,
+            () = &mut released, if waiting => continue,
+            () = &mut sleep => {}
         }
         if now() >= tick_at {
-            queue_tick(&shared, &mut queue);
+            queue_tick(&shared, &mut lock(&queue));
             let skipped = schedule.advance(now());
             if skipped > 0 {
                 tracing::warn!(skipped, "refresh loop woke late; skipping missed ticks");
@@ -149,6 +69,7 @@ pub(crate) async fn run_loop(shared: Arc<Shared>, tasks: Tasks) {
             tick_at = schedule.deadline(rng.f64());
         }
         if now() >= probe_at {
+            let mut queue = lock(&queue);
             for (_, account) in shared.registry.accounts() {
                 if account.store.marked_count() > 0 {
                     queue.push(Job::Probe(account));
@@ -157,24 +78,76 @@ pub(crate) async fn run_loop(shared: Arc<Shared>, tasks: Tasks) {
             probe_at = saturating_add(now(), config.probe_interval);
         }
     }
-    // Graceful stop: let the work already running finish (the runtime aborts it after
-    // the shutdown grace); queued work is dropped.
-    drop(queue);
-    while running.next().await.is_some() {}
+    // Graceful stop: queued work is dropped, work already running may finish (the
+    // runtime aborts it after the shutdown grace).
+    lock(&queue).clear();
+    while workers.next().await.is_some() {}
+}
+
+/// Starts a worker for each class with more queued jobs than workers, while slots allow.
+/// Returns whether work is left waiting for a slot.
+fn start_workers(
+    shared: &Shared,
+    queue: &Arc<Mutex<WorkQueue>>,
+    workers: &mut FuturesUnordered<Worker>,
+) -> bool {
+    let mut waiting = false;
+    for class in [Class::Healthy, Class::Suspect] {
+        loop {
+            if !lock(queue).wants_worker(class) {
+                break;
+            }
+            let suspect = class == Class::Suspect;
+            let Some(slot) = shared.slots.try_acquire(SlotClass::Routine, suspect) else {
+                waiting = true;
+                break;
+            };
+            lock(queue).worker_started(class);
+            workers.push(Box::pin(work(Arc::clone(queue), class, slot)));
+        }
+    }
+    waiting
+}
+
+/// One worker: holds one slot and runs queued jobs of its class one after another until
+/// none is left, so a tick over many accounts costs no task, box or wake-up per account.
+async fn work(queue: Arc<Mutex<WorkQueue>>, class: Class, _slot: SlotGuard) {
+    let mut first = true;
+    loop {
+        let next = lock(&queue).next_job(class, first);
+        first = false;
+        let Some(job) = next else { break };
+        // Flights catch their fetcher's panics; this catches anything else, so one
+        // account's bug never takes the loop down.
+        if AssertUnwindSafe(job.run()).catch_unwind().await.is_err() {
+            tracing::error!("a refresh job panicked; the loop keeps running");
+        }
+    }
 }
 
 /// Queues one periodic refresh per distinct account; the tick counts as done when the
 /// last of them finishes.
-fn queue_tick(shared: &Arc<Shared>, queue: &mut Queue) {
+fn queue_tick(shared: &Arc<Shared>, queue: &mut WorkQueue) {
     let progress = TickProgress::start(Arc::clone(shared));
     for (_, account) in shared.registry.accounts() {
-        if account.gate.in_flight().is_some()
-            || !queue.push(Job::Refresh(Arc::clone(&account), Arc::clone(&progress)))
-        {
+        if account.gate.is_flying() {
             account
+                .counters
+                .skipped_busy
+                .fetch_add(1, Ordering::Relaxed);
+            continue;
+        }
+        let counters = Arc::clone(&account);
+        if !queue.push(Job::Refresh(account, Arc::clone(&progress))) {
+            counters
                 .counters
                 .skipped_busy
                 .fetch_add(1, Ordering::Relaxed);
         }
     }
+}
+
+fn lock(queue: &Mutex<WorkQueue>) -> MutexGuard<'_, WorkQueue> {
+    // Nothing panics while the queue is locked; a poisoned lock is still consistent.
+    queue.lock().unwrap_or_else(PoisonError::into_inner)
 }

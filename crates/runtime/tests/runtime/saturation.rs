@@ -137,7 +137,11 @@ async fn concurrency_limit_covers_event_and_initial_fetches() {
             ),
         );
     }
-    let runtime = builder().concurrency(1).build().unwrap();
+    let runtime = builder()
+        .concurrency(1)
+        .refresh_interval(Duration::from_secs(300))
+        .build()
+        .unwrap();
     // Three first fetches at once...
     let handles = join_all(["a", "b", "c"].map(|n| attach(&runtime, n, &fetcher))).await;
     assert_eq!(
@@ -169,8 +173,9 @@ async fn event_refresh_not_blocked_by_hung_periodic_fetches() {
     for name in &names[..3] {
         fetcher.set(&endpoint(name), Behaviour::Hang);
     }
-    // The first tick's periodic fetches hang and hold every slot periodic work may take.
-    sleep(INTERVAL + Duration::from_secs(1)).await;
+    // The first tick's periodic fetches hang and hold every slot periodic work may take
+    // (and the explicit trigger below is past the window of ok's own periodic fetch).
+    sleep(INTERVAL + Duration::from_secs(6)).await;
     assert!(fetcher.in_flight() >= 1, "a periodic fetch hangs");
     let ok = &handles[3];
     fetcher.set(

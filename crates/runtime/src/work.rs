@@ -1,0 +1,124 @@
+//! The loop's queue of periodic refreshes and probe rounds, and what one job does.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::account::AccountState;
+use crate::tick::TickProgress;
+
+/// One unit of queued work.
+pub(crate) enum Job {
+    /// A periodic refresh, counted towards the tick that queued it.
+    Refresh(Arc<AccountState>, Arc<TickProgress>),
+    /// A probe round over the account's expired marks.
+    Probe(Arc<AccountState>),
+}
+
+/// Which slots a job may take: suspect work (probes, accounts whose last fetch failed)
+/// holds at most half of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Class {
+    Healthy,
+    Suspect,
+}
+
+impl Job {
+    fn account(&self) -> &Arc<AccountState> {
+        match self {
+            Self::Refresh(account, _) | Self::Probe(account) => account,
+        }
+    }
+
+    fn class(&self) -> Class {
+        if matches!(self, Self::Probe(_)) || self.account().is_failing() {
+            Class::Suspect
+        } else {
+            Class::Healthy
+        }
+    }
+
+    /// The account's "already queued" flag for this kind of job.
+    fn flag(&self) -> &AtomicBool {
+        let counters = &self.account().counters;
+        match self {
+            Self::Refresh(..) => &counters.queued,
+            Self::Probe(_) => &counters.probe_queued,
+        }
+    }
+
+    /// Runs the job (the caller holds a slot).
+    pub(crate) async fn run(self) {
+        match self {
+            Self::Refresh(account, tick) => {
+                account.refresh_periodic().await;
+                drop(tick);
+            }
+            Self::Probe(account) => account.probe_due().await,
+        }
+    }
+}
+
+/// Jobs waiting for a worker, healthy and suspect in separate FIFO queues (so a suspect
+/// job at the head never holds back a healthy one), and how many workers drain each.
+#[derive(Default)]
+pub(crate) struct WorkQueue {
+    healthy: VecDeque<Job>,
+    suspect: VecDeque<Job>,
+    /// Workers started but not yet at their first job, per class. A worker busy with a
+    /// job (perhaps a hung one) takes nothing else until it is done, so only these count
+    /// as capacity for the jobs waiting.
+    starting: [usize; 2],
+}
+
+impl WorkQueue {
+    /// Queues `job` unless the same kind of job of that account is already queued.
+    pub(crate) fn push(&mut self, job: Job) -> bool {
+        if job.flag().swap(true, Ordering::AcqRel) {
+            return false;
+        }
+        match job.class() {
+            Class::Healthy => self.healthy.push_back(job),
+            Class::Suspect => self.suspect.push_back(job),
+        }
+        true
+    }
+
+    /// Whether `class` has more queued jobs than starting workers to take them.
+    pub(crate) fn wants_worker(&self, class: Class) -> bool {
+        self.jobs(class).len() > self.starting[class as usize]
+    }
+
+    pub(crate) fn worker_started(&mut self, class: Class) {
+        self.starting[class as usize] += 1;
+    }
+
+    /// The next job of `class` for a worker (`first`: its first look). A worker that
+    /// gets `None` retires; between jobs a worker takes the next at once, in this call.
+    pub(crate) fn next_job(&mut self, class: Class, first: bool) -> Option<Job> {
+        if first {
+            self.starting[class as usize] = self.starting[class as usize].saturating_sub(1);
+        }
+        let job = match class {
+            Class::Healthy => self.healthy.pop_front(),
+            Class::Suspect => self.suspect.pop_front(),
+        };
+        if let Some(job) = &job {
+            job.flag().store(false, Ordering::Release);
+        }
+        job
+    }
+
+    pub(crate) fn clear(&mut self) {
+        for job in self.healthy.drain(..).chain(self.suspect.drain(..)) {
+            job.flag().store(false, Ordering::Release);
+        }
+    }
+
+    fn jobs(&self, class: Class) -> &VecDeque<Job> {
+        match class {
+            Class::Healthy => &self.healthy,
+            Class::Suspect => &self.suspect,
+        }
+    }
+}
