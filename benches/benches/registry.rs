@@ -220,7 +220,10 @@ fn bench_routing_under_churn(c: &mut Criterion) {
         .enable_time()
         .build()
         .expect("a tokio runtime");
-    let fetcher = Arc::new(CountingFetcher::new(account_doc("route", 3), Duration::ZERO));
+    let fetcher = Arc::new(CountingFetcher::new(
+        account_doc("route", 3),
+        Duration::ZERO,
+    ));
     // No tick during the run: the loop only runs inside `block_on`, and not for an hour.
     let (runtime, handles) = rt.block_on(async {
         let runtime = Runtime::builder()
