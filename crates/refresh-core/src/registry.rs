@@ -95,17 +95,26 @@ impl<K, S, V> AccountEntry<K, S, V> {
     fn state(&self) -> MutexGuard<'_, EntryState<S, V>> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
 
-    /// Adds the subscriber and returns the shared value, unless the entry is dead (the
-    /// subscriber then stays in `subscriber`).
-    fn join(&self, id: RegistrationId, subscriber: &mut Option<S>) -> Option<V>
-    where
-        V: Clone,
-    {
+impl<K, S, V> AccountEntry<K, S, V>
+where
+    K: Eq + Hash + Send + Sync + 'static,
+    S: Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    /// Adds the subscriber and returns the registration and the shared value, unless
+    /// the entry is dead: then the subscriber comes back.
+    #[inline]
+    fn join(self: Arc<Self>, id: RegistrationId, subscriber: S) -> Result<(Registration<K>, V), S> {
         let mut state = self.state();
-        let shared = state.live()?.0.clone();
-        state.subscribers.extend(subscriber.take().map(|s| (id, s)));
-        Some(shared)
+        let Some((shared, _)) = state.live() else {
+            return Err(subscriber);
+        };
+        let shared = shared.clone();
+        state.subscribers.push((id, subscriber));
+        drop(state);
+        Ok((Registration { entry: self, id }, shared))
     }
 }
 
@@ -163,21 +172,28 @@ where
         V: Clone,
     {
         let id = RegistrationId(self.inner.next_id.fetch_add(1, Ordering::Relaxed));
-        let mut subscriber = Some(subscriber);
         // Fast path: the account is registered; a lock-free lookup and the entry's mutex.
-        if let Some(joined) = self.inner.join(&key, id, &mut subscriber) {
-            return joined;
-        }
+        let subscriber = match self.inner.get(&key) {
+            Some(entry) => match entry.join(id, subscriber) {
+                Ok(joined) => return joined,
+                Err(subscriber) => subscriber,
+            },
+            None => subscriber,
+        };
         // Slow path: first registration, or the entry died under us. Entries are created
         // only under `create`, so the re-check below cannot race another creation.
         let _create = self.inner.create.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(joined) = self.inner.join(&key, id, &mut subscriber) {
-            return joined;
-        }
+        let subscriber = match self.inner.get(&key) {
+            Some(entry) => match entry.join(id, subscriber) {
+                Ok(joined) => return joined,
+                Err(subscriber) => subscriber,
+            },
+            None => subscriber,
+        };
         let shared = init(&key);
         let entry = Arc::new(AccountEntry {
             state: Mutex::new(EntryState {
-                subscribers: subscriber.into_iter().map(|s| (id, s)).collect(),
+                subscribers: vec![(id, subscriber)],
                 shared: Some(shared.clone()),
             }),
             key: key.clone(),
@@ -261,20 +277,10 @@ where
     S: Send + Sync + 'static,
     V: Send + Sync + 'static,
 {
-    /// Joins `key`'s live entry, if there is one (else the subscriber stays in
-    /// `subscriber`).
-    fn join(
-        &self,
-        key: &K,
-        id: RegistrationId,
-        subscriber: &mut Option<S>,
-    ) -> Option<(Registration<K>, V)>
-    where
-        V: Clone,
-    {
-        let entry = self.map.pin().get(key).cloned()?;
-        let shared = entry.join(id, subscriber)?;
-        Some((Registration { entry, id }, shared))
+    /// The entry linked under `key` (live or dead).
+    #[inline]
+    fn get(&self, key: &K) -> Option<Arc<AccountEntry<K, S, V>>> {
+        self.map.pin().get(key).cloned()
     }
 
     /// Runs `f` on `key`'s live entry under its lock.
@@ -307,7 +313,7 @@ where
     /// Removes registration `id` of `key`, if it is live (a stale id is a no-op).
     #[cfg(test)]
     fn deregister(&self, key: &K, id: RegistrationId) {
-        if let Some(entry) = self.map.pin().get(key).cloned() {
+        if let Some(entry) = self.get(key) {
             entry.leave(id);
         }
     }
@@ -372,23 +378,23 @@ where
             return;
         };
         let removed = state.subscribers.remove(position);
-        let shared = if state.subscribers.is_empty() {
-            state.shared.take()
-        } else {
-            None
-        };
+        if !state.subscribers.is_empty() {
+            drop(state);
+            drop(removed);
+            return;
+        }
+        // The last one: the entry is dead for good. Its shared value goes now, not when
+        // the map reclaims the unlinked entry; both are dropped outside the lock, as
+        // their Drop may do anything.
+        let shared = state.shared.take();
         drop(state);
-        // Dropped outside the lock: their Drop may do anything.
-        let dead = shared.is_some();
         drop((removed, shared));
-        if dead {
-            // Dead for good: no reader reports it and no registration joins it. Unlink
-            // it unless a new entry already replaced it. Without the registry, a no-op.
-            if let Some(registry) = self.registry.upgrade() {
-                let _ = registry.map.pin().remove_if(&self.key, |_, linked| {
-                    std::ptr::eq(Arc::as_ptr(linked), self)
-                });
-            }
+        // No reader reports a dead entry and no registration joins it. Unlink it unless
+        // a new entry already replaced it; without the registry, nothing to do.
+        if let Some(registry) = self.registry.upgrade() {
+            let _ = registry.map.pin().remove_if(&self.key, |_, linked| {
+                std::ptr::eq(Arc::as_ptr(linked), self)
+            });
         }
     }
 }
