@@ -1,24 +1,24 @@
 //! The account registry: one ref-counted entry per account, RAII registrations.
+//!
+//! Design (issue 19, measured in `benches/RESULTS.md`): a lock-free map (`papaya`, with
+//! `foldhash`) from key to an `Arc`'d entry; each entry guards its own subscriber list with
+//! its own mutex. Joining a registered account is a lock-free lookup plus that entry's
+//! mutex, so registrations of different accounts never share a lock word. A
+//! [`Registration`] holds its entry, so dropping it needs no lookup unless it is the
+//! entry's last one. An entry whose list empties is dead for good: it is unlinked from the
+//! map, never revived, and skipped by every reader.
 
 use std::fmt;
 use std::hash::Hash;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, Mutex};
 
-use dashmap::DashMap;
-use dashmap::mapref::entry::Entry;
+use foldhash::fast::RandomState;
 
-/// Identifies one registration. Ids are unique within a registry and strictly increasing
-/// in the order registrations were made.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct RegistrationId(u64);
+mod entry;
 
-impl RegistrationId {
-    /// The raw id, for logs.
-    pub fn get(self) -> u64 {
-        self.0
-    }
-}
+use entry::{AccountEntry, EntryState};
+pub use entry::{Registration, RegistrationId};
 
 /// A registry of accounts, keyed by `K` (an account endpoint in practice).
 ///
@@ -45,14 +45,14 @@ pub struct AccountRegistry<K, S, V = ()> {
     inner: Arc<Inner<K, S, V>>,
 }
 
-struct Inner<K, S, V> {
-    map: DashMap<K, AccountEntry<S, V>>,
-    next_id: AtomicU64,
-}
+type Map<K, S, V> = papaya::HashMap<K, Arc<AccountEntry<K, S, V>>, RandomState>;
 
-struct AccountEntry<S, V> {
-    shared: V,
-    subscribers: Vec<(RegistrationId, S)>,
+struct Inner<K, S, V> {
+    map: Map<K, S, V>,
+    next_id: AtomicU64,
+    /// Serializes creating entries, so racing first registrations call `init` once.
+    /// Joining, dropping and snapshots never take it.
+    create: Mutex<()>,
 }
 
 /// One account as seen by a tick: its key, shared value and live subscribers.
@@ -78,8 +78,9 @@ where
     pub fn new() -> Self {
         Self {
             inner: Arc::new(Inner {
-                map: DashMap::new(),
+                map: papaya::HashMap::with_hasher(RandomState::default()),
                 next_id: AtomicU64::new(1),
+                create: Mutex::new(()),
             }),
         }
     }
@@ -95,9 +96,9 @@ where
 
     /// Registers `subscriber` for `key` and returns the account's shared value.
     ///
-    /// `init` runs only when this is the key's first live registration, while the key's
-    /// shard is locked: two racing first registrations end with one entry and one
-    /// `init` call. `init` must therefore be quick and must not touch this registry.
+    /// `init` runs only when this is the key's first live registration, under the
+    /// registry's creation lock: two racing first registrations end with one entry and
+    /// one `init` call. `init` must therefore be quick and must not touch this registry.
     pub fn register_with(
         &self,
         key: K,
@@ -108,53 +109,55 @@ where
         V: Clone,
     {
         let id = RegistrationId(self.inner.next_id.fetch_add(1, Ordering::Relaxed));
-        // Fast path: the account is registered; no key clone, one shard lock.
-        let shared = match self.inner.map.get_mut(&key) {
-            Some(mut entry) => {
-                entry.subscribers.push((id, subscriber));
-                entry.shared.clone()
-            }
-            // Slow path: first registration (or a race with the last drop). The entry API
-            // decides under the shard's write lock.
-            None => match self.inner.map.entry(key.clone()) {
-                Entry::Occupied(mut occupied) => {
-                    let entry = occupied.get_mut();
-                    entry.subscribers.push((id, subscriber));
-                    entry.shared.clone()
-                }
-                Entry::Vacant(vacant) => {
-                    let shared = init(vacant.key());
-                    vacant.insert(AccountEntry {
-                        shared: shared.clone(),
-                        subscribers: vec![(id, subscriber)],
-                    });
-                    shared
-                }
+        // Fast path: the account is registered; a lock-free lookup and the entry's mutex.
+        let subscriber = match self.inner.get(&key) {
+            Some(entry) => match entry.join(id, subscriber) {
+                Ok(joined) => return joined,
+                Err(subscriber) => subscriber,
             },
+            None => subscriber,
         };
-        let weak: Weak<Inner<K, S, V>> = Arc::downgrade(&self.inner);
-        let registry: Weak<dyn Deregister<K>> = weak;
-        (Registration { registry, key, id }, shared)
+        // Slow path: first registration, or the entry died under us. Entries are created
+        // only under `create`, so the re-check below cannot race another creation.
+        let _create = self.inner.create.lock().unwrap_or_else(|e| e.into_inner());
+        let subscriber = match self.inner.get(&key) {
+            Some(entry) => match entry.join(id, subscriber) {
+                Ok(joined) => return joined,
+                Err(subscriber) => subscriber,
+            },
+            None => subscriber,
+        };
+        let shared = init(&key);
+        let entry = Arc::new(AccountEntry {
+            state: Mutex::new(EntryState {
+                subscribers: vec![(id, subscriber)],
+                shared: Some(shared.clone()),
+            }),
+            key: key.clone(),
+            registry: Arc::downgrade(&self.inner),
+        });
+        // Replaces a dead entry still linked under this key, if any; its last guard's
+        // unlink then finds a different entry and leaves it alone.
+        self.inner.map.pin().insert(key, Arc::clone(&entry));
+        (Registration { entry, id }, shared)
     }
 
     /// Clones every account's key, shared value and subscribers.
     ///
-    /// Shard locks are taken one at a time and released before this returns; nothing is
-    /// called back while a lock is held. Later registry changes do not affect the result.
+    /// Entry locks are taken one at a time and released before this returns; nothing is
+    /// called back into the registry while one is held. Later registry changes do not
+    /// affect the result.
     pub fn snapshot(&self) -> Vec<AccountSnapshot<K, S, V>>
     where
         S: Clone,
         V: Clone,
     {
-        let mut accounts = Vec::with_capacity(self.inner.map.len());
-        for entry in self.inner.map.iter() {
-            accounts.push(AccountSnapshot {
-                key: entry.key().clone(),
-                shared: entry.shared.clone(),
-                subscribers: entry.subscribers.iter().map(|(_, s)| s.clone()).collect(),
-            });
-        }
-        accounts
+        self.inner
+            .collect(|key, shared, subscribers| AccountSnapshot {
+                key: key.clone(),
+                shared: shared.clone(),
+                subscribers: subscribers.iter().map(|(_, s)| s.clone()).collect(),
+            })
     }
 
     /// Clones the key and shared value of every account, without subscribers: the cheap
@@ -163,11 +166,8 @@ where
     where
         V: Clone,
     {
-        let mut accounts = Vec::with_capacity(self.inner.map.len());
-        for entry in self.inner.map.iter() {
-            accounts.push((entry.key().clone(), entry.shared.clone()));
-        }
-        accounts
+        self.inner
+            .collect(|key, shared, _| (key.clone(), shared.clone()))
     }
 
     /// The shared value of `key`, if it is registered.
@@ -175,7 +175,7 @@ where
     where
         V: Clone,
     {
-        self.inner.map.get(key).map(|entry| entry.shared.clone())
+        self.inner.with_live(key, |shared, _| shared.clone())
     }
 
     /// The subscribers of `key` in registration order (empty if not registered).
@@ -184,13 +184,14 @@ where
         S: Clone,
     {
         self.inner
-            .map
-            .get(key)
-            .map(|entry| entry.subscribers.iter().map(|(_, s)| s.clone()).collect())
+            .with_live(key, |_, subscribers| {
+                subscribers.iter().map(|(_, s)| s.clone()).collect()
+            })
             .unwrap_or_default()
     }
 
-    /// Number of distinct registered accounts.
+    /// Number of distinct registered accounts (an account whose last registration is
+    /// being dropped at this instant may still be counted).
     pub fn account_count(&self) -> usize {
         self.inner.map.len()
     }
@@ -198,16 +199,61 @@ where
     /// Number of live registrations over all accounts (walks the map: for stats, not
     /// for hot paths).
     pub fn registration_count(&self) -> usize {
-        self.inner
-            .map
-            .iter()
-            .map(|entry| entry.subscribers.len())
-            .sum()
+        self.inner.registration_count()
     }
 
     /// Whether no account is registered.
     pub fn is_empty(&self) -> bool {
         self.inner.map.is_empty()
+    }
+}
+
+impl<K, S, V> Inner<K, S, V>
+where
+    K: Eq + Hash + Send + Sync + 'static,
+    S: Send + Sync + 'static,
+    V: Send + Sync + 'static,
+{
+    /// The entry linked under `key` (live or dead).
+    #[inline]
+    fn get(&self, key: &K) -> Option<Arc<AccountEntry<K, S, V>>> {
+        self.map.pin().get(key).cloned()
+    }
+
+    /// Runs `f` on `key`'s live entry under its lock.
+    fn with_live<T>(&self, key: &K, f: impl FnOnce(&V, &[(RegistrationId, S)]) -> T) -> Option<T> {
+        let map = self.map.pin();
+        let state = map.get(key)?.state();
+        state
+            .live()
+            .map(|(shared, subscribers)| f(shared, subscribers))
+    }
+
+    /// Maps every live entry with `f`, locking one entry at a time.
+    fn collect<T>(&self, mut f: impl FnMut(&K, &V, &[(RegistrationId, S)]) -> T) -> Vec<T> {
+        let map = self.map.pin();
+        let mut out = Vec::with_capacity(map.len());
+        for entry in map.values() {
+            if let Some((shared, subscribers)) = entry.state().live() {
+                out.push(f(&entry.key, shared, subscribers));
+            }
+        }
+        out
+    }
+
+    fn registration_count(&self) -> usize {
+        self.collect(|_, _, subscribers| subscribers.len())
+            .into_iter()
+            .sum()
+    }
+
+    /// Removes registration `id` of `key`, if it is live (a stale id is a no-op).
+    #[cfg(test)]
+    fn deregister(&self, key: &K, id: RegistrationId) {
+        use entry::Member as _;
+        if let Some(entry) = self.get(key) {
+            entry.leave(id);
+        }
     }
 }
 
@@ -230,99 +276,17 @@ impl<K, S, V> Clone for AccountRegistry<K, S, V> {
     }
 }
 
-impl<K: Eq + Hash, S, V> fmt::Debug for AccountRegistry<K, S, V> {
+impl<K, S, V> fmt::Debug for AccountRegistry<K, S, V>
+where
+    K: Eq + Hash + Send + Sync + 'static,
+    S: Send + Sync + 'static,
+    V: Send + Sync + 'static,
+{
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AccountRegistry")
             .field("accounts", &self.inner.map.len())
-            .field(
-                "registrations",
-                &self
-                    .inner
-                    .map
-                    .iter()
-                    .map(|e| e.subscribers.len())
-                    .sum::<usize>(),
-            )
+            .field("registrations", &self.inner.registration_count())
             .finish()
-    }
-}
-
-/// Type-erased removal, so a [`Registration`] is generic over the key only.
-trait Deregister<K>: Send + Sync {
-    fn deregister(&self, key: &K, id: RegistrationId);
-}
-
-impl<K, S, V> Deregister<K> for Inner<K, S, V>
-where
-    K: Eq + Hash + Clone + Send + Sync,
-    S: Send + Sync,
-    V: Send + Sync,
-{
-    fn deregister(&self, key: &K, id: RegistrationId) {
-        loop {
-            // Common path: other subscribers remain, so only this one is removed, under
-            // the shard lock, without cloning the key.
-            match self.map.get_mut(key) {
-                None => return,
-                Some(mut entry) => {
-                    let subscribers = &mut entry.subscribers;
-                    let last = subscribers.len() == 1 && subscribers[0].0 == id;
-                    if !last {
-                        subscribers.retain(|(sub_id, _)| *sub_id != id);
-                        return;
-                    }
-                }
-            }
-            // This is the last subscriber: remove the whole entry in one step, so no
-            // snapshot ever sees an empty entry. If a registration slipped in between,
-            // go round again and take the common path.
-            let removed = self.map.remove_if(key, |_, entry| {
-                entry.subscribers.len() == 1 && entry.subscribers[0].0 == id
-            });
-            if removed.is_some() {
-                return;
-            }
-        }
-    }
-}
-
-/// An RAII registration: dropping it removes exactly this registration.
-///
-/// Removal is keyed by (key, [`RegistrationId`]), so a stale guard never removes a newer
-/// registration of the same key. Dropping it after the registry is gone does nothing.
-#[must_use = "dropping a Registration deregisters it at once"]
-pub struct Registration<K: 'static> {
-    registry: Weak<dyn Deregister<K>>,
-    key: K,
-    id: RegistrationId,
-}
-
-impl<K> Registration<K> {
-    /// The account key this registration is for.
-    pub fn key(&self) -> &K {
-        &self.key
-    }
-
-    /// This registration's id.
-    pub fn id(&self) -> RegistrationId {
-        self.id
-    }
-}
-
-impl<K: fmt::Debug> fmt::Debug for Registration<K> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Registration")
-            .field("key", &self.key)
-            .field("id", &self.id)
-            .finish()
-    }
-}
-
-impl<K: 'static> Drop for Registration<K> {
-    fn drop(&mut self) {
-        if let Some(registry) = self.registry.upgrade() {
-            registry.deregister(&self.key, self.id);
-        }
     }
 }
 

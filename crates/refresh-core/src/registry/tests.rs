@@ -228,3 +228,91 @@ fn entries_never_appear_empty_while_their_last_registration_drops() {
     });
     assert!(registry.is_empty());
 }
+
+#[test]
+fn the_shared_value_is_dropped_when_the_last_registration_drops() {
+    // The map may reclaim an unlinked entry later; the shared value (the runtime's
+    // account state) must not wait for that.
+    let registry: AccountRegistry<String, (), Arc<u32>> = AccountRegistry::new();
+    let value = Arc::new(7);
+    let (a, _) = registry.register_with(key("acct"), (), |_| Arc::clone(&value));
+    let (b, _) = registry.register_with(key("acct"), (), |_| Arc::new(0));
+    drop(a);
+    assert_eq!(Arc::strong_count(&value), 2, "live while b is");
+    drop(b);
+    assert_eq!(
+        Arc::strong_count(&value),
+        1,
+        "dropped with the last registration"
+    );
+    assert!(registry.is_empty());
+}
+
+/// A subscriber that registers its key again from its own `Drop`, i.e. while its entry is
+/// dead but possibly still linked in the map.
+struct Reregister {
+    registry: Option<AccountRegistry<String, Reregister, Arc<u32>>>,
+    out: Arc<std::sync::Mutex<Vec<Registration<String>>>>,
+}
+
+impl Drop for Reregister {
+    fn drop(&mut self) {
+        if let Some(registry) = self.registry.take() {
+            let subscriber = Reregister {
+                registry: None,
+                out: Arc::clone(&self.out),
+            };
+            let (reg, _) = registry.register_with(key("acct"), subscriber, |_| Arc::new(2));
+            self.out.lock().unwrap_or_else(|e| e.into_inner()).push(reg);
+        }
+    }
+}
+
+#[test]
+fn registering_while_the_last_registration_drops_keeps_the_new_entry() {
+    let registry: AccountRegistry<String, Reregister, Arc<u32>> = AccountRegistry::new();
+    let out = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let first = Reregister {
+        registry: Some(registry.clone()),
+        out: Arc::clone(&out),
+    };
+    let (old, _) = registry.register_with(key("acct"), first, |_| Arc::new(1));
+    drop(old);
+    // The re-registration made a fresh entry (init ran again); unlinking the dead one
+    // must not have removed it.
+    assert_eq!(registry.account_count(), 1);
+    assert_eq!(registry.registration_count(), 1);
+    assert_eq!(registry.shared(&key("acct")).as_deref(), Some(&2));
+    let new = out.lock().unwrap_or_else(|e| e.into_inner()).pop();
+    drop(new);
+    assert!(registry.is_empty());
+}
+
+#[test]
+fn racing_first_registrations_create_one_entry_with_one_init() {
+    const THREADS: usize = 4;
+    for round in 0..200 {
+        let registry: AccountRegistry<String, usize, Arc<usize>> = AccountRegistry::new();
+        let inits = std::sync::atomic::AtomicUsize::new(0);
+        let barrier = Barrier::new(THREADS);
+        let shared: Vec<_> = std::thread::scope(|scope| {
+            let threads: Vec<_> = (0..THREADS)
+                .map(|t| {
+                    let (registry, inits, barrier) = (&registry, &inits, &barrier);
+                    scope.spawn(move || {
+                        barrier.wait();
+                        registry.register_with(format!("k{round}"), t, |_| {
+                            inits.fetch_add(1, Ordering::Relaxed);
+                            Arc::new(t)
+                        })
+                    })
+                })
+                .collect();
+            threads.into_iter().filter_map(|t| t.join().ok()).collect()
+        });
+        assert_eq!(inits.load(Ordering::Relaxed), 1);
+        assert_eq!(registry.account_count(), 1);
+        assert_eq!(registry.registration_count(), THREADS);
+        assert!(shared.iter().all(|(_, v)| Arc::ptr_eq(v, &shared[0].1)));
+    }
+}
