@@ -23,8 +23,8 @@ pub fn account_endpoint(i: usize) -> Endpoint {
         .expect("a formatted https URL with a host always parses")
 }
 
-/// A single-write account document with `regions` regions.
-pub fn account_doc(account: &str, regions: usize) -> ValidatedAccount {
+/// The `GET /` body of a single-write account with `regions` regions.
+pub fn account_body(account: &str, regions: usize) -> Vec<u8> {
     let locations: Vec<_> = (0..regions)
         .map(|r| json!({"name": format!("Region {r}"), "databaseAccountEndpoint": format!("https://{account}-r{r}.documents.example/")}))
         .collect();
@@ -34,7 +34,12 @@ pub fn account_doc(account: &str, regions: usize) -> ValidatedAccount {
         "writableLocations": [locations[0]],
         "readableLocations": locations,
     });
-    ValidatedAccount::from_slice(doc.to_string().as_bytes())
+    doc.to_string().into_bytes()
+}
+
+/// A single-write account document with `regions` regions.
+pub fn account_doc(account: &str, regions: usize) -> ValidatedAccount {
+    ValidatedAccount::from_slice(&account_body(account, regions))
         .expect("the fixture document has every required field")
 }
 
@@ -76,6 +81,30 @@ impl AccountFetcher for CountingFetcher {
             }
             Ok(self.doc.lock().unwrap_or_else(|e| e.into_inner()).clone())
         })
+    }
+
+    fn probe<'a>(&'a self, _: &'a Endpoint) -> FetchFuture<'a, ()> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
+/// A fetcher that parses and validates its body on every fetch, as a real one does with
+/// every `GET /` answer: each fetch yields a new document, equal to the installed one.
+#[derive(Debug)]
+pub struct ParsingFetcher {
+    body: Vec<u8>,
+}
+
+impl ParsingFetcher {
+    /// Serves `body` (see [`account_body`]).
+    pub fn new(body: Vec<u8>) -> Self {
+        Self { body }
+    }
+}
+
+impl AccountFetcher for ParsingFetcher {
+    fn fetch_account<'a>(&'a self, _: &'a Endpoint) -> FetchFuture<'a, ValidatedAccount> {
+        Box::pin(async move { Ok(ValidatedAccount::from_slice(&self.body)?) })
     }
 
     fn probe<'a>(&'a self, _: &'a Endpoint) -> FetchFuture<'a, ()> {

@@ -3,6 +3,7 @@
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
@@ -12,7 +13,7 @@ use meridian_location_store::{
 use meridian_refresh_core::{Decision, FetchEpoch, FlightId, RefreshGate, SlotClass, Ticket};
 
 use crate::config::RuntimeConfig;
-use crate::fetcher::{AccountFetcher, FetchError};
+use crate::fetcher::{AccountFetcher, FetchError, FetchFuture};
 use crate::flight::{FlightReporter, FlightResult, Waiter};
 use crate::slots::Slots;
 use crate::tasks::Tasks;
@@ -291,9 +292,7 @@ impl AccountState {
     }
 
     async fn fetch_once(&self, endpoint: &Endpoint) -> Result<ValidatedAccount, FetchError> {
-        tokio::time::timeout(self.fetch_timeout, self.fetcher.fetch_account(endpoint))
-            .await
-            .unwrap_or(Err(FetchError::Timeout(self.fetch_timeout)))
+        bounded(self.fetch_timeout, self.fetcher.fetch_account(endpoint)).await
     }
 
     /// Probes every endpoint whose mark expired, one at a time, each bounded by the fetch
@@ -301,18 +300,30 @@ impl AccountState {
     pub(crate) async fn probe_due(&self) {
         for endpoint in self.store.due_probes(now()) {
             self.counters.probes.fetch_add(1, Ordering::Relaxed);
-            let probe = tokio::time::timeout(self.fetch_timeout, self.fetcher.probe(&endpoint));
+            let probe = bounded(self.fetch_timeout, self.fetcher.probe(&endpoint));
             let result = AssertUnwindSafe(probe)
                 .catch_unwind()
                 .await
-                .unwrap_or_else(|panic| Ok(Err(self.caught(panic.as_ref()))))
-                .unwrap_or(Err(FetchError::Timeout(self.fetch_timeout)));
+                .unwrap_or_else(|panic| Err(self.caught(panic.as_ref())));
             if let Err(error) = &result {
                 self.counters.probe_failures.fetch_add(1, Ordering::Relaxed);
                 tracing::debug!(account = %self.spec.endpoint, %endpoint, %error, "probe failed; endpoint stays demoted");
             }
             self.store.record_probe(&endpoint, result.is_ok(), now());
         }
+    }
+}
+
+/// Runs `fetch` for at most `timeout`. A fetch that answers on its first poll (a cached or
+/// local answer) never arms a timer.
+async fn bounded<T>(timeout: Duration, fetch: FetchFuture<'_, T>) -> Result<T, FetchError> {
+    let mut fetch = fetch;
+    let first = std::future::poll_fn(|cx| Poll::Ready(fetch.as_mut().poll(cx))).await;
+    match first {
+        Poll::Ready(result) => result,
+        Poll::Pending => tokio::time::timeout(timeout, fetch)
+            .await
+            .unwrap_or(Err(FetchError::Timeout(timeout))),
     }
 }
 
