@@ -231,6 +231,7 @@ impl From<Value> for PartitionKey {
 
 /// An item with the response metadata.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ItemResponse<T> {
     /// The item as the service returned it.
     pub item: T,

@@ -4,6 +4,7 @@ use std::fmt;
 
 /// What an operation saw before it stopped.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Failure {
     /// The last HTTP status, if the service answered at all.
     pub status: Option<u16>,

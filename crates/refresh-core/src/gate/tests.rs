@@ -1,3 +1,5 @@
+//! The gate's decisions, rule by rule, and a property test over random sequences.
+
 use super::*;
 use proptest::prelude::*;
 

@@ -1,3 +1,5 @@
+//! The registry's semantics: shared entries, RAII removal, racing registrations.
+
 use super::*;
 use std::collections::HashSet;
 use std::sync::Barrier;

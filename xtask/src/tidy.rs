@@ -1,0 +1,212 @@
+//! Tidy checks over the source tree, run as `cargo test -p xtask` (and so by `cargo xtask
+//! ci`): the written contract (ARCHITECTURE.md) names only tests and files that exist,
+//! every library module says what it is, and public error and response types can grow.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+/// Every `.rs` file below `dir`, skipping build output.
+pub(crate) fn rust_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let name = entry.file_name();
+            if path.is_dir() {
+                if name != "target" && name != ".git" {
+                    stack.push(path);
+                }
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+/// Test names ARCHITECTURE.md cites (`enforced by` / `Enforced by` lists of backticked
+/// `module::test_name` paths) that no `fn` in the tree defines.
+pub(crate) fn missing_tests(architecture: &str, sources: &[(PathBuf, String)]) -> Vec<String> {
+    let mut missing = Vec::new();
+    for cited in cited_tests(architecture) {
+        let name = cited.rsplit("::").next().unwrap_or(&cited);
+        if name == "*" {
+            // `module::*`: the module must exist as a file.
+            let module = cited
+                .trim_end_matches("::*")
+                .rsplit("::")
+                .next()
+                .unwrap_or("");
+            let file = format!("{module}.rs");
+            if !sources.iter().any(|(path, _)| path.ends_with(&file)) {
+                missing.push(cited);
+            }
+            continue;
+        }
+        let defined = format!("fn {name}(");
+        if !sources.iter().any(|(_, text)| text.contains(&defined)) {
+            missing.push(cited);
+        }
+    }
+    missing
+}
+
+fn cited_tests(architecture: &str) -> Vec<String> {
+    let mut cited = Vec::new();
+    let lower = architecture.to_lowercase();
+    let mut from = 0;
+    while let Some(at) = lower[from..].find("enforced by") {
+        let start = from + at;
+        // The citation runs to the end of the paragraph (a blank line or the next bullet).
+        let rest = &architecture[start..];
+        let end = rest
+            .find("\n- ")
+            .or_else(|| rest.find("\n\n"))
+            .unwrap_or(rest.len());
+        for (i, part) in rest[..end].split('`').enumerate() {
+            if i % 2 == 1 && part.contains("::") && !part.contains(' ') {
+                cited.push(part.to_string());
+            }
+        }
+        from = start + end.max(1);
+    }
+    cited
+}
+
+/// Library and binary modules under `crates/*/src` whose first line is not a `//!` doc.
+pub(crate) fn undocumented_modules(sources: &[(PathBuf, String)]) -> Vec<PathBuf> {
+    sources
+        .iter()
+        .filter(|(path, _)| is_crate_source(path))
+        .filter(|(_, text)| !text.trim_start().starts_with("//!"))
+        .map(|(path, _)| path.clone())
+        .collect()
+}
+
+/// Public structs and enums under `crates/*/src` named like an error or a response
+/// (`…Error`, `…Response`, `Failure`, `…Stats`) that are not `#[non_exhaustive]`.
+pub(crate) fn exhaustive_public_types(sources: &[(PathBuf, String)]) -> Vec<String> {
+    let mut found = Vec::new();
+    for (path, text) in sources.iter().filter(|(path, _)| is_crate_source(path)) {
+        let lines: Vec<&str> = text.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            let Some(name) = public_type_name(line) else {
+                continue;
+            };
+            let grows = ["Error", "Response", "Failure", "Stats"]
+                .iter()
+                .any(|suffix| name.ends_with(suffix));
+            if !grows {
+                continue;
+            }
+            let attributes = lines[..i]
+                .iter()
+                .rev()
+                .take_while(|l| {
+                    let l = l.trim_start();
+                    l.starts_with("#[") || l.starts_with("///") || l.starts_with("//")
+                })
+                .any(|l| l.contains("non_exhaustive"));
+            if !attributes {
+                found.push(format!("{}: {name}", path.display()));
+            }
+        }
+    }
+    found
+}
+
+fn public_type_name(line: &str) -> Option<&str> {
+    let rest = line
+        .trim_start()
+        .strip_prefix("pub struct ")
+        .or_else(|| line.trim_start().strip_prefix("pub enum "))?;
+    let end = rest
+        .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .unwrap_or(rest.len());
+    Some(&rest[..end])
+}
+
+fn is_crate_source(path: &Path) -> bool {
+    let text = path.to_string_lossy();
+    text.contains("/crates/") && text.contains("/src/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn workspace() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default()
+    }
+
+    fn sources() -> Vec<(PathBuf, String)> {
+        let root = workspace();
+        let mut files = rust_files(&root.join("crates"));
+        files.extend(rust_files(&root.join("benches")));
+        files.extend(rust_files(&root.join("xtask")));
+        files
+            .into_iter()
+            .filter_map(|p| fs::read_to_string(&p).ok().map(|t| (p, t)))
+            .collect()
+    }
+
+    #[test]
+    fn architecture_cites_only_tests_that_exist() {
+        let text = fs::read_to_string(workspace().join("ARCHITECTURE.md")).unwrap_or_default();
+        assert!(
+            !cited_tests(&text).is_empty(),
+            "ARCHITECTURE.md cites its tests"
+        );
+        let missing = missing_tests(&text, &sources());
+        assert!(
+            missing.is_empty(),
+            "ARCHITECTURE.md cites missing tests: {missing:?}"
+        );
+    }
+
+    #[test]
+    fn every_crate_module_has_a_module_doc() {
+        let missing = undocumented_modules(&sources());
+        assert!(
+            missing.is_empty(),
+            "modules without a `//!` doc: {missing:?}"
+        );
+    }
+
+    #[test]
+    fn public_error_and_response_types_are_non_exhaustive() {
+        let found = exhaustive_public_types(&sources());
+        assert!(found.is_empty(), "add #[non_exhaustive]: {found:?}");
+    }
+
+    #[test]
+    fn the_checks_catch_what_they_claim() {
+        let sources =
+            vec![
+            (
+                PathBuf::from("/w/crates/a/src/lib.rs"),
+                "pub struct BadError;\n#[non_exhaustive]\npub enum GoodError {}\nfn real_test() {}"
+                    .to_string(),
+            ),
+            (PathBuf::from("/w/crates/a/src/nodoc.rs"), "fn x() {}".to_string()),
+        ];
+        let doc = "- x. Enforced by `a::real_test`, `a::ghost_test`.\n";
+        assert_eq!(
+            missing_tests(doc, &sources),
+            vec!["a::ghost_test".to_string()]
+        );
+        assert_eq!(undocumented_modules(&sources).len(), 2);
+        assert_eq!(
+            exhaustive_public_types(&sources),
+            vec!["/w/crates/a/src/lib.rs: BadError".to_string()]
+        );
+    }
+}
