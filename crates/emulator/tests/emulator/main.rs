@@ -7,6 +7,7 @@ mod client;
 mod data_plane;
 mod faults;
 mod http2;
+mod query;
 mod tls;
 mod wire;
 
