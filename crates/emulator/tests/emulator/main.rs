@@ -6,6 +6,7 @@ mod cli;
 mod client;
 mod data_plane;
 mod faults;
+mod feeds;
 mod http2;
 mod query;
 mod tls;
