@@ -45,7 +45,7 @@ mod http;
 mod item_body;
 mod listener;
 mod patch;
-mod query;
+pub mod query;
 mod resource;
 mod route;
 mod service;

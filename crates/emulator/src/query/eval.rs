@@ -6,7 +6,7 @@ use std::cmp::Ordering;
 use serde_json::{Map, Value};
 
 use super::ast::{BinaryOp, Expr, Function, UnaryOp};
-use super::parser::number;
+use super::expr::number;
 
 /// What an expression is evaluated against: the item and the aggregate results (if any).
 pub(crate) struct Scope<'a> {

@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 
 use super::ast::{Aggregate, Query, Select};
 use super::eval::{Scope, eval, order};
-use super::parser::number;
+use super::expr::number;
 
 /// Every result of `query` over `items`, in order.
 pub(crate) fn run<'a>(query: &Query, items: impl IntoIterator<Item = &'a Value>) -> Vec<Value> {

@@ -165,7 +165,7 @@ mod tests {
 
     #[test]
     fn bad_input_is_an_error_with_a_position() {
-        assert_eq!(tokenize("SELECT 'open").unwrap_err().position, Some(7));
-        assert_eq!(tokenize("SELECT #").unwrap_err().position, Some(7));
+        assert_eq!(tokenize("SELECT 'open").unwrap_err().position(), Some(7));
+        assert_eq!(tokenize("SELECT #").unwrap_err().position(), Some(7));
     }
 }

@@ -1,4 +1,5 @@
 //! The SQL subset: lexer → parser → evaluator, plus query plans for SDK-side execution.
+//! [`run_query`] and [`query_plan`] are public for fuzzing and for checking a query offline.
 //!
 //! Entry points take the query text and its parameters (`{"query", "parameters"}`) and
 //! return every result or a [`QueryError`] naming the construct and its byte position.
@@ -6,6 +7,7 @@
 mod ast;
 mod eval;
 mod exec;
+mod expr;
 mod lexer;
 mod parser;
 mod plan;
@@ -13,27 +15,53 @@ mod plan;
 use serde_json::{Map, Value};
 
 /// A query the emulator refuses: outside the subset, malformed, or badly parameterised.
+/// Answered on the wire as 400 `BadRequest` with this text as the message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message}{}", .position.map(|p| format!(" at position {p}")).unwrap_or_default())]
-pub(crate) struct QueryError {
-    pub(crate) message: String,
-    pub(crate) position: Option<usize>,
+#[non_exhaustive]
+pub enum QueryError {
+    /// The query text: a construct outside the subset, or a syntax error, at a byte offset.
+    #[error("{message} at position {position}")]
+    Syntax {
+        /// What is wrong, naming the construct.
+        message: String,
+        /// The byte offset in the query text where it starts.
+        position: usize,
+    },
+    /// The request body around the query (`query`, `parameters`).
+    #[error("{0}")]
+    Body(String),
 }
 
 impl QueryError {
     pub(crate) fn new(message: impl Into<String>, position: usize) -> Self {
-        Self {
+        Self::Syntax {
             message: message.into(),
-            position: Some(position),
+            position,
         }
     }
 
     fn body(message: impl Into<String>) -> Self {
-        Self {
-            message: message.into(),
-            position: None,
+        Self::Body(message.into())
+    }
+
+    /// The byte offset of a syntax error.
+    pub fn position(&self) -> Option<usize> {
+        match self {
+            Self::Syntax { position, .. } => Some(*position),
+            Self::Body(_) => None,
         }
     }
+}
+
+/// Runs a query request body (`{"query": "...", "parameters": [...]}`) over `items`, as a
+/// query request over one partition would, and returns every result in order.
+pub fn run_query(body: &Value, items: &[Value]) -> Result<Vec<Value>, QueryError> {
+    QuerySpec::from_body(body)?.run(items)
+}
+
+/// The query plan document a query-plan request for `body` is answered with.
+pub fn query_plan(body: &Value) -> Result<Value, QueryError> {
+    QuerySpec::from_body(body)?.plan()
 }
 
 /// A query request body: `{"query": "...", "parameters": [{"name": "@x", "value": 1}]}`.
@@ -99,7 +127,7 @@ impl QuerySpec {
 pub(crate) fn add_numbers(a: &Value, b: &Value) -> Value {
     match (a.as_i64(), b.as_i64()) {
         (Some(a), Some(b)) if a.checked_add(b).is_some() => Value::from(a + b),
-        _ => parser::number(a.as_f64().unwrap_or(0.0) + b.as_f64().unwrap_or(0.0)),
+        _ => expr::number(a.as_f64().unwrap_or(0.0) + b.as_f64().unwrap_or(0.0)),
     }
 }
 

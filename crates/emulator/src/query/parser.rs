@@ -1,9 +1,10 @@
-//! Tokens → [`Query`]: the SQL subset, with a positioned error for everything else.
+//! Tokens → [`Query`]: the clauses of the SQL subset (expressions are in `expr.rs`), with
+//! a positioned error for everything else.
 
-use serde_json::{Map, Number, Value};
+use serde_json::{Map, Value};
 
 use super::QueryError;
-use super::ast::{Aggregate, BinaryOp, Expr, Function, Query, Select, UnaryOp};
+use super::ast::{Aggregate, Expr, Query, Select};
 use super::lexer::{Spanned, Token, tokenize};
 
 /// Keywords that cannot be an alias or a bare name.
@@ -38,7 +39,7 @@ const RESERVED: [&str; 27] = [
 ];
 
 /// Constructs of the full language this emulator refuses, by their leading keyword.
-const UNSUPPORTED: [(&str, &str); 7] = [
+pub(super) const UNSUPPORTED: [(&str, &str); 7] = [
     ("JOIN", "JOIN"),
     ("GROUP", "GROUP BY"),
     ("DISTINCT", "DISTINCT"),
@@ -48,8 +49,21 @@ const UNSUPPORTED: [(&str, &str); 7] = [
     ("SELECT", "subqueries"),
 ];
 
+/// The longest query text accepted (the service's `maxSqlQueryInputLength`).
+pub(crate) const MAX_QUERY_LENGTH: usize = 30 * 1024;
+/// The deepest expression accepted: parsing and evaluation recurse this deep at most.
+pub(crate) const MAX_DEPTH: usize = 64;
+/// The most operators and sub-expressions in one query.
+pub(crate) const MAX_NODES: usize = 4096;
+
 /// Parses `text`, substituting `@name` parameters from `params`.
 pub(crate) fn parse(text: &str, params: &Map<String, Value>) -> Result<Query, QueryError> {
+    if text.len() > MAX_QUERY_LENGTH {
+        return Err(QueryError::new(
+            format!("the query is longer than {MAX_QUERY_LENGTH} bytes"),
+            MAX_QUERY_LENGTH,
+        ));
+    }
     let tokens = tokenize(text)?;
     let mut parser = Parser {
         tokens,
@@ -59,34 +73,40 @@ pub(crate) fn parse(text: &str, params: &Map<String, Value>) -> Result<Query, Qu
         aggregates: Vec::new(),
         aggregates_allowed: false,
         alias: String::new(),
+        nesting: 0,
+        nodes: 0,
     };
     parser.query()
 }
 
-struct Parser<'a> {
-    tokens: Vec<Spanned>,
-    at: usize,
-    end: usize,
-    params: &'a Map<String, Value>,
-    aggregates: Vec<(Aggregate, Expr)>,
-    aggregates_allowed: bool,
-    alias: String,
+pub(super) struct Parser<'a> {
+    pub(super) tokens: Vec<Spanned>,
+    pub(super) at: usize,
+    pub(super) end: usize,
+    pub(super) params: &'a Map<String, Value>,
+    pub(super) aggregates: Vec<(Aggregate, Expr)>,
+    pub(super) aggregates_allowed: bool,
+    pub(super) alias: String,
+    /// How deep the recursive descent is now (bounded by [`MAX_DEPTH`]).
+    pub(super) nesting: usize,
+    /// Operators and sub-expressions parsed so far (bounded by [`MAX_NODES`]).
+    pub(super) nodes: usize,
 }
 
 impl Parser<'_> {
-    fn peek(&self) -> Option<&Token> {
+    pub(super) fn peek(&self) -> Option<&Token> {
         self.tokens.get(self.at).map(|t| &t.token)
     }
 
-    fn pos(&self) -> usize {
+    pub(super) fn pos(&self) -> usize {
         self.tokens.get(self.at).map_or(self.end, |t| t.pos)
     }
 
-    fn is_keyword(&self, keyword: &str) -> bool {
+    pub(super) fn is_keyword(&self, keyword: &str) -> bool {
         matches!(self.peek(), Some(Token::Ident(w)) if w.eq_ignore_ascii_case(keyword))
     }
 
-    fn eat_keyword(&mut self, keyword: &str) -> bool {
+    pub(super) fn eat_keyword(&mut self, keyword: &str) -> bool {
         let found = self.is_keyword(keyword);
         if found {
             self.at += 1;
@@ -94,7 +114,7 @@ impl Parser<'_> {
         found
     }
 
-    fn eat(&mut self, symbol: &str) -> bool {
+    pub(super) fn eat(&mut self, symbol: &str) -> bool {
         let found = matches!(self.peek(), Some(Token::Sym(s)) if *s == symbol);
         if found {
             self.at += 1;
@@ -102,7 +122,7 @@ impl Parser<'_> {
         found
     }
 
-    fn expect_keyword(&mut self, keyword: &str) -> Result<(), QueryError> {
+    pub(super) fn expect_keyword(&mut self, keyword: &str) -> Result<(), QueryError> {
         if self.eat_keyword(keyword) {
             Ok(())
         } else {
@@ -110,7 +130,7 @@ impl Parser<'_> {
         }
     }
 
-    fn expect(&mut self, symbol: &str) -> Result<(), QueryError> {
+    pub(super) fn expect(&mut self, symbol: &str) -> Result<(), QueryError> {
         if self.eat(symbol) {
             Ok(())
         } else {
@@ -119,7 +139,7 @@ impl Parser<'_> {
     }
 
     /// An error at the current token: an unsupported construct by name, or `what`.
-    fn unexpected(&self, what: &str) -> QueryError {
+    pub(super) fn unexpected(&self, what: &str) -> QueryError {
         let pos = self.pos();
         if let Some(Token::Ident(word)) = self.peek() {
             if let Some((_, name)) = UNSUPPORTED
@@ -248,7 +268,7 @@ impl Parser<'_> {
         ))
     }
 
-    fn name(&mut self, what: &str) -> Result<String, QueryError> {
+    pub(super) fn name(&mut self, what: &str) -> Result<String, QueryError> {
         match self.peek() {
             Some(Token::Ident(w)) if !reserved(w) => {
                 let w = w.clone();
@@ -260,7 +280,7 @@ impl Parser<'_> {
     }
 
     /// A non-negative integer literal or parameter (`TOP`, `OFFSET`, `LIMIT`).
-    fn count(&mut self, clause: &str) -> Result<u64, QueryError> {
+    pub(super) fn count(&mut self, clause: &str) -> Result<u64, QueryError> {
         let pos = self.pos();
         let value = match self.peek().cloned() {
             Some(Token::Number(n)) => Value::from(n),
@@ -275,7 +295,7 @@ impl Parser<'_> {
             .ok_or_else(|| QueryError::new(format!("{clause} needs a non-negative integer"), pos))
     }
 
-    fn param(&self, name: &str, pos: usize) -> Result<Value, QueryError> {
+    pub(super) fn param(&self, name: &str, pos: usize) -> Result<Value, QueryError> {
         self.params
             .get(&format!("@{name}"))
             .or_else(|| self.params.get(name))
@@ -313,286 +333,6 @@ impl Parser<'_> {
             }
         }
     }
-
-    pub(crate) fn expr(&mut self) -> Result<Expr, QueryError> {
-        let mut left = self.and()?;
-        while self.eat_keyword("OR") {
-            left = Expr::Binary(BinaryOp::Or, Box::new(left), Box::new(self.and()?));
-        }
-        Ok(left)
-    }
-
-    fn and(&mut self) -> Result<Expr, QueryError> {
-        let mut left = self.not()?;
-        while self.eat_keyword("AND") {
-            left = Expr::Binary(BinaryOp::And, Box::new(left), Box::new(self.not()?));
-        }
-        Ok(left)
-    }
-
-    fn not(&mut self) -> Result<Expr, QueryError> {
-        if self.eat_keyword("NOT") {
-            return Ok(Expr::Unary(UnaryOp::Not, Box::new(self.not()?)));
-        }
-        self.comparison()
-    }
-
-    fn comparison(&mut self) -> Result<Expr, QueryError> {
-        let left = self.concat()?;
-        let negated = self.is_keyword("NOT")
-            && matches!(self.tokens.get(self.at + 1).map(|t| &t.token),
-                Some(Token::Ident(w)) if w.eq_ignore_ascii_case("IN") || w.eq_ignore_ascii_case("BETWEEN") || w.eq_ignore_ascii_case("LIKE"));
-        if negated {
-            self.at += 1;
-        }
-        if self.eat_keyword("IN") {
-            self.expect("(")?;
-            let mut items = vec![self.expr()?];
-            while self.eat(",") {
-                items.push(self.expr()?);
-            }
-            self.expect(")")?;
-            return Ok(Expr::In(Box::new(left), items, negated));
-        }
-        if self.eat_keyword("BETWEEN") {
-            let low = self.concat()?;
-            self.expect_keyword("AND")?;
-            let high = self.concat()?;
-            return Ok(Expr::Between(
-                Box::new(left),
-                Box::new(low),
-                Box::new(high),
-                negated,
-            ));
-        }
-        if negated || self.is_keyword("LIKE") {
-            return Err(self.unexpected("expected IN or BETWEEN"));
-        }
-        let op = match self.peek() {
-            Some(Token::Sym("=")) => BinaryOp::Eq,
-            Some(Token::Sym("!=" | "<>")) => BinaryOp::Ne,
-            Some(Token::Sym("<")) => BinaryOp::Lt,
-            Some(Token::Sym("<=")) => BinaryOp::Le,
-            Some(Token::Sym(">")) => BinaryOp::Gt,
-            Some(Token::Sym(">=")) => BinaryOp::Ge,
-            _ => return Ok(left),
-        };
-        self.at += 1;
-        let right = self.concat()?;
-        Ok(Expr::Binary(op, Box::new(left), Box::new(right)))
-    }
-
-    fn concat(&mut self) -> Result<Expr, QueryError> {
-        let mut left = self.additive()?;
-        while self.eat("||") {
-            left = Expr::Binary(BinaryOp::Concat, Box::new(left), Box::new(self.additive()?));
-        }
-        Ok(left)
-    }
-
-    fn additive(&mut self) -> Result<Expr, QueryError> {
-        let mut left = self.multiplicative()?;
-        loop {
-            let op = if self.eat("+") {
-                BinaryOp::Add
-            } else if self.eat("-") {
-                BinaryOp::Sub
-            } else {
-                return Ok(left);
-            };
-            left = Expr::Binary(op, Box::new(left), Box::new(self.multiplicative()?));
-        }
-    }
-
-    fn multiplicative(&mut self) -> Result<Expr, QueryError> {
-        let mut left = self.unary()?;
-        loop {
-            let op = if self.eat("*") {
-                BinaryOp::Mul
-            } else if self.eat("/") {
-                BinaryOp::Div
-            } else if self.eat("%") {
-                BinaryOp::Mod
-            } else {
-                return Ok(left);
-            };
-            left = Expr::Binary(op, Box::new(left), Box::new(self.unary()?));
-        }
-    }
-
-    fn unary(&mut self) -> Result<Expr, QueryError> {
-        if self.eat("-") {
-            return Ok(Expr::Unary(UnaryOp::Neg, Box::new(self.unary()?)));
-        }
-        if self.eat("+") {
-            return Ok(Expr::Unary(UnaryOp::Plus, Box::new(self.unary()?)));
-        }
-        let mut expr = self.primary()?;
-        loop {
-            if self.eat(".") {
-                let name = match self.peek() {
-                    Some(Token::Ident(w)) => w.clone(),
-                    _ => return Err(self.unexpected("expected a property name after `.`")),
-                };
-                self.at += 1;
-                expr = Expr::Member(Box::new(expr), name);
-            } else if self.eat("[") {
-                let index = self.expr()?;
-                self.expect("]")?;
-                expr = Expr::Index(Box::new(expr), Box::new(index));
-            } else {
-                return Ok(expr);
-            }
-        }
-    }
-
-    fn primary(&mut self) -> Result<Expr, QueryError> {
-        let pos = self.pos();
-        let Some(token) = self.peek().cloned() else {
-            return Err(self.unexpected("expected an expression"));
-        };
-        self.at += 1;
-        match token {
-            Token::Number(n) => Ok(Expr::Literal(number(n))),
-            Token::Str(s) => Ok(Expr::Literal(Value::String(s))),
-            Token::Param(name) => Ok(Expr::Literal(self.param(&name, pos)?)),
-            Token::Sym("(") => {
-                let inner = self.expr()?;
-                self.expect(")")?;
-                Ok(inner)
-            }
-            Token::Sym("[") => {
-                let mut items = Vec::new();
-                if !self.eat("]") {
-                    loop {
-                        items.push(self.expr()?);
-                        if !self.eat(",") {
-                            break;
-                        }
-                    }
-                    self.expect("]")?;
-                }
-                Ok(Expr::Array(items))
-            }
-            Token::Sym("{") => self.object(),
-            Token::Ident(word) => self.word(word, pos),
-            _ => {
-                self.at -= 1;
-                Err(self.unexpected("expected an expression"))
-            }
-        }
-    }
-
-    fn object(&mut self) -> Result<Expr, QueryError> {
-        let mut fields = Vec::new();
-        if self.eat("}") {
-            return Ok(Expr::Object(fields));
-        }
-        loop {
-            let name = match self.peek().cloned() {
-                Some(Token::Str(s) | Token::Ident(s)) => s,
-                _ => return Err(self.unexpected("expected a property name")),
-            };
-            self.at += 1;
-            self.expect(":")?;
-            fields.push((name, self.expr()?));
-            if !self.eat(",") {
-                break;
-            }
-        }
-        self.expect("}")?;
-        Ok(Expr::Object(fields))
-    }
-
-    /// An identifier in expression position: literal keyword, the alias, or a call.
-    fn word(&mut self, word: String, pos: usize) -> Result<Expr, QueryError> {
-        match word.to_ascii_uppercase().as_str() {
-            "TRUE" => return Ok(Expr::Literal(Value::Bool(true))),
-            "FALSE" => return Ok(Expr::Literal(Value::Bool(false))),
-            "NULL" => return Ok(Expr::Literal(Value::Null)),
-            "UNDEFINED" => return Ok(Expr::Undefined),
-            _ => {}
-        }
-        if let Some((_, name)) = UNSUPPORTED
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(&word))
-        {
-            return Err(QueryError::new(format!("{name} is not supported"), pos));
-        }
-        if matches!(self.peek(), Some(Token::Sym("("))) {
-            return self.call(&word, pos);
-        }
-        if word.eq_ignore_ascii_case("udf") && matches!(self.peek(), Some(Token::Sym("."))) {
-            return Err(QueryError::new(
-                "user-defined functions are not supported",
-                pos,
-            ));
-        }
-        if word == self.alias {
-            return Ok(Expr::Root);
-        }
-        self.at -= 1;
-        if reserved(&word) {
-            return Err(self.unexpected("expected an expression"));
-        }
-        Err(QueryError::new(
-            format!("identifier `{word}` is not the FROM alias `{}`", self.alias),
-            pos,
-        ))
-    }
-
-    fn call(&mut self, name: &str, pos: usize) -> Result<Expr, QueryError> {
-        self.expect("(")?;
-        if let Some(aggregate) = Aggregate::from_name(name) {
-            if !self.aggregates_allowed {
-                return Err(QueryError::new(
-                    format!(
-                        "aggregate {} is only supported in the select clause",
-                        aggregate.sql()
-                    ),
-                    pos,
-                ));
-            }
-            self.aggregates_allowed = false;
-            let arg = self.expr()?;
-            self.aggregates_allowed = true;
-            self.expect(")")?;
-            self.aggregates.push((aggregate, arg));
-            return Ok(Expr::Aggregate(aggregate, self.aggregates.len() - 1));
-        }
-        let Some((function, min, max)) = Function::from_name(name) else {
-            return Err(QueryError::new(
-                format!("function {name} is not supported"),
-                pos,
-            ));
-        };
-        let mut args = Vec::new();
-        if !self.eat(")") {
-            loop {
-                args.push(self.expr()?);
-                if !self.eat(",") {
-                    break;
-                }
-            }
-            self.expect(")")?;
-        }
-        if args.len() < min || args.len() > max {
-            let expected = match (min, max) {
-                (min, usize::MAX) => format!("{min} or more arguments"),
-                (min, max) if min == max => format!("{min} argument(s)"),
-                (min, max) => format!("{min} to {max} arguments"),
-            };
-            return Err(QueryError::new(
-                format!(
-                    "function {} takes {expected}, not {}",
-                    name.to_ascii_uppercase(),
-                    args.len()
-                ),
-                pos,
-            ));
-        }
-        Ok(Expr::Call(function, args))
-    }
 }
 
 /// Whether a select clause with aggregates also reads the item outside them.
@@ -617,7 +357,7 @@ fn reads_item(expr: &Expr) -> bool {
     }
 }
 
-fn reserved(word: &str) -> bool {
+pub(super) fn reserved(word: &str) -> bool {
     RESERVED.iter().any(|k| k.eq_ignore_ascii_case(word))
 }
 
@@ -628,14 +368,5 @@ fn describe(token: &Token) -> String {
         Token::Number(n) => format!("`{n}`"),
         Token::Str(s) => format!("{}", Value::from(s.as_str())),
         Token::Sym(s) => format!("`{s}`"),
-    }
-}
-
-/// A JSON number: integral values as integers, like the service prints them.
-pub(crate) fn number(n: f64) -> Value {
-    if n.fract() == 0.0 && n.abs() < 9_007_199_254_740_992.0 {
-        Value::Number(Number::from(n as i64))
-    } else {
-        Number::from_f64(n).map_or(Value::Null, Value::Number)
     }
 }

@@ -252,6 +252,42 @@ fn unsupported_constructs_are_named_with_their_position() {
 }
 
 #[test]
+fn deep_or_long_queries_are_refused_not_overflowed() {
+    let nested = format!(
+        "SELECT VALUE {}1{} FROM c",
+        "(".repeat(10_000),
+        ")".repeat(10_000)
+    );
+    assert!(
+        refuse(&nested)
+            .to_string()
+            .contains("nested deeper than 64")
+    );
+    let chain = format!("SELECT VALUE 1{} FROM c", " + 1".repeat(2_000));
+    let message = refuse(&chain).to_string();
+    assert!(message.contains("nested deeper than 64"), "{message}");
+    let path = format!("SELECT VALUE c{} FROM c", ".a".repeat(2_000));
+    assert!(refuse(&path).to_string().contains("nested deeper than 64"));
+    let negations = format!("SELECT VALUE {}1 FROM c", "- ".repeat(5_000));
+    assert!(
+        refuse(&negations)
+            .to_string()
+            .contains("nested deeper than 64")
+    );
+    let long = format!(
+        "SELECT VALUE 1 FROM c WHERE c.id IN ({})",
+        vec!["1"; 20_000].join(",")
+    );
+    assert!(refuse(&long).to_string().contains("longer than"));
+    // Wide but shallow is fine.
+    let wide = format!(
+        "SELECT VALUE c.id FROM c WHERE c.id IN ({})",
+        vec!["'a'"; 1_000].join(",")
+    );
+    assert_eq!(run(&wide), vec![json!("a")]);
+}
+
+#[test]
 fn plans_describe_the_sdk_pipeline_and_rewrite_the_query() {
     let plan = |text: &str| QuerySpec::new(text.to_string(), Map::new()).plan().unwrap();
     let ordered = plan("SELECT c.id FROM c WHERE c.n > 1 ORDER BY c.n DESC");
