@@ -100,7 +100,9 @@ fn apply(item: &mut Value, operation: &Value, pk_path: &[String]) -> Result<(), 
         }
     };
     let first = segments[0].as_str();
-    if first == "id" || first.starts_with('_') || segments.starts_with(pk_path) {
+    // The partition key may not change: neither its path nor anything above it.
+    let touches_key = segments.starts_with(pk_path) || pk_path.starts_with(&segments);
+    if first == "id" || first.starts_with('_') || touches_key {
         return Err(format!(
             "path `{path}` is the id, the partition key or a system property"
         ));
@@ -189,4 +191,24 @@ fn array_index(segment: &str, bound: usize) -> Result<usize, String> {
         .ok()
         .filter(|i| *i < bound)
         .ok_or_else(|| format!("`{segment}` is not an index in the array"))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::apply;
+
+    #[test]
+    fn a_nested_partition_key_is_protected_from_above_and_below() {
+        let pk = ["a".to_string(), "b".to_string()];
+        let mut item = json!({"id": "x", "a": {"b": "p1", "c": 1}});
+        for path in ["/a", "/a/b", "/a/b/z", "/id", "/_etag"] {
+            let op = json!({"op": "set", "path": path, "value": 2});
+            assert!(apply(&mut item, &op, &pk).is_err(), "{path}");
+        }
+        let sibling = json!({"op": "set", "path": "/a/c", "value": 2});
+        assert_eq!(apply(&mut item, &sibling, &pk), Ok(()));
+        assert_eq!(item["a"], json!({"b": "p1", "c": 2}));
+    }
 }
