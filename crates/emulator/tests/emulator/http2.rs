@@ -7,7 +7,7 @@ use bytes::Bytes;
 use http::{Request, Version};
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use meridian_emulator::Emulator;
+use meridian_emulator::{Emulator, FaultAction, FaultRule};
 use rustls::pki_types::{CertificateDer, ServerName};
 
 use crate::client::{now_date, sign};
@@ -69,6 +69,33 @@ async fn http2_prior_knowledge_is_served_on_plain_tcp() {
     );
     // Counters see HTTP/2 requests like HTTP/1.1 ones.
     assert_eq!(emulator.counters().account_reads(), 1);
+
+    // Fault rules apply to HTTP/2 requests too.
+    emulator
+        .add_fault(
+            FaultRule::on_class(
+                "account",
+                FaultAction::Status {
+                    status: 503,
+                    sub_status: None,
+                    body: None,
+                    retry_after_ms: None,
+                },
+            )
+            .times(1),
+        )
+        .unwrap();
+    let faulted = async {
+        let tcp = tokio::net::TcpStream::connect(&authority).await.unwrap();
+        two_requests_over_h2(tcp, &authority, emulator.key()).await
+    };
+    let answers = tokio::time::timeout(Duration::from_secs(10), faulted)
+        .await
+        .unwrap();
+    assert_eq!(
+        answers,
+        vec![(Version::HTTP_2, 503), (Version::HTTP_2, 200)]
+    );
 
     // A wrong signature is refused over HTTP/2 too.
     let refused = async {
