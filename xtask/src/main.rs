@@ -144,6 +144,7 @@ const FUZZ_TARGETS: &[&str] = &[
     "authorization_header",
     "emulator_request",
     "event_effect",
+    "query_sql",
 ];
 
 fn fuzz(seconds: Option<&str>) -> Result<(), String> {
