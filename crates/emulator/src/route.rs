@@ -40,16 +40,11 @@ fn header(headers: &HeaderMap, name: &str) -> Option<String> {
 fn kind(method: &Method, resource: &Resource, headers: &HeaderMap) -> Kind {
     let query_content = header(headers, "content-type")
         .is_some_and(|v| v.to_ascii_lowercase().starts_with("application/query+json"));
+    let plan = flag(headers, "x-ms-cosmos-is-query-plan-request");
+    let query = flag(headers, "x-ms-documentdb-isquery") || query_content;
     match (method, resource) {
-        (&Method::POST, Resource::Items { .. })
-            if flag(headers, "x-ms-documentdb-isquery") || query_content =>
-        {
-            if flag(headers, "x-ms-cosmos-is-query-plan-request") {
-                Kind::QueryPlan
-            } else {
-                Kind::Query
-            }
-        }
+        (&Method::POST, Resource::Items { .. }) if plan => Kind::QueryPlan,
+        (&Method::POST, Resource::Items { .. }) if query => Kind::Query,
         (&Method::POST | &Method::PUT | &Method::DELETE | &Method::PATCH, _) => Kind::Write,
         _ => Kind::Read,
     }

@@ -100,6 +100,19 @@ async fn a_query_in_a_read_region_is_served_not_403_3() {
         .unwrap();
     assert_eq!(by_type.status, 200);
     assert_eq!(by_type.json()["Documents"], json!([5]));
+    // So is a query-plan request, even with nothing but its own header.
+    let plan = client
+        .send(
+            Method::POST,
+            &format!("{east}dbs/db/colls/c/docs"),
+            Some(FEED),
+            &[("x-ms-cosmos-is-query-plan-request", "True")],
+            Some(json!({"query": "SELECT * FROM c ORDER BY c.n"})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(plan.status, 200);
+    assert_eq!(plan.json()["queryInfo"]["orderBy"], json!(["Ascending"]));
     // A create is still a write there.
     let create = client
         .send(
