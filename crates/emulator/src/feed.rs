@@ -26,6 +26,8 @@ pub(crate) struct Page {
     pub(crate) body: Value,
     pub(crate) count: usize,
     pub(crate) continuation: Option<String>,
+    /// The feed's etag, for feeds that have one (partition key ranges).
+    pub(crate) etag: Option<String>,
 }
 
 /// Which items a query or read feed sees.
@@ -84,6 +86,7 @@ fn paginate(
         body: json!({"_rid": rid, field: page, "_count": count}),
         count,
         continuation,
+        etag: None,
     })
 }
 
@@ -217,6 +220,7 @@ impl DataStore {
             body: json!({"_rid": coll_rid, "PartitionKeyRanges": [range], "_count": 1}),
             count: 1,
             continuation: None,
+            etag: Some(pkranges_etag(&container.resource)),
         })
     }
 }

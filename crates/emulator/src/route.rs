@@ -239,12 +239,7 @@ fn response(answer: Answer, kind: Kind, lsn: Option<u64>, minimal: bool) -> Resp
             response
         }
         Answer::Feed(page) => {
-            let etag = page
-                .body
-                .get("PartitionKeyRanges")
-                .and_then(|_| page.body.get("_rid"))
-                .and_then(Value::as_str)
-                .and_then(|rid| HeaderValue::from_str(&format!("\"{rid}-pkranges\"")).ok());
+            let etag = page.etag.and_then(|e| HeaderValue::from_str(&e).ok());
             let mut response = respond(200, None, Some(Bytes::from(page.body.to_string())));
             let headers = response.headers_mut();
             headers.insert("x-ms-item-count", HeaderValue::from(page.count));
