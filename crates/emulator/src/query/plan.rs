@@ -4,6 +4,7 @@
 use serde_json::{Value, json};
 
 use super::ast::{Expr, Query, Select, Sql};
+use super::parser::reserved;
 
 /// The placeholder SDKs replace (with `true` on a first page) in rewritten ORDER BY queries.
 const ORDER_BY_FILTER: &str = "{documentdb-formattableorderbyquery-filter}";
@@ -84,7 +85,18 @@ pub(crate) fn plan(query: &Query) -> Value {
             Select::Value(expr) => format!("VALUE {}", sql(expr)),
             Select::Fields(fields) => fields
                 .iter()
-                .map(|(name, e)| format!("{} AS {name}", sql(e)))
+                .map(|(name, e)| {
+                    // A name the parser derived (`$1`, a property name) derives again from
+                    // the printed expression; only a plain identifier can follow AS.
+                    let plain = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+                        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                        && !reserved(name);
+                    if plain {
+                        format!("{} AS {name}", sql(e))
+                    } else {
+                        sql(e)
+                    }
+                })
                 .collect::<Vec<_>>()
                 .join(", "),
         };
