@@ -24,8 +24,12 @@ fuzz_target!(|text: &str| {
     let items = items();
     let results = run_query(&body, &items);
     let plan = query_plan(&body);
-    // The planner and the evaluator share one parser: they accept the same queries.
-    assert_eq!(results.is_ok(), plan.is_ok(), "{text:?}: {results:?} vs {plan:?}");
+    // The planner and the evaluator share one parser: they refuse the same queries, except
+    // that the planner also refuses a query whose rewritten form is over the limits.
+    match (&results, &plan) {
+        (Ok(_), Ok(_)) | (Err(_), Err(_)) | (Ok(_), Err(QueryError::Plan(_))) => {}
+        _ => panic!("{text:?}: {results:?} vs {plan:?}"),
+    }
     if let Err(QueryError::Syntax { position, .. }) = &results {
         assert!(*position <= text.len(), "a position inside the text");
     }

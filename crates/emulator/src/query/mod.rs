@@ -30,6 +30,9 @@ pub enum QueryError {
     /// The request body around the query (`query`, `parameters`).
     #[error("{0}")]
     Body(String),
+    /// A query near the limits whose rewritten form (for a query plan) is over them.
+    #[error("the query is too complex to plan: its rewritten form is refused: {0}")]
+    Plan(Box<QueryError>),
 }
 
 impl QueryError {
@@ -48,7 +51,7 @@ impl QueryError {
     pub fn position(&self) -> Option<usize> {
         match self {
             Self::Syntax { position, .. } => Some(*position),
-            Self::Body(_) => None,
+            Self::Body(_) | Self::Plan(_) => None,
         }
     }
 }
@@ -119,7 +122,17 @@ impl QuerySpec {
     /// The query plan document for SDK-side execution.
     pub(crate) fn plan(&self) -> Result<Value, QueryError> {
         let query = parser::parse(&self.text, &self.params)?;
-        Ok(plan::plan(&query))
+        let plan = plan::plan(&query);
+        // The SDK sends the rewritten query back (placeholder filled in): it must run here.
+        // It is a little deeper and longer than the original, so near the limits it may not.
+        let rewritten = plan["queryInfo"]["rewrittenQuery"]
+            .as_str()
+            .unwrap_or_default();
+        if !rewritten.is_empty() {
+            let filled = rewritten.replace(plan::ORDER_BY_FILTER, "true");
+            parser::parse(&filled, &Map::new()).map_err(|e| QueryError::Plan(Box::new(e)))?;
+        }
+        Ok(plan)
     }
 }
 

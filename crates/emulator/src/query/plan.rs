@@ -7,7 +7,7 @@ use super::ast::{Expr, Query, Select, Sql};
 use super::parser::reserved;
 
 /// The placeholder SDKs replace (with `true` on a first page) in rewritten ORDER BY queries.
-const ORDER_BY_FILTER: &str = "{documentdb-formattableorderbyquery-filter}";
+pub(crate) const ORDER_BY_FILTER: &str = "{documentdb-formattableorderbyquery-filter}";
 
 /// The plan for `query`: what the SDK must do across ranges, and the query to send to each.
 ///

@@ -373,3 +373,18 @@ fn rewritten_offset_queries_keep_derived_field_names() {
         assert_eq!(sdk, run(text), "{text} → {rewritten}");
     }
 }
+
+#[test]
+fn a_query_whose_rewrite_is_over_the_limits_is_refused_by_the_planner_only() {
+    // Found by the query_sql fuzz target: an ORDER BY key nested 40+ deep runs, but its
+    // rewritten form (wrapped in [{"item": …}]) is deeper than the limit.
+    let key = format!("{}c.n", "+".repeat(60));
+    let text = format!("SELECT c.id FROM c ORDER BY {key}");
+    assert_eq!(run(&text).len(), 5);
+    let refused = QuerySpec::new(text, Map::new()).plan().unwrap_err();
+    assert!(matches!(refused, QueryError::Plan(_)), "{refused}");
+    assert!(
+        refused.to_string().contains("nested deeper than 64"),
+        "{refused}"
+    );
+}
