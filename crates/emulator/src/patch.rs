@@ -24,8 +24,12 @@ impl DataStore {
         request: &ItemRequest,
     ) -> ApiResult {
         let (pk, _) = partition_key(request.partition_key.as_deref())?;
-        let operations = match body.get("operations") {
-            Some(Value::Array(ops)) if !ops.is_empty() && ops.len() <= MAX_OPERATIONS => ops,
+        // `{"operations": [...], "condition": ...}`, or the bare array (as Node's SDK sends it).
+        let operations = match body
+            .as_array()
+            .or_else(|| body.get("operations")?.as_array())
+        {
+            Some(ops) if !ops.is_empty() && ops.len() <= MAX_OPERATIONS => ops,
             _ => {
                 return Err(bad(format!(
                     "the body must hold `operations`: 1 to {MAX_OPERATIONS} patch operations"

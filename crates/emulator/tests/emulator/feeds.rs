@@ -394,6 +394,13 @@ async fn patch_applies_operations_and_conditions() {
             .status,
         404
     );
+    // The bare array of operations (Node's SDK sends that) is accepted too.
+    let bare = json!([{"op": "set", "path": "/bare", "value": true}]);
+    let reply = patch(&client, &base, "a", bare, &[]).await;
+    assert_eq!(
+        (reply.status.as_u16(), reply.json()["bare"].clone()),
+        (200, json!(true))
+    );
     // All or nothing: the refused patches left the item as it was.
     let read = send(
         &client,
