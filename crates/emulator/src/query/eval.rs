@@ -67,6 +67,9 @@ pub(crate) fn eval(expr: &Expr, scope: &Scope<'_>) -> Option<Value> {
         }
         Expr::Between(operand, low, high, negated) => {
             let value = eval(operand, scope)?;
+            if value.is_array() || value.is_object() {
+                return None;
+            }
             let above = compare(&value, &eval(low, scope)?)? != Ordering::Less;
             let below = compare(&value, &eval(high, scope)?)? != Ordering::Greater;
             Some(Value::Bool((above && below) != *negated))
@@ -127,7 +130,7 @@ fn binary(op: BinaryOp, left: Value, right: Value) -> Option<Value> {
         _ => ordering().map(|o| o != Ordering::Equal),
     };
     let result = match op {
-        BinaryOp::Eq => Value::Bool(ordering()? == Ordering::Equal),
+        BinaryOp::Eq => Value::Bool(!structural_ne()?),
         BinaryOp::Ne => Value::Bool(structural_ne()?),
         BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge => {
             if matches!(left, Value::Array(_) | Value::Object(_)) {

@@ -219,6 +219,12 @@ impl Parser<'_> {
             }
         }
         let (mut offset, mut limit) = (None, None);
+        if self.is_keyword("OFFSET") && top.is_some() {
+            return Err(QueryError::new(
+                "TOP together with OFFSET LIMIT is not supported",
+                self.pos(),
+            ));
+        }
         if self.eat_keyword("OFFSET") {
             offset = Some(self.count("OFFSET")?);
             self.expect_keyword("LIMIT")?;
