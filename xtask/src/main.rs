@@ -151,6 +151,7 @@ const FUZZ_TARGETS: &[&str] = &[
     "binary_json",
     "emulator_request",
     "event_effect",
+    "query_sql",
 ];
 
 fn fuzz(seconds: Option<&str>) -> Result<(), String> {

@@ -1,6 +1,6 @@
 //! The minimal data plane: databases, containers and items with system properties.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value, json};
@@ -29,7 +29,7 @@ impl ApiError {
         self
     }
 
-    fn not_found(what: &str) -> Self {
+    pub(crate) fn not_found(what: &str) -> Self {
         Self::new(404, "NotFound", format!("{what} does not exist"))
     }
 
@@ -37,7 +37,7 @@ impl ApiError {
         Self::new(409, "Conflict", format!("{what} already exists"))
     }
 
-    fn bad_request(message: impl Into<String>) -> Self {
+    pub(crate) fn bad_request(message: impl Into<String>) -> Self {
         Self::new(400, "BadRequest", message)
     }
 }
@@ -46,21 +46,24 @@ pub(crate) type ApiResult = Result<(u16, Option<Value>), ApiError>;
 
 #[derive(Debug, Default)]
 pub(crate) struct DataStore {
-    databases: BTreeMap<String, Database>,
+    pub(crate) databases: BTreeMap<String, Database>,
 }
 
 #[derive(Debug)]
-struct Database {
-    resource: Value,
-    containers: BTreeMap<String, Container>,
+pub(crate) struct Database {
+    pub(crate) resource: Value,
+    pub(crate) containers: BTreeMap<String, Container>,
 }
 
 #[derive(Debug)]
-struct Container {
-    resource: Value,
-    partition_key_path: Vec<String>,
-    /// (partition key as canonical JSON, id) → item.
-    items: HashMap<(String, String), Value>,
+pub(crate) struct Container {
+    pub(crate) resource: Value,
+    pub(crate) partition_key_path: Vec<String>,
+    /// (partition key as canonical JSON, id) → item; ordered so feeds page stably.
+    pub(crate) items: BTreeMap<(String, String), Value>,
+    /// The container's log sequence number: grows by one with each item write and is
+    /// returned in `x-ms-session-token` as `0:-1#{lsn}`.
+    pub(crate) lsn: u64,
 }
 
 /// What an item request carries besides its path.
@@ -89,7 +92,7 @@ fn new_rid() -> String {
     format!("{:016x}", fastrand::u64(..))
 }
 
-fn new_etag() -> String {
+pub(crate) fn new_etag() -> String {
     format!(
         "\"{:08x}-{:04x}-0000-0000-{:012x}\"",
         fastrand::u32(..),
@@ -98,7 +101,7 @@ fn new_etag() -> String {
     )
 }
 
-fn stamp(resource: &mut Map<String, Value>, self_link: String) {
+pub(crate) fn stamp(resource: &mut Map<String, Value>, self_link: String) {
     let ts = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
@@ -116,7 +119,7 @@ fn object(body: Value) -> Result<Map<String, Value>, ApiError> {
 }
 
 /// Parses `["value"]` into the canonical JSON of the value.
-fn partition_key(header: Option<&str>) -> Result<(String, Value), ApiError> {
+pub(crate) fn partition_key(header: Option<&str>) -> Result<(String, Value), ApiError> {
     let header = header.ok_or_else(|| {
         ApiError::bad_request("x-ms-documentdb-partitionkey is required for item operations")
     })?;
@@ -157,20 +160,24 @@ impl DataStore {
         Ok((200, Some(database.resource.clone())))
     }
 
-    fn database(&self, db: &str) -> Result<&Database, ApiError> {
+    pub(crate) fn database(&self, db: &str) -> Result<&Database, ApiError> {
         self.databases
             .get(db)
             .ok_or_else(|| ApiError::not_found(&format!("database {db}")))
     }
 
-    fn container(&self, db: &str, coll: &str) -> Result<&Container, ApiError> {
+    pub(crate) fn container(&self, db: &str, coll: &str) -> Result<&Container, ApiError> {
         self.database(db)?
             .containers
             .get(coll)
             .ok_or_else(|| ApiError::not_found(&format!("container {coll}")))
     }
 
-    fn container_mut(&mut self, db: &str, coll: &str) -> Result<&mut Container, ApiError> {
+    pub(crate) fn container_mut(
+        &mut self,
+        db: &str,
+        coll: &str,
+    ) -> Result<&mut Container, ApiError> {
         self.databases
             .get_mut(db)
             .ok_or_else(|| ApiError::not_found(&format!("database {db}")))?
@@ -213,7 +220,8 @@ impl DataStore {
             Container {
                 resource: resource.clone(),
                 partition_key_path: path[1..].split('/').map(str::to_string).collect(),
-                items: HashMap::new(),
+                items: BTreeMap::new(),
+                lsn: 0,
             },
         );
         Ok((201, Some(resource)))
@@ -248,6 +256,7 @@ impl DataStore {
         stamp(&mut resource, format!("dbs/{db}/colls/{coll}/docs/{id}/"));
         let resource = Value::Object(resource);
         container.items.insert(key, resource.clone());
+        container.lsn += 1;
         Ok((if existed { 200 } else { 201 }, Some(resource)))
     }
 
@@ -292,6 +301,7 @@ impl DataStore {
         stamp(&mut resource, format!("dbs/{db}/colls/{coll}/docs/{id}/"));
         let resource = Value::Object(resource);
         container.items.insert(key, resource.clone());
+        container.lsn += 1;
         Ok((200, Some(resource)))
     }
 
@@ -312,12 +322,13 @@ impl DataStore {
             container.check_etag(&key, expected)?;
         }
         container.items.remove(&key);
+        container.lsn += 1;
         Ok((204, None))
     }
 }
 
 impl Container {
-    fn check_partition_key(
+    pub(crate) fn check_partition_key(
         &self,
         item: &Map<String, Value>,
         header: &Value,
@@ -340,7 +351,11 @@ impl Container {
         }
     }
 
-    fn check_etag(&self, key: &(String, String), expected: &str) -> Result<(), ApiError> {
+    pub(crate) fn check_etag(
+        &self,
+        key: &(String, String),
+        expected: &str,
+    ) -> Result<(), ApiError> {
         let current = self
             .items
             .get(key)

@@ -106,11 +106,15 @@ pub(crate) async fn read_body(body: impl RequestBody) -> Result<Bytes, ApiError>
 
 /// Reads and parses a JSON request body: JSON text, or Cosmos binary JSON (see [`crate::binary`]).
 pub(crate) async fn read_json(body: impl RequestBody) -> Result<Value, ApiError> {
-    let bytes = read_body(body).await?;
-    if crate::binary::is_binary(&bytes) {
-        // The official Rust SDK sends item bodies in Cosmos binary JSON by default, with
-        // `content-type: application/json`: the 0x80 preamble is what marks them.
-        return crate::binary::decode(&bytes).map_err(|e| {
+    parse_json(&read_body(body).await?)
+}
+
+/// Parses a request body: JSON text, or Cosmos binary JSON. The official Rust SDK sends
+/// item bodies in binary by default, with `content-type: application/json`: the `0x80`
+/// preamble (no JSON text starts with it) is what marks them.
+pub(crate) fn parse_json(bytes: &[u8]) -> Result<Value, ApiError> {
+    if crate::binary::is_binary(bytes) {
+        return crate::binary::decode(bytes).map_err(|e| {
             ApiError::new(
                 400,
                 "BadRequest",
@@ -118,7 +122,7 @@ pub(crate) async fn read_json(body: impl RequestBody) -> Result<Value, ApiError>
             )
         });
     }
-    serde_json::from_slice(&bytes).map_err(|e| {
+    serde_json::from_slice(bytes).map_err(|e| {
         ApiError::new(
             400,
             "BadRequest",

@@ -4,9 +4,11 @@
 //! It speaks the parts of the Cosmos DB REST protocol a client needs to find and use an
 //! account: the database account document at `GET /` (on the global endpoint and on
 //! every regional endpoint), master-key signatures (verified in constant time; 401 for a
-//! missing, malformed or wrong signature, 403 for a date more than 15 minutes off), and
-//! point operations on databases, containers and items. Writes are accepted only in the
-//! write region (all regions with multi-write); elsewhere 403/3. A drained or removed
+//! missing, malformed or wrong signature, 403 for a date more than 15 minutes off), point
+//! operations, feeds and PATCH on databases, containers and items, partition key ranges,
+//! and queries over a SQL subset ([`query`]) with query plans, over HTTP/1.1 and HTTP/2.
+//! Writes are accepted only in the write region (all regions with multi-write); elsewhere
+//! 403/3. Queries are reads, served in every region. A drained or removed
 //! region answers 403/1008; a region that is down refuses connections.
 //!
 //! The admin API under `/_emulator/` on the global endpoint (loopback only, no key)
@@ -41,9 +43,14 @@ mod counters;
 mod data;
 mod emulator;
 mod faults;
+mod feed;
 mod http;
+mod item_body;
 mod listener;
+mod patch;
+pub mod query;
 mod resource;
+mod route;
 mod service;
 mod state;
 mod tls;

@@ -1,12 +1,13 @@
-//! Listeners: bind, accept, serve connections; take a region down and bring it back.
+//! Listeners: bind, accept, serve connections (HTTP/1.1 and HTTP/2); take a region down
+//! and bring it back.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio_util::sync::CancellationToken;
@@ -152,10 +153,19 @@ async fn serve_io<I>(
             served.await.map_err(|never| match never {})
         }
     });
-    let connection = http1::Builder::new()
-        .timer(hyper_util::rt::TokioTimer::new())
-        .header_read_timeout(Duration::from_secs(30))
-        .serve_connection(TokioIo::new(io), service);
+    // HTTP/1.1 or HTTP/2, told apart by the connection preface: h2c with prior knowledge
+    // on plain TCP, and whatever ALPN picked (`h2` or `http/1.1`) under TLS.
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(30));
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(Duration::from_secs(30))
+        .keep_alive_timeout(Duration::from_secs(20));
+    let connection = builder.serve_connection(TokioIo::new(io), service);
     tokio::select! {
         () = token.cancelled() => {}
         result = connection => {

@@ -33,6 +33,13 @@ pub enum Resource {
         /// Container id.
         coll: String,
     },
+    /// `/dbs/{db}/colls/{coll}/pkranges`: the partition key range feed.
+    PartitionKeyRanges {
+        /// Database id.
+        db: String,
+        /// Container id.
+        coll: String,
+    },
     /// `/dbs/{db}/colls/{coll}/docs/{id}`.
     Item {
         /// Database id.
@@ -108,6 +115,10 @@ impl Resource {
                 db: ids.next()?,
                 coll: ids.next()?,
             },
+            (["dbs", "colls", "pkranges"], 5) => Self::PartitionKeyRanges {
+                db: ids.next()?,
+                coll: ids.next()?,
+            },
             (["dbs", "colls", "docs"], 6) => Self::Item {
                 db: ids.next()?,
                 coll: ids.next()?,
@@ -128,6 +139,7 @@ impl Resource {
             Self::Containers { db } => ("colls", format!("dbs/{db}")),
             Self::Container { db, coll } => ("colls", format!("dbs/{db}/colls/{coll}")),
             Self::Items { db, coll } => ("docs", format!("dbs/{db}/colls/{coll}")),
+            Self::PartitionKeyRanges { db, coll } => ("pkranges", format!("dbs/{db}/colls/{coll}")),
             Self::Item { db, coll, id } => ("docs", format!("dbs/{db}/colls/{coll}/docs/{id}")),
         }
     }
@@ -137,7 +149,9 @@ impl Resource {
         match self {
             Self::Account => PathClass::Account,
             Self::Databases | Self::Database { .. } => PathClass::Databases,
-            Self::Containers { .. } | Self::Container { .. } => PathClass::Containers,
+            Self::Containers { .. } | Self::Container { .. } | Self::PartitionKeyRanges { .. } => {
+                PathClass::Containers
+            }
             Self::Items { .. } | Self::Item { .. } => PathClass::Items,
         }
     }
@@ -156,6 +170,7 @@ mod tests {
             ("/dbs/d1/colls", "colls", "dbs/d1"),
             ("/dbs/d1/colls/c1/", "colls", "dbs/d1/colls/c1"),
             ("/dbs/d1/colls/c1/docs", "docs", "dbs/d1/colls/c1"),
+            ("/dbs/d1/colls/c1/pkranges", "pkranges", "dbs/d1/colls/c1"),
             (
                 "/dbs/d1/colls/c1/docs/my%20item",
                 "docs",

@@ -11,9 +11,9 @@ use http_body_util::{BodyExt, StreamBody};
 use hyper::body::Frame;
 use serde_json::json;
 
-use crate::data::{ApiError, ItemRequest};
+use crate::data::ApiError;
 use crate::faults::{FaultAction, RequestFacts};
-use crate::http::{Body, RequestBody, error_response, json_response, read_json, respond};
+use crate::http::{Body, RequestBody, error_response, json_response, respond};
 use crate::resource::{PathClass, Resource};
 use crate::state::{State, lock};
 use crate::topology::ListenerId;
@@ -89,7 +89,7 @@ pub(crate) async fn handle(
         }
         Ok(()) => {
             state.count(&listener, class.as_str(), method.as_str());
-            serve(&state, &listener, method, resource, request)
+            crate::route::serve(&state, &listener, method, resource, request)
                 .await
                 .unwrap_or_else(|error| error_response(&error))
         }
@@ -126,102 +126,6 @@ fn authorize(
             };
             ApiError::new(error.status(), code, error.to_string())
         })
-}
-
-async fn serve(
-    state: &State,
-    listener: &ListenerId,
-    method: Method,
-    resource: Resource,
-    request: Request<impl RequestBody>,
-) -> Result<Response<Body>, ApiError> {
-    let (not_found, writable) = {
-        let topology = lock(&state.topology);
-        (
-            topology.not_found(listener),
-            topology.accepts_writes(listener),
-        )
-    };
-    if not_found {
-        return Err(ApiError::new(
-            403,
-            "Forbidden",
-            "DatabaseAccountNotFound: this region no longer serves the account",
-        )
-        .with_sub_status(SUB_STATUS_DATABASE_ACCOUNT_NOT_FOUND));
-    }
-    let is_write = matches!(method, Method::POST | Method::PUT | Method::DELETE);
-    if is_write && !writable {
-        return Err(ApiError::new(
-            403,
-            "Forbidden",
-            "WriteForbidden: this region does not accept writes",
-        )
-        .with_sub_status(SUB_STATUS_WRITE_FORBIDDEN));
-    }
-    let header = |name: &str| {
-        request
-            .headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
-    };
-    let item_request = ItemRequest {
-        partition_key: header("x-ms-documentdb-partitionkey"),
-        if_match: header("if-match"),
-        upsert: header("x-ms-documentdb-is-upsert").is_some_and(|v| v.eq_ignore_ascii_case("true")),
-    };
-    let (status, body) = match (method, resource) {
-        (Method::GET, Resource::Account) => (200, Some(lock(&state.topology).account_document())),
-        (Method::POST, Resource::Databases) => {
-            let body = read_json(request.into_body()).await?;
-            lock(&state.data).create_database(body)?
-        }
-        (Method::GET, Resource::Database { db }) => lock(&state.data).read_database(&db)?,
-        (Method::POST, Resource::Containers { db }) => {
-            let body = read_json(request.into_body()).await?;
-            lock(&state.data).create_container(&db, body)?
-        }
-        (Method::GET, Resource::Container { db, coll }) => {
-            lock(&state.data).read_container(&db, &coll)?
-        }
-        (Method::POST, Resource::Items { db, coll }) => {
-            let body = read_json(request.into_body()).await?;
-            lock(&state.data).create_item(&db, &coll, body, &item_request)?
-        }
-        (Method::GET, Resource::Item { db, coll, id }) => {
-            lock(&state.data).read_item(&db, &coll, &id, &item_request)?
-        }
-        (Method::PUT, Resource::Item { db, coll, id }) => {
-            let body = read_json(request.into_body()).await?;
-            lock(&state.data).replace_item(&db, &coll, &id, body, &item_request)?
-        }
-        (Method::DELETE, Resource::Item { db, coll, id }) => {
-            lock(&state.data).delete_item(&db, &coll, &id, &item_request)?
-        }
-        (method, _) => {
-            return Err(ApiError::new(
-                405,
-                "MethodNotAllowed",
-                format!("{method} is not supported here"),
-            ));
-        }
-    };
-    let mut response = respond(
-        status,
-        None,
-        body.as_ref().map(|b| Bytes::from(b.to_string())),
-    );
-    if let Some(etag) = body
-        .as_ref()
-        .and_then(|b| b.get("_etag"))
-        .and_then(|e| e.as_str())
-    {
-        if let Ok(value) = http::HeaderValue::from_str(etag) {
-            response.headers_mut().insert(http::header::ETAG, value);
-        }
-    }
-    Ok(response)
 }
 
 async fn fault_response(state: &State, action: FaultAction) -> Response<Body> {

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use crate::client::{Reply, Signed, TestClient};
 use crate::start;
 
-async fn setup(client: &TestClient, base: &str) {
+pub async fn setup(client: &TestClient, base: &str) {
     let db = client
         .send(
             Method::POST,

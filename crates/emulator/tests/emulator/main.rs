@@ -7,6 +7,9 @@ mod cli;
 mod client;
 mod data_plane;
 mod faults;
+mod feeds;
+mod http2;
+mod query;
 mod tls;
 mod wire;
 

@@ -1,0 +1,238 @@
+//! Feeds: database and container lists, item read feeds, queries and query plans, and
+//! partition key ranges; pagination with `x-ms-max-item-count` and `x-ms-continuation`.
+
+use serde_json::{Value, json};
+
+use crate::data::{ApiError, ApiResult, DataStore, partition_key};
+use crate::query::QuerySpec;
+
+/// The page size when a request names none (or `-1`, "as many as the service likes").
+pub(crate) const DEFAULT_PAGE: usize = 100;
+/// The largest page served, whatever the request asks.
+pub(crate) const MAX_PAGE: usize = 1000;
+
+/// Paging headers of a feed request.
+#[derive(Debug, Default)]
+pub(crate) struct FeedRequest {
+    /// `x-ms-max-item-count`, raw.
+    pub(crate) max_item_count: Option<String>,
+    /// `x-ms-continuation`, raw.
+    pub(crate) continuation: Option<String>,
+}
+
+/// One page of a feed: the body and the headers that go with it.
+#[derive(Debug)]
+pub(crate) struct Page {
+    pub(crate) body: Value,
+    pub(crate) count: usize,
+    pub(crate) continuation: Option<String>,
+    /// The feed's etag, for feeds that have one (partition key ranges).
+    pub(crate) etag: Option<String>,
+}
+
+/// Which items a query or read feed sees.
+#[derive(Debug)]
+pub(crate) enum Scope {
+    /// One logical partition: the `x-ms-documentdb-partitionkey` header, raw.
+    Partition(String),
+    /// Every partition (cross-partition query, or a read feed without a key).
+    All,
+}
+
+const CONTINUATION_PREFIX: &str = "meridian-offset:";
+
+impl FeedRequest {
+    fn page_size(&self) -> Result<usize, ApiError> {
+        match self.max_item_count.as_deref().map(str::parse::<i64>) {
+            None | Some(Ok(-1)) => Ok(DEFAULT_PAGE),
+            Some(Ok(n)) if n > 0 => Ok(usize::try_from(n).unwrap_or(MAX_PAGE).min(MAX_PAGE)),
+            _ => Err(ApiError::bad_request(
+                "x-ms-max-item-count must be a positive integer or -1",
+            )),
+        }
+    }
+
+    fn offset(&self) -> Result<usize, ApiError> {
+        match self.continuation.as_deref() {
+            None | Some("") => Ok(0),
+            Some(token) => token
+                .strip_prefix(CONTINUATION_PREFIX)
+                .and_then(|n| n.parse().ok())
+                .ok_or_else(|| {
+                    ApiError::bad_request("x-ms-continuation is not a token this emulator issued")
+                }),
+        }
+    }
+}
+
+/// Cuts the page `feed` asks for out of `results`, under the feed's field name.
+fn paginate(
+    results: Vec<Value>,
+    feed: &FeedRequest,
+    rid: &Value,
+    field: &str,
+) -> Result<Page, ApiError> {
+    let size = feed.page_size()?;
+    let offset = feed.offset()?.min(results.len());
+    let end = offset.saturating_add(size).min(results.len());
+    let continuation = (end < results.len()).then(|| format!("{CONTINUATION_PREFIX}{end}"));
+    let page: Vec<Value> = results
+        .into_iter()
+        .skip(offset)
+        .take(end - offset)
+        .collect();
+    let count = page.len();
+    Ok(Page {
+        body: json!({"_rid": rid, field: page, "_count": count}),
+        count,
+        continuation,
+        etag: None,
+    })
+}
+
+fn rid(resource: &Value) -> Value {
+    resource.get("_rid").cloned().unwrap_or_else(|| json!(""))
+}
+
+fn query_error(error: crate::query::QueryError) -> ApiError {
+    ApiError::bad_request(error.to_string())
+}
+
+impl DataStore {
+    /// `GET /dbs`.
+    pub(crate) fn list_databases(&self, feed: &FeedRequest) -> Result<Page, ApiError> {
+        let all = self
+            .databases
+            .values()
+            .map(|d| d.resource.clone())
+            .collect();
+        paginate(all, feed, &json!(""), "Databases")
+    }
+
+    /// `GET /dbs/{db}/colls`.
+    pub(crate) fn list_containers(&self, db: &str, feed: &FeedRequest) -> Result<Page, ApiError> {
+        let database = self.database(db)?;
+        let all = database
+            .containers
+            .values()
+            .map(|c| c.resource.clone())
+            .collect();
+        paginate(all, feed, &rid(&database.resource), "DocumentCollections")
+    }
+
+    /// `DELETE /dbs/{db}`, with everything in it.
+    pub(crate) fn delete_database(&mut self, db: &str) -> ApiResult {
+        self.databases
+            .remove(db)
+            .map(|_| (204, None))
+            .ok_or_else(|| ApiError::not_found(&format!("database {db}")))
+    }
+
+    /// `DELETE /dbs/{db}/colls/{coll}`, with its items.
+    pub(crate) fn delete_container(&mut self, db: &str, coll: &str) -> ApiResult {
+        self.databases
+            .get_mut(db)
+            .ok_or_else(|| ApiError::not_found(&format!("database {db}")))?
+            .containers
+            .remove(coll)
+            .map(|_| (204, None))
+            .ok_or_else(|| ApiError::not_found(&format!("container {coll}")))
+    }
+
+    /// `GET …/docs`: the items of a partition (or all), in a stable order.
+    pub(crate) fn read_feed(
+        &self,
+        db: &str,
+        coll: &str,
+        scope: &Scope,
+        feed: &FeedRequest,
+    ) -> Result<Page, ApiError> {
+        let container = self.container(db, coll)?;
+        let items = self.scoped(db, coll, scope)?.cloned().collect();
+        paginate(items, feed, &rid(&container.resource), "Documents")
+    }
+
+    /// A query over a partition (or all): one page of its results.
+    pub(crate) fn query(
+        &self,
+        db: &str,
+        coll: &str,
+        spec: &QuerySpec,
+        scope: &Scope,
+        feed: &FeedRequest,
+    ) -> Result<Page, ApiError> {
+        let container = self.container(db, coll)?;
+        let results = spec
+            .run(self.scoped(db, coll, scope)?)
+            .map_err(query_error)?;
+        paginate(results, feed, &rid(&container.resource), "Documents")
+    }
+
+    /// The query plan for `spec` over an existing container.
+    pub(crate) fn query_plan(
+        &self,
+        db: &str,
+        coll: &str,
+        spec: &QuerySpec,
+    ) -> Result<Value, ApiError> {
+        self.container(db, coll)?;
+        spec.plan().map_err(query_error)
+    }
+
+    fn scoped<'a>(
+        &'a self,
+        db: &str,
+        coll: &str,
+        scope: &Scope,
+    ) -> Result<impl Iterator<Item = &'a Value> + 'a, ApiError> {
+        let container = self.container(db, coll)?;
+        let only = match scope {
+            Scope::All => None,
+            Scope::Partition(header) => Some(partition_key(Some(header))?.0),
+        };
+        Ok(container
+            .items
+            .iter()
+            .filter(move |((pk, _), _)| only.as_ref().is_none_or(|only| only == pk))
+            .map(|(_, item)| item))
+    }
+
+    /// `GET …/pkranges`: the container's single range, covering the whole hash space.
+    pub(crate) fn partition_key_ranges(&self, db: &str, coll: &str) -> Result<Page, ApiError> {
+        let container = self.container(db, coll)?;
+        let coll_rid = rid(&container.resource);
+        let range = json!({
+            "_rid": format!("{}-range-0", coll_rid.as_str().unwrap_or_default()),
+            "id": "0",
+            "_etag": pkranges_etag(&container.resource),
+            "minInclusive": "",
+            "maxExclusive": "FF",
+            "ridPrefix": 0,
+            "_self": format!("dbs/{db}/colls/{coll}/pkranges/0/"),
+            "throughputFraction": 1.0,
+            "status": "online",
+            "parents": [],
+            "ownedArchivalPKRangeIds": [],
+            "_ts": container.resource.get("_ts").cloned().unwrap_or(json!(0)),
+            "_lsn": container.lsn,
+        });
+        Ok(Page {
+            body: json!({"_rid": coll_rid, "PartitionKeyRanges": [range], "_count": 1}),
+            count: 1,
+            continuation: None,
+            etag: Some(pkranges_etag(&container.resource)),
+        })
+    }
+}
+
+/// The etag of a container's partition key ranges: ranges never split here, so it only
+/// changes when the container is recreated.
+pub(crate) fn pkranges_etag(container: &Value) -> String {
+    format!(
+        "\"{}-pkranges\"",
+        container
+            .get("_rid")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+    )
+}

@@ -1,0 +1,276 @@
+//! Expression evaluation with the service's semantics: `None` is *undefined*, comparisons
+//! across types are undefined, and a filter keeps an item only when it is exactly `true`.
+
+use std::cmp::Ordering;
+
+use serde_json::{Map, Value};
+
+use super::ast::{BinaryOp, Expr, Function, UnaryOp};
+use super::expr::number;
+
+/// What an expression is evaluated against: the item and the aggregate results (if any).
+pub(crate) struct Scope<'a> {
+    pub(crate) item: &'a Value,
+    pub(crate) aggregates: &'a [Option<Value>],
+}
+
+/// Evaluates `expr`; `None` is undefined.
+pub(crate) fn eval(expr: &Expr, scope: &Scope<'_>) -> Option<Value> {
+    match expr {
+        Expr::Literal(value) => Some(value.clone()),
+        Expr::Undefined => None,
+        Expr::Root => Some(scope.item.clone()),
+        Expr::Member(base, name) => member(eval(base, scope)?, &Value::String(name.clone())),
+        Expr::Index(base, index) => member(eval(base, scope)?, &eval(index, scope)?),
+        Expr::Unary(op, operand) => {
+            let value = eval(operand, scope)?;
+            match (op, value) {
+                (UnaryOp::Not, Value::Bool(b)) => Some(Value::Bool(!b)),
+                (UnaryOp::Neg, Value::Number(n)) => Some(number(-n.as_f64()?)),
+                (UnaryOp::Plus, value @ Value::Number(_)) => Some(value),
+                _ => None,
+            }
+        }
+        Expr::Binary(BinaryOp::And, left, right) => {
+            let (l, r) = (eval(left, scope), eval(right, scope));
+            match (l, r) {
+                (Some(Value::Bool(false)), _) | (_, Some(Value::Bool(false))) => {
+                    Some(Value::Bool(false))
+                }
+                (Some(Value::Bool(true)), Some(Value::Bool(true))) => Some(Value::Bool(true)),
+                _ => None,
+            }
+        }
+        Expr::Binary(BinaryOp::Or, left, right) => {
+            let (l, r) = (eval(left, scope), eval(right, scope));
+            match (l, r) {
+                (Some(Value::Bool(true)), _) | (_, Some(Value::Bool(true))) => {
+                    Some(Value::Bool(true))
+                }
+                (Some(Value::Bool(false)), Some(Value::Bool(false))) => Some(Value::Bool(false)),
+                _ => None,
+            }
+        }
+        Expr::Binary(op, left, right) => binary(*op, eval(left, scope)?, eval(right, scope)?),
+        Expr::In(operand, items, negated) => {
+            let value = eval(operand, scope)?;
+            let mut found = false;
+            for item in items {
+                if let Some(candidate) = eval(item, scope) {
+                    if compare(&value, &candidate) == Some(Ordering::Equal) {
+                        found = true;
+                        break;
+                    }
+                }
+            }
+            Some(Value::Bool(found != *negated))
+        }
+        Expr::Between(operand, low, high, negated) => {
+            let value = eval(operand, scope)?;
+            if value.is_array() || value.is_object() {
+                return None;
+            }
+            let above = compare(&value, &eval(low, scope)?)? != Ordering::Less;
+            let below = compare(&value, &eval(high, scope)?)? != Ordering::Greater;
+            Some(Value::Bool((above && below) != *negated))
+        }
+        Expr::Call(function, args) => {
+            let values: Vec<Option<Value>> = args.iter().map(|a| eval(a, scope)).collect();
+            call(*function, &values)
+        }
+        Expr::Aggregate(_, index) => scope.aggregates.get(*index).cloned().flatten(),
+        Expr::Array(items) => Some(Value::Array(
+            // Undefined elements are left out, as the service does.
+            items.iter().filter_map(|item| eval(item, scope)).collect(),
+        )),
+        Expr::Object(fields) => {
+            let mut object = Map::new();
+            for (name, value) in fields {
+                if let Some(value) = eval(value, scope) {
+                    object.insert(name.clone(), value);
+                }
+            }
+            Some(Value::Object(object))
+        }
+    }
+}
+
+fn member(base: Value, key: &Value) -> Option<Value> {
+    match (base, key) {
+        (Value::Object(mut map), Value::String(name)) => map.remove(name),
+        (Value::Array(mut items), Value::Number(n)) => {
+            let index = n.as_u64()? as usize;
+            (index < items.len()).then(|| items.swap_remove(index))
+        }
+        _ => None,
+    }
+}
+
+/// Compares two values of the same type; `None` (undefined) across types. Arrays and
+/// objects compare only for equality.
+pub(crate) fn compare(left: &Value, right: &Value) -> Option<Ordering> {
+    match (left, right) {
+        (Value::Null, Value::Null) => Some(Ordering::Equal),
+        (Value::Bool(a), Value::Bool(b)) => Some(a.cmp(b)),
+        (Value::Number(a), Value::Number(b)) => a.as_f64()?.partial_cmp(&b.as_f64()?),
+        (Value::String(a), Value::String(b)) => Some(a.cmp(b)),
+        (Value::Array(_), Value::Array(_)) | (Value::Object(_), Value::Object(_)) => {
+            (left == right).then_some(Ordering::Equal)
+        }
+        _ => None,
+    }
+}
+
+fn binary(op: BinaryOp, left: Value, right: Value) -> Option<Value> {
+    let ordering = || compare(&left, &right);
+    let structural_ne = || match (&left, &right) {
+        (Value::Array(_), Value::Array(_)) | (Value::Object(_), Value::Object(_)) => {
+            Some(left != right)
+        }
+        _ => ordering().map(|o| o != Ordering::Equal),
+    };
+    let result = match op {
+        BinaryOp::Eq => Value::Bool(!structural_ne()?),
+        BinaryOp::Ne => Value::Bool(structural_ne()?),
+        BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge => {
+            if matches!(left, Value::Array(_) | Value::Object(_)) {
+                return None;
+            }
+            let o = ordering()?;
+            Value::Bool(match op {
+                BinaryOp::Lt => o == Ordering::Less,
+                BinaryOp::Le => o != Ordering::Greater,
+                BinaryOp::Gt => o == Ordering::Greater,
+                _ => o != Ordering::Less,
+            })
+        }
+        BinaryOp::Concat => match (left, right) {
+            (Value::String(a), Value::String(b)) => Value::String(a + &b),
+            _ => return None,
+        },
+        _ => {
+            let (a, b) = (left.as_f64()?, right.as_f64()?);
+            if !left.is_number() || !right.is_number() {
+                return None;
+            }
+            let n = match op {
+                BinaryOp::Add => a + b,
+                BinaryOp::Sub => a - b,
+                BinaryOp::Mul => a * b,
+                BinaryOp::Div if b != 0.0 => a / b,
+                BinaryOp::Mod if b != 0.0 => a % b,
+                _ => return None,
+            };
+            if !n.is_finite() {
+                return None;
+            }
+            number(n)
+        }
+    };
+    Some(result)
+}
+
+fn string(value: &Option<Value>) -> Option<&str> {
+    value.as_ref()?.as_str()
+}
+
+fn flag(values: &[Option<Value>], index: usize) -> Option<bool> {
+    match values.get(index) {
+        None => Some(false),
+        Some(Some(Value::Bool(b))) => Some(*b),
+        Some(_) => None,
+    }
+}
+
+fn call(function: Function, args: &[Option<Value>]) -> Option<Value> {
+    let first = args.first().cloned().flatten();
+    let text_pair = || -> Option<(String, String)> {
+        let ignore_case = flag(args, 2)?;
+        let (a, b) = (string(&args[0])?, string(args.get(1)?)?);
+        Some(if ignore_case {
+            (a.to_lowercase(), b.to_lowercase())
+        } else {
+            (a.to_string(), b.to_string())
+        })
+    };
+    let math = |f: fn(f64) -> f64| -> Option<Value> {
+        let n = first.as_ref().filter(|v| v.is_number())?.as_f64()?;
+        Some(number(f(n)))
+    };
+    let is = |test: fn(&Value) -> bool| Some(Value::Bool(first.as_ref().is_some_and(test)));
+    match function {
+        Function::IsDefined => Some(Value::Bool(first.is_some())),
+        Function::IsNull => is(Value::is_null),
+        Function::IsNumber => is(Value::is_number),
+        Function::IsString => is(Value::is_string),
+        Function::IsBool => is(Value::is_boolean),
+        Function::IsArray => is(Value::is_array),
+        Function::IsObject => is(Value::is_object),
+        Function::StartsWith => text_pair().map(|(a, b)| Value::Bool(a.starts_with(&b))),
+        Function::EndsWith => text_pair().map(|(a, b)| Value::Bool(a.ends_with(&b))),
+        Function::Contains => text_pair().map(|(a, b)| Value::Bool(a.contains(&b))),
+        Function::ArrayContains => {
+            let items = first.as_ref()?.as_array()?;
+            let needle = args.get(1)?.as_ref()?;
+            let partial = flag(args, 2)?;
+            Some(Value::Bool(items.iter().any(|item| {
+                item == needle
+                    || (partial
+                        && match (item, needle) {
+                            (Value::Object(item), Value::Object(needle)) => {
+                                needle.iter().all(|(k, v)| item.get(k) == Some(v))
+                            }
+                            _ => false,
+                        })
+            })))
+        }
+        Function::ArrayLength => Some(Value::from(first.as_ref()?.as_array()?.len())),
+        Function::Lower => Some(Value::String(string(&first)?.to_lowercase())),
+        Function::Upper => Some(Value::String(string(&first)?.to_uppercase())),
+        Function::Length => Some(Value::from(string(&first)?.chars().count())),
+        Function::Substring => {
+            let text = string(&first)?;
+            let start = args.get(1)?.as_ref()?.as_f64()?.max(0.0) as usize;
+            let length = args.get(2)?.as_ref()?.as_f64()?.max(0.0) as usize;
+            Some(Value::String(
+                text.chars().skip(start).take(length).collect(),
+            ))
+        }
+        Function::Concat => {
+            let mut joined = String::new();
+            for arg in args {
+                joined.push_str(string(arg)?);
+            }
+            Some(Value::String(joined))
+        }
+        Function::Abs => math(f64::abs),
+        Function::Floor => math(f64::floor),
+        Function::Ceiling => math(f64::ceil),
+        // The service rounds half away from zero.
+        Function::Round => math(f64::round),
+    }
+}
+
+/// The rank of a value's type in `ORDER BY`: undefined, null, booleans, numbers, strings,
+/// arrays, objects.
+fn type_rank(value: Option<&Value>) -> u8 {
+    match value {
+        None => 0,
+        Some(Value::Null) => 1,
+        Some(Value::Bool(_)) => 2,
+        Some(Value::Number(_)) => 3,
+        Some(Value::String(_)) => 4,
+        Some(Value::Array(_)) => 5,
+        Some(Value::Object(_)) => 6,
+    }
+}
+
+/// The `ORDER BY` order: by type rank, then by value within a type.
+pub(crate) fn order(left: Option<&Value>, right: Option<&Value>) -> Ordering {
+    type_rank(left)
+        .cmp(&type_rank(right))
+        .then_with(|| match (left, right) {
+            (Some(a), Some(b)) => compare(a, b).unwrap_or(Ordering::Equal),
+            _ => Ordering::Equal,
+        })
+}

@@ -1,0 +1,378 @@
+//! Tokens → [`Query`]: the clauses of the SQL subset (expressions are in `expr.rs`), with
+//! a positioned error for everything else.
+
+use serde_json::{Map, Value};
+
+use super::QueryError;
+use super::ast::{Aggregate, Expr, Query, Select};
+use super::lexer::{Spanned, Token, tokenize};
+
+/// Keywords that cannot be an alias or a bare name.
+const RESERVED: [&str; 27] = [
+    "SELECT",
+    "FROM",
+    "WHERE",
+    "ORDER",
+    "BY",
+    "ASC",
+    "DESC",
+    "TOP",
+    "VALUE",
+    "AS",
+    "AND",
+    "OR",
+    "NOT",
+    "IN",
+    "BETWEEN",
+    "OFFSET",
+    "LIMIT",
+    "JOIN",
+    "GROUP",
+    "DISTINCT",
+    "LIKE",
+    "EXISTS",
+    "TRUE",
+    "FALSE",
+    "NULL",
+    "UNDEFINED",
+    "HAVING",
+];
+
+/// Constructs of the full language this emulator refuses, by their leading keyword.
+pub(super) const UNSUPPORTED: [(&str, &str); 7] = [
+    ("JOIN", "JOIN"),
+    ("GROUP", "GROUP BY"),
+    ("DISTINCT", "DISTINCT"),
+    ("LIKE", "LIKE"),
+    ("EXISTS", "EXISTS subqueries"),
+    ("HAVING", "HAVING"),
+    ("SELECT", "subqueries"),
+];
+
+/// The longest query text accepted (the service's `maxSqlQueryInputLength`).
+pub(crate) const MAX_QUERY_LENGTH: usize = 30 * 1024;
+/// The deepest expression accepted: parsing and evaluation recurse this deep at most.
+pub(crate) const MAX_DEPTH: usize = 64;
+/// The most operators and sub-expressions in one query.
+pub(crate) const MAX_NODES: usize = 4096;
+
+/// Parses `text`, substituting `@name` parameters from `params`.
+pub(crate) fn parse(text: &str, params: &Map<String, Value>) -> Result<Query, QueryError> {
+    if text.len() > MAX_QUERY_LENGTH {
+        return Err(QueryError::new(
+            format!("the query is longer than {MAX_QUERY_LENGTH} bytes"),
+            MAX_QUERY_LENGTH,
+        ));
+    }
+    let tokens = tokenize(text)?;
+    let mut parser = Parser {
+        tokens,
+        at: 0,
+        end: text.len(),
+        params,
+        aggregates: Vec::new(),
+        aggregates_allowed: false,
+        alias: String::new(),
+        nesting: 0,
+        nodes: 0,
+    };
+    parser.query()
+}
+
+pub(super) struct Parser<'a> {
+    pub(super) tokens: Vec<Spanned>,
+    pub(super) at: usize,
+    pub(super) end: usize,
+    pub(super) params: &'a Map<String, Value>,
+    pub(super) aggregates: Vec<(Aggregate, Expr)>,
+    pub(super) aggregates_allowed: bool,
+    pub(super) alias: String,
+    /// How deep the recursive descent is now (bounded by [`MAX_DEPTH`]).
+    pub(super) nesting: usize,
+    /// Operators and sub-expressions parsed so far (bounded by [`MAX_NODES`]).
+    pub(super) nodes: usize,
+}
+
+impl Parser<'_> {
+    pub(super) fn peek(&self) -> Option<&Token> {
+        self.tokens.get(self.at).map(|t| &t.token)
+    }
+
+    pub(super) fn pos(&self) -> usize {
+        self.tokens.get(self.at).map_or(self.end, |t| t.pos)
+    }
+
+    pub(super) fn is_keyword(&self, keyword: &str) -> bool {
+        matches!(self.peek(), Some(Token::Ident(w)) if w.eq_ignore_ascii_case(keyword))
+    }
+
+    pub(super) fn eat_keyword(&mut self, keyword: &str) -> bool {
+        let found = self.is_keyword(keyword);
+        if found {
+            self.at += 1;
+        }
+        found
+    }
+
+    pub(super) fn eat(&mut self, symbol: &str) -> bool {
+        let found = matches!(self.peek(), Some(Token::Sym(s)) if *s == symbol);
+        if found {
+            self.at += 1;
+        }
+        found
+    }
+
+    pub(super) fn expect_keyword(&mut self, keyword: &str) -> Result<(), QueryError> {
+        if self.eat_keyword(keyword) {
+            Ok(())
+        } else {
+            Err(self.unexpected(&format!("expected {keyword}")))
+        }
+    }
+
+    pub(super) fn expect(&mut self, symbol: &str) -> Result<(), QueryError> {
+        if self.eat(symbol) {
+            Ok(())
+        } else {
+            Err(self.unexpected(&format!("expected `{symbol}`")))
+        }
+    }
+
+    /// An error at the current token: an unsupported construct by name, or `what`.
+    pub(super) fn unexpected(&self, what: &str) -> QueryError {
+        let pos = self.pos();
+        if let Some(Token::Ident(word)) = self.peek() {
+            if let Some((_, name)) = UNSUPPORTED
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(word))
+            {
+                return QueryError::new(format!("{name} is not supported"), pos);
+            }
+        }
+        match self.peek() {
+            None => QueryError::new(format!("{what}, found the end of the query"), pos),
+            Some(token) => QueryError::new(format!("{what}, found {}", describe(token)), pos),
+        }
+    }
+
+    fn query(&mut self) -> Result<Query, QueryError> {
+        self.expect_keyword("SELECT")?;
+        let top = if self.eat_keyword("TOP") {
+            Some(self.count("TOP")?)
+        } else {
+            None
+        };
+        let select_at = self.at;
+        // The alias comes after the select clause: skip ahead to learn it first.
+        self.alias = self.peek_alias()?;
+        self.at = select_at;
+        self.aggregates_allowed = true;
+        let select_pos = self.pos();
+        let select = self.select()?;
+        self.aggregates_allowed = false;
+        if !self.aggregates.is_empty() && mixes_item_and_aggregates(&select) {
+            return Err(QueryError::new(
+                "a value outside an aggregate next to aggregates needs GROUP BY, which is not supported",
+                select_pos,
+            ));
+        }
+        self.expect_keyword("FROM")?;
+        let container = self.name("a container name")?;
+        if self.is_keyword("IN") {
+            return Err(QueryError::new(
+                "FROM … IN (iteration) is not supported",
+                self.pos(),
+            ));
+        }
+        self.eat_keyword("AS");
+        let alias = if matches!(self.peek(), Some(Token::Ident(w)) if !reserved(w)) {
+            self.name("an alias")?
+        } else {
+            container.clone()
+        };
+        let filter = if self.eat_keyword("WHERE") {
+            Some(self.expr()?)
+        } else {
+            None
+        };
+        let mut order_by = Vec::new();
+        if self.is_keyword("ORDER") && !self.aggregates.is_empty() {
+            return Err(QueryError::new(
+                "ORDER BY with aggregates is not supported",
+                self.pos(),
+            ));
+        }
+        if self.eat_keyword("ORDER") {
+            self.expect_keyword("BY")?;
+            loop {
+                let key = self.expr()?;
+                let descending = if self.eat_keyword("DESC") {
+                    true
+                } else {
+                    self.eat_keyword("ASC");
+                    false
+                };
+                order_by.push((key, descending));
+                if !self.eat(",") {
+                    break;
+                }
+            }
+        }
+        let (mut offset, mut limit) = (None, None);
+        if self.is_keyword("OFFSET") && top.is_some() {
+            return Err(QueryError::new(
+                "TOP together with OFFSET LIMIT is not supported",
+                self.pos(),
+            ));
+        }
+        if self.eat_keyword("OFFSET") {
+            offset = Some(self.count("OFFSET")?);
+            self.expect_keyword("LIMIT")?;
+            limit = Some(self.count("LIMIT")?);
+        }
+        if self.peek().is_some() {
+            return Err(self.unexpected("expected the end of the query"));
+        }
+        let query = Query {
+            top,
+            select,
+            container,
+            alias,
+            filter,
+            order_by,
+            offset,
+            limit,
+            aggregates: std::mem::take(&mut self.aggregates),
+        };
+        Ok(query)
+    }
+
+    /// The alias after `FROM name [AS] [alias]`, found by scanning for the first top-level
+    /// `FROM` (select clauses cannot contain subqueries here).
+    fn peek_alias(&mut self) -> Result<String, QueryError> {
+        let mut depth = 0_i32;
+        while let Some(token) = self.peek() {
+            match token {
+                Token::Sym("(" | "[" | "{") => depth += 1,
+                Token::Sym(")" | "]" | "}") => depth -= 1,
+                Token::Ident(w) if depth == 0 && w.eq_ignore_ascii_case("FROM") => {
+                    self.at += 1;
+                    let container = self.name("a container name")?;
+                    self.eat_keyword("AS");
+                    return Ok(match self.peek() {
+                        Some(Token::Ident(w)) if !reserved(w) => w.clone(),
+                        _ => container,
+                    });
+                }
+                _ => {}
+            }
+            self.at += 1;
+        }
+        Err(QueryError::new(
+            "expected FROM, found the end of the query",
+            self.end,
+        ))
+    }
+
+    pub(super) fn name(&mut self, what: &str) -> Result<String, QueryError> {
+        match self.peek() {
+            Some(Token::Ident(w)) if !reserved(w) => {
+                let w = w.clone();
+                self.at += 1;
+                Ok(w)
+            }
+            _ => Err(self.unexpected(&format!("expected {what}"))),
+        }
+    }
+
+    /// A non-negative integer literal or parameter (`TOP`, `OFFSET`, `LIMIT`).
+    pub(super) fn count(&mut self, clause: &str) -> Result<u64, QueryError> {
+        let pos = self.pos();
+        let value = match self.peek().cloned() {
+            Some(Token::Number(n)) => Value::from(n),
+            Some(Token::Param(name)) => self.param(&name, pos)?,
+            _ => return Err(self.unexpected(&format!("expected a number after {clause}"))),
+        };
+        self.at += 1;
+        value
+            .as_f64()
+            .filter(|n| n.fract() == 0.0 && *n >= 0.0 && *n <= 1e15)
+            .map(|n| n as u64)
+            .ok_or_else(|| QueryError::new(format!("{clause} needs a non-negative integer"), pos))
+    }
+
+    pub(super) fn param(&self, name: &str, pos: usize) -> Result<Value, QueryError> {
+        self.params
+            .get(&format!("@{name}"))
+            .or_else(|| self.params.get(name))
+            .cloned()
+            .ok_or_else(|| QueryError::new(format!("parameter @{name} is not defined"), pos))
+    }
+
+    fn select(&mut self) -> Result<Select, QueryError> {
+        if self.eat("*") {
+            return Ok(Select::Star);
+        }
+        if self.eat_keyword("VALUE") {
+            return Ok(Select::Value(self.expr()?));
+        }
+        let mut fields = Vec::new();
+        loop {
+            let expr = self.expr()?;
+            let name = if self.eat_keyword("AS")
+                || matches!(self.peek(), Some(Token::Ident(w)) if !reserved(w))
+            {
+                self.name("a field name")?
+            } else {
+                match &expr {
+                    Expr::Member(_, name) => name.clone(),
+                    Expr::Index(_, index) => match index.as_ref() {
+                        Expr::Literal(Value::String(name)) => name.clone(),
+                        _ => format!("${}", fields.len() + 1),
+                    },
+                    _ => format!("${}", fields.len() + 1),
+                }
+            };
+            fields.push((name, expr));
+            if !self.eat(",") {
+                return Ok(Select::Fields(fields));
+            }
+        }
+    }
+}
+
+/// Whether a select clause with aggregates also reads the item outside them.
+fn mixes_item_and_aggregates(select: &Select) -> bool {
+    match select {
+        Select::Star => true,
+        Select::Value(expr) => reads_item(expr),
+        Select::Fields(fields) => fields.iter().any(|(_, e)| reads_item(e)),
+    }
+}
+
+fn reads_item(expr: &Expr) -> bool {
+    match expr {
+        Expr::Root => true,
+        Expr::Literal(_) | Expr::Undefined | Expr::Aggregate(..) => false,
+        Expr::Member(e, _) | Expr::Unary(_, e) => reads_item(e),
+        Expr::Index(a, b) | Expr::Binary(_, a, b) => reads_item(a) || reads_item(b),
+        Expr::In(e, items, _) => reads_item(e) || items.iter().any(reads_item),
+        Expr::Between(a, b, c, _) => reads_item(a) || reads_item(b) || reads_item(c),
+        Expr::Call(_, items) | Expr::Array(items) => items.iter().any(reads_item),
+        Expr::Object(fields) => fields.iter().any(|(_, e)| reads_item(e)),
+    }
+}
+
+pub(super) fn reserved(word: &str) -> bool {
+    RESERVED.iter().any(|k| k.eq_ignore_ascii_case(word))
+}
+
+fn describe(token: &Token) -> String {
+    match token {
+        Token::Ident(w) => format!("`{w}`"),
+        Token::Param(p) => format!("`@{p}`"),
+        Token::Number(n) => format!("`{n}`"),
+        Token::Str(s) => format!("{}", Value::from(s.as_str())),
+        Token::Sym(s) => format!("`{s}`"),
+    }
+}

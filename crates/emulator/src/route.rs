@@ -1,0 +1,272 @@
+//! An authorised wire request → the data operation it names → the response, with the
+//! headers SDKs read (etag, session token, item count, continuation, request charge).
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Method, Request, Response};
+use serde_json::Value;
+
+use crate::data::{ApiError, ItemRequest};
+use crate::feed::{FeedRequest, Page, Scope, pkranges_etag};
+use crate::http::{Body, RequestBody, read_body, read_json, respond};
+use crate::query::QuerySpec;
+use crate::resource::Resource;
+use crate::service::{SUB_STATUS_DATABASE_ACCOUNT_NOT_FOUND, SUB_STATUS_WRITE_FORBIDDEN};
+use crate::state::{State, lock};
+use crate::topology::ListenerId;
+
+/// What a request does, as far as regions care: queries are reads even though they POST.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Read,
+    Write,
+    Query,
+    QueryPlan,
+}
+
+fn flag(headers: &HeaderMap, name: &str) -> bool {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+}
+
+fn header(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+fn kind(method: &Method, resource: &Resource, headers: &HeaderMap) -> Kind {
+    let query_content = header(headers, "content-type")
+        .is_some_and(|v| v.to_ascii_lowercase().starts_with("application/query+json"));
+    let plan = flag(headers, "x-ms-cosmos-is-query-plan-request");
+    let query = flag(headers, "x-ms-documentdb-isquery") || query_content;
+    match (method, resource) {
+        (&Method::POST, Resource::Items { .. }) if plan => Kind::QueryPlan,
+        (&Method::POST, Resource::Items { .. }) if query => Kind::Query,
+        (&Method::POST | &Method::PUT | &Method::DELETE | &Method::PATCH, _) => Kind::Write,
+        _ => Kind::Read,
+    }
+}
+
+/// What the data layer answered, before it becomes a response.
+enum Answer {
+    /// A single resource (or none, for 204).
+    Resource(u16, Option<Value>),
+    /// One page of a feed.
+    Feed(Page),
+    /// 304: the caller's etag is current.
+    NotModified,
+}
+
+pub(crate) async fn serve(
+    state: &State,
+    listener: &ListenerId,
+    method: Method,
+    resource: Resource,
+    request: Request<impl RequestBody>,
+) -> Result<Response<Body>, ApiError> {
+    let (not_found, writable) = {
+        let topology = lock(&state.topology);
+        (
+            topology.not_found(listener),
+            topology.accepts_writes(listener),
+        )
+    };
+    if not_found {
+        return Err(ApiError::new(
+            403,
+            "Forbidden",
+            "DatabaseAccountNotFound: this region no longer serves the account",
+        )
+        .with_sub_status(SUB_STATUS_DATABASE_ACCOUNT_NOT_FOUND));
+    }
+    let (parts, body) = request.into_parts();
+    let headers = parts.headers;
+    let kind = kind(&method, &resource, &headers);
+    if kind == Kind::Write && !writable {
+        return Err(ApiError::new(
+            403,
+            "Forbidden",
+            "WriteForbidden: this region does not accept writes",
+        )
+        .with_sub_status(SUB_STATUS_WRITE_FORBIDDEN));
+    }
+    let item_request = ItemRequest {
+        partition_key: header(&headers, "x-ms-documentdb-partitionkey"),
+        if_match: header(&headers, "if-match"),
+        upsert: flag(&headers, "x-ms-documentdb-is-upsert"),
+    };
+    let feed = FeedRequest {
+        max_item_count: header(&headers, "x-ms-max-item-count"),
+        continuation: header(&headers, "x-ms-continuation"),
+    };
+    let session = match &resource {
+        Resource::Items { db, coll } | Resource::Item { db, coll, .. } => {
+            Some((db.clone(), coll.clone()))
+        }
+        _ => None,
+    };
+    let answer = match (kind, method, resource) {
+        (Kind::QueryPlan, _, Resource::Items { db, coll }) => {
+            let spec = query_spec(read_json(body).await?)?;
+            Answer::Resource(200, Some(lock(&state.data).query_plan(&db, &coll, &spec)?))
+        }
+        (Kind::Query, _, Resource::Items { db, coll }) => {
+            let spec = query_spec(read_json(body).await?)?;
+            let scope = query_scope(&headers, &item_request)?;
+            Answer::Feed(lock(&state.data).query(&db, &coll, &spec, &scope, &feed)?)
+        }
+        (_, Method::GET, Resource::Account) => {
+            Answer::Resource(200, Some(lock(&state.topology).account_document()))
+        }
+        (_, Method::GET, Resource::Databases) => {
+            Answer::Feed(lock(&state.data).list_databases(&feed)?)
+        }
+        (_, Method::POST, Resource::Databases) => {
+            let body = read_json(body).await?;
+            resource_answer(lock(&state.data).create_database(body)?)
+        }
+        (_, Method::GET, Resource::Database { db }) => {
+            resource_answer(lock(&state.data).read_database(&db)?)
+        }
+        (_, Method::DELETE, Resource::Database { db }) => {
+            resource_answer(lock(&state.data).delete_database(&db)?)
+        }
+        (_, Method::GET, Resource::Containers { db }) => {
+            Answer::Feed(lock(&state.data).list_containers(&db, &feed)?)
+        }
+        (_, Method::POST, Resource::Containers { db }) => {
+            let body = read_json(body).await?;
+            resource_answer(lock(&state.data).create_container(&db, body)?)
+        }
+        (_, Method::GET, Resource::Container { db, coll }) => {
+            resource_answer(lock(&state.data).read_container(&db, &coll)?)
+        }
+        (_, Method::DELETE, Resource::Container { db, coll }) => {
+            resource_answer(lock(&state.data).delete_container(&db, &coll)?)
+        }
+        (_, Method::GET, Resource::PartitionKeyRanges { db, coll }) => {
+            let data = lock(&state.data);
+            let etag = pkranges_etag(&data.container(&db, &coll)?.resource);
+            if header(&headers, "if-none-match").as_deref() == Some(etag.as_str()) {
+                Answer::NotModified
+            } else {
+                Answer::Feed(data.partition_key_ranges(&db, &coll)?)
+            }
+        }
+        (_, Method::GET, Resource::Items { db, coll }) => {
+            let scope = match &item_request.partition_key {
+                Some(pk) => Scope::Partition(pk.clone()),
+                None => Scope::All,
+            };
+            Answer::Feed(lock(&state.data).read_feed(&db, &coll, &scope, &feed)?)
+        }
+        (_, Method::POST, Resource::Items { db, coll }) => {
+            let body = crate::item_body::decode(&headers, &read_body(body).await?)?;
+            resource_answer(lock(&state.data).create_item(&db, &coll, body, &item_request)?)
+        }
+        (_, Method::GET, Resource::Item { db, coll, id }) => {
+            resource_answer(lock(&state.data).read_item(&db, &coll, &id, &item_request)?)
+        }
+        (_, Method::PUT, Resource::Item { db, coll, id }) => {
+            let body = crate::item_body::decode(&headers, &read_body(body).await?)?;
+            resource_answer(lock(&state.data).replace_item(&db, &coll, &id, body, &item_request)?)
+        }
+        (_, Method::PATCH, Resource::Item { db, coll, id }) => {
+            let body = read_json(body).await?;
+            resource_answer(lock(&state.data).patch_item(&db, &coll, &id, body, &item_request)?)
+        }
+        (_, Method::DELETE, Resource::Item { db, coll, id }) => {
+            resource_answer(lock(&state.data).delete_item(&db, &coll, &id, &item_request)?)
+        }
+        (_, method, _) => {
+            return Err(ApiError::new(
+                405,
+                "MethodNotAllowed",
+                format!("{method} is not supported here"),
+            ));
+        }
+    };
+    // The session token is read after the operation: it includes this request's write.
+    let lsn =
+        session.and_then(|(db, coll)| lock(&state.data).container(&db, &coll).ok().map(|c| c.lsn));
+    let minimal = header(&headers, "prefer")
+        .is_some_and(|v| v.to_ascii_lowercase().contains("return=minimal"));
+    Ok(response(answer, kind, lsn, minimal))
+}
+
+fn resource_answer((status, body): (u16, Option<Value>)) -> Answer {
+    Answer::Resource(status, body)
+}
+
+fn query_spec(body: Value) -> Result<QuerySpec, ApiError> {
+    QuerySpec::from_body(&body).map_err(|e| ApiError::bad_request(e.to_string()))
+}
+
+/// A query with a partition key runs in that partition; without one it needs the
+/// cross-partition header (or a range id, as SDKs send when they run the plan).
+fn query_scope(headers: &HeaderMap, item: &ItemRequest) -> Result<Scope, ApiError> {
+    match &item.partition_key {
+        Some(pk) => Ok(Scope::Partition(pk.clone())),
+        None if flag(headers, "x-ms-documentdb-query-enablecrosspartition")
+            || headers.contains_key("x-ms-documentdb-partitionkeyrangeid") =>
+        {
+            Ok(Scope::All)
+        }
+        None => Err(ApiError::bad_request(
+            "Cross partition query is required but disabled: set x-ms-documentdb-query-enablecrosspartition to true, or send x-ms-documentdb-partitionkey",
+        )),
+    }
+}
+
+fn response(answer: Answer, kind: Kind, lsn: Option<u64>, minimal: bool) -> Response<Body> {
+    let mut response = match answer {
+        Answer::NotModified => respond(304, None, None),
+        Answer::Resource(status, body) => {
+            let etag = body
+                .as_ref()
+                .and_then(|b| b.get("_etag"))
+                .and_then(Value::as_str)
+                .and_then(|e| HeaderValue::from_str(e).ok());
+            // `prefer: return=minimal`: a write answers with its status and headers only.
+            let body = body.filter(|_| !(minimal && kind == Kind::Write));
+            let mut response = respond(status, None, body.map(|b| Bytes::from(b.to_string())));
+            if let Some(etag) = etag {
+                response.headers_mut().insert(http::header::ETAG, etag);
+            }
+            response
+        }
+        Answer::Feed(page) => {
+            let etag = page.etag.and_then(|e| HeaderValue::from_str(&e).ok());
+            let mut response = respond(200, None, Some(Bytes::from(page.body.to_string())));
+            let headers = response.headers_mut();
+            headers.insert("x-ms-item-count", HeaderValue::from(page.count));
+            if let Some(token) = page
+                .continuation
+                .and_then(|t| HeaderValue::from_str(&t).ok())
+            {
+                headers.insert("x-ms-continuation", token);
+            }
+            if let Some(etag) = etag {
+                headers.insert(http::header::ETAG, etag);
+            }
+            response
+        }
+    };
+    let headers = response.headers_mut();
+    if let Some(lsn) = lsn {
+        if let Ok(token) = HeaderValue::from_str(&format!("0:-1#{lsn}")) {
+            headers.insert("x-ms-session-token", token);
+        }
+    }
+    // Nominal charges: a point read 1 RU, a query 2.5, a write 5.
+    let charge = match kind {
+        Kind::Read | Kind::QueryPlan => "1",
+        Kind::Query => "2.5",
+        Kind::Write => "5",
+    };
+    headers.insert("x-ms-request-charge", HeaderValue::from_static(charge));
+    response
+}
