@@ -6,7 +6,7 @@ use bytes::Bytes;
 use http::Method;
 use meridian_location_store::{
     Action, Endpoint, Next, OperationKind, OperationOutcome, RetryClass, RetryState, RetryTarget,
-    RouteRequest, TransportErrorKind,
+    RouteRequest, TransportErrorKind, Tried,
 };
 use meridian_runtime::RefreshOutcome;
 use serde_json::Value;
@@ -147,7 +147,7 @@ impl DriverInner {
             .handle
             .with_snapshot(|s| s.locations(operation.kind).len());
         let mut retries = RetryState::new(self.retry_policy, regions.max(1));
-        let mut tried: Vec<Endpoint> = Vec::new();
+        let mut tried = Tried::new();
         let mut last: Option<Endpoint> = None;
         let mut regions_tried: Vec<String> = Vec::new();
         let mut target = RetryTarget::NextRegion;
@@ -168,7 +168,7 @@ impl DriverInner {
                     }
                     _ => {
                         let request = RouteRequest {
-                            avoid: &tried,
+                            avoid: Some(&tried),
                             ..RouteRequest::default()
                         };
                         s.route(operation.kind, &request).clone()
@@ -199,9 +199,7 @@ impl DriverInner {
             if !regions_tried.contains(&region) {
                 regions_tried.push(region.clone());
             }
-            if !tried.contains(&endpoint) {
-                tried.push(endpoint.clone());
-            }
+            tried.insert(&endpoint);
             let failure = |result: &Result<HttpResponse, TransportError>| {
                 let (status, sub) = match result {
                     Ok(r) => (Some(r.status), sub_status(r)),
@@ -236,6 +234,9 @@ impl DriverInner {
                         }
                         meridian_location_store::GiveUpReason::MaybeApplied => {
                             DriverError::MaybeApplied(failure)
+                        }
+                        meridian_location_store::GiveUpReason::UnexpectedStatus => {
+                            DriverError::UnexpectedStatus(failure)
                         }
                         _ => DriverError::Status(failure),
                     });

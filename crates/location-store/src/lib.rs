@@ -48,10 +48,11 @@ mod region;
 mod retry;
 mod snapshot;
 mod store;
+mod tried;
 
 pub use account::{
     AccountError, AccountLocation, ConsistencyPolicy, DatabaseAccount, Location,
-    MAX_DOCUMENT_BYTES, MAX_FIELD_BYTES, ReadPolicy, ReplicationPolicy,
+    MAX_DOCUMENT_BYTES, MAX_FIELD_BYTES, MAX_LOCATIONS, ReadPolicy, ReplicationPolicy,
 };
 pub use endpoint::{Endpoint, EndpointError};
 pub use marks::{Mark, MarkReason, MarkScope};
@@ -61,6 +62,7 @@ pub use outcome::{
     SUB_STATUS_WRITE_FORBIDDEN, TransportErrorKind, classify,
 };
 pub use region::RegionName;
-pub use retry::{Next, RetryPolicy, RetryState};
+pub use retry::{MAX_CROSS_REGION_RETRIES, Next, RetryPolicy, RetryState};
 pub use snapshot::{OperationKind, RouteRequest, RoutedLocation, RoutingSnapshot};
 pub use store::{LocationStore, StoreConfig};
+pub use tried::Tried;

@@ -29,7 +29,9 @@ fn snapshot_and_route_allocate_nothing() {
         )
         .unwrap();
     let excluded = [RegionName::new("East US")];
-    let tried = [Endpoint::parse("https://acct-westus.documents.example/").unwrap()];
+    let tried: Tried = [Endpoint::parse("https://acct-westus.documents.example/").unwrap()]
+        .into_iter()
+        .collect();
     let options = [
         RouteRequest::default(),
         RouteRequest {
@@ -37,7 +39,7 @@ fn snapshot_and_route_allocate_nothing() {
             ..RouteRequest::default()
         },
         RouteRequest {
-            avoid: &tried,
+            avoid: Some(&tried),
             use_write_region: true,
             ..RouteRequest::default()
         },
