@@ -5,7 +5,7 @@
 //! key over `lowercase(verb)\nresourceType\nresourceLink\nlowercase(x-ms-date)\n\n`.
 //! This is the emulator's own implementation, independent of the driver's signer.
 
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -13,7 +13,8 @@ use hmac::{Hmac, Mac};
 use percent_encoding::percent_decode_str;
 use sha2::Sha256;
 
-/// How far `x-ms-date` may be from the emulator's clock (the service allows 15 minutes).
+/// How far `x-ms-date` may be from the emulator's clock, either way, in whole seconds
+/// (the service allows 15 minutes).
 pub const MAX_CLOCK_SKEW: Duration = Duration::from_secs(15 * 60);
 
 /// Why a request was not authorized.
@@ -109,6 +110,12 @@ impl MasterKey {
         self.verify_signature(verb, resource_type, resource_link, authorization, date)?;
         let sent_at =
             httpdate::parse_http_date(date).map_err(|_| AuthError::Malformed("x-ms-date"))?;
+        // HTTP dates have whole seconds: compare against `now` cut to whole seconds too,
+        // or a date 15 minutes behind would be refused for the fraction of a second the
+        // header lost, while one 15 minutes ahead would pass.
+        let now = now
+            .duration_since(UNIX_EPOCH)
+            .map_or(now, |since| UNIX_EPOCH + Duration::from_secs(since.as_secs()));
         let skew = match now.duration_since(sent_at) {
             Ok(behind) => behind,
             Err(ahead) => ahead.duration(),

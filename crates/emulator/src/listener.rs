@@ -11,6 +11,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio_util::sync::CancellationToken;
 
+use crate::limits::AcceptBackoff;
 use crate::state::{ListenerSlot, State, lock};
 use crate::topology::{ListenerId, TopologyError};
 
@@ -75,13 +76,25 @@ impl State {
     }
 }
 
+/// Accepts while a connection slot is free: at the limit, new connections wait in the
+/// kernel's backlog. A failed accept (EMFILE, ENFILE...) backs off (10 ms doubling to
+/// 1 s) and is logged at most once per second.
 async fn accept_loop(
     state: Arc<State>,
     id: ListenerId,
     listener: TcpListener,
     token: CancellationToken,
 ) {
+    let mut backoff = AcceptBackoff::new();
     loop {
+        let permit = tokio::select! {
+            biased;
+            () = token.cancelled() => break,
+            permit = Arc::clone(&state.connections).acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => break,
+            },
+        };
         let accepted = tokio::select! {
             biased;
             () = token.cancelled() => break,
@@ -89,14 +102,29 @@ async fn accept_loop(
         };
         match accepted {
             Ok((stream, peer)) => {
+                backoff.succeeded();
                 let conn =
                     serve_connection(Arc::clone(&state), id.clone(), stream, peer, token.clone());
-                state.tasks.spawn(conn);
+                state.tasks.spawn(async move {
+                    conn.await;
+                    drop(permit);
+                });
             }
             Err(error) => {
-                // Out of file descriptors and the like: back off instead of spinning.
-                tracing::warn!(listener = id.label(), %error, "accept failed");
-                tokio::time::sleep(Duration::from_millis(10)).await;
+                let (delay, log) = backoff.failed(tokio::time::Instant::now());
+                if let Some(unlogged) = log {
+                    tracing::warn!(
+                        listener = id.label(),
+                        %error,
+                        unlogged,
+                        retry_in = ?delay,
+                        "accept failed"
+                    );
+                }
+                tokio::select! {
+                    () = token.cancelled() => break,
+                    () = tokio::time::sleep(delay) => {}
+                }
             }
         }
     }
@@ -139,12 +167,13 @@ async fn serve_io<I>(
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let idle_timeout = state.idle_timeout;
     let service = service_fn(move |request| {
         crate::service::handle(Arc::clone(&state), id.clone(), peer, request)
     });
     let connection = http1::Builder::new()
         .timer(hyper_util::rt::TokioTimer::new())
-        .header_read_timeout(Duration::from_secs(30))
+        .header_read_timeout(idle_timeout)
         .serve_connection(TokioIo::new(io), service);
     tokio::select! {
         () = token.cancelled() => {}

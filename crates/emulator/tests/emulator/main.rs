@@ -6,6 +6,7 @@ mod cli;
 mod client;
 mod data_plane;
 mod faults;
+mod hostile;
 mod tls;
 mod wire;
 
