@@ -40,7 +40,7 @@ mod signing;
 mod transport;
 
 pub use driver::{
-    AccountConfig, Container, DEFAULT_MAX_RESPONSE_BYTES, Driver, DriverBuilder, ItemResponse,
+    AccountConfig, Container, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_POOL_IDLE_TIMEOUT, Driver, DriverBuilder, ItemResponse,
     PartitionKey,
 };
 pub use error::{DriverError, Failure};

@@ -93,6 +93,7 @@ fn outcome_of(
         Err(error) => {
             let (kind, sent) = match error {
                 TransportError::Connect(_) => (TransportErrorKind::ConnectionRefused, false),
+                TransportError::NotSent(_) => (TransportErrorKind::ConnectionReset, false),
                 TransportError::Invalid(_) => (TransportErrorKind::Other, false),
                 TransportError::Timeout(_) => (TransportErrorKind::Timeout, true),
                 TransportError::Broken(_) => (TransportErrorKind::ConnectionReset, true),
@@ -106,6 +107,13 @@ fn outcome_of(
 
 fn message_of(result: &Result<HttpResponse, TransportError>) -> String {
     match result {
+        Ok(response) if (300..400).contains(&response.status) => format!(
+            "HTTP {} is a redirect; not followed (the service never redirects)",
+            response.status
+        ),
+        Ok(response) if !(200..600).contains(&response.status) => {
+            format!("HTTP {} is not a final answer the service gives", response.status)
+        }
         Ok(response) => serde_json::from_slice::<Value>(&response.body)
             .ok()
             .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_string))
