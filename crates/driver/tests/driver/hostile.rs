@@ -18,29 +18,42 @@ async fn idle_connection_closed_by_server_is_retried_safely() {
     // IDLE ± 5 ms (the moment the server closes it), then create an item.
     const IDLE: Duration = Duration::from_secs(2);
     const DRIVERS: usize = 100;
-    let emulator = Emulator::builder()
-        .regions(["West US"])
-        .idle_timeout(IDLE)
-        .start()
-        .await
-        .unwrap();
+    // The server on its own runtime and thread, as a separate process would be: its
+    // idle timer does not share the drivers' timer wheel.
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let emulator = Emulator::builder()
+                .regions(["West US"])
+                .idle_timeout(IDLE)
+                .start()
+                .await
+                .unwrap();
+            let _ = ready_tx.send((emulator.global_endpoint(), emulator.key().to_string()));
+            let _ = stop_rx.await;
+            emulator.shutdown().await;
+        });
+    });
+    let (endpoint, key) = ready_rx.recv_timeout(Duration::from_secs(30)).unwrap();
     let runtime = quiet_runtime();
-    let setup = driver(&runtime, &emulator).await;
+    let build = || {
+        Driver::builder(&runtime, AccountConfig::new(endpoint.clone(), key.clone()))
+            .request_timeout(Duration::from_secs(10))
+            .pool_idle_timeout(IDLE)
+            .build()
+    };
+    let setup = build().await.unwrap();
     setup.create_database("db").await.unwrap();
     setup.create_container("db", "items", "/pk").await.unwrap();
     let mut drivers = Vec::with_capacity(DRIVERS);
     for _ in 0..DRIVERS {
-        drivers.push(
-            Driver::builder(
-                &runtime,
-                AccountConfig::new(emulator.global_endpoint(), emulator.key()),
-            )
-            .request_timeout(Duration::from_secs(10))
-            .pool_idle_timeout(IDLE)
-            .build()
-            .await
-            .unwrap(),
-        );
+        drivers.push(build().await.unwrap());
     }
     let tasks: Vec<_> = drivers
         .into_iter()
@@ -90,7 +103,8 @@ async fn idle_connection_closed_by_server_is_retried_safely() {
             .unwrap();
         assert_eq!(read.item["id"], format!("item-{i}"));
     }
-    emulator.shutdown().await;
+    let _ = stop_tx.send(());
+    server.join().unwrap();
 }
 
 /// The result of the next account refresh this driver starts or joins (waiting out the
