@@ -232,11 +232,16 @@ async fn retry_budget_is_bounded_with_many_regions() {
     let driver = driver(&runtime, &emulator).await;
     assert_eq!(driver.snapshot().read_locations().len(), MAX_LOCATIONS);
 
+    let started = std::time::Instant::now();
     let error = driver
         .container("db", "items")
         .read_item::<Value>("p", "a")
         .await
         .unwrap_err();
+    eprintln!(
+        "{MAX_LOCATIONS} unreachable regions: gave up after {:?}",
+        started.elapsed()
+    );
     assert!(matches!(error, DriverError::Exhausted(_)), "{error:?}");
     let failure = error.failure().unwrap();
     let bound = u32::try_from(MAX_CROSS_REGION_RETRIES).unwrap() + 1;

@@ -361,6 +361,7 @@ async fn emulator_survives_descriptor_exhaustion() {
     let elapsed = started.elapsed().as_secs();
     assert_eq!(served, Ok(200), "stderr: {stderr}");
     let warnings = stderr.matches("accept failed").count() as u64;
+    eprintln!("descriptor exhaustion: {warnings} accept warnings in {elapsed} s");
     assert!(
         warnings >= 1,
         "descriptors did run out (else this case proves nothing): {stderr}"
