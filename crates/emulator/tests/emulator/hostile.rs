@@ -276,8 +276,15 @@ fn addr_of(endpoint: &str) -> SocketAddr {
         .unwrap()
 }
 
+/// A running child and the thread draining its stderr (a pipe nobody reads would fill
+/// and block the child's logging).
+struct Limited {
+    child: Child,
+    stderr: std::thread::JoinHandle<String>,
+}
+
 /// The emulator binary with `ulimit -n` lowered for it alone, and its ready line.
-fn spawn_limited(nofile: u32, args: &[&str]) -> (Child, Value) {
+fn spawn_limited(nofile: u32, args: &[&str]) -> (Limited, Value) {
     let mut child = Command::new("sh")
         .arg("-c")
         .arg(format!("ulimit -n {nofile} && exec \"$0\" \"$@\""))
@@ -295,21 +302,24 @@ fn spawn_limited(nofile: u32, args: &[&str]) -> (Child, Value) {
         let _ = BufReader::new(stdout).read_line(&mut line);
         let _ = tx.send(line);
     });
+    let mut pipe = child.stderr.take().unwrap();
+    let stderr = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = pipe.read_to_string(&mut text);
+        text
+    });
     let line = rx
         .recv_timeout(Duration::from_secs(30))
         .expect("ready line within 30 s");
-    (child, serde_json::from_str(&line).expect("a JSON ready line"))
+    let ready = serde_json::from_str(&line).expect("a JSON ready line");
+    (Limited { child, stderr }, ready)
 }
 
 /// Stops the child and returns its stderr.
-fn stop(mut child: Child) -> String {
-    let _ = child.kill();
-    let _ = child.wait();
-    let mut stderr = String::new();
-    if let Some(mut pipe) = child.stderr.take() {
-        let _ = pipe.read_to_string(&mut stderr);
-    }
-    stderr
+fn stop(mut limited: Limited) -> String {
+    let _ = limited.child.kill();
+    let _ = limited.child.wait();
+    limited.stderr.join().unwrap_or_default()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
