@@ -40,8 +40,8 @@ mod signing;
 mod transport;
 
 pub use driver::{
-    AccountConfig, Container, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_POOL_IDLE_TIMEOUT, Driver, DriverBuilder, ItemResponse,
-    PartitionKey,
+    AccountConfig, Container, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_POOL_IDLE_TIMEOUT, Driver,
+    DriverBuilder, ItemResponse, PartitionKey,
 };
 pub use error::{DriverError, Failure};
 pub use request::{API_VERSION, USER_AGENT};

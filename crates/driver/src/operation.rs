@@ -112,7 +112,10 @@ fn message_of(result: &Result<HttpResponse, TransportError>) -> String {
             response.status
         ),
         Ok(response) if !(200..600).contains(&response.status) => {
-            format!("HTTP {} is not a final answer the service gives", response.status)
+            format!(
+                "HTTP {} is not a final answer the service gives",
+                response.status
+            )
         }
         Ok(response) => serde_json::from_slice::<Value>(&response.body)
             .ok()

@@ -113,9 +113,9 @@ impl MasterKey {
         // HTTP dates have whole seconds: compare against `now` cut to whole seconds too,
         // or a date 15 minutes behind would be refused for the fraction of a second the
         // header lost, while one 15 minutes ahead would pass.
-        let now = now
-            .duration_since(UNIX_EPOCH)
-            .map_or(now, |since| UNIX_EPOCH + Duration::from_secs(since.as_secs()));
+        let now = now.duration_since(UNIX_EPOCH).map_or(now, |since| {
+            UNIX_EPOCH + Duration::from_secs(since.as_secs())
+        });
         let skew = match now.duration_since(sent_at) {
             Ok(behind) => behind,
             Err(ahead) => ahead.duration(),
@@ -237,7 +237,11 @@ mod tests {
                 Ok(()),
                 "{kind} {link}"
             );
-            assert_eq!(key.sign(verb, kind, link, date), header(sig), "sign {kind} {link}");
+            assert_eq!(
+                key.sign(verb, kind, link, date),
+                header(sig),
+                "sign {kind} {link}"
+            );
             // One flipped bit in the date breaks it.
             assert_eq!(
                 key.verify_signature(verb, kind, link, &header(sig), &date.replace("GMT", "UTC")),

@@ -50,7 +50,9 @@ mod tls;
 mod topology;
 
 pub use counters::{Counters, ListenerCounters};
-pub use emulator::{DEFAULT_IDLE_TIMEOUT, Emulator, EmulatorBuilder, EmulatorError, WELL_KNOWN_KEY};
+pub use emulator::{
+    DEFAULT_IDLE_TIMEOUT, Emulator, EmulatorBuilder, EmulatorError, WELL_KNOWN_KEY,
+};
 pub use faults::{FaultAction, FaultLimit, FaultMatch, FaultRule, FaultStatus};
 pub use http::{API_VERSION, MAX_REQUEST_BODY};
 pub use limits::{FALLBACK_MAX_CONNECTIONS, MAX_DEFAULT_CONNECTIONS, default_max_connections};

@@ -126,7 +126,14 @@ mod tests {
         // 0 ms, then the first failure a second or more after the last line.
         assert_eq!(
             logged,
-            [(0, 0), (1270, 6), (2270, 0), (3270, 0), (4270, 0), (5270, 0)]
+            [
+                (0, 0),
+                (1270, 6),
+                (2270, 0),
+                (3270, 0),
+                (4270, 0),
+                (5270, 0)
+            ]
         );
         backoff.succeeded();
         assert_eq!(backoff.failed(start + elapsed).0, FIRST_DELAY);

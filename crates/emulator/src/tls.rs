@@ -20,7 +20,10 @@ impl TlsConfig {
     /// `host` (brackets of an IPv6 literal removed).
     pub(crate) fn self_signed(ip: IpAddr, host: &str) -> Result<Self, String> {
         let mut names = vec!["localhost".to_string(), ip.to_string()];
-        let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string();
         if !names.contains(&host) {
             names.push(host);
         }

@@ -136,10 +136,7 @@ impl RetryState {
                 delay
             }
             RetryClass::CrossRegion => {
-                let budget = self
-                    .regions
-                    .saturating_add(1)
-                    .min(MAX_CROSS_REGION_RETRIES);
+                let budget = self.regions.saturating_add(1).min(MAX_CROSS_REGION_RETRIES);
                 if self.cross_region_retries >= budget {
                     return Next::Exhausted(class);
                 }

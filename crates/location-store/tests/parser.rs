@@ -336,10 +336,9 @@ fn account_with_too_many_locations_is_rejected() {
     );
     let generation = store.install(good.clone(), Instant::now()).unwrap();
     let mut oversized = good;
-    oversized.readable_locations = serde_json::from_value(
-        with_locations(MAX_LOCATIONS + 1)["readableLocations"].clone(),
-    )
-    .unwrap();
+    oversized.readable_locations =
+        serde_json::from_value(with_locations(MAX_LOCATIONS + 1)["readableLocations"].clone())
+            .unwrap();
     assert!(matches!(
         store.install(oversized, Instant::now()),
         Err(AccountError::TooManyLocations { .. })

@@ -218,7 +218,11 @@ fn many_unreachable_regions(emulator: &Emulator, count: usize) -> Value {
 
 #[tokio::test]
 async fn retry_budget_is_bounded_with_many_regions() {
-    let emulator = Emulator::builder().regions(["West US"]).start().await.unwrap();
+    let emulator = Emulator::builder()
+        .regions(["West US"])
+        .start()
+        .await
+        .unwrap();
     emulator
         .add_fault(FaultRule::on_class(
             "account",

@@ -105,7 +105,10 @@ async fn wildcard_bind_advertises_a_reachable_host() {
             "{bind}: {}",
             emulator.global_endpoint()
         );
-        let doc = client.get(&emulator.global_endpoint(), ACCOUNT).await.json();
+        let doc = client
+            .get(&emulator.global_endpoint(), ACCOUNT)
+            .await
+            .json();
         let mut endpoints = Vec::new();
         for field in ["readableLocations", "writableLocations"] {
             for location in doc[field].as_array().unwrap() {
@@ -119,8 +122,15 @@ async fn wildcard_bind_advertises_a_reachable_host() {
         }
         assert_eq!(endpoints.len(), 4);
         for endpoint in endpoints {
-            assert!(endpoint.starts_with("http://127.0.0.1:"), "{bind}: {endpoint}");
-            assert_eq!(client.get(&endpoint, ACCOUNT).await.status, 200, "{endpoint}");
+            assert!(
+                endpoint.starts_with("http://127.0.0.1:"),
+                "{bind}: {endpoint}"
+            );
+            assert_eq!(
+                client.get(&endpoint, ACCOUNT).await.status,
+                200,
+                "{endpoint}"
+            );
         }
         emulator.shutdown().await;
     }
@@ -149,10 +159,7 @@ async fn wildcard_bind_advertises_a_reachable_host() {
     let client = TestClient::new(v6.key());
     assert_eq!(client.get(&v6.global_endpoint(), ACCOUNT).await.status, 200);
     v6.shutdown().await;
-    let refused = Emulator::builder()
-        .advertise_host("a/b@c")
-        .start()
-        .await;
+    let refused = Emulator::builder().advertise_host("a/b@c").start().await;
     assert!(matches!(refused, Err(EmulatorError::Config(_))));
 }
 
@@ -162,10 +169,12 @@ async fn date_window_is_symmetric() {
     // (which an HTTP date cannot carry).
     use base64::Engine;
     let key = MasterKey::from_base64(WELL_KNOWN_KEY).unwrap();
-    assert!(!base64::engine::general_purpose::STANDARD
-        .decode(WELL_KNOWN_KEY)
-        .unwrap()
-        .is_empty());
+    assert!(
+        !base64::engine::general_purpose::STANDARD
+            .decode(WELL_KNOWN_KEY)
+            .unwrap()
+            .is_empty()
+    );
     let base = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
     for fraction_ms in [0, 1, 500, 999] {
         let now = base + Duration::from_millis(fraction_ms);
@@ -207,7 +216,10 @@ async fn date_window_is_symmetric() {
             };
             let date = httpdate::fmt_http_date(at);
             let auth = sign(&key, "GET", "", "", &date);
-            let headers = [("x-ms-date", date.as_str()), ("authorization", auth.as_str())];
+            let headers = [
+                ("x-ms-date", date.as_str()),
+                ("authorization", auth.as_str()),
+            ];
             client
                 .send(Method::GET, &url, None, &headers, None)
                 .await
@@ -226,9 +238,7 @@ async fn date_window_is_symmetric() {
 /// A signed `GET /` on a fresh connection; waits up to 60 s for the whole answer.
 async fn signed_get_status(addr: SocketAddr, key: &str) -> Result<u16, String> {
     let exchange = async {
-        let mut stream = TcpStream::connect(addr)
-            .await
-            .map_err(|e| e.to_string())?;
+        let mut stream = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
         let date = now_date();
         let auth = sign(key, "GET", "", "", &date);
         let request = format!(
@@ -393,7 +403,10 @@ async fn inputs_signed_like_the_fuzz_target_reach_the_data_plane() {
         let (kind, link) = Resource::parse(path).unwrap().signing_parts();
         let date = now_date();
         let authorization = key.sign(method, kind, &link, &date);
-        assert_eq!(authorization, sign(emulator.key(), method, kind, &link, &date));
+        assert_eq!(
+            authorization,
+            sign(emulator.key(), method, kind, &link, &date)
+        );
         http::Request::builder()
             .method(method)
             .uri(path)
@@ -406,7 +419,9 @@ async fn inputs_signed_like_the_fuzz_target_reach_the_data_plane() {
         .handle(request("POST", "/dbs", r#"{"id":"fuzz"}"#), 1 << 20)
         .await;
     assert_eq!(created.status(), 201);
-    let read = emulator.handle(request("GET", "/dbs/fuzz", ""), 1 << 20).await;
+    let read = emulator
+        .handle(request("GET", "/dbs/fuzz", ""), 1 << 20)
+        .await;
     assert_eq!(read.status(), 200);
     emulator.shutdown().await;
 }
