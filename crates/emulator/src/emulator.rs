@@ -160,8 +160,9 @@ impl EmulatorBuilder {
 
     /// The most connections open at once, over every listener (default
     /// [`default_max_connections`](crate::default_max_connections): half the soft
-    /// descriptor limit). Beyond it the listeners stop accepting and new connections
-    /// wait in the kernel's backlog; a listener waiting to accept holds one slot.
+    /// descriptor limit). At the limit the listeners stop accepting and new connections
+    /// wait in the kernel's backlog (a listener that accepted just as another took the
+    /// last slot holds that one connection until a slot frees).
     pub fn max_connections(mut self, max: usize) -> Self {
         self.max_connections = Some(max);
         self

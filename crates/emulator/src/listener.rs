@@ -87,14 +87,17 @@ async fn accept_loop(
 ) {
     let mut backoff = AcceptBackoff::new();
     loop {
-        let permit = tokio::select! {
+        // Wait for a free slot without keeping it, so that a listener nobody connects to
+        // holds none.
+        let free = tokio::select! {
             biased;
             () = token.cancelled() => break,
-            permit = Arc::clone(&state.connections).acquire_owned() => match permit {
-                Ok(permit) => permit,
-                Err(_) => break,
-            },
+            free = state.connections.acquire() => free,
         };
+        match free {
+            Ok(free) => drop(free),
+            Err(_) => break,
+        }
         let accepted = tokio::select! {
             biased;
             () = token.cancelled() => break,
@@ -103,6 +106,16 @@ async fn accept_loop(
         match accepted {
             Ok((stream, peer)) => {
                 backoff.succeeded();
+                // Another listener may have taken the last slot meanwhile: then this one
+                // connection waits for a slot (at most one per listener).
+                let permit = tokio::select! {
+                    biased;
+                    () = token.cancelled() => break,
+                    permit = Arc::clone(&state.connections).acquire_owned() => match permit {
+                        Ok(permit) => permit,
+                        Err(_) => break,
+                    },
+                };
                 let conn =
                     serve_connection(Arc::clone(&state), id.clone(), stream, peer, token.clone());
                 state.tasks.spawn(async move {

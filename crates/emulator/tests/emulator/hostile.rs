@@ -425,3 +425,28 @@ async fn inputs_signed_like_the_fuzz_target_reach_the_data_plane() {
     assert_eq!(read.status(), 200);
     emulator.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_connection_limit_of_one_still_serves_every_listener() {
+    // A listener nobody connects to holds no slot, so even a limit of one serves every
+    // listener in turn.
+    let emulator = Emulator::builder()
+        .max_connections(1)
+        .start()
+        .await
+        .unwrap();
+    let client = TestClient::new(emulator.key());
+    let mut endpoints = vec![emulator.global_endpoint()];
+    endpoints.extend(emulator.regions().into_iter().map(|r| r.endpoint));
+    assert_eq!(endpoints.len(), 4);
+    for _ in 0..2 {
+        for endpoint in &endpoints {
+            assert_eq!(
+                client.get(endpoint, ACCOUNT).await.status,
+                200,
+                "{endpoint}"
+            );
+        }
+    }
+    emulator.shutdown().await;
+}
