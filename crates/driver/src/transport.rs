@@ -192,10 +192,11 @@ fn webpki_roots_anchors() -> impl Iterator<Item = rustls::pki_types::TrustAnchor
     webpki_roots::TLS_SERVER_ROOTS.iter().cloned()
 }
 
-/// Whether hyper-util gave up on a request it never wrote: its `Canceled` kind is used
-/// only when the connection returned the request unsent (and, internally, for a pool
-/// checkout that lost a race, which it retries itself). The kind has no public accessor
-/// in hyper-util 0.1, so this reads its `Display`, `client error (Canceled)`.
+/// Whether hyper-util gave up on a request it never wrote. Its `Canceled` kind is used
+/// only before any byte is written: the connection handed the request back unsent, or a
+/// connection attempt gave way to another one (HTTP/2 connecting lock, ALPN upgrade).
+/// Other send failures are `SendRequest`. The kind has no public accessor in hyper-util
+/// 0.1, so this reads its `Display`, `client error (Canceled)` (0.1.21).
 fn handed_back_unsent(error: &hyper_util::client::legacy::Error) -> bool {
     error.to_string() == "client error (Canceled)"
 }
