@@ -4,7 +4,8 @@
 //! It speaks the parts of the Cosmos DB REST protocol a client needs to find and use an
 //! account: the database account document at `GET /` (on the global endpoint and on
 //! every regional endpoint), master-key signatures (verified in constant time; 401 for a
-//! missing, malformed or wrong signature, 403 for a date more than 15 minutes off), and
+//! missing, malformed or wrong signature, 403 for a date more than 15 minutes off either
+//! way), and
 //! point operations on databases, containers and items. Writes are accepted only in the
 //! write region (all regions with multi-write); elsewhere 403/3. A drained or removed
 //! region answers 403/1008; a region that is down refuses connections.
@@ -13,6 +14,11 @@
 //! moves the write region, adds, drains, removes, downs and ups regions, installs fault
 //! rules and reads or resets counters; [`Emulator`] offers the same as typed methods. See
 //! the crate README for the JSON shapes.
+//!
+//! Under descriptor pressure it serves at most
+//! [`max_connections`](EmulatorBuilder::max_connections) connections at once (the rest wait
+//! in the backlog) and backs off when `accept` fails; idle connections are closed after
+//! [`idle_timeout`](EmulatorBuilder::idle_timeout).
 //!
 //! This crate shares no code with Meridian's client crates: the two sides implement the
 //! wire contract independently, so a mistake on one side fails a test.
