@@ -5,7 +5,7 @@
 //!
 //! ```
 //! let doc = meridian_benches::account_doc("acct", 3);
-//! assert_eq!(doc.readable_locations.len(), 3);
+//! assert_eq!(doc.readable().len(), 3);
 //! ```
 #![deny(missing_docs)]
 

@@ -24,6 +24,10 @@ use crate::transport::{HyperTransport, Transport};
 /// The default cap on a response body.
 pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
 
+/// The default idle timeout of pooled connections: well below the 30 s (and longer)
+/// idle timeouts of common gateways and load balancers.
+pub const DEFAULT_POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(20);
+
 /// Which account to use and how to authenticate. `Debug` never shows the key.
 #[derive(Clone)]
 pub struct AccountConfig {
@@ -66,6 +70,7 @@ pub struct DriverBuilder {
     request_timeout: Duration,
     retry_policy: RetryPolicy,
     max_response_bytes: usize,
+    pool_idle_timeout: Duration,
     trusted_certificates: Vec<Vec<u8>>,
 }
 
@@ -110,6 +115,16 @@ impl DriverBuilder {
         self
     }
 
+    /// How long an idle pooled connection is kept (default [`DEFAULT_POOL_IDLE_TIMEOUT`]).
+    /// Set it at or below the server's idle timeout: a connection is reused only while
+    /// it has been idle less than this minus a guard (a quarter of it, at most 2 s), so
+    /// a server that closes idle connections after exactly this long never closes one
+    /// under a request. Zero disables connection reuse.
+    pub fn pool_idle_timeout(mut self, timeout: Duration) -> Self {
+        self.pool_idle_timeout = timeout;
+        self
+    }
+
     /// Trusts this DER certificate in addition to the webpki roots (for the emulator's
     /// `--tls` mode, whose certificate is self-signed).
     pub fn trust_certificate_der(mut self, der: impl Into<Vec<u8>>) -> Self {
@@ -142,6 +157,7 @@ impl DriverBuilder {
                 &self.trusted_certificates,
                 self.request_timeout,
                 self.max_response_bytes,
+                self.pool_idle_timeout,
             )
             .map_err(DriverError::Config)?,
         );
@@ -256,6 +272,7 @@ impl Driver {
             request_timeout: Duration::from_secs(10),
             retry_policy: RetryPolicy::default(),
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            pool_idle_timeout: DEFAULT_POOL_IDLE_TIMEOUT,
             trusted_certificates: Vec::new(),
         }
     }

@@ -48,6 +48,12 @@ pub enum DriverError {
     /// A final answer from the service that is not success (404, 409, 412, other 4xx).
     #[error("the service refused the request: {0}")]
     Status(Failure),
+    /// The service answered with a status that is neither success nor an error it
+    /// gives: a redirect (3xx), an informational status (1xx), or one outside 100–599.
+    /// Only 2xx is success. Redirects are never followed: the service never redirects,
+    /// so one comes from something in between (a proxy, a captive portal).
+    #[error("unexpected HTTP status (only 2xx is success; redirects are not followed): {0}")]
+    UnexpectedStatus(Failure),
     /// Retries ran out (regional failures, failovers, throttling or transport errors).
     #[error("retries exhausted: {0}")]
     Exhausted(Failure),
@@ -81,6 +87,7 @@ impl DriverError {
         match self {
             Self::Unauthorized(f)
             | Self::Status(f)
+            | Self::UnexpectedStatus(f)
             | Self::Exhausted(f)
             | Self::MaybeApplied(f) => Some(f),
             _ => None,

@@ -5,8 +5,11 @@
 //! fresh lock-free snapshot of the account's topology, and reports each outcome to the
 //! runtime, which marks failing regions, refreshes the topology when the service says it
 //! moved (403/3, 403/1008, transport failures) and decides whether to retry elsewhere or
-//! stop. Non-idempotent writes are never retried blindly. The key never appears in
-//! `Debug`, `Display`, errors or logs.
+//! stop. Non-idempotent writes are never retried blindly; a failure that proves the
+//! request was not sent is retried for them too. Only 2xx is success: any other status is
+//! a typed error, and redirects are never followed. Pooled connections are retired before
+//! [`DriverBuilder::pool_idle_timeout`], so a server closing idle connections does not
+//! close one under a request. The key never appears in `Debug`, `Display`, errors or logs.
 //!
 //! ```no_run
 //! use meridian_driver::{AccountConfig, Driver};
@@ -40,8 +43,8 @@ mod signing;
 mod transport;
 
 pub use driver::{
-    AccountConfig, Container, DEFAULT_MAX_RESPONSE_BYTES, Driver, DriverBuilder, ItemResponse,
-    PartitionKey,
+    AccountConfig, Container, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_POOL_IDLE_TIMEOUT, Driver,
+    DriverBuilder, ItemResponse, PartitionKey,
 };
 pub use error::{DriverError, Failure};
 pub use request::{API_VERSION, USER_AGENT};

@@ -6,7 +6,7 @@ use bytes::Bytes;
 use http::Method;
 use meridian_location_store::{
     Endpoint, GiveUpReason, OperationKind, OperationOutcome, RetryState, RetryTarget, RouteRequest,
-    TransportErrorKind,
+    TransportErrorKind, Tried,
 };
 use meridian_runtime::Verdict;
 use serde_json::Value;
@@ -93,6 +93,7 @@ fn outcome_of(
         Err(error) => {
             let (kind, sent) = match error {
                 TransportError::Connect(_) => (TransportErrorKind::ConnectionRefused, false),
+                TransportError::NotSent(_) => (TransportErrorKind::ConnectionReset, false),
                 TransportError::Invalid(_) => (TransportErrorKind::Other, false),
                 TransportError::Timeout(_) => (TransportErrorKind::Timeout, true),
                 TransportError::Broken(_) => (TransportErrorKind::ConnectionReset, true),
@@ -106,6 +107,16 @@ fn outcome_of(
 
 fn message_of(result: &Result<HttpResponse, TransportError>) -> String {
     match result {
+        Ok(response) if (300..400).contains(&response.status) => format!(
+            "HTTP {} is a redirect; not followed (the service never redirects)",
+            response.status
+        ),
+        Ok(response) if !(200..600).contains(&response.status) => {
+            format!(
+                "HTTP {} is not a final answer the service gives",
+                response.status
+            )
+        }
         Ok(response) => serde_json::from_slice::<Value>(&response.body)
             .ok()
             .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_string))
@@ -125,7 +136,7 @@ impl DriverInner {
             .handle
             .with_snapshot(|s| s.locations(operation.kind).len());
         let mut retries = RetryState::new(self.retry_policy, regions.max(1));
-        let mut tried: Vec<Endpoint> = Vec::new();
+        let mut tried = Tried::new();
         let mut last: Option<Endpoint> = None;
         let mut regions_tried: Vec<String> = Vec::new();
         let mut target = RetryTarget::NextRegion;
@@ -148,7 +159,7 @@ impl DriverInner {
                     }
                     _ => {
                         let request = RouteRequest {
-                            avoid: &tried,
+                            avoid: Some(&tried),
                             ..RouteRequest::default()
                         };
                         s.route(operation.kind, &request).clone()
@@ -181,9 +192,7 @@ impl DriverInner {
             if !regions_tried.contains(&region) {
                 regions_tried.push(region.clone());
             }
-            if !tried.contains(&endpoint) {
-                tried.push(endpoint.clone());
-            }
+            tried.insert(&endpoint);
             let failure = |result: &Result<HttpResponse, TransportError>| {
                 let (status, sub) = match result {
                     Ok(r) => (Some(r.status), sub_status(r)),
@@ -215,6 +224,7 @@ impl DriverInner {
                     return Err(match reason {
                         GiveUpReason::Unauthorized => DriverError::Unauthorized(failure),
                         GiveUpReason::MaybeApplied => DriverError::MaybeApplied(failure),
+                        GiveUpReason::UnexpectedStatus => DriverError::UnexpectedStatus(failure),
                         _ => DriverError::Status(failure),
                     });
                 }

@@ -11,7 +11,7 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use rustls::RootCertStore;
 use rustls::pki_types::CertificateDer;
 
@@ -38,6 +38,10 @@ pub(crate) enum TransportError {
     /// Could not connect: the request was never sent.
     #[error("connection failed: {0}")]
     Connect(String),
+    /// The connection closed before any byte of the request was written (hyper handed
+    /// the request back unsent): repeating it cannot apply it twice.
+    #[error("connection closed before the request was sent: {0}")]
+    NotSent(String),
     /// No complete response within the request timeout.
     #[error("no response within {0:?}")]
     Timeout(Duration),
@@ -60,8 +64,19 @@ pub(crate) trait Transport: Send + Sync + 'static {
     fn send(&self, request: HttpRequest) -> SendFuture<'_>;
 }
 
+/// How long a pooled connection may have been idle and still be reused: the configured
+/// idle timeout less a guard of a quarter of it (at most 2 s). Servers close idle
+/// connections on their own clock, which starts a little before ours (when they finish
+/// writing the response); without the guard, a connection reused just before a server
+/// with the same timeout closes it carries the request into the close, and the write
+/// fails after it may have been sent.
+pub(crate) fn reuse_horizon(idle_timeout: Duration) -> Duration {
+    idle_timeout.saturating_sub((idle_timeout / 4).min(Duration::from_secs(2)))
+}
+
 /// hyper-util's pooled client over rustls (webpki roots, plus certificates the user chose
-/// to trust), with a per-request timeout and a response body cap.
+/// to trust), with a per-request timeout, a response body cap, and idle connections
+/// dropped before [`reuse_horizon`] of the configured idle timeout.
 pub(crate) struct HyperTransport {
     client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
     timeout: Duration,
@@ -73,6 +88,7 @@ impl HyperTransport {
         trusted: &[Vec<u8>],
         timeout: Duration,
         max_body: usize,
+        pool_idle_timeout: Duration,
     ) -> Result<Self, String> {
         let mut roots = RootCertStore::empty();
         roots.extend(webpki_roots_anchors());
@@ -96,9 +112,20 @@ impl HyperTransport {
             .https_or_http()
             .enable_http1()
             .wrap_connector(http);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(30))
-            .build(connector);
+        let horizon = reuse_horizon(pool_idle_timeout);
+        let mut builder = Client::builder(TokioExecutor::new());
+        // The timer lets the pool close expired connections in the background; the
+        // horizon is also checked whenever a connection is taken from the pool. A request
+        // the pool hands back unsent (the connection closed first) is re-sent by hyper
+        // on a new connection when the closed one was reused.
+        builder
+            .pool_timer(TokioTimer::new())
+            .pool_idle_timeout(horizon)
+            .retry_canceled_requests(true);
+        if horizon.is_zero() {
+            builder.pool_max_idle_per_host(0);
+        }
+        let client = builder.build(connector);
         Ok(Self {
             client,
             timeout,
@@ -117,6 +144,8 @@ impl HyperTransport {
         let response = self.client.request(request).await.map_err(|error| {
             if error.is_connect() {
                 TransportError::Connect(error_chain(&error))
+            } else if handed_back_unsent(&error) {
+                TransportError::NotSent(error_chain(&error))
             } else {
                 TransportError::Broken(error_chain(&error))
             }
@@ -161,6 +190,15 @@ impl Transport for HyperTransport {
 
 fn webpki_roots_anchors() -> impl Iterator<Item = rustls::pki_types::TrustAnchor<'static>> {
     webpki_roots::TLS_SERVER_ROOTS.iter().cloned()
+}
+
+/// Whether hyper-util gave up on a request it never wrote. Its `Canceled` kind is used
+/// only before any byte is written: the connection handed the request back unsent, or a
+/// connection attempt gave way to another one (HTTP/2 connecting lock, ALPN upgrade).
+/// Other send failures are `SendRequest`. The kind has no public accessor in hyper-util
+/// 0.1, so this reads its `Display`, `client error (Canceled)` (0.1.21).
+fn handed_back_unsent(error: &hyper_util::client::legacy::Error) -> bool {
+    error.to_string() == "client error (Canceled)"
 }
 
 /// An error and its sources on one line (hyper's top-level messages are terse).

@@ -5,7 +5,7 @@
 //! key over `lowercase(verb)\nresourceType\nresourceLink\nlowercase(x-ms-date)\n\n`.
 //! This is the emulator's own implementation, independent of the driver's signer.
 
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -13,7 +13,8 @@ use hmac::{Hmac, Mac};
 use percent_encoding::percent_decode_str;
 use sha2::Sha256;
 
-/// How far `x-ms-date` may be from the emulator's clock (the service allows 15 minutes).
+/// How far `x-ms-date` may be from the emulator's clock, either way, in whole seconds
+/// (the service allows 15 minutes).
 pub const MAX_CLOCK_SKEW: Duration = Duration::from_secs(15 * 60);
 
 /// Why a request was not authorized.
@@ -109,6 +110,12 @@ impl MasterKey {
         self.verify_signature(verb, resource_type, resource_link, authorization, date)?;
         let sent_at =
             httpdate::parse_http_date(date).map_err(|_| AuthError::Malformed("x-ms-date"))?;
+        // HTTP dates have whole seconds: compare against `now` cut to whole seconds too,
+        // or a date 15 minutes behind would be refused for the fraction of a second the
+        // header lost, while one 15 minutes ahead would pass.
+        let now = now.duration_since(UNIX_EPOCH).map_or(now, |since| {
+            UNIX_EPOCH + Duration::from_secs(since.as_secs())
+        });
         let skew = match now.duration_since(sent_at) {
             Ok(behind) => behind,
             Err(ahead) => ahead.duration(),
@@ -130,6 +137,21 @@ impl MasterKey {
         date: &str,
     ) -> Result<(), AuthError> {
         let parsed = parse_authorization(authorization)?;
+        let mac = self.mac(verb, resource_type, resource_link, date)?;
+        mac.verify_slice(&parsed.signature)
+            .map_err(|_| AuthError::BadSignature)
+    }
+}
+
+impl MasterKey {
+    /// The HMAC over the string to sign, ready to finalize or verify.
+    fn mac(
+        &self,
+        verb: &str,
+        resource_type: &str,
+        resource_link: &str,
+        date: &str,
+    ) -> Result<Hmac<Sha256>, AuthError> {
         let string_to_sign = format!(
             "{}\n{}\n{}\n{}\n\n",
             verb.to_lowercase(),
@@ -140,8 +162,19 @@ impl MasterKey {
         let mut mac =
             Hmac::<Sha256>::new_from_slice(&self.0).map_err(|_| AuthError::BadSignature)?;
         mac.update(string_to_sign.as_bytes());
-        mac.verify_slice(&parsed.signature)
-            .map_err(|_| AuthError::BadSignature)
+        Ok(mac)
+    }
+
+    /// The URL-encoded `authorization` header value for `verb` on (`resource_type`,
+    /// `resource_link`) at `date` (the `x-ms-date` value): what a client sends. For the
+    /// request-handling fuzz target, which signs its inputs to reach the data plane.
+    pub fn sign(&self, verb: &str, resource_type: &str, resource_link: &str, date: &str) -> String {
+        let signature = self
+            .mac(verb, resource_type, resource_link, date)
+            .map(|mac| STANDARD.encode(mac.finalize().into_bytes()))
+            .unwrap_or_default();
+        let raw = format!("type=master&ver=1.0&sig={signature}");
+        percent_encoding::utf8_percent_encode(&raw, percent_encoding::NON_ALPHANUMERIC).to_string()
     }
 }
 
@@ -203,6 +236,11 @@ mod tests {
                 key.verify_signature(verb, kind, link, &header(sig), date),
                 Ok(()),
                 "{kind} {link}"
+            );
+            assert_eq!(
+                key.sign(verb, kind, link, date),
+                header(sig),
+                "sign {kind} {link}"
             );
             // One flipped bit in the date breaks it.
             assert_eq!(

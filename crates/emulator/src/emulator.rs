@@ -29,6 +29,9 @@ pub enum EmulatorError {
     /// The master key is not valid base64.
     #[error("the master key is not valid base64")]
     InvalidKey,
+    /// The master key is empty: every request signed with the empty key would pass.
+    #[error("the master key is empty; give a base64 key (or omit it for the well-known key)")]
+    EmptyKey,
     /// A setting is unusable.
     #[error("invalid emulator setting: {0}")]
     Config(String),
@@ -51,7 +54,14 @@ pub struct EmulatorBuilder {
     bind: IpAddr,
     port: u16,
     tls: bool,
+    idle_timeout: Duration,
+    max_connections: Option<usize>,
+    advertise_host: Option<String>,
 }
+
+/// The default keep-alive idle timeout: a connection waiting this long for its next
+/// request's head is closed.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl fmt::Debug for EmulatorBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -63,6 +73,9 @@ impl fmt::Debug for EmulatorBuilder {
             .field("bind", &self.bind)
             .field("port", &self.port)
             .field("tls", &self.tls)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("max_connections", &self.max_connections)
+            .field("advertise_host", &self.advertise_host)
             .finish_non_exhaustive()
     }
 }
@@ -78,6 +91,9 @@ impl Default for EmulatorBuilder {
             bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
             port: 0,
             tls: false,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            max_connections: None,
+            advertise_host: None,
         }
     }
 }
@@ -135,9 +151,75 @@ impl EmulatorBuilder {
         self
     }
 
+    /// How long a kept-alive connection may wait for its next request before it is
+    /// closed (default [`DEFAULT_IDLE_TIMEOUT`]); also bounds reading a request's head.
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.idle_timeout = timeout;
+        self
+    }
+
+    /// The most connections open at once, over every listener (default
+    /// [`default_max_connections`](crate::default_max_connections): half the soft
+    /// descriptor limit). At the limit the listeners stop accepting and new connections
+    /// wait in the kernel's backlog (a listener that accepted just as another took the
+    /// last slot holds that one connection until a slot frees).
+    pub fn max_connections(mut self, max: usize) -> Self {
+        self.max_connections = Some(max);
+        self
+    }
+
+    /// The host written into the endpoints of the account document and the ready line
+    /// (default: the bind address, or `127.0.0.1` when binding a wildcard such as
+    /// `0.0.0.0` or `::`, which no client can connect to).
+    pub fn advertise_host(mut self, host: impl Into<String>) -> Self {
+        self.advertise_host = Some(host.into());
+        self
+    }
+
+    /// The advertised host, bracketed if it is an IPv6 literal; an error if it cannot be
+    /// the host of a URL.
+    fn advertised_host(&self) -> Result<String, EmulatorError> {
+        let host = match &self.advertise_host {
+            Some(host) => host.trim().to_string(),
+            None if self.bind.is_unspecified() => Ipv4Addr::LOCALHOST.to_string(),
+            None => self.bind.to_string(),
+        };
+        let host = match host.parse::<IpAddr>() {
+            Ok(IpAddr::V6(v6)) => format!("[{v6}]"),
+            _ => host,
+        };
+        let valid = !host.is_empty()
+            && !host.contains(['/', '@', '?', '#', ' '])
+            && http::uri::Authority::try_from(format!("{host}:1").as_str()).is_ok();
+        if !valid {
+            return Err(EmulatorError::Config(format!(
+                "`{host}` cannot be advertised as a host"
+            )));
+        }
+        Ok(host)
+    }
+
     /// Binds every listener and starts serving. Must run inside a tokio runtime.
     pub async fn start(self) -> Result<Emulator, EmulatorError> {
+        if self.key.trim().is_empty() {
+            return Err(EmulatorError::EmptyKey);
+        }
         let key = MasterKey::from_base64(&self.key).map_err(|_| EmulatorError::InvalidKey)?;
+        let advertise_host = self.advertised_host()?;
+        let max_connections = self
+            .max_connections
+            .unwrap_or_else(crate::limits::default_max_connections);
+        if max_connections == 0 || max_connections > tokio::sync::Semaphore::MAX_PERMITS {
+            return Err(EmulatorError::Config(format!(
+                "max_connections must be between 1 and {}",
+                tokio::sync::Semaphore::MAX_PERMITS
+            )));
+        }
+        if self.idle_timeout.is_zero() {
+            return Err(EmulatorError::Config(
+                "idle_timeout must be greater than zero".into(),
+            ));
+        }
         if self.regions.is_empty() {
             return Err(EmulatorError::Config(
                 "at least one region is required".into(),
@@ -153,7 +235,10 @@ impl EmulatorBuilder {
             )));
         }
         let tls = if self.tls {
-            Some(TlsConfig::self_signed(self.bind).map_err(EmulatorError::Config)?)
+            Some(
+                TlsConfig::self_signed(self.bind, &advertise_host)
+                    .map_err(EmulatorError::Config)?,
+            )
         } else {
             None
         };
@@ -172,6 +257,9 @@ impl EmulatorBuilder {
             tasks: TaskTracker::new(),
             shutdown: CancellationToken::new(),
             tls,
+            idle_timeout: self.idle_timeout,
+            connections: Arc::new(tokio::sync::Semaphore::new(max_connections)),
+            advertise_host,
         });
         let emulator = Emulator {
             global: state

@@ -4,7 +4,7 @@
 //! It speaks the parts of the Cosmos DB REST protocol a client needs to find and use an
 //! account: the database account document at `GET /` (on the global endpoint and on
 //! every regional endpoint), master-key signatures (verified in constant time; 401 for a
-//! missing, malformed or wrong signature, 403 for a date more than 15 minutes off), point
+//! missing, malformed or wrong signature, 403 for a date more than 15 minutes off either way), point
 //! operations, feeds and PATCH on databases, containers and items, partition key ranges,
 //! and queries over a SQL subset ([`query`]) with query plans, over HTTP/1.1 and HTTP/2.
 //! Writes are accepted only in the write region (all regions with multi-write); elsewhere
@@ -15,6 +15,11 @@
 //! moves the write region, adds, drains, removes, downs and ups regions, installs fault
 //! rules and reads or resets counters; [`Emulator`] offers the same as typed methods. See
 //! the crate README for the JSON shapes.
+//!
+//! Under descriptor pressure it serves at most
+//! [`max_connections`](EmulatorBuilder::max_connections) connections at once (the rest wait
+//! in the backlog) and backs off when `accept` fails; idle connections are closed after
+//! [`idle_timeout`](EmulatorBuilder::idle_timeout).
 //!
 //! This crate shares no code with Meridian's client crates: the two sides implement the
 //! wire contract independently, so a mistake on one side fails a test.
@@ -46,6 +51,7 @@ mod faults;
 mod feed;
 mod http;
 mod item_body;
+mod limits;
 mod listener;
 mod patch;
 pub mod query;
@@ -57,9 +63,12 @@ mod tls;
 mod topology;
 
 pub use counters::{Counters, ListenerCounters};
-pub use emulator::{Emulator, EmulatorBuilder, EmulatorError, WELL_KNOWN_KEY};
+pub use emulator::{
+    DEFAULT_IDLE_TIMEOUT, Emulator, EmulatorBuilder, EmulatorError, WELL_KNOWN_KEY,
+};
 pub use faults::{FaultAction, FaultLimit, FaultMatch, FaultRule, FaultStatus};
 pub use http::{API_VERSION, MAX_REQUEST_BODY};
+pub use limits::{FALLBACK_MAX_CONNECTIONS, MAX_DEFAULT_CONNECTIONS, default_max_connections};
 pub use resource::{PathClass, Resource};
 pub use service::{SUB_STATUS_DATABASE_ACCOUNT_NOT_FOUND, SUB_STATUS_WRITE_FORBIDDEN};
 pub use topology::{RegionInfo, TopologyError};

@@ -12,6 +12,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio_util::sync::CancellationToken;
 
+use crate::limits::AcceptBackoff;
 use crate::state::{ListenerSlot, State, lock};
 use crate::topology::{ListenerId, TopologyError};
 
@@ -76,13 +77,28 @@ impl State {
     }
 }
 
+/// Accepts while a connection slot is free: at the limit, new connections wait in the
+/// kernel's backlog. A failed accept (EMFILE, ENFILE...) backs off (10 ms doubling to
+/// 1 s) and is logged at most once per second.
 async fn accept_loop(
     state: Arc<State>,
     id: ListenerId,
     listener: TcpListener,
     token: CancellationToken,
 ) {
+    let mut backoff = AcceptBackoff::new();
     loop {
+        // Wait for a free slot without keeping it, so that a listener nobody connects to
+        // holds none.
+        let free = tokio::select! {
+            biased;
+            () = token.cancelled() => break,
+            free = state.connections.acquire() => free,
+        };
+        match free {
+            Ok(free) => drop(free),
+            Err(_) => break,
+        }
         let accepted = tokio::select! {
             biased;
             () = token.cancelled() => break,
@@ -90,14 +106,39 @@ async fn accept_loop(
         };
         match accepted {
             Ok((stream, peer)) => {
+                backoff.succeeded();
+                // Another listener may have taken the last slot meanwhile: then this one
+                // connection waits for a slot (at most one per listener).
+                let permit = tokio::select! {
+                    biased;
+                    () = token.cancelled() => break,
+                    permit = Arc::clone(&state.connections).acquire_owned() => match permit {
+                        Ok(permit) => permit,
+                        Err(_) => break,
+                    },
+                };
                 let conn =
                     serve_connection(Arc::clone(&state), id.clone(), stream, peer, token.clone());
-                state.tasks.spawn(conn);
+                state.tasks.spawn(async move {
+                    conn.await;
+                    drop(permit);
+                });
             }
             Err(error) => {
-                // Out of file descriptors and the like: back off instead of spinning.
-                tracing::warn!(listener = id.label(), %error, "accept failed");
-                tokio::time::sleep(Duration::from_millis(10)).await;
+                let (delay, log) = backoff.failed(tokio::time::Instant::now());
+                if let Some(unlogged) = log {
+                    tracing::warn!(
+                        listener = id.label(),
+                        %error,
+                        unlogged,
+                        retry_in = ?delay,
+                        "accept failed"
+                    );
+                }
+                tokio::select! {
+                    () = token.cancelled() => break,
+                    () = tokio::time::sleep(delay) => {}
+                }
             }
         }
     }
@@ -111,6 +152,18 @@ async fn serve_connection(
     token: CancellationToken,
 ) {
     let _ = stream.set_nodelay(true);
+    // A client that sends nothing is closed after the idle timeout: the HTTP/1-or-2
+    // detection below waits for the first bytes, and no HTTP timer runs before them.
+    let mut first = [0u8; 1];
+    let first_bytes = tokio::time::timeout(state.idle_timeout, stream.peek(&mut first));
+    let spoke = tokio::select! {
+        () = token.cancelled() => return,
+        spoke = first_bytes => spoke,
+    };
+    if !matches!(spoke, Ok(Ok(n)) if n > 0) {
+        tracing::debug!(listener = id.label(), %peer, "closing a connection that sent nothing");
+        return;
+    }
     match state.tls.clone() {
         None => serve_io(state, id, stream, peer, token).await,
         Some(tls) => {
@@ -141,6 +194,7 @@ async fn serve_io<I>(
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let down = token.clone();
+    let idle_timeout = state.idle_timeout;
     let service = service_fn(move |request| {
         let served = crate::service::handle(Arc::clone(&state), id.clone(), peer, request);
         let down = down.clone();
@@ -159,7 +213,7 @@ async fn serve_io<I>(
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(Duration::from_secs(30));
+        .header_read_timeout(idle_timeout);
     builder
         .http2()
         .timer(TokioTimer::new())

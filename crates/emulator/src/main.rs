@@ -2,6 +2,7 @@
 
 use std::net::IpAddr;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::Parser;
 use meridian_emulator::{Emulator, WELL_KNOWN_KEY};
@@ -40,6 +41,37 @@ struct Args {
     /// Serve HTTPS with a self-signed certificate; its PEM path is in the ready line.
     #[arg(long)]
     tls: bool,
+    /// The host written into the account document's endpoints (default: the bind
+    /// address, or 127.0.0.1 when binding a wildcard such as 0.0.0.0 or ::).
+    #[arg(long)]
+    advertise_host: Option<String>,
+    /// Close a kept-alive connection idle this long: seconds, or a number with `ms` or
+    /// `s` (e.g. `500ms`, `30s`).
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    idle_timeout: Duration,
+    /// The most connections open at once, over every listener (default: half the soft
+    /// descriptor limit, at most 4096); beyond it connections wait in the backlog.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    max_connections: Option<u64>,
+}
+
+/// `500ms`, `30s` or `30` (seconds); greater than zero.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (number, unit_ms) = if let Some(ms) = text.strip_suffix("ms") {
+        (ms, 1)
+    } else {
+        (text.strip_suffix('s').unwrap_or(text), 1000)
+    };
+    let value: u64 = number
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration such as 500ms or 30s"))?;
+    let duration = Duration::from_millis(value.saturating_mul(unit_ms));
+    if duration.is_zero() {
+        return Err("the duration must be greater than zero".into());
+    }
+    Ok(duration)
 }
 
 #[tokio::main]
@@ -75,7 +107,14 @@ async fn run(args: Args) -> Result<(), String> {
         .bind(args.bind)
         .port(args.port)
         .account_id(args.account)
-        .tls(args.tls);
+        .tls(args.tls)
+        .idle_timeout(args.idle_timeout);
+    if let Some(host) = args.advertise_host {
+        builder = builder.advertise_host(host);
+    }
+    if let Some(max) = args.max_connections {
+        builder = builder.max_connections(usize::try_from(max).map_err(|e| e.to_string())?);
+    }
     if let Some(write_region) = args.write_region {
         builder = builder.write_region(write_region);
     }

@@ -43,7 +43,9 @@ pub(crate) async fn handle(
             )));
         }
         state.count(&listener, PathClass::Admin.as_str(), method.as_str());
-        if !peer.ip().is_loopback() {
+        // `to_canonical`: on a dual-stack (`::`) listener an IPv4 client is
+        // `::ffff:127.0.0.1`, which is loopback too.
+        if !peer.ip().to_canonical().is_loopback() {
             return Ok(error_response(&ApiError::new(
                 403,
                 "Forbidden",
@@ -153,10 +155,7 @@ async fn fault_response(state: &State, action: FaultAction) -> Response<Body> {
                 b"{\"id\": \"meridian\", \"_rid\": <<not json>>",
             )),
         ),
-        FaultAction::Oversized { bytes } => {
-            let padding = "x".repeat(bytes.saturating_sub(16));
-            json_response(200, &json!({"id": padding}))
-        }
+        FaultAction::Oversized { bytes } => oversized(bytes),
         FaultAction::Hang => {
             state.shutdown.cancelled().await;
             respond(503, None, None)
@@ -166,6 +165,30 @@ async fn fault_response(state: &State, action: FaultAction) -> Response<Body> {
             respond(500, None, None)
         }
     }
+}
+
+/// `{"id":"xxx…"}` of `bytes` bytes (at least the 9 of the braces and quotes), streamed
+/// from one static chunk: however large, the body is never built in memory.
+fn oversized(bytes: usize) -> Response<Body> {
+    const CHUNK: usize = 64 * 1024;
+    static PADDING: [u8; CHUNK] = [b'x'; CHUNK];
+    const PREFIX: &[u8] = b"{\"id\":\"";
+    const SUFFIX: &[u8] = b"\"}";
+    let padding = bytes.saturating_sub(PREFIX.len() + SUFFIX.len());
+    let total = PREFIX.len() + padding + SUFFIX.len();
+    let chunk = Bytes::from_static(&PADDING);
+    let (full, rest) = (padding / CHUNK, padding % CHUNK);
+    let frames = std::iter::once(Bytes::from_static(PREFIX))
+        .chain(std::iter::repeat_n(chunk.clone(), full))
+        .chain(std::iter::once(chunk.slice(..rest)))
+        .chain(std::iter::once(Bytes::from_static(SUFFIX)))
+        .map(|data| Ok::<_, Box<dyn std::error::Error + Send + Sync>>(Frame::data(data)));
+    let mut response = respond(200, None, Some(Bytes::new()));
+    *response.body_mut() = StreamBody::new(futures_util::stream::iter(frames)).boxed();
+    response
+        .headers_mut()
+        .insert(http::header::CONTENT_LENGTH, http::HeaderValue::from(total));
+    response
 }
 
 /// A fault that disturbs the normal answer instead of replacing it.

@@ -2,7 +2,10 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
 
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -32,6 +35,12 @@ pub(crate) struct State {
     pub(crate) tasks: TaskTracker,
     pub(crate) shutdown: CancellationToken,
     pub(crate) tls: Option<TlsConfig>,
+    /// How long a connection may wait for the next request's head before it is closed.
+    pub(crate) idle_timeout: Duration,
+    /// One permit per open connection, shared by every listener.
+    pub(crate) connections: Arc<Semaphore>,
+    /// The host written into advertised endpoints (IPv6 literals already bracketed).
+    pub(crate) advertise_host: String,
 }
 
 /// Locks a mutex, continuing past poisoning: every update under these locks is a single
@@ -49,7 +58,14 @@ impl State {
         if self.tls.is_some() { "https" } else { "http" }
     }
 
+    /// The URL clients use for the listener bound at `addr`: the advertised host (never a
+    /// wildcard address) and the bound port.
     pub(crate) fn endpoint(&self, addr: SocketAddr) -> String {
-        format!("{}://{}/", self.scheme(), addr)
+        format!(
+            "{}://{}:{}/",
+            self.scheme(),
+            self.advertise_host,
+            addr.port()
+        )
     }
 }

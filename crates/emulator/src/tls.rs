@@ -16,9 +16,17 @@ pub(crate) struct TlsConfig {
 }
 
 impl TlsConfig {
-    /// A fresh self-signed certificate for `localhost` and `ip`.
-    pub(crate) fn self_signed(ip: IpAddr) -> Result<Self, String> {
-        let names = vec!["localhost".to_string(), ip.to_string()];
+    /// A fresh self-signed certificate for `localhost`, the bound `ip` and the advertised
+    /// `host` (brackets of an IPv6 literal removed).
+    pub(crate) fn self_signed(ip: IpAddr, host: &str) -> Result<Self, String> {
+        let mut names = vec!["localhost".to_string(), ip.to_string()];
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string();
+        if !names.contains(&host) {
+            names.push(host);
+        }
         let certified = rcgen::generate_simple_self_signed(names).map_err(|e| e.to_string())?;
         let cert = CertificateDer::from(certified.cert.der().to_vec());
         let key =

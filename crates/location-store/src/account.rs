@@ -12,6 +12,12 @@ pub const MAX_DOCUMENT_BYTES: usize = 1024 * 1024;
 /// The longest `id`, `_rid`, region name or endpoint accepted, in bytes.
 pub const MAX_FIELD_BYTES: usize = 2048;
 
+/// The most entries a location list (`writableLocations` or `readableLocations`) may have.
+/// The service has fewer than 100 regions, so a longer list is not a real account: it is
+/// refused as invalid (the previous topology stays), which also bounds the cost of every
+/// routing step and snapshot build.
+pub const MAX_LOCATIONS: usize = 100;
+
 /// Why an account document was rejected. The previous topology stays in use.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -32,6 +38,16 @@ pub enum AccountError {
     Empty {
         /// The JSON field.
         field: &'static str,
+    },
+    /// A location list has more than [`MAX_LOCATIONS`] entries.
+    #[error("`{field}` has {count} entries, over the {limit}-location cap")]
+    TooManyLocations {
+        /// The location list.
+        field: &'static str,
+        /// Its length.
+        count: usize,
+        /// The cap.
+        limit: usize,
     },
     /// A string field is longer than [`MAX_FIELD_BYTES`].
     #[error("`{field}` is {len} bytes, over the {limit}-byte cap")]
@@ -103,7 +119,7 @@ pub struct ReadPolicy {
 /// The database account document returned by `GET /`.
 ///
 /// Required: `id`, `_rid`, `writableLocations` and `readableLocations` (both non-empty,
-/// every endpoint an absolute http(s) URL). Everything else is optional and defaults
+/// at most [`MAX_LOCATIONS`] entries each, every endpoint an absolute http(s) URL). Everything else is optional and defaults
 /// to empty strings, `false`, or `None`. Unknown fields (such as the Gateway 2.0
 /// `thinClient*Locations` or `_etag`) are accepted and ignored.
 ///
@@ -233,6 +249,13 @@ fn parse_locations(
 ) -> Result<Vec<Location>, AccountError> {
     if locations.is_empty() {
         return Err(AccountError::Empty { field });
+    }
+    if locations.len() > MAX_LOCATIONS {
+        return Err(AccountError::TooManyLocations {
+            field,
+            count: locations.len(),
+            limit: MAX_LOCATIONS,
+        });
     }
     locations
         .iter()

@@ -48,11 +48,12 @@ mod region;
 mod retry;
 mod snapshot;
 mod store;
+mod tried;
 mod validated;
 
 pub use account::{
     AccountError, AccountLocation, ConsistencyPolicy, DatabaseAccount, Location,
-    MAX_DOCUMENT_BYTES, MAX_FIELD_BYTES, ReadPolicy, ReplicationPolicy,
+    MAX_DOCUMENT_BYTES, MAX_FIELD_BYTES, MAX_LOCATIONS, ReadPolicy, ReplicationPolicy,
 };
 pub use endpoint::{Endpoint, EndpointError};
 pub use marks::{Mark, MarkReason, MarkScope};
@@ -63,7 +64,8 @@ pub use outcome::{
     SUB_STATUS_WRITE_FORBIDDEN, TransportErrorKind, classify,
 };
 pub use region::RegionName;
-pub use retry::{Next, RetryPolicy, RetryState};
+pub use retry::{MAX_CROSS_REGION_RETRIES, Next, RetryPolicy, RetryState};
 pub use snapshot::{OperationKind, RouteRequest, RoutedLocation, RoutingSnapshot};
 pub use store::{Installed, LocationStore, StoreConfig};
+pub use tried::Tried;
 pub use validated::ValidatedAccount;

@@ -6,7 +6,7 @@
 //!
 //! | outcome | mark | refresh | action |
 //! |---|---|---|---|
-//! | 1xx–3xx | – | – | done |
+//! | 2xx | – | – | done |
 //! | 403/3 WriteForbidden | write | yes | next region (backend failover) |
 //! | 403/1008 DatabaseAccountNotFound | both | yes | next region (backend failover) |
 //! | 503 | op's scope | – | next region (safe for any write: not applied) |
@@ -16,6 +16,7 @@
 //! | 429 | – | – | same region after `x-ms-retry-after-ms` |
 //! | 401 | – | – | give up (auth) |
 //! | other 4xx | – | – | give up |
+//! | 1xx, 3xx, outside 100–599 | – | – | give up (unexpected status: redirects are never followed, the service never redirects) |
 //! | connection refused (never sent) | both | yes | next region |
 //! | reset, timeout, other transport error | both | yes | next region; non-idempotent write that may have been sent: give up |
 //!
@@ -130,7 +131,8 @@ pub enum RetryClass {
     /// 403/3, 403/1008: the backend moved; immediate first retry, then backoff within a
     /// cumulative time budget.
     BackendFailover,
-    /// A regional failure: at most `regions + 1` such retries.
+    /// A regional failure: at most `min(regions + 1,`
+    /// [`MAX_CROSS_REGION_RETRIES`](crate::MAX_CROSS_REGION_RETRIES)`)` such retries.
     CrossRegion,
     /// 429: same region after the server's delay, bounded in count and total wait.
     Throttle,
@@ -150,6 +152,9 @@ pub enum GiveUpReason {
     ClientError,
     /// A non-idempotent write may have been applied; a blind retry could duplicate it.
     MaybeApplied,
+    /// A status the service never answers with (1xx, 3xx, or outside 100–599). Only 2xx
+    /// is success; a redirect is not followed, since the service never redirects.
+    UnexpectedStatus,
 }
 
 /// What to do after an attempt.
@@ -229,7 +234,7 @@ pub fn classify(outcome: &OperationOutcome) -> Effect {
             sub_status,
             retry_after,
         } => match (status, sub_status) {
-            (100..=399, _) => Effect {
+            (200..=299, _) => Effect {
                 action: Action::Done,
                 mark: None,
                 refresh: false,
@@ -276,7 +281,8 @@ pub fn classify(outcome: &OperationOutcome) -> Effect {
             (408, _) => regional(MarkReason::Timeout, true),
             (410, _) => regional(MarkReason::Gone, true),
             (500..=599, _) => regional(MarkReason::ServerError, true),
-            _ => give_up(GiveUpReason::ClientError),
+            (400..=499, _) => give_up(GiveUpReason::ClientError),
+            _ => give_up(GiveUpReason::UnexpectedStatus),
         },
     }
 }

@@ -6,6 +6,11 @@ use meridian_refresh_core::Backoff;
 
 use crate::outcome::{Action, GiveUpReason, RetryClass, RetryTarget};
 
+/// The most cross-region retries one operation may spend, however many regions the
+/// account lists: the budget is `min(regions + 1, MAX_CROSS_REGION_RETRIES)`, so an
+/// account with many unreachable regions cannot stretch one operation to minutes.
+pub const MAX_CROSS_REGION_RETRIES: usize = 10;
+
 /// Budgets for one operation's retries.
 #[derive(Debug, Clone, Copy, PartialEq)]
 #[non_exhaustive]
@@ -150,7 +155,8 @@ impl RetryState {
                 delay
             }
             RetryClass::CrossRegion => {
-                if self.cross_region_retries > self.regions {
+                let budget = self.regions.saturating_add(1).min(MAX_CROSS_REGION_RETRIES);
+                if self.cross_region_retries >= budget {
                     return Next::Exhausted(class);
                 }
                 self.cross_region_retries += 1;

@@ -6,6 +6,7 @@ use crate::account::Location;
 use crate::endpoint::Endpoint;
 use crate::marks::Marks;
 use crate::region::RegionName;
+use crate::tried::Tried;
 
 /// Read or write: which list an operation routes over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -36,7 +37,8 @@ pub struct RouteRequest<'a> {
     /// default endpoint is used.
     pub excluded_regions: &'a [RegionName],
     /// Endpoints this operation already tried: skipped while another candidate remains.
-    pub avoid: &'a [Endpoint],
+    /// A hash set, so routing stays linear in the number of locations.
+    pub avoid: Option<&'a Tried>,
     /// Route a read to the write list (the retry after 404/1002 "read session not
     /// available").
     pub use_write_region: bool,
@@ -138,7 +140,8 @@ impl RoutingSnapshot {
         }
     }
 
-    /// The endpoint for the next attempt of a `kind` operation. No lock, no allocation.
+    /// The endpoint for the next attempt of a `kind` operation. No lock, no allocation,
+    /// one pass over the list (each `avoid` check is a hash lookup).
     ///
     /// The first location that is not excluded and not in `avoid`; if every candidate was
     /// already tried, the first candidate again (marked endpoints sit at the tail, never
@@ -150,17 +153,18 @@ impl RoutingSnapshot {
         } else {
             self.locations(kind)
         };
+        let tried = |endpoint: &Endpoint| request.avoid.is_some_and(|t| t.contains(endpoint));
         let mut candidates = list
             .iter()
             .filter(|l| !request.excluded_regions.contains(&l.region));
         let Some(first) = candidates.next() else {
             return &self.default_endpoint;
         };
-        if !request.avoid.contains(&first.endpoint) {
+        if !tried(&first.endpoint) {
             return &first.endpoint;
         }
         candidates
-            .find(|l| !request.avoid.contains(&l.endpoint))
+            .find(|l| !tried(&l.endpoint))
             .map_or(&first.endpoint, |l| &l.endpoint)
     }
 

@@ -40,6 +40,7 @@ fn event_effect_matrix() {
     let cross = next_region(RetryClass::CrossRegion);
     let failover = next_region(RetryClass::BackendFailover);
     let maybe_applied = Action::GiveUp(GiveUpReason::MaybeApplied);
+    let unexpected = Action::GiveUp(GiveUpReason::UnexpectedStatus);
     let create = |o: OperationOutcome| o.idempotent(false);
     let upsert = |o: OperationOutcome| o.idempotent(true);
 
@@ -57,7 +58,22 @@ fn event_effect_matrix() {
         (
             "304",
             response(Read, 304, None),
-            effect(Action::Done, None, false),
+            effect(unexpected, None, false),
+        ),
+        (
+            "302 upsert",
+            upsert(response(Write, 302, None)),
+            effect(unexpected, None, false),
+        ),
+        (
+            "101 read",
+            response(Read, 101, None),
+            effect(unexpected, None, false),
+        ),
+        (
+            "600 read",
+            response(Read, 600, None),
+            effect(unexpected, None, false),
         ),
         (
             "403/3 write",
@@ -288,6 +304,19 @@ fn cross_region_retries_are_bounded_by_regions_plus_one() {
             count += 1;
         }
         assert_eq!(count, regions + 1);
+    }
+}
+
+#[test]
+fn cross_region_budget_has_a_fixed_cap() {
+    for regions in [MAX_CROSS_REGION_RETRIES, 100, 3_000, usize::MAX] {
+        let mut retries = RetryState::new(RetryPolicy::default(), regions);
+        let action = classify(&response(Read, 503, None)).action;
+        let mut count = 0;
+        while let Next::Retry { .. } = retries.next(&action, 0.0) {
+            count += 1;
+        }
+        assert_eq!(count, MAX_CROSS_REGION_RETRIES, "{regions} regions");
     }
 }
 

@@ -27,7 +27,9 @@ fn snapshot_and_route_allocate_nothing() {
         Instant::now(),
     );
     let excluded = [RegionName::new("East US")];
-    let tried = [Endpoint::parse("https://acct-westus.documents.example/").unwrap()];
+    let tried: Tried = [Endpoint::parse("https://acct-westus.documents.example/").unwrap()]
+        .into_iter()
+        .collect();
     let options = [
         RouteRequest::default(),
         RouteRequest {
@@ -35,7 +37,7 @@ fn snapshot_and_route_allocate_nothing() {
             ..RouteRequest::default()
         },
         RouteRequest {
-            avoid: &tried,
+            avoid: Some(&tried),
             use_write_region: true,
             ..RouteRequest::default()
         },

@@ -284,3 +284,70 @@ fn malformed_documents_are_typed_errors() {
         }
     }
 }
+
+fn with_locations(count: usize) -> Value {
+    let locations: Vec<Value> = (0..count)
+        .map(|i| {
+            json!({"name": format!("Region {i}"),
+                   "databaseAccountEndpoint": format!("https://acct-r{i}.documents.azure.com/")})
+        })
+        .collect();
+    let mut doc = single();
+    doc["readableLocations"] = Value::Array(locations);
+    doc
+}
+
+#[test]
+fn account_with_too_many_locations_is_rejected() {
+    use meridian_location_store::{
+        Endpoint, LocationStore, MAX_LOCATIONS, StoreConfig, ValidatedAccount,
+    };
+    use std::time::Instant;
+
+    // At the cap: accepted.
+    let good = parse(&with_locations(MAX_LOCATIONS)).unwrap();
+    // One over (and the 3,000 of the report): refused as invalid, with the list named.
+    for count in [MAX_LOCATIONS + 1, 3_000] {
+        match parse(&with_locations(count)) {
+            Err(AccountError::TooManyLocations {
+                field,
+                count: seen,
+                limit,
+            }) => {
+                assert_eq!(field, "readableLocations");
+                assert_eq!((seen, limit), (count, MAX_LOCATIONS));
+            }
+            other => panic!("{count} locations: expected TooManyLocations, got {other:?}"),
+        }
+    }
+    let mut writable = single();
+    writable["writableLocations"] = with_locations(MAX_LOCATIONS + 1)["readableLocations"].clone();
+    assert!(matches!(
+        parse(&writable),
+        Err(AccountError::TooManyLocations {
+            field: "writableLocations",
+            ..
+        })
+    ));
+
+    // Built by hand (bypassing the parser), it cannot become a validated document either,
+    // so no store can install it; the last good topology stays.
+    let store = LocationStore::new(
+        Endpoint::parse("https://acct.documents.azure.com/").unwrap(),
+        StoreConfig::default(),
+    );
+    let generation = store
+        .install(ValidatedAccount::new(good.clone()).unwrap(), Instant::now())
+        .topology_generation();
+    let mut oversized = good;
+    oversized.readable_locations =
+        serde_json::from_value(with_locations(MAX_LOCATIONS + 1)["readableLocations"].clone())
+            .unwrap();
+    assert!(matches!(
+        ValidatedAccount::new(oversized),
+        Err(AccountError::TooManyLocations { .. })
+    ));
+    let snapshot = store.snapshot();
+    assert_eq!(snapshot.topology_generation(), generation);
+    assert_eq!(snapshot.read_locations().len(), MAX_LOCATIONS);
+}

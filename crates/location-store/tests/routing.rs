@@ -372,18 +372,20 @@ fn route_excludes_regions_avoids_tried_endpoints_and_falls_back_to_global() {
         }),
         endpoint(EAST)
     );
-    let tried = [endpoint(WEST), endpoint(EAST)];
+    let tried: Tried = [endpoint(WEST), endpoint(EAST)].into_iter().collect();
     assert_eq!(
         route(RouteRequest {
-            avoid: &tried,
+            avoid: Some(&tried),
             ..Default::default()
         }),
         endpoint(NORTH)
     );
-    let all = [endpoint(WEST), endpoint(EAST), endpoint(NORTH)];
+    let all: Tried = [endpoint(WEST), endpoint(EAST), endpoint(NORTH)]
+        .into_iter()
+        .collect();
     assert_eq!(
         route(RouteRequest {
-            avoid: &all,
+            avoid: Some(&all),
             ..Default::default()
         }),
         endpoint(WEST),
@@ -416,11 +418,12 @@ fn multi_write_routes_writes_across_regions_single_write_to_the_first() {
     let multi = store(&[EAST]);
     run(&multi, Instant::now(), vec![Install(multi_write())]);
     let write = |s: &LocationStore, avoid: &[Endpoint]| {
+        let avoid: Tried = avoid.iter().cloned().collect();
         s.snapshot()
             .route(
                 OperationKind::Write,
                 &RouteRequest {
-                    avoid,
+                    avoid: Some(&avoid),
                     ..Default::default()
                 },
             )

@@ -4,6 +4,7 @@
 
 mod accounts;
 mod failover;
+mod hostile;
 mod operations;
 
 use std::time::Duration;

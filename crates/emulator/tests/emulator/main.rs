@@ -8,6 +8,7 @@ mod client;
 mod data_plane;
 mod faults;
 mod feeds;
+mod hostile;
 mod http2;
 mod query;
 mod tls;

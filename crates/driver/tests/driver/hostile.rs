@@ -1,0 +1,275 @@
+//! A hostile or unlucky network: servers closing idle connections, redirects, account
+//! documents listing many unreachable regions.
+
+use std::time::Duration;
+
+use meridian_driver::{AccountConfig, Driver, DriverError};
+use meridian_emulator::{Emulator, FaultAction, FaultRule};
+use meridian_location_store::{MAX_CROSS_REGION_RETRIES, MAX_LOCATIONS};
+use meridian_runtime::{FlightResult, RefreshOutcome};
+use serde_json::{Value, json};
+
+use crate::{driver, quiet_runtime};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_connection_closed_by_server_is_retried_safely() {
+    // The server closes a connection idle for IDLE; the drivers keep pooled connections
+    // for the same IDLE. 100 drivers each write once (a pooled connection), idle for
+    // IDLE ± 5 ms (the moment the server closes it), then create an item.
+    const IDLE: Duration = Duration::from_secs(2);
+    const DRIVERS: usize = 100;
+    // The server on its own runtime and thread, as a separate process would be: its
+    // idle timer does not share the drivers' timer wheel.
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let emulator = Emulator::builder()
+                .regions(["West US"])
+                .idle_timeout(IDLE)
+                .start()
+                .await
+                .unwrap();
+            let _ = ready_tx.send((emulator.global_endpoint(), emulator.key().to_string()));
+            let _ = stop_rx.await;
+            emulator.shutdown().await;
+        });
+    });
+    let (endpoint, key) = ready_rx.recv_timeout(Duration::from_secs(30)).unwrap();
+    let runtime = quiet_runtime();
+    let build = || {
+        Driver::builder(&runtime, AccountConfig::new(endpoint.clone(), key.clone()))
+            .request_timeout(Duration::from_secs(10))
+            .pool_idle_timeout(IDLE)
+            .build()
+    };
+    let setup = build().await.unwrap();
+    setup.create_database("db").await.unwrap();
+    setup.create_container("db", "items", "/pk").await.unwrap();
+    let mut drivers = Vec::with_capacity(DRIVERS);
+    for _ in 0..DRIVERS {
+        drivers.push(build().await.unwrap());
+    }
+    let tasks: Vec<_> = drivers
+        .into_iter()
+        .enumerate()
+        .map(|(i, driver)| {
+            tokio::spawn(async move {
+                let items = driver.container("db", "items");
+                items
+                    .create_item("p", &json!({"id": format!("warm-{i}"), "pk": "p"}))
+                    .await
+                    .unwrap();
+                // -5.0 ms ..= +5.0 ms in 0.1 ms steps around the server's close.
+                let offset_us = (i as i64 % 101 - 50) * 100;
+                let idle = if offset_us < 0 {
+                    IDLE - Duration::from_micros(offset_us.unsigned_abs())
+                } else {
+                    IDLE + Duration::from_micros(offset_us.unsigned_abs())
+                };
+                tokio::time::sleep(idle).await;
+                items
+                    .create_item("p", &json!({"id": format!("item-{i}"), "pk": "p"}))
+                    .await
+                    .map(|created| created.status)
+            })
+        })
+        .collect();
+    let mut maybe_applied = 0;
+    let mut other_errors = Vec::new();
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(status) => assert_eq!(status, 201),
+            Err(DriverError::MaybeApplied(failure)) => {
+                maybe_applied += 1;
+                other_errors.push(failure.to_string());
+            }
+            Err(error) => other_errors.push(error.to_string()),
+        }
+    }
+    assert_eq!(maybe_applied, 0, "{other_errors:?}");
+    // A create applied twice would have come back 409 (a conflict with itself).
+    assert!(other_errors.is_empty(), "{other_errors:?}");
+    for i in 0..DRIVERS {
+        let read = setup
+            .container("db", "items")
+            .read_item::<Value>("p", &format!("item-{i}"))
+            .await
+            .unwrap();
+        assert_eq!(read.item["id"], format!("item-{i}"));
+    }
+    let _ = stop_tx.send(());
+    server.join().unwrap();
+}
+
+/// The result of the next account refresh this driver starts or joins (waiting out the
+/// rate limit; at most 10 tries).
+async fn refresh(driver: &Driver) -> FlightResult {
+    for _ in 0..10 {
+        match driver.request_refresh().await {
+            RefreshOutcome::Started(result) | RefreshOutcome::Joined(result) => return result,
+            RefreshOutcome::Throttled { until } => {
+                tokio::time::sleep_until(tokio::time::Instant::from_std(until)).await;
+            }
+            other => panic!("unexpected refresh outcome {other:?}"),
+        }
+    }
+    panic!("no refresh started in 10 tries");
+}
+
+#[tokio::test]
+async fn redirect_is_an_error_not_success() {
+    let emulator = Emulator::builder().start().await.unwrap();
+    let runtime = quiet_runtime();
+    let driver = driver(&runtime, &emulator).await;
+    driver.create_database("db").await.unwrap();
+    driver.create_container("db", "items", "/pk").await.unwrap();
+    let items = driver.container("db", "items");
+    items
+        .create_item("p", &json!({"id": "a", "pk": "p"}))
+        .await
+        .unwrap();
+
+    let redirect = |status| FaultAction::Status {
+        status,
+        sub_status: Some(7),
+        body: Some(json!({"id": "a", "pk": "p", "message": "moved"})),
+        retry_after_ms: None,
+    };
+    for status in [301, 302, 307] {
+        emulator
+            .add_fault(FaultRule::on_class("items", redirect(status)).times(2))
+            .unwrap();
+        let read = items.read_item::<Value>("p", "a").await;
+        let upsert = items.upsert_item("p", &json!({"id": "a", "pk": "p"})).await;
+        for (what, error) in [
+            ("read_item", read.map(|r| r.status).unwrap_err()),
+            ("upsert_item", upsert.map(|r| r.status).unwrap_err()),
+        ] {
+            assert!(
+                matches!(error, DriverError::UnexpectedStatus(_)),
+                "{what} {status}: {error:?}"
+            );
+            assert_eq!(error.status(), Some(status));
+            assert_eq!(error.sub_status(), Some(7));
+            assert_eq!(error.failure().unwrap().attempts, 1, "not retried");
+            let text = error.to_string();
+            assert!(text.contains("not followed"), "{what}: {text}");
+        }
+        emulator.clear_faults();
+    }
+
+    // A redirect carrying a valid account document: read_account refuses it, and so
+    // does the runtime's own fetch (the topology stays as it was).
+    let document = emulator.account_document();
+    let generation = driver.snapshot().topology_generation();
+    emulator
+        .add_fault(FaultRule::on_class(
+            "account",
+            FaultAction::Body {
+                status: 302,
+                body: document,
+            },
+        ))
+        .unwrap();
+    let read = driver.read_account().await;
+    assert!(
+        matches!(read, Err(DriverError::UnexpectedStatus(_))),
+        "{read:?}"
+    );
+    assert!(
+        matches!(refresh(&driver).await, FlightResult::Failed(_)),
+        "the runtime's fetch refuses the redirect too"
+    );
+    assert_eq!(driver.snapshot().topology_generation(), generation);
+    emulator.clear_faults();
+    assert!(driver.read_account().await.is_ok());
+    emulator.shutdown().await;
+}
+
+/// An account document whose readable regions are `count` closed ports (connection
+/// refused at once), writing in the emulator's own region.
+fn many_unreachable_regions(emulator: &Emulator, count: usize) -> Value {
+    // Held together so that every port is distinct, then closed.
+    let listeners: Vec<_> = (0..count)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    let closed: Vec<u16> = listeners
+        .iter()
+        .map(|l| l.local_addr().unwrap().port())
+        .collect();
+    drop(listeners);
+    let mut document = emulator.account_document();
+    document["readableLocations"] = closed
+        .iter()
+        .enumerate()
+        .map(|(i, port)| {
+            json!({"name": format!("Nowhere {i}"),
+                   "databaseAccountEndpoint": format!("http://127.0.0.1:{port}/")})
+        })
+        .collect();
+    document
+}
+
+#[tokio::test]
+async fn retry_budget_is_bounded_with_many_regions() {
+    let emulator = Emulator::builder()
+        .regions(["West US"])
+        .start()
+        .await
+        .unwrap();
+    emulator
+        .add_fault(FaultRule::on_class(
+            "account",
+            FaultAction::Body {
+                status: 200,
+                body: many_unreachable_regions(&emulator, MAX_LOCATIONS),
+            },
+        ))
+        .unwrap();
+    let runtime = quiet_runtime();
+    let driver = driver(&runtime, &emulator).await;
+    assert_eq!(driver.snapshot().read_locations().len(), MAX_LOCATIONS);
+
+    let started = std::time::Instant::now();
+    let error = driver
+        .container("db", "items")
+        .read_item::<Value>("p", "a")
+        .await
+        .unwrap_err();
+    eprintln!(
+        "{MAX_LOCATIONS} unreachable regions: gave up after {:?}",
+        started.elapsed()
+    );
+    assert!(matches!(error, DriverError::Exhausted(_)), "{error:?}");
+    let failure = error.failure().unwrap();
+    let bound = u32::try_from(MAX_CROSS_REGION_RETRIES).unwrap() + 1;
+    assert_eq!(
+        failure.attempts, bound,
+        "{MAX_LOCATIONS} regions, still at most {bound} attempts"
+    );
+    assert_eq!(failure.regions_tried.len(), MAX_CROSS_REGION_RETRIES + 1);
+
+    // Past the location cap the document is invalid: the runtime's refresh fails and
+    // the last good topology stays (the parser's error is checked in location-store).
+    emulator.clear_faults();
+    emulator
+        .add_fault(FaultRule::on_class(
+            "account",
+            FaultAction::Body {
+                status: 200,
+                body: many_unreachable_regions(&emulator, MAX_LOCATIONS * 30),
+            },
+        ))
+        .unwrap();
+    let generation = driver.snapshot().topology_generation();
+    assert!(matches!(refresh(&driver).await, FlightResult::Failed(_)));
+    assert_eq!(driver.snapshot().topology_generation(), generation);
+    assert_eq!(driver.snapshot().read_locations().len(), MAX_LOCATIONS);
+    emulator.shutdown().await;
+}
