@@ -140,10 +140,10 @@ pub enum Decision<W = ()> {
 /// Clones share state. The internal lock is held only for the few instructions of a
 /// decision, never while the caller fetches.
 pub struct RefreshGate<W = ()> {
-    shared: Arc<Shared<W>>,
+    shared: Arc<GateCell<W>>,
 }
 
-struct Shared<W> {
+struct GateCell<W> {
     config: GateConfig,
     state: Mutex<GateState<W>>,
     /// Flights started so far, readable without the lock (see [`RefreshGate::epoch`]).
@@ -153,7 +153,7 @@ struct Shared<W> {
 }
 
 struct GateState<W> {
-    flight: Option<Flight<W>>,
+    flight: Option<InFlight<W>>,
     next_flight: u64,
     last_success: Option<Instant>,
     consecutive_failures: u32,
@@ -163,7 +163,7 @@ struct GateState<W> {
     stats: RefreshStats,
 }
 
-struct Flight<W> {
+struct InFlight<W> {
     id: FlightId,
     waiter: W,
 }
@@ -172,7 +172,7 @@ impl<W: Clone + Send + Sync + 'static> RefreshGate<W> {
     /// A gate with `config` and nothing in flight.
     pub fn new(config: GateConfig) -> Self {
         Self {
-            shared: Arc::new(Shared {
+            shared: Arc::new(GateCell {
                 config,
                 state: Mutex::new(GateState {
                     flight: None,
@@ -275,7 +275,7 @@ impl<W: Clone + Send + Sync + 'static> RefreshGate<W> {
         // Written under the lock, so a signal deciding after this sees the new epoch.
         self.shared.started.fetch_add(1, Ordering::Release);
         self.shared.flying.store(true, Ordering::Release);
-        state.flight = Some(Flight {
+        state.flight = Some(InFlight {
             id,
             waiter: make_waiter(id),
         });
@@ -330,7 +330,7 @@ impl<W: Clone + Send + Sync + 'static> RefreshGate<W> {
     }
 }
 
-impl<W> Shared<W> {
+impl<W> GateCell<W> {
     fn lock(&self) -> MutexGuard<'_, GateState<W>> {
         // No code that can panic runs under this lock except the caller's waiter
         // constructor; a poisoned state is still consistent, so keep using it.
@@ -411,7 +411,7 @@ trait Complete: Send + Sync {
     fn complete(&self, flight: FlightId, kind: TriggerKind, now: Instant, outcome: Completion);
 }
 
-impl<W: Send + Sync> Complete for Shared<W> {
+impl<W: Send + Sync> Complete for GateCell<W> {
     fn complete(&self, flight: FlightId, kind: TriggerKind, now: Instant, outcome: Completion) {
         let mut state = self.lock();
         if state.flight.as_ref().map(|f| f.id) != Some(flight) {

@@ -5,9 +5,9 @@
 
 mod bounds;
 mod capture;
-mod churn;
 mod failovers;
 mod fault_matrix;
+mod runtime_drop;
 mod secrets;
 
 #[path = "../common/mod.rs"]
