@@ -117,6 +117,10 @@ pub(crate) fn now() -> Instant {
     tokio::time::Instant::now().into_std()
 }
 
+/// The most regional (or bootstrap) endpoints one flight falls back to after the account
+/// endpoint failed.
+pub const MAX_FALLBACK_ENDPOINTS: usize = 3;
+
 /// What an event-driven trigger or a failure signal did.
 #[derive(Debug)]
 pub(crate) enum Triggered {
@@ -264,9 +268,11 @@ impl AccountState {
         FetchError::Panicked { message }
     }
 
-    /// The account endpoint first; then the regional endpoints of the last good document,
-    /// or, with none yet, the bootstrap endpoints. Each attempt is bounded by the fetch
-    /// timeout; the error of the last attempt is returned.
+    /// The account endpoint first; then up to [`MAX_FALLBACK_ENDPOINTS`] regional endpoints
+    /// of the last good document (most preferred first), or, with none yet, of the
+    /// bootstrap endpoints. Each attempt is bounded by the fetch timeout, so one flight
+    /// takes at most `(1 + MAX_FALLBACK_ENDPOINTS) × fetch_timeout` whatever the document
+    /// lists; the error of the last attempt is returned.
     async fn fetch_with_fallback(&self) -> Result<ValidatedAccount, FetchError> {
         let primary = &self.spec.endpoint;
         let mut last_error = match self.fetch_once(primary).await {
@@ -278,7 +284,11 @@ impl AccountState {
         } else {
             self.spec.bootstrap_endpoints.clone()
         };
-        for endpoint in fallbacks.iter().filter(|e| *e != primary) {
+        for endpoint in fallbacks
+            .iter()
+            .filter(|e| *e != primary)
+            .take(MAX_FALLBACK_ENDPOINTS)
+        {
             self.counters
                 .fallback_fetches
                 .fetch_add(1, Ordering::Relaxed);

@@ -65,7 +65,7 @@ mod tasks;
 mod tick;
 mod work;
 
-pub use account::AccountSpec;
+pub use account::{AccountSpec, MAX_FALLBACK_ENDPOINTS};
 pub use config::{BuildError, MAX_CONCURRENCY, RuntimeConfig};
 pub use fetcher::{AccountFetcher, FetchError, FetchFuture};
 pub use flight::FlightResult;

@@ -33,6 +33,29 @@ async fn falls_back_to_the_last_documents_regional_endpoints() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_flight_falls_back_to_at_most_three_regional_endpoints() {
+    let regions: Vec<String> = (0..10).map(|i| format!("r{i}")).collect();
+    let names: Vec<&str> = regions.iter().map(String::as_str).collect();
+    let fetcher = std::sync::Arc::new(FakeFetcher::new());
+    fetcher.set(
+        &endpoint("acct"),
+        Behaviour::Serve(account_doc("acct", "r0", &names)),
+    );
+    let runtime = builder().build().unwrap();
+    let handle = attach(&runtime, "acct", &fetcher).await;
+    sleep(Duration::from_secs(6)).await;
+    // The account endpoint and every one of the ten regions fail.
+    fetcher.set(&endpoint("acct"), Behaviour::Fail);
+    let before = fetcher.total_calls();
+    assert!(!handle.request_refresh().await.fetched());
+    assert_eq!(
+        fetcher.total_calls() - before,
+        1 + meridian_runtime::MAX_FALLBACK_ENDPOINTS,
+        "the account endpoint and three regional ones, not ten"
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_cold_start_uses_the_bootstrap_endpoints() {
     let fetcher = std::sync::Arc::new(FakeFetcher::new());
     fetcher.set(&endpoint("acct"), Behaviour::Hang);
