@@ -93,7 +93,7 @@ fn outcome_of(
         Err(error) => {
             let (kind, sent) = match error {
                 TransportError::Connect(_) => (TransportErrorKind::ConnectionRefused, false),
-                TransportError::NotSent(_) => (TransportErrorKind::ConnectionReset, false),
+                TransportError::NotSent(_) => (TransportErrorKind::StaleConnection, false),
                 TransportError::Invalid(_) => (TransportErrorKind::Other, false),
                 TransportError::Timeout(_) => (TransportErrorKind::Timeout, true),
                 TransportError::Broken(_) => (TransportErrorKind::ConnectionReset, true),

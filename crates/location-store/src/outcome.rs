@@ -18,6 +18,7 @@
 //! | other 4xx | – | – | give up |
 //! | 1xx, 3xx, outside 100–599 | – | – | give up (unexpected status: redirects are never followed, the service never redirects) |
 //! | connection refused (never sent) | both | yes | next region |
+//! | stale pooled connection (closed by the server before the request was written) | – | – | same region, safe for any write |
 //! | reset, timeout, other transport error | both | yes | next region; non-idempotent write that may have been sent: give up |
 //!
 //! 410 with sub-status 1002/1007/1008 means the partition moved inside the region; it is
@@ -34,6 +35,9 @@ use crate::snapshot::OperationKind;
 pub enum TransportErrorKind {
     /// The connection was refused: the request was never sent.
     ConnectionRefused,
+    /// A pooled connection turned out closed by the server (an idle timeout) before any
+    /// byte of the request was written: never sent, and no sign the endpoint is unwell.
+    StaleConnection,
     /// The connection was reset.
     ConnectionReset,
     /// No response within the request timeout.
@@ -222,6 +226,20 @@ pub fn classify(outcome: &OperationOutcome) -> Effect {
         refresh: false,
     };
     match outcome.result {
+        AttemptResult::Transport {
+            error: TransportErrorKind::StaleConnection,
+            ..
+        } => Effect {
+            // An idle connection the server closed: the endpoint is fine and nothing was
+            // sent. Not a regional failure, so no mark and no refresh.
+            action: Action::Retry {
+                target: RetryTarget::SameRegion,
+                class: RetryClass::CrossRegion,
+                after: Duration::ZERO,
+            },
+            mark: None,
+            refresh: false,
+        },
         AttemptResult::Transport { error, sent } => {
             let maybe_applied = sent && error != TransportErrorKind::ConnectionRefused;
             Effect {

@@ -257,6 +257,19 @@ fn event_effect_matrix() {
             transport(Read, T::Other, true),
             effect(cross, Some((S::Both, M::ConnectionFailed)), true),
         ),
+        (
+            "stale pooled connection, create: same region, no mark, no refresh",
+            create(transport(Write, T::StaleConnection, false)),
+            effect(
+                Action::Retry {
+                    target: RetryTarget::SameRegion,
+                    class: RetryClass::CrossRegion,
+                    after: Duration::ZERO,
+                },
+                None,
+                false,
+            ),
+        ),
     ];
     for (name, outcome, expected) in rows {
         assert_eq!(classify(&outcome), expected, "{name}");
