@@ -54,6 +54,7 @@
 
 mod account;
 mod config;
+mod credentials;
 mod fetcher;
 mod flight;
 mod handle;

@@ -15,6 +15,7 @@ use meridian_refresh_core::{Schedule, SlotClass, saturating_add};
 use tokio::time::Instant;
 
 use crate::account::{AccountState, now};
+use crate::credentials::Credentials;
 use crate::runtime::Shared;
 use crate::tasks::Tasks;
 use crate::tick::TickProgress;
@@ -86,12 +87,13 @@ impl Queue {
                 };
                 let Some(job) = queue.pop_front() else { break };
                 job.flag().store(false, Ordering::Release);
+                let credentials = Credentials::of(&shared.registry, &job.account().spec.endpoint);
                 let work: Pin<Box<dyn Future<Output = ()> + Send>> = match job {
                     Job::Refresh(account, tick) => Box::pin(async move {
-                        account.refresh_periodic(slot).await;
+                        account.refresh_periodic(credentials, slot).await;
                         drop(tick);
                     }),
-                    Job::Probe(account) => Box::pin(account.probe_due(slot)),
+                    Job::Probe(account) => Box::pin(account.probe_due(credentials, slot)),
                 };
                 // Flights catch their fetcher's panics; this catches anything else, so one
                 // account's bug never takes the loop down.
