@@ -1,5 +1,6 @@
 //! The routing hot path allocates nothing: `snapshot()` (or `with_snapshot`) and `route`
-//! for reads and writes, with and without per-request options, counted by dhat's heap
+//! for reads and writes, with and without per-request options (a caller's own preferred
+//! regions included), counted by dhat's heap
 //! statistics. A test binary of its own, because it installs the global allocator.
 #![allow(clippy::unwrap_used)]
 
@@ -28,6 +29,8 @@ fn snapshot_and_route_allocate_nothing() {
     );
     let excluded = [RegionName::new("East US")];
     let tried = [Endpoint::parse("https://acct-westus.documents.example/").unwrap()];
+    // A driver's own preference list (the per-driver path shares the account's snapshot).
+    let own = [RegionName::new("North Europe"), RegionName::new("West US")];
     let options = [
         RouteRequest::default(),
         RouteRequest {
@@ -37,6 +40,16 @@ fn snapshot_and_route_allocate_nothing() {
         RouteRequest {
             avoid: &tried,
             use_write_region: true,
+            ..RouteRequest::default()
+        },
+        RouteRequest {
+            preferred_regions: &own,
+            ..RouteRequest::default()
+        },
+        RouteRequest {
+            preferred_regions: &own,
+            excluded_regions: &excluded,
+            avoid: &tried,
             ..RouteRequest::default()
         },
     ];
