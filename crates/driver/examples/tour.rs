@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use futures_util::future::join_all;
 use meridian_driver::{AccountConfig, Driver};
 use meridian_emulator::Emulator;
-use meridian_location_store::{OperationKind, RouteRequest};
+use meridian_location_store::OperationKind;
 use meridian_runtime::Runtime;
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
@@ -318,10 +318,7 @@ async fn tour() -> Result<()> {
     let up_at = Instant::now();
     let deadline = up_at + Duration::from_secs(5);
     loop {
-        let routed = beta.drivers[0]
-            .snapshot()
-            .route(OperationKind::Read, &RouteRequest::default())
-            .clone();
+        let routed = beta.drivers[0].route(OperationKind::Read);
         if routed.as_str() == east {
             break;
         }

@@ -7,22 +7,30 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::Method;
 use meridian_location_store::{
-    DatabaseAccount, Endpoint, RegionName, RetryPolicy, RoutingSnapshot,
+    DatabaseAccount, Endpoint, OperationKind, RegionName, RetryPolicy, RouteRequest,
+    RoutingSnapshot,
 };
-use meridian_runtime::{AccountHandle, AccountSpec, AccountStats, RefreshOutcome, Runtime};
+use meridian_runtime::{
+    AccountHandle, AccountSpec, AccountStats, AttachError, RefreshOutcome, Runtime,
+};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
+use crate::credential::Credential;
 use crate::error::DriverError;
 use crate::fetcher::DriverFetcher;
 use crate::operation::{Operation, Success};
 use crate::request::Target;
+use crate::shared::{PoolKey, SharedTransports};
 use crate::signing::MasterKey;
-use crate::transport::{HyperTransport, Transport};
+use crate::transport::Transport;
 
 /// The default cap on a response body.
 pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
+
+/// The default bound on connections (requests in flight) of one shared pool.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 64;
 
 /// Which account to use and how to authenticate. `Debug` never shows the key.
 #[derive(Clone)]
@@ -57,6 +65,12 @@ impl fmt::Debug for AccountConfig {
 }
 
 /// Builds a [`Driver`].
+///
+/// Settings are per driver unless marked *per account*. Drivers of one runtime whose
+/// transport settings (request timeout, body cap, trusted certificates, connection
+/// limit) are equal share one connection pool and TLS configuration. A per-account
+/// setting may be left unset by a later driver of the account; a different value is an
+/// error at [`build`](Self::build) ([`DriverError::ConflictingSetting`]).
 #[derive(Debug)]
 pub struct DriverBuilder {
     runtime: Runtime,
@@ -66,12 +80,14 @@ pub struct DriverBuilder {
     request_timeout: Duration,
     retry_policy: RetryPolicy,
     max_response_bytes: usize,
+    max_connections: usize,
     trusted_certificates: Vec<Vec<u8>>,
 }
 
 impl DriverBuilder {
-    /// Preferred regions, most preferred first (the first driver of an account sets them
-    /// for every driver of that account in the runtime).
+    /// This driver's preferred regions, most preferred first. Each driver routes by its
+    /// own list over the account's shared topology (the account is still refreshed once
+    /// per tick).
     pub fn preferred_regions<I, R>(mut self, regions: I) -> Self
     where
         I: IntoIterator<Item = R>,
@@ -81,8 +97,8 @@ impl DriverBuilder {
         self
     }
 
-    /// Regional endpoints to read the account document from if the account endpoint is
-    /// down when the first driver starts.
+    /// *Per account:* regional endpoints to read the account document from if the
+    /// account endpoint is down when the first driver starts.
     pub fn bootstrap_endpoints<I, S>(mut self, endpoints: I) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -110,6 +126,14 @@ impl DriverBuilder {
         self
     }
 
+    /// Bound on the connections of this driver's shared pool, i.e. on its requests in
+    /// flight (default [`DEFAULT_MAX_CONNECTIONS`]); a request waits for a free one
+    /// within its request timeout. Drivers with equal transport settings share the pool.
+    pub fn max_connections(mut self, connections: usize) -> Self {
+        self.max_connections = connections;
+        self
+    }
+
     /// Trusts this DER certificate in addition to the webpki roots (for the emulator's
     /// `--tls` mode, whose certificate is self-signed).
     pub fn trust_certificate_der(mut self, der: impl Into<Vec<u8>>) -> Self {
@@ -118,7 +142,8 @@ impl DriverBuilder {
     }
 
     /// Validates the configuration, registers with the runtime and reads the account (the
-    /// first driver of an account performs the initial fetch; later ones share it).
+    /// first driver of an account performs the initial fetch; later ones share it). The
+    /// driver keeps the runtime's refresh loop running while it lives.
     pub async fn build(self) -> Result<Driver, DriverError> {
         let endpoint = Endpoint::parse(&self.account.endpoint)
             .map_err(|e| DriverError::Config(format!("account endpoint: {e}")))?;
@@ -137,31 +162,43 @@ impl DriverBuilder {
                 "request_timeout must be greater than zero".into(),
             ));
         }
-        let transport: Arc<dyn Transport> = Arc::new(
-            HyperTransport::new(
-                &self.trusted_certificates,
-                self.request_timeout,
-                self.max_response_bytes,
-            )
-            .map_err(DriverError::Config)?,
-        );
+        if self.max_connections == 0 {
+            return Err(DriverError::Config(
+                "max_connections must be greater than zero".into(),
+            ));
+        }
+        let transport: Arc<dyn Transport> = self
+            .runtime
+            .extension(SharedTransports::default)
+            .get(PoolKey {
+                trusted_certificates: self.trusted_certificates,
+                request_timeout: self.request_timeout,
+                max_response_bytes: self.max_response_bytes,
+                max_connections: self.max_connections,
+            })
+            .map_err(DriverError::Config)?;
+        let credential = Arc::new(Credential::new(key));
         let fetcher = Arc::new(DriverFetcher {
             transport: Arc::clone(&transport),
-            key: key.clone(),
+            credential: Arc::clone(&credential),
         });
-        let spec = AccountSpec::new(endpoint)
-            .with_preferred_regions(self.preferred_regions)
-            .with_bootstrap_endpoints(bootstrap);
+        // Preferred regions are the driver's own (applied per request), not the account's.
+        let spec = AccountSpec::new(endpoint).with_bootstrap_endpoints(bootstrap);
         let handle = self
             .runtime
             .attach(spec, fetcher)
             .await
-            .map_err(|_| DriverError::ShutDown)?;
+            .map_err(|error| match error {
+                AttachError::Conflict { setting } => DriverError::ConflictingSetting { setting },
+                _ => DriverError::ShutDown,
+            })?;
         Ok(Driver {
             inner: Arc::new(DriverInner {
+                runtime: self.runtime,
                 handle,
                 transport,
-                key,
+                credential,
+                preferred_regions: self.preferred_regions.into(),
                 retry_policy: self.retry_policy,
             }),
         })
@@ -169,9 +206,12 @@ impl DriverBuilder {
 }
 
 pub(crate) struct DriverInner {
+    /// Keeps the refresh loop alive while the driver lives.
+    pub(crate) runtime: Runtime,
     pub(crate) handle: AccountHandle,
     pub(crate) transport: Arc<dyn Transport>,
-    pub(crate) key: MasterKey,
+    pub(crate) credential: Arc<Credential>,
+    pub(crate) preferred_regions: Box<[RegionName]>,
     pub(crate) retry_policy: RetryPolicy,
 }
 
@@ -179,8 +219,12 @@ pub(crate) struct DriverInner {
 ///
 /// Drivers of the same account endpoint in one runtime share its registry entry,
 /// location state and refresh gate: the runtime fetches the account once per tick however
-/// many drivers there are. Cloning is cheap (the clone shares this driver's registration);
-/// dropping the last clone releases it.
+/// many drivers there are, signed with a live driver's key. Cloning is cheap (the clone
+/// shares this driver's registration); dropping the last clone releases it.
+///
+/// A driver keeps its runtime's refresh loop running, even after every `Runtime` handle
+/// is dropped. After [`Runtime::shutdown`] every operation fails at once with
+/// [`DriverError::ShutDown`].
 #[derive(Clone)]
 pub struct Driver {
     inner: Arc<DriverInner>,
@@ -255,8 +299,40 @@ impl Driver {
             request_timeout: Duration::from_secs(10),
             retry_policy: RetryPolicy::default(),
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
             trusted_certificates: Vec::new(),
         }
+    }
+
+    /// Signs every later request — operations and the account's refreshes — with
+    /// `key` (base64), in place: for key rotation. Clones of this driver share the key.
+    /// The error never echoes the key.
+    pub fn rotate_key(&self, key: &str) -> Result<(), DriverError> {
+        let key = MasterKey::from_base64(key).map_err(|e| DriverError::Config(e.to_string()))?;
+        self.inner.credential.replace(key);
+        Ok(())
+    }
+
+    /// The runtime hosting this driver.
+    pub fn runtime(&self) -> &Runtime {
+        &self.inner.runtime
+    }
+
+    /// Where this driver would send a `kind` operation now: the account's current
+    /// snapshot routed by this driver's preferred regions (lock-free, like every attempt).
+    pub fn route(&self, kind: OperationKind) -> Endpoint {
+        let request = RouteRequest {
+            preferred_regions: &self.inner.preferred_regions,
+            ..RouteRequest::default()
+        };
+        self.inner
+            .handle
+            .with_snapshot(|s| s.route(kind, &request).clone())
+    }
+
+    /// This driver's preferred regions, most preferred first.
+    pub fn preferred_regions(&self) -> &[RegionName] {
+        &self.inner.preferred_regions
     }
 
     /// The current routing snapshot (lock-free).

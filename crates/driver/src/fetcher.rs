@@ -6,19 +6,22 @@ use http::Method;
 use meridian_location_store::{Endpoint, ValidatedAccount};
 use meridian_runtime::{AccountFetcher, FetchError, FetchFuture};
 
+use crate::credential::Credential;
 use crate::request::{Target, signed};
-use crate::signing::MasterKey;
 use crate::transport::{HttpResponse, Transport, TransportError};
 
+/// One driver's fetcher: its registration's credential in the runtime. It signs with
+/// the driver's current key (so `Driver::rotate_key` applies to refreshes at once) and
+/// holds no reference to the driver or the runtime.
 pub(crate) struct DriverFetcher {
     pub(crate) transport: Arc<dyn Transport>,
-    pub(crate) key: MasterKey,
+    pub(crate) credential: Arc<Credential>,
 }
 
 impl DriverFetcher {
     async fn get_account(&self, endpoint: &Endpoint) -> Result<HttpResponse, FetchError> {
         let request = signed(
-            &self.key,
+            &self.credential.key(),
             Method::GET,
             endpoint,
             &Target::account(),
@@ -62,5 +65,9 @@ impl AccountFetcher for DriverFetcher {
 
     fn probe<'a>(&'a self, endpoint: &'a Endpoint) -> FetchFuture<'a, ()> {
         Box::pin(async move { self.get_account(endpoint).await.map(|_| ()) })
+    }
+
+    fn credential_id(&self) -> Option<u64> {
+        Some(self.credential.id())
     }
 }

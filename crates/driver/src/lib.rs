@@ -31,17 +31,19 @@
 //! ```
 #![deny(missing_docs)]
 
+mod credential;
 mod driver;
 mod error;
 mod fetcher;
 mod operation;
 mod request;
+mod shared;
 mod signing;
 mod transport;
 
 pub use driver::{
-    AccountConfig, Container, DEFAULT_MAX_RESPONSE_BYTES, Driver, DriverBuilder, ItemResponse,
-    PartitionKey,
+    AccountConfig, Container, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_RESPONSE_BYTES, Driver,
+    DriverBuilder, ItemResponse, PartitionKey,
 };
 pub use error::{DriverError, Failure};
 pub use request::{API_VERSION, USER_AGENT};

@@ -121,6 +121,9 @@ impl DriverInner {
     /// and spends the retry budget, and says what to do next. After a failure signal the
     /// retry waits for a topology at least as new as one fetched after the failure.
     pub(crate) async fn execute(&self, operation: &Operation) -> Result<Success, DriverError> {
+        if self.runtime.is_shut_down() {
+            return Err(DriverError::ShutDown);
+        }
         let regions = self
             .handle
             .with_snapshot(|s| s.locations(operation.kind).len());
@@ -142,6 +145,7 @@ impl DriverInner {
                     (RetryTarget::WriteRegion, _) => {
                         let request = RouteRequest {
                             use_write_region: true,
+                            preferred_regions: &self.preferred_regions,
                             ..RouteRequest::default()
                         };
                         s.route(operation.kind, &request).clone()
@@ -149,6 +153,7 @@ impl DriverInner {
                     _ => {
                         let request = RouteRequest {
                             avoid: &tried,
+                            preferred_regions: &self.preferred_regions,
                             ..RouteRequest::default()
                         };
                         s.route(operation.kind, &request).clone()
@@ -161,7 +166,7 @@ impl DriverInner {
             });
             attempts += 1;
             let request = signed(
-                &self.key,
+                &self.credential.key(),
                 operation.method.clone(),
                 &endpoint,
                 &operation.target,
@@ -237,6 +242,9 @@ impl DriverInner {
                     let remaining = delay.saturating_sub(started_waiting.elapsed());
                     if !remaining.is_zero() {
                         tokio::time::sleep(remaining).await;
+                    }
+                    if self.runtime.is_shut_down() {
+                        return Err(DriverError::ShutDown);
                     }
                     target = next;
                     last = Some(endpoint);

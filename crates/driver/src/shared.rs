@@ -1,0 +1,74 @@
+//! One HTTP connection pool per runtime: the driver's extension of the runtime.
+//!
+//! Drivers built on one [`Runtime`](meridian_runtime::Runtime) with the same transport
+//! settings (trusted certificates, request timeout, body cap, connection limit) share one
+//! [`HyperTransport`] — one hyper-util pool per endpoint and one TLS configuration, its
+//! root store parsed once — kept in the runtime's typed extension slot. The runtime
+//! stays HTTP-agnostic: it only stores the value. A pool lives while a driver (or a
+//! registration's refresh fetcher) uses it and is dropped after the last one.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
+
+use crate::transport::{HttpRequest, HyperTransport, SendFuture, Transport, TransportError};
+
+/// The settings that shape a transport; drivers with equal ones share it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct PoolKey {
+    pub(crate) trusted_certificates: Vec<Vec<u8>>,
+    pub(crate) request_timeout: Duration,
+    pub(crate) max_response_bytes: usize,
+    pub(crate) max_connections: usize,
+}
+
+/// The runtime extension: the live pools by settings.
+#[derive(Debug, Default)]
+pub(crate) struct SharedTransports {
+    pools: Mutex<HashMap<PoolKey, Weak<PooledTransport>>>,
+}
+
+impl SharedTransports {
+    /// The pool for `key`, created on first use (and again after its last user left).
+    pub(crate) fn get(&self, key: PoolKey) -> Result<Arc<PooledTransport>, String> {
+        let mut pools = self.pools.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(pool) = pools.get(&key).and_then(Weak::upgrade) {
+            return Ok(pool);
+        }
+        pools.retain(|_, pool| pool.strong_count() > 0);
+        let pool = Arc::new(PooledTransport {
+            inner: HyperTransport::new(
+                &key.trusted_certificates,
+                key.request_timeout,
+                key.max_response_bytes,
+            )?,
+            permits: Semaphore::new(key.max_connections),
+            timeout: key.request_timeout,
+        });
+        pools.insert(key, Arc::downgrade(&pool));
+        Ok(pool)
+    }
+}
+
+/// A shared transport with a bound on requests in flight, so on connections open: a
+/// request waits (within its timeout) for one of `max_connections` permits.
+pub(crate) struct PooledTransport {
+    inner: HyperTransport,
+    permits: Semaphore,
+    timeout: Duration,
+}
+
+impl Transport for PooledTransport {
+    fn send(&self, request: HttpRequest) -> SendFuture<'_> {
+        Box::pin(async move {
+            let permit = tokio::time::timeout(self.timeout, self.permits.acquire()).await;
+            let Ok(Ok(_permit)) = permit else {
+                // Every connection stayed busy for a whole request timeout.
+                return Err(TransportError::Timeout(self.timeout));
+            };
+            self.inner.send(request).await
+        })
+    }
+}
