@@ -7,6 +7,7 @@ mod cli;
 mod client;
 mod data_plane;
 mod faults;
+mod keys;
 mod tls;
 mod wire;
 
