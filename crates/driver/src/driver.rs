@@ -29,8 +29,9 @@ use crate::transport::Transport;
 /// The default cap on a response body.
 pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
 
-/// The default bound on connections (requests in flight) of one shared pool.
-pub const DEFAULT_MAX_CONNECTIONS: usize = 64;
+/// The default bound of one shared pool: requests in flight over all endpoints, and idle
+/// connections kept per endpoint.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 32;
 
 /// Which account to use and how to authenticate. `Debug` never shows the key.
 #[derive(Clone)]
@@ -126,9 +127,10 @@ impl DriverBuilder {
         self
     }
 
-    /// Bound on the connections of this driver's shared pool, i.e. on its requests in
-    /// flight (default [`DEFAULT_MAX_CONNECTIONS`]); a request waits for a free one
-    /// within its request timeout. Drivers with equal transport settings share the pool.
+    /// Bound of this driver's shared pool (default [`DEFAULT_MAX_CONNECTIONS`]): at most
+    /// this many requests in flight over all endpoints (a request waits for a free slot
+    /// within its request timeout) and this many idle connections kept per endpoint.
+    /// Drivers with equal transport settings share the pool.
     pub fn max_connections(mut self, connections: usize) -> Self {
         self.max_connections = connections;
         self

@@ -43,6 +43,7 @@ impl SharedTransports {
                 &key.trusted_certificates,
                 key.request_timeout,
                 key.max_response_bytes,
+                key.max_connections,
             )?,
             permits: Semaphore::new(key.max_connections),
             timeout: key.request_timeout,
@@ -53,7 +54,10 @@ impl SharedTransports {
 }
 
 /// A shared transport with a bound on requests in flight, so on connections open: a
-/// request waits (within its timeout) for one of `max_connections` permits.
+/// request waits (within its timeout) for one of `max_connections` permits, and the pool
+/// keeps at most `max_connections` idle connections per endpoint (a connection that
+/// hyper opened while another was on its way back to the pool is closed when it
+/// returns to a full pool).
 pub(crate) struct PooledTransport {
     inner: HyperTransport,
     permits: Semaphore,

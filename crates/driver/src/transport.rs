@@ -73,6 +73,7 @@ impl HyperTransport {
         trusted: &[Vec<u8>],
         timeout: Duration,
         max_body: usize,
+        max_idle_per_host: usize,
     ) -> Result<Self, String> {
         let mut roots = RootCertStore::empty();
         roots.extend(webpki_roots_anchors());
@@ -98,6 +99,7 @@ impl HyperTransport {
             .wrap_connector(http);
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(30))
+            .pool_max_idle_per_host(max_idle_per_host)
             .build(connector);
         Ok(Self {
             client,

@@ -4,7 +4,10 @@
 
 mod accounts;
 mod failover;
+mod lifetimes;
 mod operations;
+mod rotation;
+mod sharing;
 
 use std::time::Duration;
 
@@ -14,6 +17,9 @@ use meridian_runtime::Runtime;
 
 #[path = "../common/mod.rs"]
 mod common;
+#[path = "../common/sockets.rs"]
+#[allow(dead_code)]
+mod sockets;
 
 pub use common::wait_for;
 
