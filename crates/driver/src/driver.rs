@@ -22,9 +22,8 @@ use crate::error::DriverError;
 use crate::fetcher::DriverFetcher;
 use crate::operation::{Operation, Success};
 use crate::request::Target;
-use crate::shared::{PoolKey, SharedTransports};
+use crate::shared::{PoolKey, PooledTransport, SharedTransports};
 use crate::signing::MasterKey;
-use crate::transport::Transport;
 
 /// The default cap on a response body.
 pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
@@ -169,7 +168,7 @@ impl DriverBuilder {
                 "max_connections must be greater than zero".into(),
             ));
         }
-        let transport: Arc<dyn Transport> = self
+        let transport = self
             .runtime
             .extension(SharedTransports::default)
             .get(PoolKey {
@@ -211,7 +210,7 @@ pub(crate) struct DriverInner {
     /// Keeps the refresh loop alive while the driver lives.
     pub(crate) runtime: Runtime,
     pub(crate) handle: AccountHandle,
-    pub(crate) transport: Arc<dyn Transport>,
+    pub(crate) transport: Arc<PooledTransport>,
     pub(crate) credential: Arc<Credential>,
     pub(crate) preferred_regions: Box<[RegionName]>,
     pub(crate) retry_policy: RetryPolicy,

@@ -165,15 +165,21 @@ impl DriverInner {
                 (self.handle.routed_on(s), endpoint, region)
             });
             attempts += 1;
-            let request = signed(
-                &self.credential.key(),
-                operation.method.clone(),
-                &endpoint,
-                &operation.target,
-                &operation.headers,
-                operation.body.clone(),
-            );
-            let result = self.transport.send(request).await;
+            // Signed once a connection slot is free: a queued operation holds no request.
+            let result = match self.transport.admit().await {
+                Ok(admission) => {
+                    let request = signed(
+                        &self.credential.key(),
+                        operation.method.clone(),
+                        &endpoint,
+                        &operation.target,
+                        &operation.headers,
+                        operation.body.clone(),
+                    );
+                    self.transport.send(admission, request).await
+                }
+                Err(error) => Err(error),
+            };
             if let Err(TransportError::BodyTooLarge(limit)) = result {
                 // The region answered; the answer is too big to accept. Not a regional
                 // failure and not worth repeating elsewhere.
@@ -235,9 +241,9 @@ impl DriverInner {
                 } => {
                     tracing::debug!(%region, ?next, ?delay, status = ?result.as_ref().ok().map(|r| r.status), "retrying");
                     let started_waiting = Instant::now();
-                    self.handle
-                        .await_refresh(refresh, Some(failover_deadline))
-                        .await;
+                    // Boxed: only a retry pays for this future's space, not every
+                    // operation waiting in the pool's queue.
+                    Box::pin(self.handle.await_refresh(refresh, Some(failover_deadline))).await;
                     // Time spent waiting for the refresh counts towards the backoff.
                     let remaining = delay.saturating_sub(started_waiting.elapsed());
                     if !remaining.is_zero() {

@@ -11,9 +11,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, SemaphorePermit};
 
-use crate::transport::{HttpRequest, HyperTransport, SendFuture, Transport, TransportError};
+use crate::transport::{HttpRequest, HttpResponse, HyperTransport, Transport, TransportError};
 
 /// The settings that shape a transport; drivers with equal ones share it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -64,15 +64,33 @@ pub(crate) struct PooledTransport {
     timeout: Duration,
 }
 
-impl Transport for PooledTransport {
-    fn send(&self, request: HttpRequest) -> SendFuture<'_> {
-        Box::pin(async move {
-            let permit = tokio::time::timeout(self.timeout, self.permits.acquire()).await;
-            let Ok(Ok(_permit)) = permit else {
-                // Every connection stayed busy for a whole request timeout.
-                return Err(TransportError::Timeout(self.timeout));
-            };
-            self.inner.send(request).await
-        })
+impl PooledTransport {
+    /// Waits (within the request timeout) for one of the pool's `max_connections` slots.
+    /// Callers build and sign their request only once admitted, so a thousand queued
+    /// operations hold a slot wait each, not a thousand built requests.
+    pub(crate) async fn admit(&self) -> Result<Admission<'_>, TransportError> {
+        match tokio::time::timeout(self.timeout, self.permits.acquire()).await {
+            Ok(Ok(permit)) => Ok(Admission { _permit: permit }),
+            // Every connection stayed busy for a whole request timeout (the semaphore is
+            // never closed).
+            _ => Err(TransportError::Timeout(self.timeout)),
+        }
     }
+
+    /// Sends `request` on the slot `admission` holds; the slot is free again when the
+    /// response (body included) is in, or the request failed.
+    pub(crate) async fn send(
+        &self,
+        admission: Admission<'_>,
+        request: HttpRequest,
+    ) -> Result<HttpResponse, TransportError> {
+        let response = self.inner.send(request).await;
+        drop(admission);
+        response
+    }
+}
+
+/// One of a pool's slots, held while a request is in flight.
+pub(crate) struct Admission<'a> {
+    _permit: SemaphorePermit<'a>,
 }
