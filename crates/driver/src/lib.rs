@@ -31,6 +31,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod container;
 mod credential;
 mod driver;
 mod error;
@@ -41,9 +42,9 @@ mod shared;
 mod signing;
 mod transport;
 
+pub use container::{Container, ItemResponse, PartitionKey};
 pub use driver::{
-    AccountConfig, Container, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_RESPONSE_BYTES, Driver,
-    DriverBuilder, ItemResponse, PartitionKey,
+    AccountConfig, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_RESPONSE_BYTES, Driver, DriverBuilder,
 };
 pub use error::{DriverError, Failure};
 pub use request::{API_VERSION, USER_AGENT};

@@ -5,8 +5,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::Method;
 use meridian_location_store::{
-    Endpoint, GiveUpReason, OperationKind, OperationOutcome, RetryState, RetryTarget, RouteRequest,
-    TransportErrorKind,
+    Endpoint, GiveUpReason, OperationKind, OperationOutcome, RegionName, RetryState, RetryTarget,
+    RouteRequest, TransportErrorKind,
 };
 use meridian_runtime::Verdict;
 use serde_json::Value;
@@ -27,6 +27,8 @@ pub(crate) struct Operation {
     pub(crate) idempotent: bool,
     pub(crate) headers: Vec<(&'static str, String)>,
     pub(crate) body: Option<Bytes>,
+    /// Regions this operation must not be routed to.
+    pub(crate) excluded_regions: Vec<RegionName>,
 }
 
 /// A successful response.
@@ -47,6 +49,7 @@ impl Operation {
             idempotent: true,
             headers: Vec::new(),
             body: None,
+            excluded_regions: Vec::new(),
         }
     }
 
@@ -63,11 +66,17 @@ impl Operation {
             idempotent,
             headers: Vec::new(),
             body,
+            excluded_regions: Vec::new(),
         }
     }
 
     pub(crate) fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
         self.headers.push((name, value.into()));
+        self
+    }
+
+    pub(crate) fn excluding(mut self, regions: &[RegionName]) -> Self {
+        self.excluded_regions = regions.to_vec();
         self
     }
 }
@@ -146,6 +155,7 @@ impl DriverInner {
                         let request = RouteRequest {
                             use_write_region: true,
                             preferred_regions: &self.preferred_regions,
+                            excluded_regions: &operation.excluded_regions,
                             ..RouteRequest::default()
                         };
                         s.route(operation.kind, &request).clone()
@@ -154,6 +164,7 @@ impl DriverInner {
                         let request = RouteRequest {
                             avoid: &tried,
                             preferred_regions: &self.preferred_regions,
+                            excluded_regions: &operation.excluded_regions,
                             ..RouteRequest::default()
                         };
                         s.route(operation.kind, &request).clone()

@@ -127,6 +127,31 @@ async fn drivers_with_different_preferred_regions_route_by_their_own() {
         north.route(OperationKind::Read).as_str(),
         region("North Europe")
     );
+    // Per request: excluded regions on top of the driver's own preference.
+    let excluding = |driver: &Driver, regions: &'static [&'static str]| {
+        let driver = driver.clone();
+        async move {
+            driver
+                .container("db", "c")
+                .excluding(regions.iter().copied())
+                .read_item::<Value>("p", "a")
+                .await
+                .unwrap()
+                .endpoint
+                .to_string()
+        }
+    };
+    assert_eq!(excluding(&east, &["East US"]).await, region("West US"));
+    assert_eq!(
+        excluding(&north, &["North Europe"]).await,
+        region("East US")
+    );
+    assert_eq!(
+        read_at(&north).await,
+        region("North Europe"),
+        "per request only"
+    );
+
     // One account, one topology, one initial fetch for all three.
     assert_eq!(runtime.stats().account_count, 1);
     assert_eq!(plain.stats().refresh.attempts, 1);
