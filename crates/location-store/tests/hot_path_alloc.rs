@@ -70,8 +70,13 @@ fn snapshot_and_route_allocate_nothing() {
     }
     let after = dhat::HeapStats::get();
     assert!(total > 0);
-    assert_eq!(
-        after.total_blocks, before.total_blocks,
-        "the hot path allocated"
+    // 30,000 routed calls (6,000 per option): an allocation on any path, even one option's,
+    // would add thousands of blocks. On a loaded machine a slow run (~2 s instead of 20 ms)
+    // sees a handful of blocks that are not the hot path's — the same 4 with or without the
+    // per-preference path, on main before issue 12 too — so the bound is "none per call".
+    let allocated = after.total_blocks - before.total_blocks;
+    assert!(
+        allocated < 100,
+        "the hot path allocated: {allocated} blocks over 30,000 calls"
     );
 }
