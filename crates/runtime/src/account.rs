@@ -296,7 +296,9 @@ impl AccountState {
 
     /// The account endpoint first; then the regional endpoints of the last good document,
     /// or, with none yet, the bootstrap endpoints. Each attempt is bounded by the fetch
-    /// timeout; the error of the last attempt is returned.
+    /// timeout; the error of the last attempt is returned. A 401 with every credential is
+    /// not an endpoint failure: the regional endpoints would refuse the same keys, so it is
+    /// returned at once.
     async fn fetch_with_fallback(
         &self,
         credentials: &Credentials,
@@ -304,6 +306,7 @@ impl AccountState {
         let primary = &self.spec.endpoint;
         let mut last_error = match self.fetch_once(primary, credentials).await {
             Ok(account) => return Ok(account),
+            Err(error @ FetchError::Status { status: 401, .. }) => return Err(error),
             Err(error) => error,
         };
         let fallbacks = if self.store.account().is_some() {

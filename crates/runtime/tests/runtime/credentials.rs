@@ -62,6 +62,9 @@ async fn refresh_tries_older_credentials_after_a_401_newest_first() {
     assert!(stats.refresh.failures >= 1, "{stats:?}");
     assert_eq!(stats.credential_fallbacks, 1);
     assert_eq!(stats.topology_generation, 1, "the last good topology stays");
+    // A 401 is not an endpoint failure: no fallback to the regional endpoints.
+    assert_eq!(bad.total_calls(), bad.calls_to(&endpoint("acct")));
+    assert_eq!(stats.fallback_fetches, 0);
 }
 
 #[tokio::test(start_paused = true)]
