@@ -9,7 +9,9 @@
 //! 2. a write-region failover: a storm of writes meets 403/3, one gated refresh, every write
 //!    lands in the new region;
 //! 3. a region outage: reads move away, then fail back only after a successful probe;
-//! 4. a clean shutdown, then a summary table. Exits 0 in well under 30 s, non-zero if any
+//! 4. a key rotation: drivers move to the secondary key, the primary is regenerated, then
+//!    back in place with `rotate_key`; the account's refreshes and reads never fail;
+//! 5. a clean shutdown, then a summary table. Exits 0 in well under 30 s, non-zero if any
 //!    promise above is broken.
 
 use std::collections::HashMap;
@@ -21,8 +23,8 @@ use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
 use meridian_driver::{AccountConfig, Driver};
-use meridian_emulator::Emulator;
-use meridian_location_store::{OperationKind, RouteRequest};
+use meridian_emulator::{Emulator, KeyKind};
+use meridian_location_store::OperationKind;
 use meridian_runtime::Runtime;
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
@@ -171,7 +173,7 @@ async fn tour() -> Result<()> {
             &runtime,
             AccountConfig::new(account.emulator.global_endpoint(), account.emulator.key()),
         )
-        // beta's readers prefer East US; the first driver of an account sets it.
+        // beta's readers prefer East US (each driver routes by its own preference).
         .preferred_regions(if account.name == "beta" {
             vec!["East US"]
         } else {
@@ -319,10 +321,7 @@ async fn tour() -> Result<()> {
     let up_at = Instant::now();
     let deadline = up_at + Duration::from_secs(5);
     loop {
-        let routed = beta.drivers[0]
-            .snapshot()
-            .route(OperationKind::Read, &RouteRequest::default())
-            .clone();
+        let routed = beta.drivers[0].route(OperationKind::Read);
         if routed.as_str() == east {
             break;
         }
@@ -365,8 +364,12 @@ async fn tour() -> Result<()> {
     let lost: usize = lost_per_account.iter().sum();
     check(lost == 0, "no acknowledged write is lost")?;
 
-    // 4. Clean shutdown.
-    println!("\n4. Shutdown");
+    // 4. Key rotation on alpha, while the loop keeps refreshing it every 2 s.
+    println!("\n4. Key rotation on alpha: to the secondary key and back");
+    rotate_keys(&runtime, &mut accounts).await?;
+
+    // 5. Clean shutdown.
+    println!("\n5. Shutdown");
     let final_stats = runtime.stats();
     let monitor = runtime.task_monitor();
     let graceful = runtime.shutdown().await;
@@ -412,5 +415,72 @@ async fn tour() -> Result<()> {
     for account in accounts {
         account.emulator.shutdown().await;
     }
+    Ok(())
+}
+
+/// Waits (at most 8 s) until the loop completes one more tick.
+async fn next_tick(runtime: &Runtime) -> Result<()> {
+    let target = runtime.ticks() + 1;
+    let deadline = Instant::now() + Duration::from_secs(8);
+    while runtime.ticks() < target {
+        check(Instant::now() < deadline, "ticks arrive on schedule")?;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(())
+}
+
+/// Moves alpha's drivers to the secondary key (new drivers, the old ones dropped),
+/// regenerates the primary, then rotates them back in place to the new primary and
+/// regenerates the secondary. Refreshes and reads must never fail.
+async fn rotate_keys(runtime: &Runtime, accounts: &mut [Account]) -> Result<()> {
+    async fn read_all(drivers: &[Driver]) -> Result<usize> {
+        let reads = drivers
+            .iter()
+            .map(|driver| async move { driver.read_account().await.map(|_| ()) });
+        let failed = join_all(reads).await.iter().filter(|r| r.is_err()).count();
+        Ok(failed)
+    }
+    let alpha = &mut accounts[0];
+    let before = alpha.drivers[0].stats().refresh;
+    let secondary = alpha.emulator.keys().secondary;
+    let mut moved = Vec::with_capacity(alpha.drivers.len());
+    for _ in 0..alpha.drivers.len() {
+        moved.push(
+            Driver::builder(
+                runtime,
+                AccountConfig::new(alpha.emulator.global_endpoint(), secondary.as_str()),
+            )
+            .request_timeout(Duration::from_secs(1))
+            .build()
+            .await?,
+        );
+    }
+    let count = moved.len();
+    alpha.drivers = moved; // the drivers on the old primary are dropped here
+    let new_primary = alpha.emulator.regenerate_key(KeyKind::Primary);
+    next_tick(runtime).await?;
+    let mut failed = read_all(&alpha.drivers).await?;
+    println!("  {count} drivers on the secondary key, primary regenerated: {failed} failed reads");
+    for driver in &alpha.drivers {
+        driver.rotate_key(&new_primary)?;
+    }
+    alpha.emulator.regenerate_key(KeyKind::Secondary);
+    next_tick(runtime).await?;
+    failed += read_all(&alpha.drivers).await?;
+    let after = alpha.drivers[0].stats().refresh;
+    println!(
+        "  rotated back in place to the new primary, secondary regenerated: {} refreshes, {} failed; {failed} failed reads",
+        after.attempts - before.attempts,
+        after.failures - before.failures
+    );
+    check(failed == 0, "no read fails across the rotation")?;
+    check(
+        after.failures == before.failures,
+        "no refresh fails across the rotation",
+    )?;
+    check(
+        after.successes >= before.successes + 2,
+        "the account kept refreshing",
+    )?;
     Ok(())
 }

@@ -7,19 +7,22 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::Method;
 use meridian_location_store::{
-    DatabaseAccount, Endpoint, RegionName, RetryPolicy, RoutingSnapshot,
+    DatabaseAccount, Endpoint, OperationKind, RegionName, RetryPolicy, RouteRequest,
+    RoutingSnapshot,
 };
-use meridian_runtime::{AccountHandle, AccountSpec, AccountStats, RefreshOutcome, Runtime};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
+use meridian_runtime::{
+    AccountHandle, AccountSpec, AccountStats, AttachError, RefreshOutcome, Runtime,
+};
 use serde_json::{Value, json};
 
+use crate::container::Container;
+use crate::credential::Credential;
 use crate::error::DriverError;
 use crate::fetcher::DriverFetcher;
-use crate::operation::{Operation, Success};
+use crate::operation::Operation;
 use crate::request::Target;
+use crate::shared::{PoolKey, PooledTransport, SharedTransports};
 use crate::signing::MasterKey;
-use crate::transport::{HyperTransport, Transport};
 
 /// The default cap on a response body.
 pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
@@ -27,6 +30,10 @@ pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
 /// The default idle timeout of pooled connections: well below the 30 s (and longer)
 /// idle timeouts of common gateways and load balancers.
 pub const DEFAULT_POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The default bound of one shared pool: requests in flight over all endpoints, and idle
+/// connections kept per endpoint.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 32;
 
 /// Which account to use and how to authenticate. `Debug` never shows the key.
 #[derive(Clone)]
@@ -61,6 +68,12 @@ impl fmt::Debug for AccountConfig {
 }
 
 /// Builds a [`Driver`].
+///
+/// Settings are per driver unless marked *per account*. Drivers of one runtime whose
+/// transport settings (request timeout, body cap, trusted certificates, connection
+/// limit) are equal share one connection pool and TLS configuration. A per-account
+/// setting may be left unset by a later driver of the account; a different value is an
+/// error at [`build`](Self::build) ([`DriverError::ConflictingSetting`]).
 #[derive(Debug)]
 pub struct DriverBuilder {
     runtime: Runtime,
@@ -71,12 +84,14 @@ pub struct DriverBuilder {
     retry_policy: RetryPolicy,
     max_response_bytes: usize,
     pool_idle_timeout: Duration,
+    max_connections: usize,
     trusted_certificates: Vec<Vec<u8>>,
 }
 
 impl DriverBuilder {
-    /// Preferred regions, most preferred first (the first driver of an account sets them
-    /// for every driver of that account in the runtime).
+    /// This driver's preferred regions, most preferred first. Each driver routes by its
+    /// own list over the account's shared topology (the account is still refreshed once
+    /// per tick).
     pub fn preferred_regions<I, R>(mut self, regions: I) -> Self
     where
         I: IntoIterator<Item = R>,
@@ -86,8 +101,8 @@ impl DriverBuilder {
         self
     }
 
-    /// Regional endpoints to read the account document from if the account endpoint is
-    /// down when the first driver starts.
+    /// *Per account:* regional endpoints to read the account document from if the
+    /// account endpoint is down when the first driver starts.
     pub fn bootstrap_endpoints<I, S>(mut self, endpoints: I) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -125,6 +140,15 @@ impl DriverBuilder {
         self
     }
 
+    /// Bound of this driver's shared pool (default [`DEFAULT_MAX_CONNECTIONS`]): at most
+    /// this many requests in flight over all endpoints (a request waits for a free slot
+    /// within its request timeout) and this many idle connections kept per endpoint.
+    /// Drivers with equal transport settings share the pool.
+    pub fn max_connections(mut self, connections: usize) -> Self {
+        self.max_connections = connections;
+        self
+    }
+
     /// Trusts this DER certificate in addition to the webpki roots (for the emulator's
     /// `--tls` mode, whose certificate is self-signed).
     pub fn trust_certificate_der(mut self, der: impl Into<Vec<u8>>) -> Self {
@@ -133,7 +157,8 @@ impl DriverBuilder {
     }
 
     /// Validates the configuration, registers with the runtime and reads the account (the
-    /// first driver of an account performs the initial fetch; later ones share it).
+    /// first driver of an account performs the initial fetch; later ones share it). The
+    /// driver keeps the runtime's refresh loop running while it lives.
     pub async fn build(self) -> Result<Driver, DriverError> {
         let endpoint = Endpoint::parse(&self.account.endpoint)
             .map_err(|e| DriverError::Config(format!("account endpoint: {e}")))?;
@@ -152,32 +177,44 @@ impl DriverBuilder {
                 "request_timeout must be greater than zero".into(),
             ));
         }
-        let transport: Arc<dyn Transport> = Arc::new(
-            HyperTransport::new(
-                &self.trusted_certificates,
-                self.request_timeout,
-                self.max_response_bytes,
-                self.pool_idle_timeout,
-            )
-            .map_err(DriverError::Config)?,
-        );
+        if self.max_connections == 0 {
+            return Err(DriverError::Config(
+                "max_connections must be greater than zero".into(),
+            ));
+        }
+        let transport = self
+            .runtime
+            .extension(SharedTransports::default)
+            .get(PoolKey {
+                trusted_certificates: self.trusted_certificates,
+                request_timeout: self.request_timeout,
+                max_response_bytes: self.max_response_bytes,
+                max_connections: self.max_connections,
+                pool_idle_timeout: self.pool_idle_timeout,
+            })
+            .map_err(DriverError::Config)?;
+        let credential = Arc::new(Credential::new(key));
         let fetcher = Arc::new(DriverFetcher {
             transport: Arc::clone(&transport),
-            key: key.clone(),
+            credential: Arc::clone(&credential),
         });
-        let spec = AccountSpec::new(endpoint)
-            .with_preferred_regions(self.preferred_regions)
-            .with_bootstrap_endpoints(bootstrap);
+        // Preferred regions are the driver's own (applied per request), not the account's.
+        let spec = AccountSpec::new(endpoint).with_bootstrap_endpoints(bootstrap);
         let handle = self
             .runtime
             .attach(spec, fetcher)
             .await
-            .map_err(|_| DriverError::ShutDown)?;
+            .map_err(|error| match error {
+                AttachError::Conflict { setting } => DriverError::ConflictingSetting { setting },
+                _ => DriverError::ShutDown,
+            })?;
         Ok(Driver {
             inner: Arc::new(DriverInner {
+                runtime: self.runtime,
                 handle,
                 transport,
-                key,
+                credential,
+                preferred_regions: self.preferred_regions.into(),
                 retry_policy: self.retry_policy,
             }),
         })
@@ -185,9 +222,12 @@ impl DriverBuilder {
 }
 
 pub(crate) struct DriverInner {
+    /// Keeps the refresh loop alive while the driver lives.
+    pub(crate) runtime: Runtime,
     pub(crate) handle: AccountHandle,
-    pub(crate) transport: Arc<dyn Transport>,
-    pub(crate) key: MasterKey,
+    pub(crate) transport: Arc<PooledTransport>,
+    pub(crate) credential: Arc<Credential>,
+    pub(crate) preferred_regions: Box<[RegionName]>,
     pub(crate) retry_policy: RetryPolicy,
 }
 
@@ -195,11 +235,15 @@ pub(crate) struct DriverInner {
 ///
 /// Drivers of the same account endpoint in one runtime share its registry entry,
 /// location state and refresh gate: the runtime fetches the account once per tick however
-/// many drivers there are. Cloning is cheap (the clone shares this driver's registration);
-/// dropping the last clone releases it.
+/// many drivers there are, signed with a live driver's key. Cloning is cheap (the clone
+/// shares this driver's registration); dropping the last clone releases it.
+///
+/// A driver keeps its runtime's refresh loop running, even after every `Runtime` handle
+/// is dropped. After [`Runtime::shutdown`] every operation fails at once with
+/// [`DriverError::ShutDown`].
 #[derive(Clone)]
 pub struct Driver {
-    inner: Arc<DriverInner>,
+    pub(crate) inner: Arc<DriverInner>,
 }
 
 impl fmt::Debug for Driver {
@@ -208,57 +252,6 @@ impl fmt::Debug for Driver {
             .field("account", self.inner.handle.endpoint())
             .finish_non_exhaustive()
     }
-}
-
-/// A partition key value, sent as `x-ms-documentdb-partitionkey: [value]`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PartitionKey(Value);
-
-impl PartitionKey {
-    /// The header value.
-    fn header(&self) -> String {
-        json!([self.0]).to_string()
-    }
-}
-
-impl From<&str> for PartitionKey {
-    fn from(value: &str) -> Self {
-        Self(json!(value))
-    }
-}
-
-impl From<String> for PartitionKey {
-    fn from(value: String) -> Self {
-        Self(json!(value))
-    }
-}
-
-impl From<i64> for PartitionKey {
-    fn from(value: i64) -> Self {
-        Self(json!(value))
-    }
-}
-
-impl From<Value> for PartitionKey {
-    fn from(value: Value) -> Self {
-        Self(value)
-    }
-}
-
-/// An item with the response metadata.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct ItemResponse<T> {
-    /// The item as the service returned it.
-    pub item: T,
-    /// Its `_etag`, for `If-Match`.
-    pub etag: Option<String>,
-    /// The endpoint that answered.
-    pub endpoint: Endpoint,
-    /// Requests sent, retries included.
-    pub attempts: u32,
-    /// HTTP status (201 created, 200 replaced...).
-    pub status: u16,
 }
 
 impl Driver {
@@ -273,8 +266,40 @@ impl Driver {
             retry_policy: RetryPolicy::default(),
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             pool_idle_timeout: DEFAULT_POOL_IDLE_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
             trusted_certificates: Vec::new(),
         }
+    }
+
+    /// Signs every later request — operations and the account's refreshes — with
+    /// `key` (base64), in place: for key rotation. Clones of this driver share the key.
+    /// The error never echoes the key.
+    pub fn rotate_key(&self, key: &str) -> Result<(), DriverError> {
+        let key = MasterKey::from_base64(key).map_err(|e| DriverError::Config(e.to_string()))?;
+        self.inner.credential.replace(key);
+        Ok(())
+    }
+
+    /// The runtime hosting this driver.
+    pub fn runtime(&self) -> &Runtime {
+        &self.inner.runtime
+    }
+
+    /// Where this driver would send a `kind` operation now: the account's current
+    /// snapshot routed by this driver's preferred regions (lock-free, like every attempt).
+    pub fn route(&self, kind: OperationKind) -> Endpoint {
+        let request = RouteRequest {
+            preferred_regions: &self.inner.preferred_regions,
+            ..RouteRequest::default()
+        };
+        self.inner
+            .handle
+            .with_snapshot(|s| s.route(kind, &request).clone())
+    }
+
+    /// This driver's preferred regions, most preferred first.
+    pub fn preferred_regions(&self) -> &[RegionName] {
+        &self.inner.preferred_regions
     }
 
     /// The current routing snapshot (lock-free).
@@ -338,154 +363,6 @@ impl Driver {
 
     /// A handle for item operations in `db`/`coll`.
     pub fn container(&self, db: &str, coll: &str) -> Container<'_> {
-        Container {
-            driver: self,
-            db: db.to_string(),
-            coll: coll.to_string(),
-        }
-    }
-}
-
-/// Item operations in one container.
-#[derive(Debug)]
-pub struct Container<'a> {
-    driver: &'a Driver,
-    db: String,
-    coll: String,
-}
-
-fn item_response<T: DeserializeOwned>(success: Success) -> Result<ItemResponse<T>, DriverError> {
-    let value: Value = serde_json::from_slice(&success.body)?;
-    let etag = value
-        .get("_etag")
-        .and_then(Value::as_str)
-        .map(str::to_string);
-    Ok(ItemResponse {
-        item: serde_json::from_value(value)?,
-        etag,
-        endpoint: success.endpoint,
-        attempts: success.attempts,
-        status: success.status,
-    })
-}
-
-impl Container<'_> {
-    /// An item operation carrying the partition-key header.
-    fn operation(
-        &self,
-        method: Method,
-        target: Target,
-        idempotent: bool,
-        body: Option<Bytes>,
-        pk: impl Into<PartitionKey>,
-    ) -> Operation {
-        let operation = if method == Method::GET {
-            Operation::read(target)
-        } else {
-            Operation::write(method, target, idempotent, body)
-        };
-        operation.header("x-ms-documentdb-partitionkey", pk.into().header())
-    }
-
-    async fn run<T: DeserializeOwned>(
-        &self,
-        operation: Operation,
-    ) -> Result<ItemResponse<T>, DriverError> {
-        item_response(self.driver.inner.execute(&operation).await?)
-    }
-
-    /// Creates an item; 409 if it exists. Not idempotent: a failure after the request may
-    /// have been applied is reported as [`DriverError::MaybeApplied`], never retried.
-    pub async fn create_item<T: Serialize + DeserializeOwned>(
-        &self,
-        pk: impl Into<PartitionKey>,
-        item: &T,
-    ) -> Result<ItemResponse<T>, DriverError> {
-        let body = Bytes::from(serde_json::to_vec(item)?);
-        let operation = self.operation(
-            Method::POST,
-            Target::items(&self.db, &self.coll),
-            false,
-            Some(body),
-            pk,
-        );
-        self.run(operation).await
-    }
-
-    /// Creates or replaces an item (idempotent).
-    pub async fn upsert_item<T: Serialize + DeserializeOwned>(
-        &self,
-        pk: impl Into<PartitionKey>,
-        item: &T,
-    ) -> Result<ItemResponse<T>, DriverError> {
-        let body = Bytes::from(serde_json::to_vec(item)?);
-        let operation = self
-            .operation(
-                Method::POST,
-                Target::items(&self.db, &self.coll),
-                true,
-                Some(body),
-                pk,
-            )
-            .header("x-ms-documentdb-is-upsert", "true");
-        self.run(operation).await
-    }
-
-    /// Reads an item.
-    pub async fn read_item<T: DeserializeOwned>(
-        &self,
-        pk: impl Into<PartitionKey>,
-        id: &str,
-    ) -> Result<ItemResponse<T>, DriverError> {
-        let operation = self.operation(
-            Method::GET,
-            Target::item(&self.db, &self.coll, id),
-            true,
-            None,
-            pk,
-        );
-        self.run(operation).await
-    }
-
-    /// Replaces an item, optionally only if its etag is still `if_match` (412 if not).
-    pub async fn replace_item<T: Serialize + DeserializeOwned>(
-        &self,
-        pk: impl Into<PartitionKey>,
-        id: &str,
-        item: &T,
-        if_match: Option<&str>,
-    ) -> Result<ItemResponse<T>, DriverError> {
-        let body = Bytes::from(serde_json::to_vec(item)?);
-        let mut operation = self.operation(
-            Method::PUT,
-            Target::item(&self.db, &self.coll, id),
-            true,
-            Some(body),
-            pk,
-        );
-        if let Some(etag) = if_match {
-            operation = operation.header("if-match", etag);
-        }
-        self.run(operation).await
-    }
-
-    /// Deletes an item, optionally only if its etag is still `if_match`.
-    pub async fn delete_item(
-        &self,
-        pk: impl Into<PartitionKey>,
-        id: &str,
-        if_match: Option<&str>,
-    ) -> Result<(), DriverError> {
-        let mut operation = self.operation(
-            Method::DELETE,
-            Target::item(&self.db, &self.coll, id),
-            true,
-            None,
-            pk,
-        );
-        if let Some(etag) = if_match {
-            operation = operation.header("if-match", etag);
-        }
-        self.driver.inner.execute(&operation).await.map(|_| ())
+        Container::new(self, db, coll)
     }
 }

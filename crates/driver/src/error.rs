@@ -76,9 +76,16 @@ pub enum DriverError {
     /// A body could not be serialized or a response parsed.
     #[error("serialization: {0}")]
     Serialization(#[from] serde_json::Error),
-    /// The runtime was shut down.
+    /// The runtime was shut down: no operation runs and no refresh comes any more.
     #[error("the runtime has been shut down")]
     ShutDown,
+    /// A per-account setting differs from the one the account's first driver in this
+    /// runtime was built with (leave it unset, or use the same value).
+    #[error("`{setting}` conflicts with the account's setting in this runtime")]
+    ConflictingSetting {
+        /// The setting's name.
+        setting: &'static str,
+    },
 }
 
 impl DriverError {

@@ -6,34 +6,38 @@ use http::Method;
 use meridian_location_store::{Endpoint, ValidatedAccount};
 use meridian_runtime::{AccountFetcher, FetchError, FetchFuture};
 
+use crate::credential::Credential;
 use crate::request::{Target, signed};
-use crate::signing::MasterKey;
-use crate::transport::{HttpResponse, Transport, TransportError};
+use crate::shared::PooledTransport;
+use crate::transport::{HttpResponse, TransportError};
 
+/// One driver's fetcher: its registration's credential in the runtime. It signs with
+/// the driver's current key (so `Driver::rotate_key` applies to refreshes at once) and
+/// holds no reference to the driver or the runtime.
 pub(crate) struct DriverFetcher {
-    pub(crate) transport: Arc<dyn Transport>,
-    pub(crate) key: MasterKey,
+    pub(crate) transport: Arc<PooledTransport>,
+    pub(crate) credential: Arc<Credential>,
 }
 
 impl DriverFetcher {
     async fn get_account(&self, endpoint: &Endpoint) -> Result<HttpResponse, FetchError> {
-        let request = signed(
-            &self.key,
-            Method::GET,
-            endpoint,
-            &Target::account(),
-            &[],
-            None,
-        );
-        let response = self
-            .transport
-            .send(request)
-            .await
-            .map_err(|error| match error {
-                TransportError::Timeout(after) => FetchError::Timeout(after),
-                TransportError::BodyTooLarge(limit) => FetchError::BodyTooLarge { limit },
-                other => FetchError::transport(other),
-            })?;
+        let send = async {
+            let admission = self.transport.admit().await?;
+            let request = signed(
+                &self.credential.key(),
+                Method::GET,
+                endpoint,
+                &Target::account(),
+                &[],
+                None,
+            );
+            self.transport.send(admission, request).await
+        };
+        let response = send.await.map_err(|error| match error {
+            TransportError::Timeout(after) => FetchError::Timeout(after),
+            TransportError::BodyTooLarge(limit) => FetchError::BodyTooLarge { limit },
+            other => FetchError::transport(other),
+        })?;
         if !(200..300).contains(&response.status) {
             return Err(FetchError::Status {
                 status: response.status,
@@ -62,5 +66,9 @@ impl AccountFetcher for DriverFetcher {
 
     fn probe<'a>(&'a self, endpoint: &'a Endpoint) -> FetchFuture<'a, ()> {
         Box::pin(async move { self.get_account(endpoint).await.map(|_| ()) })
+    }
+
+    fn credential_id(&self) -> Option<u64> {
+        Some(self.credential.id())
     }
 }

@@ -34,17 +34,21 @@
 //! ```
 #![deny(missing_docs)]
 
+mod container;
+mod credential;
 mod driver;
 mod error;
 mod fetcher;
 mod operation;
 mod request;
+mod shared;
 mod signing;
 mod transport;
 
+pub use container::{Container, ItemResponse, PartitionKey};
 pub use driver::{
-    AccountConfig, Container, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_POOL_IDLE_TIMEOUT, Driver,
-    DriverBuilder, ItemResponse, PartitionKey,
+    AccountConfig, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_POOL_IDLE_TIMEOUT,
+    Driver, DriverBuilder,
 };
 pub use error::{DriverError, Failure};
 pub use request::{API_VERSION, USER_AGENT};

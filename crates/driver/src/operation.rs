@@ -5,8 +5,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::Method;
 use meridian_location_store::{
-    Endpoint, GiveUpReason, OperationKind, OperationOutcome, RetryState, RetryTarget, RouteRequest,
-    TransportErrorKind, Tried,
+    Endpoint, GiveUpReason, OperationKind, OperationOutcome, RegionName, RetryState, RetryTarget,
+    RouteRequest, TransportErrorKind, Tried,
 };
 use meridian_runtime::Verdict;
 use serde_json::Value;
@@ -27,6 +27,8 @@ pub(crate) struct Operation {
     pub(crate) idempotent: bool,
     pub(crate) headers: Vec<(&'static str, String)>,
     pub(crate) body: Option<Bytes>,
+    /// Regions this operation must not be routed to.
+    pub(crate) excluded_regions: Vec<RegionName>,
 }
 
 /// A successful response.
@@ -47,6 +49,7 @@ impl Operation {
             idempotent: true,
             headers: Vec::new(),
             body: None,
+            excluded_regions: Vec::new(),
         }
     }
 
@@ -63,11 +66,17 @@ impl Operation {
             idempotent,
             headers: Vec::new(),
             body,
+            excluded_regions: Vec::new(),
         }
     }
 
     pub(crate) fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
         self.headers.push((name, value.into()));
+        self
+    }
+
+    pub(crate) fn excluding(mut self, regions: &[RegionName]) -> Self {
+        self.excluded_regions = regions.to_vec();
         self
     }
 }
@@ -132,6 +141,9 @@ impl DriverInner {
     /// and spends the retry budget, and says what to do next. After a failure signal the
     /// retry waits for a topology at least as new as one fetched after the failure.
     pub(crate) async fn execute(&self, operation: &Operation) -> Result<Success, DriverError> {
+        if self.runtime.is_shut_down() {
+            return Err(DriverError::ShutDown);
+        }
         let regions = self
             .handle
             .with_snapshot(|s| s.locations(operation.kind).len());
@@ -153,6 +165,8 @@ impl DriverInner {
                     (RetryTarget::WriteRegion, _) => {
                         let request = RouteRequest {
                             use_write_region: true,
+                            preferred_regions: &self.preferred_regions,
+                            excluded_regions: &operation.excluded_regions,
                             ..RouteRequest::default()
                         };
                         s.route(operation.kind, &request).clone()
@@ -160,6 +174,8 @@ impl DriverInner {
                     _ => {
                         let request = RouteRequest {
                             avoid: Some(&tried),
+                            preferred_regions: &self.preferred_regions,
+                            excluded_regions: &operation.excluded_regions,
                             ..RouteRequest::default()
                         };
                         s.route(operation.kind, &request).clone()
@@ -171,15 +187,21 @@ impl DriverInner {
                 (self.handle.routed_on(s), endpoint, region)
             });
             attempts += 1;
-            let request = signed(
-                &self.key,
-                operation.method.clone(),
-                &endpoint,
-                &operation.target,
-                &operation.headers,
-                operation.body.clone(),
-            );
-            let result = self.transport.send(request).await;
+            // Signed once a connection slot is free: a queued operation holds no request.
+            let result = match self.transport.admit().await {
+                Ok(admission) => {
+                    let request = signed(
+                        &self.credential.key(),
+                        operation.method.clone(),
+                        &endpoint,
+                        &operation.target,
+                        &operation.headers,
+                        operation.body.clone(),
+                    );
+                    self.transport.send(admission, request).await
+                }
+                Err(error) => Err(error),
+            };
             if let Err(TransportError::BodyTooLarge(limit)) = result {
                 // The region answered; the answer is too big to accept. Not a regional
                 // failure and not worth repeating elsewhere.
@@ -240,13 +262,16 @@ impl DriverInner {
                 } => {
                     tracing::debug!(%region, ?next, ?delay, status = ?result.as_ref().ok().map(|r| r.status), "retrying");
                     let started_waiting = Instant::now();
-                    self.handle
-                        .await_refresh(refresh, Some(failover_deadline))
-                        .await;
+                    // Boxed: only a retry pays for this future's space, not every
+                    // operation waiting in the pool's queue.
+                    Box::pin(self.handle.await_refresh(refresh, Some(failover_deadline))).await;
                     // Time spent waiting for the refresh counts towards the backoff.
                     let remaining = delay.saturating_sub(started_waiting.elapsed());
                     if !remaining.is_zero() {
                         tokio::time::sleep(remaining).await;
+                    }
+                    if self.runtime.is_shut_down() {
+                        return Err(DriverError::ShutDown);
                     }
                     target = next;
                     last = Some(endpoint);

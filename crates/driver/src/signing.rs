@@ -41,6 +41,11 @@ impl MasterKey {
         Ok(Self(Zeroizing::new(bytes)))
     }
 
+    /// The raw key bytes (for the credential's process-local fingerprint only).
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+
     /// The `authorization` header value for one request.
     pub(crate) fn authorization(
         &self,

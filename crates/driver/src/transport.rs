@@ -89,6 +89,7 @@ impl HyperTransport {
         timeout: Duration,
         max_body: usize,
         pool_idle_timeout: Duration,
+        max_idle_per_host: usize,
     ) -> Result<Self, String> {
         let mut roots = RootCertStore::empty();
         roots.extend(webpki_roots_anchors());
@@ -122,9 +123,11 @@ impl HyperTransport {
             .pool_timer(TokioTimer::new())
             .pool_idle_timeout(horizon)
             .retry_canceled_requests(true);
-        if horizon.is_zero() {
-            builder.pool_max_idle_per_host(0);
-        }
+        builder.pool_max_idle_per_host(if horizon.is_zero() {
+            0
+        } else {
+            max_idle_per_host
+        });
         let client = builder.build(connector);
         Ok(Self {
             client,

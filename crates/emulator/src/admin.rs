@@ -11,6 +11,7 @@ use crate::counters::Counters;
 use crate::data::ApiError;
 use crate::faults::FaultRule;
 use crate::http::{Body, RequestBody, error_response, json_response, read_json, respond};
+use crate::keys::KeyKind;
 use crate::state::{State, lock};
 use crate::topology::TopologyError;
 
@@ -18,6 +19,12 @@ use crate::topology::TopologyError;
 #[serde(deny_unknown_fields)]
 struct Failover {
     write_region: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Regenerate {
+    key: KeyKind,
 }
 
 #[derive(Deserialize)]
@@ -113,6 +120,12 @@ async fn route(
         (&Method::DELETE, ["regions", name]) => {
             state.remove_region(name)?;
             no_content()
+        }
+        (&Method::GET, ["keys"]) => json_response(200, &json!(lock(&state.keys).current())),
+        (&Method::POST, ["keys", "regenerate"]) => {
+            let Regenerate { key: kind } = body(request).await?;
+            let key = lock(&state.keys).regenerate(kind);
+            json_response(200, &json!({"kind": kind, "key": key}))
         }
         (&Method::POST, ["faults"]) => {
             let rule: FaultRule = body(request).await?;

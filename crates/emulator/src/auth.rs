@@ -93,6 +93,11 @@ impl MasterKey {
         STANDARD.decode(key.trim()).map(Self)
     }
 
+    /// A key from its raw bytes.
+    pub(crate) fn from_bytes(bytes: Vec<u8>) -> Self {
+        Self(bytes)
+    }
+
     /// Verifies a request's `authorization` and `x-ms-date` header values for `verb` on
     /// (`resource_type`, `resource_link`) at `now`: the signature first (constant-time
     /// comparison, `Mac::verify_slice`), then the date's freshness.

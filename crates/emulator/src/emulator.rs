@@ -10,10 +10,10 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::auth::MasterKey;
 use crate::counters::Counters;
 use crate::data::DataStore;
 use crate::faults::{FaultRule, FaultSet, FaultStatus};
+use crate::keys::{AccountKeys, KeyKind, Keys, WELL_KNOWN_SECONDARY_KEY};
 use crate::state::{State, lock};
 use crate::tls::TlsConfig;
 use crate::topology::{ListenerId, Region, RegionInfo, Topology, TopologyError, same_region};
@@ -26,7 +26,7 @@ pub const WELL_KNOWN_KEY: &str =
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum EmulatorError {
-    /// The master key is not valid base64.
+    /// A master key (primary or secondary) is not valid base64.
     #[error("the master key is not valid base64")]
     InvalidKey,
     /// The master key is empty: every request signed with the empty key would pass.
@@ -51,6 +51,7 @@ pub struct EmulatorBuilder {
     write_region: Option<String>,
     multi_write: bool,
     key: String,
+    secondary_key: String,
     bind: IpAddr,
     port: u16,
     tls: bool,
@@ -88,6 +89,7 @@ impl Default for EmulatorBuilder {
             write_region: None,
             multi_write: false,
             key: WELL_KNOWN_KEY.into(),
+            secondary_key: WELL_KNOWN_SECONDARY_KEY.into(),
             bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
             port: 0,
             tls: false,
@@ -130,6 +132,13 @@ impl EmulatorBuilder {
     /// The base64 master key (default [`WELL_KNOWN_KEY`]).
     pub fn key(mut self, key: impl Into<String>) -> Self {
         self.key = key.into();
+        self
+    }
+
+    /// The base64 secondary key (default [`WELL_KNOWN_SECONDARY_KEY`]). Requests signed
+    /// with either key are accepted.
+    pub fn secondary_key(mut self, key: impl Into<String>) -> Self {
+        self.secondary_key = key.into();
         self
     }
 
@@ -201,10 +210,10 @@ impl EmulatorBuilder {
 
     /// Binds every listener and starts serving. Must run inside a tokio runtime.
     pub async fn start(self) -> Result<Emulator, EmulatorError> {
-        if self.key.trim().is_empty() {
+        if self.key.trim().is_empty() || self.secondary_key.trim().is_empty() {
             return Err(EmulatorError::EmptyKey);
         }
-        let key = MasterKey::from_base64(&self.key).map_err(|_| EmulatorError::InvalidKey)?;
+        let keys = Keys::new(&self.key, &self.secondary_key).ok_or(EmulatorError::InvalidKey)?;
         let advertise_host = self.advertised_host()?;
         let max_connections = self
             .max_connections
@@ -243,7 +252,7 @@ impl EmulatorBuilder {
             None
         };
         let state = Arc::new(State {
-            key,
+            keys: Mutex::new(keys),
             topology: Mutex::new(Topology {
                 account_id: self.account_id.clone(),
                 regions: Vec::new(),
@@ -319,9 +328,22 @@ impl Emulator {
         lock(&self.state.topology).write_region.clone()
     }
 
-    /// The base64 master key clients must sign with (test data, not a secret here).
+    /// The base64 primary key the emulator started with (test data, not a secret here).
+    /// After [`regenerate_key`](Self::regenerate_key), [`keys`](Self::keys) has the
+    /// current ones.
     pub fn key(&self) -> &str {
         &self.key
+    }
+
+    /// The current primary and secondary keys (both are accepted).
+    pub fn keys(&self) -> AccountKeys {
+        lock(&self.state.keys).current()
+    }
+
+    /// Replaces the `kind` key with a new random one and returns it (base64): from the
+    /// next request on, the old key gets 401.
+    pub fn regenerate_key(&self, kind: KeyKind) -> String {
+        lock(&self.state.keys).regenerate(kind)
     }
 
     /// The PEM of the self-signed certificate, in TLS mode.

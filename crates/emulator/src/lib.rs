@@ -51,6 +51,7 @@ mod faults;
 mod feed;
 mod http;
 mod item_body;
+mod keys;
 mod limits;
 mod listener;
 mod patch;
@@ -68,6 +69,7 @@ pub use emulator::{
 };
 pub use faults::{FaultAction, FaultLimit, FaultMatch, FaultRule, FaultStatus};
 pub use http::{API_VERSION, MAX_REQUEST_BODY};
+pub use keys::{AccountKeys, KeyKind, WELL_KNOWN_SECONDARY_KEY};
 pub use limits::{FALLBACK_MAX_CONNECTIONS, MAX_DEFAULT_CONNECTIONS, default_max_connections};
 pub use resource::{PathClass, Resource};
 pub use service::{SUB_STATUS_DATABASE_ACCOUNT_NOT_FOUND, SUB_STATUS_WRITE_FORBIDDEN};

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use meridian_emulator::{Emulator, WELL_KNOWN_KEY};
+use meridian_emulator::{Emulator, WELL_KNOWN_KEY, WELL_KNOWN_SECONDARY_KEY};
 use serde_json::json;
 
 /// A multi-region Cosmos DB account emulator. Prints one JSON ready line on stdout once
@@ -32,6 +32,9 @@ struct Args {
     /// The base64 master key (default: the well-known emulator key).
     #[arg(long, default_value = WELL_KNOWN_KEY, hide_default_value = true)]
     key: String,
+    /// The base64 secondary key, also accepted (default: a second fixed public value).
+    #[arg(long, default_value = WELL_KNOWN_SECONDARY_KEY, hide_default_value = true)]
+    secondary_key: String,
     /// The address to bind.
     #[arg(long, default_value = "127.0.0.1")]
     bind: IpAddr,
@@ -104,6 +107,7 @@ async fn run(args: Args) -> Result<(), String> {
         .regions(regions)
         .multi_write(args.multi_write)
         .key(args.key)
+        .secondary_key(args.secondary_key)
         .bind(args.bind)
         .port(args.port)
         .account_id(args.account)

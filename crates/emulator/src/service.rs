@@ -110,24 +110,23 @@ fn authorize(
 ) -> Result<(), ApiError> {
     let header = |name: &str| request.headers().get(name).and_then(|v| v.to_str().ok());
     let (resource_type, resource_link) = resource.signing_parts();
-    state
-        .key
-        .verify(
-            method.as_str(),
-            resource_type,
-            &resource_link,
-            header("authorization"),
-            header("x-ms-date"),
-            SystemTime::now(),
-        )
-        .map_err(|error| {
-            let code = if error.status() == 403 {
-                "Forbidden"
-            } else {
-                "Unauthorized"
-            };
-            ApiError::new(error.status(), code, error.to_string())
-        })
+    let keys = lock(&state.keys).clone();
+    keys.verify(
+        method.as_str(),
+        resource_type,
+        &resource_link,
+        header("authorization"),
+        header("x-ms-date"),
+        SystemTime::now(),
+    )
+    .map_err(|error| {
+        let code = if error.status() == 403 {
+            "Forbidden"
+        } else {
+            "Unauthorized"
+        };
+        ApiError::new(error.status(), code, error.to_string())
+    })
 }
 
 async fn fault_response(state: &State, action: FaultAction) -> Response<Body> {

@@ -10,10 +10,10 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::auth::MasterKey;
 use crate::counters::Counters;
 use crate::data::DataStore;
 use crate::faults::FaultSet;
+use crate::keys::Keys;
 use crate::tls::TlsConfig;
 use crate::topology::{ListenerId, Topology};
 
@@ -26,7 +26,8 @@ pub(crate) struct ListenerSlot {
 
 #[derive(Debug)]
 pub(crate) struct State {
-    pub(crate) key: MasterKey,
+    /// The primary and secondary keys; a regeneration swaps one under this lock.
+    pub(crate) keys: Mutex<Keys>,
     pub(crate) topology: Mutex<Topology>,
     pub(crate) data: Mutex<DataStore>,
     pub(crate) counters: Mutex<Counters>,

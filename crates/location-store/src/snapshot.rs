@@ -42,6 +42,13 @@ pub struct RouteRequest<'a> {
     /// Route a read to the write list (the retry after 404/1002 "read session not
     /// available").
     pub use_write_region: bool,
+    /// This caller's preferred regions, most preferred first, overriding the
+    /// snapshot's own preference order: available preferred regions first, then the
+    /// other available ones in the snapshot's order, then marked ones the same way.
+    /// (Ignored for the write list of a single-write account, which has one order.)
+    /// Empty: the snapshot's order. Evaluated per call without allocating, so drivers
+    /// with different preferences share one snapshot.
+    pub preferred_regions: &'a [RegionName],
 }
 
 /// The routing view of one account at one moment. Immutable; the store publishes a new
@@ -148,14 +155,15 @@ impl RoutingSnapshot {
     /// removed, so something is always tried); with no candidate at all, the default
     /// endpoint.
     pub fn route(&self, kind: OperationKind, request: &RouteRequest<'_>) -> &Endpoint {
-        let list = if request.use_write_region {
-            &self.write
+        let writes = request.use_write_region || kind == OperationKind::Write;
+        let list = if writes { &self.write } else { &self.read };
+        let preferred = if writes && !self.multi_write {
+            &[]
         } else {
-            self.locations(kind)
+            request.preferred_regions
         };
         let tried = |endpoint: &Endpoint| request.avoid.is_some_and(|t| t.contains(endpoint));
-        let mut candidates = list
-            .iter()
+        let mut candidates = preferred_order(list, preferred)
             .filter(|l| !request.excluded_regions.contains(&l.region));
         let Some(first) = candidates.next() else {
             return &self.default_endpoint;
@@ -188,6 +196,29 @@ impl RoutingSnapshot {
         }
         out
     }
+}
+
+/// `list` reordered by `preferred` without allocating: available preferred locations in
+/// preference order, the other available ones in list order, then the marked ones the
+/// same way. With no preference, `list` as it is.
+fn preferred_order<'s>(
+    list: &'s [RoutedLocation],
+    preferred: &[RegionName],
+) -> impl Iterator<Item = &'s RoutedLocation> {
+    let is_preferred = move |l: &&RoutedLocation| preferred.contains(&l.region);
+    let in_preference = move |available: bool| {
+        preferred.iter().filter_map(move |region| {
+            list.iter()
+                .find(|l| &l.region == region && l.available == available)
+        })
+    };
+    in_preference(true)
+        .chain(list.iter().filter(move |l| l.available && !is_preferred(l)))
+        .chain(in_preference(false))
+        .chain(
+            list.iter()
+                .filter(move |l| !l.available && !is_preferred(l)),
+        )
 }
 
 fn order(

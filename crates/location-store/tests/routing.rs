@@ -514,3 +514,78 @@ fn a_rejected_document_keeps_the_last_good_topology() {
     );
     assert_eq!(store.account().unwrap().account().id, "acct");
 }
+
+#[test]
+fn per_request_preferred_regions_override_the_snapshot_order() {
+    // The snapshot prefers East; callers with their own preferences share it.
+    let shared = store(&[EAST]);
+    run(&shared, Instant::now(), vec![Install(single_write())]);
+    let snapshot = shared.snapshot();
+    let read = |preferred: &[RegionName], avoid: &[Endpoint]| {
+        let tried: Tried = avoid.iter().cloned().collect();
+        snapshot
+            .route(
+                OperationKind::Read,
+                &RouteRequest {
+                    preferred_regions: preferred,
+                    avoid: Some(&tried),
+                    ..Default::default()
+                },
+            )
+            .clone()
+    };
+    let north = [RegionName::new(NORTH), RegionName::new(WEST)];
+    assert_eq!(
+        read(&[], &[]),
+        endpoint(EAST),
+        "no preference: the snapshot's"
+    );
+    assert_eq!(read(&north, &[]), endpoint(NORTH));
+    assert_eq!(read(&north, &[endpoint(NORTH)]), endpoint(WEST));
+    assert_eq!(
+        read(&north, &[endpoint(NORTH), endpoint(WEST)]),
+        endpoint(EAST),
+        "then the rest in the snapshot's order"
+    );
+    let unknown = [RegionName::new("Mars Central")];
+    assert_eq!(read(&unknown, &[]), endpoint(EAST));
+
+    // A marked preferred region goes after every available one.
+    shared.mark_unavailable(&endpoint(NORTH), Read, Timeout, Instant::now());
+    let snapshot = shared.snapshot();
+    let request = RouteRequest {
+        preferred_regions: &north,
+        ..Default::default()
+    };
+    assert_eq!(
+        snapshot.route(OperationKind::Read, &request),
+        &endpoint(WEST)
+    );
+    let everything_else: Tried = [endpoint(WEST), endpoint(EAST)].into_iter().collect();
+    let request = RouteRequest {
+        preferred_regions: &north,
+        avoid: Some(&everything_else),
+        ..Default::default()
+    };
+    assert_eq!(
+        snapshot.route(OperationKind::Read, &request),
+        &endpoint(NORTH)
+    );
+
+    // Writes of a single-write account have one order whatever the preference.
+    let request = RouteRequest {
+        preferred_regions: &north,
+        ..Default::default()
+    };
+    assert_eq!(
+        snapshot.route(OperationKind::Write, &request),
+        &endpoint(WEST)
+    );
+    // Multi-write: writes follow the caller's preference too.
+    let multi = store(&[EAST]);
+    run(&multi, Instant::now(), vec![Install(multi_write())]);
+    assert_eq!(
+        multi.snapshot().route(OperationKind::Write, &request),
+        &endpoint(NORTH)
+    );
+}

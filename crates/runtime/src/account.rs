@@ -13,15 +13,20 @@ use meridian_location_store::{
 use meridian_refresh_core::{Decision, FetchEpoch, FlightId, RefreshGate, SlotClass, Ticket};
 
 use crate::config::RuntimeConfig;
-use crate::fetcher::{AccountFetcher, FetchError, FetchFuture};
+use crate::credentials::Credentials;
+use crate::fetcher::{FetchError, FetchFuture};
 use crate::flight::{FlightReporter, FlightResult, Waiter};
+use crate::runtime::Registry;
 use crate::slots::Slots;
 use crate::tasks::Tasks;
 
 /// What identifies an account in a runtime (its endpoint) and how it is routed.
 ///
 /// The endpoint is the registry key: every attach with the same endpoint shares one
-/// account state. Preferred regions and bootstrap endpoints come from the first attach.
+/// account state. Preferred regions and bootstrap endpoints are per account: they come
+/// from the first attach, and a later attach that sets a different value is refused
+/// ([`AttachError::Conflict`](crate::AttachError::Conflict)). (A driver routes by its own
+/// preferred regions per request instead; see `RouteRequest::preferred_regions`.)
 #[derive(Debug, Clone)]
 pub struct AccountSpec {
     pub(crate) endpoint: Endpoint,
@@ -63,6 +68,22 @@ impl AccountSpec {
     pub fn endpoint(&self) -> &Endpoint {
         &self.endpoint
     }
+
+    /// The first per-account setting of `requested` (a later attach) that is set and
+    /// differs from this (the account's) spec.
+    pub(crate) fn conflict(&self, requested: &AccountSpec) -> Option<&'static str> {
+        if !requested.preferred_regions.is_empty()
+            && requested.preferred_regions != self.preferred_regions
+        {
+            return Some("preferred_regions");
+        }
+        if !requested.bootstrap_endpoints.is_empty()
+            && requested.bootstrap_endpoints != self.bootstrap_endpoints
+        {
+            return Some("bootstrap_endpoints");
+        }
+        None
+    }
 }
 
 impl From<Endpoint> for AccountSpec {
@@ -83,6 +104,8 @@ pub(crate) struct AccountCounters {
     pub(crate) skipped_busy: AtomicU64,
     /// Fetcher panics caught.
     pub(crate) panics: AtomicU64,
+    /// Fetches and probes retried with another handle's credential after a 401.
+    pub(crate) credential_fallbacks: AtomicU64,
     /// The last completed flight failed: the account's work is "suspect" for the slots.
     pub(crate) failing: AtomicBool,
     /// A periodic refresh of this account is queued in the loop (never twice).
@@ -94,7 +117,6 @@ pub(crate) struct AccountCounters {
 /// The state every handle of one account shares.
 pub(crate) struct AccountState {
     pub(crate) spec: AccountSpec,
-    pub(crate) fetcher: Arc<dyn AccountFetcher>,
     pub(crate) store: LocationStore,
     pub(crate) gate: RefreshGate<Waiter>,
     pub(crate) counters: AccountCounters,
@@ -131,12 +153,7 @@ pub(crate) enum Triggered {
 }
 
 impl AccountState {
-    pub(crate) fn new(
-        spec: AccountSpec,
-        fetcher: Arc<dyn AccountFetcher>,
-        config: &RuntimeConfig,
-        slots: Arc<Slots>,
-    ) -> Self {
+    pub(crate) fn new(spec: AccountSpec, config: &RuntimeConfig, slots: Arc<Slots>) -> Self {
         let store_config = StoreConfig::default()
             .with_preferred_regions(spec.preferred_regions.iter().cloned())
             .with_unavailability_ttl(config.unavailability_ttl);
@@ -144,7 +161,6 @@ impl AccountState {
             store: LocationStore::new(spec.endpoint.clone(), store_config),
             gate: RefreshGate::new(config.gate()),
             spec,
-            fetcher,
             counters: AccountCounters::default(),
             slots,
             fetch_timeout: config.fetch_timeout,
@@ -157,13 +173,20 @@ impl AccountState {
     }
 
     /// An explicit "refresh now" (or the first fetch on attach).
-    pub(crate) fn trigger(self: &Arc<Self>, tasks: &Tasks) -> Triggered {
-        self.decide(tasks, |gate, now, make| gate.trigger(now, make))
+    pub(crate) fn trigger(self: &Arc<Self>, tasks: &Tasks, registry: &Registry) -> Triggered {
+        self.decide(tasks, registry, |gate, now, make| gate.trigger(now, make))
     }
 
     /// A failure signal from an operation routed at `routed`.
-    pub(crate) fn signal(self: &Arc<Self>, tasks: &Tasks, routed: FetchEpoch) -> Triggered {
-        self.decide(tasks, |gate, now, make| gate.signal(now, routed, make))
+    pub(crate) fn signal(
+        self: &Arc<Self>,
+        tasks: &Tasks,
+        registry: &Registry,
+        routed: FetchEpoch,
+    ) -> Triggered {
+        self.decide(tasks, registry, |gate, now, make| {
+            gate.signal(now, routed, make)
+        })
     }
 
     /// Asks the gate; a started flight is spawned in `tasks` and first waits for an urgent
@@ -171,6 +194,7 @@ impl AccountState {
     fn decide(
         self: &Arc<Self>,
         tasks: &Tasks,
+        registry: &Registry,
         ask: impl FnOnce(
             &RefreshGate<Waiter>,
             Instant,
@@ -186,6 +210,7 @@ impl AccountState {
                     return Triggered::Joined(crate::flight::cancelled());
                 };
                 let state = Arc::clone(self);
+                let registry = registry.clone();
                 // If the runtime is shutting down the future is dropped unstarted: the
                 // ticket then releases the gate and joiners see `Cancelled`.
                 tasks.spawn(async move {
@@ -193,7 +218,9 @@ impl AccountState {
                         .slots
                         .acquire(SlotClass::Urgent, state.is_failing())
                         .await;
-                    state.run_flight(ticket, reporter).await;
+                    let credentials = Credentials::of(&registry, &state.spec.endpoint);
+                    drop(registry);
+                    state.run_flight(ticket, reporter, &credentials).await;
                 });
                 Triggered::Started(waiter)
             }
@@ -204,8 +231,9 @@ impl AccountState {
     }
 
     /// The periodic refresh, run by the loop's worker with a routine slot held: start a
-    /// flight, or skip (and count) if a flight of this account is already running.
-    pub(crate) async fn refresh_periodic(&self) {
+    /// flight (signed with the credentials of the handles alive now), or skip (and count)
+    /// if a flight of this account is already running.
+    pub(crate) async fn refresh_periodic(&self, registry: &Registry) {
         let mut reporter = None;
         match self
             .gate
@@ -213,7 +241,8 @@ impl AccountState {
         {
             Decision::Start(ticket) => {
                 if let Some((reporter, _)) = reporter {
-                    self.run_flight(ticket, reporter).await;
+                    let credentials = Credentials::of(registry, &self.spec.endpoint);
+                    self.run_flight(ticket, reporter, &credentials).await;
                 }
             }
             _ => {
@@ -225,8 +254,13 @@ impl AccountState {
     /// Fetches (with fallback), installs on success, reports to the gate, and tells every
     /// joiner. On failure the last good topology stays and a warning names the account;
     /// a fetcher that panics is caught here, logged at `error`, and counts as a failure.
-    async fn run_flight(&self, ticket: Ticket, reporter: FlightReporter) {
-        let fetched = AssertUnwindSafe(self.fetch_with_fallback())
+    async fn run_flight(
+        &self,
+        ticket: Ticket,
+        reporter: FlightReporter,
+        credentials: &Credentials,
+    ) {
+        let fetched = AssertUnwindSafe(self.fetch_with_fallback(credentials))
             .catch_unwind()
             .await
             .unwrap_or_else(|panic| Err(self.caught(panic.as_ref())));
@@ -272,11 +306,17 @@ impl AccountState {
     /// of the last good document (most preferred first), or, with none yet, of the
     /// bootstrap endpoints. Each attempt is bounded by the fetch timeout, so one flight
     /// takes at most `(1 + MAX_FALLBACK_ENDPOINTS) × fetch_timeout` whatever the document
-    /// lists; the error of the last attempt is returned.
-    async fn fetch_with_fallback(&self) -> Result<ValidatedAccount, FetchError> {
+    /// lists; the error of the last attempt is returned. A 401 with every credential is
+    /// not an endpoint failure: the regional endpoints would refuse the same keys, so it is
+    /// returned at once.
+    async fn fetch_with_fallback(
+        &self,
+        credentials: &Credentials,
+    ) -> Result<ValidatedAccount, FetchError> {
         let primary = &self.spec.endpoint;
-        let mut last_error = match self.fetch_once(primary).await {
+        let mut last_error = match self.fetch_once(primary, credentials).await {
             Ok(account) => return Ok(account),
+            Err(error @ FetchError::Status { status: 401, .. }) => return Err(error),
             Err(error) => error,
         };
         let fallbacks = if self.store.account().is_some() {
@@ -293,7 +333,7 @@ impl AccountState {
                 .fallback_fetches
                 .fetch_add(1, Ordering::Relaxed);
             tracing::debug!(account = %primary, %endpoint, error = %last_error, "trying a regional endpoint");
-            match self.fetch_once(endpoint).await {
+            match self.fetch_once(endpoint, credentials).await {
                 Ok(account) => return Ok(account),
                 Err(error) => last_error = error,
             }
@@ -301,16 +341,36 @@ impl AccountState {
         Err(last_error)
     }
 
-    async fn fetch_once(&self, endpoint: &Endpoint) -> Result<ValidatedAccount, FetchError> {
-        bounded(self.fetch_timeout, self.fetcher.fetch_account(endpoint)).await
+    /// One `GET /` at `endpoint`, signed with the newest handle's credential; on a 401,
+    /// again with each other distinct credential (newest first) before it counts as a
+    /// failure. Each attempt is bounded by the fetch timeout.
+    async fn fetch_once(
+        &self,
+        endpoint: &Endpoint,
+        credentials: &Credentials,
+    ) -> Result<ValidatedAccount, FetchError> {
+        credentials
+            .try_each(&self.counters.credential_fallbacks, |fetcher| async move {
+                bounded(self.fetch_timeout, fetcher.fetch_account(endpoint)).await
+            })
+            .await
     }
 
     /// Probes every endpoint whose mark expired, one at a time, each bounded by the fetch
     /// timeout, and reports the results to the store. Run by the loop with a slot held.
-    pub(crate) async fn probe_due(&self) {
-        for endpoint in self.store.due_probes(now()) {
+    pub(crate) async fn probe_due(&self, registry: &Registry) {
+        let due = self.store.due_probes(now());
+        if due.is_empty() {
+            return;
+        }
+        let credentials = Credentials::of(registry, &self.spec.endpoint);
+        for endpoint in due {
             self.counters.probes.fetch_add(1, Ordering::Relaxed);
-            let probe = bounded(self.fetch_timeout, self.fetcher.probe(&endpoint));
+            let timeout = self.fetch_timeout;
+            let probe = credentials.try_each(&self.counters.credential_fallbacks, |fetcher| {
+                let endpoint = &endpoint;
+                async move { bounded(timeout, fetcher.probe(endpoint)).await }
+            });
             let result = AssertUnwindSafe(probe)
                 .catch_unwind()
                 .await

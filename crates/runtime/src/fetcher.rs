@@ -21,6 +21,14 @@ pub trait AccountFetcher: Send + Sync + 'static {
     /// Whether `endpoint` answers again (a `GET /` there, typically). Used to gate
     /// failback of an endpoint whose unavailability mark expired.
     fn probe<'a>(&'a self, endpoint: &'a Endpoint) -> FetchFuture<'a, ()>;
+
+    /// An opaque, non-secret identifier of the credential this fetcher signs with now
+    /// (never the key itself). Handles whose fetchers report the same id count as one
+    /// credential when a refresh falls back after a 401. `None` (the default): every
+    /// fetcher instance is its own credential.
+    fn credential_id(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// Why a fetch or a probe failed.
@@ -50,6 +58,10 @@ pub enum FetchError {
     /// The request could not be completed (refused, reset, TLS, ...).
     #[error("transport error")]
     Transport(#[source] Box<dyn Error + Send + Sync>),
+    /// No live handle of the account holds a credential to sign with (every handle was
+    /// dropped while the fetch was starting).
+    #[error("no live handle holds a credential for this account")]
+    NoCredentials,
     /// The fetcher panicked. The runtime caught it, logged it at `error` and keeps
     /// running; the last good topology stays.
     #[error("the fetcher panicked: {message}")]

@@ -12,6 +12,7 @@ use meridian_location_store::{
 use meridian_refresh_core::{FetchEpoch, Registration};
 
 use crate::account::{AccountState, Triggered, now};
+use crate::fetcher::AccountFetcher;
 use crate::flight::{FlightResult, Waiter, wait};
 use crate::runtime::Registry;
 use crate::stats::AccountStats;
@@ -113,6 +114,8 @@ pub struct AccountHandle {
     pub(crate) registration: Registration<Endpoint>,
     pub(crate) registry: Registry,
     pub(crate) tasks: Tasks,
+    /// This registration's credential (its subscriber in the registry).
+    pub(crate) fetcher: Arc<dyn AccountFetcher>,
 }
 
 impl AccountHandle {
@@ -182,13 +185,15 @@ impl AccountHandle {
         if installed > routed.topology_generation {
             return RefreshWait(WaitFor::Nothing);
         }
-        RefreshWait(match self.state.signal(&self.tasks, routed.epoch) {
-            Triggered::Started(waiter) | Triggered::Joined(waiter) => WaitFor::Flight(waiter),
-            // Only a moved backend is worth waiting for: the same region would refuse
-            // the retry again. Other failures retry elsewhere at once.
-            Triggered::Throttled { until } if backend_moved => WaitFor::Until(until),
-            Triggered::Throttled { .. } | Triggered::Superseded => WaitFor::Nothing,
-        })
+        RefreshWait(
+            match self.state.signal(&self.tasks, &self.registry, routed.epoch) {
+                Triggered::Started(waiter) | Triggered::Joined(waiter) => WaitFor::Flight(waiter),
+                // Only a moved backend is worth waiting for: the same region would refuse
+                // the retry again. Other failures retry elsewhere at once.
+                Triggered::Throttled { until } if backend_moved => WaitFor::Until(until),
+                Triggered::Throttled { .. } | Triggered::Superseded => WaitFor::Nothing,
+            },
+        )
     }
 
     /// Waits as `wait` says, never past `deadline`: for the refresh the report started
@@ -210,7 +215,10 @@ impl AccountHandle {
                         return None;
                     }
                     tokio::time::sleep_until(until).await;
-                    match self.state.signal(&self.tasks, self.state.gate.epoch()) {
+                    match self
+                        .state
+                        .signal(&self.tasks, &self.registry, self.state.gate.epoch())
+                    {
                         Triggered::Started(waiter) | Triggered::Joined(waiter) => {
                             Some(wait(waiter).await)
                         }
@@ -233,7 +241,7 @@ impl AccountHandle {
     /// once the fetch has installed its result, so the caller proceeds on the new
     /// topology, never the stale one.
     pub async fn request_refresh(&self) -> RefreshOutcome {
-        match self.state.trigger(&self.tasks) {
+        match self.state.trigger(&self.tasks, &self.registry) {
             Triggered::Started(waiter) => RefreshOutcome::Started(wait(waiter).await),
             Triggered::Joined(waiter) => RefreshOutcome::Joined(wait(waiter).await),
             Triggered::Throttled { until } => RefreshOutcome::Throttled { until },
@@ -247,6 +255,11 @@ impl AccountHandle {
             &self.state,
             self.registry.subscribers(self.endpoint()).len(),
         )
+    }
+
+    /// Whether the runtime was shut down (or dropped): no refresh will come any more.
+    pub fn is_shut_down(&self) -> bool {
+        self.tasks.is_stopping()
     }
 
     /// This handle's registration id (unique and increasing within the runtime).
@@ -279,6 +292,7 @@ pub(crate) fn account_stats(state: &AccountState, handles: usize) -> AccountStat
         fallback_fetches: counters.fallback_fetches.load(Ordering::Relaxed),
         skipped_busy: counters.skipped_busy.load(Ordering::Relaxed),
         fetcher_panics: counters.panics.load(Ordering::Relaxed),
+        credential_fallbacks: counters.credential_fallbacks.load(Ordering::Relaxed),
     }
 }
 
@@ -287,12 +301,15 @@ impl Clone for AccountHandle {
     fn clone(&self) -> Self {
         let (registration, state) =
             self.registry
-                .register_with(self.endpoint().clone(), (), |_| Arc::clone(&self.state));
+                .register_with(self.endpoint().clone(), Arc::clone(&self.fetcher), |_| {
+                    Arc::clone(&self.state)
+                });
         Self {
             state,
             registration,
             registry: self.registry.clone(),
             tasks: self.tasks.clone(),
+            fetcher: Arc::clone(&self.fetcher),
         }
     }
 }

@@ -10,7 +10,10 @@
 //! rate-limited and single-flight, so a storm of triggers costs one fetch and every caller
 //! sees its result.
 //!
-//! The runtime knows nothing about HTTP: each account comes with an [`AccountFetcher`].
+//! The runtime knows nothing about HTTP: each handle comes with an [`AccountFetcher`],
+//! its credential; an account's refreshes sign with the newest live handle's and, on a
+//! 401, with the other distinct ones. Crates above keep runtime-wide state (the driver's
+//! shared connection pool) in [`Runtime::extension`].
 //! Dropping the last `Runtime` clone aborts the loop and every fetch in flight;
 //! [`Runtime::shutdown`] does the same gracefully. Nothing the runtime spawns refers back
 //! to it, so no reference cycle keeps the loop alive.
@@ -54,6 +57,7 @@
 
 mod account;
 mod config;
+mod credentials;
 mod fetcher;
 mod flight;
 mod handle;

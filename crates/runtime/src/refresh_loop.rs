@@ -87,7 +87,7 @@ pub(crate) async fn run_loop(shared: Arc<Shared>, tasks: Tasks) {
 /// Starts a worker for each class with more queued jobs than workers, while slots allow.
 /// Returns whether work is left waiting for a slot.
 fn start_workers(
-    shared: &Shared,
+    shared: &Arc<Shared>,
     queue: &Arc<Mutex<WorkQueue>>,
     workers: &mut FuturesUnordered<Worker>,
 ) -> bool {
@@ -103,7 +103,12 @@ fn start_workers(
                 break;
             };
             lock(queue).worker_started(class);
-            workers.push(Box::pin(work(Arc::clone(queue), class, slot)));
+            workers.push(Box::pin(work(
+                Arc::clone(shared),
+                Arc::clone(queue),
+                class,
+                slot,
+            )));
         }
     }
     waiting
@@ -111,7 +116,7 @@ fn start_workers(
 
 /// One worker: holds one slot and runs queued jobs of its class one after another until
 /// none is left, so a tick over many accounts costs no task, box or wake-up per account.
-async fn work(queue: Arc<Mutex<WorkQueue>>, class: Class, _slot: SlotGuard) {
+async fn work(shared: Arc<Shared>, queue: Arc<Mutex<WorkQueue>>, class: Class, _slot: SlotGuard) {
     let mut first = true;
     loop {
         let next = lock(&queue).next_job(class, first);
@@ -119,7 +124,11 @@ async fn work(queue: Arc<Mutex<WorkQueue>>, class: Class, _slot: SlotGuard) {
         let Some(job) = next else { break };
         // Flights catch their fetcher's panics; this catches anything else, so one
         // account's bug never takes the loop down.
-        if AssertUnwindSafe(job.run()).catch_unwind().await.is_err() {
+        if AssertUnwindSafe(job.run(&shared.registry))
+            .catch_unwind()
+            .await
+            .is_err()
+        {
             tracing::error!("a refresh job panicked; the loop keeps running");
         }
     }

@@ -1,9 +1,11 @@
 //! The runtime: the account registry, the one refresh loop, and the lifecycle.
 
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
 use std::fmt;
 use std::panic::AssertUnwindSafe;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use futures_util::FutureExt;
@@ -20,8 +22,9 @@ use crate::slots::Slots;
 use crate::stats::{RuntimeHealth, RuntimeStats};
 use crate::tasks::{TaskMonitor, Tasks};
 
-/// The registry: account endpoint → shared account state, one `()` subscriber per handle.
-pub(crate) type Registry = AccountRegistry<Endpoint, (), Arc<AccountState>>;
+/// The registry: account endpoint → shared account state, one subscriber per handle: the
+/// fetcher (so the credential) it was attached with.
+pub(crate) type Registry = AccountRegistry<Endpoint, Arc<dyn AccountFetcher>, Arc<AccountState>>;
 
 /// Why [`Runtime::attach`] refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -30,6 +33,13 @@ pub enum AttachError {
     /// The runtime was shut down.
     #[error("the runtime has been shut down")]
     ShutDown,
+    /// A per-account setting differs from the one the account was first attached with
+    /// (an empty setting never conflicts: it takes the account's).
+    #[error("`{setting}` differs from the value this account was first attached with")]
+    Conflict {
+        /// The setting's name.
+        setting: &'static str,
+    },
 }
 
 /// What the loop shares with the runtime. Holds no reference back to [`Runtime`], so
@@ -63,6 +73,7 @@ struct RuntimeInner {
     shared: Arc<Shared>,
     tasks: Tasks,
     loop_started: AtomicBool,
+    extensions: Mutex<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>,
 }
 
 impl Drop for RuntimeInner {
@@ -159,6 +170,7 @@ impl RuntimeBuilder {
                 }),
                 tasks: Tasks::new(handle),
                 loop_started: AtomicBool::new(false),
+                extensions: Mutex::new(HashMap::new()),
             }),
         })
     }
@@ -173,10 +185,16 @@ impl Runtime {
     /// Registers an account and returns a handle to it.
     ///
     /// The first attach of an endpoint creates the account's state with `spec` and
-    /// `fetcher`, and performs the initial fetch; concurrent and later attaches share
-    /// that state (their `spec` and `fetcher` are not used) and join the initial fetch if
-    /// it is still running. A failed initial fetch is not an error: the handle routes to
-    /// the account endpoint until a refresh succeeds, and the stats show the failure.
+    /// performs the initial fetch; concurrent and later attaches share that state and
+    /// join the initial fetch if it is still running. The spec's settings are per
+    /// account: a later attach may leave them empty, but a different non-empty value is
+    /// [`AttachError::Conflict`]. A failed initial fetch is not an error: the handle
+    /// routes to the account endpoint until a refresh succeeds, and the stats show the
+    /// failure.
+    ///
+    /// `fetcher` is this handle's credential: refreshes of the account are signed by the
+    /// newest live handle's fetcher and, on a 401, by the other distinct ones (newest
+    /// first); it leaves the set when the handle is dropped.
     pub async fn attach(
         &self,
         spec: impl Into<AccountSpec>,
@@ -188,27 +206,33 @@ impl Runtime {
         }
         let spec = spec.into();
         let shared = &self.inner.shared;
+        let requested = spec.clone();
         let (registration, state) =
             shared
                 .registry
-                .register_with(spec.endpoint.clone(), (), |_| {
+                .register_with(spec.endpoint.clone(), Arc::clone(&fetcher), |_| {
                     Arc::new(AccountState::new(
                         spec,
-                        fetcher,
                         &shared.config,
                         Arc::clone(&shared.slots),
                     ))
                 });
+        if let Some(setting) = state.spec.conflict(&requested) {
+            drop(registration);
+            return Err(AttachError::Conflict { setting });
+        }
         self.ensure_loop();
         let handle = AccountHandle {
             state,
             registration,
             registry: shared.registry.clone(),
             tasks: tasks.clone(),
+            fetcher,
         };
         if handle.snapshot().topology_generation() == 0 {
             if let crate::account::Triggered::Started(waiter)
-            | crate::account::Triggered::Joined(waiter) = handle.state.trigger(tasks)
+            | crate::account::Triggered::Joined(waiter) =
+                handle.state.trigger(tasks, &handle.registry)
             {
                 wait(waiter).await;
             }
@@ -267,6 +291,32 @@ impl Runtime {
         }
     }
 
+    /// Whether [`shutdown`](Self::shutdown) was called: the loop is stopped for good.
+    pub fn is_shut_down(&self) -> bool {
+        self.inner.tasks.is_stopping()
+    }
+
+    /// A value of type `T` attached to this runtime, created by `init` on first use and
+    /// shared by every later call with the same `T` (one per type, for the runtime's
+    /// lifetime): how a crate above the runtime keeps runtime-wide state — the driver
+    /// keeps its shared HTTP connections here — without the runtime knowing about it.
+    ///
+    /// `init` runs without any lock held; if two first calls race, one value wins and
+    /// both get it. The value is dropped with the last `Runtime` clone; it must not hold
+    /// a `Runtime` itself (that would keep the runtime alive forever).
+    pub fn extension<T: Any + Send + Sync>(&self, init: impl FnOnce() -> T) -> Arc<T> {
+        let id = TypeId::of::<T>();
+        let existing = lock(&self.inner.extensions).get(&id).cloned();
+        if let Some(value) = existing.and_then(|v| v.downcast::<T>().ok()) {
+            return value;
+        }
+        let fresh = Arc::new(init());
+        let erased: Arc<dyn Any + Send + Sync> = Arc::clone(&fresh) as _;
+        let value = Arc::clone(lock(&self.inner.extensions).entry(id).or_insert(erased));
+        // Entries are only ever inserted under their own type's id, so this never fails.
+        value.downcast::<T>().unwrap_or(fresh)
+    }
+
     /// A view of the runtime's tasks that stays valid after the runtime is dropped.
     pub fn task_monitor(&self) -> TaskMonitor {
         self.inner.tasks.monitor()
@@ -290,6 +340,11 @@ impl Runtime {
         monitor.wait_idle(Duration::from_secs(1)).await;
         graceful
     }
+}
+
+/// Locks `mutex`; a poisoned lock still holds a consistent map (inserts cannot half-fail).
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Runs the loop and restarts it if it panics: the panic is logged at `error`, counted in

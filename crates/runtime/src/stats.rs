@@ -29,6 +29,8 @@ pub struct AccountStats {
     pub skipped_busy: u64,
     /// Fetcher panics caught (each counted as a failed fetch).
     pub fetcher_panics: u64,
+    /// Fetches and probes retried with another live handle's credential after a 401.
+    pub credential_fallbacks: u64,
 }
 
 /// The whole runtime's counters.

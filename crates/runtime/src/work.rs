@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::account::AccountState;
+use crate::runtime::Registry;
 use crate::tick::TickProgress;
 
 /// One unit of queued work.
@@ -47,14 +48,14 @@ impl Job {
         }
     }
 
-    /// Runs the job (the caller holds a slot).
-    pub(crate) async fn run(self) {
+    /// Runs the job (the caller holds a slot); `registry` says whose credentials sign.
+    pub(crate) async fn run(self, registry: &Registry) {
         match self {
             Self::Refresh(account, tick) => {
-                account.refresh_periodic().await;
+                account.refresh_periodic(registry).await;
                 drop(tick);
             }
-            Self::Probe(account) => account.probe_due().await,
+            Self::Probe(account) => account.probe_due(registry).await,
         }
     }
 }

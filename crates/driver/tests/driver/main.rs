@@ -5,7 +5,10 @@
 mod accounts;
 mod failover;
 mod hostile;
+mod lifetimes;
 mod operations;
+mod rotation;
+mod sharing;
 
 use std::time::Duration;
 
@@ -15,6 +18,9 @@ use meridian_runtime::Runtime;
 
 #[path = "../common/mod.rs"]
 mod common;
+#[path = "../common/sockets.rs"]
+#[allow(dead_code)]
+mod sockets;
 
 pub use common::wait_for;
 

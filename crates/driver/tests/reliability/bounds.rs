@@ -88,7 +88,8 @@ async fn a_storm_of_reports_spawns_at_most_one_fetch() {
     }
     assert!(
         peak <= 2,
-        "the loop and one flight at a time, saw {peak} tasks"
+        "the loop and one flight at a time, saw {peak} tasks: {:?}",
+        driver.stats().refresh
     );
     let stats = driver.stats().refresh;
     assert_eq!(

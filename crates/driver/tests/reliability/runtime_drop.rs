@@ -1,4 +1,6 @@
 //! Runtime drop with fetches in flight: every task ends, nothing panics, nobody hangs.
+//! (Since issue 12 a live driver keeps the loop running after the last `Runtime` handle
+//! is dropped; the explicit shutdown through the driver is what ends it here.)
 
 use std::time::Duration;
 
@@ -13,6 +15,7 @@ async fn runtime_drop_with_fetches_in_flight_ends_every_task() {
         .refresh_interval(Duration::from_millis(50))
         .event_min_interval(Duration::from_millis(10))
         .fetch_timeout(Duration::from_secs(30))
+        .shutdown_grace(Duration::from_millis(100))
         .build()
         .unwrap();
     let driver = Driver::builder(
@@ -50,6 +53,11 @@ async fn runtime_drop_with_fetches_in_flight_ends_every_task() {
         "the loop, which runs the hanging periodic fetch"
     );
     drop(runtime);
+    assert!(
+        monitor.live_tasks() >= 1,
+        "the driver keeps the loop alive without a runtime handle"
+    );
+    driver.runtime().shutdown().await;
     assert!(
         monitor.wait_idle(Duration::from_secs(5)).await,
         "every task ended"

@@ -1,9 +1,11 @@
-//! The key never appears in `Debug`, `Display`, error messages or tracing output.
+//! The key never appears in `Debug`, `Display`, error messages or tracing output — also
+//! across key rotation (a second key, an in-place rotation, refreshes falling back to
+//! another driver's key after a 401, a refused rotation).
 
 use std::time::Duration;
 
 use meridian_driver::{AccountConfig, Driver};
-use meridian_emulator::{Emulator, FaultAction, FaultRule};
+use meridian_emulator::{Emulator, FaultAction, FaultRule, KeyKind};
 use meridian_runtime::Runtime;
 use serde_json::json;
 
@@ -14,7 +16,13 @@ async fn the_key_is_never_printed_or_logged() {
     capture::install();
     // A key of its own, so the search cannot be confused by other tests' keys.
     let key = "bWVyaWRpYW4tc2VjcmV0LWtleS1mb3ItdGhlLXNlY3JldHMtdGVzdA==";
-    let emulator = Emulator::builder().key(key).start().await.unwrap();
+    let second = "c2Vjb25kLW1lcmlkaWFuLXNlY3JldC1mb3ItdGhlLXRlc3Q=";
+    let emulator = Emulator::builder()
+        .key(key)
+        .secondary_key(second)
+        .start()
+        .await
+        .unwrap();
     let runtime = Runtime::builder()
         .refresh_interval(Duration::from_millis(100))
         .event_min_interval(Duration::from_millis(10))
@@ -97,12 +105,57 @@ async fn the_key_is_never_printed_or_logged() {
     let unauthorized = wrong.read_account().await.unwrap_err();
     printed.push(format!("{unauthorized} {unauthorized:?}"));
 
+    // Rotation: a driver on the secondary key, the primary regenerated, the first driver
+    // rotated in place to the new primary, the secondary driver dropped. The newest
+    // credential left (`wrong`) gets 401 on refresh; the rotated one answers.
+    let on_second = Driver::builder(
+        &runtime,
+        AccountConfig::new(emulator.global_endpoint(), second),
+    )
+    .build()
+    .await
+    .unwrap();
+    printed.push(format!("{on_second:?}"));
+    let regenerated = emulator.regenerate_key(KeyKind::Primary);
+    printed.push(format!("{:?}", emulator.keys()));
+    driver.rotate_key(&regenerated).unwrap();
+    drop(on_second);
+    assert!(
+        crate::wait_for(Duration::from_secs(10), || async {
+            driver.stats().credential_fallbacks >= 1
+        })
+        .await,
+        "a refresh fell back to another driver's key"
+    );
+    driver.read_account().await.unwrap();
+    let refused = driver.rotate_key("s3cr3t-not-base64!!").unwrap_err();
+    printed.push(format!("{refused} {refused:?}"));
+    let conflict = Driver::builder(
+        &runtime,
+        AccountConfig::new(emulator.global_endpoint(), second),
+    )
+    .bootstrap_endpoints([emulator.region_endpoint("West US").unwrap()])
+    .build()
+    .await
+    .unwrap_err();
+    printed.push(format!(
+        "{conflict} {conflict:?} {driver:?} {:?}",
+        driver.stats()
+    ));
+
     assert!(
         capture::contains("retrying") || capture::contains("account refresh failed"),
         "something was logged"
     );
     let decoded = String::from_utf8_lossy(&base64_decode(key)).into_owned();
-    for needle in [key, decoded.as_str(), "d3Jvbmcta2V5LWZvci10aGUtdGVzdA=="] {
+    for needle in [
+        key,
+        decoded.as_str(),
+        "d3Jvbmcta2V5LWZvci10aGUtdGVzdA==",
+        second,
+        regenerated.as_str(),
+        "s3cr3t",
+    ] {
         assert!(!capture::contains(needle), "the key appeared in the logs");
         for text in &printed {
             assert!(!text.contains(needle), "the key appeared in {text}");

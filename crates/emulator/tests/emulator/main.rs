@@ -10,6 +10,7 @@ mod faults;
 mod feeds;
 mod hostile;
 mod http2;
+mod keys;
 mod query;
 mod tls;
 mod wire;

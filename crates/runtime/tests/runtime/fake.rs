@@ -19,6 +19,8 @@ pub enum Behaviour {
     Hang,
     /// The fetcher panics (a bug in a fetcher must not take the runtime down).
     Panic,
+    /// 401: this fetcher's credential is refused.
+    Unauthorized,
 }
 
 #[derive(Debug, Default)]
@@ -29,11 +31,18 @@ pub struct FakeFetcher {
     probes: Mutex<Vec<(Instant, Endpoint)>>,
     in_flight: AtomicUsize,
     max_in_flight: AtomicUsize,
+    credential: Option<u64>,
 }
 
 impl FakeFetcher {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A fetcher that names its credential `id` (equal ids count as one credential).
+    pub fn with_credential(mut self, id: u64) -> Self {
+        self.credential = Some(id);
+        self
     }
 
     pub fn set(&self, endpoint: &Endpoint, behaviour: Behaviour) {
@@ -116,6 +125,10 @@ impl AccountFetcher for FakeFetcher {
                 }
                 Some(Behaviour::Hang) => std::future::pending().await,
                 Some(Behaviour::Panic) => panic!("fake fetcher bug"),
+                Some(Behaviour::Unauthorized) => Err(FetchError::Status {
+                    status: 401,
+                    sub_status: None,
+                }),
                 Some(Behaviour::Fail) | None => Err(FetchError::Status {
                     status: 503,
                     sub_status: None,
@@ -124,12 +137,22 @@ impl AccountFetcher for FakeFetcher {
         })
     }
 
+    fn credential_id(&self) -> Option<u64> {
+        self.credential
+    }
+
     fn probe<'a>(&'a self, endpoint: &'a Endpoint) -> FetchFuture<'a, ()> {
         Box::pin(async move {
             self.probes
                 .lock()
                 .unwrap()
                 .push((Instant::now(), endpoint.clone()));
+            if let Some(Behaviour::Unauthorized) = self.behaviour.lock().unwrap().get(endpoint) {
+                return Err(FetchError::Status {
+                    status: 401,
+                    sub_status: None,
+                });
+            }
             if self
                 .probe_ok
                 .lock()

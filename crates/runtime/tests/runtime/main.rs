@@ -1,6 +1,7 @@
 //! Runtime behaviour on tokio's paused clock with fake fetchers.
 #![allow(clippy::unwrap_used)]
 
+mod credentials;
 mod event_refresh;
 mod fake;
 mod fallback_probe;

@@ -1,0 +1,99 @@
+//! One HTTP connection pool per runtime: the driver's extension of the runtime.
+//!
+//! Drivers built on one [`Runtime`](meridian_runtime::Runtime) with the same transport
+//! settings (trusted certificates, request timeout, body cap, connection limit, idle
+//! timeout) share one
+//! [`HyperTransport`] — one hyper-util pool per endpoint and one TLS configuration, its
+//! root store parsed once — kept in the runtime's typed extension slot. The runtime
+//! stays HTTP-agnostic: it only stores the value. A pool lives while a driver (or a
+//! registration's refresh fetcher) uses it and is dropped after the last one.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::time::Duration;
+
+use tokio::sync::{Semaphore, SemaphorePermit};
+
+use crate::transport::{HttpRequest, HttpResponse, HyperTransport, Transport, TransportError};
+
+/// The settings that shape a transport; drivers with equal ones share it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct PoolKey {
+    pub(crate) trusted_certificates: Vec<Vec<u8>>,
+    pub(crate) request_timeout: Duration,
+    pub(crate) max_response_bytes: usize,
+    pub(crate) max_connections: usize,
+    pub(crate) pool_idle_timeout: Duration,
+}
+
+/// The runtime extension: the live pools by settings.
+#[derive(Debug, Default)]
+pub(crate) struct SharedTransports {
+    pools: Mutex<HashMap<PoolKey, Weak<PooledTransport>>>,
+}
+
+impl SharedTransports {
+    /// The pool for `key`, created on first use (and again after its last user left).
+    pub(crate) fn get(&self, key: PoolKey) -> Result<Arc<PooledTransport>, String> {
+        let mut pools = self.pools.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(pool) = pools.get(&key).and_then(Weak::upgrade) {
+            return Ok(pool);
+        }
+        pools.retain(|_, pool| pool.strong_count() > 0);
+        let pool = Arc::new(PooledTransport {
+            inner: HyperTransport::new(
+                &key.trusted_certificates,
+                key.request_timeout,
+                key.max_response_bytes,
+                key.pool_idle_timeout,
+                key.max_connections,
+            )?,
+            permits: Semaphore::new(key.max_connections),
+            timeout: key.request_timeout,
+        });
+        pools.insert(key, Arc::downgrade(&pool));
+        Ok(pool)
+    }
+}
+
+/// A shared transport with a bound on requests in flight, so on connections open: a
+/// request waits (within its timeout) for one of `max_connections` permits, and the pool
+/// keeps at most `max_connections` idle connections per endpoint (a connection that
+/// hyper opened while another was on its way back to the pool is closed when it
+/// returns to a full pool).
+pub(crate) struct PooledTransport {
+    inner: HyperTransport,
+    permits: Semaphore,
+    timeout: Duration,
+}
+
+impl PooledTransport {
+    /// Waits (within the request timeout) for one of the pool's `max_connections` slots.
+    /// Callers build and sign their request only once admitted, so a thousand queued
+    /// operations hold a slot wait each, not a thousand built requests.
+    pub(crate) async fn admit(&self) -> Result<Admission<'_>, TransportError> {
+        match tokio::time::timeout(self.timeout, self.permits.acquire()).await {
+            Ok(Ok(permit)) => Ok(Admission { _permit: permit }),
+            // Every connection stayed busy for a whole request timeout (the semaphore is
+            // never closed).
+            _ => Err(TransportError::Timeout(self.timeout)),
+        }
+    }
+
+    /// Sends `request` on the slot `admission` holds; the slot is free again when the
+    /// response (body included) is in, or the request failed.
+    pub(crate) async fn send(
+        &self,
+        admission: Admission<'_>,
+        request: HttpRequest,
+    ) -> Result<HttpResponse, TransportError> {
+        let response = self.inner.send(request).await;
+        drop(admission);
+        response
+    }
+}
+
+/// One of a pool's slots, held while a request is in flight.
+pub(crate) struct Admission<'a> {
+    _permit: SemaphorePermit<'a>,
+}
