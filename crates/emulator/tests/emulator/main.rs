@@ -11,6 +11,7 @@ mod feeds;
 mod hostile;
 mod http2;
 mod query;
+mod replication;
 mod tls;
 mod wire;
 
