@@ -18,6 +18,7 @@ use crate::error::DriverError;
 use crate::fetcher::DriverFetcher;
 use crate::operation::{Operation, Success};
 use crate::request::Target;
+use crate::session::SessionTokens;
 use crate::signing::MasterKey;
 use crate::transport::{HyperTransport, Transport};
 
@@ -179,6 +180,7 @@ impl DriverBuilder {
                 transport,
                 key,
                 retry_policy: self.retry_policy,
+                sessions: SessionTokens::default(),
             }),
         })
     }
@@ -189,6 +191,8 @@ pub(crate) struct DriverInner {
     pub(crate) transport: Arc<dyn Transport>,
     pub(crate) key: MasterKey,
     pub(crate) retry_policy: RetryPolicy,
+    /// The newest session token per container, shared by every clone of the driver.
+    pub(crate) sessions: SessionTokens,
 }
 
 /// A client of one account, hosted by a [`Runtime`].
@@ -336,6 +340,12 @@ impl Driver {
         )?)
     }
 
+    /// The newest session token this driver holds for a container (`x-ms-session-token`
+    /// of its last write or read), if any.
+    pub fn session_token(&self, db: &str, coll: &str) -> Option<String> {
+        self.inner.sessions.get(&format!("dbs/{db}/colls/{coll}"))
+    }
+
     /// A handle for item operations in `db`/`coll`.
     pub fn container(&self, db: &str, coll: &str) -> Container<'_> {
         Container {
@@ -384,7 +394,9 @@ impl Container<'_> {
         } else {
             Operation::write(method, target, idempotent, body)
         };
-        operation.header("x-ms-documentdb-partitionkey", pk.into().header())
+        operation
+            .session(format!("dbs/{}/colls/{}", self.db, self.coll), true)
+            .header("x-ms-documentdb-partitionkey", pk.into().header())
     }
 
     async fn run<T: DeserializeOwned>(
@@ -431,7 +443,10 @@ impl Container<'_> {
         self.run(operation).await
     }
 
-    /// Reads an item.
+    /// Reads an item. Under session consistency: it carries the newest session token
+    /// this driver holds for the container, so it sees this driver's writes; a region
+    /// that has not caught up answers 404/1002 and the read is retried in the next
+    /// region, then the write region, within the retry budget.
     pub async fn read_item<T: DeserializeOwned>(
         &self,
         pk: impl Into<PartitionKey>,
@@ -444,6 +459,28 @@ impl Container<'_> {
             None,
             pk,
         );
+        self.run(operation).await
+    }
+
+    /// Reads an item without this driver's session token: eventual consistency. The
+    /// nearest region answers from what it has, which may be older than this driver's
+    /// own writes (a region the write has not reached yet answers 404). Cheaper on a
+    /// lagging account: never a 404/1002 retry. (Full per-operation options are left
+    /// to a later API; this is the one opt-out.)
+    pub async fn read_item_eventual<T: DeserializeOwned>(
+        &self,
+        pk: impl Into<PartitionKey>,
+        id: &str,
+    ) -> Result<ItemResponse<T>, DriverError> {
+        let operation = self
+            .operation(
+                Method::GET,
+                Target::item(&self.db, &self.coll, id),
+                true,
+                None,
+                pk,
+            )
+            .session(format!("dbs/{}/colls/{}", self.db, self.coll), false);
         self.run(operation).await
     }
 

@@ -39,6 +39,7 @@ mod error;
 mod fetcher;
 mod operation;
 mod request;
+mod session;
 mod signing;
 mod transport;
 

@@ -6,6 +6,7 @@ mod accounts;
 mod failover;
 mod hostile;
 mod operations;
+mod session;
 
 use std::time::Duration;
 
