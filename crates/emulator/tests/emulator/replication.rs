@@ -331,3 +331,66 @@ async fn multi_write_replicates_last_writer_wins() {
         wait_for(&client, base, "only-east", Some(1)).await;
     }
 }
+
+#[tokio::test]
+async fn the_cli_sets_the_lag_and_the_consistency() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let bin = env!("CARGO_BIN_EXE_meridian-emulator");
+    for bad in [
+        ["--consistency", "Bounded"],
+        ["--replication-lag-ms", "3600001"],
+    ] {
+        let output = Command::new(bin).args(bad).output().unwrap();
+        assert!(!output.status.success(), "{bad:?} is refused");
+    }
+    /// Kills the child however the test ends, so no emulator outlives it.
+    struct Child(std::process::Child);
+    impl Drop for Child {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut child = Child(
+        Command::new(bin)
+            .args([
+                "--port",
+                "0",
+                "--replication-lag-ms",
+                "60000",
+                "--consistency",
+                "eventual",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let stdout = child.0.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("ready line within 30 s");
+    let ready: Value = serde_json::from_str(&line).unwrap();
+    let global = ready["global"].as_str().unwrap();
+    let client = TestClient::new(ready["key"].as_str().unwrap());
+    let doc = client.get(global, crate::client::ACCOUNT).await.json();
+    assert_eq!(
+        doc["userConsistencyPolicy"]["defaultConsistencyLevel"],
+        "Eventual"
+    );
+    let status = client
+        .admin(Method::GET, &format!("{global}_emulator/replication"), None)
+        .await
+        .json();
+    assert_eq!(status["consistency"], "Eventual");
+    assert_eq!(status["regions"][0]["lag_ms"], LONG_LAG_MS);
+    drop(child);
+}
