@@ -198,6 +198,24 @@ impl Replication {
                 .is_some_and(|due| now >= due)
     }
 
+    /// Before a lag changes: records, for every logged write, the regions that already see
+    /// it, so raising a lag never takes back what a region has shown.
+    pub(crate) fn settle(&self, data: &mut DataStore, regions: &[String], now: Instant) {
+        for container in data
+            .databases
+            .values_mut()
+            .flat_map(|d| d.containers.values_mut())
+        {
+            for entry in &mut container.log.entries {
+                for region in regions {
+                    if self.visible(entry, region, now) {
+                        entry.seen.insert(canonical(region));
+                    }
+                }
+            }
+        }
+    }
+
     /// Stamps the writes a request made in `origin` and drops entries every region sees.
     pub(crate) fn stamp(&self, container: &mut Container, origin: &str, now: Instant) {
         let log = &mut container.log;

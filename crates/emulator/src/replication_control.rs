@@ -48,16 +48,23 @@ impl State {
         lag: std::time::Duration,
     ) -> Result<(), EmulatorError> {
         let lag = check_lag(lag).map_err(EmulatorError::Config)?;
+        let topology = lock(&self.topology);
         let name = match region {
             Some(region) => Some(
-                lock(&self.topology)
+                topology
                     .region(region)
                     .map(|r| r.name.clone())
                     .ok_or_else(|| TopologyError::UnknownRegion(region.to_string()))?,
             ),
             None => None,
         };
-        lock(&self.data).replication.set_lag(name.as_deref(), lag);
+        let regions: Vec<String> = topology.regions.iter().map(|r| r.name.clone()).collect();
+        let mut data = lock(&self.data);
+        let data = &mut *data;
+        let mut replication = std::mem::take(&mut data.replication);
+        replication.settle(data, &regions, Instant::now());
+        replication.set_lag(name.as_deref(), lag);
+        data.replication = replication;
         Ok(())
     }
 

@@ -187,6 +187,10 @@ async fn lagging_region_serves_stale_reads() {
     let fresh = query_ns(&client, &east, None).await;
     assert_eq!(fresh.json()["Documents"], json!([2, 1]));
     assert_eq!(n_of(&client, &north, "a").await, Some(1), "still lagging");
+    // Raising the lag again never takes back what East has shown.
+    set_lag(&client, &emulator, json!({"lag_ms": LONG_LAG_MS})).await;
+    assert_eq!(n_of(&client, &east, "a").await, Some(2), "monotonic");
+    assert_eq!(n_of(&client, &north, "a").await, Some(1));
 }
 
 #[tokio::test]
