@@ -163,6 +163,12 @@ async fn lagging_region_serves_stale_reads() {
         json!([1]),
         "queries see the view"
     );
+    let feed = client
+        .get(&format!("{east}dbs/db/colls/c/docs"), FEED)
+        .await
+        .json();
+    assert_eq!(feed["_count"], 1, "so do read feeds");
+    assert_eq!(feed["Documents"][0]["n"], 1);
     let west_lsn = token(&read(&client, &west, "a", None).await);
     let east_lsn = token(&read(&client, &east, "a", None).await);
     assert_eq!((west_lsn.as_str(), east_lsn.as_str()), ("0:-1#3", "0:-1#1"));
