@@ -11,7 +11,9 @@
 //! 3. a region outage: reads move away, then fail back only after a successful probe;
 //! 4. a key rotation: drivers move to the secondary key, the primary is regenerated, then
 //!    back in place with `rotate_key`; the account's refreshes and reads never fail;
-//! 5. a clean shutdown, then a summary table. Exits 0 in well under 30 s, non-zero if any
+//! 5. replication lag: an eventual read in a lagging region is stale; a session read
+//!    (the driver's session token) sees the driver's own write;
+//! 6. a clean shutdown, then a summary table. Exits 0 in well under 30 s, non-zero if any
 //!    promise above is broken.
 
 use std::collections::HashMap;
@@ -121,6 +123,56 @@ async fn wait_ticks(
     }
     progress(runtime, accounts, "", true);
     println!();
+    Ok(())
+}
+
+/// Step 4: with a lag longer than the step, an eventual read in East US sees the old
+/// version; a read with the session token is sent back (404/1002) and served elsewhere.
+async fn session_step(beta: &Account) -> Result<()> {
+    let driver = &beta.drivers[0];
+    let items = driver.container("tour", "items");
+    let east = beta
+        .emulator
+        .region_endpoint("East US")
+        .ok_or("no East US")?;
+    let region_of = |endpoint| {
+        driver
+            .snapshot()
+            .region_of(endpoint)
+            .map(ToString::to_string)
+            .unwrap_or_default()
+    };
+    items
+        .upsert_item("p", &json!({"id": "session", "pk": "p", "version": 1}))
+        .await?;
+    beta.emulator
+        .set_replication_lag(None, Duration::from_secs(60))?;
+    items
+        .upsert_item("p", &json!({"id": "session", "pk": "p", "version": 2}))
+        .await?;
+    let eventual = items.read_item_eventual::<Value>("p", "session").await?;
+    println!(
+        "  wrote version 2; eventual read (no session token) in {}: version {} (stale)",
+        region_of(&eventual.endpoint),
+        eventual.item["version"]
+    );
+    check(
+        eventual.endpoint.as_str() == east && eventual.item["version"] == 1,
+        "an eventual read in the lagging region is stale",
+    )?;
+    let session = items.read_item::<Value>("p", "session").await?;
+    println!(
+        "  session read (token {}): East US answered 404/1002; {} served version {} after {} attempts",
+        driver.session_token("tour", "items").unwrap_or_default(),
+        region_of(&session.endpoint),
+        session.item["version"],
+        session.attempts
+    );
+    check(
+        session.item["version"] == 2 && session.attempts > 1,
+        "a session read sees the driver's own write",
+    )?;
+    beta.emulator.set_replication_lag(None, Duration::ZERO)?;
     Ok(())
 }
 
@@ -368,8 +420,13 @@ async fn tour() -> Result<()> {
     println!("\n4. Key rotation on alpha: to the secondary key and back");
     rotate_keys(&runtime, &mut accounts).await?;
 
+    // 5. Replication lag: stale reads, and read-your-writes with the session token.
+    println!("\n5. Replication lag on beta (60 s): West US writes, East US lags");
+    let beta = &accounts[1];
+    session_step(beta).await?;
+
     // 5. Clean shutdown.
-    println!("\n5. Shutdown");
+    println!("\n6. Shutdown");
     let final_stats = runtime.stats();
     let monitor = runtime.task_monitor();
     let graceful = runtime.shutdown().await;

@@ -123,6 +123,7 @@ impl<'a> Container<'a> {
             Operation::write(method, target, idempotent, body)
         };
         operation
+            .session(format!("dbs/{}/colls/{}", self.db, self.coll), true)
             .header("x-ms-documentdb-partitionkey", pk.into().header())
             .excluding(&self.excluded_regions)
     }
@@ -171,7 +172,10 @@ impl<'a> Container<'a> {
         self.run(operation).await
     }
 
-    /// Reads an item.
+    /// Reads an item. Under session consistency: it carries the newest session token
+    /// this driver holds for the container, so it sees this driver's writes; a region
+    /// that has not caught up answers 404/1002 and the read is retried in the next
+    /// region, then the write region, within the retry budget.
     pub async fn read_item<T: DeserializeOwned>(
         &self,
         pk: impl Into<PartitionKey>,
@@ -184,6 +188,28 @@ impl<'a> Container<'a> {
             None,
             pk,
         );
+        self.run(operation).await
+    }
+
+    /// Reads an item without this driver's session token: eventual consistency. The
+    /// nearest region answers from what it has, which may be older than this driver's
+    /// own writes (a region the write has not reached yet answers 404). Cheaper on a
+    /// lagging account: never a 404/1002 retry. (Full per-operation options are left
+    /// to a later API; this is the one opt-out.)
+    pub async fn read_item_eventual<T: DeserializeOwned>(
+        &self,
+        pk: impl Into<PartitionKey>,
+        id: &str,
+    ) -> Result<ItemResponse<T>, DriverError> {
+        let operation = self
+            .operation(
+                Method::GET,
+                Target::item(&self.db, &self.coll, id),
+                true,
+                None,
+                pk,
+            )
+            .session(format!("dbs/{}/colls/{}", self.db, self.coll), false);
         self.run(operation).await
     }
 

@@ -21,6 +21,7 @@ use crate::error::DriverError;
 use crate::fetcher::DriverFetcher;
 use crate::operation::Operation;
 use crate::request::Target;
+use crate::session::SessionTokens;
 use crate::shared::{PoolKey, PooledTransport, SharedTransports};
 use crate::signing::MasterKey;
 
@@ -216,6 +217,7 @@ impl DriverBuilder {
                 credential,
                 preferred_regions: self.preferred_regions.into(),
                 retry_policy: self.retry_policy,
+                sessions: SessionTokens::default(),
             }),
         })
     }
@@ -229,6 +231,8 @@ pub(crate) struct DriverInner {
     pub(crate) credential: Arc<Credential>,
     pub(crate) preferred_regions: Box<[RegionName]>,
     pub(crate) retry_policy: RetryPolicy,
+    /// The newest session token per container, shared by every clone of the driver.
+    pub(crate) sessions: SessionTokens,
 }
 
 /// A client of one account, hosted by a [`Runtime`].
@@ -359,6 +363,12 @@ impl Driver {
         Ok(serde_json::from_slice(
             &self.inner.execute(&operation).await?.body,
         )?)
+    }
+
+    /// The newest session token this driver holds for a container (`x-ms-session-token`
+    /// of its last write or read), if any.
+    pub fn session_token(&self, db: &str, coll: &str) -> Option<String> {
+        self.inner.sessions.get(&format!("dbs/{db}/colls/{coll}"))
     }
 
     /// A handle for item operations in `db`/`coll`.

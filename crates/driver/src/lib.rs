@@ -41,6 +41,7 @@ mod error;
 mod fetcher;
 mod operation;
 mod request;
+mod session;
 mod shared;
 mod signing;
 mod transport;

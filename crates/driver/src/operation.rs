@@ -1,5 +1,6 @@
 //! One operation's attempt loop: route, send, report, retry or stop.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -16,6 +17,7 @@ use crate::driver::DriverInner;
 use crate::error::{DriverError, Failure};
 use crate::fetcher::sub_status;
 use crate::request::{Target, signed};
+use crate::session::{SESSION_TOKEN, SessionUse};
 use crate::transport::{HttpResponse, TransportError};
 
 /// One operation, described once and sent as many times as its retries allow.
@@ -29,6 +31,8 @@ pub(crate) struct Operation {
     pub(crate) body: Option<Bytes>,
     /// Regions this operation must not be routed to.
     pub(crate) excluded_regions: Vec<RegionName>,
+    /// The container whose session token the operation sends (reads) and keeps.
+    pub(crate) session: Option<SessionUse>,
 }
 
 /// A successful response.
@@ -50,6 +54,7 @@ impl Operation {
             headers: Vec::new(),
             body: None,
             excluded_regions: Vec::new(),
+            session: None,
         }
     }
 
@@ -67,7 +72,14 @@ impl Operation {
             headers: Vec::new(),
             body,
             excluded_regions: Vec::new(),
+            session: None,
         }
+    }
+
+    /// Takes part in `container`'s session; `send`: carry its token (reads).
+    pub(crate) fn session(mut self, container: String, send: bool) -> Self {
+        self.session = Some(SessionUse { container, send });
+        self
     }
 
     pub(crate) fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
@@ -153,6 +165,21 @@ impl DriverInner {
         let mut regions_tried: Vec<String> = Vec::new();
         let mut target = RetryTarget::NextRegion;
         let mut attempts = 0u32;
+        // A read carries the newest session token of its container, so a region that has
+        // not caught up answers 404/1002 (and the read moves on) instead of stale data.
+        let session_header = operation
+            .session
+            .as_ref()
+            .filter(|s| s.send && operation.kind == OperationKind::Read)
+            .and_then(|s| self.sessions.get(&s.container));
+        let headers: Cow<'_, [(&'static str, String)]> = match session_header {
+            Some(token) => {
+                let mut headers = operation.headers.clone();
+                headers.push((SESSION_TOKEN, token));
+                Cow::Owned(headers)
+            }
+            None => Cow::Borrowed(&operation.headers),
+        };
         let failover_deadline = Instant::now()
             .checked_add(self.retry_policy.failover_budget)
             .unwrap_or_else(far_future);
@@ -195,7 +222,7 @@ impl DriverInner {
                         operation.method.clone(),
                         &endpoint,
                         &operation.target,
-                        &operation.headers,
+                        &headers,
                         operation.body.clone(),
                     );
                     self.transport.send(admission, request).await
@@ -231,12 +258,17 @@ impl DriverInner {
             match verdict {
                 Verdict::Done => {
                     return match result {
-                        Ok(response) => Ok(Success {
-                            status: response.status,
-                            body: response.body,
-                            endpoint,
-                            attempts,
-                        }),
+                        Ok(response) => {
+                            if let Some(session) = &operation.session {
+                                self.sessions.update(&session.container, &response.headers);
+                            }
+                            Ok(Success {
+                                status: response.status,
+                                body: response.body,
+                                endpoint,
+                                attempts,
+                            })
+                        }
                         Err(_) => Err(DriverError::Exhausted(failure(&result))),
                     };
                 }

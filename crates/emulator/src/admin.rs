@@ -9,9 +9,11 @@ use serde_json::json;
 
 use crate::counters::Counters;
 use crate::data::ApiError;
+use crate::emulator::EmulatorError;
 use crate::faults::FaultRule;
 use crate::http::{Body, RequestBody, error_response, json_response, read_json, respond};
 use crate::keys::KeyKind;
+use crate::replication::FailoverMode;
 use crate::state::{State, lock};
 use crate::topology::TopologyError;
 
@@ -19,6 +21,16 @@ use crate::topology::TopologyError;
 #[serde(deny_unknown_fields)]
 struct Failover {
     write_region: String,
+    #[serde(default)]
+    mode: FailoverMode,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Lag {
+    #[serde(default)]
+    region: Option<String>,
+    lag_ms: u64,
 }
 
 #[derive(Deserialize)]
@@ -98,7 +110,22 @@ async fn route(
         }
         (&Method::POST, ["failover"]) => {
             let failover: Failover = body(request).await?;
-            state.failover(&failover.write_region)?;
+            // The count of dropped writes is in the stats (`dropped_writes`).
+            state.failover_with(&failover.write_region, failover.mode)?;
+            no_content()
+        }
+        (&Method::GET, ["replication"]) => json_response(200, &state.replication_status()),
+        (&Method::POST, ["replication"]) => {
+            let lag: Lag = body(request).await?;
+            state
+                .set_replication_lag(
+                    lag.region.as_deref(),
+                    std::time::Duration::from_millis(lag.lag_ms),
+                )
+                .map_err(|e| match e {
+                    EmulatorError::Topology(e) => ApiError::from(e),
+                    other => bad_request(other.to_string()),
+                })?;
             no_content()
         }
         (&Method::POST, ["regions"]) => {

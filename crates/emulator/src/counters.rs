@@ -9,6 +9,9 @@ use serde::Serialize;
 pub struct Counters {
     /// Per listener (`"global"` or a region name).
     pub listeners: BTreeMap<String, ListenerCounters>,
+    /// Writes lost to forced failovers: made in the old write region and not yet seen by
+    /// the new one.
+    pub dropped_writes: u64,
 }
 
 /// One listener's counters.

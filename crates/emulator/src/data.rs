@@ -5,6 +5,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value, json};
 
+use crate::replication::{Change, Log, Replication};
+
 /// A service-style error: status, optional sub-status, `code` and `message`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ApiError {
@@ -47,6 +49,8 @@ pub(crate) type ApiResult = Result<(u16, Option<Value>), ApiError>;
 #[derive(Debug, Default)]
 pub(crate) struct DataStore {
     pub(crate) databases: BTreeMap<String, Database>,
+    /// Lag and consistency settings: what each region sees of the containers' logs.
+    pub(crate) replication: Replication,
 }
 
 #[derive(Debug)]
@@ -64,6 +68,8 @@ pub(crate) struct Container {
     /// The container's log sequence number: grows by one with each item write and is
     /// returned in `x-ms-session-token` as `0:-1#{lsn}`.
     pub(crate) lsn: u64,
+    /// Recent item writes, for regions that have not seen them yet.
+    pub(crate) log: Log,
 }
 
 /// What an item request carries besides its path.
@@ -222,6 +228,7 @@ impl DataStore {
                 partition_key_path: path[1..].split('/').map(str::to_string).collect(),
                 items: BTreeMap::new(),
                 lsn: 0,
+                log: Log::default(),
             },
         );
         Ok((201, Some(resource)))
@@ -255,8 +262,7 @@ impl DataStore {
         }
         stamp(&mut resource, format!("dbs/{db}/colls/{coll}/docs/{id}/"));
         let resource = Value::Object(resource);
-        container.items.insert(key, resource.clone());
-        container.lsn += 1;
+        container.record(key, Some(resource.clone()));
         Ok((if existed { 200 } else { 201 }, Some(resource)))
     }
 
@@ -300,8 +306,7 @@ impl DataStore {
         }
         stamp(&mut resource, format!("dbs/{db}/colls/{coll}/docs/{id}/"));
         let resource = Value::Object(resource);
-        container.items.insert(key, resource.clone());
-        container.lsn += 1;
+        container.record(key, Some(resource.clone()));
         Ok((200, Some(resource)))
     }
 
@@ -321,13 +326,23 @@ impl DataStore {
         if let Some(expected) = &request.if_match {
             container.check_etag(&key, expected)?;
         }
-        container.items.remove(&key);
-        container.lsn += 1;
+        container.record(key, None);
         Ok((204, None))
     }
 }
 
 impl Container {
+    /// Applies one item write (`None` deletes), counts it in the LSN and logs it for
+    /// replication.
+    pub(crate) fn record(&mut self, key: (String, String), after: Option<Value>) {
+        let before = match &after {
+            Some(value) => self.items.insert(key.clone(), value.clone()),
+            None => self.items.remove(&key),
+        };
+        self.lsn += 1;
+        self.log.record(Change { key, before, after });
+    }
+
     pub(crate) fn check_partition_key(
         &self,
         item: &Map<String, Value>,

@@ -1,6 +1,6 @@
 //! The in-process emulator: builder, handle, and the typed control API.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
@@ -14,6 +14,7 @@ use crate::counters::Counters;
 use crate::data::DataStore;
 use crate::faults::{FaultRule, FaultSet, FaultStatus};
 use crate::keys::{AccountKeys, KeyKind, Keys, WELL_KNOWN_SECONDARY_KEY};
+use crate::replication::{Consistency, FailoverMode, Replication, check_lag};
 use crate::state::{State, lock};
 use crate::tls::TlsConfig;
 use crate::topology::{ListenerId, Region, RegionInfo, Topology, TopologyError, same_region};
@@ -58,6 +59,8 @@ pub struct EmulatorBuilder {
     idle_timeout: Duration,
     max_connections: Option<usize>,
     advertise_host: Option<String>,
+    consistency: Consistency,
+    replication_lag: Duration,
 }
 
 /// The default keep-alive idle timeout: a connection waiting this long for its next
@@ -77,6 +80,8 @@ impl fmt::Debug for EmulatorBuilder {
             .field("idle_timeout", &self.idle_timeout)
             .field("max_connections", &self.max_connections)
             .field("advertise_host", &self.advertise_host)
+            .field("consistency", &self.consistency)
+            .field("replication_lag", &self.replication_lag)
             .finish_non_exhaustive()
     }
 }
@@ -96,6 +101,8 @@ impl Default for EmulatorBuilder {
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             max_connections: None,
             advertise_host: None,
+            consistency: Consistency::Session,
+            replication_lag: Duration::ZERO,
         }
     }
 }
@@ -185,6 +192,20 @@ impl EmulatorBuilder {
         self
     }
 
+    /// The account's default consistency (default `Session`), reported in the account
+    /// document; under `Strong` no read is ever stale, whatever the lag.
+    pub fn consistency(mut self, consistency: Consistency) -> Self {
+        self.consistency = consistency;
+        self
+    }
+
+    /// How long a write takes to reach the regions other than the one it was made in
+    /// (default zero: every region sees it at once). At most [`MAX_REPLICATION_LAG`](crate::MAX_REPLICATION_LAG).
+    pub fn replication_lag(mut self, lag: Duration) -> Self {
+        self.replication_lag = lag;
+        self
+    }
+
     /// The advertised host, bracketed if it is an IPv6 literal; an error if it cannot be
     /// the host of a URL.
     fn advertised_host(&self) -> Result<String, EmulatorError> {
@@ -229,6 +250,7 @@ impl EmulatorBuilder {
                 "idle_timeout must be greater than zero".into(),
             ));
         }
+        check_lag(self.replication_lag).map_err(EmulatorError::Config)?;
         if self.regions.is_empty() {
             return Err(EmulatorError::Config(
                 "at least one region is required".into(),
@@ -258,8 +280,12 @@ impl EmulatorBuilder {
                 regions: Vec::new(),
                 write_region,
                 multi_write: self.multi_write,
+                consistency: self.consistency,
             }),
-            data: Mutex::new(DataStore::default()),
+            data: Mutex::new(DataStore {
+                databases: BTreeMap::new(),
+                replication: Replication::new(self.consistency, self.replication_lag),
+            }),
             counters: Mutex::new(Counters::default()),
             faults: Mutex::new(FaultSet::default()),
             listeners: Mutex::new(HashMap::new()),
@@ -374,9 +400,32 @@ impl Emulator {
         *lock(&self.state.counters) = Counters::default();
     }
 
-    /// Moves the write region. The old one answers writes with 403/3 at once.
+    /// Moves the write region. The old one answers writes with 403/3 at once. Graceful:
+    /// the new write region first catches up with every write.
     pub fn failover(&self, region: &str) -> Result<(), EmulatorError> {
         self.state.failover(region).map_err(Into::into)
+    }
+
+    /// Moves the write region in `mode`; returns how many writes were lost (always zero
+    /// when graceful). A forced failover drops the old write region's writes the new one
+    /// has not seen yet, as an unplanned outage would.
+    pub fn failover_with(&self, region: &str, mode: FailoverMode) -> Result<u64, EmulatorError> {
+        self.state.failover_with(region, mode).map_err(Into::into)
+    }
+
+    /// Sets the replication lag of one region, or of every region when `region` is
+    /// `None` (which also clears per-region lags). Zero restores instant replication.
+    pub fn set_replication_lag(
+        &self,
+        region: Option<&str>,
+        lag: Duration,
+    ) -> Result<(), EmulatorError> {
+        self.state.set_replication_lag(region, lag)
+    }
+
+    /// Each region's lag and LSN per container, as `GET /_emulator/replication` shows.
+    pub fn replication(&self) -> Value {
+        self.state.replication_status()
     }
 
     /// Adds a region on a new listener (or re-advertises a removed one); returns it.
@@ -461,16 +510,8 @@ impl Drop for Emulator {
 
 impl State {
     pub(crate) fn failover(&self, region: &str) -> Result<(), TopologyError> {
-        let mut topology = lock(&self.topology);
-        let target = topology
-            .region(region)
-            .ok_or_else(|| TopologyError::UnknownRegion(region.to_string()))?;
-        if !target.advertised {
-            return Err(TopologyError::NotAdvertised(region.to_string()));
-        }
-        topology.write_region = target.name.clone();
-        tracing::info!(write_region = %topology.write_region, "failover");
-        Ok(())
+        self.failover_with(region, FailoverMode::Graceful)
+            .map(|_| ())
     }
 
     pub(crate) fn add_region(self: &Arc<Self>, name: &str) -> Result<RegionInfo, TopologyError> {

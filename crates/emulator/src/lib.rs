@@ -56,6 +56,8 @@ mod limits;
 mod listener;
 mod patch;
 pub mod query;
+mod replication;
+mod replication_control;
 mod resource;
 mod route;
 mod service;
@@ -71,6 +73,9 @@ pub use faults::{FaultAction, FaultLimit, FaultMatch, FaultRule, FaultStatus};
 pub use http::{API_VERSION, MAX_REQUEST_BODY};
 pub use keys::{AccountKeys, KeyKind, WELL_KNOWN_SECONDARY_KEY};
 pub use limits::{FALLBACK_MAX_CONNECTIONS, MAX_DEFAULT_CONNECTIONS, default_max_connections};
+pub use replication::{
+    Consistency, FailoverMode, MAX_REPLICATION_LAG, SUB_STATUS_READ_SESSION_NOT_AVAILABLE,
+};
 pub use resource::{PathClass, Resource};
 pub use service::{SUB_STATUS_DATABASE_ACCOUNT_NOT_FOUND, SUB_STATUS_WRITE_FORBIDDEN};
 pub use topology::{RegionInfo, TopologyError};

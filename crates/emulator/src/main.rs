@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use meridian_emulator::{Emulator, WELL_KNOWN_KEY, WELL_KNOWN_SECONDARY_KEY};
+use meridian_emulator::{Consistency, Emulator, WELL_KNOWN_KEY, WELL_KNOWN_SECONDARY_KEY};
 use serde_json::json;
 
 /// A multi-region Cosmos DB account emulator. Prints one JSON ready line on stdout once
@@ -56,6 +56,13 @@ struct Args {
     /// descriptor limit, at most 4096); beyond it connections wait in the backlog.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     max_connections: Option<u64>,
+    /// How long a write takes to reach the other regions, in milliseconds (0: at once).
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=3_600_000))]
+    replication_lag_ms: u64,
+    /// The account's default consistency: Session, Eventual or Strong (Strong: reads are
+    /// never stale, whatever the lag).
+    #[arg(long, default_value = "Session")]
+    consistency: Consistency,
 }
 
 /// `500ms`, `30s` or `30` (seconds); greater than zero.
@@ -112,7 +119,9 @@ async fn run(args: Args) -> Result<(), String> {
         .port(args.port)
         .account_id(args.account)
         .tls(args.tls)
-        .idle_timeout(args.idle_timeout);
+        .idle_timeout(args.idle_timeout)
+        .consistency(args.consistency)
+        .replication_lag(Duration::from_millis(args.replication_lag_ms));
     if let Some(host) = args.advertise_host {
         builder = builder.advertise_host(host);
     }

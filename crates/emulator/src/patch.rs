@@ -76,8 +76,7 @@ impl DataStore {
         };
         stamp(&mut resource, format!("dbs/{db}/colls/{coll}/docs/{id}/"));
         let resource = Value::Object(resource);
-        container.items.insert(key, resource.clone());
-        container.lsn += 1;
+        container.record(key, Some(resource.clone()));
         Ok((200, Some(resource)))
     }
 }

@@ -4,11 +4,13 @@
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request, Response};
 use serde_json::Value;
+use tokio::time::Instant;
 
-use crate::data::{ApiError, ItemRequest};
+use crate::data::{ApiError, ApiResult, DataStore, ItemRequest};
 use crate::feed::{FeedRequest, Page, Scope, pkranges_etag};
 use crate::http::{Body, RequestBody, read_body, read_json, respond};
 use crate::query::QuerySpec;
+use crate::replication::{SUB_STATUS_READ_SESSION_NOT_AVAILABLE, session_lsn};
 use crate::resource::Resource;
 use crate::service::{SUB_STATUS_DATABASE_ACCOUNT_NOT_FOUND, SUB_STATUS_WRITE_FORBIDDEN};
 use crate::state::{State, lock};
@@ -67,11 +69,12 @@ pub(crate) async fn serve(
     resource: Resource,
     request: Request<impl RequestBody>,
 ) -> Result<Response<Body>, ApiError> {
-    let (not_found, writable) = {
+    let (not_found, writable, region) = {
         let topology = lock(&state.topology);
         (
             topology.not_found(listener),
             topology.accepts_writes(listener),
+            topology.serving_region(listener),
         )
     };
     if not_found {
@@ -108,6 +111,17 @@ pub(crate) async fn serve(
         }
         _ => None,
     };
+    let now = Instant::now();
+    if let (Kind::Read | Kind::Query, Some((db, coll))) = (kind, &session) {
+        check_session(state, &headers, db, coll, &region, now)?;
+    }
+    let view = |db: &str, coll: &str| View {
+        state,
+        db: db.to_string(),
+        coll: coll.to_string(),
+        region: &region,
+        now,
+    };
     let answer = match (kind, method, resource) {
         (Kind::QueryPlan, _, Resource::Items { db, coll }) => {
             let spec = query_spec(read_json(body).await?)?;
@@ -116,7 +130,7 @@ pub(crate) async fn serve(
         (Kind::Query, _, Resource::Items { db, coll }) => {
             let spec = query_spec(read_json(body).await?)?;
             let scope = query_scope(&headers, &item_request)?;
-            Answer::Feed(lock(&state.data).query(&db, &coll, &spec, &scope, &feed)?)
+            Answer::Feed(view(&db, &coll).read(|d| d.query(&db, &coll, &spec, &scope, &feed))?)
         }
         (_, Method::GET, Resource::Account) => {
             Answer::Resource(200, Some(lock(&state.topology).account_document()))
@@ -161,25 +175,25 @@ pub(crate) async fn serve(
                 Some(pk) => Scope::Partition(pk.clone()),
                 None => Scope::All,
             };
-            Answer::Feed(lock(&state.data).read_feed(&db, &coll, &scope, &feed)?)
+            Answer::Feed(view(&db, &coll).read(|d| d.read_feed(&db, &coll, &scope, &feed))?)
         }
         (_, Method::POST, Resource::Items { db, coll }) => {
             let body = crate::item_body::decode(&headers, &read_body(body).await?)?;
-            resource_answer(lock(&state.data).create_item(&db, &coll, body, &item_request)?)
+            view(&db, &coll).write(|d| d.create_item(&db, &coll, body, &item_request))?
         }
         (_, Method::GET, Resource::Item { db, coll, id }) => {
-            resource_answer(lock(&state.data).read_item(&db, &coll, &id, &item_request)?)
+            resource_answer(view(&db, &coll).read(|d| d.read_item(&db, &coll, &id, &item_request))?)
         }
         (_, Method::PUT, Resource::Item { db, coll, id }) => {
             let body = crate::item_body::decode(&headers, &read_body(body).await?)?;
-            resource_answer(lock(&state.data).replace_item(&db, &coll, &id, body, &item_request)?)
+            view(&db, &coll).write(|d| d.replace_item(&db, &coll, &id, body, &item_request))?
         }
         (_, Method::PATCH, Resource::Item { db, coll, id }) => {
             let body = read_json(body).await?;
-            resource_answer(lock(&state.data).patch_item(&db, &coll, &id, body, &item_request)?)
+            view(&db, &coll).write(|d| d.patch_item(&db, &coll, &id, body, &item_request))?
         }
         (_, Method::DELETE, Resource::Item { db, coll, id }) => {
-            resource_answer(lock(&state.data).delete_item(&db, &coll, &id, &item_request)?)
+            view(&db, &coll).write(|d| d.delete_item(&db, &coll, &id, &item_request))?
         }
         (_, method, _) => {
             return Err(ApiError::new(
@@ -190,11 +204,86 @@ pub(crate) async fn serve(
         }
     };
     // The session token is read after the operation: it includes this request's write.
-    let lsn =
-        session.and_then(|(db, coll)| lock(&state.data).container(&db, &coll).ok().map(|c| c.lsn));
+    // It is the LSN this region has reached, which lags behind the write region's.
+    let lsn = session.and_then(|(db, coll)| {
+        let data = lock(&state.data);
+        let container = data.container(&db, &coll).ok()?;
+        Some(data.replication.region_lsn(container, &region, now))
+    });
     let minimal = header(&headers, "prefer")
         .is_some_and(|v| v.to_ascii_lowercase().contains("return=minimal"));
     Ok(response(answer, kind, lsn, minimal))
+}
+
+/// One container as the serving region sees it, at one instant.
+struct View<'a> {
+    state: &'a State,
+    db: String,
+    coll: String,
+    region: &'a str,
+    now: Instant,
+}
+
+impl View<'_> {
+    /// Runs a read over the region's view (the current state unless the region lags).
+    fn read<T>(&self, op: impl FnOnce(&DataStore) -> Result<T, ApiError>) -> Result<T, ApiError> {
+        let data = lock(&self.state.data);
+        match data
+            .replication
+            .view(&data, &self.db, &self.coll, self.region, self.now)
+        {
+            Some(view) => op(&view),
+            None => op(&data),
+        }
+    }
+
+    /// Runs a write on the current state and logs it as made in the serving region.
+    fn write(&self, op: impl FnOnce(&mut DataStore) -> ApiResult) -> Result<Answer, ApiError> {
+        let mut data = lock(&self.state.data);
+        let result = op(&mut data);
+        let DataStore {
+            databases,
+            replication,
+        } = &mut *data;
+        if let Some(container) = databases
+            .get_mut(&self.db)
+            .and_then(|d| d.containers.get_mut(&self.coll))
+        {
+            replication.stamp(container, self.region, self.now);
+        }
+        result.map(resource_answer)
+    }
+}
+
+/// A read or query whose session token is ahead of this region is answered 404/1002, so
+/// the client retries where its writes are.
+fn check_session(
+    state: &State,
+    headers: &HeaderMap,
+    db: &str,
+    coll: &str,
+    region: &str,
+    now: Instant,
+) -> Result<(), ApiError> {
+    let Some(wanted) = header(headers, "x-ms-session-token").and_then(|t| session_lsn(&t)) else {
+        return Ok(());
+    };
+    let data = lock(&state.data);
+    let Ok(container) = data.container(db, coll) else {
+        return Ok(());
+    };
+    let reached = data.replication.region_lsn(container, region, now);
+    if wanted > reached {
+        return Err(ApiError::new(
+            404,
+            "NotFound",
+            format!(
+                "ReadSessionNotAvailable: this region has reached LSN {reached}, the session token asks for {wanted}"
+            ),
+        )
+        .with_sub_status(SUB_STATUS_READ_SESSION_NOT_AVAILABLE));
+    }
+    Ok(())
 }
 
 fn resource_answer((status, body): (u16, Option<Value>)) -> Answer {

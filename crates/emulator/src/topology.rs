@@ -3,6 +3,8 @@
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use crate::replication::Consistency;
+
 /// Which listener a request arrived on.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ListenerId {
@@ -75,6 +77,8 @@ pub(crate) struct Topology {
     pub(crate) regions: Vec<Region>,
     pub(crate) write_region: String,
     pub(crate) multi_write: bool,
+    /// Reported as the account's `userConsistencyPolicy`.
+    pub(crate) consistency: Consistency,
 }
 
 /// Region names compare like the service does: case and spaces do not matter.
@@ -98,6 +102,17 @@ impl Topology {
             .iter_mut()
             .find(|r| same_region(&r.name, name))
             .ok_or_else(|| TopologyError::UnknownRegion(name.to_string()))
+    }
+
+    /// The region a request on `listener` is served by: the global endpoint serves as the
+    /// write region.
+    pub(crate) fn serving_region(&self, listener: &ListenerId) -> String {
+        match listener {
+            ListenerId::Global => self.write_region.clone(),
+            ListenerId::Region(name) => self
+                .region(name)
+                .map_or_else(|| name.clone(), |r| r.name.clone()),
+        }
     }
 
     /// Whether writes are accepted on `listener`.
@@ -164,7 +179,7 @@ impl Topology {
             "enableNRegionSynchronousCommit": false,
             "userReplicationPolicy": replication,
             "systemReplicationPolicy": replication,
-            "userConsistencyPolicy": {"defaultConsistencyLevel": "Session"},
+            "userConsistencyPolicy": {"defaultConsistencyLevel": self.consistency.as_str()},
             "readPolicy": {"primaryReadCoefficient": 1, "secondaryReadCoefficient": 1},
             "queryEngineConfiguration": "{\"maxSqlQueryInputLength\":262144,\"maxJoinsPerSqlQuery\":5,\"allowNewKeywords\":true}",
         })

@@ -12,7 +12,7 @@
 //! | 503 | op's scope | – | next region (safe for any write: not applied) |
 //! | 500, other 5xx, 408, 410 (not a partition move) | op's scope | – | next region; non-idempotent write: give up (may be applied) |
 //! | 410/1002, 410/1007, 410/1008 (partition moved, split, migration) | – | – | same region |
-//! | 404/1002 read session not available | – | – | once in the write region |
+//! | 404/1002 read session not available | – | – | next region (3+ regions), then the write region |
 //! | 429 | – | – | same region after `x-ms-retry-after-ms` |
 //! | 401 | – | – | give up (auth) |
 //! | other 4xx | – | – | give up |
@@ -140,7 +140,7 @@ pub enum RetryClass {
     CrossRegion,
     /// 429: same region after the server's delay, bounded in count and total wait.
     Throttle,
-    /// 404/1002: once, in the write region.
+    /// 404/1002: the next region (with three or more), then the write region.
     SessionRead,
     /// 410 partition move: same region, a few times.
     PartitionMove,

@@ -102,7 +102,7 @@ pub struct RetryState {
     failover_retries: u32,
     failover_spent: Duration,
     cross_region_retries: usize,
-    session_retry_used: bool,
+    session_retries: u32,
     throttle_retries: u32,
     throttle_waited: Duration,
     partition_retries: u32,
@@ -117,7 +117,7 @@ impl RetryState {
             failover_retries: 0,
             failover_spent: Duration::ZERO,
             cross_region_retries: 0,
-            session_retry_used: false,
+            session_retries: 0,
             throttle_retries: 0,
             throttle_waited: Duration::ZERO,
             partition_retries: 0,
@@ -174,11 +174,21 @@ impl RetryState {
                 after
             }
             RetryClass::SessionRead => {
-                if self.session_retry_used {
+                // 404/1002: the region has not caught up with the session. With more than
+                // two regions the next region may have; then the write region, which has.
+                let route = if self.regions > 2 {
+                    [RetryTarget::NextRegion, RetryTarget::WriteRegion].as_slice()
+                } else {
+                    [RetryTarget::WriteRegion].as_slice()
+                };
+                let Some(&next) = route.get(self.session_retries as usize) else {
                     return Next::Exhausted(class);
-                }
-                self.session_retry_used = true;
-                Duration::ZERO
+                };
+                self.session_retries += 1;
+                return Next::Retry {
+                    target: next,
+                    delay: Duration::ZERO,
+                };
             }
             RetryClass::PartitionMove => {
                 if self.partition_retries >= self.policy.max_partition_retries {

@@ -335,7 +335,8 @@ fn cross_region_budget_has_a_fixed_cap() {
 
 #[test]
 fn session_retry_happens_once_in_the_write_region() {
-    let mut retries = RetryState::new(RetryPolicy::default(), 3);
+    // Two regions: the next region is the write region.
+    let mut retries = RetryState::new(RetryPolicy::default(), 2);
     let action = classify(&response(Read, 404, Some(1002))).action;
     assert_eq!(
         retries.next(&action, 0.0),
@@ -344,6 +345,22 @@ fn session_retry_happens_once_in_the_write_region() {
             delay: Duration::ZERO
         }
     );
+    assert_eq!(
+        retries.next(&action, 0.0),
+        Next::Exhausted(RetryClass::SessionRead)
+    );
+}
+
+#[test]
+fn session_retry_tries_the_next_region_then_the_write_region() {
+    let mut retries = RetryState::new(RetryPolicy::default(), 3);
+    let action = classify(&response(Read, 404, Some(1002))).action;
+    let retry = |target| Next::Retry {
+        target,
+        delay: Duration::ZERO,
+    };
+    assert_eq!(retries.next(&action, 0.0), retry(RetryTarget::NextRegion));
+    assert_eq!(retries.next(&action, 0.0), retry(RetryTarget::WriteRegion));
     assert_eq!(
         retries.next(&action, 0.0),
         Next::Exhausted(RetryClass::SessionRead)

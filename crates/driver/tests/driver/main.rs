@@ -8,6 +8,7 @@ mod hostile;
 mod lifetimes;
 mod operations;
 mod rotation;
+mod session;
 mod sharing;
 
 use std::time::Duration;

@@ -12,6 +12,7 @@ mod hostile;
 mod http2;
 mod keys;
 mod query;
+mod replication;
 mod tls;
 mod wire;
 

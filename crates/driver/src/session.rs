@@ -1,0 +1,141 @@
+//! Session consistency: the latest session token of each container, shared by every
+//! handle of one driver, so a read sent to a lagging region carries the writes it must see.
+//!
+//! A response's `x-ms-session-token` (`0:-1#{lsn}`, or a comma-separated list of such
+//! `range:token` parts) is kept per container when its LSN is not older than the one
+//! held; reads send it back unless the caller opts out. A region that has not reached
+//! that LSN answers 404/1002 and the read moves on (next region, then the write region).
+
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+
+use http::HeaderMap;
+
+/// The response and request header.
+pub(crate) const SESSION_TOKEN: &str = "x-ms-session-token";
+
+/// The longest token kept: a hostile or broken server cannot make every read huge.
+const MAX_TOKEN_LEN: usize = 2 * 1024;
+/// The most containers tracked; beyond it new containers go without session tokens.
+const MAX_CONTAINERS: usize = 4 * 1024;
+
+/// How an operation takes part in the session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SessionUse {
+    /// The container link, `dbs/{db}/colls/{coll}`.
+    pub(crate) container: String,
+    /// Send the container's token (reads under session consistency).
+    pub(crate) send: bool,
+}
+
+/// The driver's session tokens, by container link.
+#[derive(Debug, Default)]
+pub(crate) struct SessionTokens {
+    tokens: Mutex<HashMap<String, Held>>,
+}
+
+#[derive(Debug, Clone)]
+struct Held {
+    lsn: Option<u64>,
+    token: String,
+}
+
+/// The largest global LSN over a token's parts (`0:-1#12`, `0:12`, `0:-1#12#1=4`).
+fn lsn_of(token: &str) -> Option<u64> {
+    token
+        .split(',')
+        .filter_map(|part| {
+            let value = part.split_once(':').map_or(part, |(_, v)| v);
+            value
+                .split('#')
+                .nth(1)
+                .unwrap_or(value)
+                .trim()
+                .parse::<u64>()
+                .ok()
+        })
+        .max()
+}
+
+impl SessionTokens {
+    /// The token to send for `container`, if any.
+    pub(crate) fn get(&self, container: &str) -> Option<String> {
+        let tokens = self.tokens.lock().unwrap_or_else(PoisonError::into_inner);
+        tokens.get(container).map(|held| held.token.clone())
+    }
+
+    /// Keeps the response's token for `container` unless the one held is newer.
+    pub(crate) fn update(&self, container: &str, headers: &HeaderMap) {
+        let Some(token) = headers
+            .get(SESSION_TOKEN)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|t| !t.is_empty() && t.len() <= MAX_TOKEN_LEN)
+        else {
+            return;
+        };
+        let lsn = lsn_of(token);
+        let mut tokens = self.tokens.lock().unwrap_or_else(PoisonError::into_inner);
+        let full = tokens.len() >= MAX_CONTAINERS;
+        match tokens.get_mut(container) {
+            Some(held) => {
+                let older = matches!((held.lsn, lsn), (Some(held), Some(new)) if new < held);
+                if !older {
+                    *held = Held {
+                        lsn,
+                        token: token.to_string(),
+                    };
+                }
+            }
+            None if !full => {
+                tokens.insert(
+                    container.to_string(),
+                    Held {
+                        lsn,
+                        token: token.to_string(),
+                    },
+                );
+            }
+            None => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use http::HeaderValue;
+
+    use super::*;
+
+    fn headers(token: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(SESSION_TOKEN, HeaderValue::from_str(token).unwrap());
+        headers
+    }
+
+    #[test]
+    fn the_newest_token_wins_and_an_older_one_is_ignored() {
+        let tokens = SessionTokens::default();
+        assert_eq!(tokens.get("dbs/d/colls/c"), None);
+        tokens.update("dbs/d/colls/c", &headers("0:-1#5"));
+        tokens.update("dbs/d/colls/c", &headers("0:-1#3"));
+        assert_eq!(tokens.get("dbs/d/colls/c").as_deref(), Some("0:-1#5"));
+        tokens.update("dbs/d/colls/c", &headers("0:-1#7"));
+        assert_eq!(tokens.get("dbs/d/colls/c").as_deref(), Some("0:-1#7"));
+        assert_eq!(tokens.get("dbs/d/colls/other"), None);
+        tokens.update("dbs/d/colls/c", &HeaderMap::new());
+        assert_eq!(tokens.get("dbs/d/colls/c").as_deref(), Some("0:-1#7"));
+    }
+
+    #[test]
+    fn tokens_parse_in_every_shape_and_oversized_ones_are_dropped() {
+        assert_eq!(lsn_of("0:-1#12"), Some(12));
+        assert_eq!(lsn_of("0:12"), Some(12));
+        assert_eq!(lsn_of("0:-1#3,1:-1#9"), Some(9));
+        assert_eq!(lsn_of("junk"), None);
+        let tokens = SessionTokens::default();
+        tokens.update("c", &headers(&"9".repeat(MAX_TOKEN_LEN + 1)));
+        assert_eq!(tokens.get("c"), None);
+    }
+}

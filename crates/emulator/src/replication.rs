@@ -1,0 +1,408 @@
+//! Replication lag between regions, session tokens and failover modes.
+//!
+//! The data store holds every container's *current* items: every write applied, in the
+//! order the writes arrived (which, under the store's one lock, is timestamp order, so the
+//! current state is the last-writer-wins merge of every region's writes). Each container
+//! also keeps a replication log of its recent item writes — the value before and after,
+//! the regions that saw the write at once (its origin) and when it happened. A region sees
+//! a write once it is its origin or once the region's lag has passed since the write;
+//! nothing runs in the background: a region's view is worked out when it is read,
+//! comparing each entry's due time with `now` (tokio's clock, so tests can pause it).
+//!
+//! A region's view of one item is the value after the last write it sees, or, when it sees
+//! none of the logged writes, the value before the first one. Its log sequence number
+//! (LSN) is the container's LSN minus the writes it does not see yet. Entries every region
+//! sees are dropped, so with no lag (the default) the log stays empty and every region
+//! reads the current state, exactly as without replication.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::Value;
+use tokio::time::Instant;
+
+use crate::data::{Container, DataStore, Database};
+use crate::topology::same_region;
+
+/// Sub-status of 404 for a read whose session token is ahead of the region
+/// (ReadSessionNotAvailable).
+pub const SUB_STATUS_READ_SESSION_NOT_AVAILABLE: u32 = 1002;
+
+/// The largest replication lag accepted: one hour.
+pub const MAX_REPLICATION_LAG: Duration = Duration::from_secs(3_600);
+
+/// The account's default consistency level, as `userConsistencyPolicy` reports it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Consistency {
+    /// Reads never see stale data: the lag is not observable.
+    Strong,
+    /// Reads see their region's view; a session token the region has not reached yet is
+    /// answered 404/1002. The default.
+    #[default]
+    Session,
+    /// Reads see their region's view (session tokens are honoured when sent).
+    Eventual,
+}
+
+impl Consistency {
+    /// The name the account document uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Strong => "Strong",
+            Self::Session => "Session",
+            Self::Eventual => "Eventual",
+        }
+    }
+}
+
+impl fmt::Display for Consistency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Consistency {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "strong" => Ok(Self::Strong),
+            "session" => Ok(Self::Session),
+            "eventual" => Ok(Self::Eventual),
+            _ => Err(format!(
+                "unknown consistency `{text}`: expected Strong, Session or Eventual"
+            )),
+        }
+    }
+}
+
+/// How a failover treats writes the new write region has not seen yet.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum FailoverMode {
+    /// The new write region catches up first: nothing is lost. The default.
+    #[default]
+    Graceful,
+    /// As in an unplanned outage: the old write region's writes the new write region has
+    /// not seen are lost.
+    Forced,
+}
+
+/// One item write, before it is stamped with its origin and time.
+#[derive(Debug, Clone)]
+pub(crate) struct Change {
+    pub(crate) key: (String, String),
+    pub(crate) before: Option<Value>,
+    pub(crate) after: Option<Value>,
+}
+
+#[derive(Debug, Clone)]
+struct Entry {
+    change: Change,
+    /// Canonical names of the regions that saw the write at once.
+    seen: BTreeSet<String>,
+    origin: String,
+    at: Instant,
+}
+
+/// A container's replication log.
+#[derive(Debug, Default)]
+pub(crate) struct Log {
+    /// Writes of the request being served, stamped when it ends.
+    pending: Vec<Change>,
+    entries: VecDeque<Entry>,
+}
+
+impl Log {
+    pub(crate) fn record(&mut self, change: Change) {
+        self.pending.push(change);
+    }
+}
+
+fn canonical(region: &str) -> String {
+    region
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
+}
+
+/// The account's replication settings.
+#[derive(Debug, Default)]
+pub(crate) struct Replication {
+    pub(crate) consistency: Consistency,
+    default_lag: Duration,
+    /// Per-region overrides, by canonical name.
+    lags: BTreeMap<String, Duration>,
+}
+
+/// Checks a lag against [`MAX_REPLICATION_LAG`].
+pub(crate) fn check_lag(lag: Duration) -> Result<Duration, String> {
+    if lag > MAX_REPLICATION_LAG {
+        Err(format!(
+            "the replication lag must be at most {} ms",
+            MAX_REPLICATION_LAG.as_millis()
+        ))
+    } else {
+        Ok(lag)
+    }
+}
+
+impl Replication {
+    pub(crate) fn new(consistency: Consistency, lag: Duration) -> Self {
+        Self {
+            consistency,
+            default_lag: lag,
+            lags: BTreeMap::new(),
+        }
+    }
+
+    /// Sets the lag of one region, or of every region (clearing per-region overrides).
+    pub(crate) fn set_lag(&mut self, region: Option<&str>, lag: Duration) {
+        match region {
+            Some(region) => {
+                self.lags.insert(canonical(region), lag);
+            }
+            None => {
+                self.default_lag = lag;
+                self.lags.clear();
+            }
+        }
+    }
+
+    pub(crate) fn lag(&self, region: &str) -> Duration {
+        self.lags
+            .get(&canonical(region))
+            .copied()
+            .unwrap_or(self.default_lag)
+    }
+
+    fn max_lag(&self) -> Duration {
+        self.lags
+            .values()
+            .copied()
+            .fold(self.default_lag, Duration::max)
+    }
+
+    fn visible(&self, entry: &Entry, region: &str, now: Instant) -> bool {
+        self.consistency == Consistency::Strong
+            || entry.seen.contains(&canonical(region))
+            || entry
+                .at
+                .checked_add(self.lag(region))
+                .is_some_and(|due| now >= due)
+    }
+
+    /// Before a lag changes: records, for every logged write, the regions that already see
+    /// it, so raising a lag never takes back what a region has shown.
+    pub(crate) fn settle(&self, data: &mut DataStore, regions: &[String], now: Instant) {
+        for container in data
+            .databases
+            .values_mut()
+            .flat_map(|d| d.containers.values_mut())
+        {
+            for entry in &mut container.log.entries {
+                for region in regions {
+                    if self.visible(entry, region, now) {
+                        entry.seen.insert(canonical(region));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Stamps the writes a request made in `origin` and drops entries every region sees.
+    pub(crate) fn stamp(&self, container: &mut Container, origin: &str, now: Instant) {
+        let log = &mut container.log;
+        for change in log.pending.drain(..) {
+            log.entries.push_back(Entry {
+                change,
+                seen: BTreeSet::from([canonical(origin)]),
+                origin: canonical(origin),
+                at: now,
+            });
+        }
+        let max_lag = self.max_lag();
+        while log
+            .entries
+            .front()
+            .is_some_and(|e| e.at.checked_add(max_lag).is_some_and(|due| now >= due))
+        {
+            log.entries.pop_front();
+        }
+    }
+
+    /// The LSN `region` has reached in `container`.
+    pub(crate) fn region_lsn(&self, container: &Container, region: &str, now: Instant) -> u64 {
+        let unseen = container
+            .log
+            .entries
+            .iter()
+            .filter(|e| !self.visible(e, region, now))
+            .count();
+        container.lsn.saturating_sub(unseen as u64)
+    }
+
+    /// `region`'s view of one container, as a store holding only that container; `None`
+    /// when the region sees the current state (or there is no such container).
+    pub(crate) fn view(
+        &self,
+        data: &DataStore,
+        db: &str,
+        coll: &str,
+        region: &str,
+        now: Instant,
+    ) -> Option<DataStore> {
+        let database = data.databases.get(db)?;
+        let container = database.containers.get(coll)?;
+        if container
+            .log
+            .entries
+            .iter()
+            .all(|e| self.visible(e, region, now))
+        {
+            return None;
+        }
+        let mut items = container.items.clone();
+        for (key, value) in self.region_values(&container.log, region, now) {
+            match value {
+                Some(value) => items.insert(key, value),
+                None => items.remove(&key),
+            };
+        }
+        let view = Container {
+            resource: container.resource.clone(),
+            partition_key_path: container.partition_key_path.clone(),
+            items,
+            lsn: self.region_lsn(container, region, now),
+            log: Log::default(),
+        };
+        let mut store = DataStore::default();
+        store.databases.insert(
+            db.to_string(),
+            Database {
+                resource: database.resource.clone(),
+                containers: BTreeMap::from([(coll.to_string(), view)]),
+            },
+        );
+        Some(store)
+    }
+
+    /// Every logged key's value as `region` sees it: after the last write it sees, else
+    /// before the first logged write.
+    fn region_values(
+        &self,
+        log: &Log,
+        region: &str,
+        now: Instant,
+    ) -> BTreeMap<(String, String), Option<Value>> {
+        let mut values: BTreeMap<(String, String), Option<Value>> = BTreeMap::new();
+        for entry in &log.entries {
+            values
+                .entry(entry.change.key.clone())
+                .or_insert_with(|| entry.change.before.clone());
+        }
+        for entry in log.entries.iter().filter(|e| self.visible(e, region, now)) {
+            values.insert(entry.change.key.clone(), entry.change.after.clone());
+        }
+        values
+    }
+
+    /// Moves the write region from `old` to `new`. Graceful: `new` sees every logged
+    /// write at once. Forced: `old`'s writes `new` has not seen are removed from every
+    /// region; returns how many.
+    pub(crate) fn failover(
+        &self,
+        data: &mut DataStore,
+        old: &str,
+        new: &str,
+        mode: FailoverMode,
+        now: Instant,
+    ) -> u64 {
+        let mut dropped = 0u64;
+        for container in data
+            .databases
+            .values_mut()
+            .flat_map(|d| d.containers.values_mut())
+        {
+            match mode {
+                FailoverMode::Graceful => {
+                    for entry in &mut container.log.entries {
+                        entry.seen.insert(canonical(new));
+                    }
+                }
+                FailoverMode::Forced => {
+                    dropped += self.drop_unseen(container, old, new, now);
+                }
+            }
+        }
+        dropped
+    }
+
+    fn drop_unseen(&self, container: &mut Container, old: &str, new: &str, now: Instant) -> u64 {
+        let lost = |e: &Entry| same_region(&e.origin, old) && !self.visible(e, new, now);
+        if !container.log.entries.iter().any(lost) {
+            return 0;
+        }
+        // The value before each key's first logged write: what remains when every logged
+        // write of that key is lost.
+        let mut base: BTreeMap<(String, String), Option<Value>> = BTreeMap::new();
+        for entry in &container.log.entries {
+            base.entry(entry.change.key.clone())
+                .or_insert_with(|| entry.change.before.clone());
+        }
+        let before = container.log.entries.len();
+        let (kept, gone): (VecDeque<Entry>, VecDeque<Entry>) =
+            container.log.entries.drain(..).partition(|e| !lost(e));
+        container.log.entries = kept;
+        let mut first_seen = BTreeSet::new();
+        for entry in &mut container.log.entries {
+            if first_seen.insert(entry.change.key.clone()) {
+                entry.change.before = base.get(&entry.change.key).cloned().flatten();
+            }
+        }
+        for key in gone.iter().map(|e| &e.change.key) {
+            let current = container
+                .log
+                .entries
+                .iter()
+                .rev()
+                .find(|e| &e.change.key == key)
+                .map_or_else(
+                    || base.get(key).cloned().flatten(),
+                    |e| e.change.after.clone(),
+                );
+            match current {
+                Some(value) => container.items.insert(key.clone(), value),
+                None => container.items.remove(key),
+            };
+        }
+        let dropped = (before - container.log.entries.len()) as u64;
+        container.lsn = container.lsn.saturating_sub(dropped);
+        dropped
+    }
+}
+
+/// The LSN a session token asks for: the largest global LSN over its comma-separated
+/// `range:token` parts (`0:-1#12` or the older `0:12`). `None` when nothing parses.
+pub(crate) fn session_lsn(token: &str) -> Option<u64> {
+    token
+        .split(',')
+        .filter_map(|part| {
+            let value = part.split_once(':').map_or(part, |(_, v)| v);
+            let lsn = match value.split('#').nth(1) {
+                Some(global) => global,
+                None => value,
+            };
+            lsn.trim().parse::<u64>().ok()
+        })
+        .max()
+}
+
+#[cfg(test)]
+mod tests;
