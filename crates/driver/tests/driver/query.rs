@@ -354,3 +354,45 @@ async fn patch_item_applies_operations_and_its_condition() {
     assert_eq!(read.item["status"], json!("paid"), "all or none");
     emulator.shutdown().await;
 }
+
+#[tokio::test]
+async fn queries_in_a_session_see_their_writes_across_a_lagging_region() {
+    let emulator = Emulator::builder()
+        .regions(["West US", "East US"])
+        .start()
+        .await
+        .unwrap();
+    let runtime = quiet_runtime();
+    let driver = Driver::builder(
+        &runtime,
+        AccountConfig::new(emulator.global_endpoint(), emulator.key()),
+    )
+    .preferred_regions(["East US"])
+    .request_timeout(Duration::from_secs(5))
+    .build()
+    .await
+    .unwrap();
+    setup(&driver).await;
+    // East US does not see a write for a minute: far longer than the test.
+    emulator
+        .set_replication_lag(None, Duration::from_secs(60))
+        .unwrap();
+    let orders = driver.container("shop", "orders");
+    seed(&orders).await;
+    // Each page carries the session token; East US answers 404/1002 and the page is
+    // read again where the writes are.
+    let count: Vec<u64> = orders
+        .query::<u64>(Query::new("SELECT VALUE COUNT(1) FROM c"))
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(count, vec![7]);
+    let eu: Vec<Order> = orders
+        .query::<Order>(Query::new("SELECT * FROM c").partition_key("eu"))
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(eu.len(), 3);
+    assert!(emulator.counters().get("East US", "items", "POST") >= 1);
+    emulator.shutdown().await;
+}
