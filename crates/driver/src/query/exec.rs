@@ -14,6 +14,9 @@ use crate::error::DriverError;
 use crate::operation::{Operation, Success};
 use crate::request::Target;
 
+/// The content type of a query body, as the service requires it.
+const QUERY_JSON: &str = "application/query+json";
+
 /// The most pages of partition key ranges followed (each holds many ranges).
 const MAX_RANGE_PAGES: usize = 1_000;
 
@@ -172,6 +175,7 @@ impl<'a> Engine<'a> {
         };
         let operation = self
             .operation(Method::POST, Some(body.clone()))
+            .header("content-type", QUERY_JSON)
             .header("x-ms-documentdb-isquery", "true")
             .header("x-ms-cosmos-is-query-plan-request", "true")
             .header("x-ms-documentdb-query-enablecrosspartition", "true")
@@ -263,6 +267,7 @@ impl<'a> Engine<'a> {
             Request::Feed => self.operation(Method::GET, None),
             Request::Query(body) => self
                 .operation(Method::POST, Some(body.clone()))
+                .header("content-type", QUERY_JSON)
                 .header("x-ms-documentdb-isquery", "true"),
         };
         if let Some(pk) = &self.query.partition_key {
