@@ -396,3 +396,64 @@ async fn queries_in_a_session_see_their_writes_across_a_lagging_region() {
     assert!(emulator.counters().get("East US", "items", "POST") >= 1);
     emulator.shutdown().await;
 }
+
+#[tokio::test]
+async fn cross_partition_queries_fan_out_and_merge_every_range() {
+    let emulator = Emulator::builder().start().await.unwrap();
+    let runtime = quiet_runtime();
+    let driver = driver(&runtime, &emulator).await;
+    setup(&driver).await;
+    let orders = driver.container("shop", "orders");
+    seed(&orders).await;
+    // The emulator has one range; here it lists two, and answers each range's query with
+    // every item (it does not filter by range id): each result comes twice, so the output
+    // shows that both ranges were read, merged in order, and their aggregates combined.
+    let range = |id: &str, min: &str, max: &str| json!({"id": id, "minInclusive": min, "maxExclusive": max, "parents": [], "status": "online"});
+    let mut rule = FaultRule::on_class(
+        "containers",
+        FaultAction::Body {
+            status: 200,
+            body: json!({"_rid": "r", "PartitionKeyRanges": [range("0", "", "80"), range("1", "80", "FF")], "_count": 2}),
+        },
+    );
+    rule.when.path_prefix = Some("/dbs/shop/colls/orders/pkranges".into());
+    emulator.add_fault(rule).unwrap();
+
+    let pages: Vec<Page<i64>> = orders
+        .query::<i64>(
+            Query::new("SELECT VALUE c.total FROM c ORDER BY c.total DESC").max_item_count(3),
+        )
+        .pages()
+        .try_collect()
+        .await
+        .unwrap();
+    let totals: Vec<i64> = pages.iter().flat_map(|p| p.items.clone()).collect();
+    assert_eq!(
+        totals,
+        vec![70, 70, 60, 60, 50, 50, 40, 40, 30, 30, 20, 20, 10, 10]
+    );
+    // A page ends when a range must be read again before the merge can go on.
+    assert!(pages.len() >= 3, "{} pages", pages.len());
+    let count: Vec<u64> = orders
+        .query::<u64>(Query::new("SELECT VALUE COUNT(1) FROM c"))
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(count, vec![14]);
+    let avg: Vec<f64> = orders
+        .query::<f64>(Query::new("SELECT VALUE AVG(c.total) FROM c"))
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(avg, vec![40.0]);
+    let top: Vec<i64> = orders
+        .query::<i64>(Query::new(
+            "SELECT TOP 3 VALUE c.total FROM c WHERE c.total < 30",
+        ))
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(top.len(), 3, "TOP applies across ranges: {top:?}");
+    assert_eq!(emulator.faults()[0].hits, 4, "one range listing per query");
+    emulator.shutdown().await;
+}
