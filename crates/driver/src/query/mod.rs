@@ -198,7 +198,8 @@ impl<'a> Container<'a> {
     /// use futures_util::TryStreamExt;
     /// use meridian_driver::Query;
     /// let sql = "SELECT VALUE c.total FROM c WHERE c.total > @min ORDER BY c.total DESC";
-    /// let totals: Vec<u32> = orders.query(Query::new(sql).param("@min", 10)).try_collect().await?;
+    /// let query = Query::new(sql).param("@min", 10);
+    /// let totals: Vec<u32> = orders.query::<u32>(query).try_collect().await?;
     /// # Ok(()) }
     /// ```
     pub fn query<T: DeserializeOwned + Send + 'a>(&self, query: Query) -> Items<'a, T> {
