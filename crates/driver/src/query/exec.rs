@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 
 use super::merge::{self, Buffer, Combined, Next};
 use super::plan::Plan;
+use super::source::{self, RawPage, Source, charge_of, continuation_of, results};
 use super::{Page, Query};
 use crate::container::Container;
 use crate::error::DriverError;
@@ -17,9 +18,6 @@ use crate::request::Target;
 /// The content type of a query body, as the service requires it.
 const QUERY_JSON: &str = "application/query+json";
 
-/// The most pages of partition key ranges followed (each holds many ranges).
-const MAX_RANGE_PAGES: usize = 1_000;
-
 /// What each page request asks for.
 #[derive(Debug, Clone)]
 enum Request {
@@ -27,22 +25,6 @@ enum Request {
     Feed,
     /// A query; its body (`{"query","parameters"}`) is set once the plan is known.
     Query(Bytes),
-}
-
-/// One stream of pages: a partition key range, a partition, or the whole container.
-#[derive(Debug, Clone)]
-struct Source {
-    /// `x-ms-documentdb-partitionkeyrangeid`, for a cross-partition query.
-    range: Option<String>,
-    continuation: Option<String>,
-    more: bool,
-}
-
-/// One page as the service answered it.
-struct RawPage {
-    results: Vec<Value>,
-    continuation: Option<String>,
-    charge: f64,
 }
 
 /// How pages of the sources become pages of results.
@@ -74,36 +56,6 @@ pub(crate) struct Engine<'a> {
     /// Charges of requests not yet reported with a page (the plan, the ranges).
     pending_charge: f64,
     finished: bool,
-}
-
-fn charge_of(success: &Success) -> f64 {
-    success
-        .headers
-        .get("x-ms-request-charge")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .filter(|c| c.is_finite() && *c >= 0.0)
-        .unwrap_or(0.0)
-}
-
-fn continuation_of(success: &Success) -> Option<String> {
-    success
-        .headers
-        .get("x-ms-continuation")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty())
-        .map(str::to_string)
-}
-
-/// The array `field` of a feed answer.
-fn results(body: &[u8], field: &str) -> Result<Vec<Value>, DriverError> {
-    let mut answer: Value = serde_json::from_slice(body)?;
-    match answer.get_mut(field).map(Value::take) {
-        Some(Value::Array(results)) => Ok(results),
-        _ => Err(DriverError::Serialization(serde::de::Error::custom(
-            format!("the answer has no `{field}` array"),
-        ))),
-    }
 }
 
 impl<'a> Engine<'a> {
@@ -187,7 +139,9 @@ impl<'a> Engine<'a> {
         self.pending_charge += charge_of(&success);
         let plan = Plan::parse(&success.body, &self.query.sql)?;
         self.request = Request::Query(Self::body(&self.query, &plan.query));
-        self.sources = self.ranges().await?;
+        let (sources, charge) = source::ranges(&self.container).await?;
+        self.sources = sources;
+        self.pending_charge += charge;
         self.skip = plan.offset.unwrap_or(0);
         self.take = match (plan.top, plan.limit) {
             (Some(top), Some(limit)) => Some(top.min(limit)),
@@ -211,49 +165,6 @@ impl<'a> Engine<'a> {
             Mode::Concatenate
         };
         Ok(())
-    }
-
-    /// The container's partition key ranges (`GET …/pkranges`), one source each.
-    async fn ranges(&mut self) -> Result<Vec<Source>, DriverError> {
-        let (_, db, coll, excluded) = self.container.parts();
-        let target = Target {
-            resource_type: "pkranges",
-            resource_link: format!("dbs/{db}/colls/{coll}"),
-            segments: vec![
-                "dbs".into(),
-                db.into(),
-                "colls".into(),
-                coll.into(),
-                "pkranges".into(),
-            ],
-        };
-        let mut sources = Vec::new();
-        let mut continuation: Option<String> = None;
-        for _ in 0..MAX_RANGE_PAGES {
-            let mut operation = Operation::read(target.clone()).excluding(excluded);
-            if let Some(token) = &continuation {
-                operation = operation.header("x-ms-continuation", token.clone());
-            }
-            let success = self.execute(&operation).await?;
-            self.pending_charge += charge_of(&success);
-            for range in results(&success.body, "PartitionKeyRanges")? {
-                let id = range.get("id").and_then(Value::as_str).ok_or_else(|| {
-                    DriverError::Serialization(serde::de::Error::custom(
-                        "a partition key range has no id",
-                    ))
-                })?;
-                sources.push(Source {
-                    range: Some(id.to_string()),
-                    continuation: None,
-                    more: true,
-                });
-            }
-            continuation = continuation_of(&success);
-            if continuation.is_none() {
-                break;
-            }
-        }
-        Ok(sources)
     }
 
     /// Fetches the next page of source `i`.

@@ -15,6 +15,7 @@
 mod exec;
 mod merge;
 mod plan;
+mod source;
 
 use std::collections::VecDeque;
 use std::fmt;
