@@ -18,7 +18,7 @@ pub struct PartitionKey(Value);
 
 impl PartitionKey {
     /// The header value.
-    fn header(&self) -> String {
+    pub(crate) fn header(&self) -> String {
         json!([self.0]).to_string()
     }
 }
@@ -72,7 +72,9 @@ pub struct Container<'a> {
     excluded_regions: Vec<RegionName>,
 }
 
-fn item_response<T: DeserializeOwned>(success: Success) -> Result<ItemResponse<T>, DriverError> {
+pub(crate) fn item_response<T: DeserializeOwned>(
+    success: Success,
+) -> Result<ItemResponse<T>, DriverError> {
     let value: Value = serde_json::from_slice(&success.body)?;
     let etag = value
         .get("_etag")
@@ -97,6 +99,12 @@ impl<'a> Container<'a> {
         }
     }
 
+    /// The driver, the container's database and id, and the regions it excludes (for
+    /// the query and patch modules).
+    pub(crate) fn parts(&self) -> (&'a Driver, &str, &str, &[RegionName]) {
+        (self.driver, &self.db, &self.coll, &self.excluded_regions)
+    }
+
     /// The same container, with these regions excluded from the routing of its requests
     /// (on top of the driver's preferred regions). If they exclude every region, the
     /// account endpoint is used.
@@ -109,7 +117,7 @@ impl<'a> Container<'a> {
         self
     }
     /// An item operation carrying the partition-key header.
-    fn operation(
+    pub(crate) fn operation(
         &self,
         method: Method,
         target: Target,

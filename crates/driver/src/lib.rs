@@ -40,6 +40,8 @@ mod driver;
 mod error;
 mod fetcher;
 mod operation;
+mod patch;
+mod query;
 mod request;
 mod session;
 mod shared;
@@ -52,4 +54,6 @@ pub use driver::{
     Driver, DriverBuilder,
 };
 pub use error::{DriverError, Failure};
+pub use patch::PatchOperations;
+pub use query::{Items, Page, Pages, Query};
 pub use request::{API_VERSION, USER_AGENT};

@@ -42,6 +42,8 @@ pub(crate) struct Success {
     pub(crate) body: Bytes,
     pub(crate) endpoint: Endpoint,
     pub(crate) attempts: u32,
+    /// The response headers (continuation, request charge...).
+    pub(crate) headers: http::HeaderMap,
 }
 
 impl Operation {
@@ -267,6 +269,7 @@ impl DriverInner {
                                 body: response.body,
                                 endpoint,
                                 attempts,
+                                headers: response.headers,
                             })
                         }
                         Err(_) => Err(DriverError::Exhausted(failure(&result))),

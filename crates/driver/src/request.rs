@@ -143,7 +143,9 @@ pub(crate) fn signed(
     .into_iter()
     .flatten()
     .collect();
-    if body.is_some() {
+    // A query says `application/query+json`; other bodies are JSON.
+    let typed = extra.iter().any(|(name, _)| *name == "content-type");
+    if body.is_some() && !typed {
         headers.extend(header("content-type", "application/json"));
     }
     for (name, value) in extra {
@@ -195,6 +197,34 @@ mod tests {
             assert!(names.contains(&expected), "{expected}");
         }
         let rendered = format!("{request:?}");
+        let content_types = |request: &HttpRequest| -> Vec<String> {
+            request
+                .headers
+                .iter()
+                .filter(|(n, _)| n == "content-type")
+                .map(|(_, v)| v.to_str().unwrap().to_string())
+                .collect()
+        };
+        let body = Some(Bytes::from_static(b"{}"));
+        let json = signed(
+            &key,
+            Method::POST,
+            &endpoint,
+            &Target::account(),
+            &[],
+            body.clone(),
+        );
+        assert_eq!(content_types(&json), ["application/json"]);
+        let query_type = [("content-type", "application/query+json".to_string())];
+        let query = signed(
+            &key,
+            Method::POST,
+            &endpoint,
+            &Target::account(),
+            &query_type,
+            body,
+        );
+        assert_eq!(content_types(&query), ["application/query+json"]);
         assert!(!rendered.contains("c2VjcmV0LWtleS1ieXRlcw=="));
     }
 }

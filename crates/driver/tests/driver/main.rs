@@ -7,6 +7,7 @@ mod failover;
 mod hostile;
 mod lifetimes;
 mod operations;
+mod query;
 mod rotation;
 mod session;
 mod sharing;

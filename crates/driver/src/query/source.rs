@@ -1,0 +1,104 @@
+//! The sources of a query's pages: partition key ranges (listed with `GET …/pkranges`)
+//! or one partition, and what a page answer carries (results, continuation, charge).
+
+use serde_json::Value;
+
+use crate::container::Container;
+use crate::error::DriverError;
+use crate::operation::{Operation, Success};
+use crate::request::Target;
+
+/// The most pages of partition key ranges followed (each holds many ranges).
+const MAX_RANGE_PAGES: usize = 1_000;
+
+/// One stream of pages: a partition key range, a partition, or the whole container.
+#[derive(Debug, Clone)]
+pub(super) struct Source {
+    /// `x-ms-documentdb-partitionkeyrangeid`, for a cross-partition query.
+    pub(super) range: Option<String>,
+    pub(super) continuation: Option<String>,
+    pub(super) more: bool,
+}
+
+/// One page as the service answered it.
+pub(super) struct RawPage {
+    pub(super) results: Vec<Value>,
+    pub(super) continuation: Option<String>,
+    pub(super) charge: f64,
+}
+
+/// The `x-ms-request-charge` of an answer (0 if missing or not a charge).
+pub(super) fn charge_of(success: &Success) -> f64 {
+    success
+        .headers
+        .get("x-ms-request-charge")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|c| c.is_finite() && *c >= 0.0)
+        .unwrap_or(0.0)
+}
+
+/// The `x-ms-continuation` of an answer, if more remain.
+pub(super) fn continuation_of(success: &Success) -> Option<String> {
+    success
+        .headers
+        .get("x-ms-continuation")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty())
+        .map(str::to_string)
+}
+
+/// The array `field` of a feed answer.
+pub(super) fn results(body: &[u8], field: &str) -> Result<Vec<Value>, DriverError> {
+    let mut answer: Value = serde_json::from_slice(body)?;
+    match answer.get_mut(field).map(Value::take) {
+        Some(Value::Array(results)) => Ok(results),
+        _ => Err(DriverError::Serialization(serde::de::Error::custom(
+            format!("the answer has no `{field}` array"),
+        ))),
+    }
+}
+
+/// The container's partition key ranges (`GET …/pkranges`), one source each.
+pub(super) async fn ranges(container: &Container<'_>) -> Result<(Vec<Source>, f64), DriverError> {
+    let (driver, db, coll, excluded) = container.parts();
+    let mut charge = 0.0;
+    let target = Target {
+        resource_type: "pkranges",
+        resource_link: format!("dbs/{db}/colls/{coll}"),
+        segments: vec![
+            "dbs".into(),
+            db.into(),
+            "colls".into(),
+            coll.into(),
+            "pkranges".into(),
+        ],
+    };
+    let mut sources = Vec::new();
+    let mut continuation: Option<String> = None;
+    for _ in 0..MAX_RANGE_PAGES {
+        let mut operation = Operation::read(target.clone()).excluding(excluded);
+        if let Some(token) = &continuation {
+            operation = operation.header("x-ms-continuation", token.clone());
+        }
+        let success = driver.inner.execute(&operation).await?;
+        charge += charge_of(&success);
+        for range in results(&success.body, "PartitionKeyRanges")? {
+            let id = range.get("id").and_then(Value::as_str).ok_or_else(|| {
+                DriverError::Serialization(serde::de::Error::custom(
+                    "a partition key range has no id",
+                ))
+            })?;
+            sources.push(Source {
+                range: Some(id.to_string()),
+                continuation: None,
+                more: true,
+            });
+        }
+        continuation = continuation_of(&success);
+        if continuation.is_none() {
+            break;
+        }
+    }
+    Ok((sources, charge))
+}
