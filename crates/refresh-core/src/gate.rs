@@ -9,6 +9,13 @@ use crate::backoff::Backoff;
 use crate::stats::RefreshStats;
 use crate::time::saturating_add;
 
+mod config;
+mod ticket;
+
+pub use config::GateConfig;
+pub use ticket::Ticket;
+use ticket::{Complete, Completion};
+
 /// How many flights a gate had started when an operation was routed. Passed back with a
 /// failure signal, it tells the gate whether a fetch has started since the failed request
 /// was sent — in which case that fetch, not a new one, answers the signal.
@@ -45,57 +52,6 @@ pub enum TriggerKind {
     Signal,
     /// The periodic tick: never throttled, but still single-flight.
     Periodic,
-}
-
-/// Settings of a [`RefreshGate`].
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct GateConfig {
-    min_interval: Duration,
-    backoff: Backoff,
-}
-
-impl GateConfig {
-    /// The default minimum interval between successful event-driven refreshes.
-    pub const DEFAULT_MIN_INTERVAL: Duration = Duration::from_secs(5);
-
-    /// Sets the minimum interval between a success and the next event-driven start.
-    /// The failure backoff's cap is lowered to it if higher, so a failing account is
-    /// retried at least once per window.
-    pub fn with_min_interval(mut self, min_interval: Duration) -> Self {
-        self.min_interval = min_interval;
-        self.backoff = Backoff::new(self.backoff.initial(), self.backoff.max().min(min_interval));
-        self
-    }
-
-    /// Sets the failure backoff (its cap is lowered to `min_interval` if higher).
-    pub fn with_backoff(mut self, backoff: Backoff) -> Self {
-        self.backoff = if backoff.max() > self.min_interval {
-            Backoff::new(backoff.initial(), self.min_interval)
-        } else {
-            backoff
-        };
-        self
-    }
-
-    /// The minimum interval.
-    pub fn min_interval(&self) -> Duration {
-        self.min_interval
-    }
-
-    /// The failure backoff.
-    pub fn backoff(&self) -> Backoff {
-        self.backoff
-    }
-}
-
-impl Default for GateConfig {
-    /// 5 s window; backoff 100 ms doubling, capped at the window.
-    fn default() -> Self {
-        Self {
-            min_interval: Self::DEFAULT_MIN_INTERVAL,
-            backoff: Backoff::default(),
-        }
-    }
 }
 
 /// What a trigger should do.
@@ -253,7 +209,7 @@ impl<W: Clone + Send + Sync + 'static> RefreshGate<W> {
             }
             return Decision::Join { flight, waiter };
         }
-        let min_interval = self.shared.config.min_interval;
+        let min_interval = self.shared.config.min_interval();
         let blocked = match kind {
             TriggerKind::Event => state.blocked_until(now, min_interval),
             TriggerKind::Signal => {
@@ -312,7 +268,7 @@ impl<W: Clone + Send + Sync + 'static> RefreshGate<W> {
         if state.flight.is_some() {
             return None;
         }
-        state.blocked_until(now, self.shared.config.min_interval)
+        state.blocked_until(now, self.shared.config.min_interval())
     }
 
     /// A copy of the counters.
@@ -395,22 +351,6 @@ impl<W> fmt::Debug for RefreshGate<W> {
     }
 }
 
-/// How a flight ended, as its ticket reports it.
-#[derive(Debug, Clone, Copy)]
-enum Completion {
-    /// A document was fetched and changed the topology (or nobody said otherwise).
-    Changed,
-    /// A document was fetched and equalled the installed one.
-    Unchanged,
-    /// The fetch failed; the jitter shortens the backoff.
-    Failed(f64),
-}
-
-/// Type-erased completion, so a [`Ticket`] need not name the waiter type's bounds.
-trait Complete: Send + Sync {
-    fn complete(&self, flight: FlightId, kind: TriggerKind, now: Instant, outcome: Completion);
-}
-
 impl<W: Send + Sync> Complete for GateCell<W> {
     fn complete(&self, flight: FlightId, kind: TriggerKind, now: Instant, outcome: Completion) {
         let mut state = self.lock();
@@ -429,85 +369,12 @@ impl<W: Send + Sync> Complete for GateCell<W> {
                 state.stats.unchanged += 1;
                 if kind == TriggerKind::Signal {
                     // A signal that learned nothing: the next one waits for the window.
-                    state.quiet_until = Some(saturating_add(now, self.config.min_interval));
+                    state.quiet_until = Some(saturating_add(now, self.config.min_interval()));
                 }
             }
             Completion::Failed(jitter) => {
-                state.record_failure(now, self.config.backoff, jitter);
+                state.record_failure(now, self.config.backoff(), jitter);
             }
-        }
-    }
-}
-
-/// The right (and duty) to run one fetch. Report its end with [`succeed`](Self::succeed)
-/// or [`fail`](Self::fail); dropping it unreported counts as a failure at the instant
-/// the flight started (a cancelled fetch), so the gate is never left stuck.
-#[must_use = "a dropped ticket counts as a failed fetch"]
-pub struct Ticket {
-    gate: Weak<dyn Complete>,
-    flight: FlightId,
-    kind: TriggerKind,
-    started: Instant,
-    done: bool,
-}
-
-impl Ticket {
-    /// The flight this ticket runs.
-    pub fn flight(&self) -> FlightId {
-        self.flight
-    }
-
-    /// Whether the flight was started by an event or the periodic tick.
-    pub fn kind(&self) -> TriggerKind {
-        self.kind
-    }
-
-    /// When the flight started.
-    pub fn started(&self) -> Instant {
-        self.started
-    }
-
-    /// The fetch succeeded at `now` and changed the topology: opens a new
-    /// `min_interval` window for explicit triggers; signals stay free to start.
-    pub fn succeed(mut self, now: Instant) {
-        self.finish(now, Completion::Changed);
-    }
-
-    /// The fetch succeeded at `now` but its document equalled the installed one. After a
-    /// signal-driven flight this also holds further signals for `min_interval`: fetches
-    /// that learn nothing are what the rate limit exists to stop.
-    pub fn succeed_unchanged(mut self, now: Instant) {
-        self.finish(now, Completion::Unchanged);
-    }
-
-    /// The fetch failed at `now`; `jitter` in `[0, 1]` shortens the backoff (see
-    /// [`Backoff::delay`]).
-    pub fn fail(mut self, now: Instant, jitter: f64) {
-        self.finish(now, Completion::Failed(jitter));
-    }
-
-    fn finish(&mut self, now: Instant, outcome: Completion) {
-        self.done = true;
-        if let Some(gate) = self.gate.upgrade() {
-            gate.complete(self.flight, self.kind, now, outcome);
-        }
-    }
-}
-
-impl fmt::Debug for Ticket {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Ticket")
-            .field("flight", &self.flight)
-            .field("kind", &self.kind)
-            .finish()
-    }
-}
-
-impl Drop for Ticket {
-    fn drop(&mut self) {
-        if !self.done {
-            let started = self.started;
-            self.finish(started, Completion::Failed(0.0));
         }
     }
 }
