@@ -36,20 +36,36 @@
 
 mod container;
 mod credential;
+mod database;
 mod driver;
 mod error;
 mod fetcher;
+mod metadata;
 mod operation;
+mod options;
 mod request;
 mod session;
 mod shared;
 mod signing;
+mod status;
 mod transport;
 
 pub use container::{Container, ItemResponse, PartitionKey};
+pub use database::Database;
 pub use driver::{
     AccountConfig, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_POOL_IDLE_TIMEOUT,
     Driver, DriverBuilder,
 };
-pub use error::{DriverError, Failure};
+pub use error::{ConfigError, ConfigReason, DriverError, Failure};
+pub use metadata::ResponseMetadata;
+pub use options::{ConsistencyLevel, ItemOptions, ReadOptions};
+pub use status::Status;
+
+// What an application needs besides the driver: `cargo add meridian-driver` is enough.
+pub use meridian_location_store::{
+    AccountError, Endpoint, EndpointError, OperationKind, RegionName, RetryPolicy, RoutingSnapshot,
+};
+pub use meridian_runtime::{
+    AccountStats, BuildError, RefreshOutcome, Runtime, RuntimeBuilder, RuntimeHealth, RuntimeStats,
+};
 pub use request::{API_VERSION, USER_AGENT};
