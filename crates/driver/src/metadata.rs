@@ -9,8 +9,8 @@ use meridian_location_store::{Endpoint, RegionName};
 pub struct ResponseMetadata {
     /// `x-ms-request-charge` of the last response (request units), 0 if absent.
     pub request_charge: f64,
-    /// `x-ms-activity-id` of the last attempt (the id the driver sent, echoed by the
-    /// service): quote it when asking the service about a request.
+    /// `x-ms-activity-id` of the last attempt: the service's, or if it sent none, the
+    /// one the driver sent. Quote it when asking the service about a request.
     pub activity_id: Option<String>,
     /// `x-ms-session-token` of the last response.
     pub session_token: Option<String>,

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod accounts;
+mod api;
 mod failover;
 mod hostile;
 mod lifetimes;
