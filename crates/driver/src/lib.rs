@@ -66,6 +66,7 @@ pub use meridian_location_store::{
     AccountError, Endpoint, EndpointError, OperationKind, RegionName, RetryPolicy, RoutingSnapshot,
 };
 pub use meridian_runtime::{
-    AccountStats, BuildError, RefreshOutcome, Runtime, RuntimeBuilder, RuntimeHealth, RuntimeStats,
+    AccountHandle, AccountStats, BuildError, EVENT_CAPACITY, FetchError, RefreshOutcome, Runtime,
+    RuntimeBuilder, RuntimeEvent, RuntimeHealth, RuntimeStats,
 };
 pub use request::{API_VERSION, USER_AGENT};

@@ -162,7 +162,9 @@ impl AccountHandle {
         retries: &mut RetryState,
     ) -> Verdict {
         let effect = classify(outcome);
-        self.state.store.apply_mark(endpoint, &effect, now());
+        if self.state.store.apply_mark(endpoint, &effect, now()) {
+            self.state.events.marked(endpoint);
+        }
         let refresh = if effect.refresh {
             self.signal(routed, backend_moved(&effect.action))
         } else {
