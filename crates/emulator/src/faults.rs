@@ -29,6 +29,7 @@ pub struct FaultMatch {
 /// What a matching request gets instead of its normal answer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+#[non_exhaustive]
 pub enum FaultAction {
     /// An error status with an optional sub-status, body and `x-ms-retry-after-ms`.
     Status {
@@ -155,6 +156,7 @@ impl FaultRule {
 
 /// A rule as listed by the admin API.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct FaultStatus {
     /// The rule's id.
     pub id: u64,
