@@ -12,8 +12,7 @@
 //! close one under a request. The key never appears in `Debug`, `Display`, errors or logs.
 //!
 //! ```no_run
-//! use meridian_driver::{AccountConfig, Driver};
-//! use meridian_runtime::Runtime;
+//! use meridian_driver::{AccountConfig, Driver, Runtime};
 //! use serde::{Deserialize, Serialize};
 //!
 //! #[derive(Serialize, Deserialize)]
@@ -33,6 +32,11 @@
 //! # Ok(()) }
 //! ```
 #![deny(missing_docs)]
+
+/// The README's program, compiled as a doctest.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctest;
 
 mod container;
 mod credential;
