@@ -47,6 +47,7 @@ mod fetcher;
 mod metadata;
 mod operation;
 mod options;
+mod outcome;
 mod request;
 mod session;
 mod shared;

@@ -9,8 +9,9 @@ use meridian_location_store::{Endpoint, RegionName};
 pub struct ResponseMetadata {
     /// `x-ms-request-charge` of the last response (request units), 0 if absent.
     pub request_charge: f64,
-    /// `x-ms-activity-id` of the last attempt: the service's, or if it sent none, the
-    /// one the driver sent. Quote it when asking the service about a request.
+    /// The `x-ms-activity-id` the driver sent with the last attempt (the service logs
+    /// it; the operation's tracing span carries it too). Quote it when asking the
+    /// service about a request.
     pub activity_id: Option<String>,
     /// `x-ms-session-token` of the last response.
     pub session_token: Option<String>,
@@ -37,16 +38,12 @@ fn text(headers: &HeaderMap, name: &str) -> Option<String> {
 }
 
 impl ResponseMetadata {
-    /// Takes the per-response fields from `headers`; keeps `activity_id` (the one sent)
-    /// unless the service echoes one.
+    /// Takes the per-response fields from `headers`.
     pub(crate) fn record_response(&mut self, headers: &HeaderMap) {
         self.request_charge = text(headers, "x-ms-request-charge")
             .and_then(|v| v.parse::<f64>().ok())
             .filter(|c| c.is_finite() && *c >= 0.0)
             .unwrap_or(0.0);
-        if let Some(id) = text(headers, "x-ms-activity-id") {
-            self.activity_id = Some(id);
-        }
         self.session_token = text(headers, "x-ms-session-token");
         self.etag = text(headers, "etag");
     }

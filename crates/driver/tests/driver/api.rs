@@ -320,3 +320,56 @@ async fn error_sources_are_not_printed_twice() {
         .unwrap_err();
     assert_printed_once(&build);
 }
+
+/// A `MakeWriter` into a shared buffer.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+    type Writer = Self;
+    fn make_writer(&'a self) -> Self {
+        self.clone()
+    }
+}
+
+#[tokio::test]
+async fn operations_run_in_a_span_with_their_fields() {
+    let captured = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(captured.clone())
+        .with_max_level(tracing::Level::DEBUG)
+        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
+        .with_ansi(false)
+        .finish();
+    // This test's runtime runs on this thread: the span's events land here.
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let runtime = quiet_runtime();
+    let (_emulator, _driver, items) = setup(&runtime).await;
+    items.create_item("p", &order("a", 1)).await.unwrap();
+    let read = items.read_item::<Order>("p", "a").await.unwrap();
+    let activity = read.metadata.activity_id.clone().unwrap();
+    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let line = log
+        .lines()
+        .find(|l| l.contains("meridian.operation") && l.contains(&activity) && l.contains("close"))
+        .unwrap_or_else(|| panic!("no span with the read's activity id in:\n{log}"));
+    for field in [
+        "container=\"dbs/db/colls/c\"",
+        "kind=Read",
+        "attempt=1",
+        "region=\"East US\"",
+        "status=200",
+    ] {
+        assert!(line.contains(field), "{field} missing from {line}");
+    }
+}
