@@ -29,8 +29,8 @@ pub enum RuntimeEvent {
         /// The topology generation now in force.
         topology_generation: u64,
     },
-    /// An operation's failure marked an endpoint unavailable (or renewed its mark):
-    /// routing demotes it until a probe succeeds.
+    /// An operation's failure marked an endpoint that had no mark: routing demotes it
+    /// until a probe succeeds (renewed or widened marks are not reported again).
     EndpointMarked {
         /// The account endpoint.
         account: Endpoint,
