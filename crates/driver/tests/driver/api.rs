@@ -210,8 +210,14 @@ async fn response_metadata_is_populated() {
     );
 }
 
+/// Handles an application stores in its own structs and moves into tasks.
+fn owned<T: Clone + Send + Sync + 'static>() {}
+
 #[tokio::test]
 async fn dropped_operation_leaves_no_task() {
+    owned::<Driver>();
+    owned::<meridian_driver::Database>();
+    owned::<Container>();
     let runtime = quiet_runtime();
     let (emulator, driver, items) = setup(&runtime).await;
     items.create_item("p", &order("a", 1)).await.unwrap();
