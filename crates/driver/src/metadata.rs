@@ -57,7 +57,8 @@ impl ResponseMetadata {
     ) {
         self.attempts += 1;
         self.endpoint = Some(endpoint.clone());
-        self.activity_id = Some(activity_id);
+        // No id when the attempt never got a connection slot (nothing was sent).
+        self.activity_id = Some(activity_id).filter(|id| !id.is_empty());
         self.request_charge = 0.0;
         self.session_token = None;
         self.etag = None;
