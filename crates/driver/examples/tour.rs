@@ -27,7 +27,7 @@ use futures_util::future::join_all;
 use meridian_driver::{AccountConfig, Driver};
 use meridian_emulator::{Emulator, KeyKind};
 use meridian_location_store::OperationKind;
-use meridian_runtime::Runtime;
+use meridian_runtime::{Runtime, RuntimeEvent};
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
@@ -204,6 +204,15 @@ async fn tour() -> Result<()> {
         .unavailability_ttl(Duration::from_millis(1_500))
         .probe_interval(Duration::from_millis(250))
         .build()?;
+    // The runtime's events, printed as they happen.
+    let mut events = runtime.events();
+    tokio::spawn(async move {
+        while let Ok(event) = events.recv().await {
+            if let Some(line) = describe(&event) {
+                println!("  [event] {line}");
+            }
+        }
+    });
 
     let mut accounts = Vec::new();
     for name in ["alpha", "beta"] {
@@ -540,4 +549,26 @@ async fn rotate_keys(runtime: &Runtime, accounts: &mut [Account]) -> Result<()> 
         "the account kept refreshing",
     )?;
     Ok(())
+}
+
+/// One line per event worth showing (the first topology of each account is not).
+fn describe(event: &RuntimeEvent) -> Option<String> {
+    Some(match event {
+        RuntimeEvent::TopologyChanged {
+            account,
+            old_write_region: Some(old),
+            new_write_region: Some(new),
+            ..
+        } => format!("{account}: write region {old} -> {new}"),
+        RuntimeEvent::EndpointMarked { account, endpoint } => {
+            format!("{account}: {endpoint} marked unavailable")
+        }
+        RuntimeEvent::EndpointUnmarked { account, endpoint } => {
+            format!("{account}: {endpoint} back in rotation")
+        }
+        RuntimeEvent::RefreshFailed { account, error } => {
+            format!("{account}: refresh failed ({error})")
+        }
+        _ => return None,
+    })
 }

@@ -1,5 +1,7 @@
 //! Item operations in one container, and what they take and return.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use http::Method;
 use meridian_location_store::{Endpoint, RegionName};
@@ -9,7 +11,9 @@ use serde_json::{Value, json};
 
 use crate::driver::Driver;
 use crate::error::DriverError;
+use crate::metadata::ResponseMetadata;
 use crate::operation::{Operation, Success};
+use crate::options::{ConsistencyLevel, ItemOptions, ReadOptions};
 use crate::request::Target;
 
 /// A partition key value, sent as `x-ms-documentdb-partitionkey: [value]`.
@@ -51,7 +55,8 @@ impl From<Value> for PartitionKey {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct ItemResponse<T> {
-    /// The item as the service returned it.
+    /// The item as the service returned it (or, for a write with
+    /// [`content_response(false)`](ItemOptions::content_response), as it was sent).
     pub item: T,
     /// Its `_etag`, for `If-Match`.
     pub etag: Option<String>,
@@ -61,53 +66,91 @@ pub struct ItemResponse<T> {
     pub attempts: u32,
     /// HTTP status (201 created, 200 replaced...).
     pub status: u16,
+    /// Charge, activity id, session token, serving region and regions tried.
+    pub metadata: ResponseMetadata,
 }
 
-/// Item operations in one container.
+impl<T> ItemResponse<T> {
+    /// The region that served the response, if the topology names it.
+    pub fn region(&self) -> Option<&RegionName> {
+        self.metadata.region.as_ref()
+    }
+
+    /// The request charge (request units).
+    pub fn request_charge(&self) -> f64 {
+        self.metadata.request_charge
+    }
+}
+
+/// Item operations in one container: a cheap, owned handle (`Clone + Send + Sync +
+/// 'static`) that can be stored in a struct or moved into a task.
+///
+/// Dropping an operation's future mid-flight abandons the request in flight and leaves
+/// no task and no shared state behind; **a dropped write may have been applied** (read
+/// before writing again, as after [`DriverError::MaybeApplied`]).
 #[derive(Debug, Clone)]
-pub struct Container<'a> {
-    driver: &'a Driver,
-    db: String,
-    coll: String,
-    excluded_regions: Vec<RegionName>,
+pub struct Container {
+    driver: Driver,
+    db: Arc<str>,
+    coll: Arc<str>,
+    excluded_regions: Arc<[RegionName]>,
 }
 
+/// The item itself, or with `prefer: return=minimal`, the item as it was sent.
 pub(crate) fn item_response<T: DeserializeOwned>(
     success: Success,
+    sent: Option<&Bytes>,
 ) -> Result<ItemResponse<T>, DriverError> {
-    let value: Value = serde_json::from_slice(&success.body)?;
+    let body = match sent {
+        Some(sent) if success.body.is_empty() => sent,
+        _ => &success.body,
+    };
+    let value: Value = serde_json::from_slice(body)?;
     let etag = value
         .get("_etag")
         .and_then(Value::as_str)
-        .map(str::to_string);
+        .map(str::to_string)
+        .or_else(|| success.metadata.etag.clone());
     Ok(ItemResponse {
         item: serde_json::from_value(value)?,
         etag,
         endpoint: success.endpoint,
         attempts: success.attempts,
         status: success.status,
+        metadata: success.metadata,
     })
 }
 
-impl<'a> Container<'a> {
-    pub(crate) fn new(driver: &'a Driver, db: &str, coll: &str) -> Self {
+impl Container {
+    pub(crate) fn new(driver: &Driver, db: &str, coll: &str) -> Self {
         Self {
-            driver,
-            db: db.to_string(),
-            coll: coll.to_string(),
-            excluded_regions: Vec::new(),
+            driver: driver.clone(),
+            db: db.into(),
+            coll: coll.into(),
+            excluded_regions: Arc::new([]),
         }
     }
 
     /// The driver, the container's database and id, and the regions it excludes (for
     /// the query and patch modules).
-    pub(crate) fn parts(&self) -> (&'a Driver, &str, &str, &[RegionName]) {
-        (self.driver, &self.db, &self.coll, &self.excluded_regions)
+    pub(crate) fn parts(&self) -> (&Driver, &str, &str, &[RegionName]) {
+        (&self.driver, &self.db, &self.coll, &self.excluded_regions)
     }
 
-    /// The same container, with these regions excluded from the routing of its requests
-    /// (on top of the driver's preferred regions). If they exclude every region, the
-    /// account endpoint is used.
+    /// The database id.
+    pub fn database_id(&self) -> &str {
+        &self.db
+    }
+
+    /// The container id.
+    pub fn id(&self) -> &str {
+        &self.coll
+    }
+
+    /// The same container, with these regions excluded from the routing of all its
+    /// requests (on top of the driver's preferred regions; per operation, see
+    /// [`ReadOptions::excluded_regions`]). If they exclude every region, the account
+    /// endpoint is used.
     pub fn excluding<I, R>(mut self, regions: I) -> Self
     where
         I: IntoIterator<Item = R>,
@@ -116,6 +159,11 @@ impl<'a> Container<'a> {
         self.excluded_regions = regions.into_iter().map(Into::into).collect();
         self
     }
+
+    fn link(&self) -> String {
+        format!("dbs/{}/colls/{}", self.db, self.coll)
+    }
+
     /// An item operation carrying the partition-key header.
     pub(crate) fn operation(
         &self,
@@ -131,16 +179,42 @@ impl<'a> Container<'a> {
             Operation::write(method, target, idempotent, body)
         };
         operation
-            .session(format!("dbs/{}/colls/{}", self.db, self.coll), true)
+            .session(self.link(), true)
             .header("x-ms-documentdb-partitionkey", pk.into().header())
             .excluding(&self.excluded_regions)
+    }
+
+    /// A write with its options applied.
+    fn write(
+        &self,
+        method: Method,
+        target: Target,
+        idempotent: bool,
+        body: Option<Bytes>,
+        pk: impl Into<PartitionKey>,
+        options: &ItemOptions,
+    ) -> Operation {
+        let mut operation = self
+            .operation(method, target, idempotent, body, pk)
+            .with_common(&options.common);
+        if let Some(etag) = &options.if_match {
+            operation = operation.header("if-match", etag.clone());
+        }
+        if let Some(etag) = &options.if_none_match {
+            operation = operation.header("if-none-match", etag.clone());
+        }
+        if options.minimal_response {
+            operation = operation.header("prefer", "return=minimal");
+        }
+        operation
     }
 
     async fn run<T: DeserializeOwned>(
         &self,
         operation: Operation,
     ) -> Result<ItemResponse<T>, DriverError> {
-        item_response(self.driver.inner.execute(&operation).await?)
+        let success = self.driver.inner.execute(&operation).await?;
+        item_response(success, operation.body.as_ref())
     }
 
     /// Creates an item; 409 if it exists. Not idempotent: a failure after the request may
@@ -150,14 +224,20 @@ impl<'a> Container<'a> {
         pk: impl Into<PartitionKey>,
         item: &T,
     ) -> Result<ItemResponse<T>, DriverError> {
+        self.create_item_with(pk, item, &ItemOptions::default())
+            .await
+    }
+
+    /// [`create_item`](Self::create_item) with options.
+    pub async fn create_item_with<T: Serialize + DeserializeOwned>(
+        &self,
+        pk: impl Into<PartitionKey>,
+        item: &T,
+        options: &ItemOptions,
+    ) -> Result<ItemResponse<T>, DriverError> {
         let body = Bytes::from(serde_json::to_vec(item)?);
-        let operation = self.operation(
-            Method::POST,
-            Target::items(&self.db, &self.coll),
-            false,
-            Some(body),
-            pk,
-        );
+        let target = Target::items(&self.db, &self.coll);
+        let operation = self.write(Method::POST, target, false, Some(body), pk, options);
         self.run(operation).await
     }
 
@@ -167,15 +247,21 @@ impl<'a> Container<'a> {
         pk: impl Into<PartitionKey>,
         item: &T,
     ) -> Result<ItemResponse<T>, DriverError> {
+        self.upsert_item_with(pk, item, &ItemOptions::default())
+            .await
+    }
+
+    /// [`upsert_item`](Self::upsert_item) with options.
+    pub async fn upsert_item_with<T: Serialize + DeserializeOwned>(
+        &self,
+        pk: impl Into<PartitionKey>,
+        item: &T,
+        options: &ItemOptions,
+    ) -> Result<ItemResponse<T>, DriverError> {
         let body = Bytes::from(serde_json::to_vec(item)?);
+        let target = Target::items(&self.db, &self.coll);
         let operation = self
-            .operation(
-                Method::POST,
-                Target::items(&self.db, &self.coll),
-                true,
-                Some(body),
-                pk,
-            )
+            .write(Method::POST, target, true, Some(body), pk, options)
             .header("x-ms-documentdb-is-upsert", "true");
         self.run(operation).await
     }
@@ -189,36 +275,42 @@ impl<'a> Container<'a> {
         pk: impl Into<PartitionKey>,
         id: &str,
     ) -> Result<ItemResponse<T>, DriverError> {
-        let operation = self.operation(
-            Method::GET,
-            Target::item(&self.db, &self.coll, id),
-            true,
-            None,
-            pk,
-        );
+        self.read_item_with(pk, id, &ReadOptions::default()).await
+    }
+
+    /// [`read_item`](Self::read_item) with options (consistency, session token,
+    /// excluded regions, deadline, `If-None-Match`).
+    pub async fn read_item_with<T: DeserializeOwned>(
+        &self,
+        pk: impl Into<PartitionKey>,
+        id: &str,
+        options: &ReadOptions,
+    ) -> Result<ItemResponse<T>, DriverError> {
+        let target = Target::item(&self.db, &self.coll, id);
+        let mut operation = self
+            .operation(Method::GET, target, true, None, pk)
+            .session(self.link(), options.sends_session())
+            .with_common(&options.common);
+        if let Some(level) = options.consistency {
+            operation = operation.header("x-ms-consistency-level", level.as_str());
+        }
+        if let Some(etag) = &options.if_none_match {
+            operation = operation.header("if-none-match", etag.clone());
+        }
         self.run(operation).await
     }
 
-    /// Reads an item without this driver's session token: eventual consistency. The
-    /// nearest region answers from what it has, which may be older than this driver's
-    /// own writes (a region the write has not reached yet answers 404). Cheaper on a
-    /// lagging account: never a 404/1002 retry. (Full per-operation options are left
-    /// to a later API; this is the one opt-out.)
+    /// Reads an item without this driver's session token: eventual consistency
+    /// (`read_item_with` and [`ConsistencyLevel::Eventual`]). The nearest region answers
+    /// from what it has, which may be older than this driver's own writes (a region the
+    /// write has not reached yet answers 404). Never a 404/1002 retry.
     pub async fn read_item_eventual<T: DeserializeOwned>(
         &self,
         pk: impl Into<PartitionKey>,
         id: &str,
     ) -> Result<ItemResponse<T>, DriverError> {
-        let operation = self
-            .operation(
-                Method::GET,
-                Target::item(&self.db, &self.coll, id),
-                true,
-                None,
-                pk,
-            )
-            .session(format!("dbs/{}/colls/{}", self.db, self.coll), false);
-        self.run(operation).await
+        let options = ReadOptions::default().consistency(ConsistencyLevel::Eventual);
+        self.read_item_with(pk, id, &options).await
     }
 
     /// Replaces an item, optionally only if its etag is still `if_match` (412 if not).
@@ -229,17 +321,24 @@ impl<'a> Container<'a> {
         item: &T,
         if_match: Option<&str>,
     ) -> Result<ItemResponse<T>, DriverError> {
-        let body = Bytes::from(serde_json::to_vec(item)?);
-        let mut operation = self.operation(
-            Method::PUT,
-            Target::item(&self.db, &self.coll, id),
-            true,
-            Some(body),
-            pk,
-        );
+        let mut options = ItemOptions::default();
         if let Some(etag) = if_match {
-            operation = operation.header("if-match", etag);
+            options = options.if_match(etag);
         }
+        self.replace_item_with(pk, id, item, &options).await
+    }
+
+    /// [`replace_item`](Self::replace_item) with options.
+    pub async fn replace_item_with<T: Serialize + DeserializeOwned>(
+        &self,
+        pk: impl Into<PartitionKey>,
+        id: &str,
+        item: &T,
+        options: &ItemOptions,
+    ) -> Result<ItemResponse<T>, DriverError> {
+        let body = Bytes::from(serde_json::to_vec(item)?);
+        let target = Target::item(&self.db, &self.coll, id);
+        let operation = self.write(Method::PUT, target, true, Some(body), pk, options);
         self.run(operation).await
     }
 
@@ -250,16 +349,23 @@ impl<'a> Container<'a> {
         id: &str,
         if_match: Option<&str>,
     ) -> Result<(), DriverError> {
-        let mut operation = self.operation(
-            Method::DELETE,
-            Target::item(&self.db, &self.coll, id),
-            true,
-            None,
-            pk,
-        );
+        let mut options = ItemOptions::default();
         if let Some(etag) = if_match {
-            operation = operation.header("if-match", etag);
+            options = options.if_match(etag);
         }
-        self.driver.inner.execute(&operation).await.map(|_| ())
+        self.delete_item_with(pk, id, &options).await.map(|_| ())
+    }
+
+    /// [`delete_item`](Self::delete_item) with options; returns the response metadata.
+    pub async fn delete_item_with(
+        &self,
+        pk: impl Into<PartitionKey>,
+        id: &str,
+        options: &ItemOptions,
+    ) -> Result<ResponseMetadata, DriverError> {
+        let target = Target::item(&self.db, &self.coll, id);
+        let operation = self.write(Method::DELETE, target, true, None, pk, options);
+        let success = self.driver.inner.execute(&operation).await?;
+        Ok(success.metadata)
     }
 }

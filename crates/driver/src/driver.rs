@@ -17,7 +17,8 @@ use serde_json::{Value, json};
 
 use crate::container::Container;
 use crate::credential::Credential;
-use crate::error::DriverError;
+use crate::database::Database;
+use crate::error::{ConfigError, ConfigReason, DriverError};
 use crate::fetcher::DriverFetcher;
 use crate::operation::Operation;
 use crate::request::Target;
@@ -162,26 +163,23 @@ impl DriverBuilder {
     /// driver keeps the runtime's refresh loop running while it lives.
     pub async fn build(self) -> Result<Driver, DriverError> {
         let endpoint = Endpoint::parse(&self.account.endpoint)
-            .map_err(|e| DriverError::Config(format!("account endpoint: {e}")))?;
+            .map_err(|e| ConfigError::new("account endpoint", ConfigReason::Endpoint(e)))?;
         let key = MasterKey::from_base64(&self.account.key)
-            .map_err(|e| DriverError::Config(e.to_string()))?;
+            .map_err(|e| ConfigError::new("account key", ConfigReason::Key(e)))?;
         let bootstrap = self
             .bootstrap_endpoints
             .iter()
             .map(|e| {
-                Endpoint::parse(e)
-                    .map_err(|err| DriverError::Config(format!("bootstrap endpoint: {err}")))
+                Endpoint::parse(e).map_err(|err| {
+                    ConfigError::new("bootstrap_endpoints", ConfigReason::Endpoint(err))
+                })
             })
             .collect::<Result<Vec<_>, _>>()?;
         if self.request_timeout.is_zero() {
-            return Err(DriverError::Config(
-                "request_timeout must be greater than zero".into(),
-            ));
+            return Err(ConfigError::new("request_timeout", ConfigReason::Zero).into());
         }
         if self.max_connections == 0 {
-            return Err(DriverError::Config(
-                "max_connections must be greater than zero".into(),
-            ));
+            return Err(ConfigError::new("max_connections", ConfigReason::Zero).into());
         }
         let transport = self
             .runtime
@@ -193,7 +191,7 @@ impl DriverBuilder {
                 max_connections: self.max_connections,
                 pool_idle_timeout: self.pool_idle_timeout,
             })
-            .map_err(DriverError::Config)?;
+            .map_err(|e| ConfigError::new("trusted certificates", ConfigReason::Tls(e)))?;
         let credential = Arc::new(Credential::new(key));
         let fetcher = Arc::new(DriverFetcher {
             transport: Arc::clone(&transport),
@@ -279,7 +277,8 @@ impl Driver {
     /// `key` (base64), in place: for key rotation. Clones of this driver share the key.
     /// The error never echoes the key.
     pub fn rotate_key(&self, key: &str) -> Result<(), DriverError> {
-        let key = MasterKey::from_base64(key).map_err(|e| DriverError::Config(e.to_string()))?;
+        let key = MasterKey::from_base64(key)
+            .map_err(|e| ConfigError::new("account key", ConfigReason::Key(e)))?;
         self.inner.credential.replace(key);
         Ok(())
     }
@@ -371,8 +370,13 @@ impl Driver {
         self.inner.sessions.get(&format!("dbs/{db}/colls/{coll}"))
     }
 
-    /// A handle for item operations in `db`/`coll`.
-    pub fn container(&self, db: &str, coll: &str) -> Container<'_> {
+    /// A handle for item operations in `db`/`coll` (owned: store it, move it into a task).
+    pub fn container(&self, db: &str, coll: &str) -> Container {
         Container::new(self, db, coll)
+    }
+
+    /// A handle of database `id` (owned, cheap to clone).
+    pub fn database(&self, id: &str) -> Database {
+        Database::new(self, id)
     }
 }

@@ -1,47 +1,103 @@
-//! The driver's errors: typed, with the status, sub-status, regions and attempts.
+//! The driver's errors: typed, with the status, the regions tried and the attempts.
+//!
+//! Every `Display` prints its own level only; the cause, if any, is [`source()`]
+//! (std::error::Error::source), so a printed chain shows each message once.
 
 use std::fmt;
+use std::time::Duration;
+
+use crate::metadata::ResponseMetadata;
+use crate::status::Status;
 
 /// What an operation saw before it stopped.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Failure {
-    /// The last HTTP status, if the service answered at all.
-    pub status: Option<u16>,
-    /// The last `x-ms-substatus`.
-    pub sub_status: Option<u32>,
-    /// Regions (or endpoints, before the topology is known) tried, in order.
-    pub regions_tried: Vec<String>,
-    /// Requests sent, retries included.
-    pub attempts: u32,
-    /// The service's `message`, or the transport error.
+    /// The last status, if the service answered at all.
+    pub status: Option<Status>,
+    /// The service's `message`, or what went wrong with the transport.
     pub message: String,
+    /// Charge, activity id, regions tried and attempts of the operation (boxed: errors
+    /// stay small).
+    pub metadata: Box<ResponseMetadata>,
+}
+
+impl Failure {
+    /// Requests sent, retries included.
+    pub fn attempts(&self) -> u32 {
+        self.metadata.attempts
+    }
 }
 
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (self.status, self.sub_status) {
-            (Some(status), Some(sub)) => write!(f, "HTTP {status}/{sub}")?,
-            (Some(status), None) => write!(f, "HTTP {status}")?,
-            (None, _) => f.write_str("no response")?,
+        match self.status {
+            Some(status) => write!(f, "{status}")?,
+            None => f.write_str("no response")?,
         }
+        let regions: Vec<&str> = self
+            .metadata
+            .regions_tried
+            .iter()
+            .map(|r| r.as_str())
+            .collect();
         write!(
             f,
             " after {} attempt(s) in [{}]: {}",
-            self.attempts,
-            self.regions_tried.join(", "),
+            self.metadata.attempts,
+            regions.join(", "),
             self.message
         )
     }
+}
+
+/// Which setting of a [`DriverBuilder`](crate::DriverBuilder) (or key rotation) is
+/// unusable, and why ([`source()`](std::error::Error::source)).
+#[derive(Debug, thiserror::Error)]
+#[error("invalid setting `{setting}`")]
+#[non_exhaustive]
+pub struct ConfigError {
+    /// The setting (`account endpoint`, `account key`, `request_timeout`...).
+    pub setting: &'static str,
+    /// Why it is refused.
+    #[source]
+    pub reason: ConfigReason,
+}
+
+impl ConfigError {
+    pub(crate) fn new(setting: &'static str, reason: ConfigReason) -> Self {
+        Self { setting, reason }
+    }
+}
+
+/// Why a setting is refused. Never contains the key.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigReason {
+    /// Not an absolute http(s) URL.
+    #[error("not an absolute http(s) endpoint")]
+    Endpoint(#[source] meridian_location_store::EndpointError),
+    /// The key is not valid base64, or empty.
+    #[error("{0}")]
+    Key(&'static str),
+    /// A duration or count that must be greater than zero.
+    #[error("must be greater than zero")]
+    Zero,
+    /// The TLS configuration could not be built (a refused certificate...).
+    #[error("{0}")]
+    Tls(String),
+    /// A combination the driver does not support (say which).
+    #[error("not supported: {0}")]
+    Unsupported(&'static str),
 }
 
 /// Why a driver operation failed. The account key never appears in any of these.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DriverError {
-    /// The configuration is unusable (endpoint, key, certificate...).
-    #[error("invalid driver configuration: {0}")]
-    Config(String),
+    /// The configuration is unusable: which setting and why.
+    #[error("invalid driver configuration")]
+    Config(#[source] ConfigError),
     /// 401: the key or signature was refused. Not retried.
     #[error("unauthorized; check the account key ({0})")]
     Unauthorized(Failure),
@@ -61,6 +117,16 @@ pub enum DriverError {
     /// so that it cannot be applied twice. Read before writing again.
     #[error("the write may or may not have been applied: {0}")]
     MaybeApplied(Failure),
+    /// The operation's deadline ([`ReadOptions::timeout`](crate::ReadOptions::timeout),
+    /// [`ItemOptions::timeout`](crate::ItemOptions::timeout)) passed: the attempt in
+    /// flight was abandoned and no retry started. A write may have been applied.
+    #[error("the operation's {timeout:?} deadline passed ({failure})")]
+    DeadlineExceeded {
+        /// The deadline, from the operation's start.
+        timeout: Duration,
+        /// What the operation saw until then.
+        failure: Failure,
+    },
     /// The response body was larger than the cap; it was refused, not buffered.
     #[error("the response from {region} is over the {limit}-byte cap")]
     ResponseTooLarge {
@@ -71,10 +137,10 @@ pub enum DriverError {
     },
     /// The account document the service returned was rejected (malformed, or missing
     /// required fields); see [`AccountError`](meridian_location_store::AccountError).
-    #[error("the account document was rejected: {0}")]
+    #[error("the account document was rejected")]
     InvalidAccount(#[source] meridian_location_store::AccountError),
     /// A body could not be serialized or a response parsed.
-    #[error("serialization: {0}")]
+    #[error("serialization failed")]
     Serialization(#[from] serde_json::Error),
     /// The runtime was shut down: no operation runs and no refresh comes any more.
     #[error("the runtime has been shut down")]
@@ -88,6 +154,12 @@ pub enum DriverError {
     },
 }
 
+impl From<ConfigError> for DriverError {
+    fn from(error: ConfigError) -> Self {
+        Self::Config(error)
+    }
+}
+
 impl DriverError {
     /// The failure details, for errors that carry them.
     pub fn failure(&self) -> Option<&Failure> {
@@ -96,19 +168,25 @@ impl DriverError {
             | Self::Status(f)
             | Self::UnexpectedStatus(f)
             | Self::Exhausted(f)
-            | Self::MaybeApplied(f) => Some(f),
+            | Self::MaybeApplied(f)
+            | Self::DeadlineExceeded { failure: f, .. } => Some(f),
             _ => None,
         }
     }
 
-    /// The last HTTP status, if any.
-    pub fn status(&self) -> Option<u16> {
+    /// The last status with its sub-status, if the service answered.
+    pub fn typed_status(&self) -> Option<Status> {
         self.failure().and_then(|f| f.status)
+    }
+
+    /// The last HTTP status code, if any (shorthand for `typed_status().code`).
+    pub fn status(&self) -> Option<u16> {
+        self.typed_status().map(|s| s.code)
     }
 
     /// The last sub-status, if any.
     pub fn sub_status(&self) -> Option<u32> {
-        self.failure().and_then(|f| f.sub_status)
+        self.typed_status().and_then(|s| s.sub_status)
     }
 
     /// 404 Not Found.
@@ -124,5 +202,10 @@ impl DriverError {
     /// 412 Precondition Failed (an `If-Match` mismatch).
     pub fn is_precondition_failed(&self) -> bool {
         matches!(self, Self::Status(_)) && self.status() == Some(412)
+    }
+
+    /// The operation's deadline passed.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, Self::DeadlineExceeded { .. })
     }
 }

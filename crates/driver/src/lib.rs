@@ -1,5 +1,5 @@
 //! The Meridian driver: a multi-region client of one account, hosted by a shared
-//! [`Runtime`](meridian_runtime::Runtime).
+//! [`Runtime`].
 //!
 //! A [`Driver`] signs requests with the account's master key, routes every attempt with a
 //! fresh lock-free snapshot of the account's topology, and reports each outcome to the
@@ -12,8 +12,7 @@
 //! close one under a request. The key never appears in `Debug`, `Display`, errors or logs.
 //!
 //! ```no_run
-//! use meridian_driver::{AccountConfig, Driver};
-//! use meridian_runtime::Runtime;
+//! use meridian_driver::{AccountConfig, Driver, Runtime};
 //! use serde::{Deserialize, Serialize};
 //!
 //! #[derive(Serialize, Deserialize)]
@@ -34,26 +33,49 @@
 //! ```
 #![deny(missing_docs)]
 
+/// The README's program, compiled as a doctest.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctest;
+
 mod container;
 mod credential;
+mod database;
 mod driver;
 mod error;
 mod fetcher;
+mod metadata;
 mod operation;
+mod options;
+mod outcome;
 mod patch;
 mod query;
 mod request;
 mod session;
 mod shared;
 mod signing;
+mod status;
 mod transport;
 
 pub use container::{Container, ItemResponse, PartitionKey};
+pub use database::Database;
 pub use driver::{
     AccountConfig, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_POOL_IDLE_TIMEOUT,
     Driver, DriverBuilder,
 };
-pub use error::{DriverError, Failure};
+pub use error::{ConfigError, ConfigReason, DriverError, Failure};
+pub use metadata::ResponseMetadata;
+pub use options::{ConsistencyLevel, ItemOptions, ReadOptions};
 pub use patch::PatchOperations;
 pub use query::{Items, Page, Pages, Query};
+pub use status::Status;
+
+// What an application needs besides the driver: `cargo add meridian-driver` is enough.
+pub use meridian_location_store::{
+    AccountError, Endpoint, EndpointError, OperationKind, RegionName, RetryPolicy, RoutingSnapshot,
+};
+pub use meridian_runtime::{
+    AccountHandle, AccountStats, BuildError, EVENT_CAPACITY, FetchError, RefreshOutcome, Runtime,
+    RuntimeBuilder, RuntimeEvent, RuntimeHealth, RuntimeStats,
+};
 pub use request::{API_VERSION, USER_AGENT};

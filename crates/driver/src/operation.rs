@@ -6,19 +6,22 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::Method;
 use meridian_location_store::{
-    Endpoint, GiveUpReason, OperationKind, OperationOutcome, RegionName, RetryState, RetryTarget,
-    RouteRequest, TransportErrorKind, Tried,
+    Endpoint, GiveUpReason, OperationKind, RegionName, RetryState, RetryTarget, RouteRequest, Tried,
 };
 use meridian_runtime::Verdict;
-use serde_json::Value;
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use crate::driver::DriverInner;
 use crate::error::{DriverError, Failure};
 use crate::fetcher::sub_status;
+use crate::metadata::ResponseMetadata;
+use crate::options::Common;
+use crate::outcome::{message_of, outcome_of};
 use crate::request::{Target, signed};
 use crate::session::{SESSION_TOKEN, SessionUse};
-use crate::transport::{HttpResponse, TransportError};
+use crate::status::Status;
+use crate::transport::TransportError;
 
 /// One operation, described once and sent as many times as its retries allow.
 #[derive(Debug, Clone)]
@@ -33,6 +36,10 @@ pub(crate) struct Operation {
     pub(crate) excluded_regions: Vec<RegionName>,
     /// The container whose session token the operation sends (reads) and keeps.
     pub(crate) session: Option<SessionUse>,
+    /// A session token to send instead of the container's.
+    pub(crate) session_token: Option<String>,
+    /// A deadline for the whole operation, from its start.
+    pub(crate) timeout: Option<Duration>,
 }
 
 /// A successful response.
@@ -44,6 +51,8 @@ pub(crate) struct Success {
     pub(crate) attempts: u32,
     /// The response headers (continuation, request charge...).
     pub(crate) headers: http::HeaderMap,
+    /// Charge, ids, token, etag and where it was served.
+    pub(crate) metadata: ResponseMetadata,
 }
 
 impl Operation {
@@ -57,6 +66,8 @@ impl Operation {
             body: None,
             excluded_regions: Vec::new(),
             session: None,
+            session_token: None,
+            timeout: None,
         }
     }
 
@@ -75,6 +86,8 @@ impl Operation {
             body,
             excluded_regions: Vec::new(),
             session: None,
+            session_token: None,
+            timeout: None,
         }
     }
 
@@ -90,90 +103,91 @@ impl Operation {
     }
 
     pub(crate) fn excluding(mut self, regions: &[RegionName]) -> Self {
-        self.excluded_regions = regions.to_vec();
+        self.excluded_regions.extend_from_slice(regions);
+        self
+    }
+
+    /// Applies the options every operation takes (regions, deadline, session token).
+    pub(crate) fn with_common(mut self, common: &Common) -> Self {
+        self = self.excluding(&common.excluded_regions);
+        self.timeout = common.timeout.or(self.timeout);
+        if let Some(token) = &common.session_token {
+            self.session_token = Some(token.clone());
+        }
         self
     }
 }
 
-fn outcome_of(
-    operation: &Operation,
-    result: &Result<HttpResponse, TransportError>,
-) -> OperationOutcome {
-    let outcome = match result {
-        Ok(response) => {
-            let mut outcome =
-                OperationOutcome::response(operation.kind, response.status, sub_status(response));
-            if let Some(ms) = response
-                .headers
-                .get("x-ms-retry-after-ms")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok())
-            {
-                outcome = outcome.with_retry_after(Duration::from_millis(ms));
-            }
-            outcome
-        }
-        Err(error) => {
-            let (kind, sent) = match error {
-                TransportError::Connect(_) => (TransportErrorKind::ConnectionRefused, false),
-                TransportError::NotSent(_) => (TransportErrorKind::StaleConnection, false),
-                TransportError::Invalid(_) => (TransportErrorKind::Other, false),
-                TransportError::Timeout(_) => (TransportErrorKind::Timeout, true),
-                TransportError::Broken(_) => (TransportErrorKind::ConnectionReset, true),
-                TransportError::BodyTooLarge(_) => (TransportErrorKind::Other, true),
-            };
-            OperationOutcome::transport(operation.kind, kind, sent)
-        }
-    };
-    outcome.idempotent(operation.idempotent)
-}
-
-fn message_of(result: &Result<HttpResponse, TransportError>) -> String {
-    match result {
-        Ok(response) if (300..400).contains(&response.status) => format!(
-            "HTTP {} is a redirect; not followed (the service never redirects)",
-            response.status
-        ),
-        Ok(response) if !(200..600).contains(&response.status) => {
-            format!(
-                "HTTP {} is not a final answer the service gives",
-                response.status
-            )
-        }
-        Ok(response) => serde_json::from_slice::<Value>(&response.body)
-            .ok()
-            .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_string))
-            .unwrap_or_else(|| format!("HTTP {}", response.status)),
-        Err(error) => error.to_string(),
-    }
-}
-
 impl DriverInner {
-    /// Sends `operation` until it succeeds, gives up, or a retry budget runs out. Each
-    /// attempt takes a fresh routing snapshot; its outcome goes to the account's one
-    /// [`report`](meridian_runtime::AccountHandle::report) call, which marks, refreshes
-    /// and spends the retry budget, and says what to do next. After a failure signal the
-    /// retry waits for a topology at least as new as one fetched after the failure.
+    /// Sends `operation` until it succeeds, gives up, a retry budget runs out or its
+    /// deadline passes. Each attempt takes a fresh routing snapshot; its outcome goes to
+    /// the account's one [`report`](meridian_runtime::AccountHandle::report) call, which
+    /// marks, refreshes and spends the retry budget, and says what to do next. After a
+    /// failure signal the retry waits for a topology at least as new as one fetched
+    /// after the failure. Runs in a `meridian.operation` span.
+    ///
+    /// Cancellation-safe: dropping the future drops the attempt in flight (its pooled
+    /// connection is discarded) and leaves nothing behind; a dropped write may have
+    /// been applied.
     pub(crate) async fn execute(&self, operation: &Operation) -> Result<Success, DriverError> {
         if self.runtime.is_shut_down() {
             return Err(DriverError::ShutDown);
         }
+        let span = tracing::debug_span!(
+            "meridian.operation",
+            account = %self.handle.endpoint(),
+            container = operation.session.as_ref().map_or("", |s| s.container.as_str()),
+            kind = ?operation.kind,
+            method = %operation.method,
+            attempt = tracing::field::Empty,
+            region = tracing::field::Empty,
+            activity_id = tracing::field::Empty,
+            status = tracing::field::Empty,
+        );
+        let mut progress = Progress::default();
+        let Some(timeout) = operation.timeout else {
+            return self
+                .attempts(operation, None, &mut progress)
+                .instrument(span)
+                .await;
+        };
+        let deadline = Instant::now()
+            .checked_add(timeout)
+            .unwrap_or_else(far_future);
+        // The whole attempt loop is under the deadline: a request in flight, a refresh
+        // wait or a backoff is cut short when it passes.
+        let result = tokio::time::timeout_at(
+            deadline,
+            self.attempts(operation, Some((deadline, timeout)), &mut progress)
+                .instrument(span),
+        )
+        .await;
+        result.unwrap_or_else(|_| Err(progress.deadline_exceeded(timeout)))
+    }
+
+    async fn attempts(
+        &self,
+        operation: &Operation,
+        deadline: Option<(Instant, Duration)>,
+        progress: &mut Progress,
+    ) -> Result<Success, DriverError> {
         let regions = self
             .handle
             .with_snapshot(|s| s.locations(operation.kind).len());
         let mut retries = RetryState::new(self.retry_policy, regions.max(1));
         let mut tried = Tried::new();
         let mut last: Option<Endpoint> = None;
-        let mut regions_tried: Vec<String> = Vec::new();
         let mut target = RetryTarget::NextRegion;
-        let mut attempts = 0u32;
         // A read carries the newest session token of its container, so a region that has
         // not caught up answers 404/1002 (and the read moves on) instead of stale data.
-        let session_header = operation
-            .session
-            .as_ref()
-            .filter(|s| s.send && operation.kind == OperationKind::Read)
-            .and_then(|s| self.sessions.get(&s.container));
+        // A token the caller passed wins.
+        let session_header = operation.session_token.clone().or_else(|| {
+            operation
+                .session
+                .as_ref()
+                .filter(|s| s.send && operation.kind == OperationKind::Read)
+                .and_then(|s| self.sessions.get(&s.container))
+        });
         let headers: Cow<'_, [(&'static str, String)]> = match session_header {
             Some(token) => {
                 let mut headers = operation.headers.clone();
@@ -182,9 +196,13 @@ impl DriverInner {
             }
             None => Cow::Borrowed(&operation.headers),
         };
-        let failover_deadline = Instant::now()
+        let mut failover_deadline = Instant::now()
             .checked_add(self.retry_policy.failover_budget)
             .unwrap_or_else(far_future);
+        if let Some((deadline, _)) = deadline {
+            failover_deadline = failover_deadline.min(deadline);
+        }
+        let span = tracing::Span::current();
         loop {
             // One snapshot per attempt: the endpoint, its region and what the retry logic
             // compares against all come from the same topology.
@@ -210,12 +228,12 @@ impl DriverInner {
                         s.route(operation.kind, &request).clone()
                     }
                 };
-                let region = s
-                    .region_of(&endpoint)
-                    .map_or_else(|| endpoint.to_string(), ToString::to_string);
+                let region = s.region_of(&endpoint).cloned();
                 (self.handle.routed_on(s), endpoint, region)
             });
-            attempts += 1;
+            let label = region
+                .as_ref()
+                .map_or_else(|| endpoint.to_string(), ToString::to_string);
             // Signed once a connection slot is free: a queued operation holds no request.
             let result = match self.transport.admit().await {
                 Ok(admission) => {
@@ -227,35 +245,50 @@ impl DriverInner {
                         &headers,
                         operation.body.clone(),
                     );
+                    progress.meta.record_attempt(
+                        &endpoint,
+                        region.clone(),
+                        activity_id_of(&request.headers),
+                    );
+                    span.record("attempt", progress.meta.attempts);
+                    span.record("region", label.as_str());
+                    if let Some(id) = &progress.meta.activity_id {
+                        span.record("activity_id", id.as_str());
+                    }
                     self.transport.send(admission, request).await
                 }
-                Err(error) => Err(error),
+                Err(error) => {
+                    progress
+                        .meta
+                        .record_attempt(&endpoint, region.clone(), String::new());
+                    Err(error)
+                }
             };
             if let Err(TransportError::BodyTooLarge(limit)) = result {
                 // The region answered; the answer is too big to accept. Not a regional
                 // failure and not worth repeating elsewhere.
-                return Err(DriverError::ResponseTooLarge { limit, region });
+                return Err(DriverError::ResponseTooLarge {
+                    limit,
+                    region: label,
+                });
+            }
+            progress.status = result
+                .as_ref()
+                .ok()
+                .map(|r| Status::new(r.status, sub_status(r)));
+            if let Ok(response) = &result {
+                progress.meta.record_response(&response.headers);
+                span.record("status", response.status);
             }
             let outcome = outcome_of(operation, &result);
             let verdict = self
                 .handle
                 .report(&endpoint, &outcome, routed, &mut retries);
-            if !regions_tried.contains(&region) {
-                regions_tried.push(region.clone());
-            }
             tried.insert(&endpoint);
-            let failure = |result: &Result<HttpResponse, TransportError>| {
-                let (status, sub) = match result {
-                    Ok(r) => (Some(r.status), sub_status(r)),
-                    Err(_) => (None, None),
-                };
-                Failure {
-                    status,
-                    sub_status: sub,
-                    regions_tried: regions_tried.clone(),
-                    attempts,
-                    message: message_of(result),
-                }
+            let failure = |progress: &Progress| Failure {
+                status: progress.status,
+                message: message_of(&result),
+                metadata: Box::new(progress.meta.clone()),
             };
             match verdict {
                 Verdict::Done => {
@@ -268,16 +301,17 @@ impl DriverInner {
                                 status: response.status,
                                 body: response.body,
                                 endpoint,
-                                attempts,
+                                attempts: progress.meta.attempts,
+                                metadata: progress.meta.clone(),
                                 headers: response.headers,
                             })
                         }
-                        Err(_) => Err(DriverError::Exhausted(failure(&result))),
+                        Err(_) => Err(DriverError::Exhausted(failure(progress))),
                     };
                 }
                 Verdict::GiveUp(reason) => {
-                    let failure = failure(&result);
-                    tracing::debug!(%region, status = ?failure.status, ?reason, "operation gave up");
+                    let failure = failure(progress);
+                    tracing::debug!(region = %label, status = ?failure.status, ?reason, "operation gave up");
                     return Err(match reason {
                         GiveUpReason::Unauthorized => DriverError::Unauthorized(failure),
                         GiveUpReason::MaybeApplied => DriverError::MaybeApplied(failure),
@@ -286,8 +320,8 @@ impl DriverInner {
                     });
                 }
                 Verdict::Exhausted(class) => {
-                    let failure = failure(&result);
-                    tracing::warn!(%region, ?class, attempts, "operation retries exhausted");
+                    let failure = failure(progress);
+                    tracing::warn!(region = %label, ?class, attempts = failure.metadata.attempts, "operation retries exhausted");
                     return Err(DriverError::Exhausted(failure));
                 }
                 Verdict::Retry {
@@ -295,13 +329,22 @@ impl DriverInner {
                     delay,
                     refresh,
                 } => {
-                    tracing::debug!(%region, ?next, ?delay, status = ?result.as_ref().ok().map(|r| r.status), "retrying");
+                    tracing::debug!(region = %label, ?next, ?delay, status = ?progress.status, "retrying");
                     let started_waiting = Instant::now();
                     // Boxed: only a retry pays for this future's space, not every
                     // operation waiting in the pool's queue.
                     Box::pin(self.handle.await_refresh(refresh, Some(failover_deadline))).await;
                     // Time spent waiting for the refresh counts towards the backoff.
                     let remaining = delay.saturating_sub(started_waiting.elapsed());
+                    if let Some((deadline, timeout)) = deadline {
+                        // A backoff that would end past the deadline is not waited out.
+                        if Instant::now()
+                            .checked_add(remaining)
+                            .is_none_or(|end| end >= deadline)
+                        {
+                            return Err(progress.deadline_exceeded(timeout));
+                        }
+                    }
                     if !remaining.is_zero() {
                         tokio::time::sleep(remaining).await;
                     }
@@ -312,11 +355,40 @@ impl DriverInner {
                     last = Some(endpoint);
                 }
                 _ => {
-                    return Err(DriverError::Exhausted(failure(&result)));
+                    return Err(DriverError::Exhausted(failure(progress)));
                 }
             }
         }
     }
+}
+
+/// What an operation has seen so far; read after its deadline cut it short.
+#[derive(Debug, Default)]
+struct Progress {
+    meta: ResponseMetadata,
+    status: Option<Status>,
+}
+
+impl Progress {
+    fn deadline_exceeded(&self, timeout: Duration) -> DriverError {
+        DriverError::DeadlineExceeded {
+            timeout,
+            failure: Failure {
+                status: self.status,
+                message: format!("no answer within the operation's {timeout:?} deadline"),
+                metadata: Box::new(self.meta.clone()),
+            },
+        }
+    }
+}
+
+fn activity_id_of(headers: &[(http::HeaderName, http::HeaderValue)]) -> String {
+    headers
+        .iter()
+        .find(|(name, _)| name.as_str() == "x-ms-activity-id")
+        .and_then(|(_, value)| value.to_str().ok())
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// A deadline nobody reaches (a `Duration::MAX` budget must not panic).

@@ -93,7 +93,7 @@ impl PatchOperations {
     }
 }
 
-impl Container<'_> {
+impl Container {
     /// Patches an item and returns it as patched. Not idempotent (`incr`, `add` to an
     /// array): a failure after the request may have been applied is reported as
     /// [`DriverError::MaybeApplied`], never retried.
@@ -112,7 +112,7 @@ impl Container<'_> {
             Some(body),
             pk,
         );
-        item_response(driver.inner.execute(&operation).await?)
+        item_response(driver.inner.execute(&operation).await?, None)
     }
 }
 

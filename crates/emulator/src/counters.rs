@@ -6,6 +6,7 @@ use serde::Serialize;
 
 /// A snapshot of the counters: listener label → class → method → requests.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Counters {
     /// Per listener (`"global"` or a region name).
     pub listeners: BTreeMap<String, ListenerCounters>,
@@ -16,6 +17,7 @@ pub struct Counters {
 
 /// One listener's counters.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct ListenerCounters {
     /// Every request this listener answered (or refused with a status).
     pub total: u64,

@@ -11,6 +11,7 @@ pub const MAX_DELAY_MS: u64 = 3_600_000;
 /// Which requests a rule applies to; every field that is set must match.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct FaultMatch {
     /// `"global"` or a region name.
     #[serde(default)]
@@ -29,6 +30,7 @@ pub struct FaultMatch {
 /// What a matching request gets instead of its normal answer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+#[non_exhaustive]
 pub enum FaultAction {
     /// An error status with an optional sub-status, body and `x-ms-retry-after-ms`.
     Status {
@@ -79,6 +81,7 @@ fn ok() -> u16 {
 /// How often a rule fires.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct FaultLimit {
     /// Fire at most this many times (default: unlimited).
     #[serde(default)]
@@ -94,6 +97,7 @@ pub struct FaultLimit {
 /// A fault rule.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct FaultRule {
     /// Which requests.
     #[serde(rename = "match", default)]
@@ -155,6 +159,7 @@ impl FaultRule {
 
 /// A rule as listed by the admin API.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct FaultStatus {
     /// The rule's id.
     pub id: u64,

@@ -31,7 +31,7 @@ pub enum AccountError {
         limit: usize,
     },
     /// Not JSON, or JSON of the wrong shape (missing required field, wrong type).
-    #[error("account document is malformed: {0}")]
+    #[error("account document is malformed")]
     Malformed(#[source] serde_json::Error),
     /// A required field is empty (`id`, `_rid`, or a location list).
     #[error("account document has an empty `{field}`")]
@@ -60,7 +60,7 @@ pub enum AccountError {
         limit: usize,
     },
     /// A location's `databaseAccountEndpoint` is not an absolute http(s) URL.
-    #[error("`{field}` entry {index} ({region}) has an invalid endpoint: {source}")]
+    #[error("`{field}` entry {index} ({region}) has an invalid endpoint")]
     InvalidEndpoint {
         /// The location list.
         field: &'static str,

@@ -11,9 +11,12 @@ use meridian_location_store::{
     Endpoint, Installed, LocationStore, RegionName, StoreConfig, ValidatedAccount,
 };
 use meridian_refresh_core::{Decision, FetchEpoch, FlightId, RefreshGate, SlotClass, Ticket};
+use tokio::sync::broadcast;
+use tracing::Instrument;
 
 use crate::config::RuntimeConfig;
 use crate::credentials::Credentials;
+use crate::events::{AccountEvents, RuntimeEvent};
 use crate::fetcher::{FetchError, FetchFuture};
 use crate::flight::{FlightReporter, FlightResult, Waiter};
 use crate::runtime::Registry;
@@ -120,6 +123,7 @@ pub(crate) struct AccountState {
     pub(crate) store: LocationStore,
     pub(crate) gate: RefreshGate<Waiter>,
     pub(crate) counters: AccountCounters,
+    pub(crate) events: AccountEvents,
     slots: Arc<Slots>,
     fetch_timeout: Duration,
 }
@@ -153,13 +157,19 @@ pub(crate) enum Triggered {
 }
 
 impl AccountState {
-    pub(crate) fn new(spec: AccountSpec, config: &RuntimeConfig, slots: Arc<Slots>) -> Self {
+    pub(crate) fn new(
+        spec: AccountSpec,
+        config: &RuntimeConfig,
+        slots: Arc<Slots>,
+        events: broadcast::Sender<RuntimeEvent>,
+    ) -> Self {
         let store_config = StoreConfig::default()
             .with_preferred_regions(spec.preferred_regions.iter().cloned())
             .with_unavailability_ttl(config.unavailability_ttl);
         Self {
             store: LocationStore::new(spec.endpoint.clone(), store_config),
             gate: RefreshGate::new(config.gate()),
+            events: AccountEvents::new(spec.endpoint.clone(), events),
             spec,
             counters: AccountCounters::default(),
             slots,
@@ -260,7 +270,8 @@ impl AccountState {
         reporter: FlightReporter,
         credentials: &Credentials,
     ) {
-        let fetched = AssertUnwindSafe(self.fetch_with_fallback(credentials))
+        let span = tracing::debug_span!("meridian.refresh", account = %self.spec.endpoint);
+        let fetched = AssertUnwindSafe(self.fetch_with_fallback(credentials).instrument(span))
             .catch_unwind()
             .await
             .unwrap_or_else(|panic| Err(self.caught(panic.as_ref())));
@@ -268,7 +279,9 @@ impl AccountState {
         let result = match fetched {
             Ok(account) => {
                 self.counters.failing.store(false, Ordering::Relaxed);
+                let write_region = account.writable().first().map(|l| l.region.clone());
                 let installed = self.store.install(account, now);
+                self.events.installed(write_region, installed);
                 match installed {
                     Installed::Changed { .. } => ticket.succeed(now),
                     _ => ticket.succeed_unchanged(now),
@@ -285,7 +298,9 @@ impl AccountState {
                     "account refresh failed; keeping the last good topology"
                 );
                 ticket.fail(now, fastrand::f64());
-                FlightResult::Failed(Arc::new(error))
+                let error = Arc::new(error);
+                self.events.refresh_failed(Arc::clone(&error));
+                FlightResult::Failed(error)
             }
         };
         reporter.finish(result);
@@ -380,6 +395,8 @@ impl AccountState {
                 tracing::debug!(account = %self.spec.endpoint, %endpoint, %error, "probe failed; endpoint stays demoted");
             }
             self.store.record_probe(&endpoint, result.is_ok(), now());
+            let unmarked = result.is_ok() && self.store.marks_of(&endpoint) == (None, None);
+            self.events.probed(&endpoint, result.is_ok(), unmarked);
         }
     }
 }

@@ -162,7 +162,11 @@ impl AccountHandle {
         retries: &mut RetryState,
     ) -> Verdict {
         let effect = classify(outcome);
-        self.state.store.apply_mark(endpoint, &effect, now());
+        // Only a failure can mark; the event is for an endpoint that had no mark.
+        let unmarked = effect.mark.is_some() && self.state.store.marks_of(endpoint) == (None, None);
+        if self.state.store.apply_mark(endpoint, &effect, now()) && unmarked {
+            self.state.events.marked(endpoint);
+        }
         let refresh = if effect.refresh {
             self.signal(routed, backend_moved(&effect.action))
         } else {

@@ -58,6 +58,7 @@
 mod account;
 mod config;
 mod credentials;
+mod events;
 mod fetcher;
 mod flight;
 mod handle;
@@ -71,6 +72,7 @@ mod work;
 
 pub use account::{AccountSpec, MAX_FALLBACK_ENDPOINTS};
 pub use config::{BuildError, MAX_CONCURRENCY, RuntimeConfig};
+pub use events::{EVENT_CAPACITY, RuntimeEvent};
 pub use fetcher::{AccountFetcher, FetchError, FetchFuture};
 pub use flight::FlightResult;
 pub use handle::{AccountHandle, RefreshOutcome, RefreshWait, RoutedOn, Verdict};

@@ -11,9 +11,11 @@ use std::time::Duration;
 use futures_util::FutureExt;
 use meridian_location_store::Endpoint;
 use meridian_refresh_core::AccountRegistry;
+use tokio::sync::broadcast;
 
 use crate::account::{AccountSpec, AccountState};
 use crate::config::{BuildError, RuntimeConfig};
+use crate::events::{EVENT_CAPACITY, RuntimeEvent};
 use crate::fetcher::AccountFetcher;
 use crate::flight::wait;
 use crate::handle::{AccountHandle, account_stats};
@@ -56,6 +58,8 @@ pub(crate) struct Shared {
     pub(crate) loop_running: AtomicBool,
     /// Times the supervisor restarted the loop after it panicked.
     pub(crate) loop_restarts: AtomicU64,
+    /// Where every account's [`RuntimeEvent`]s go.
+    pub(crate) events: broadcast::Sender<RuntimeEvent>,
 }
 
 /// Hosts any number of drivers and refreshes every registered account from one
@@ -167,6 +171,7 @@ impl RuntimeBuilder {
                     last_tick_nanos: AtomicU64::new(0),
                     loop_running: AtomicBool::new(false),
                     loop_restarts: AtomicU64::new(0),
+                    events: broadcast::channel(EVENT_CAPACITY).0,
                 }),
                 tasks: Tasks::new(handle),
                 loop_started: AtomicBool::new(false),
@@ -215,6 +220,7 @@ impl Runtime {
                         spec,
                         &shared.config,
                         Arc::clone(&shared.slots),
+                        shared.events.clone(),
                     ))
                 });
         if let Some(setting) = state.spec.conflict(&requested) {
@@ -315,6 +321,14 @@ impl Runtime {
         let value = Arc::clone(lock(&self.inner.extensions).entry(id).or_insert(erased));
         // Entries are only ever inserted under their own type's id, so this never fails.
         value.downcast::<T>().unwrap_or(fresh)
+    }
+
+    /// Subscribes to the events of every account of this runtime (topology changes,
+    /// endpoints marked and unmarked, failed refreshes, probe results), from now on.
+    /// See [`RuntimeEvent`]; a receiver more than [`EVENT_CAPACITY`] events behind
+    /// lags (`RecvError::Lagged`) rather than slowing the runtime down.
+    pub fn events(&self) -> broadcast::Receiver<RuntimeEvent> {
+        self.inner.shared.events.subscribe()
     }
 
     /// A view of the runtime's tasks that stays valid after the runtime is dropped.

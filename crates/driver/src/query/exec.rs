@@ -11,7 +11,7 @@ use super::plan::Plan;
 use super::source::{self, RawPage, Source, charge_of, continuation_of, results};
 use super::{Page, Query};
 use crate::container::Container;
-use crate::error::DriverError;
+use crate::error::{ConfigError, ConfigReason, DriverError};
 use crate::operation::{Operation, Success};
 use crate::request::Target;
 
@@ -44,8 +44,8 @@ enum Mode {
 }
 
 /// A running query or feed.
-pub(crate) struct Engine<'a> {
-    container: Container<'a>,
+pub(crate) struct Engine {
+    container: Container,
     query: Query,
     request: Request,
     mode: Mode,
@@ -58,8 +58,8 @@ pub(crate) struct Engine<'a> {
     finished: bool,
 }
 
-impl<'a> Engine<'a> {
-    pub(crate) fn query(container: Container<'a>, query: Query) -> Self {
+impl Engine {
+    pub(crate) fn query(container: Container, query: Query) -> Self {
         let single = query.partition_key.is_some();
         let body = Self::body(&query, &query.sql);
         Self {
@@ -83,7 +83,7 @@ impl<'a> Engine<'a> {
         }
     }
 
-    pub(crate) fn feed(container: Container<'a>, query: Query) -> Self {
+    pub(crate) fn feed(container: Container, query: Query) -> Self {
         let mut engine = Self::query(container, query);
         engine.request = Request::Feed;
         engine.mode = Mode::Concatenate;
@@ -118,9 +118,10 @@ impl<'a> Engine<'a> {
     /// Asks for the plan and the partition key ranges, and sets the mode.
     async fn plan(&mut self) -> Result<(), DriverError> {
         if self.query.continuation.is_some() {
-            return Err(DriverError::Config(
-                "a continuation resumes single-partition queries only".into(),
-            ));
+            return Err(DriverError::Config(ConfigError::new(
+                "query continuation",
+                ConfigReason::Unsupported("a continuation resumes single-partition queries only"),
+            )));
         }
         let Request::Query(body) = &self.request else {
             return Ok(());

@@ -104,18 +104,18 @@ pub struct Page<T> {
 }
 
 /// The pages of a query or read feed, each a `Result`. After an error the stream ends.
-pub struct Pages<'a, T> {
-    inner: BoxStream<'a, Result<Page<T>, DriverError>>,
+pub struct Pages<T> {
+    inner: BoxStream<'static, Result<Page<T>, DriverError>>,
 }
 
-impl<T> fmt::Debug for Pages<'_, T> {
+impl<T> fmt::Debug for Pages<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Pages").finish_non_exhaustive()
     }
 }
 
-impl<'a, T: DeserializeOwned + Send + 'a> Pages<'a, T> {
-    fn new(engine: Engine<'a>) -> Self {
+impl<T: DeserializeOwned + Send + 'static> Pages<T> {
+    fn new(engine: Engine) -> Self {
         let pages = stream::unfold(engine, |mut engine| async move {
             let page = engine.next_page().await?;
             Some((page, engine))
@@ -139,7 +139,7 @@ impl<'a, T: DeserializeOwned + Send + 'a> Pages<'a, T> {
     }
 }
 
-impl<T> Stream for Pages<'_, T> {
+impl<T> Stream for Pages<T> {
     type Item = Result<Page<T>, DriverError>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
@@ -149,14 +149,14 @@ impl<T> Stream for Pages<'_, T> {
 
 /// The results of a query or read feed, one by one, fetched a page at a time;
 /// [`pages`](Items::pages) gives the pages instead.
-pub struct Items<'a, T> {
-    pages: Pages<'a, T>,
+pub struct Items<T> {
+    pages: Pages<T>,
     buffered: VecDeque<T>,
 }
 
-impl<T> Unpin for Items<'_, T> {}
+impl<T> Unpin for Items<T> {}
 
-impl<T> fmt::Debug for Items<'_, T> {
+impl<T> fmt::Debug for Items<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Items")
             .field("buffered", &self.buffered.len())
@@ -164,15 +164,15 @@ impl<T> fmt::Debug for Items<'_, T> {
     }
 }
 
-impl<'a, T> Items<'a, T> {
+impl<T> Items<T> {
     /// The pages, with their continuation tokens and request charges. Results this
     /// stream has already buffered are not repeated.
-    pub fn pages(self) -> Pages<'a, T> {
+    pub fn pages(self) -> Pages<T> {
         self.pages
     }
 }
 
-impl<T> Stream for Items<'_, T> {
+impl<T> Stream for Items<T> {
     type Item = Result<T, DriverError>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
@@ -190,12 +190,12 @@ impl<T> Stream for Items<'_, T> {
     }
 }
 
-impl<'a> Container<'a> {
+impl Container {
     /// Runs `query`; the results arrive as a stream, fetched a page at a time
     /// (`.pages()` for the pages). Nothing is sent until the stream is polled.
     ///
     /// ```no_run
-    /// # async fn demo(orders: meridian_driver::Container<'_>) -> Result<(), meridian_driver::DriverError> {
+    /// # async fn demo(orders: meridian_driver::Container) -> Result<(), meridian_driver::DriverError> {
     /// use futures_util::TryStreamExt;
     /// use meridian_driver::Query;
     /// let sql = "SELECT VALUE c.total FROM c WHERE c.total > @min ORDER BY c.total DESC";
@@ -203,7 +203,7 @@ impl<'a> Container<'a> {
     /// let totals: Vec<u32> = orders.query::<u32>(query).try_collect().await?;
     /// # Ok(()) }
     /// ```
-    pub fn query<T: DeserializeOwned + Send + 'a>(&self, query: Query) -> Items<'a, T> {
+    pub fn query<T: DeserializeOwned + Send + 'static>(&self, query: Query) -> Items<T> {
         Items {
             pages: Pages::new(Engine::query(self.clone(), query)),
             buffered: VecDeque::new(),
@@ -211,13 +211,13 @@ impl<'a> Container<'a> {
     }
 
     /// Reads every item of the container (its read feed), a page at a time.
-    pub fn read_all<T: DeserializeOwned + Send + 'a>(&self) -> Items<'a, T> {
+    pub fn read_all<T: DeserializeOwned + Send + 'static>(&self) -> Items<T> {
         self.read_feed(Query::new(""))
     }
 
     /// Reads the container's items with `options`: its partition key, page size and
     /// continuation (the SQL and parameters are ignored).
-    pub fn read_feed<T: DeserializeOwned + Send + 'a>(&self, options: Query) -> Items<'a, T> {
+    pub fn read_feed<T: DeserializeOwned + Send + 'static>(&self, options: Query) -> Items<T> {
         Items {
             pages: Pages::new(Engine::feed(self.clone(), options)),
             buffered: VecDeque::new(),

@@ -60,7 +60,7 @@ pub(super) fn results(body: &[u8], field: &str) -> Result<Vec<Value>, DriverErro
 }
 
 /// The container's partition key ranges (`GET …/pkranges`), one source each.
-pub(super) async fn ranges(container: &Container<'_>) -> Result<(Vec<Source>, f64), DriverError> {
+pub(super) async fn ranges(container: &Container) -> Result<(Vec<Source>, f64), DriverError> {
     let (driver, db, coll, excluded) = container.parts();
     let mut charge = 0.0;
     let target = Target {

@@ -124,8 +124,8 @@ async fn a_wrong_key_is_a_typed_auth_error_without_a_retry_storm() {
     );
     match driver.read_account().await {
         Err(DriverError::Unauthorized(failure)) => {
-            assert_eq!(failure.status, Some(401));
-            assert_eq!(failure.attempts, 1, "401 is never retried");
+            assert_eq!(failure.status, Some(meridian_driver::Status::UNAUTHORIZED));
+            assert_eq!(failure.attempts(), 1, "401 is never retried");
         }
         other => panic!("expected Unauthorized, got {other:?}"),
     }

@@ -224,7 +224,7 @@ async fn non_idempotent_writes_are_not_retried_after_a_reset() {
         .await
         .unwrap_err();
     assert!(matches!(error, DriverError::MaybeApplied(_)), "{error:?}");
-    assert_eq!(error.failure().unwrap().attempts, 1);
+    assert_eq!(error.failure().unwrap().attempts(), 1);
     // The emulator applied it before the reset: a read shows it, once.
     driver
         .container("db", "c")

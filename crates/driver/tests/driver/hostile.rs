@@ -157,7 +157,7 @@ async fn redirect_is_an_error_not_success() {
             );
             assert_eq!(error.status(), Some(status));
             assert_eq!(error.sub_status(), Some(7));
-            assert_eq!(error.failure().unwrap().attempts, 1, "not retried");
+            assert_eq!(error.failure().unwrap().attempts(), 1, "not retried");
             let text = error.to_string();
             assert!(text.contains("not followed"), "{what}: {text}");
         }
@@ -250,10 +250,14 @@ async fn retry_budget_is_bounded_with_many_regions() {
     let failure = error.failure().unwrap();
     let bound = u32::try_from(MAX_CROSS_REGION_RETRIES).unwrap() + 1;
     assert_eq!(
-        failure.attempts, bound,
+        failure.attempts(),
+        bound,
         "{MAX_LOCATIONS} regions, still at most {bound} attempts"
     );
-    assert_eq!(failure.regions_tried.len(), MAX_CROSS_REGION_RETRIES + 1);
+    assert_eq!(
+        failure.metadata.regions_tried.len(),
+        MAX_CROSS_REGION_RETRIES + 1
+    );
 
     // Past the location cap the document is invalid: the runtime's refresh fails and
     // the last good topology stays (the parser's error is checked in location-store).

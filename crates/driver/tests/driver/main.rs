@@ -3,6 +3,8 @@
 #![allow(clippy::unwrap_used)]
 
 mod accounts;
+mod api;
+mod events;
 mod failover;
 mod hostile;
 mod lifetimes;

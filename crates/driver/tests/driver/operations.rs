@@ -72,7 +72,7 @@ async fn create_read_replace_upsert_delete() {
         .unwrap_err();
     assert!(stale.is_precondition_failed(), "{stale}");
     assert_eq!(
-        stale.failure().unwrap().attempts,
+        stale.failure().unwrap().attempts(),
         1,
         "412 is final, not retried"
     );
@@ -117,7 +117,13 @@ async fn a_bad_request_is_a_typed_error_with_status_and_region() {
         .await
         .unwrap_err();
     let failure = error.failure().unwrap();
-    assert_eq!((failure.status, failure.attempts), (Some(400), 1));
-    assert_eq!(failure.regions_tried, vec!["West US".to_string()]);
+    assert_eq!(
+        (failure.status, failure.attempts()),
+        (Some(meridian_driver::Status::BAD_REQUEST), 1)
+    );
+    assert_eq!(
+        failure.metadata.regions_tried,
+        vec![meridian_driver::RegionName::new("West US")]
+    );
     assert!(matches!(error, DriverError::Status(_)));
 }

@@ -27,7 +27,7 @@ fn order(id: u32, pk: &str, total: i64) -> Order {
 }
 
 /// Seven orders over three partitions, totals 10..=70 in a scrambled insertion order.
-async fn seed(orders: &Container<'_>) -> Vec<Order> {
+async fn seed(orders: &Container) -> Vec<Order> {
     let seeded: Vec<Order> = [(1, "eu", 30), (2, "us", 70), (3, "eu", 10), (4, "asia", 50)]
         .into_iter()
         .chain([(5, "us", 20), (6, "asia", 60), (7, "eu", 40)])

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use meridian_driver::{AccountConfig, Driver};
+use meridian_driver::{AccountConfig, ConsistencyLevel, Driver, ReadOptions, RegionName, Status};
 use meridian_emulator::Emulator;
 use meridian_runtime::Runtime;
 use serde::{Deserialize, Serialize};
@@ -103,4 +103,53 @@ async fn driver_eventual_read_may_be_stale() {
     assert_ne!(session.endpoint.as_str(), east);
     // An eventual read's older token does not replace the newer one.
     assert_eq!(driver.session_token("db", "c").as_deref(), Some("0:-1#2"));
+}
+
+#[tokio::test]
+async fn session_token_read_your_writes_across_regions() {
+    let runtime = quiet_runtime();
+    // Longer than the test: East US (preferred for reads) stays behind every write.
+    let (emulator, driver) = setup(Duration::from_secs(600), &runtime).await;
+    let items = driver.container("db", "c");
+    let east = RegionName::new("East US");
+    let written = items.create_item("p", &version("a", 1)).await.unwrap();
+    let token = written.metadata.session_token.clone().unwrap();
+
+    // The read is routed to lagging East US first, carrying the driver's token: East
+    // answers 404/1002 and the read moves on to a region that has the write.
+    let read = items.read_item::<Version>("p", "a").await.unwrap();
+    assert_eq!(read.item, version("a", 1));
+    assert_eq!(read.metadata.regions_tried.first(), Some(&east));
+    assert_ne!(read.region(), Some(&east));
+
+    // A second driver (no session of its own) reading from East does not see the
+    // write, with its default or an eventual read...
+    let other = Driver::builder(
+        &runtime,
+        AccountConfig::new(emulator.global_endpoint(), emulator.key()),
+    )
+    .preferred_regions(["East US"])
+    .request_timeout(Duration::from_secs(5))
+    .build()
+    .await
+    .unwrap();
+    let theirs = other.container("db", "c");
+    let eventual = ReadOptions::default().consistency(ConsistencyLevel::Eventual);
+    for options in [ReadOptions::default(), eventual] {
+        let error = theirs
+            .read_item_with::<Version>("p", "a", &options)
+            .await
+            .unwrap_err();
+        assert_eq!(error.typed_status(), Some(Status::NOT_FOUND));
+    }
+    // ...but handed the writer's token, which overrides even an eventual read, it does.
+    let both = ReadOptions::default()
+        .consistency(ConsistencyLevel::Eventual)
+        .session_token(token);
+    let read = theirs
+        .read_item_with::<Version>("p", "a", &both)
+        .await
+        .unwrap();
+    assert_eq!(read.item, version("a", 1));
+    assert_ne!(read.region(), Some(&east));
 }

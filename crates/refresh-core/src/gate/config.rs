@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use crate::backoff::Backoff;
 
-/// Settings of a [`RefreshGate`].
+/// Settings of a [`RefreshGate`](crate::RefreshGate).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct GateConfig {
     min_interval: Duration,

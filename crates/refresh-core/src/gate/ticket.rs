@@ -64,7 +64,7 @@ impl Ticket {
     }
 
     /// The fetch failed at `now`; `jitter` in `[0, 1]` shortens the backoff (see
-    /// [`Backoff::delay`]).
+    /// [`Backoff::delay`](crate::Backoff::delay)).
     pub fn fail(mut self, now: Instant, jitter: f64) {
         self.finish(now, Completion::Failed(jitter));
     }

@@ -1,0 +1,72 @@
+//! What every response and failure says about how it was served.
+
+use http::HeaderMap;
+use meridian_location_store::{Endpoint, RegionName};
+
+/// How an operation was served: charge, ids, tokens, where and in how many attempts.
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct ResponseMetadata {
+    /// `x-ms-request-charge` of the last response (request units), 0 if absent.
+    pub request_charge: f64,
+    /// The `x-ms-activity-id` the driver sent with the last attempt (the service logs
+    /// it; the operation's tracing span carries it too). Quote it when asking the
+    /// service about a request.
+    pub activity_id: Option<String>,
+    /// `x-ms-session-token` of the last response.
+    pub session_token: Option<String>,
+    /// `etag` of the last response (for `If-Match` / `If-None-Match`).
+    pub etag: Option<String>,
+    /// The region of the last attempt (on success: the region that served), if the
+    /// topology names the endpoint.
+    pub region: Option<RegionName>,
+    /// The endpoint of the last attempt.
+    pub endpoint: Option<Endpoint>,
+    /// Every region tried, in order, each once.
+    pub regions_tried: Vec<RegionName>,
+    /// Requests sent, retries included.
+    pub attempts: u32,
+}
+
+fn text(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_string)
+}
+
+impl ResponseMetadata {
+    /// Takes the per-response fields from `headers`.
+    pub(crate) fn record_response(&mut self, headers: &HeaderMap) {
+        self.request_charge = text(headers, "x-ms-request-charge")
+            .and_then(|v| v.parse::<f64>().ok())
+            .filter(|c| c.is_finite() && *c >= 0.0)
+            .unwrap_or(0.0);
+        self.session_token = text(headers, "x-ms-session-token");
+        self.etag = text(headers, "etag");
+    }
+
+    /// Starts an attempt at `endpoint` in `region`, sent with `activity_id`.
+    pub(crate) fn record_attempt(
+        &mut self,
+        endpoint: &Endpoint,
+        region: Option<RegionName>,
+        activity_id: String,
+    ) {
+        self.attempts += 1;
+        self.endpoint = Some(endpoint.clone());
+        // No id when the attempt never got a connection slot (nothing was sent).
+        self.activity_id = Some(activity_id).filter(|id| !id.is_empty());
+        self.request_charge = 0.0;
+        self.session_token = None;
+        self.etag = None;
+        if let Some(region) = &region {
+            if !self.regions_tried.contains(region) {
+                self.regions_tried.push(region.clone());
+            }
+        }
+        self.region = region;
+    }
+}
