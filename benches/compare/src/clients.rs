@@ -196,16 +196,15 @@ async fn meridian_driver(
         .await
 }
 
-async fn sdk_client(
-    account: &Account,
-    runtime: Option<CosmosRuntime>,
-) -> Result<Client, String> {
+async fn sdk_client(account: &Account, runtime: Option<CosmosRuntime>) -> Result<Client, String> {
     let endpoint: AccountEndpoint = account
         .global
         .parse()
         .map_err(|e| format!("endpoint: {e}"))?;
-    let account =
-        AccountReference::with_authentication_key(endpoint, Secret::from(account.key().to_string()));
+    let account = AccountReference::with_authentication_key(
+        endpoint,
+        Secret::from(account.key().to_string()),
+    );
     let mut builder = CosmosClient::builder();
     if let Some(runtime) = runtime {
         builder = builder.with_runtime(runtime);

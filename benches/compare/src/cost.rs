@@ -101,7 +101,9 @@ pub async fn child_main(kind: &str) -> Result<String, String> {
     settle().await;
     let after = footprint();
     let extra = (N - 1) as f64;
-    let tasks = tokio::runtime::Handle::current().metrics().num_alive_tasks();
+    let tasks = tokio::runtime::Handle::current()
+        .metrics()
+        .num_alive_tasks();
     let n = N as u64;
     let rows = vec![
         crate::report::Row::new(
@@ -118,10 +120,28 @@ pub async fn child_main(kind: &str) -> Result<String, String> {
             (after.sockets as f64 - before.sockets as f64) / extra,
             "sockets",
         ),
-        Row::new("sockets at N", kind.label(), n, after.sockets as f64, "sockets"),
-        Row::new("threads at N", kind.label(), n, after.threads as f64, "threads"),
+        Row::new(
+            "sockets at N",
+            kind.label(),
+            n,
+            after.sockets as f64,
+            "sockets",
+        ),
+        Row::new(
+            "threads at N",
+            kind.label(),
+            n,
+            after.threads as f64,
+            "threads",
+        ),
         Row::new("tokio tasks at N", kind.label(), n, tasks as f64, "tasks"),
-        Row::new("resident memory at N", kind.label(), n, after.rss_kib as f64 / 1024.0, "MiB"),
+        Row::new(
+            "resident memory at N",
+            kind.label(),
+            n,
+            after.rss_kib as f64 / 1024.0,
+            "MiB",
+        ),
     ];
     // Both fleets live until the rows are taken; the runtime's own count for Meridian.
     if let Some(live) = rest.meridian_tasks() {

@@ -99,6 +99,12 @@ impl EmulatorProcess {
         Ok(process)
     }
 
+    /// The process id.
+    #[cfg(test)]
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// `POST /_emulator/{path}` with a JSON body; any 2xx is success.
     pub async fn admin(&self, path: &str, body: &str) -> Result<String, String> {
         let (status, text) = send(&self.account.global, "POST", path, body).await?;
@@ -140,7 +146,12 @@ pub fn count(stats: &Value, listener: Option<&str>, class: &str, method: &str) -
 }
 
 /// One request with `connection: close`; the whole exchange within [`ADMIN_DEADLINE`].
-async fn send(endpoint: &str, method: &str, path: &str, body: &str) -> Result<(u16, String), String> {
+async fn send(
+    endpoint: &str,
+    method: &str,
+    path: &str,
+    body: &str,
+) -> Result<(u16, String), String> {
     let authority = endpoint
         .trim_start_matches("http://")
         .trim_end_matches('/')
@@ -187,8 +198,42 @@ async fn send(endpoint: &str, method: &str, path: &str, body: &str) -> Result<(u
 
 #[cfg(test)]
 mod tests {
-    use super::count;
+    use super::{EmulatorProcess, count};
     use serde_json::json;
+
+    /// A stand-in for the emulator binary: a shell script in a fresh temporary directory.
+    fn script(name: &str, body: &str) -> String {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("compare-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join("emulator.sh");
+        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).expect("script");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        path.to_string_lossy().into_owned()
+    }
+
+    #[test]
+    fn the_ready_line_is_read_and_dropping_kills_and_reaps_the_process() {
+        let binary = script(
+            "ready",
+            r#"echo '{"global":"http://127.0.0.1:9/","regions":{},"key":"c2VjcmV0"}'; exec sleep 60"#,
+        );
+        let process = EmulatorProcess::start(&binary, &["West US"]).expect("ready");
+        assert_eq!(process.account.global, "http://127.0.0.1:9/");
+        assert_eq!(process.account.key(), "c2VjcmV0");
+        assert!(!format!("{:?}", process.account).contains("c2VjcmV0"));
+        let proc_dir = format!("/proc/{}", process.pid());
+        assert!(std::path::Path::new(&proc_dir).exists());
+        drop(process);
+        assert!(!std::path::Path::new(&proc_dir).exists());
+    }
+
+    #[test]
+    fn a_process_without_a_ready_line_is_an_error() {
+        let binary = script("silent", "exit 3");
+        let error = EmulatorProcess::start(&binary, &["West US"]).expect_err("no ready line");
+        assert!(error.contains("ready line"), "{error}");
+    }
 
     #[test]
     fn count_sums_one_class_and_method_over_the_chosen_listeners() {

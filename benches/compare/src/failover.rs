@@ -33,19 +33,33 @@ pub async fn run(binary: &str) -> Result<Vec<Row>, String> {
     let mut rows = Vec::new();
     for kind in [Kind::Sdk, Kind::Meridian] {
         for after in AFTER {
-            let (mut worst, mut failed) = (0.0f64, 0u64);
+            let (mut worst, mut failed, mut runs) = (0.0f64, 0u64, Vec::new());
             for _ in 0..RUNS {
                 let (ms, errors) = one(binary, kind, Duration::from_secs(after)).await?;
                 worst = worst.max(ms);
                 failed += errors;
+                runs.push(format!("{ms:.1}"));
             }
             eprintln!(
-                "compare: failover {} after {after} s: worst {worst:.1} ms, {failed} failed writes",
-                kind.label()
+                "compare: failover {} after {after} s: worst {worst:.1} ms (runs {}), {failed} failed writes",
+                kind.label(),
+                runs.join(", ")
             );
             let label = kind.label();
-            rows.push(Row::new("failover first write, worst of 5", label, after, worst, "ms"));
-            rows.push(Row::new("failover failed writes, 5 runs", label, after, failed as f64, "writes"));
+            rows.push(Row::new(
+                "failover first write, worst of 5",
+                label,
+                after,
+                worst,
+                "ms",
+            ));
+            rows.push(Row::new(
+                "failover failed writes, 5 runs",
+                label,
+                after,
+                failed as f64,
+                "writes",
+            ));
         }
     }
     Ok(rows)
@@ -64,7 +78,11 @@ async fn one(binary: &str, kind: Kind, after: Duration) -> Result<(f64, u64), St
             let item = json!({"id": id, "pk": "p", "n": n});
             let at = Instant::now();
             let ok = client.upsert("p", &id, &item).await.is_ok();
-            let write = Write { started: at, ended: Instant::now(), ok };
+            let write = Write {
+                started: at,
+                ended: Instant::now(),
+                ok,
+            };
             if tx.send(write).is_err() {
                 break;
             }
@@ -73,7 +91,10 @@ async fn one(binary: &str, kind: Kind, after: Duration) -> Result<(f64, u64), St
     tokio::time::sleep_until(started + after).await;
     let result = async {
         emulator
-            .admin("/_emulator/failover", &json!({"write_region": "East US"}).to_string())
+            .admin(
+                "/_emulator/failover",
+                &json!({"write_region": "East US"}).to_string(),
+            )
             .await?;
         let moved_at = Instant::now();
         let mut failed = 0u64;

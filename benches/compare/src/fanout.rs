@@ -18,8 +18,17 @@ pub async fn run(binary: &str) -> Result<Vec<Row>, String> {
     for n in NS {
         for kind in [Kind::Sdk, Kind::SdkSharedRuntime, Kind::Meridian] {
             let rate = one(binary, kind, n).await?;
-            eprintln!("compare: fanout {} n={n}: {rate:.1} GET / per s", kind.label());
-            rows.push(Row::new("fanout GET / per s", kind.label(), n as u64, rate, "GET/s"));
+            eprintln!(
+                "compare: fanout {} n={n}: {rate:.1} GET / per s",
+                kind.label()
+            );
+            rows.push(Row::new(
+                "fanout GET / per s",
+                kind.label(),
+                n as u64,
+                rate,
+                "GET/s",
+            ));
         }
     }
     Ok(rows)

@@ -59,9 +59,8 @@ fn main() -> ExitCode {
 }
 
 async fn run(args: &[String]) -> Result<(), String> {
-    let binary = std::env::var("MERIDIAN_EMULATOR_BIN").map_err(|_| {
-        "MERIDIAN_EMULATOR_BIN is unset: run `cargo xtask compare`".to_string()
-    })?;
+    let binary = std::env::var("MERIDIAN_EMULATOR_BIN")
+        .map_err(|_| "MERIDIAN_EMULATOR_BIN is unset: run `cargo xtask compare`".to_string())?;
     match std::env::var(clients::SDK_REFRESH_ENV).as_deref() {
         Ok("1000") => {}
         _ => {
@@ -85,7 +84,9 @@ async fn run(args: &[String]) -> Result<(), String> {
             "point-ops" => point_ops::run(&binary).await,
             "failover" => failover::run(&binary).await,
             "outage" => outage::run(&binary).await,
-            other => Err(format!("unknown measurement {other}; one of {MEASUREMENTS:?}")),
+            other => Err(format!(
+                "unknown measurement {other}; one of {MEASUREMENTS:?}"
+            )),
         };
         rows.extend(measured.map_err(|e| format!("{name}: {e}"))?);
     }

@@ -29,9 +29,27 @@ pub async fn run(binary: &str) -> Result<Vec<Row>, String> {
             kind.label()
         );
         let label = kind.label();
-        rows.push(Row::new("outage: reads succeed elsewhere", label, 1, outage, "ms"));
-        rows.push(Row::new("outage: failed reads", label, 1, failed as f64, "reads"));
-        rows.push(Row::new("failback: reads return to preferred", label, 1, failback, "ms"));
+        rows.push(Row::new(
+            "outage: reads succeed elsewhere",
+            label,
+            1,
+            outage,
+            "ms",
+        ));
+        rows.push(Row::new(
+            "outage: failed reads",
+            label,
+            1,
+            failed as f64,
+            "reads",
+        ));
+        rows.push(Row::new(
+            "failback: reads return to preferred",
+            label,
+            1,
+            failback,
+            "ms",
+        ));
     }
     Ok(rows)
 }

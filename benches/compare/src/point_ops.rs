@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use crate::clients::{Client, Fleet, Kind};
-use crate::emulator::EmulatorProcess;
+use crate::emulator::{EmulatorProcess, count};
 use crate::report::{Row, quantile};
 
 /// Concurrent callers.
@@ -46,10 +46,25 @@ pub async fn run(binary: &str) -> Result<Vec<Row>, String> {
                 );
                 let label = kind.label();
                 let n = callers as u64;
-                rows.push(Row::new(&format!("{name}s per s"), label, n, per_s, "ops/s"));
+                rows.push(Row::new(
+                    &format!("{name}s per s"),
+                    label,
+                    n,
+                    per_s,
+                    "ops/s",
+                ));
                 rows.push(Row::new(&format!("{name} p50"), label, n, p50, "ms"));
                 rows.push(Row::new(&format!("{name} p99"), label, n, p99, "ms"));
             }
+        }
+        // Every measured read reached the emulator (none was answered from a cache).
+        let reads = count(&emulator.stats().await?, None, "items", "GET");
+        let expected = (CALLERS.len() * (OPS + WARM_UP)) as u64;
+        if reads < expected {
+            return Err(format!(
+                "{}: the emulator counted {reads} reads of {expected}",
+                kind.label()
+            ));
         }
         drop(client);
         fleet.shutdown().await;

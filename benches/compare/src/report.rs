@@ -44,7 +44,8 @@ pub fn to_json(rows: &[Row]) -> String {
 
 /// The rows as a markdown table, one line per row.
 pub fn table(rows: &[Row]) -> String {
-    let mut out = String::from("| measurement | client | n | value | unit |\n|---|---|---|---|---|\n");
+    let mut out =
+        String::from("| measurement | client | n | value | unit |\n|---|---|---|---|---|\n");
     for r in rows {
         out.push_str(&format!(
             "| {} | {} | {} | {} | {} |\n",
