@@ -6,7 +6,8 @@ mod tidy;
 
 use std::process::{Command, ExitCode};
 
-const USAGE: &str = "usage: cargo xtask <ci | layering | fuzz [SECONDS] | interop | compare [MEASUREMENT...]>
+const USAGE: &str =
+    "usage: cargo xtask <ci | layering | fuzz [SECONDS] | interop | compare [MEASUREMENT...]>
 
   ci        fmt --check, clippy -D warnings, tests (with doctests), every benchmark
             once in test mode, the tour,
