@@ -6,7 +6,8 @@ mod tidy;
 
 use std::process::{Command, ExitCode};
 
-const USAGE: &str = "usage: cargo xtask <ci | layering | fuzz [SECONDS] | interop>
+const USAGE: &str =
+    "usage: cargo xtask <ci | layering | fuzz [SECONDS] | interop | compare [MEASUREMENT...]>
 
   ci        fmt --check, clippy -D warnings, tests (with doctests), every benchmark
             once in test mode, the tour,
@@ -16,7 +17,12 @@ const USAGE: &str = "usage: cargo xtask <ci | layering | fuzz [SECONDS] | intero
             `cargo install cargo-fuzz`; stable toolchain, --sanitizer none)
   interop   build and run interop/ (the official Rust Cosmos DB SDK, with its defaults,
             against an in-process emulator; own target dir interop/target); prints a
-            pass/fail table per scenario and fails if any scenario fails";
+            pass/fail table per scenario and fails if any scenario fails
+  compare   build the emulator (release), then build and run benches/compare/ (the
+            official SDK and Meridian head to head, one emulator process per
+            measurement; own target dir benches/compare/target); prints a table and
+            writes target/compare/summary.json. Measurements: fanout, cost, point-ops,
+            failover, outage (default: all)";
 
 fn main() -> ExitCode {
     let task = std::env::args().nth(1);
@@ -25,6 +31,7 @@ fn main() -> ExitCode {
         Some("layering") => layering_check(),
         Some("fuzz") => fuzz(std::env::args().nth(2).as_deref()),
         Some("interop") => interop(),
+        Some("compare") => compare(&std::env::args().skip(2).collect::<Vec<_>>()),
         Some("-h" | "--help") => {
             println!("{USAGE}");
             Ok(())
@@ -209,6 +216,66 @@ fn interop() -> Result<(), String> {
         Ok(())
     } else {
         Err(format!("interop failed ({status}): see the table above"))
+    }
+}
+
+/// The SDK's switch for its background account refresh interval; the comparison sets it
+/// to Meridian's 1 s.
+const SDK_REFRESH_ENV: (&str, &str) = (
+    "AZURE_COSMOS_E2E_BACKGROUND_ACCOUNT_REFRESH_INTERVAL_MS",
+    "1000",
+);
+
+/// Builds the emulator binary in release mode, then builds and runs the `benches/compare/`
+/// workspace (excluded from the main one) in release mode with its own target dir and its
+/// committed lock file, pointing it at that binary.
+fn compare(measurements: &[String]) -> Result<(), String> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .ok_or("xtask has no parent directory")?;
+    eprintln!("xtask: == compare: build the emulator (release) ==");
+    let status = Command::new(cargo())
+        .current_dir(root)
+        .args(["build", "--release", "--locked", "-p", "meridian-emulator"])
+        .status()
+        .map_err(|e| format!("could not run cargo: {e}"))?;
+    if !status.success() {
+        return Err(format!("building the emulator failed ({status})"));
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| root.join("target"));
+    let target = if target.is_absolute() {
+        target
+    } else {
+        root.join(target)
+    };
+    let emulator = target.join("release").join("meridian-emulator");
+    eprintln!("xtask: == compare == (first build of the SDK takes minutes)");
+    let status = Command::new(cargo())
+        .current_dir(root)
+        .args([
+            "run",
+            "--release",
+            "--locked",
+            "--manifest-path",
+            "benches/compare/Cargo.toml",
+            "--",
+        ])
+        .args(measurements)
+        .env(
+            "CARGO_TARGET_DIR",
+            root.join("benches").join("compare").join("target"),
+        )
+        .env("MERIDIAN_EMULATOR_BIN", emulator)
+        .env(SDK_REFRESH_ENV.0, SDK_REFRESH_ENV.1)
+        .status()
+        .map_err(|e| format!("could not run cargo: {e}"))?;
+    if status.success() {
+        eprintln!("xtask: compare done: target/compare/summary.json");
+        Ok(())
+    } else {
+        Err(format!("compare failed ({status})"))
     }
 }
 
