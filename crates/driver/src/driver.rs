@@ -205,7 +205,7 @@ impl DriverBuilder {
             .await
             .map_err(|error| match error {
                 AttachError::Conflict { setting } => DriverError::ConflictingSetting { setting },
-                _ => DriverError::ShutDown,
+                _ => DriverError::Shutdown,
             })?;
         Ok(Driver {
             inner: Arc::new(DriverInner {
@@ -242,7 +242,7 @@ pub(crate) struct DriverInner {
 ///
 /// A driver keeps its runtime's refresh loop running, even after every `Runtime` handle
 /// is dropped. After [`Runtime::shutdown`] every operation fails at once with
-/// [`DriverError::ShutDown`].
+/// [`DriverError::Shutdown`].
 #[derive(Clone)]
 pub struct Driver {
     pub(crate) inner: Arc<DriverInner>,

@@ -144,7 +144,7 @@ pub enum DriverError {
     Serialization(#[from] serde_json::Error),
     /// The runtime was shut down: no operation runs and no refresh comes any more.
     #[error("the runtime has been shut down")]
-    ShutDown,
+    Shutdown,
     /// A per-account setting differs from the one the account's first driver in this
     /// runtime was built with (leave it unset, or use the same value).
     #[error("`{setting}` conflicts with the account's setting in this runtime")]

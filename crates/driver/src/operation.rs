@@ -131,7 +131,7 @@ impl DriverInner {
     /// been applied.
     pub(crate) async fn execute(&self, operation: &Operation) -> Result<Success, DriverError> {
         if self.runtime.is_shut_down() {
-            return Err(DriverError::ShutDown);
+            return Err(DriverError::Shutdown);
         }
         let span = tracing::debug_span!(
             "meridian.operation",
@@ -349,7 +349,7 @@ impl DriverInner {
                         tokio::time::sleep(remaining).await;
                     }
                     if self.runtime.is_shut_down() {
-                        return Err(DriverError::ShutDown);
+                        return Err(DriverError::Shutdown);
                     }
                     target = next;
                     last = Some(endpoint);

@@ -77,7 +77,7 @@ async fn operations_after_shutdown_fail_with_shutdown() {
     .await
     .expect("a shut-down driver answers at once");
     for outcome in outcomes {
-        assert!(matches!(outcome, Err(DriverError::ShutDown)), "{outcome:?}");
+        assert!(matches!(outcome, Err(DriverError::Shutdown)), "{outcome:?}");
     }
     assert_eq!(emulator.counters(), requests, "nothing was sent");
     // A driver built afterwards is refused the same way, also from a clone.
@@ -87,6 +87,6 @@ async fn operations_after_shutdown_fail_with_shutdown() {
     )
     .build()
     .await;
-    assert!(matches!(late, Err(DriverError::ShutDown)));
+    assert!(matches!(late, Err(DriverError::Shutdown)));
     assert!(driver.runtime().is_shut_down());
 }
