@@ -14,6 +14,7 @@ use meridian_refresh_core::{Decision, FetchEpoch, FlightId, RefreshGate, SlotCla
 use tokio::sync::broadcast;
 use tracing::Instrument;
 
+use crate::alarm::ProbeAlarm;
 use crate::config::RuntimeConfig;
 use crate::credentials::Credentials;
 use crate::events::{AccountEvents, RuntimeEvent};
@@ -125,6 +126,8 @@ pub(crate) struct AccountState {
     pub(crate) counters: AccountCounters,
     pub(crate) events: AccountEvents,
     slots: Arc<Slots>,
+    /// Rung when a mark this account sets expires, so the loop probes it then.
+    pub(crate) alarm: Arc<ProbeAlarm>,
     fetch_timeout: Duration,
 }
 
@@ -161,6 +164,7 @@ impl AccountState {
         spec: AccountSpec,
         config: &RuntimeConfig,
         slots: Arc<Slots>,
+        alarm: Arc<ProbeAlarm>,
         events: broadcast::Sender<RuntimeEvent>,
     ) -> Self {
         let store_config = StoreConfig::default()
@@ -173,8 +177,17 @@ impl AccountState {
             spec,
             counters: AccountCounters::default(),
             slots,
+            alarm,
             fetch_timeout: config.fetch_timeout,
         }
+    }
+
+    /// A mark set (or renewed) at `at` expires one unavailability TTL later: have the loop
+    /// probe it then.
+    pub(crate) fn arm_alarm(&self, at: Instant) {
+        let ttl = self.store.config().unavailability_ttl();
+        self.alarm
+            .arm(meridian_refresh_core::saturating_add(at, ttl));
     }
 
     /// Whether this account's work counts as suspect for the slots (its last fetch failed).
@@ -394,7 +407,13 @@ impl AccountState {
                 self.counters.probe_failures.fetch_add(1, Ordering::Relaxed);
                 tracing::debug!(account = %self.spec.endpoint, %endpoint, %error, "probe failed; endpoint stays demoted");
             }
-            self.store.record_probe(&endpoint, result.is_ok(), now());
+            let probed_at = now();
+            self.store
+                .record_probe(&endpoint, result.is_ok(), probed_at);
+            if result.is_err() {
+                // The mark's TTL restarted: probe again when it ends.
+                self.arm_alarm(probed_at);
+            }
             let unmarked = result.is_ok() && self.store.marks_of(&endpoint) == (None, None);
             self.events.probed(&endpoint, result.is_ok(), unmarked);
         }

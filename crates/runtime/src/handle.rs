@@ -164,8 +164,12 @@ impl AccountHandle {
         let effect = classify(outcome);
         // Only a failure can mark; the event is for an endpoint that had no mark.
         let unmarked = effect.mark.is_some() && self.state.store.marks_of(endpoint) == (None, None);
-        if self.state.store.apply_mark(endpoint, &effect, now()) && unmarked {
-            self.state.events.marked(endpoint);
+        let marked_at = now();
+        if self.state.store.apply_mark(endpoint, &effect, marked_at) {
+            self.state.arm_alarm(marked_at);
+            if unmarked {
+                self.state.events.marked(endpoint);
+            }
         }
         let refresh = if effect.refresh {
             self.signal(routed, backend_moved(&effect.action))

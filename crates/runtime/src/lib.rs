@@ -56,6 +56,7 @@
 #![deny(missing_docs)]
 
 mod account;
+mod alarm;
 mod config;
 mod credentials;
 mod events;

@@ -49,7 +49,8 @@ pub(crate) async fn run_loop(shared: Arc<Shared>, tasks: Tasks) {
         // Registered before starting workers, so a slot freed after that is not missed.
         released.as_mut().enable();
         let waiting = start_workers(&shared, &queue, &mut workers);
-        let wake = Instant::from_std(tick_at.min(probe_at));
+        let due = shared.alarm.next().map_or(probe_at, |at| at.min(probe_at));
+        let wake = Instant::from_std(tick_at.min(due));
         if sleep.deadline() != wake {
             sleep.as_mut().reset(wake);
         }
@@ -58,6 +59,7 @@ pub(crate) async fn run_loop(shared: Arc<Shared>, tasks: Tasks) {
             () = tasks.stopped() => break,
             Some(()) = workers.next(), if !workers.is_empty() => continue,
             () = &mut released, if waiting => continue,
+            () = shared.alarm.moved() => continue,
             () = &mut sleep => {}
         }
         if now() >= tick_at {
@@ -68,14 +70,17 @@ pub(crate) async fn run_loop(shared: Arc<Shared>, tasks: Tasks) {
             }
             tick_at = schedule.deadline(rng.f64());
         }
-        if now() >= probe_at {
+        let rang = shared.alarm.take_due(now());
+        if rang || now() >= probe_at {
             let mut queue = lock(&queue);
             for (_, account) in shared.registry.accounts() {
                 if account.store.marked_count() > 0 {
                     queue.push(Job::Probe(account));
                 }
             }
-            probe_at = saturating_add(now(), config.probe_interval);
+            if !rang {
+                probe_at = saturating_add(now(), config.probe_interval);
+            }
         }
     }
     // Graceful stop: queued work is dropped, work already running may finish (the

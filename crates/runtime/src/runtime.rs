@@ -14,6 +14,7 @@ use meridian_refresh_core::AccountRegistry;
 use tokio::sync::broadcast;
 
 use crate::account::{AccountSpec, AccountState};
+use crate::alarm::ProbeAlarm;
 use crate::config::{BuildError, RuntimeConfig};
 use crate::events::{EVENT_CAPACITY, RuntimeEvent};
 use crate::fetcher::AccountFetcher;
@@ -54,6 +55,8 @@ pub(crate) struct Shared {
     pub(crate) last_tick_nanos: AtomicU64,
     /// The runtime-wide fetch slots (periodic, event-driven, first fetches, probes).
     pub(crate) slots: Arc<Slots>,
+    /// Rung when the earliest unavailability mark expires.
+    pub(crate) alarm: Arc<ProbeAlarm>,
     /// Whether the loop task is running now.
     pub(crate) loop_running: AtomicBool,
     /// Times the supervisor restarted the loop after it panicked.
@@ -166,6 +169,7 @@ impl RuntimeBuilder {
                 shared: Arc::new(Shared {
                     registry: Registry::new(),
                     slots: Slots::new(self.config.concurrency),
+                    alarm: Arc::new(ProbeAlarm::default()),
                     config: self.config,
                     ticks: AtomicU64::new(0),
                     last_tick_nanos: AtomicU64::new(0),
@@ -220,6 +224,7 @@ impl Runtime {
                         spec,
                         &shared.config,
                         Arc::clone(&shared.slots),
+                        Arc::clone(&shared.alarm),
                         shared.events.clone(),
                     ))
                 });

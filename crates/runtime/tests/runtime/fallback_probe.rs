@@ -150,3 +150,35 @@ async fn the_loop_probes_expired_marks_and_only_a_successful_probe_fails_back() 
     );
     let _ = (MarkReason::Manual, MarkScope::Both);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_mark_is_probed_when_its_ttl_ends_not_at_the_next_round() {
+    let fetcher = serving(&["acct"]);
+    // Probe rounds every 10 s; marks last 3 s.
+    let runtime = builder()
+        .unavailability_ttl(Duration::from_secs(3))
+        .probe_interval(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let handle = attach(&runtime, "acct", &fetcher).await;
+    sleep(Duration::from_secs(1)).await;
+    let west = regional("acct", "westus");
+    let outage =
+        meridian_location_store::OperationOutcome::response(OperationKind::Read, 503, None);
+    crate::report(&handle, &west, &outage);
+    sleep(Duration::from_millis(2_900)).await;
+    assert_eq!(fetcher.probes_of(&west), 0, "not before the TTL ends");
+    sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        fetcher.probes_of(&west),
+        1,
+        "probed when the mark expired (4 s), not at 10 s"
+    );
+    assert_eq!(
+        handle
+            .snapshot()
+            .route(OperationKind::Read, &RouteRequest::default()),
+        &west,
+        "and back in rotation"
+    );
+}
