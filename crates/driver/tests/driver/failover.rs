@@ -3,32 +3,31 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use meridian_driver::{AccountConfig, Driver, DriverError};
+use meridian_driver::{Driver, DriverError};
 use meridian_emulator::Emulator;
 use meridian_location_store::{OperationKind, RouteRequest};
 use serde_json::{Value, json};
+
+use meridian_testkit::{
+    WriteLog, Writer, create_database_and_container, driver_builder, routes_writes_to,
+};
 
 use crate::{driver, quiet_runtime, wait_for};
 
 /// A driver whose reads prefer East US.
 async fn preferring_east(runtime: &meridian_runtime::Runtime, emulator: &Emulator) -> Driver {
-    Driver::builder(
-        runtime,
-        AccountConfig::new(emulator.global_endpoint(), emulator.key()),
-    )
-    .preferred_regions(["East US"])
-    .request_timeout(Duration::from_secs(2))
-    .build()
-    .await
-    .unwrap()
+    driver_builder(runtime, emulator)
+        .preferred_regions(["East US"])
+        .request_timeout(Duration::from_secs(2))
+        .build()
+        .await
+        .unwrap()
 }
 
 async fn setup(driver: &Driver) {
-    driver.create_database("db").await.unwrap();
-    driver.create_container("db", "c", "/pk").await.unwrap();
+    create_database_and_container(driver, "db", "c").await;
 }
 
 #[tokio::test]
@@ -38,30 +37,7 @@ async fn write_region_failover_under_a_write_loop_loses_nothing() {
     let driver = driver(&runtime, &emulator).await;
     setup(&driver).await;
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let writer = {
-        let (driver, stop) = (driver.clone(), Arc::clone(&stop));
-        tokio::spawn(async move {
-            let container = driver.container("db", "c");
-            let (mut acknowledged, mut failed) = (Vec::new(), Vec::new());
-            let mut i = 0u32;
-            while !stop.load(Ordering::Relaxed) {
-                let id = format!("w{i}");
-                match container
-                    .create_item("p", &json!({"id": id, "pk": "p"}))
-                    .await
-                {
-                    Ok(_) => acknowledged.push(id),
-                    Err(error) => {
-                        assert!(!error.is_conflict(), "a blind retry duplicated {id}");
-                        failed.push((id, error.to_string()));
-                    }
-                }
-                i += 1;
-            }
-            (acknowledged, failed)
-        })
-    };
+    let writer = Writer::start(&driver, "db", "c", "w", Duration::ZERO);
     let regions = ["East US", "North Europe", "West US"];
     for round in 0..10 {
         tokio::time::sleep(Duration::from_millis(60)).await;
@@ -69,20 +45,12 @@ async fn write_region_failover_under_a_write_loop_loses_nothing() {
     }
     // Let the writer meet the last failover: the driver routes writes to the final region.
     let final_region = emulator.region_endpoint(&emulator.write_region()).unwrap();
-    let followed = wait_for(Duration::from_secs(10), || async {
-        driver
-            .snapshot()
-            .route(OperationKind::Write, &RouteRequest::default())
-            .as_str()
-            == final_region
-    })
-    .await;
+    let followed = routes_writes_to(&driver, &final_region, Duration::from_secs(10)).await;
     assert!(followed, "the writer followed the last failover");
-    stop.store(true, Ordering::Relaxed);
-    let (acknowledged, failed) = tokio::time::timeout(Duration::from_secs(30), writer)
-        .await
-        .unwrap()
-        .unwrap();
+    let WriteLog {
+        acknowledged,
+        failed,
+    } = writer.stop(Duration::from_secs(30)).await;
     assert!(
         acknowledged.len() > 10,
         "the loop made progress: {}",

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use futures_util::{StreamExt, TryStreamExt};
-use meridian_driver::{AccountConfig, Container, Driver, Page, PatchOperations, Query};
+use meridian_driver::{Container, Driver, Page, PatchOperations, Query};
 use meridian_emulator::{Emulator, FaultAction, FaultRule};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -234,15 +234,12 @@ async fn query_pages_are_routed_and_retried_like_reads() {
         .await
         .unwrap();
     let runtime = quiet_runtime();
-    let driver = Driver::builder(
-        &runtime,
-        AccountConfig::new(emulator.global_endpoint(), emulator.key()),
-    )
-    .preferred_regions(["East US"])
-    .request_timeout(Duration::from_secs(5))
-    .build()
-    .await
-    .unwrap();
+    let driver = meridian_testkit::driver_builder(&runtime, &emulator)
+        .preferred_regions(["East US"])
+        .request_timeout(Duration::from_secs(5))
+        .build()
+        .await
+        .unwrap();
     setup(&driver).await;
     let orders = driver.container("shop", "orders");
     seed(&orders).await;
@@ -363,15 +360,12 @@ async fn queries_in_a_session_see_their_writes_across_a_lagging_region() {
         .await
         .unwrap();
     let runtime = quiet_runtime();
-    let driver = Driver::builder(
-        &runtime,
-        AccountConfig::new(emulator.global_endpoint(), emulator.key()),
-    )
-    .preferred_regions(["East US"])
-    .request_timeout(Duration::from_secs(5))
-    .build()
-    .await
-    .unwrap();
+    let driver = meridian_testkit::driver_builder(&runtime, &emulator)
+        .preferred_regions(["East US"])
+        .request_timeout(Duration::from_secs(5))
+        .build()
+        .await
+        .unwrap();
     setup(&driver).await;
     // East US does not see a write for a minute: far longer than the test.
     emulator
