@@ -52,3 +52,28 @@ pub async fn create_database_and_container(driver: &Driver, database: &str, cont
         .await
         .expect("the container is created");
 }
+
+/// An emulator with two regions: West US (the write region) and East US.
+pub async fn west_and_east() -> Emulator {
+    Emulator::builder()
+        .regions(["West US", "East US"])
+        .start()
+        .await
+        .expect("the emulator starts")
+}
+
+/// A driver for `emulator`'s account on `runtime` whose reads prefer `region`, with a
+/// request timeout of `timeout`.
+pub async fn driver_preferring(
+    runtime: &Runtime,
+    emulator: &Emulator,
+    region: &str,
+    timeout: Duration,
+) -> Driver {
+    driver_builder(runtime, emulator)
+        .preferred_regions([region])
+        .request_timeout(timeout)
+        .build()
+        .await
+        .expect("a driver for the emulator builds")
+}

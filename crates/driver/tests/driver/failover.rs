@@ -5,25 +5,36 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use meridian_driver::{Driver, DriverError};
+use meridian_driver::{Container, Driver, DriverError};
 use meridian_emulator::Emulator;
 use meridian_location_store::{OperationKind, RouteRequest};
+use meridian_runtime::Runtime;
 use serde_json::{Value, json};
 
 use meridian_testkit::{
-    WriteLog, Writer, create_database_and_container, driver_builder, routes_writes_to,
+    WriteLog, Writer, create_database_and_container, driver_preferring, routes_writes_to,
 };
 
 use crate::{driver, quiet_runtime, wait_for};
 
 /// A driver whose reads prefer East US.
-async fn preferring_east(runtime: &meridian_runtime::Runtime, emulator: &Emulator) -> Driver {
-    driver_builder(runtime, emulator)
-        .preferred_regions(["East US"])
-        .request_timeout(Duration::from_secs(2))
-        .build()
+async fn preferring_east(runtime: &Runtime, emulator: &Emulator) -> Driver {
+    driver_preferring(runtime, emulator, "East US", Duration::from_secs(2)).await
+}
+
+/// An emulator, a quiet runtime, a driver preferring East US, and `db/c` holding item
+/// `a` in partition `p`.
+async fn east_reader_with_item_a() -> (Emulator, Runtime, Driver, Container) {
+    let emulator = Emulator::builder().start().await.unwrap();
+    let runtime = quiet_runtime();
+    let driver = preferring_east(&runtime, &emulator).await;
+    setup(&driver).await;
+    let container = driver.container("db", "c");
+    container
+        .create_item("p", &json!({"id": "a", "pk": "p"}))
         .await
-        .unwrap()
+        .unwrap();
+    (emulator, runtime, driver, container)
 }
 
 async fn setup(driver: &Driver) {
@@ -85,15 +96,7 @@ async fn write_region_failover_under_a_write_loop_loses_nothing() {
 
 #[tokio::test]
 async fn a_drained_region_answers_403_1008_and_reads_move_away() {
-    let emulator = Emulator::builder().start().await.unwrap();
-    let runtime = quiet_runtime();
-    let driver = preferring_east(&runtime, &emulator).await;
-    setup(&driver).await;
-    let container = driver.container("db", "c");
-    container
-        .create_item("p", &json!({"id": "a", "pk": "p"}))
-        .await
-        .unwrap();
+    let (emulator, _runtime, driver, container) = east_reader_with_item_a().await;
     let read = container.read_item::<Value>("p", "a").await.unwrap();
     assert_eq!(
         read.endpoint.as_str(),
@@ -120,15 +123,7 @@ async fn a_drained_region_answers_403_1008_and_reads_move_away() {
 
 #[tokio::test]
 async fn an_outage_moves_reads_away_and_failback_waits_for_a_successful_probe() {
-    let emulator = Emulator::builder().start().await.unwrap();
-    let runtime = quiet_runtime();
-    let driver = preferring_east(&runtime, &emulator).await;
-    setup(&driver).await;
-    let container = driver.container("db", "c");
-    container
-        .create_item("p", &json!({"id": "a", "pk": "p"}))
-        .await
-        .unwrap();
+    let (emulator, _runtime, driver, container) = east_reader_with_item_a().await;
     let east = emulator.region_endpoint("East US").unwrap();
     let west = emulator.region_endpoint("West US").unwrap();
 

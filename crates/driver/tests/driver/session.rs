@@ -33,12 +33,9 @@ async fn setup(lag: Duration, runtime: &Runtime) -> (Emulator, Driver) {
         .start()
         .await
         .unwrap();
-    let driver = meridian_testkit::driver_builder(runtime, &emulator)
-        .preferred_regions(["East US"])
-        .request_timeout(Duration::from_secs(5))
-        .build()
-        .await
-        .unwrap();
+    let driver =
+        meridian_testkit::driver_preferring(runtime, &emulator, "East US", Duration::from_secs(5))
+            .await;
     driver.create_database("db").await.unwrap();
     driver.create_container("db", "c", "/pk").await.unwrap();
     emulator.set_replication_lag(None, lag).unwrap();
@@ -121,12 +118,9 @@ async fn session_token_read_your_writes_across_regions() {
 
     // A second driver (no session of its own) reading from East does not see the
     // write, with its default or an eventual read...
-    let other = meridian_testkit::driver_builder(&runtime, &emulator)
-        .preferred_regions(["East US"])
-        .request_timeout(Duration::from_secs(5))
-        .build()
-        .await
-        .unwrap();
+    let other =
+        meridian_testkit::driver_preferring(&runtime, &emulator, "East US", Duration::from_secs(5))
+            .await;
     let theirs = other.container("db", "c");
     let eventual = ReadOptions::default().consistency(ConsistencyLevel::Eventual);
     for options in [ReadOptions::default(), eventual] {
