@@ -12,8 +12,8 @@ mod wait;
 mod writer;
 
 pub use setup::{
-    create_database_and_container, driver, driver_builder, driver_preferring, quiet_runtime,
-    west_and_east,
+    create_database_and_container, default_driver, driver, driver_builder, driver_preferring,
+    quiet_runtime, west_and_east,
 };
 pub use wait::{routes_writes_to, wait_for};
 pub use writer::{WriteLog, Writer};

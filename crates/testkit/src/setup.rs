@@ -32,6 +32,14 @@ pub fn driver_builder(runtime: &Runtime, emulator: &Emulator) -> DriverBuilder {
     )
 }
 
+/// A driver for `emulator`'s account on `runtime` with every builder default.
+pub async fn default_driver(runtime: &Runtime, emulator: &Emulator) -> Driver {
+    driver_builder(runtime, emulator)
+        .build()
+        .await
+        .expect("a driver for the emulator builds")
+}
+
 /// A driver for `emulator`'s account on `runtime`, with a 2 s request timeout.
 pub async fn driver(runtime: &Runtime, emulator: &Emulator) -> Driver {
     driver_builder(runtime, emulator)

@@ -47,10 +47,7 @@ async fn a_storm_of_reports_spawns_at_most_one_fetch() {
         .event_min_interval(Duration::from_millis(1))
         .build()
         .unwrap();
-    let driver = meridian_testkit::driver_builder(&runtime, &emulator)
-        .build()
-        .await
-        .unwrap();
+    let driver = meridian_testkit::default_driver(&runtime, &emulator).await;
     // Slow the refresh so the storm happens while it is in flight.
     emulator
         .add_fault(FaultRule::on_class(

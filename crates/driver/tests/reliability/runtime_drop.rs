@@ -17,10 +17,7 @@ async fn runtime_drop_with_fetches_in_flight_ends_every_task() {
         .shutdown_grace(Duration::from_millis(100))
         .build()
         .unwrap();
-    let driver = meridian_testkit::driver_builder(&runtime, &emulator)
-        .build()
-        .await
-        .unwrap();
+    let driver = meridian_testkit::default_driver(&runtime, &emulator).await;
     emulator
         .add_fault(FaultRule::on_class("account", FaultAction::Hang))
         .unwrap();
