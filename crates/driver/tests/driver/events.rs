@@ -113,15 +113,7 @@ async fn runtime_events_report_failover() {
 
     // A refresh that fails says so, with the error.
     emulator
-        .add_fault(FaultRule::on_class(
-            "account",
-            FaultAction::Status {
-                status: 500,
-                sub_status: None,
-                body: None,
-                retry_after_ms: None,
-            },
-        ))
+        .add_fault(FaultRule::on_class("account", FaultAction::status(500)))
         .unwrap();
     driver.request_refresh().await;
     match next(&mut events, |e| {

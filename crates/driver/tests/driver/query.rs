@@ -239,17 +239,9 @@ async fn query_pages_are_routed_and_retried_like_reads() {
     // The first query request in the read region fails with 503: retried elsewhere.
     emulator
         .add_fault(
-            FaultRule::on_class(
-                "items",
-                FaultAction::Status {
-                    status: 503,
-                    sub_status: None,
-                    body: None,
-                    retry_after_ms: None,
-                },
-            )
-            .on_listener("East US")
-            .times(1),
+            FaultRule::on_class("items", FaultAction::status(503))
+                .on_listener("East US")
+                .times(1),
         )
         .unwrap();
     let totals: Vec<i64> = orders
