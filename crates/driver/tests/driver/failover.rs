@@ -37,6 +37,12 @@ async fn east_reader_with_item_a() -> (Emulator, Runtime, Driver, Container) {
     (emulator, runtime, driver, container)
 }
 
+/// The endpoint that served a read of item `a`.
+async fn served_by(container: &Container) -> String {
+    let read = container.read_item::<Value>("p", "a").await.unwrap();
+    read.endpoint.as_str().to_string()
+}
+
 async fn setup(driver: &Driver) {
     create_database_and_container(driver, "db", "c").await;
 }
@@ -142,15 +148,7 @@ async fn an_outage_moves_reads_away_and_failback_waits_for_a_successful_probe() 
         })
         .await
     );
-    assert_eq!(
-        container
-            .read_item::<Value>("p", "a")
-            .await
-            .unwrap()
-            .endpoint
-            .as_str(),
-        west
-    );
+    assert_eq!(served_by(&container).await, west);
 
     emulator.region_up("East US").unwrap();
     let failed_back = wait_for(Duration::from_secs(5), || async {
@@ -158,15 +156,7 @@ async fn an_outage_moves_reads_away_and_failback_waits_for_a_successful_probe() 
     })
     .await;
     assert!(failed_back, "a successful probe returns East US");
-    assert_eq!(
-        container
-            .read_item::<Value>("p", "a")
-            .await
-            .unwrap()
-            .endpoint
-            .as_str(),
-        east
-    );
+    assert_eq!(served_by(&container).await, east);
     let stats = driver.stats();
     assert!(stats.probes > stats.probe_failures);
 }

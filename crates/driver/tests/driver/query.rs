@@ -185,27 +185,19 @@ async fn query_aggregate_count() {
         Vec::<serde_json::Value>::new()
     );
     seed(&orders).await;
-    assert_eq!(count("SELECT VALUE COUNT(1) FROM c").await, vec![json!(7)]);
-    assert_eq!(
-        count("SELECT VALUE COUNT(1) FROM c WHERE c.total > @min").await,
-        vec![json!(5)]
-    );
-    assert_eq!(
-        count("SELECT VALUE SUM(c.total) FROM c").await,
-        vec![json!(280)]
-    );
-    assert_eq!(
-        count("SELECT VALUE MIN(c.total) FROM c").await,
-        vec![json!(10)]
-    );
-    assert_eq!(
-        count("SELECT VALUE MAX(c.total) FROM c").await,
-        vec![json!(70)]
-    );
-    assert_eq!(
-        count("SELECT VALUE AVG(c.total) FROM c").await,
-        vec![json!(40.0)]
-    );
+    for (sql, want) in [
+        ("SELECT VALUE COUNT(1) FROM c", json!(7)),
+        (
+            "SELECT VALUE COUNT(1) FROM c WHERE c.total > @min",
+            json!(5),
+        ),
+        ("SELECT VALUE SUM(c.total) FROM c", json!(280)),
+        ("SELECT VALUE MIN(c.total) FROM c", json!(10)),
+        ("SELECT VALUE MAX(c.total) FROM c", json!(70)),
+        ("SELECT VALUE AVG(c.total) FROM c", json!(40.0)),
+    ] {
+        assert_eq!(count(sql).await, vec![want], "{sql}");
+    }
 
     let single: Vec<u64> = orders
         .query::<u64>(Query::new("SELECT VALUE COUNT(1) FROM c").partition_key("eu"))
