@@ -5,7 +5,9 @@
 //! 2. location-store depends on no HTTP stack (transitively).
 //! 3. The emulator depends on no client crate, by any kind of dependency, transitively.
 //! 4. Edges between client crates point down only: refresh-core ← location-store ←
-//!    runtime ← driver. A client crate may use the emulator only as a dev-dependency.
+//!    runtime ← driver. A client crate may use the emulator, and the dev-only testkit
+//!    (shared test fixtures, which wraps the emulator and the driver), only as a
+//!    dev-dependency.
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
@@ -20,6 +22,8 @@ const CLIENT_LAYERS: [&str; 4] = [
     "meridian-driver",
 ];
 const EMULATOR: &str = "meridian-emulator";
+/// Shared test fixtures over the emulator and the client crates: dev-only, like the emulator.
+const TESTKIT: &str = "meridian-testkit";
 
 /// Crates that do I/O or schedule tasks: forbidden below the runtime.
 const IO_CRATES: &[&str] = &[
@@ -116,6 +120,11 @@ pub fn check(metadata: &Value) -> Result<Vec<Violation>, String> {
                     .iter()
                     .any(|k| *k != Kind::Dev)
                     .then_some("a client crate may use the emulator only as a dev-dependency")
+            } else if to == TESTKIT {
+                kinds
+                    .iter()
+                    .any(|k| *k != Kind::Dev)
+                    .then_some("a client crate may use the testkit only as a dev-dependency")
             } else {
                 None
             };
@@ -303,6 +312,9 @@ mod tests {
         ("meridian-driver", "meridian-runtime", None),
         ("meridian-driver", "hyper", None),
         ("meridian-driver", "meridian-emulator", Some("dev")),
+        ("meridian-driver", "meridian-testkit", Some("dev")),
+        ("meridian-testkit", "meridian-driver", None),
+        ("meridian-testkit", "meridian-emulator", None),
         ("meridian-emulator", "hyper", None),
         ("hyper", "tokio", None),
     ];
@@ -376,6 +388,32 @@ mod tests {
             vec![
                 "meridian-driver -> meridian-emulator: a client crate may use the emulator only as a dev-dependency"
             ]
+        );
+    }
+
+    #[test]
+    fn a_normal_edge_from_a_client_crate_to_the_testkit_fails() {
+        let mut edges = GOOD.to_vec();
+        edges.push(("meridian-runtime", "meridian-testkit", None));
+        let found = violations(&edges);
+        assert_eq!(
+            found,
+            vec![
+                "meridian-runtime -> meridian-testkit: a client crate may use the testkit only as a dev-dependency"
+            ]
+        );
+    }
+
+    #[test]
+    fn the_emulator_depending_on_the_testkit_fails_as_it_reaches_client_crates() {
+        let mut edges = GOOD.to_vec();
+        edges.push(("meridian-emulator", "meridian-testkit", Some("dev")));
+        let found = violations(&edges);
+        assert!(
+            found
+                .iter()
+                .any(|v| v.starts_with("meridian-emulator -> meridian-testkit -> meridian-driver")),
+            "{found:?}"
         );
     }
 

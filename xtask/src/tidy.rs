@@ -56,7 +56,25 @@ pub(crate) fn missing_tests(architecture: &str, sources: &[(PathBuf, String)]) -
     missing
 }
 
+/// Files ARCHITECTURE.md cites in `enforced by` lists (backticked paths with a `/`,
+/// relative to the workspace root) that do not exist under `root`.
+pub(crate) fn missing_files(architecture: &str, root: &Path) -> Vec<String> {
+    citations(architecture)
+        .into_iter()
+        .filter(|part| part.contains('/') && !part.contains("::") && !part.contains('*'))
+        .filter(|file| !root.join(file).is_file())
+        .collect()
+}
+
 fn cited_tests(architecture: &str) -> Vec<String> {
+    citations(architecture)
+        .into_iter()
+        .filter(|part| part.contains("::"))
+        .collect()
+}
+
+/// The backticked, space-free parts of every `enforced by` citation.
+fn citations(architecture: &str) -> Vec<String> {
     let mut cited = Vec::new();
     let lower = architecture.to_lowercase();
     let mut from = 0;
@@ -69,7 +87,7 @@ fn cited_tests(architecture: &str) -> Vec<String> {
             .or_else(|| rest.find("\n\n"))
             .unwrap_or(rest.len());
         for (i, part) in rest[..end].split('`').enumerate() {
-            if i % 2 == 1 && part.contains("::") && !part.contains(' ') {
+            if i % 2 == 1 && !part.is_empty() && !part.contains(' ') {
                 cited.push(part.to_string());
             }
         }
@@ -170,6 +188,26 @@ mod tests {
             missing.is_empty(),
             "ARCHITECTURE.md cites missing tests: {missing:?}"
         );
+    }
+
+    #[test]
+    fn architecture_cites_only_files_that_exist() {
+        let text = fs::read_to_string(workspace().join("ARCHITECTURE.md")).unwrap_or_default();
+        let missing = missing_files(&text, &workspace());
+        assert!(
+            missing.is_empty(),
+            "ARCHITECTURE.md cites missing files: {missing:?}"
+        );
+    }
+
+    #[test]
+    fn a_cited_file_that_does_not_exist_is_named() {
+        let doc = "- x. Enforced by `xtask/src/tidy.rs`, `xtask/src/ghost.rs`, `a::b`.\n";
+        assert_eq!(
+            missing_files(doc, &workspace()),
+            vec!["xtask/src/ghost.rs".to_string()]
+        );
+        assert_eq!(cited_tests(doc), vec!["a::b".to_string()]);
     }
 
     #[test]

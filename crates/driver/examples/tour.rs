@@ -20,8 +20,6 @@
 use std::collections::HashMap;
 use std::error::Error;
 use std::io::{IsTerminal, Write};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
@@ -29,9 +27,9 @@ use futures_util::{StreamExt, TryStreamExt};
 use meridian_driver::{AccountConfig, Driver, Query};
 use meridian_emulator::{Emulator, KeyKind};
 use meridian_location_store::OperationKind;
-use meridian_runtime::{Runtime, RuntimeEvent};
+use meridian_runtime::{Runtime, RuntimeEvent, RuntimeStats};
+use meridian_testkit::{WriteLog, Writer, create_database_and_container};
 use serde_json::{Value, json};
-use tokio::sync::Mutex;
 
 type Result<T> = std::result::Result<T, Box<dyn Error + Send + Sync>>;
 
@@ -56,39 +54,6 @@ impl Account {
     fn reads(&self) -> u64 {
         self.emulator.counters().get("global", "account", "GET")
     }
-}
-
-/// Writes unique items until stopped; remembers what was acknowledged and what failed.
-#[derive(Default)]
-struct WriteLog {
-    acknowledged: Vec<String>,
-    failed: Vec<String>,
-}
-
-fn start_writer(
-    driver: Driver,
-    stop: Arc<AtomicBool>,
-    log: Arc<Mutex<WriteLog>>,
-    prefix: &'static str,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let container = driver.container("tour", "items");
-        let mut i = 0u64;
-        while !stop.load(Ordering::Relaxed) {
-            let id = format!("{prefix}-{i}");
-            let result = container
-                .create_item("p", &json!({"id": id, "pk": "p"}))
-                .await;
-            let mut log = log.lock().await;
-            match result {
-                Ok(_) => log.acknowledged.push(id),
-                Err(error) => log.failed.push(format!("{id}: {error}")),
-            }
-            drop(log);
-            i += 1;
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
 }
 
 /// The live progress line: redrawn in place on a terminal, printed once (`force`) in logs.
@@ -236,6 +201,52 @@ async fn tour() -> Result<()> {
         "Meridian tour: two accounts, {} regions each, one runtime, {DRIVERS} drivers\n",
         REGIONS.len()
     );
+    let runtime = start_runtime()?;
+    let mut accounts = start_accounts(&runtime).await?;
+    one_loop_step(&runtime, &accounts).await?;
+    // Background writers on both accounts for steps 2 and 3.
+    let writers: Vec<Writer> = accounts
+        .iter()
+        .map(|account| {
+            Writer::start(
+                &account.drivers[1],
+                "tour",
+                "items",
+                format!("{}-", account.name),
+                Duration::from_millis(20),
+            )
+        })
+        .collect();
+    failover_step(&accounts[0]).await?;
+    outage_step(&runtime, &accounts).await?;
+    let mut logs = Vec::new();
+    for writer in writers {
+        logs.push(writer.stop(Duration::from_secs(30)).await);
+    }
+    let lost_per_account = verify_writes(&accounts, &logs).await?;
+
+    // 4. Key rotation on alpha, while the loop keeps refreshing it every 2 s.
+    println!("\n4. Key rotation on alpha: to the secondary key and back");
+    rotate_keys(&runtime, &mut accounts).await?;
+
+    // 5. Replication lag: stale reads, and read-your-writes with the session token.
+    println!("\n5. Replication lag on beta (60 s): West US writes, East US lags");
+    session_step(&accounts[1]).await?;
+
+    // 6. Queries across partitions, routed and retried like reads.
+    println!("\n6. Queries on alpha: the storm's writes, counted and listed in pages");
+    query_step(&accounts[0]).await?;
+
+    let final_stats = shutdown_step(runtime).await?;
+    summary(&accounts, &logs, &lost_per_account, &final_stats)?;
+    for account in accounts {
+        account.emulator.shutdown().await;
+    }
+    Ok(())
+}
+
+/// The runtime every driver of the tour shares, with its events printed as they happen.
+fn start_runtime() -> Result<Runtime> {
     let runtime = Runtime::builder()
         .refresh_interval(Duration::from_secs(2))
         .jitter_fraction(0.02)
@@ -254,6 +265,12 @@ async fn tour() -> Result<()> {
         }
     });
 
+    Ok(runtime)
+}
+
+/// Two accounts (one emulator each) with the tour's drivers spread over them, and the
+/// container every step uses.
+async fn start_accounts(runtime: &Runtime) -> Result<Vec<Account>> {
     let mut accounts = Vec::new();
     for name in ["alpha", "beta"] {
         let emulator = Emulator::builder()
@@ -270,41 +287,35 @@ async fn tour() -> Result<()> {
     }
     for i in 0..DRIVERS {
         let account = &mut accounts[i % 2];
-        let driver = Driver::builder(
-            &runtime,
-            AccountConfig::new(account.emulator.global_endpoint(), account.emulator.key()),
-        )
-        // beta's readers prefer East US (each driver routes by its own preference).
-        .preferred_regions(if account.name == "beta" {
-            vec!["East US"]
-        } else {
-            vec![]
-        })
-        .request_timeout(Duration::from_secs(1))
-        .build()
-        .await?;
+        let driver = meridian_testkit::driver_builder(runtime, &account.emulator)
+            // beta's readers prefer East US (each driver routes by its own preference).
+            .preferred_regions(if account.name == "beta" {
+                vec!["East US"]
+            } else {
+                vec![]
+            })
+            .request_timeout(Duration::from_secs(1))
+            .build()
+            .await?;
         account.drivers.push(driver);
     }
     for account in &accounts {
-        let driver = &account.drivers[0];
-        driver.create_database("tour").await?;
-        driver.create_container("tour", "items", "/pk").await?;
+        create_database_and_container(&account.drivers[0], "tour", "items").await;
     }
 
+    Ok(accounts)
+}
+
+/// Step 1: one `GET /` per account per tick, however many drivers.
+async fn one_loop_step(runtime: &Runtime, accounts: &[Account]) -> Result<()> {
     // 1. One loop per runtime.
     println!("\n1. One refresh loop for {DRIVERS} drivers (2 s interval)");
     // Start counting right after a tick completed, so no tick is half-counted.
     let first = runtime.ticks() + 1;
-    wait_ticks(&runtime, &accounts, first, Duration::from_secs(8)).await?;
+    wait_ticks(runtime, accounts, first, Duration::from_secs(8)).await?;
     let reads_before: Vec<u64> = accounts.iter().map(Account::reads).collect();
     let ticks_before = runtime.ticks();
-    wait_ticks(
-        &runtime,
-        &accounts,
-        ticks_before + 2,
-        Duration::from_secs(8),
-    )
-    .await?;
+    wait_ticks(runtime, accounts, ticks_before + 2, Duration::from_secs(8)).await?;
     let ticks = runtime.stats().ticks - ticks_before;
     for (account, before) in accounts.iter().zip(&reads_before) {
         let fetched = account.reads() - before;
@@ -316,27 +327,13 @@ async fn tour() -> Result<()> {
         check(fetched == ticks, "one GET / per account per tick")?;
     }
 
-    // Background writers on both accounts for the rest of the tour.
-    let stop = Arc::new(AtomicBool::new(false));
-    let logs: Vec<Arc<Mutex<WriteLog>>> = (0..2)
-        .map(|_| Arc::new(Mutex::new(WriteLog::default())))
-        .collect();
-    let writers: Vec<_> = accounts
-        .iter()
-        .zip(&logs)
-        .map(|(account, log)| {
-            start_writer(
-                account.drivers[1].clone(),
-                Arc::clone(&stop),
-                Arc::clone(log),
-                account.name,
-            )
-        })
-        .collect();
+    Ok(())
+}
 
+/// Step 2: a storm of writes meets a write-region failover on alpha.
+async fn failover_step(alpha: &Account) -> Result<()> {
     // 2. A write-region failover.
     println!("\n2. Write-region failover on alpha: West US -> East US");
-    let alpha = &accounts[0];
     let refresh_before = alpha.drivers[0].stats().refresh;
     alpha.emulator.failover("East US")?;
     let container_writes = alpha.drivers.iter().enumerate().map(|(i, driver)| {
@@ -386,6 +383,11 @@ async fn tour() -> Result<()> {
         "a storm of 403/3 costs one gated refresh (plus at most one periodic tick)",
     )?;
 
+    Ok(())
+}
+
+/// Step 3: beta's preferred read region goes down, then fails back after a probe.
+async fn outage_step(runtime: &Runtime, accounts: &[Account]) -> Result<()> {
     // 3. A region outage on beta, then probe-gated failback.
     println!("\n3. Outage of East US on beta (its preferred read region)");
     let beta = &accounts[1];
@@ -428,8 +430,8 @@ async fn tour() -> Result<()> {
         }
         check(Instant::now() < deadline, "failback after East US returns")?;
         progress(
-            &runtime,
-            &accounts,
+            runtime,
+            accounts,
             "East US is up; waiting for a probe...",
             false,
         );
@@ -445,14 +447,13 @@ async fn tour() -> Result<()> {
     );
     check(back.endpoint.as_str() == east, "reads return to East US")?;
 
-    // Stop the writers and verify every acknowledged write.
-    stop.store(true, Ordering::Relaxed);
-    for writer in writers {
-        writer.await?;
-    }
+    Ok(())
+}
+
+/// Reads back every write the writers saw acknowledged; how many are missing per account.
+async fn verify_writes(accounts: &[Account], logs: &[WriteLog]) -> Result<Vec<usize>> {
     let mut lost_per_account = Vec::new();
-    for (account, log) in accounts.iter().zip(&logs) {
-        let log = log.lock().await;
+    for (account, log) in accounts.iter().zip(logs) {
         let container = account.drivers[2].container("tour", "items");
         let mut lost = 0;
         for id in &log.acknowledged {
@@ -465,19 +466,11 @@ async fn tour() -> Result<()> {
     let lost: usize = lost_per_account.iter().sum();
     check(lost == 0, "no acknowledged write is lost")?;
 
-    // 4. Key rotation on alpha, while the loop keeps refreshing it every 2 s.
-    println!("\n4. Key rotation on alpha: to the secondary key and back");
-    rotate_keys(&runtime, &mut accounts).await?;
+    Ok(lost_per_account)
+}
 
-    // 5. Replication lag: stale reads, and read-your-writes with the session token.
-    println!("\n5. Replication lag on beta (60 s): West US writes, East US lags");
-    let beta = &accounts[1];
-    session_step(beta).await?;
-
-    // 6. Queries across partitions, routed and retried like reads.
-    println!("\n6. Queries on alpha: the storm's writes, counted and listed in pages");
-    query_step(&accounts[0]).await?;
-
+/// Step 7: a clean shutdown; the runtime's last stats.
+async fn shutdown_step(runtime: Runtime) -> Result<RuntimeStats> {
     // 7. Clean shutdown.
     println!("\n7. Shutdown");
     let final_stats = runtime.stats();
@@ -489,6 +482,16 @@ async fn tour() -> Result<()> {
     );
     check(monitor.live_tasks() == 0, "no task of the runtime remains")?;
 
+    Ok(final_stats)
+}
+
+/// The summary table.
+fn summary(
+    accounts: &[Account],
+    logs: &[WriteLog],
+    lost_per_account: &[usize],
+    final_stats: &RuntimeStats,
+) -> Result<()> {
     println!(
         "\n  account | GET / (global) | refresh attempts | joined | throttled | probes | writes ok | failed | lost"
     );
@@ -496,13 +499,13 @@ async fn tour() -> Result<()> {
         "  --------+----------------+------------------+--------+-----------+--------+-----------+--------+-----"
     );
     let (mut acknowledged, mut failed) = (0, 0);
-    for ((account, log), lost) in accounts.iter().zip(&logs).zip(&lost_per_account) {
+    let lost: usize = lost_per_account.iter().sum();
+    for ((account, log), lost) in accounts.iter().zip(logs).zip(lost_per_account) {
         let stats = final_stats
             .accounts
             .iter()
             .find(|a| a.endpoint.as_str() == account.emulator.global_endpoint())
             .ok_or("account missing from stats")?;
-        let log = log.lock().await;
         acknowledged += log.acknowledged.len();
         failed += log.failed.len();
         println!(
@@ -522,9 +525,6 @@ async fn tour() -> Result<()> {
         "  ticks: {} | failovers: 1 | outages: 1 | writes acknowledged {acknowledged}, failed {failed}, lost {lost}",
         final_stats.ticks
     );
-    for account in accounts {
-        account.emulator.shutdown().await;
-    }
     Ok(())
 }
 

@@ -66,15 +66,20 @@ impl Target {
     }
 
     pub(crate) fn items(db: &str, coll: &str) -> Self {
+        Self::container_feed("docs", db, coll)
+    }
+
+    /// A feed of a container (`docs`, `pkranges`): signed with the container's link.
+    pub(crate) fn container_feed(kind: &'static str, db: &str, coll: &str) -> Self {
         Self {
-            resource_type: "docs",
+            resource_type: kind,
             resource_link: format!("dbs/{db}/colls/{coll}"),
             segments: vec![
                 "dbs".into(),
                 db.into(),
                 "colls".into(),
                 coll.into(),
-                "docs".into(),
+                kind.into(),
             ],
         }
     }

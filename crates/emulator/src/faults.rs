@@ -109,6 +109,18 @@ pub struct FaultRule {
     pub limit: FaultLimit,
 }
 
+impl FaultAction {
+    /// Answer `status` with a service-style body, no sub-status and no retry-after.
+    pub fn status(status: u16) -> Self {
+        Self::Status {
+            status,
+            sub_status: None,
+            body: None,
+            retry_after_ms: None,
+        }
+    }
+}
+
 impl FaultRule {
     /// A rule applying `action` to every request of `class` (e.g. `"account"`).
     pub fn on_class(class: &str, action: FaultAction) -> Self {

@@ -44,6 +44,8 @@
 mod admin;
 pub mod auth;
 pub mod binary;
+mod builder;
+mod consistency;
 mod counters;
 mod data;
 mod emulator;
@@ -57,7 +59,6 @@ mod listener;
 mod patch;
 pub mod query;
 mod replication;
-mod replication_control;
 mod resource;
 mod route;
 mod service;
@@ -65,17 +66,15 @@ mod state;
 mod tls;
 mod topology;
 
+pub use builder::{DEFAULT_IDLE_TIMEOUT, EmulatorBuilder};
+pub use consistency::Consistency;
 pub use counters::{Counters, ListenerCounters};
-pub use emulator::{
-    DEFAULT_IDLE_TIMEOUT, Emulator, EmulatorBuilder, EmulatorError, WELL_KNOWN_KEY,
-};
+pub use emulator::{Emulator, EmulatorError, WELL_KNOWN_KEY};
 pub use faults::{FaultAction, FaultLimit, FaultMatch, FaultRule, FaultStatus};
 pub use http::{API_VERSION, MAX_REQUEST_BODY};
 pub use keys::{AccountKeys, KeyKind, WELL_KNOWN_SECONDARY_KEY};
 pub use limits::{FALLBACK_MAX_CONNECTIONS, MAX_DEFAULT_CONNECTIONS, default_max_connections};
-pub use replication::{
-    Consistency, FailoverMode, MAX_REPLICATION_LAG, SUB_STATUS_READ_SESSION_NOT_AVAILABLE,
-};
+pub use replication::{FailoverMode, MAX_REPLICATION_LAG, SUB_STATUS_READ_SESSION_NOT_AVAILABLE};
 pub use resource::{PathClass, Resource};
 pub use service::{SUB_STATUS_DATABASE_ACCOUNT_NOT_FOUND, SUB_STATUS_WRITE_FORBIDDEN};
 pub use topology::{RegionInfo, TopologyError};

@@ -16,14 +16,13 @@
 //! reads the current state, exactly as without replication.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::fmt;
-use std::str::FromStr;
 use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::Value;
 use tokio::time::Instant;
 
+use crate::consistency::Consistency;
 use crate::data::{Container, DataStore, Database};
 use crate::topology::same_region;
 
@@ -33,52 +32,6 @@ pub const SUB_STATUS_READ_SESSION_NOT_AVAILABLE: u32 = 1002;
 
 /// The largest replication lag accepted: one hour.
 pub const MAX_REPLICATION_LAG: Duration = Duration::from_secs(3_600);
-
-/// The account's default consistency level, as `userConsistencyPolicy` reports it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Consistency {
-    /// Reads never see stale data: the lag is not observable.
-    Strong,
-    /// Reads see their region's view; a session token the region has not reached yet is
-    /// answered 404/1002. The default.
-    #[default]
-    Session,
-    /// Reads see their region's view (session tokens are honoured when sent).
-    Eventual,
-}
-
-impl Consistency {
-    /// The name the account document uses.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Strong => "Strong",
-            Self::Session => "Session",
-            Self::Eventual => "Eventual",
-        }
-    }
-}
-
-impl fmt::Display for Consistency {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Consistency {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        match text.trim().to_ascii_lowercase().as_str() {
-            "strong" => Ok(Self::Strong),
-            "session" => Ok(Self::Session),
-            "eventual" => Ok(Self::Eventual),
-            _ => Err(format!(
-                "unknown consistency `{text}`: expected Strong, Session or Eventual"
-            )),
-        }
-    }
-}
 
 /// How a failover treats writes the new write region has not seen yet.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]

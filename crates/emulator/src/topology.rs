@@ -3,7 +3,7 @@
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::replication::Consistency;
+use crate::consistency::Consistency;
 
 /// Which listener a request arrived on.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]

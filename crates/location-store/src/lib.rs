@@ -8,7 +8,7 @@
 //! - [`DatabaseAccount`]: the `GET /` document, parsed and validated (typed
 //!   [`AccountError`] on bad input; the last good topology stays in use).
 //! - [`RoutingSnapshot::route`]: preferred regions first, marked endpoints demoted to
-//!   the tail (never removed), per-request excluded regions, global fallback.
+//!   the tail (never removed), per-request excluded regions, account-endpoint fallback.
 //! - [`classify`]: an operation's [`OperationOutcome`] → [`Effect`] (mark, urgent
 //!   refresh, retry where or give up); [`RetryState`] spends the retry budgets.
 //! - Marks expire into probe candidates ([`LocationStore::due_probes`]); only a

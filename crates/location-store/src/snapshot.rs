@@ -34,7 +34,7 @@ pub struct RoutedLocation {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RouteRequest<'a> {
     /// Regions this request must not use. If they exclude everything, the account's
-    /// default endpoint is used.
+    /// account endpoint is used.
     pub excluded_regions: &'a [RegionName],
     /// Endpoints this operation already tried: skipped while another candidate remains.
     /// A hash set, so routing stays linear in the number of locations.
@@ -58,7 +58,7 @@ pub struct RoutingSnapshot {
     generation: u64,
     topology_generation: u64,
     account_id: Option<Arc<str>>,
-    default_endpoint: Endpoint,
+    account_endpoint: Endpoint,
     multi_write: bool,
     read: Vec<RoutedLocation>,
     write: Vec<RoutedLocation>,
@@ -69,7 +69,7 @@ pub(crate) struct SnapshotInput<'a> {
     pub(crate) generation: u64,
     pub(crate) topology_generation: u64,
     pub(crate) account_id: Option<Arc<str>>,
-    pub(crate) default_endpoint: &'a Endpoint,
+    pub(crate) account_endpoint: &'a Endpoint,
     pub(crate) multi_write: bool,
     pub(crate) readable: &'a [Location],
     pub(crate) writable: &'a [Location],
@@ -97,7 +97,7 @@ impl RoutingSnapshot {
             generation: input.generation,
             topology_generation: input.topology_generation,
             account_id: input.account_id,
-            default_endpoint: input.default_endpoint.clone(),
+            account_endpoint: input.account_endpoint.clone(),
             multi_write: input.multi_write,
             read,
             write,
@@ -119,9 +119,15 @@ impl RoutingSnapshot {
         self.account_id.as_deref()
     }
 
-    /// The account (global) endpoint: the fallback when no list has a candidate.
+    /// The account endpoint: the fallback when no list has a candidate.
+    pub fn account_endpoint(&self) -> &Endpoint {
+        &self.account_endpoint
+    }
+
+    /// The account endpoint under its older name; prefer
+    /// [`account_endpoint`](Self::account_endpoint).
     pub fn default_endpoint(&self) -> &Endpoint {
-        &self.default_endpoint
+        &self.account_endpoint
     }
 
     /// Whether writes may go to every writable region.
@@ -166,7 +172,7 @@ impl RoutingSnapshot {
         let mut candidates = preferred_order(list, preferred)
             .filter(|l| !request.excluded_regions.contains(&l.region));
         let Some(first) = candidates.next() else {
-            return &self.default_endpoint;
+            return &self.account_endpoint;
         };
         if !tried(&first.endpoint) {
             return &first.endpoint;

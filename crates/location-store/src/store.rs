@@ -81,9 +81,9 @@ struct StoreState {
 /// use std::time::Instant;
 /// use meridian_location_store::*;
 ///
-/// let global = Endpoint::parse("https://acct.documents.azure.com/").unwrap();
+/// let account_endpoint = Endpoint::parse("https://acct.documents.azure.com/").unwrap();
 /// let store = LocationStore::new(
-///     global,
+///     account_endpoint,
 ///     StoreConfig::default().with_preferred_regions(["East US"]),
 /// );
 /// let doc = br#"{"id":"acct","_rid":"acct.documents.azure.com",
@@ -105,7 +105,7 @@ struct StoreState {
 /// ```
 pub struct LocationStore {
     config: StoreConfig,
-    default_endpoint: Endpoint,
+    account_endpoint: Endpoint,
     published: ArcSwap<RoutingSnapshot>,
     state: Mutex<StoreState>,
 }
@@ -141,19 +141,19 @@ impl Installed {
 }
 
 impl LocationStore {
-    /// A store for the account at `default_endpoint`, with no topology yet: every
-    /// operation routes to the default endpoint until [`install`](Self::install).
-    pub fn new(default_endpoint: Endpoint, config: StoreConfig) -> Self {
+    /// A store for the account at `account_endpoint`, with no topology yet: every
+    /// operation routes to the account endpoint until [`install`](Self::install).
+    pub fn new(account_endpoint: Endpoint, config: StoreConfig) -> Self {
         let state = StoreState {
             topology: None,
             marks: Marks::default(),
             generation: 0,
             topology_generation: 0,
         };
-        let snapshot = build(&default_endpoint, &config, &state);
+        let snapshot = build(&account_endpoint, &config, &state);
         Self {
             config,
-            default_endpoint,
+            account_endpoint,
             published: ArcSwap::from_pointee(snapshot),
             state: Mutex::new(state),
         }
@@ -263,9 +263,15 @@ impl LocationStore {
         }
     }
 
-    /// The account (global) endpoint.
+    /// The account endpoint.
+    pub fn account_endpoint(&self) -> &Endpoint {
+        &self.account_endpoint
+    }
+
+    /// The account endpoint under its older name; prefer
+    /// [`account_endpoint`](Self::account_endpoint).
     pub fn default_endpoint(&self) -> &Endpoint {
-        &self.default_endpoint
+        &self.account_endpoint
     }
 
     /// The settings.
@@ -276,7 +282,7 @@ impl LocationStore {
     fn publish(&self, state: &mut StoreState) {
         state.generation += 1;
         self.published
-            .store(Arc::new(build(&self.default_endpoint, &self.config, state)));
+            .store(Arc::new(build(&self.account_endpoint, &self.config, state)));
     }
 
     fn lock(&self) -> MutexGuard<'_, StoreState> {
@@ -286,13 +292,13 @@ impl LocationStore {
     }
 }
 
-fn build(default_endpoint: &Endpoint, config: &StoreConfig, state: &StoreState) -> RoutingSnapshot {
+fn build(account_endpoint: &Endpoint, config: &StoreConfig, state: &StoreState) -> RoutingSnapshot {
     let topology = state.topology.as_ref();
     RoutingSnapshot::build(SnapshotInput {
         generation: state.generation,
         topology_generation: state.topology_generation,
         account_id: topology.map(|t| Arc::from(t.account().id.as_str())),
-        default_endpoint,
+        account_endpoint,
         multi_write: topology.is_some_and(|t| t.account().enable_multiple_write_locations),
         readable: topology.map_or(&[], |t| t.readable()),
         writable: topology.map_or(&[], |t| t.writable()),
@@ -305,7 +311,7 @@ impl fmt::Debug for LocationStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let snapshot = self.published.load();
         f.debug_struct("LocationStore")
-            .field("default_endpoint", &self.default_endpoint)
+            .field("account_endpoint", &self.account_endpoint)
             .field("generation", &snapshot.generation())
             .field("topology_generation", &snapshot.topology_generation())
             .finish_non_exhaustive()

@@ -13,7 +13,7 @@ use meridian_location_store::Endpoint;
 use meridian_refresh_core::AccountRegistry;
 use tokio::sync::broadcast;
 
-use crate::account::{AccountSpec, AccountState};
+use crate::account::AccountState;
 use crate::alarm::ProbeAlarm;
 use crate::config::{BuildError, RuntimeConfig};
 use crate::events::{EVENT_CAPACITY, RuntimeEvent};
@@ -22,6 +22,7 @@ use crate::flight::wait;
 use crate::handle::{AccountHandle, account_stats};
 use crate::refresh_loop::run_loop;
 use crate::slots::Slots;
+use crate::spec::AccountSpec;
 use crate::stats::{RuntimeHealth, RuntimeStats};
 use crate::tasks::{TaskMonitor, Tasks};
 

@@ -48,7 +48,7 @@ pub struct RuntimeStats {
     /// How long the last completed tick took (fetching every account once).
     pub last_tick: Option<std::time::Duration>,
     /// Runtime tasks alive: the loop (which runs periodic refreshes and probes itself)
-    /// and event-driven flights.
+    /// and first or event-driven flights.
     pub live_tasks: usize,
 }
 

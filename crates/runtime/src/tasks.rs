@@ -6,7 +6,9 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-/// The runtime's task group: the refresh loop and every event-driven fetch.
+/// The runtime's task group: the refresh loop's supervisor (the loop runs every tick's and
+/// probe round's work itself, in its own task) and every flight started outside it (an
+/// attach's first fetch, event-driven refreshes).
 ///
 /// Two levels: *stop* (graceful: the loop exits, nothing new is spawned, fetches in
 /// flight may finish) and *abort* (every task is dropped at its next poll). Aborting
@@ -85,7 +87,8 @@ pub struct TaskMonitor {
 }
 
 impl TaskMonitor {
-    /// Tasks of the runtime still alive (the loop and any fetches in flight).
+    /// Tasks of the runtime still alive: the loop and any first or event-driven fetch in
+    /// flight.
     pub fn live_tasks(&self) -> usize {
         self.tracker.len()
     }

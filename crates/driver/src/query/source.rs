@@ -63,17 +63,7 @@ pub(super) fn results(body: &[u8], field: &str) -> Result<Vec<Value>, DriverErro
 pub(super) async fn ranges(container: &Container) -> Result<(Vec<Source>, f64), DriverError> {
     let (driver, db, coll, excluded) = container.parts();
     let mut charge = 0.0;
-    let target = Target {
-        resource_type: "pkranges",
-        resource_link: format!("dbs/{db}/colls/{coll}"),
-        segments: vec![
-            "dbs".into(),
-            db.into(),
-            "colls".into(),
-            coll.into(),
-            "pkranges".into(),
-        ],
-    };
+    let target = Target::container_feed("pkranges", db, coll);
     let mut sources = Vec::new();
     let mut continuation: Option<String> = None;
     for _ in 0..MAX_RANGE_PAGES {

@@ -29,14 +29,11 @@ async fn reads_the_account_over_http() {
 async fn reads_the_account_over_https_with_a_trusted_certificate() {
     let emulator = Emulator::builder().tls(true).start().await.unwrap();
     let runtime = quiet_runtime();
-    let trusted = Driver::builder(
-        &runtime,
-        AccountConfig::new(emulator.global_endpoint(), emulator.key()),
-    )
-    .trust_certificate_der(emulator.certificate_der().unwrap())
-    .build()
-    .await
-    .unwrap();
+    let trusted = meridian_testkit::driver_builder(&runtime, &emulator)
+        .trust_certificate_der(emulator.certificate_der().unwrap())
+        .build()
+        .await
+        .unwrap();
     let account = trusted.read_account().await.unwrap();
     assert!(
         account.readable_locations[0]
@@ -46,14 +43,11 @@ async fn reads_the_account_over_https_with_a_trusted_certificate() {
 
     // Without the opt-in the self-signed certificate is refused.
     let other_runtime = quiet_runtime();
-    let untrusting = Driver::builder(
-        &other_runtime,
-        AccountConfig::new(emulator.global_endpoint(), emulator.key()),
-    )
-    .request_timeout(Duration::from_secs(2))
-    .build()
-    .await
-    .unwrap();
+    let untrusting = meridian_testkit::driver_builder(&other_runtime, &emulator)
+        .request_timeout(Duration::from_secs(2))
+        .build()
+        .await
+        .unwrap();
     assert_eq!(untrusting.snapshot().topology_generation(), 0);
     assert!(matches!(
         untrusting.read_account().await,

@@ -37,16 +37,13 @@ async fn setup(runtime: &Runtime) -> (Emulator, Driver, Container) {
         .start()
         .await
         .unwrap();
-    let driver = Driver::builder(
-        runtime,
-        AccountConfig::new(emulator.global_endpoint(), emulator.key()),
-    )
-    .preferred_regions(["East US"])
-    .request_timeout(Duration::from_secs(120))
-    .max_connections(1)
-    .build()
-    .await
-    .unwrap();
+    let driver = meridian_testkit::driver_builder(runtime, &emulator)
+        .preferred_regions(["East US"])
+        .request_timeout(Duration::from_secs(120))
+        .max_connections(1)
+        .build()
+        .await
+        .unwrap();
     let db = driver.database("db");
     driver.create_database("db").await.unwrap();
     db.create_container("c", "/pk").await.unwrap();

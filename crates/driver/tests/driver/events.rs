@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use meridian_driver::{RegionName, RuntimeEvent};
-use meridian_emulator::{Emulator, FaultAction, FaultRule};
+use meridian_emulator::{FaultAction, FaultRule};
 use tokio::sync::broadcast::Receiver;
 use tokio::sync::broadcast::error::RecvError;
 
@@ -30,11 +30,7 @@ async fn next(
 
 #[tokio::test]
 async fn runtime_events_report_failover() {
-    let emulator = Emulator::builder()
-        .regions(["West US", "East US"])
-        .start()
-        .await
-        .unwrap();
+    let emulator = meridian_testkit::west_and_east().await;
     let runtime = quiet_runtime();
     let mut events = runtime.events();
     let driver = driver(&runtime, &emulator).await;
@@ -117,15 +113,7 @@ async fn runtime_events_report_failover() {
 
     // A refresh that fails says so, with the error.
     emulator
-        .add_fault(FaultRule::on_class(
-            "account",
-            FaultAction::Status {
-                status: 500,
-                sub_status: None,
-                body: None,
-                retry_after_ms: None,
-            },
-        ))
+        .add_fault(FaultRule::on_class("account", FaultAction::status(500)))
         .unwrap();
     driver.request_refresh().await;
     match next(&mut events, |e| {

@@ -3,32 +3,48 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use meridian_driver::{AccountConfig, Driver, DriverError};
+use meridian_driver::{Container, Driver, DriverError};
 use meridian_emulator::Emulator;
 use meridian_location_store::{OperationKind, RouteRequest};
+use meridian_runtime::Runtime;
 use serde_json::{Value, json};
+
+use meridian_testkit::{
+    WriteLog, Writer, create_database_and_container, driver_preferring, routes_writes_to,
+};
 
 use crate::{driver, quiet_runtime, wait_for};
 
 /// A driver whose reads prefer East US.
-async fn preferring_east(runtime: &meridian_runtime::Runtime, emulator: &Emulator) -> Driver {
-    Driver::builder(
-        runtime,
-        AccountConfig::new(emulator.global_endpoint(), emulator.key()),
-    )
-    .preferred_regions(["East US"])
-    .request_timeout(Duration::from_secs(2))
-    .build()
-    .await
-    .unwrap()
+async fn preferring_east(runtime: &Runtime, emulator: &Emulator) -> Driver {
+    driver_preferring(runtime, emulator, "East US", Duration::from_secs(2)).await
+}
+
+/// An emulator, a quiet runtime, a driver preferring East US, and `db/c` holding item
+/// `a` in partition `p`.
+async fn east_reader_with_item_a() -> (Emulator, Runtime, Driver, Container) {
+    let emulator = Emulator::builder().start().await.unwrap();
+    let runtime = quiet_runtime();
+    let driver = preferring_east(&runtime, &emulator).await;
+    setup(&driver).await;
+    let container = driver.container("db", "c");
+    container
+        .create_item("p", &json!({"id": "a", "pk": "p"}))
+        .await
+        .unwrap();
+    (emulator, runtime, driver, container)
+}
+
+/// The endpoint that served a read of item `a`.
+async fn served_by(container: &Container) -> String {
+    let read = container.read_item::<Value>("p", "a").await.unwrap();
+    read.endpoint.as_str().to_string()
 }
 
 async fn setup(driver: &Driver) {
-    driver.create_database("db").await.unwrap();
-    driver.create_container("db", "c", "/pk").await.unwrap();
+    create_database_and_container(driver, "db", "c").await;
 }
 
 #[tokio::test]
@@ -38,30 +54,7 @@ async fn write_region_failover_under_a_write_loop_loses_nothing() {
     let driver = driver(&runtime, &emulator).await;
     setup(&driver).await;
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let writer = {
-        let (driver, stop) = (driver.clone(), Arc::clone(&stop));
-        tokio::spawn(async move {
-            let container = driver.container("db", "c");
-            let (mut acknowledged, mut failed) = (Vec::new(), Vec::new());
-            let mut i = 0u32;
-            while !stop.load(Ordering::Relaxed) {
-                let id = format!("w{i}");
-                match container
-                    .create_item("p", &json!({"id": id, "pk": "p"}))
-                    .await
-                {
-                    Ok(_) => acknowledged.push(id),
-                    Err(error) => {
-                        assert!(!error.is_conflict(), "a blind retry duplicated {id}");
-                        failed.push((id, error.to_string()));
-                    }
-                }
-                i += 1;
-            }
-            (acknowledged, failed)
-        })
-    };
+    let writer = Writer::start(&driver, "db", "c", "w", Duration::ZERO);
     let regions = ["East US", "North Europe", "West US"];
     for round in 0..10 {
         tokio::time::sleep(Duration::from_millis(60)).await;
@@ -69,20 +62,12 @@ async fn write_region_failover_under_a_write_loop_loses_nothing() {
     }
     // Let the writer meet the last failover: the driver routes writes to the final region.
     let final_region = emulator.region_endpoint(&emulator.write_region()).unwrap();
-    let followed = wait_for(Duration::from_secs(10), || async {
-        driver
-            .snapshot()
-            .route(OperationKind::Write, &RouteRequest::default())
-            .as_str()
-            == final_region
-    })
-    .await;
+    let followed = routes_writes_to(&driver, &final_region, Duration::from_secs(10)).await;
     assert!(followed, "the writer followed the last failover");
-    stop.store(true, Ordering::Relaxed);
-    let (acknowledged, failed) = tokio::time::timeout(Duration::from_secs(30), writer)
-        .await
-        .unwrap()
-        .unwrap();
+    let WriteLog {
+        acknowledged,
+        failed,
+    } = writer.stop(Duration::from_secs(30)).await;
     assert!(
         acknowledged.len() > 10,
         "the loop made progress: {}",
@@ -117,15 +102,7 @@ async fn write_region_failover_under_a_write_loop_loses_nothing() {
 
 #[tokio::test]
 async fn a_drained_region_answers_403_1008_and_reads_move_away() {
-    let emulator = Emulator::builder().start().await.unwrap();
-    let runtime = quiet_runtime();
-    let driver = preferring_east(&runtime, &emulator).await;
-    setup(&driver).await;
-    let container = driver.container("db", "c");
-    container
-        .create_item("p", &json!({"id": "a", "pk": "p"}))
-        .await
-        .unwrap();
+    let (emulator, _runtime, driver, container) = east_reader_with_item_a().await;
     let read = container.read_item::<Value>("p", "a").await.unwrap();
     assert_eq!(
         read.endpoint.as_str(),
@@ -152,15 +129,7 @@ async fn a_drained_region_answers_403_1008_and_reads_move_away() {
 
 #[tokio::test]
 async fn an_outage_moves_reads_away_and_failback_waits_for_a_successful_probe() {
-    let emulator = Emulator::builder().start().await.unwrap();
-    let runtime = quiet_runtime();
-    let driver = preferring_east(&runtime, &emulator).await;
-    setup(&driver).await;
-    let container = driver.container("db", "c");
-    container
-        .create_item("p", &json!({"id": "a", "pk": "p"}))
-        .await
-        .unwrap();
+    let (emulator, _runtime, driver, container) = east_reader_with_item_a().await;
     let east = emulator.region_endpoint("East US").unwrap();
     let west = emulator.region_endpoint("West US").unwrap();
 
@@ -179,15 +148,7 @@ async fn an_outage_moves_reads_away_and_failback_waits_for_a_successful_probe() 
         })
         .await
     );
-    assert_eq!(
-        container
-            .read_item::<Value>("p", "a")
-            .await
-            .unwrap()
-            .endpoint
-            .as_str(),
-        west
-    );
+    assert_eq!(served_by(&container).await, west);
 
     emulator.region_up("East US").unwrap();
     let failed_back = wait_for(Duration::from_secs(5), || async {
@@ -195,15 +156,7 @@ async fn an_outage_moves_reads_away_and_failback_waits_for_a_successful_probe() 
     })
     .await;
     assert!(failed_back, "a successful probe returns East US");
-    assert_eq!(
-        container
-            .read_item::<Value>("p", "a")
-            .await
-            .unwrap()
-            .endpoint
-            .as_str(),
-        east
-    );
+    assert_eq!(served_by(&container).await, east);
     let stats = driver.stats();
     assert!(stats.probes > stats.probe_failures);
 }

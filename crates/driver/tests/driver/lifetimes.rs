@@ -19,14 +19,11 @@ async fn dropping_the_runtime_handle_keeps_drivers_refreshing() {
         .fetch_timeout(Duration::from_secs(2))
         .build()
         .unwrap();
-    let driver = Driver::builder(
-        &runtime,
-        AccountConfig::new(emulator.global_endpoint(), emulator.key()),
-    )
-    .request_timeout(Duration::from_secs(2))
-    .build()
-    .await
-    .unwrap();
+    let driver = meridian_testkit::driver_builder(&runtime, &emulator)
+        .request_timeout(Duration::from_secs(2))
+        .build()
+        .await
+        .unwrap();
     let monitor = runtime.task_monitor();
     drop(runtime);
 

@@ -4,8 +4,9 @@
 use std::time::Duration;
 
 use futures_util::{StreamExt, TryStreamExt};
-use meridian_driver::{AccountConfig, Container, Driver, Page, PatchOperations, Query};
+use meridian_driver::{Container, Driver, Page, PatchOperations, Query};
 use meridian_emulator::{Emulator, FaultAction, FaultRule};
+use meridian_runtime::Runtime;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -39,6 +40,16 @@ async fn seed(orders: &Container) -> Vec<Order> {
     seeded
 }
 
+/// An emulator, a quiet runtime, a driver, and the empty container `shop/orders`.
+async fn shop() -> (Emulator, Runtime, Driver, Container) {
+    let emulator = Emulator::builder().start().await.unwrap();
+    let runtime = quiet_runtime();
+    let driver = driver(&runtime, &emulator).await;
+    setup(&driver).await;
+    let orders = driver.container("shop", "orders");
+    (emulator, runtime, driver, orders)
+}
+
 async fn setup(driver: &Driver) {
     driver.create_database("shop").await.unwrap();
     driver
@@ -49,11 +60,7 @@ async fn setup(driver: &Driver) {
 
 #[tokio::test]
 async fn query_single_partition_with_parameters() {
-    let emulator = Emulator::builder().start().await.unwrap();
-    let runtime = quiet_runtime();
-    let driver = driver(&runtime, &emulator).await;
-    setup(&driver).await;
-    let orders = driver.container("shop", "orders");
+    let (emulator, _runtime, _driver, orders) = shop().await;
     seed(&orders).await;
 
     let query = || {
@@ -110,11 +117,7 @@ async fn query_single_partition_with_parameters() {
 
 #[tokio::test]
 async fn query_cross_partition_order_by_pages() {
-    let emulator = Emulator::builder().start().await.unwrap();
-    let runtime = quiet_runtime();
-    let driver = driver(&runtime, &emulator).await;
-    setup(&driver).await;
-    let orders = driver.container("shop", "orders");
+    let (emulator, _runtime, _driver, orders) = shop().await;
     seed(&orders).await;
 
     let query = Query::new("SELECT * FROM c WHERE c.total > @min ORDER BY c.total DESC")
@@ -164,11 +167,7 @@ async fn query_cross_partition_order_by_pages() {
 
 #[tokio::test]
 async fn query_aggregate_count() {
-    let emulator = Emulator::builder().start().await.unwrap();
-    let runtime = quiet_runtime();
-    let driver = driver(&runtime, &emulator).await;
-    setup(&driver).await;
-    let orders = driver.container("shop", "orders");
+    let (emulator, _runtime, _driver, orders) = shop().await;
 
     let count = |sql: &'static str| {
         let orders = orders.clone();
@@ -186,27 +185,19 @@ async fn query_aggregate_count() {
         Vec::<serde_json::Value>::new()
     );
     seed(&orders).await;
-    assert_eq!(count("SELECT VALUE COUNT(1) FROM c").await, vec![json!(7)]);
-    assert_eq!(
-        count("SELECT VALUE COUNT(1) FROM c WHERE c.total > @min").await,
-        vec![json!(5)]
-    );
-    assert_eq!(
-        count("SELECT VALUE SUM(c.total) FROM c").await,
-        vec![json!(280)]
-    );
-    assert_eq!(
-        count("SELECT VALUE MIN(c.total) FROM c").await,
-        vec![json!(10)]
-    );
-    assert_eq!(
-        count("SELECT VALUE MAX(c.total) FROM c").await,
-        vec![json!(70)]
-    );
-    assert_eq!(
-        count("SELECT VALUE AVG(c.total) FROM c").await,
-        vec![json!(40.0)]
-    );
+    for (sql, want) in [
+        ("SELECT VALUE COUNT(1) FROM c", json!(7)),
+        (
+            "SELECT VALUE COUNT(1) FROM c WHERE c.total > @min",
+            json!(5),
+        ),
+        ("SELECT VALUE SUM(c.total) FROM c", json!(280)),
+        ("SELECT VALUE MIN(c.total) FROM c", json!(10)),
+        ("SELECT VALUE MAX(c.total) FROM c", json!(70)),
+        ("SELECT VALUE AVG(c.total) FROM c", json!(40.0)),
+    ] {
+        assert_eq!(count(sql).await, vec![want], "{sql}");
+    }
 
     let single: Vec<u64> = orders
         .query::<u64>(Query::new("SELECT VALUE COUNT(1) FROM c").partition_key("eu"))
@@ -228,21 +219,11 @@ async fn query_aggregate_count() {
 
 #[tokio::test]
 async fn query_pages_are_routed_and_retried_like_reads() {
-    let emulator = Emulator::builder()
-        .regions(["West US", "East US"])
-        .start()
-        .await
-        .unwrap();
+    let emulator = meridian_testkit::west_and_east().await;
     let runtime = quiet_runtime();
-    let driver = Driver::builder(
-        &runtime,
-        AccountConfig::new(emulator.global_endpoint(), emulator.key()),
-    )
-    .preferred_regions(["East US"])
-    .request_timeout(Duration::from_secs(5))
-    .build()
-    .await
-    .unwrap();
+    let driver =
+        meridian_testkit::driver_preferring(&runtime, &emulator, "East US", Duration::from_secs(5))
+            .await;
     setup(&driver).await;
     let orders = driver.container("shop", "orders");
     seed(&orders).await;
@@ -250,17 +231,9 @@ async fn query_pages_are_routed_and_retried_like_reads() {
     // The first query request in the read region fails with 503: retried elsewhere.
     emulator
         .add_fault(
-            FaultRule::on_class(
-                "items",
-                FaultAction::Status {
-                    status: 503,
-                    sub_status: None,
-                    body: None,
-                    retry_after_ms: None,
-                },
-            )
-            .on_listener("East US")
-            .times(1),
+            FaultRule::on_class("items", FaultAction::status(503))
+                .on_listener("East US")
+                .times(1),
         )
         .unwrap();
     let totals: Vec<i64> = orders
@@ -280,11 +253,7 @@ async fn query_pages_are_routed_and_retried_like_reads() {
 
 #[tokio::test]
 async fn read_all_pages_through_every_item() {
-    let emulator = Emulator::builder().start().await.unwrap();
-    let runtime = quiet_runtime();
-    let driver = driver(&runtime, &emulator).await;
-    setup(&driver).await;
-    let orders = driver.container("shop", "orders");
+    let (emulator, _runtime, _driver, orders) = shop().await;
     let seeded = seed(&orders).await;
 
     let mut all: Vec<Order> = orders.read_all().try_collect().await.unwrap();
@@ -313,11 +282,7 @@ async fn read_all_pages_through_every_item() {
 
 #[tokio::test]
 async fn patch_item_applies_operations_and_its_condition() {
-    let emulator = Emulator::builder().start().await.unwrap();
-    let runtime = quiet_runtime();
-    let driver = driver(&runtime, &emulator).await;
-    setup(&driver).await;
-    let orders = driver.container("shop", "orders");
+    let (emulator, _runtime, _driver, orders) = shop().await;
     orders
         .create_item(
             "eu",
@@ -357,21 +322,11 @@ async fn patch_item_applies_operations_and_its_condition() {
 
 #[tokio::test]
 async fn queries_in_a_session_see_their_writes_across_a_lagging_region() {
-    let emulator = Emulator::builder()
-        .regions(["West US", "East US"])
-        .start()
-        .await
-        .unwrap();
+    let emulator = meridian_testkit::west_and_east().await;
     let runtime = quiet_runtime();
-    let driver = Driver::builder(
-        &runtime,
-        AccountConfig::new(emulator.global_endpoint(), emulator.key()),
-    )
-    .preferred_regions(["East US"])
-    .request_timeout(Duration::from_secs(5))
-    .build()
-    .await
-    .unwrap();
+    let driver =
+        meridian_testkit::driver_preferring(&runtime, &emulator, "East US", Duration::from_secs(5))
+            .await;
     setup(&driver).await;
     // East US does not see a write for a minute: far longer than the test.
     emulator
@@ -399,11 +354,7 @@ async fn queries_in_a_session_see_their_writes_across_a_lagging_region() {
 
 #[tokio::test]
 async fn cross_partition_queries_fan_out_and_merge_every_range() {
-    let emulator = Emulator::builder().start().await.unwrap();
-    let runtime = quiet_runtime();
-    let driver = driver(&runtime, &emulator).await;
-    setup(&driver).await;
-    let orders = driver.container("shop", "orders");
+    let (emulator, _runtime, _driver, orders) = shop().await;
     seed(&orders).await;
     // The emulator has one range; here it lists two, and answers each range's query with
     // every item (it does not filter by range id): each result comes twice, so the output

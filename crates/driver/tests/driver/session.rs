@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use meridian_driver::{AccountConfig, ConsistencyLevel, Driver, ReadOptions, RegionName, Status};
+use meridian_driver::{ConsistencyLevel, Driver, ReadOptions, RegionName, Status};
 use meridian_emulator::Emulator;
 use meridian_runtime::Runtime;
 use serde::{Deserialize, Serialize};
@@ -33,15 +33,9 @@ async fn setup(lag: Duration, runtime: &Runtime) -> (Emulator, Driver) {
         .start()
         .await
         .unwrap();
-    let driver = Driver::builder(
-        runtime,
-        AccountConfig::new(emulator.global_endpoint(), emulator.key()),
-    )
-    .preferred_regions(["East US"])
-    .request_timeout(Duration::from_secs(5))
-    .build()
-    .await
-    .unwrap();
+    let driver =
+        meridian_testkit::driver_preferring(runtime, &emulator, "East US", Duration::from_secs(5))
+            .await;
     driver.create_database("db").await.unwrap();
     driver.create_container("db", "c", "/pk").await.unwrap();
     emulator.set_replication_lag(None, lag).unwrap();
@@ -124,15 +118,9 @@ async fn session_token_read_your_writes_across_regions() {
 
     // A second driver (no session of its own) reading from East does not see the
     // write, with its default or an eventual read...
-    let other = Driver::builder(
-        &runtime,
-        AccountConfig::new(emulator.global_endpoint(), emulator.key()),
-    )
-    .preferred_regions(["East US"])
-    .request_timeout(Duration::from_secs(5))
-    .build()
-    .await
-    .unwrap();
+    let other =
+        meridian_testkit::driver_preferring(&runtime, &emulator, "East US", Duration::from_secs(5))
+            .await;
     let theirs = other.container("db", "c");
     let eventual = ReadOptions::default().consistency(ConsistencyLevel::Eventual);
     for options in [ReadOptions::default(), eventual] {

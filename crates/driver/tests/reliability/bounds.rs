@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use meridian_driver::{AccountConfig, Driver, DriverError};
+use meridian_driver::DriverError;
 use meridian_emulator::{Emulator, FaultAction, FaultRule};
 use meridian_location_store::{OperationKind, OperationOutcome, RetryPolicy, RetryState};
 use meridian_runtime::Runtime;
@@ -15,14 +15,11 @@ async fn a_hundred_megabyte_answer_is_refused_with_a_typed_error() {
         .refresh_interval(Duration::from_secs(600))
         .build()
         .unwrap();
-    let driver = Driver::builder(
-        &runtime,
-        AccountConfig::new(emulator.global_endpoint(), emulator.key()),
-    )
-    .request_timeout(Duration::from_secs(10))
-    .build()
-    .await
-    .unwrap();
+    let driver = meridian_testkit::driver_builder(&runtime, &emulator)
+        .request_timeout(Duration::from_secs(10))
+        .build()
+        .await
+        .unwrap();
     emulator
         .add_fault(FaultRule::on_class(
             "account",
@@ -50,13 +47,7 @@ async fn a_storm_of_reports_spawns_at_most_one_fetch() {
         .event_min_interval(Duration::from_millis(1))
         .build()
         .unwrap();
-    let driver = Driver::builder(
-        &runtime,
-        AccountConfig::new(emulator.global_endpoint(), emulator.key()),
-    )
-    .build()
-    .await
-    .unwrap();
+    let driver = meridian_testkit::default_driver(&runtime, &emulator).await;
     // Slow the refresh so the storm happens while it is in flight.
     emulator
         .add_fault(FaultRule::on_class(

@@ -2,14 +2,13 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use meridian_driver::{AccountConfig, Driver, DriverError};
+use meridian_driver::DriverError;
 use meridian_emulator::Emulator;
-use meridian_location_store::{OperationKind, RouteRequest};
 use meridian_runtime::Runtime;
-use serde_json::{Value, json};
+use meridian_testkit::{self as testkit, Writer, create_database_and_container, routes_writes_to};
+use serde_json::Value;
 
 const REGIONS: [&str; 4] = ["West US", "East US", "North Europe", "Japan East"];
 
@@ -24,44 +23,11 @@ async fn every_acknowledged_write_survives_a_hundred_failovers() {
         .probe_interval(Duration::from_millis(50))
         .build()
         .unwrap();
-    let driver = Driver::builder(
-        &runtime,
-        AccountConfig::new(emulator.global_endpoint(), emulator.key()),
-    )
-    .request_timeout(Duration::from_secs(2))
-    .build()
-    .await
-    .unwrap();
-    driver.create_database("db").await.unwrap();
-    driver.create_container("db", "c", "/pk").await.unwrap();
+    let driver = testkit::driver(&runtime, &emulator).await;
+    create_database_and_container(&driver, "db", "c").await;
 
-    let stop = Arc::new(AtomicBool::new(false));
     let writers: Vec<_> = (0..2)
-        .map(|w| {
-            let (driver, stop) = (driver.clone(), Arc::clone(&stop));
-            tokio::spawn(async move {
-                let container = driver.container("db", "c");
-                let (mut acknowledged, mut failed) = (Vec::new(), Vec::new());
-                let mut i = 0u32;
-                while !stop.load(Ordering::Relaxed) {
-                    let id = format!("w{w}-{i}");
-                    match container
-                        .create_item("p", &json!({"id": id, "pk": "p"}))
-                        .await
-                    {
-                        Ok(_) => acknowledged.push(id),
-                        Err(error) => {
-                            // A typed error, never a duplicate from a blind retry.
-                            assert!(!error.is_conflict(), "{id} was applied twice");
-                            assert!(error.failure().is_some(), "untyped failure: {error}");
-                            failed.push(error);
-                        }
-                    }
-                    i += 1;
-                }
-                (acknowledged, failed)
-            })
-        })
+        .map(|w| Writer::start(&driver, "db", "c", format!("w{w}-"), Duration::ZERO))
         .collect();
 
     let mut rng = fastrand::Rng::with_seed(7);
@@ -98,25 +64,19 @@ async fn every_acknowledged_write_survives_a_hundred_failovers() {
     }
     // Let the writers meet the last failover: the driver routes writes to the final region.
     let final_region = emulator.region_endpoint(write_region).unwrap();
-    let followed = crate::wait_for(Duration::from_secs(10), || async {
-        driver
-            .snapshot()
-            .route(OperationKind::Write, &RouteRequest::default())
-            .as_str()
-            == final_region
-    })
-    .await;
+    let followed = routes_writes_to(&driver, &final_region, Duration::from_secs(10)).await;
     assert!(followed, "the writers followed the last failover");
-    stop.store(true, Ordering::Relaxed);
     let mut acknowledged = Vec::new();
     let mut failed: Vec<DriverError> = Vec::new();
     for writer in writers {
-        let (a, f) = tokio::time::timeout(Duration::from_secs(60), writer)
-            .await
-            .unwrap()
-            .unwrap();
-        acknowledged.extend(a);
-        failed.extend(f);
+        let log = writer.stop(Duration::from_secs(60)).await;
+        acknowledged.extend(log.acknowledged);
+        failed.extend(log.failed.into_iter().map(|(_, error)| error));
+    }
+    // Every failure is typed (the writer itself checks none is a conflict: no blind retry
+    // applied a write twice).
+    for error in &failed {
+        assert!(error.failure().is_some(), "untyped failure: {error}");
     }
     assert!(
         acknowledged.len() >= 100,

@@ -10,7 +10,4 @@ mod fault_matrix;
 mod runtime_drop;
 mod secrets;
 
-#[path = "../common/mod.rs"]
-mod common;
-
-pub use common::wait_for;
+pub use meridian_testkit::wait_for;

@@ -4,7 +4,6 @@
 
 use std::time::Duration;
 
-use meridian_driver::{AccountConfig, Driver};
 use meridian_emulator::{Emulator, FaultAction, FaultRule};
 use meridian_runtime::Runtime;
 
@@ -18,13 +17,7 @@ async fn runtime_drop_with_fetches_in_flight_ends_every_task() {
         .shutdown_grace(Duration::from_millis(100))
         .build()
         .unwrap();
-    let driver = Driver::builder(
-        &runtime,
-        AccountConfig::new(emulator.global_endpoint(), emulator.key()),
-    )
-    .build()
-    .await
-    .unwrap();
+    let driver = meridian_testkit::default_driver(&runtime, &emulator).await;
     emulator
         .add_fault(FaultRule::on_class("account", FaultAction::Hang))
         .unwrap();

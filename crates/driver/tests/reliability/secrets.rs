@@ -58,26 +58,10 @@ async fn the_key_is_never_printed_or_logged() {
         printed.push(format!("{error:?}"));
     }
     emulator
-        .add_fault(FaultRule::on_class(
-            "account",
-            FaultAction::Status {
-                status: 503,
-                sub_status: None,
-                body: None,
-                retry_after_ms: None,
-            },
-        ))
+        .add_fault(FaultRule::on_class("account", FaultAction::status(503)))
         .unwrap();
     emulator
-        .add_fault(FaultRule::on_class(
-            "items",
-            FaultAction::Status {
-                status: 503,
-                sub_status: None,
-                body: None,
-                retry_after_ms: None,
-            },
-        ))
+        .add_fault(FaultRule::on_class("items", FaultAction::status(503)))
         .unwrap();
     let exhausted = container
         .read_item::<serde_json::Value>("p", "a")

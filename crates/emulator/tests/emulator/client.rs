@@ -67,7 +67,21 @@ pub struct Signed<'a> {
     pub link: &'a str,
 }
 
-pub const ACCOUNT: Signed<'static> = Signed { kind: "", link: "" };
+impl<'a> Signed<'a> {
+    pub const fn new(kind: &'a str, link: &'a str) -> Self {
+        Self { kind, link }
+    }
+}
+
+pub const ACCOUNT: Signed<'static> = Signed::new("", "");
+
+/// Signing parts of the usual resources (database `db`, container `c`).
+pub const DATABASES: Signed<'static> = Signed::new("dbs", "");
+pub const DATABASE: Signed<'static> = Signed::new("dbs", "dbs/db");
+pub const COLLECTIONS: Signed<'static> = Signed::new("colls", "dbs/db");
+pub const COLLECTION: Signed<'static> = Signed::new("colls", "dbs/db/colls/c");
+/// Items of `dbs/db/colls/c`: the feed (create, query, read feed).
+pub const DOCS: Signed<'static> = Signed::new("docs", "dbs/db/colls/c");
 
 impl TestClient {
     pub fn new(key: &str) -> Self {
@@ -136,6 +150,19 @@ impl TestClient {
         tokio::time::timeout(Duration::from_secs(5), exchange)
             .await
             .map_err(|_| "timed out".to_string())?
+    }
+
+    /// A signed request with an optional JSON body and no extra headers.
+    pub async fn signed(
+        &self,
+        method: Method,
+        url: &str,
+        signed: Signed<'_>,
+        body: Option<Value>,
+    ) -> Reply {
+        self.send(method, url, Some(signed), &[], body)
+            .await
+            .unwrap()
     }
 
     pub async fn get(&self, url: &str, signed: Signed<'_>) -> Reply {

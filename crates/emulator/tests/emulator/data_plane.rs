@@ -3,44 +3,31 @@
 use http::Method;
 use serde_json::{Value, json};
 
-use crate::client::{Reply, Signed, TestClient};
+use crate::client::{
+    COLLECTION, COLLECTIONS, DATABASE, DATABASES, DOCS, Reply, Signed, TestClient,
+};
 use crate::start;
 
 pub async fn setup(client: &TestClient, base: &str) {
     let db = client
-        .send(
+        .signed(
             Method::POST,
             &format!("{base}dbs"),
-            Some(Signed {
-                kind: "dbs",
-                link: "",
-            }),
-            &[],
+            DATABASES,
             Some(json!({"id": "db"})),
         )
-        .await
-        .unwrap();
+        .await;
     assert_eq!(db.status, 201);
     let coll = client
-        .send(
+        .signed(
             Method::POST,
             &format!("{base}dbs/db/colls"),
-            Some(Signed {
-                kind: "colls",
-                link: "dbs/db",
-            }),
-            &[],
+            COLLECTIONS,
             Some(json!({"id": "c", "partitionKey": {"paths": ["/pk"], "kind": "Hash"}})),
         )
-        .await
-        .unwrap();
+        .await;
     assert_eq!(coll.status, 201);
 }
-
-const FEED: Signed<'static> = Signed {
-    kind: "docs",
-    link: "dbs/db/colls/c",
-};
 
 fn item_link(id: &str) -> String {
     format!("dbs/db/colls/c/docs/{id}")
@@ -61,7 +48,7 @@ async fn item(
             .send(
                 method,
                 &format!("{base}dbs/db/colls/c/docs"),
-                Some(FEED),
+                Some(DOCS),
                 &all,
                 body,
             )
@@ -73,10 +60,7 @@ async fn item(
                 .send(
                     method,
                     &format!("{base}{link}"),
-                    Some(Signed {
-                        kind: "docs",
-                        link: &link,
-                    }),
+                    Some(Signed::new("docs", &link)),
                     &all,
                     body,
                 )
@@ -231,15 +215,13 @@ async fn bad_requests_are_answered_not_crashed_on() {
     let url = format!("{base}dbs/db/colls/c/docs");
     // Missing partition key header.
     let reply = client
-        .send(
+        .signed(
             Method::POST,
             &url,
-            Some(FEED),
-            &[],
+            DOCS,
             Some(json!({"id": "x", "pk": "p1"})),
         )
-        .await
-        .unwrap();
+        .await;
     assert_eq!(reply.status, 400);
     // Header and body disagree.
     assert_eq!(
@@ -280,10 +262,7 @@ async fn bad_requests_are_answered_not_crashed_on() {
         .send(
             Method::POST,
             &format!("{base}dbs"),
-            Some(crate::client::Signed {
-                kind: "dbs",
-                link: "",
-            }),
+            Some(crate::client::DATABASES),
             &[],
             None,
         )
@@ -300,28 +279,17 @@ async fn bad_requests_are_answered_not_crashed_on() {
     );
     // Missing parents, duplicate containers, unknown paths and methods.
     let missing = client
-        .get(
-            &format!("{base}dbs/nope"),
-            Signed {
-                kind: "dbs",
-                link: "dbs/nope",
-            },
-        )
+        .get(&format!("{base}dbs/nope"), Signed::new("dbs", "dbs/nope"))
         .await;
     assert_eq!(missing.status, 404);
     let dup = client
-        .send(
+        .signed(
             Method::POST,
             &format!("{base}dbs/db/colls"),
-            Some(Signed {
-                kind: "colls",
-                link: "dbs/db",
-            }),
-            &[],
+            COLLECTIONS,
             Some(json!({"id": "c", "partitionKey": {"paths": ["/pk"]}})),
         )
-        .await
-        .unwrap();
+        .await;
     assert_eq!(dup.status, 409);
     assert_eq!(
         client
@@ -332,27 +300,11 @@ async fn bad_requests_are_answered_not_crashed_on() {
         404
     );
     let patch = client
-        .send(
-            Method::PATCH,
-            &format!("{base}dbs/db"),
-            Some(Signed {
-                kind: "dbs",
-                link: "dbs/db",
-            }),
-            &[],
-            None,
-        )
-        .await
-        .unwrap();
+        .signed(Method::PATCH, &format!("{base}dbs/db"), DATABASE, None)
+        .await;
     assert_eq!(patch.status, 405);
     let read = client
-        .get(
-            &format!("{base}dbs/db/colls/c"),
-            Signed {
-                kind: "colls",
-                link: "dbs/db/colls/c",
-            },
-        )
+        .get(&format!("{base}dbs/db/colls/c"), COLLECTION)
         .await;
     assert_eq!(read.json()["partitionKey"]["paths"][0], "/pk");
 }

@@ -61,15 +61,7 @@ async fn status_faults_carry_sub_status_and_retry_after() {
 async fn faults_match_by_listener() {
     let (emulator, client) = start().await;
     emulator
-        .add_fault(
-            on_account(FaultAction::Status {
-                status: 503,
-                sub_status: None,
-                body: None,
-                retry_after_ms: None,
-            })
-            .on_listener("East US"),
-        )
+        .add_fault(on_account(FaultAction::status(503)).on_listener("East US"))
         .unwrap();
     assert_eq!(
         client

@@ -4,14 +4,11 @@
 use http::Method;
 use serde_json::{Value, json};
 
-use crate::client::{Reply, Signed, TestClient};
+use crate::client::{
+    COLLECTION, COLLECTIONS, DATABASE, DATABASES, DOCS, Reply, Signed, TestClient,
+};
 use crate::data_plane::setup;
 use crate::start;
-
-const DOCS: Signed<'static> = Signed {
-    kind: "docs",
-    link: "dbs/db/colls/c",
-};
 
 async fn send(
     client: &TestClient,
@@ -62,10 +59,7 @@ async fn patch(
         client,
         Method::PATCH,
         &format!("{base}{link}"),
-        Signed {
-            kind: "docs",
-            link: &link,
-        },
+        Signed::new("docs", &link),
         &all,
         Some(body),
     )
@@ -86,10 +80,7 @@ async fn pkranges_have_the_service_shape_and_an_etag() {
     let base = emulator.global_endpoint();
     setup(&client, &base).await;
     let url = format!("{base}dbs/db/colls/c/pkranges");
-    let signed = || Signed {
-        kind: "pkranges",
-        link: "dbs/db/colls/c",
-    };
+    let signed = || Signed::new("pkranges", "dbs/db/colls/c");
     let incremental = ("a-im", "Incremental Feed");
     let first = send(&client, Method::GET, &url, signed(), &[incremental], None).await;
     assert_eq!(first.status, 200);
@@ -129,18 +120,14 @@ async fn pkranges_have_the_service_shape_and_an_etag() {
     .await;
     assert_eq!(stale.status, 200);
 
-    let missing = send(
-        &client,
-        Method::GET,
-        &format!("{base}dbs/db/colls/nope/pkranges"),
-        Signed {
-            kind: "pkranges",
-            link: "dbs/db/colls/nope",
-        },
-        &[],
-        None,
-    )
-    .await;
+    let missing = client
+        .signed(
+            Method::GET,
+            &format!("{base}dbs/db/colls/nope/pkranges"),
+            Signed::new("pkranges", "dbs/db/colls/nope"),
+            None,
+        )
+        .await;
     assert_eq!(missing.status, 404);
 }
 
@@ -197,129 +184,82 @@ async fn database_and_container_feeds_and_deletes() {
     let (emulator, client) = start().await;
     let base = emulator.global_endpoint();
     setup(&client, &base).await;
-    let dbs = send(
-        &client,
-        Method::GET,
-        &format!("{base}dbs"),
-        Signed {
-            kind: "dbs",
-            link: "",
-        },
-        &[],
-        None,
-    )
-    .await;
+    let dbs = client
+        .signed(Method::GET, &format!("{base}dbs"), DATABASES, None)
+        .await;
     assert_eq!(dbs.status, 200);
     assert_eq!(dbs.json()["Databases"][0]["id"], "db");
     assert_eq!(dbs.json()["_count"], 1);
-    let colls_signed = || Signed {
-        kind: "colls",
-        link: "dbs/db",
-    };
-    let colls = send(
-        &client,
-        Method::GET,
-        &format!("{base}dbs/db/colls"),
-        colls_signed(),
-        &[],
-        None,
-    )
-    .await;
+    let colls = client
+        .signed(
+            Method::GET,
+            &format!("{base}dbs/db/colls"),
+            COLLECTIONS,
+            None,
+        )
+        .await;
     assert_eq!(colls.json()["DocumentCollections"][0]["id"], "c");
     assert_eq!(colls.headers["x-ms-item-count"], "1");
 
     // Deletes are writes: refused in a read region, done in the write region.
     let east = emulator.region_endpoint("East US").unwrap();
-    let coll_signed = || Signed {
-        kind: "colls",
-        link: "dbs/db/colls/c",
-    };
-    let refused = send(
-        &client,
-        Method::DELETE,
-        &format!("{east}dbs/db/colls/c"),
-        coll_signed(),
-        &[],
-        None,
-    )
-    .await;
+    let refused = client
+        .signed(
+            Method::DELETE,
+            &format!("{east}dbs/db/colls/c"),
+            COLLECTION,
+            None,
+        )
+        .await;
     assert_eq!(
         (refused.status.as_u16(), refused.sub_status()),
         (403, Some(3))
     );
-    let deleted = send(
-        &client,
-        Method::DELETE,
-        &format!("{base}dbs/db/colls/c"),
-        coll_signed(),
-        &[],
-        None,
-    )
-    .await;
+    let deleted = client
+        .signed(
+            Method::DELETE,
+            &format!("{base}dbs/db/colls/c"),
+            COLLECTION,
+            None,
+        )
+        .await;
     assert_eq!(deleted.status, 204);
-    let gone = send(
-        &client,
-        Method::GET,
-        &format!("{base}dbs/db/colls/c"),
-        coll_signed(),
-        &[],
-        None,
-    )
-    .await;
+    let gone = client
+        .signed(
+            Method::GET,
+            &format!("{base}dbs/db/colls/c"),
+            COLLECTION,
+            None,
+        )
+        .await;
     assert_eq!(gone.status, 404);
-    let again = send(
-        &client,
-        Method::DELETE,
-        &format!("{base}dbs/db/colls/c"),
-        coll_signed(),
-        &[],
-        None,
-    )
-    .await;
+    let again = client
+        .signed(
+            Method::DELETE,
+            &format!("{base}dbs/db/colls/c"),
+            COLLECTION,
+            None,
+        )
+        .await;
     assert_eq!(again.status, 404);
 
-    let db_signed = || Signed {
-        kind: "dbs",
-        link: "dbs/db",
-    };
     assert_eq!(
-        send(
-            &client,
-            Method::DELETE,
-            &format!("{base}dbs/db"),
-            db_signed(),
-            &[],
-            None
-        )
-        .await
-        .status,
+        client
+            .signed(Method::DELETE, &format!("{base}dbs/db"), DATABASE, None)
+            .await
+            .status,
         204
     );
     assert_eq!(
-        send(
-            &client,
-            Method::GET,
-            &format!("{base}dbs/db"),
-            db_signed(),
-            &[],
-            None
-        )
-        .await
-        .status,
+        client
+            .signed(Method::GET, &format!("{base}dbs/db"), DATABASE, None)
+            .await
+            .status,
         404
     );
-    let empty = send(
-        &client,
-        Method::GET,
-        &format!("{base}dbs"),
-        Signed {
-            kind: "dbs",
-            link: "",
-        },
-        &[],
-        None,
-    )
-    .await;
+    let empty = client
+        .signed(Method::GET, &format!("{base}dbs"), DATABASES, None)
+        .await;
     assert_eq!(empty.json()["_count"], 0);
 }
 
@@ -406,10 +346,7 @@ async fn patch_applies_operations_and_conditions() {
         &client,
         Method::GET,
         &format!("{base}dbs/db/colls/c/docs/a"),
-        Signed {
-            kind: "docs",
-            link: "dbs/db/colls/c/docs/a",
-        },
+        Signed::new("docs", "dbs/db/colls/c/docs/a"),
         &[("x-ms-documentdb-partitionkey", "[\"p1\"]")],
         None,
     )
@@ -450,10 +387,7 @@ async fn session_tokens_grow_with_each_write_and_reads_carry_them() {
         &client,
         Method::GET,
         &format!("{base}dbs/db/colls/c/docs/a"),
-        Signed {
-            kind: "docs",
-            link: "dbs/db/colls/c/docs/a",
-        },
+        Signed::new("docs", "dbs/db/colls/c/docs/a"),
         &[("x-ms-documentdb-partitionkey", "[\"p1\"]")],
         None,
     )

@@ -72,18 +72,7 @@ async fn http2_prior_knowledge_is_served_on_plain_tcp() {
 
     // Fault rules apply to HTTP/2 requests too.
     emulator
-        .add_fault(
-            FaultRule::on_class(
-                "account",
-                FaultAction::Status {
-                    status: 503,
-                    sub_status: None,
-                    body: None,
-                    retry_after_ms: None,
-                },
-            )
-            .times(1),
-        )
+        .add_fault(FaultRule::on_class("account", FaultAction::status(503)).times(1))
         .unwrap();
     let faulted = async {
         let tcp = tokio::net::TcpStream::connect(&authority).await.unwrap();

@@ -3,14 +3,9 @@
 use http::Method;
 use serde_json::{Value, json};
 
-use crate::client::{Reply, Signed, TestClient};
+use crate::client::{DOCS, Reply, TestClient};
 use crate::data_plane::setup;
 use crate::start;
-
-const FEED: Signed<'static> = Signed {
-    kind: "docs",
-    link: "dbs/db/colls/c",
-};
 
 async fn create(client: &TestClient, base: &str, doc: Value) {
     let pk = format!("[{}]", doc["pk"]);
@@ -18,7 +13,7 @@ async fn create(client: &TestClient, base: &str, doc: Value) {
         .send(
             Method::POST,
             &format!("{base}dbs/db/colls/c/docs"),
-            Some(FEED),
+            Some(DOCS),
             &[("x-ms-documentdb-partitionkey", &pk)],
             Some(doc),
         )
@@ -52,7 +47,7 @@ async fn query(client: &TestClient, base: &str, body: Value, headers: &[(&str, &
         .send(
             Method::POST,
             &format!("{base}dbs/db/colls/c/docs"),
-            Some(FEED),
+            Some(DOCS),
             &all,
             Some(body),
         )
@@ -92,7 +87,7 @@ async fn a_query_in_a_read_region_is_served_not_403_3() {
         .send(
             Method::POST,
             &format!("{east}dbs/db/colls/c/docs"),
-            Some(FEED),
+            Some(DOCS),
             &[("content-type", "application/query+json"), CROSS],
             Some(json!({"query": "SELECT VALUE COUNT(1) FROM c"})),
         )
@@ -105,7 +100,7 @@ async fn a_query_in_a_read_region_is_served_not_403_3() {
         .send(
             Method::POST,
             &format!("{east}dbs/db/colls/c/docs"),
-            Some(FEED),
+            Some(DOCS),
             &[("x-ms-cosmos-is-query-plan-request", "True")],
             Some(json!({"query": "SELECT * FROM c ORDER BY c.n"})),
         )
@@ -118,7 +113,7 @@ async fn a_query_in_a_read_region_is_served_not_403_3() {
         .send(
             Method::POST,
             &format!("{east}dbs/db/colls/c/docs"),
-            Some(FEED),
+            Some(DOCS),
             &[("x-ms-documentdb-partitionkey", "[\"p1\"]")],
             Some(json!({"id": "z", "pk": "p1"})),
         )

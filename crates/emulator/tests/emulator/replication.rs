@@ -11,15 +11,10 @@ use meridian_emulator::{Consistency, Emulator};
 use serde_json::{Value, json};
 
 use crate::admin_url;
-use crate::client::{Reply, Signed, TestClient};
+use crate::client::{DOCS, Reply, Signed, TestClient};
 use crate::data_plane::setup;
 
 const LONG_LAG_MS: u64 = 60_000;
-const FEED: Signed<'static> = Signed {
-    kind: "docs",
-    link: "dbs/db/colls/c",
-};
-
 async fn start(multi_write: bool, consistency: Consistency) -> (Emulator, TestClient) {
     let emulator = Emulator::builder()
         .regions(["West US", "East US", "North Europe"])
@@ -53,7 +48,7 @@ async fn upsert(client: &TestClient, base: &str, id: &str, n: i64) -> Reply {
         .send(
             Method::POST,
             &format!("{base}dbs/db/colls/c/docs"),
-            Some(FEED),
+            Some(DOCS),
             &[
                 ("x-ms-documentdb-partitionkey", "[\"p\"]"),
                 ("x-ms-documentdb-is-upsert", "true"),
@@ -76,10 +71,7 @@ async fn read(client: &TestClient, base: &str, id: &str, session: Option<&str>) 
         .send(
             Method::GET,
             &format!("{base}{link}"),
-            Some(Signed {
-                kind: "docs",
-                link: &link,
-            }),
+            Some(Signed::new("docs", &link)),
             &headers,
             None,
         )
@@ -100,7 +92,7 @@ async fn query_ns(client: &TestClient, base: &str, session: Option<&str>) -> Rep
         .send(
             Method::POST,
             &format!("{base}dbs/db/colls/c/docs"),
-            Some(FEED),
+            Some(DOCS),
             &headers,
             Some(json!({"query": "SELECT VALUE c.n FROM c ORDER BY c.id"})),
         )
@@ -164,7 +156,7 @@ async fn lagging_region_serves_stale_reads() {
         "queries see the view"
     );
     let feed = client
-        .get(&format!("{east}dbs/db/colls/c/docs"), FEED)
+        .get(&format!("{east}dbs/db/colls/c/docs"), DOCS)
         .await
         .json();
     assert_eq!(feed["_count"], 1, "so do read feeds");

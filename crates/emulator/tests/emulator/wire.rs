@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime};
 use http::Method;
 use serde_json::Value;
 
-use crate::client::{ACCOUNT, Signed, TestClient, sign};
+use crate::client::{ACCOUNT, DATABASES, Signed, TestClient, sign};
 use crate::start;
 
 #[tokio::test]
@@ -170,26 +170,18 @@ async fn signatures_are_accepted_and_rejected_with_the_services_codes() {
 
     // A resource link is the unencoded path, and a feed signs its parent's link.
     let created = client
-        .send(
+        .signed(
             Method::POST,
             &format!("{url}dbs"),
-            Some(Signed {
-                kind: "dbs",
-                link: "",
-            }),
-            &[],
+            DATABASES,
             Some(serde_json::json!({"id": "my db"})),
         )
-        .await
-        .unwrap();
+        .await;
     assert_eq!(created.status, 201);
     let read = client
         .get(
             &format!("{url}dbs/my%20db"),
-            Signed {
-                kind: "dbs",
-                link: "dbs/my db",
-            },
+            Signed::new("dbs", "dbs/my db"),
         )
         .await;
     assert_eq!(read.status, 200);

@@ -1,4 +1,8 @@
 //! The emulator's shared state: key, topology, data, counters, faults and listeners.
+//!
+//! Its methods live here: topology control in `regions`, replication control in
+//! `replication`; starting and stopping listeners in `crate::listener`, next to the
+//! serving code they spawn.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -16,6 +20,9 @@ use crate::faults::FaultSet;
 use crate::keys::Keys;
 use crate::tls::TlsConfig;
 use crate::topology::{ListenerId, Topology};
+
+mod regions;
+mod replication;
 
 /// A listener's address and, while it is up, the token that stops it.
 #[derive(Debug)]

@@ -1,0 +1,97 @@
+//! Topology control on the shared state: failover, adding, draining, removing regions,
+//! and taking their listeners down and up.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+
+use super::{State, lock};
+use crate::replication::FailoverMode;
+use crate::topology::{ListenerId, Region, RegionInfo, Topology, TopologyError, same_region};
+
+impl State {
+    pub(crate) fn failover(&self, region: &str) -> Result<(), TopologyError> {
+        self.failover_with(region, FailoverMode::Graceful)
+            .map(|_| ())
+    }
+
+    pub(crate) fn add_region(self: &Arc<Self>, name: &str) -> Result<RegionInfo, TopologyError> {
+        if name.trim().is_empty() {
+            return Err(TopologyError::UnknownRegion(name.to_string()));
+        }
+        let existing = lock(&self.topology).region(name).map(|r| r.advertised);
+        match existing {
+            Some(true) => return Err(TopologyError::DuplicateRegion(name.to_string())),
+            Some(false) => {
+                let mut topology = lock(&self.topology);
+                let region = topology.region_mut(name)?;
+                region.advertised = true;
+                region.drained = false;
+            }
+            None => {
+                let bind = SocketAddr::new(self.global_ip(), 0);
+                let addr = self.start_listener(ListenerId::Region(name.to_string()), bind)?;
+                lock(&self.topology).regions.push(Region {
+                    name: name.to_string(),
+                    endpoint: self.endpoint(addr),
+                    advertised: true,
+                    drained: false,
+                    up: true,
+                });
+            }
+        }
+        let topology = lock(&self.topology);
+        topology
+            .infos()
+            .into_iter()
+            .find(|r| same_region(&r.name, name))
+            .ok_or_else(|| TopologyError::UnknownRegion(name.to_string()))
+    }
+
+    fn global_ip(&self) -> IpAddr {
+        lock(&self.listeners)
+            .get(&ListenerId::Global)
+            .map_or(IpAddr::V4(Ipv4Addr::LOCALHOST), |slot| slot.addr.ip())
+    }
+
+    fn not_write_region(topology: &Topology, name: &str) -> Result<(), TopologyError> {
+        if same_region(&topology.write_region, name) {
+            return Err(TopologyError::WriteRegion(name.to_string()));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn drain_region(&self, name: &str) -> Result<(), TopologyError> {
+        let mut topology = lock(&self.topology);
+        Self::not_write_region(&topology, name)?;
+        topology.region_mut(name)?.drained = true;
+        Ok(())
+    }
+
+    pub(crate) fn remove_region(&self, name: &str) -> Result<(), TopologyError> {
+        let mut topology = lock(&self.topology);
+        Self::not_write_region(&topology, name)?;
+        topology.region_mut(name)?.advertised = false;
+        Ok(())
+    }
+
+    pub(crate) fn region_down(&self, name: &str) -> Result<(), TopologyError> {
+        let canonical = {
+            let mut topology = lock(&self.topology);
+            let region = topology.region_mut(name)?;
+            region.up = false;
+            region.name.clone()
+        };
+        self.stop_listener(&ListenerId::Region(canonical));
+        Ok(())
+    }
+
+    pub(crate) fn region_up(self: &Arc<Self>, name: &str) -> Result<(), TopologyError> {
+        let canonical = lock(&self.topology).region_mut(name)?.name.clone();
+        self.restart_listener(&ListenerId::Region(canonical))?;
+        let mut topology = lock(&self.topology);
+        let region = topology.region_mut(name)?;
+        region.up = true;
+        region.drained = false;
+        Ok(())
+    }
+}

@@ -1,0 +1,75 @@
+//! What identifies an account in a runtime and how it is routed: [`AccountSpec`].
+
+use meridian_location_store::{Endpoint, RegionName};
+
+/// What identifies an account in a runtime (its endpoint) and how it is routed.
+///
+/// The endpoint is the registry key: every attach with the same endpoint shares one
+/// account state. Preferred regions and bootstrap endpoints are per account: they come
+/// from the first attach, and a later attach that sets a different value is refused
+/// ([`AttachError::Conflict`](crate::AttachError::Conflict)). (A driver routes by its own
+/// preferred regions per request instead; see `RouteRequest::preferred_regions`.)
+#[derive(Debug, Clone)]
+pub struct AccountSpec {
+    pub(crate) endpoint: Endpoint,
+    pub(crate) preferred_regions: Vec<RegionName>,
+    pub(crate) bootstrap_endpoints: Vec<Endpoint>,
+}
+
+impl AccountSpec {
+    /// The account at `endpoint` (its account endpoint).
+    pub fn new(endpoint: Endpoint) -> Self {
+        Self {
+            endpoint,
+            preferred_regions: Vec::new(),
+            bootstrap_endpoints: Vec::new(),
+        }
+    }
+
+    /// Preferred regions, most preferred first.
+    pub fn with_preferred_regions<I, R>(mut self, regions: I) -> Self
+    where
+        I: IntoIterator<Item = R>,
+        R: Into<RegionName>,
+    {
+        self.preferred_regions = regions.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Regional endpoints to fetch the account document from while no document is known
+    /// and the account endpoint fails (a cold start during an account-endpoint outage).
+    pub fn with_bootstrap_endpoints(
+        mut self,
+        endpoints: impl IntoIterator<Item = Endpoint>,
+    ) -> Self {
+        self.bootstrap_endpoints = endpoints.into_iter().collect();
+        self
+    }
+
+    /// The account endpoint.
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    /// The first per-account setting of `requested` (a later attach) that is set and
+    /// differs from this (the account's) spec.
+    pub(crate) fn conflict(&self, requested: &AccountSpec) -> Option<&'static str> {
+        if !requested.preferred_regions.is_empty()
+            && requested.preferred_regions != self.preferred_regions
+        {
+            return Some("preferred_regions");
+        }
+        if !requested.bootstrap_endpoints.is_empty()
+            && requested.bootstrap_endpoints != self.bootstrap_endpoints
+        {
+            return Some("bootstrap_endpoints");
+        }
+        None
+    }
+}
+
+impl From<Endpoint> for AccountSpec {
+    fn from(endpoint: Endpoint) -> Self {
+        Self::new(endpoint)
+    }
+}
