@@ -6,7 +6,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::Method;
 use meridian_location_store::{
-    Endpoint, GiveUpReason, OperationKind, RegionName, RetryState, RetryTarget, RouteRequest, Tried,
+    Endpoint, GiveUpReason, OperationKind, RegionName, RetryState, RetryTarget, RouteRequest,
+    Tried, saturating_add,
 };
 use meridian_runtime::Verdict;
 use tokio::time::Instant;
@@ -151,9 +152,7 @@ impl DriverInner {
                 .instrument(span)
                 .await;
         };
-        let deadline = Instant::now()
-            .checked_add(timeout)
-            .unwrap_or_else(far_future);
+        let deadline = after(timeout);
         // The whole attempt loop is under the deadline: a request in flight, a refresh
         // wait or a backoff is cut short when it passes.
         let result = tokio::time::timeout_at(
@@ -196,9 +195,7 @@ impl DriverInner {
             }
             None => Cow::Borrowed(&operation.headers),
         };
-        let mut failover_deadline = Instant::now()
-            .checked_add(self.retry_policy.failover_budget)
-            .unwrap_or_else(far_future);
+        let mut failover_deadline = after(self.retry_policy.failover_budget);
         if let Some((deadline, _)) = deadline {
             failover_deadline = failover_deadline.min(deadline);
         }
@@ -391,7 +388,7 @@ fn activity_id_of(headers: &[(http::HeaderName, http::HeaderValue)]) -> String {
         .to_string()
 }
 
-/// A deadline nobody reaches (a `Duration::MAX` budget must not panic).
-fn far_future() -> Instant {
-    Instant::now() + Duration::from_secs(100 * 365 * 24 * 3_600)
+/// `delay` from now, saturating (a `Duration::MAX` budget must not panic).
+fn after(delay: Duration) -> Instant {
+    Instant::from_std(saturating_add(Instant::now().into_std(), delay))
 }

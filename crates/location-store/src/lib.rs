@@ -57,7 +57,7 @@ pub use account::{
 };
 pub use endpoint::{Endpoint, EndpointError};
 pub use marks::{Mark, MarkReason, MarkScope};
-pub use meridian_refresh_core::Backoff;
+pub use meridian_refresh_core::{Backoff, saturating_add};
 pub use outcome::{
     Action, AttemptResult, Effect, GiveUpReason, OperationOutcome, RetryClass, RetryTarget,
     SUB_STATUS_DATABASE_ACCOUNT_NOT_FOUND, SUB_STATUS_READ_SESSION_NOT_AVAILABLE,

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::merge::{self, Buffer, Combined, Next};
 use super::plan::Plan;
-use super::source::{self, RawPage, Source, charge_of, continuation_of, results};
+use super::source::{self, RawPage, Source, continuation_of, results};
 use super::{Page, Query};
 use crate::container::Container;
 use crate::error::{ConfigError, ConfigReason, DriverError};
@@ -137,7 +137,7 @@ impl Engine {
                 "Aggregate, MultipleOrderBy, OrderBy, OffsetAndLimit, Top",
             );
         let success = self.execute(&operation).await?;
-        self.pending_charge += charge_of(&success);
+        self.pending_charge += success.metadata.request_charge;
         let plan = Plan::parse(&success.body, &self.query.sql)?;
         self.request = Request::Query(Self::body(&self.query, &plan.query));
         let (sources, charge) = source::ranges(&self.container).await?;
@@ -200,7 +200,7 @@ impl Engine {
         let page = RawPage {
             results: results(&success.body, "Documents")?,
             continuation: continuation_of(&success),
-            charge: charge_of(&success) + std::mem::take(&mut self.pending_charge),
+            charge: success.metadata.request_charge + std::mem::take(&mut self.pending_charge),
         };
         if let Some(source) = self.sources.get_mut(i) {
             source.continuation.clone_from(&page.continuation);

@@ -27,17 +27,6 @@ pub(super) struct RawPage {
     pub(super) charge: f64,
 }
 
-/// The `x-ms-request-charge` of an answer (0 if missing or not a charge).
-pub(super) fn charge_of(success: &Success) -> f64 {
-    success
-        .headers
-        .get("x-ms-request-charge")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .filter(|c| c.is_finite() && *c >= 0.0)
-        .unwrap_or(0.0)
-}
-
 /// The `x-ms-continuation` of an answer, if more remain.
 pub(super) fn continuation_of(success: &Success) -> Option<String> {
     success
@@ -72,7 +61,7 @@ pub(super) async fn ranges(container: &Container) -> Result<(Vec<Source>, f64), 
             operation = operation.header("x-ms-continuation", token.clone());
         }
         let success = driver.inner.execute(&operation).await?;
-        charge += charge_of(&success);
+        charge += success.metadata.request_charge;
         for range in results(&success.body, "PartitionKeyRanges")? {
             let id = range.get("id").and_then(Value::as_str).ok_or_else(|| {
                 DriverError::Serialization(serde::de::Error::custom(
