@@ -21,6 +21,7 @@ use crate::options::Common;
 use crate::outcome::{message_of, outcome_of};
 use crate::request::{Target, signed};
 use crate::session::{SESSION_TOKEN, SessionUse};
+use crate::shared::Admission;
 use crate::status::Status;
 use crate::transport::TransportError;
 
@@ -134,6 +135,29 @@ impl DriverInner {
         if self.runtime.is_shut_down() {
             return Err(DriverError::Shutdown);
         }
+        let deadline = operation.timeout.map(|timeout| (after(timeout), timeout));
+        // Queued behind a busy pool, an operation holds only this small future: the
+        // attempt loop's state (two kilobytes) is allocated once a connection slot is
+        // free, so a thousand queued operations cost a thousand slot waits.
+        let admission = match deadline {
+            None => self.transport.admit().await,
+            Some((at, timeout)) => {
+                match tokio::time::timeout_at(at, self.transport.admit()).await {
+                    Ok(admission) => admission,
+                    Err(_) => return Err(Progress::default().deadline_exceeded(timeout)),
+                }
+            }
+        };
+        Box::pin(self.admitted(operation, deadline, admission)).await
+    }
+
+    /// [`execute`](Self::execute) once the first attempt's slot wait is over.
+    async fn admitted(
+        &self,
+        operation: &Operation,
+        deadline: Option<(Instant, Duration)>,
+        admission: Result<Admission<'_>, TransportError>,
+    ) -> Result<Success, DriverError> {
         let span = tracing::debug_span!(
             "meridian.operation",
             account = %self.handle.endpoint(),
@@ -146,21 +170,15 @@ impl DriverInner {
             status = tracing::field::Empty,
         );
         let mut progress = Progress::default();
-        let Some(timeout) = operation.timeout else {
-            return self
-                .attempts(operation, None, &mut progress)
-                .instrument(span)
-                .await;
+        let attempts = self
+            .attempts(operation, deadline, Some(admission), &mut progress)
+            .instrument(span);
+        let Some((at, timeout)) = deadline else {
+            return attempts.await;
         };
-        let deadline = after(timeout);
         // The whole attempt loop is under the deadline: a request in flight, a refresh
         // wait or a backoff is cut short when it passes.
-        let result = tokio::time::timeout_at(
-            deadline,
-            self.attempts(operation, Some((deadline, timeout)), &mut progress)
-                .instrument(span),
-        )
-        .await;
+        let result = tokio::time::timeout_at(at, attempts).await;
         result.unwrap_or_else(|_| Err(progress.deadline_exceeded(timeout)))
     }
 
@@ -168,6 +186,7 @@ impl DriverInner {
         &self,
         operation: &Operation,
         deadline: Option<(Instant, Duration)>,
+        mut first: Option<Result<Admission<'_>, TransportError>>,
         progress: &mut Progress,
     ) -> Result<Success, DriverError> {
         let regions = self
@@ -232,7 +251,11 @@ impl DriverInner {
                 .as_ref()
                 .map_or_else(|| endpoint.to_string(), ToString::to_string);
             // Signed once a connection slot is free: a queued operation holds no request.
-            let result = match self.transport.admit().await {
+            let admission = match first.take() {
+                Some(admission) => admission,
+                None => self.transport.admit().await,
+            };
+            let result = match admission {
                 Ok(admission) => {
                     let request = signed(
                         &self.credential.key(),

@@ -121,6 +121,47 @@ async fn operation_deadline_bounds_total_time() {
 }
 
 #[tokio::test]
+async fn operation_deadline_covers_the_wait_for_a_connection() {
+    let runtime = quiet_runtime();
+    let (emulator, _driver, items) = setup(&runtime).await;
+    items.create_item("p", &order("a", 1)).await.unwrap();
+    emulator
+        .add_fault(FaultRule::on_class("items", FaultAction::Hang))
+        .unwrap();
+    // The pool's one connection is taken by a read that never gets an answer.
+    let before = requests(&emulator, "East US", "GET");
+    let hung_items = items.clone();
+    let hung = tokio::spawn(async move { hung_items.read_item::<Order>("p", "a").await });
+    assert!(
+        wait_for(Duration::from_secs(30), || async {
+            requests(&emulator, "East US", "GET") > before
+        })
+        .await,
+        "the first read reached the emulator"
+    );
+
+    // The next one waits for a free connection; its deadline ends that wait.
+    let deadline = ReadOptions::default().timeout(Duration::from_millis(300));
+    let queued = tokio::time::timeout(
+        Duration::from_secs(60),
+        items.read_item_with::<Order>("p", "a", &deadline),
+    )
+    .await
+    .expect("the deadline ends the wait for a connection");
+    let DriverError::DeadlineExceeded { timeout, failure } = queued.unwrap_err() else {
+        panic!("a deadline error");
+    };
+    assert_eq!(timeout, Duration::from_millis(300));
+    assert_eq!(
+        (failure.status, failure.attempts()),
+        (None, 0),
+        "nothing was sent"
+    );
+    hung.abort();
+    emulator.clear_faults();
+}
+
+#[tokio::test]
 async fn excluded_regions_skip_a_region() {
     let runtime = quiet_runtime();
     let (emulator, _driver, items) = setup(&runtime).await;
