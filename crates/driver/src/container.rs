@@ -184,19 +184,9 @@ impl Container {
             .excluding(&self.excluded_regions)
     }
 
-    /// A write with its options applied.
-    fn write(
-        &self,
-        method: Method,
-        target: Target,
-        idempotent: bool,
-        body: Option<Bytes>,
-        pk: impl Into<PartitionKey>,
-        options: &ItemOptions,
-    ) -> Operation {
-        let mut operation = self
-            .operation(method, target, idempotent, body, pk)
-            .with_common(&options.common);
+    /// A write `operation` with its options applied.
+    fn write(operation: Operation, options: &ItemOptions) -> Operation {
+        let mut operation = operation.with_common(&options.common);
         if let Some(etag) = &options.if_match {
             operation = operation.header("if-match", etag.clone());
         }
@@ -207,6 +197,26 @@ impl Container {
             operation = operation.header("prefer", "return=minimal");
         }
         operation
+    }
+
+    /// A POST of `item` to the container's items: a create, or with `upsert` an upsert
+    /// (idempotent).
+    fn post_item<T: Serialize>(
+        &self,
+        pk: impl Into<PartitionKey>,
+        item: &T,
+        upsert: bool,
+        options: &ItemOptions,
+    ) -> Result<Operation, DriverError> {
+        let body = Bytes::from(serde_json::to_vec(item)?);
+        let target = Target::items(&self.db, &self.coll);
+        let operation = self.operation(Method::POST, target, upsert, Some(body), pk);
+        let operation = Self::write(operation, options);
+        Ok(if upsert {
+            operation.header("x-ms-documentdb-is-upsert", "true")
+        } else {
+            operation
+        })
     }
 
     async fn run<T: DeserializeOwned>(
@@ -235,10 +245,7 @@ impl Container {
         item: &T,
         options: &ItemOptions,
     ) -> Result<ItemResponse<T>, DriverError> {
-        let body = Bytes::from(serde_json::to_vec(item)?);
-        let target = Target::items(&self.db, &self.coll);
-        let operation = self.write(Method::POST, target, false, Some(body), pk, options);
-        self.run(operation).await
+        self.run(self.post_item(pk, item, false, options)?).await
     }
 
     /// Creates or replaces an item (idempotent).
@@ -258,12 +265,7 @@ impl Container {
         item: &T,
         options: &ItemOptions,
     ) -> Result<ItemResponse<T>, DriverError> {
-        let body = Bytes::from(serde_json::to_vec(item)?);
-        let target = Target::items(&self.db, &self.coll);
-        let operation = self
-            .write(Method::POST, target, true, Some(body), pk, options)
-            .header("x-ms-documentdb-is-upsert", "true");
-        self.run(operation).await
+        self.run(self.post_item(pk, item, true, options)?).await
     }
 
     /// Reads an item. Under session consistency: it carries the newest session token
@@ -338,7 +340,8 @@ impl Container {
     ) -> Result<ItemResponse<T>, DriverError> {
         let body = Bytes::from(serde_json::to_vec(item)?);
         let target = Target::item(&self.db, &self.coll, id);
-        let operation = self.write(Method::PUT, target, true, Some(body), pk, options);
+        let operation = self.operation(Method::PUT, target, true, Some(body), pk);
+        let operation = Self::write(operation, options);
         self.run(operation).await
     }
 
@@ -364,7 +367,8 @@ impl Container {
         options: &ItemOptions,
     ) -> Result<ResponseMetadata, DriverError> {
         let target = Target::item(&self.db, &self.coll, id);
-        let operation = self.write(Method::DELETE, target, true, None, pk, options);
+        let operation = self.operation(Method::DELETE, target, true, None, pk);
+        let operation = Self::write(operation, options);
         let success = self.driver.inner.execute(&operation).await?;
         Ok(success.metadata)
     }

@@ -8,12 +8,18 @@ use meridian_location_store::*;
 
 use OperationKind::{Read, Write};
 
-fn next_region(class: RetryClass) -> Action {
+/// A retry of `class` to `target` after `after`.
+fn retry(target: RetryTarget, class: RetryClass, after: Duration) -> Action {
     Action::Retry {
-        target: RetryTarget::NextRegion,
+        target,
         class,
-        after: Duration::ZERO,
+        after,
     }
+}
+
+/// An immediate retry of `class` in the next region.
+fn next_region(class: RetryClass) -> Action {
+    retry(RetryTarget::NextRegion, class, Duration::ZERO)
 }
 
 fn effect(action: Action, mark: Option<(MarkScope, MarkReason)>, refresh: bool) -> Effect {
@@ -36,11 +42,17 @@ fn transport(kind: OperationKind, error: TransportErrorKind, sent: bool) -> Oper
 fn event_effect_matrix() {
     use MarkReason as M;
     use MarkScope as S;
+    use RetryClass as C;
+    use RetryTarget as R;
     use TransportErrorKind as T;
-    let cross = next_region(RetryClass::CrossRegion);
-    let failover = next_region(RetryClass::BackendFailover);
+    let cross = next_region(C::CrossRegion);
+    let failover = next_region(C::BackendFailover);
     let maybe_applied = Action::GiveUp(GiveUpReason::MaybeApplied);
     let unexpected = Action::GiveUp(GiveUpReason::UnexpectedStatus);
+    let moved = retry(R::SameRegion, C::PartitionMove, Duration::ZERO);
+    let session = retry(R::WriteRegion, C::SessionRead, Duration::ZERO);
+    let throttled = retry(R::SameRegion, C::Throttle, Duration::from_millis(250));
+    let same_region = retry(R::SameRegion, C::CrossRegion, Duration::ZERO);
     let create = |o: OperationOutcome| o.idempotent(false);
     let upsert = |o: OperationOutcome| o.idempotent(true);
 
@@ -148,54 +160,22 @@ fn event_effect_matrix() {
         (
             "410/1002 partition moved",
             response(Read, 410, Some(1002)),
-            effect(
-                Action::Retry {
-                    target: RetryTarget::SameRegion,
-                    class: RetryClass::PartitionMove,
-                    after: Duration::ZERO,
-                },
-                None,
-                false,
-            ),
+            effect(moved, None, false),
         ),
         (
             "410/1007 split",
             create(response(Write, 410, Some(1007))),
-            effect(
-                Action::Retry {
-                    target: RetryTarget::SameRegion,
-                    class: RetryClass::PartitionMove,
-                    after: Duration::ZERO,
-                },
-                None,
-                false,
-            ),
+            effect(moved, None, false),
         ),
         (
             "404/1002 session",
             response(Read, 404, Some(1002)),
-            effect(
-                Action::Retry {
-                    target: RetryTarget::WriteRegion,
-                    class: RetryClass::SessionRead,
-                    after: Duration::ZERO,
-                },
-                None,
-                false,
-            ),
+            effect(session, None, false),
         ),
         (
             "429 with retry-after",
             response(Read, 429, Some(3200)).with_retry_after(Duration::from_millis(250)),
-            effect(
-                Action::Retry {
-                    target: RetryTarget::SameRegion,
-                    class: RetryClass::Throttle,
-                    after: Duration::from_millis(250),
-                },
-                None,
-                false,
-            ),
+            effect(throttled, None, false),
         ),
         (
             "401",
@@ -260,15 +240,7 @@ fn event_effect_matrix() {
         (
             "stale pooled connection, create: same region, no mark, no refresh",
             create(transport(Write, T::StaleConnection, false)),
-            effect(
-                Action::Retry {
-                    target: RetryTarget::SameRegion,
-                    class: RetryClass::CrossRegion,
-                    after: Duration::ZERO,
-                },
-                None,
-                false,
-            ),
+            effect(same_region, None, false),
         ),
     ];
     for (name, outcome, expected) in rows {

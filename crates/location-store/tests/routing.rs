@@ -106,6 +106,25 @@ fn check(name: &str, preferred: &[&str], events: Vec<Ev>, expect: Expect) {
     );
 }
 
+/// The single-write account installed, West US marked unavailable for reads at 0 s, then
+/// `more`.
+fn west_read_marked(more: impl IntoIterator<Item = Ev>) -> Vec<Ev> {
+    let mut events = vec![
+        Install(single_write()),
+        Mark(WEST, Read, ServiceUnavailable, 0),
+    ];
+    events.extend(more);
+    events
+}
+
+/// A store without preferences that has run `events` from now; and that now.
+fn started(events: Vec<Ev>) -> (LocationStore, Instant) {
+    let store = store(&[]);
+    let t0 = Instant::now();
+    run(&store, t0, events);
+    (store, t0)
+}
+
 fn secs(s: u64) -> Duration {
     Duration::from_secs(s)
 }
@@ -165,10 +184,7 @@ fn ordering_marks_and_refresh_table() {
         (
             "a read mark demotes to the tail, writes untouched",
             &[],
-            vec![
-                Install(single_write()),
-                Mark(WEST, Read, ServiceUnavailable, 0),
-            ],
+            west_read_marked([]),
             Expect {
                 read: "East US 2, North Europe, West US 2*",
                 write: "West US 2",
@@ -227,11 +243,7 @@ fn ordering_marks_and_refresh_table() {
         (
             "expired mark stays demoted until a probe succeeds",
             &[],
-            vec![
-                Install(single_write()),
-                Mark(WEST, Read, ServiceUnavailable, 0),
-                Probe(WEST, false, 61),
-            ],
+            west_read_marked([Probe(WEST, false, 61)]),
             Expect {
                 read: "East US 2, North Europe, West US 2*",
                 write: "West US 2",
@@ -240,11 +252,7 @@ fn ordering_marks_and_refresh_table() {
         (
             "a successful probe after the TTL returns the endpoint",
             &[],
-            vec![
-                Install(single_write()),
-                Mark(WEST, Read, ServiceUnavailable, 0),
-                Probe(WEST, true, 60),
-            ],
+            west_read_marked([Probe(WEST, true, 60)]),
             Expect {
                 read: "West US 2, East US 2, North Europe",
                 write: "West US 2",
@@ -253,11 +261,7 @@ fn ordering_marks_and_refresh_table() {
         (
             "a probe before the TTL ends changes nothing",
             &[],
-            vec![
-                Install(single_write()),
-                Mark(WEST, Read, ServiceUnavailable, 0),
-                Probe(WEST, true, 30),
-            ],
+            west_read_marked([Probe(WEST, true, 30)]),
             Expect {
                 read: "East US 2, North Europe, West US 2*",
                 write: "West US 2",
@@ -284,16 +288,10 @@ fn ordering_marks_and_refresh_table() {
 
 #[test]
 fn probe_lifecycle_candidate_then_back_or_ttl_restart() {
-    let store = store(&[]);
-    let t0 = Instant::now();
-    run(
-        &store,
-        t0,
-        vec![
-            Install(single_write()),
-            Mark(EAST, Read, ServiceUnavailable, 0),
-        ],
-    );
+    let (store, t0) = started(vec![
+        Install(single_write()),
+        Mark(EAST, Read, ServiceUnavailable, 0),
+    ]);
     assert!(store.due_probes(t0 + secs(59)).is_empty(), "inside the TTL");
     assert_eq!(store.due_probes(t0 + secs(60)), vec![endpoint(EAST)]);
 
@@ -317,33 +315,21 @@ fn probe_lifecycle_candidate_then_back_or_ttl_restart() {
 
 #[test]
 fn un_advertised_endpoints_are_never_probed() {
-    let store = store(&[]);
-    let t0 = Instant::now();
-    run(
-        &store,
-        t0,
-        vec![
-            Install(single_write()),
-            Mark(NORTH, Read, ServiceUnavailable, 0),
-            Install(account(&[WEST], &[WEST, EAST], false)),
-        ],
-    );
+    let (store, t0) = started(vec![
+        Install(single_write()),
+        Mark(NORTH, Read, ServiceUnavailable, 0),
+        Install(account(&[WEST], &[WEST, EAST], false)),
+    ]);
     assert!(store.due_probes(t0 + secs(3_600)).is_empty());
 }
 
 #[test]
 fn marking_again_extends_but_never_shortens() {
-    let store = store(&[]);
-    let t0 = Instant::now();
-    run(
-        &store,
-        t0,
-        vec![
-            Install(single_write()),
-            Mark(EAST, Read, Timeout, 30),
-            Mark(EAST, Read, Timeout, 0),
-        ],
-    );
+    let (store, t0) = started(vec![
+        Install(single_write()),
+        Mark(EAST, Read, Timeout, 30),
+        Mark(EAST, Read, Timeout, 0),
+    ]);
     let (read, write) = store.marks_of(&endpoint(EAST));
     assert_eq!(read.unwrap().expires, t0 + secs(90));
     assert_eq!(write, None);

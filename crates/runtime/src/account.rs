@@ -7,7 +7,7 @@ use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
-use meridian_location_store::{Endpoint, Installed, LocationStore, StoreConfig, ValidatedAccount};
+use meridian_location_store::{Endpoint, Installed, LocationStore, ValidatedAccount};
 use meridian_refresh_core::{Decision, FetchEpoch, FlightId, RefreshGate, SlotClass, Ticket};
 use tokio::sync::broadcast;
 use tracing::Instrument;
@@ -94,8 +94,9 @@ impl AccountState {
         alarm: Arc<ProbeAlarm>,
         events: broadcast::Sender<RuntimeEvent>,
     ) -> Self {
-        let store_config = StoreConfig::default()
-            .with_preferred_regions(spec.preferred_regions.iter().cloned())
+        let store_config = spec
+            .store
+            .clone()
             .with_unavailability_ttl(config.unavailability_ttl);
         Self {
             store: LocationStore::new(spec.endpoint.clone(), store_config),

@@ -1,6 +1,6 @@
 //! What identifies an account in a runtime and how it is routed: [`AccountSpec`].
 
-use meridian_location_store::{Endpoint, RegionName};
+use meridian_location_store::{Endpoint, RegionName, StoreConfig};
 
 /// What identifies an account in a runtime (its endpoint) and how it is routed.
 ///
@@ -12,7 +12,9 @@ use meridian_location_store::{Endpoint, RegionName};
 #[derive(Debug, Clone)]
 pub struct AccountSpec {
     pub(crate) endpoint: Endpoint,
-    pub(crate) preferred_regions: Vec<RegionName>,
+    /// The location store's settings; of those only the preferred regions are per
+    /// account (the runtime sets the unavailability TTL).
+    pub(crate) store: StoreConfig,
     pub(crate) bootstrap_endpoints: Vec<Endpoint>,
 }
 
@@ -21,7 +23,7 @@ impl AccountSpec {
     pub fn new(endpoint: Endpoint) -> Self {
         Self {
             endpoint,
-            preferred_regions: Vec::new(),
+            store: StoreConfig::default(),
             bootstrap_endpoints: Vec::new(),
         }
     }
@@ -32,7 +34,7 @@ impl AccountSpec {
         I: IntoIterator<Item = R>,
         R: Into<RegionName>,
     {
-        self.preferred_regions = regions.into_iter().map(Into::into).collect();
+        self.store = self.store.with_preferred_regions(regions);
         self
     }
 
@@ -54,9 +56,8 @@ impl AccountSpec {
     /// The first per-account setting of `requested` (a later attach) that is set and
     /// differs from this (the account's) spec.
     pub(crate) fn conflict(&self, requested: &AccountSpec) -> Option<&'static str> {
-        if !requested.preferred_regions.is_empty()
-            && requested.preferred_regions != self.preferred_regions
-        {
+        let preferred_regions = requested.store.preferred_regions();
+        if !preferred_regions.is_empty() && preferred_regions != self.store.preferred_regions() {
             return Some("preferred_regions");
         }
         if !requested.bootstrap_endpoints.is_empty()

@@ -9,24 +9,14 @@ use meridian_driver::{
     Status,
 };
 use meridian_emulator::{Emulator, FaultAction, FaultRule};
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::order::Order;
 use crate::{quiet_runtime, wait_for};
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Order {
-    id: String,
-    pk: String,
-    total: u32,
-}
-
+/// Order `id` of `total`, in partition `p`.
 fn order(id: &str, total: u32) -> Order {
-    Order {
-        id: id.into(),
-        pk: "p".into(),
-        total,
-    }
+    Order::new(id, "p", total)
 }
 
 /// Three regions (West US writes), a driver preferring East US with a long request

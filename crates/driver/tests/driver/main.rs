@@ -9,6 +9,7 @@ mod failover;
 mod hostile;
 mod lifetimes;
 mod operations;
+mod order;
 mod query;
 mod rotation;
 mod session;

@@ -2,23 +2,13 @@
 
 use meridian_driver::DriverError;
 use meridian_emulator::Emulator;
-use serde::{Deserialize, Serialize};
 
+use crate::order::Order;
 use crate::{driver, quiet_runtime};
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Order {
-    id: String,
-    pk: String,
-    total: u32,
-}
-
+/// Order `id` of `total`, in partition `eu`.
 fn order(id: &str, total: u32) -> Order {
-    Order {
-        id: id.into(),
-        pk: "eu".into(),
-        total,
-    }
+    Order::new(id, "eu", total)
 }
 
 #[tokio::test]

@@ -45,6 +45,25 @@ async fn shop() -> (Emulator, Runtime, Driver, Container) {
     let emulator = Emulator::builder().start().await.unwrap();
     let runtime = quiet_runtime();
     let driver = driver(&runtime, &emulator).await;
+    opened(emulator, runtime, driver).await
+}
+
+/// [`shop`] in West US (writes) and East US, with a driver whose reads prefer East US.
+async fn east_shop() -> (Emulator, Runtime, Driver, Container) {
+    let emulator = meridian_testkit::west_and_east().await;
+    let runtime = quiet_runtime();
+    let driver =
+        meridian_testkit::driver_preferring(&runtime, &emulator, "East US", Duration::from_secs(5))
+            .await;
+    opened(emulator, runtime, driver).await
+}
+
+/// Creates `shop/orders` with `driver`; returns it with what it runs on.
+async fn opened(
+    emulator: Emulator,
+    runtime: Runtime,
+    driver: Driver,
+) -> (Emulator, Runtime, Driver, Container) {
     setup(&driver).await;
     let orders = driver.container("shop", "orders");
     (emulator, runtime, driver, orders)
@@ -219,13 +238,7 @@ async fn query_aggregate_count() {
 
 #[tokio::test]
 async fn query_pages_are_routed_and_retried_like_reads() {
-    let emulator = meridian_testkit::west_and_east().await;
-    let runtime = quiet_runtime();
-    let driver =
-        meridian_testkit::driver_preferring(&runtime, &emulator, "East US", Duration::from_secs(5))
-            .await;
-    setup(&driver).await;
-    let orders = driver.container("shop", "orders");
+    let (emulator, _runtime, _driver, orders) = east_shop().await;
     seed(&orders).await;
     emulator.reset_counters();
     // The first query request in the read region fails with 503: retried elsewhere.
@@ -322,17 +335,11 @@ async fn patch_item_applies_operations_and_its_condition() {
 
 #[tokio::test]
 async fn queries_in_a_session_see_their_writes_across_a_lagging_region() {
-    let emulator = meridian_testkit::west_and_east().await;
-    let runtime = quiet_runtime();
-    let driver =
-        meridian_testkit::driver_preferring(&runtime, &emulator, "East US", Duration::from_secs(5))
-            .await;
-    setup(&driver).await;
+    let (emulator, _runtime, _driver, orders) = east_shop().await;
     // East US does not see a write for a minute: far longer than the test.
     emulator
         .set_replication_lag(None, Duration::from_secs(60))
         .unwrap();
-    let orders = driver.container("shop", "orders");
     seed(&orders).await;
     // Each page carries the session token; East US answers 404/1002 and the page is
     // read again where the writes are.
