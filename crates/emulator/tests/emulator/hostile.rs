@@ -1,7 +1,7 @@
 //! A hostile or unlucky network: an empty key, dual-stack peers, wildcard binds, the
 //! date window's edges, and descriptor exhaustion.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -13,6 +13,7 @@ use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use crate::child::ready_line;
 use crate::client::{ACCOUNT, TestClient, now_date, sign};
 
 #[tokio::test]
@@ -305,22 +306,13 @@ fn spawn_limited(nofile: u32, args: &[&str]) -> (Limited, Value) {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let _ = tx.send(line);
-    });
     let mut pipe = child.stderr.take().unwrap();
     let stderr = std::thread::spawn(move || {
         let mut text = String::new();
         let _ = pipe.read_to_string(&mut text);
         text
     });
-    let line = rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("ready line within 30 s");
+    let line = ready_line(&mut child);
     let ready = serde_json::from_str(&line).expect("a JSON ready line");
     (Limited { child, stderr }, ready)
 }

@@ -3,6 +3,7 @@
 
 mod admin;
 mod binary;
+mod child;
 mod cli;
 mod client;
 mod data_plane;

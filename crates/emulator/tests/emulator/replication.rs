@@ -336,8 +336,9 @@ async fn multi_write_replicates_last_writer_wins() {
 
 #[tokio::test]
 async fn the_cli_sets_the_lag_and_the_consistency() {
-    use std::io::{BufRead, BufReader};
-    use std::process::{Command, Stdio};
+    use std::process::Command;
+
+    use crate::child::{ready_line, spawn};
 
     let bin = env!("CARGO_BIN_EXE_meridian-emulator");
     for bad in [
@@ -355,31 +356,15 @@ async fn the_cli_sets_the_lag_and_the_consistency() {
             let _ = self.0.wait();
         }
     }
-    let mut child = Child(
-        Command::new(bin)
-            .args([
-                "--port",
-                "0",
-                "--replication-lag-ms",
-                "60000",
-                "--consistency",
-                "eventual",
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let stdout = child.0.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let _ = tx.send(line);
-    });
-    let line = rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("ready line within 30 s");
+    let mut child = Child(spawn(&[
+        "--port",
+        "0",
+        "--replication-lag-ms",
+        "60000",
+        "--consistency",
+        "eventual",
+    ]));
+    let line = ready_line(&mut child.0);
     let ready: Value = serde_json::from_str(&line).unwrap();
     let global = ready["global"].as_str().unwrap();
     let client = TestClient::new(ready["key"].as_str().unwrap());
