@@ -171,6 +171,12 @@ impl TestClient {
             .unwrap()
     }
 
+    /// The status of an unsigned `GET` carrying `headers` (say, auth headers a test made).
+    pub async fn get_status_with(&self, url: &str, headers: &[(&str, &str)]) -> u16 {
+        let reply = self.send(Method::GET, url, None, headers, None).await;
+        reply.unwrap().status.as_u16()
+    }
+
     /// An unsigned admin call.
     pub async fn admin(&self, method: Method, url: &str, body: Option<Value>) -> Reply {
         self.send(method, url, None, &[], body).await.unwrap()
