@@ -6,6 +6,7 @@ mod binary;
 mod child;
 mod cli;
 mod client;
+mod conn;
 mod data_plane;
 mod faults;
 mod feeds;
