@@ -171,6 +171,11 @@ impl TestClient {
             .unwrap()
     }
 
+    /// The status of a signed `GET /` (the account document) at `endpoint`.
+    pub async fn account_status(&self, endpoint: &str) -> StatusCode {
+        self.get(endpoint, ACCOUNT).await.status
+    }
+
     /// The status of an unsigned `GET` carrying `headers` (say, auth headers a test made).
     pub async fn get_status_with(&self, url: &str, headers: &[(&str, &str)]) -> u16 {
         let reply = self.send(Method::GET, url, None, headers, None).await;
