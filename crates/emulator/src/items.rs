@@ -26,19 +26,35 @@ impl<'a> ItemAt<'a> {
     }
 }
 
+/// What an item write (create or replace) starts from.
+struct ItemWrite<'a> {
+    /// The partition key header's value, as canonical JSON and as a value.
+    pk: String,
+    pk_value: Value,
+    container: &'a mut Container,
+    /// The request body.
+    resource: Map<String, Value>,
+}
+
 impl DataStore {
-    /// The first steps of an item write: the partition key (canonical JSON and value)
-    /// from the header, the container, and the body as an object — checked in that order.
+    /// The first steps of an item write: the partition key from the header, the
+    /// container, and the body as an object — checked in that order.
     fn item_write(
         &mut self,
         db: &str,
         coll: &str,
         body: Value,
         request: &ItemRequest,
-    ) -> Result<(String, Value, &mut Container, Map<String, Value>), ApiError> {
+    ) -> Result<ItemWrite<'_>, ApiError> {
         let (pk, pk_value) = partition_key(request.partition_key.as_deref())?;
         let container = self.container_mut(db, coll)?;
-        Ok((pk, pk_value, container, object(body)?))
+        let resource = object(body)?;
+        Ok(ItemWrite {
+            pk,
+            pk_value,
+            container,
+            resource,
+        })
     }
 
     pub(crate) fn create_item(
@@ -48,10 +64,11 @@ impl DataStore {
         body: Value,
         request: &ItemRequest,
     ) -> ApiResult {
-        let (pk, pk_value, container, resource) = self.item_write(db, coll, body, request)?;
-        let id = id_of(&Value::Object(resource.clone()))?;
-        container.check_partition_key(&resource, &pk_value)?;
-        let key = (pk, id.clone());
+        let write = self.item_write(db, coll, body, request)?;
+        let id = id_of(&Value::Object(write.resource.clone()))?;
+        let container = write.container;
+        container.check_partition_key(&write.resource, &write.pk_value)?;
+        let key = (write.pk, id.clone());
         let existed = container.items.contains_key(&key);
         if existed && !request.upsert {
             return Err(ApiError::conflict(&format!("item {id}")));
@@ -59,7 +76,8 @@ impl DataStore {
         if existed {
             container.existing(&key, request)?;
         }
-        let resource = container.store(key, resource, ItemAt::new(db, coll, &id).self_link());
+        let self_link = ItemAt::new(db, coll, &id).self_link();
+        let resource = container.store(key, write.resource, self_link);
         Ok((if existed { 200 } else { 201 }, Some(resource)))
     }
 
@@ -77,14 +95,15 @@ impl DataStore {
         body: Value,
         request: &ItemRequest,
     ) -> ApiResult {
-        let (pk, pk_value, container, resource) = self.item_write(at.db, at.coll, body, request)?;
-        if id_of(&Value::Object(resource.clone()))? != at.id {
+        let write = self.item_write(at.db, at.coll, body, request)?;
+        if id_of(&Value::Object(write.resource.clone()))? != at.id {
             return Err(ApiError::bad_request("the body's id must match the path"));
         }
-        container.check_partition_key(&resource, &pk_value)?;
-        let key = (pk, at.id.to_string());
+        let container = write.container;
+        container.check_partition_key(&write.resource, &write.pk_value)?;
+        let key = (write.pk, at.id.to_string());
         container.existing(&key, request)?;
-        let resource = container.store(key, resource, at.self_link());
+        let resource = container.store(key, write.resource, at.self_link());
         Ok((200, Some(resource)))
     }
 
