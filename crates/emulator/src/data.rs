@@ -35,12 +35,16 @@ impl ApiError {
         Self::new(404, "NotFound", format!("{what} does not exist"))
     }
 
-    fn conflict(what: &str) -> Self {
+    pub(crate) fn conflict(what: &str) -> Self {
         Self::new(409, "Conflict", format!("{what} already exists"))
     }
 
     pub(crate) fn bad_request(message: impl Into<String>) -> Self {
         Self::new(400, "BadRequest", message)
+    }
+
+    pub(crate) fn precondition_failed(message: &str) -> Self {
+        Self::new(412, "PreconditionFailed", message)
     }
 }
 
@@ -83,7 +87,7 @@ pub(crate) struct ItemRequest {
     pub(crate) upsert: bool,
 }
 
-fn id_of(body: &Value) -> Result<String, ApiError> {
+pub(crate) fn id_of(body: &Value) -> Result<String, ApiError> {
     match body.get("id") {
         Some(Value::String(id)) if !id.is_empty() && !id.contains(['/', '\\', '?', '#']) => {
             Ok(id.clone())
@@ -117,7 +121,7 @@ pub(crate) fn stamp(resource: &mut Map<String, Value>, self_link: String) {
     resource.insert("_ts".into(), json!(ts));
 }
 
-fn object(body: Value) -> Result<Map<String, Value>, ApiError> {
+pub(crate) fn object(body: Value) -> Result<Map<String, Value>, ApiError> {
     match body {
         Value::Object(map) => Ok(map),
         _ => Err(ApiError::bad_request("the body must be a JSON object")),
@@ -237,98 +241,6 @@ impl DataStore {
     pub(crate) fn read_container(&self, db: &str, coll: &str) -> ApiResult {
         Ok((200, Some(self.container(db, coll)?.resource.clone())))
     }
-
-    pub(crate) fn create_item(
-        &mut self,
-        db: &str,
-        coll: &str,
-        body: Value,
-        request: &ItemRequest,
-    ) -> ApiResult {
-        let (pk, pk_value) = partition_key(request.partition_key.as_deref())?;
-        let container = self.container_mut(db, coll)?;
-        let mut resource = object(body)?;
-        let id = id_of(&Value::Object(resource.clone()))?;
-        container.check_partition_key(&resource, &pk_value)?;
-        let key = (pk, id.clone());
-        let existed = container.items.contains_key(&key);
-        if existed && !request.upsert {
-            return Err(ApiError::conflict(&format!("item {id}")));
-        }
-        if existed {
-            if let Some(expected) = &request.if_match {
-                container.check_etag(&key, expected)?;
-            }
-        }
-        stamp(&mut resource, format!("dbs/{db}/colls/{coll}/docs/{id}/"));
-        let resource = Value::Object(resource);
-        container.record(key, Some(resource.clone()));
-        Ok((if existed { 200 } else { 201 }, Some(resource)))
-    }
-
-    pub(crate) fn read_item(
-        &self,
-        db: &str,
-        coll: &str,
-        id: &str,
-        request: &ItemRequest,
-    ) -> ApiResult {
-        let (pk, _) = partition_key(request.partition_key.as_deref())?;
-        let container = self.container(db, coll)?;
-        container
-            .items
-            .get(&(pk, id.to_string()))
-            .map(|item| (200, Some(item.clone())))
-            .ok_or_else(|| ApiError::not_found(&format!("item {id}")))
-    }
-
-    pub(crate) fn replace_item(
-        &mut self,
-        db: &str,
-        coll: &str,
-        id: &str,
-        body: Value,
-        request: &ItemRequest,
-    ) -> ApiResult {
-        let (pk, pk_value) = partition_key(request.partition_key.as_deref())?;
-        let container = self.container_mut(db, coll)?;
-        let mut resource = object(body)?;
-        if id_of(&Value::Object(resource.clone()))? != id {
-            return Err(ApiError::bad_request("the body's id must match the path"));
-        }
-        container.check_partition_key(&resource, &pk_value)?;
-        let key = (pk, id.to_string());
-        if !container.items.contains_key(&key) {
-            return Err(ApiError::not_found(&format!("item {id}")));
-        }
-        if let Some(expected) = &request.if_match {
-            container.check_etag(&key, expected)?;
-        }
-        stamp(&mut resource, format!("dbs/{db}/colls/{coll}/docs/{id}/"));
-        let resource = Value::Object(resource);
-        container.record(key, Some(resource.clone()));
-        Ok((200, Some(resource)))
-    }
-
-    pub(crate) fn delete_item(
-        &mut self,
-        db: &str,
-        coll: &str,
-        id: &str,
-        request: &ItemRequest,
-    ) -> ApiResult {
-        let (pk, _) = partition_key(request.partition_key.as_deref())?;
-        let container = self.container_mut(db, coll)?;
-        let key = (pk, id.to_string());
-        if !container.items.contains_key(&key) {
-            return Err(ApiError::not_found(&format!("item {id}")));
-        }
-        if let Some(expected) = &request.if_match {
-            container.check_etag(&key, expected)?;
-        }
-        container.record(key, None);
-        Ok((204, None))
-    }
 }
 
 impl Container {
@@ -341,49 +253,5 @@ impl Container {
         };
         self.lsn += 1;
         self.log.record(Change { key, before, after });
-    }
-
-    pub(crate) fn check_partition_key(
-        &self,
-        item: &Map<String, Value>,
-        header: &Value,
-    ) -> Result<(), ApiError> {
-        let mut at: Option<&Value> = None;
-        for (depth, segment) in self.partition_key_path.iter().enumerate() {
-            at = if depth == 0 {
-                item.get(segment)
-            } else {
-                at.and_then(|v| v.get(segment))
-            };
-        }
-        match at {
-            Some(value) if value == header => Ok(()),
-            // An item without the key property belongs to the "undefined" partition: `{}`.
-            None if header == &json!({}) => Ok(()),
-            _ => Err(ApiError::bad_request(
-                "the partition key in the document does not match x-ms-documentdb-partitionkey",
-            )),
-        }
-    }
-
-    pub(crate) fn check_etag(
-        &self,
-        key: &(String, String),
-        expected: &str,
-    ) -> Result<(), ApiError> {
-        let current = self
-            .items
-            .get(key)
-            .and_then(|item| item.get("_etag"))
-            .and_then(Value::as_str);
-        if current == Some(expected) {
-            Ok(())
-        } else {
-            Err(ApiError::new(
-                412,
-                "PreconditionFailed",
-                "the If-Match etag does not match",
-            ))
-        }
     }
 }

@@ -6,7 +6,6 @@
 //! key gets 401.
 
 use std::fmt;
-use std::time::SystemTime;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -75,20 +74,13 @@ impl Keys {
         })
     }
 
-    /// Verifies a request against the primary key, then the secondary one. A signature
-    /// that matches either key is judged on its date alone (403 if stale).
+    /// Verifies a request with `check` (a `MasterKey::verify` call) against the primary
+    /// key, then the secondary one. A signature that matches either key is judged on its
+    /// date alone (403 if stale).
     pub(crate) fn verify(
         &self,
-        verb: &str,
-        resource_type: &str,
-        resource_link: &str,
-        authorization: Option<&str>,
-        date: Option<&str>,
-        now: SystemTime,
+        check: impl Fn(&MasterKey) -> Result<(), AuthError>,
     ) -> Result<(), AuthError> {
-        let check = |key: &MasterKey| {
-            key.verify(verb, resource_type, resource_link, authorization, date, now)
-        };
         match check(&self.primary.1) {
             Err(AuthError::BadSignature) => check(&self.secondary.1),
             other => other,

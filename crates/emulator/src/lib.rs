@@ -53,6 +53,7 @@ mod faults;
 mod feed;
 mod http;
 mod item_body;
+mod items;
 mod keys;
 mod limits;
 mod listener;

@@ -2,7 +2,8 @@
 
 use serde_json::{Map, Value};
 
-use crate::data::{ApiError, ApiResult, DataStore, ItemRequest, partition_key, stamp};
+use crate::data::{ApiError, ApiResult, DataStore, ItemRequest, partition_key};
+use crate::items::ItemAt;
 use crate::query::{QuerySpec, add_numbers};
 
 /// The most operations one patch may carry (the service's limit).
@@ -17,10 +18,8 @@ impl DataStore {
     /// holds (else 412). All operations apply, or none.
     pub(crate) fn patch_item(
         &mut self,
-        db: &str,
-        coll: &str,
-        id: &str,
-        body: Value,
+        at: ItemAt<'_>,
+        body: &Value,
         request: &ItemRequest,
     ) -> ApiResult {
         let (pk, _) = partition_key(request.partition_key.as_deref())?;
@@ -45,23 +44,16 @@ impl DataStore {
                 ));
             }
         };
-        let container = self.container_mut(db, coll)?;
-        let key = (pk, id.to_string());
-        let Some(current) = container.items.get(&key) else {
-            return Err(ApiError::not_found(&format!("item {id}")));
-        };
-        if let Some(expected) = &request.if_match {
-            container.check_etag(&key, expected)?;
-        }
+        let container = self.container_mut(at.db, at.coll)?;
+        let key = (pk, at.id.to_string());
+        let current = container.existing(&key, request)?;
         if let Some(condition) = condition {
             let spec = QuerySpec::new(format!("SELECT VALUE 1 {condition}"), Map::new());
             let held = spec
                 .run([current])
                 .map_err(|e| bad(format!("the patch condition is not valid: {e}")))?;
             if held.is_empty() {
-                return Err(ApiError::new(
-                    412,
-                    "PreconditionFailed",
+                return Err(ApiError::precondition_failed(
                     "the patch condition does not hold",
                 ));
             }
@@ -71,12 +63,10 @@ impl DataStore {
             apply(&mut patched, operation, &container.partition_key_path)
                 .map_err(|message| bad(format!("patch operation {index}: {message}")))?;
         }
-        let Value::Object(mut resource) = patched else {
+        let Value::Object(resource) = patched else {
             return Err(bad("the patched item is not an object"));
         };
-        stamp(&mut resource, format!("dbs/{db}/colls/{coll}/docs/{id}/"));
-        let resource = Value::Object(resource);
-        container.record(key, Some(resource.clone()));
+        let resource = container.store(key, resource, at.self_link());
         Ok((200, Some(resource)))
     }
 }

@@ -9,6 +9,7 @@ use tokio::time::Instant;
 use crate::data::{ApiError, ApiResult, DataStore, ItemRequest};
 use crate::feed::{FeedRequest, Page, Scope, pkranges_etag};
 use crate::http::{Body, RequestBody, read_body, read_json, respond};
+use crate::items::ItemAt;
 use crate::query::QuerySpec;
 use crate::replication::{SUB_STATUS_READ_SESSION_NOT_AVAILABLE, session_lsn};
 use crate::resource::Resource;
@@ -182,19 +183,21 @@ pub(crate) async fn serve(
             view(&db, &coll).write(|d| d.create_item(&db, &coll, body, &item_request))?
         }
         (_, Method::GET, Resource::Item { db, coll, id }) => {
-            resource_answer(view(&db, &coll).read(|d| d.read_item(&db, &coll, &id, &item_request))?)
+            let at = ItemAt::new(&db, &coll, &id);
+            resource_answer(view(&db, &coll).read(|d| d.read_item(at, &item_request))?)
         }
         (_, Method::PUT, Resource::Item { db, coll, id }) => {
             let body = crate::item_body::decode(&headers, &read_body(body).await?)?;
-            view(&db, &coll).write(|d| d.replace_item(&db, &coll, &id, body, &item_request))?
+            view(&db, &coll)
+                .write(|d| d.replace_item(ItemAt::new(&db, &coll, &id), body, &item_request))?
         }
         (_, Method::PATCH, Resource::Item { db, coll, id }) => {
             let body = read_json(body).await?;
-            view(&db, &coll).write(|d| d.patch_item(&db, &coll, &id, body, &item_request))?
+            view(&db, &coll)
+                .write(|d| d.patch_item(ItemAt::new(&db, &coll, &id), &body, &item_request))?
         }
-        (_, Method::DELETE, Resource::Item { db, coll, id }) => {
-            view(&db, &coll).write(|d| d.delete_item(&db, &coll, &id, &item_request))?
-        }
+        (_, Method::DELETE, Resource::Item { db, coll, id }) => view(&db, &coll)
+            .write(|d| d.delete_item(ItemAt::new(&db, &coll, &id), &item_request))?,
         (_, method, _) => {
             return Err(ApiError::new(
                 405,

@@ -111,14 +111,17 @@ fn authorize(
     let header = |name: &str| request.headers().get(name).and_then(|v| v.to_str().ok());
     let (resource_type, resource_link) = resource.signing_parts();
     let keys = lock(&state.keys).clone();
-    keys.verify(
-        method.as_str(),
-        resource_type,
-        &resource_link,
-        header("authorization"),
-        header("x-ms-date"),
-        SystemTime::now(),
-    )
+    let now = SystemTime::now();
+    keys.verify(|key| {
+        key.verify(
+            method.as_str(),
+            resource_type,
+            &resource_link,
+            header("authorization"),
+            header("x-ms-date"),
+            now,
+        )
+    })
     .map_err(|error| {
         let code = if error.status() == 403 {
             "Forbidden"

@@ -1,39 +1,24 @@
 //! The binary: one JSON ready line, a working endpoint, clean exit on SIGTERM.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::child::{ready_line, spawn};
 use crate::client::{ACCOUNT, TestClient};
 
 #[tokio::test]
 async fn the_ready_line_describes_live_endpoints_and_sigterm_exits_cleanly() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_meridian-emulator"))
-        .args([
-            "--port",
-            "0",
-            "--regions",
-            "West US,East US",
-            "--write-region",
-            "East US",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    // Read the ready line on a thread so a broken binary cannot hang the test.
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let _ = tx.send(line);
-    });
-    let line = rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("ready line within 30 s");
+    let mut child = spawn(&[
+        "--port",
+        "0",
+        "--regions",
+        "West US,East US",
+        "--write-region",
+        "East US",
+    ]);
+    let line = ready_line(&mut child);
     let ready: Value = serde_json::from_str(&line).expect("the ready line is JSON");
     let global = ready["global"].as_str().unwrap();
     assert!(global.starts_with("http://127.0.0.1:"));
@@ -94,22 +79,8 @@ fn help_and_bad_arguments() {
 
 #[test]
 fn tls_mode_names_the_certificate_in_the_ready_line() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_meridian-emulator"))
-        .args(["--port", "0", "--tls"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let _ = tx.send(line);
-    });
-    let line = rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("ready line within 30 s");
+    let mut child = spawn(&["--port", "0", "--tls"]);
+    let line = ready_line(&mut child);
     let _ = child.kill();
     let _ = child.wait();
     let ready: Value = serde_json::from_str(&line).unwrap();

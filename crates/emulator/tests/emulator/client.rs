@@ -171,8 +171,95 @@ impl TestClient {
             .unwrap()
     }
 
+    /// The status of a signed `GET /` (the account document) at `endpoint`.
+    pub async fn account_status(&self, endpoint: &str) -> StatusCode {
+        self.get(endpoint, ACCOUNT).await.status
+    }
+
+    /// The status of an unsigned `GET` carrying `headers` (say, auth headers a test made).
+    pub async fn get_status_with(&self, url: &str, headers: &[(&str, &str)]) -> u16 {
+        let reply = self.send(Method::GET, url, None, headers, None).await;
+        reply.unwrap().status.as_u16()
+    }
+
     /// An unsigned admin call.
     pub async fn admin(&self, method: Method, url: &str, body: Option<Value>) -> Reply {
         self.send(method, url, None, &[], body).await.unwrap()
+    }
+}
+
+/// The items of container `c` in database `db` at one endpoint, in partition `pk`: every
+/// request carries `x-ms-documentdb-partitionkey: ["pk"]` first.
+#[derive(Debug)]
+pub struct Items<'a> {
+    client: &'a TestClient,
+    base: &'a str,
+    pk_header: String,
+}
+
+impl<'a> Items<'a> {
+    /// The items at `base` (an endpoint URL) in partition `pk`.
+    pub fn new(client: &'a TestClient, base: &'a str, pk: &str) -> Self {
+        let pk_header = format!("[\"{pk}\"]");
+        Self {
+            client,
+            base,
+            pk_header,
+        }
+    }
+
+    /// Sends `method` to the items feed (`id` `None`) or to item `id`, signed, with the
+    /// partition key header and then `headers`.
+    pub async fn send(
+        &self,
+        method: Method,
+        id: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Option<Value>,
+    ) -> Reply {
+        let mut all = vec![("x-ms-documentdb-partitionkey", self.pk_header.as_str())];
+        all.extend_from_slice(headers);
+        let link = id.map(|id| format!("dbs/db/colls/c/docs/{id}"));
+        let (path, signed) = match &link {
+            Some(link) => (link.as_str(), Signed::new("docs", link)),
+            None => ("dbs/db/colls/c/docs", DOCS),
+        };
+        let url = format!("{}{path}", self.base);
+        self.client
+            .send(method, &url, Some(signed), &all, body)
+            .await
+            .unwrap()
+    }
+
+    /// `POST` of a new item.
+    pub async fn create(&self, body: Value) -> Reply {
+        self.send(Method::POST, None, &[], Some(body)).await
+    }
+
+    /// `POST` with `x-ms-documentdb-is-upsert: true`.
+    pub async fn upsert(&self, body: Value) -> Reply {
+        let upsert = [("x-ms-documentdb-is-upsert", "true")];
+        self.send(Method::POST, None, &upsert, Some(body)).await
+    }
+
+    /// `GET` of item `id`.
+    pub async fn read(&self, id: &str) -> Reply {
+        self.send(Method::GET, Some(id), &[], None).await
+    }
+
+    /// `PUT` of item `id`.
+    pub async fn replace(&self, id: &str, headers: &[(&str, &str)], body: Value) -> Reply {
+        self.send(Method::PUT, Some(id), headers, Some(body)).await
+    }
+
+    /// `PATCH` of item `id` (`body`: the operations).
+    pub async fn patch(&self, id: &str, headers: &[(&str, &str)], body: Value) -> Reply {
+        self.send(Method::PATCH, Some(id), headers, Some(body))
+            .await
+    }
+
+    /// `DELETE` of item `id`.
+    pub async fn delete(&self, id: &str, headers: &[(&str, &str)]) -> Reply {
+        self.send(Method::DELETE, Some(id), headers, None).await
     }
 }

@@ -1,10 +1,10 @@
 //! Point operations: create/read databases, containers and items; 409, 404, 412, 403/3.
 
 use http::Method;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::client::{
-    COLLECTION, COLLECTIONS, DATABASE, DATABASES, DOCS, Reply, Signed, TestClient,
+    COLLECTION, COLLECTIONS, DATABASE, DATABASES, DOCS, Items, Signed, TestClient,
 };
 use crate::start;
 
@@ -29,55 +29,15 @@ pub async fn setup(client: &TestClient, base: &str) {
     assert_eq!(coll.status, 201);
 }
 
-fn item_link(id: &str) -> String {
-    format!("dbs/db/colls/c/docs/{id}")
-}
-
-async fn item(
-    client: &TestClient,
-    base: &str,
-    method: Method,
-    id: Option<&str>,
-    headers: &[(&str, &str)],
-    body: Option<Value>,
-) -> Reply {
-    let pk = [("x-ms-documentdb-partitionkey", "[\"p1\"]")];
-    let all: Vec<(&str, &str)> = pk.iter().chain(headers.iter()).copied().collect();
-    match id {
-        None => client
-            .send(
-                method,
-                &format!("{base}dbs/db/colls/c/docs"),
-                Some(DOCS),
-                &all,
-                body,
-            )
-            .await
-            .unwrap(),
-        Some(id) => {
-            let link = item_link(id);
-            client
-                .send(
-                    method,
-                    &format!("{base}{link}"),
-                    Some(Signed::new("docs", &link)),
-                    &all,
-                    body,
-                )
-                .await
-                .unwrap()
-        }
-    }
-}
-
 #[tokio::test]
 async fn item_crud_semantics() {
     let (emulator, client) = start().await;
     let base = emulator.global_endpoint();
     setup(&client, &base).await;
+    let items = Items::new(&client, &base, "p1");
     let doc = json!({"id": "a", "pk": "p1", "n": 1});
 
-    let created = item(&client, &base, Method::POST, None, &[], Some(doc.clone())).await;
+    let created = items.create(doc.clone()).await;
     assert_eq!(created.status, 201);
     let body = created.json();
     for field in ["_rid", "_self", "_etag", "_ts"] {
@@ -86,121 +46,37 @@ async fn item_crud_semantics() {
     let etag = body["_etag"].as_str().unwrap().to_string();
     assert_eq!(created.headers["etag"], etag.as_str());
 
-    assert_eq!(
-        item(&client, &base, Method::POST, None, &[], Some(doc.clone()))
-            .await
-            .status,
-        409
-    );
-    let read = item(&client, &base, Method::GET, Some("a"), &[], None).await;
+    assert_eq!(items.create(doc.clone()).await.status, 409);
+    let read = items.read("a").await;
     assert_eq!(
         (read.status.as_u16(), read.json()["n"].clone()),
         (200, json!(1))
     );
-    assert_eq!(
-        item(&client, &base, Method::GET, Some("missing"), &[], None)
-            .await
-            .status,
-        404
-    );
+    assert_eq!(items.read("missing").await.status, 404);
 
-    let replaced = item(
-        &client,
-        &base,
-        Method::PUT,
-        Some("a"),
-        &[("if-match", &etag)],
-        Some(json!({"id": "a", "pk": "p1", "n": 2})),
-    )
-    .await;
+    let if_match = [("if-match", etag.as_str())];
+    let replaced = items
+        .replace("a", &if_match, json!({"id": "a", "pk": "p1", "n": 2}))
+        .await;
     assert_eq!(replaced.status, 200);
-    let stale = item(
-        &client,
-        &base,
-        Method::PUT,
-        Some("a"),
-        &[("if-match", &etag)],
-        Some(json!({"id": "a", "pk": "p1", "n": 3})),
-    )
-    .await;
+    let stale = items
+        .replace("a", &if_match, json!({"id": "a", "pk": "p1", "n": 3}))
+        .await;
     assert_eq!(stale.status, 412, "If-Match with the old etag");
-    assert_eq!(
-        item(
-            &client,
-            &base,
-            Method::DELETE,
-            Some("a"),
-            &[("if-match", &etag)],
-            None
-        )
-        .await
-        .status,
-        412
-    );
+    assert_eq!(items.delete("a", &if_match).await.status, 412);
 
-    let upsert = [("x-ms-documentdb-is-upsert", "true")];
-    assert_eq!(
-        item(
-            &client,
-            &base,
-            Method::POST,
-            None,
-            &upsert,
-            Some(json!({"id": "a", "pk": "p1", "n": 4}))
-        )
-        .await
-        .status,
-        200
-    );
-    assert_eq!(
-        item(
-            &client,
-            &base,
-            Method::POST,
-            None,
-            &upsert,
-            Some(json!({"id": "b", "pk": "p1"}))
-        )
-        .await
-        .status,
-        201
-    );
-    assert_eq!(
-        item(&client, &base, Method::GET, Some("a"), &[], None)
-            .await
-            .json()["n"],
-        4
-    );
+    let existing = json!({"id": "a", "pk": "p1", "n": 4});
+    assert_eq!(items.upsert(existing).await.status, 200);
+    let fresh = json!({"id": "b", "pk": "p1"});
+    assert_eq!(items.upsert(fresh).await.status, 201);
+    assert_eq!(items.read("a").await.json()["n"], 4);
 
-    assert_eq!(
-        item(&client, &base, Method::DELETE, Some("a"), &[], None)
-            .await
-            .status,
-        204
-    );
-    assert_eq!(
-        item(&client, &base, Method::DELETE, Some("a"), &[], None)
-            .await
-            .status,
-        404
-    );
-    assert_eq!(
-        item(
-            &client,
-            &base,
-            Method::PUT,
-            Some("a"),
-            &[],
-            Some(json!({"id": "a", "pk": "p1"}))
-        )
-        .await
-        .status,
-        404
-    );
+    assert_eq!(items.delete("a", &[]).await.status, 204);
+    assert_eq!(items.delete("a", &[]).await.status, 404);
+    let gone = json!({"id": "a", "pk": "p1"});
+    assert_eq!(items.replace("a", &[], gone).await.status, 404);
 
-    let error = item(&client, &base, Method::GET, Some("a"), &[], None)
-        .await
-        .json();
+    let error = items.read("a").await.json();
     assert!(
         error["code"].is_string() && error["message"].is_string(),
         "service-style error body"
@@ -212,6 +88,7 @@ async fn bad_requests_are_answered_not_crashed_on() {
     let (emulator, client) = start().await;
     let base = emulator.global_endpoint();
     setup(&client, &base).await;
+    let items = Items::new(&client, &base, "p1");
     let url = format!("{base}dbs/db/colls/c/docs");
     // Missing partition key header.
     let reply = client
@@ -224,39 +101,11 @@ async fn bad_requests_are_answered_not_crashed_on() {
         .await;
     assert_eq!(reply.status, 400);
     // Header and body disagree.
-    assert_eq!(
-        item(
-            &client,
-            &base,
-            Method::POST,
-            None,
-            &[],
-            Some(json!({"id": "x", "pk": "other"}))
-        )
-        .await
-        .status,
-        400
-    );
+    let other = json!({"id": "x", "pk": "other"});
+    assert_eq!(items.create(other).await.status, 400);
     // Not an object / no id.
-    assert_eq!(
-        item(&client, &base, Method::POST, None, &[], Some(json!([1])))
-            .await
-            .status,
-        400
-    );
-    assert_eq!(
-        item(
-            &client,
-            &base,
-            Method::POST,
-            None,
-            &[],
-            Some(json!({"pk": "p1"}))
-        )
-        .await
-        .status,
-        400
-    );
+    assert_eq!(items.create(json!([1])).await.status, 400);
+    assert_eq!(items.create(json!({"pk": "p1"})).await.status, 400);
     // Malformed JSON body.
     let raw = client
         .send(
@@ -271,12 +120,7 @@ async fn bad_requests_are_answered_not_crashed_on() {
     assert_eq!(raw.status, 400);
     // Oversized body: 413.
     let big = json!({"id": "big", "pk": "p1", "blob": "x".repeat(3 * 1024 * 1024)});
-    assert_eq!(
-        item(&client, &base, Method::POST, None, &[], Some(big))
-            .await
-            .status,
-        413
-    );
+    assert_eq!(items.create(big).await.status, 413);
     // Missing parents, duplicate containers, unknown paths and methods.
     let missing = client
         .get(&format!("{base}dbs/nope"), Signed::new("dbs", "dbs/nope"))
@@ -316,63 +160,26 @@ async fn writes_outside_the_write_region_are_403_3_and_reads_work_everywhere() {
     setup(&client, &global).await;
     let west = emulator.region_endpoint("West US").unwrap();
     let east = emulator.region_endpoint("East US").unwrap();
-    assert_eq!(
-        item(
-            &client,
-            &west,
-            Method::POST,
-            None,
-            &[],
-            Some(json!({"id": "w", "pk": "p1"}))
-        )
-        .await
-        .status,
-        201
-    );
-    let refused = item(
-        &client,
-        &east,
-        Method::POST,
-        None,
-        &[],
-        Some(json!({"id": "e", "pk": "p1"})),
-    )
-    .await;
+    let in_west = Items::new(&client, &west, "p1");
+    let in_east = Items::new(&client, &east, "p1");
+    let w = json!({"id": "w", "pk": "p1"});
+    assert_eq!(in_west.create(w).await.status, 201);
+    let refused = in_east.create(json!({"id": "e", "pk": "p1"})).await;
     assert_eq!(
         (refused.status.as_u16(), refused.sub_status()),
         (403, Some(3))
     );
     // Replication is immediate: the item is readable in every region.
-    assert_eq!(
-        item(&client, &east, Method::GET, Some("w"), &[], None)
-            .await
-            .status,
-        200
-    );
+    assert_eq!(in_east.read("w").await.status, 200);
 
     emulator.failover("East US").unwrap();
-    assert_eq!(
-        item(
-            &client,
-            &east,
-            Method::POST,
-            None,
-            &[],
-            Some(json!({"id": "e", "pk": "p1"}))
-        )
-        .await
-        .status,
-        201
-    );
-    let old = item(&client, &west, Method::DELETE, Some("w"), &[], None).await;
+    let e = json!({"id": "e", "pk": "p1"});
+    assert_eq!(in_east.create(e).await.status, 201);
+    let old = in_west.delete("w", &[]).await;
     assert_eq!((old.status.as_u16(), old.sub_status()), (403, Some(3)));
     // The global endpoint behaves as the current write region.
-    assert_eq!(
-        item(&client, &global, Method::DELETE, Some("w"), &[], None)
-            .await
-            .status,
-        204
-    );
+    let in_global = Items::new(&client, &global, "p1");
+    assert_eq!(in_global.delete("w", &[]).await.status, 204);
 }
 
 #[tokio::test]
@@ -390,19 +197,9 @@ async fn multi_write_accepts_writes_in_every_region() {
     {
         let url = emulator.region_endpoint(region).unwrap();
         let id = format!("i{i}");
-        assert_eq!(
-            item(
-                &client,
-                &url,
-                Method::POST,
-                None,
-                &[],
-                Some(json!({"id": id, "pk": "p1"}))
-            )
-            .await
-            .status,
-            201,
-            "{region}"
-        );
+        let created = Items::new(&client, &url, "p1")
+            .create(json!({"id": id, "pk": "p1"}))
+            .await;
+        assert_eq!(created.status, 201, "{region}");
     }
 }

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use meridian_emulator::{FaultAction, FaultRule};
+use meridian_emulator::{Emulator, FaultAction, FaultRule};
 use serde_json::json;
 
 use crate::client::ACCOUNT;
@@ -12,20 +12,23 @@ fn on_account(action: FaultAction) -> FaultRule {
     FaultRule::on_class("account", action)
 }
 
+/// Adds a rule that answers the next account read with `action`, once.
+fn fault_once(emulator: &Emulator, action: FaultAction) {
+    emulator.add_fault(on_account(action).times(1)).unwrap();
+}
+
 #[tokio::test]
 async fn status_faults_carry_sub_status_and_retry_after() {
     let (emulator, client) = start().await;
-    emulator
-        .add_fault(
-            on_account(FaultAction::Status {
-                status: 429,
-                sub_status: Some(3200),
-                body: None,
-                retry_after_ms: Some(250),
-            })
-            .times(1),
-        )
-        .unwrap();
+    fault_once(
+        &emulator,
+        FaultAction::Status {
+            status: 429,
+            sub_status: Some(3200),
+            body: None,
+            retry_after_ms: Some(250),
+        },
+    );
     let reply = client.get(&emulator.global_endpoint(), ACCOUNT).await;
     assert_eq!(
         (reply.status.as_u16(), reply.sub_status()),
@@ -34,27 +37,20 @@ async fn status_faults_carry_sub_status_and_retry_after() {
     assert_eq!(reply.headers["x-ms-retry-after-ms"], "250");
     assert!(reply.json()["code"].is_string());
     for (status, sub) in [(500, None), (503, None), (403, Some(3)), (403, Some(1008))] {
-        emulator
-            .add_fault(
-                on_account(FaultAction::Status {
-                    status,
-                    sub_status: sub,
-                    body: None,
-                    retry_after_ms: None,
-                })
-                .times(1),
-            )
-            .unwrap();
+        fault_once(
+            &emulator,
+            FaultAction::Status {
+                status,
+                sub_status: sub,
+                body: None,
+                retry_after_ms: None,
+            },
+        );
         let reply = client.get(&emulator.global_endpoint(), ACCOUNT).await;
         assert_eq!((reply.status.as_u16(), reply.sub_status()), (status, sub));
     }
-    assert_eq!(
-        client
-            .get(&emulator.global_endpoint(), ACCOUNT)
-            .await
-            .status,
-        200
-    );
+    let url = emulator.global_endpoint();
+    assert_eq!(client.account_status(&url).await, 200);
 }
 
 #[tokio::test]
@@ -63,43 +59,21 @@ async fn faults_match_by_listener() {
     emulator
         .add_fault(on_account(FaultAction::status(503)).on_listener("East US"))
         .unwrap();
-    assert_eq!(
-        client
-            .get(&emulator.global_endpoint(), ACCOUNT)
-            .await
-            .status,
-        200
-    );
-    assert_eq!(
-        client
-            .get(&emulator.region_endpoint("East US").unwrap(), ACCOUNT)
-            .await
-            .status,
-        503
-    );
-    assert_eq!(
-        client
-            .get(&emulator.region_endpoint("West US").unwrap(), ACCOUNT)
-            .await
-            .status,
-        200
-    );
+    let global = emulator.global_endpoint();
+    let east = emulator.region_endpoint("East US").unwrap();
+    let west = emulator.region_endpoint("West US").unwrap();
+    assert_eq!(client.account_status(&global).await, 200);
+    assert_eq!(client.account_status(&east).await, 503);
+    assert_eq!(client.account_status(&west).await, 200);
 }
 
 #[tokio::test]
 async fn delay_then_answer_normally() {
     let (emulator, client) = start().await;
-    emulator
-        .add_fault(on_account(FaultAction::Delay { ms: 300 }).times(1))
-        .unwrap();
+    fault_once(&emulator, FaultAction::Delay { ms: 300 });
+    let url = emulator.global_endpoint();
     let started = Instant::now();
-    assert_eq!(
-        client
-            .get(&emulator.global_endpoint(), ACCOUNT)
-            .await
-            .status,
-        200
-    );
+    assert_eq!(client.account_status(&url).await, 200);
     assert!(started.elapsed() >= Duration::from_millis(300));
 }
 
@@ -119,30 +93,17 @@ async fn hang_until_the_client_gives_up() {
 #[tokio::test]
 async fn reset_breaks_the_connection_mid_body() {
     let (emulator, client) = start().await;
-    emulator
-        .add_fault(on_account(FaultAction::Reset).times(1))
-        .unwrap();
+    fault_once(&emulator, FaultAction::Reset);
+    let url = emulator.global_endpoint();
     let error = client
-        .send(
-            http::Method::GET,
-            &emulator.global_endpoint(),
-            Some(ACCOUNT),
-            &[],
-            None,
-        )
+        .send(http::Method::GET, &url, Some(ACCOUNT), &[], None)
         .await;
     assert!(
         error.is_err(),
         "the body must not arrive whole: {:?}",
         error.map(|r| r.status)
     );
-    assert_eq!(
-        client
-            .get(&emulator.global_endpoint(), ACCOUNT)
-            .await
-            .status,
-        200
-    );
+    assert_eq!(client.account_status(&url).await, 200);
 }
 
 #[tokio::test]
@@ -151,42 +112,34 @@ async fn truncated_malformed_oversized_and_custom_bodies() {
     let url = emulator.global_endpoint();
     let full_len = client.get(&url, ACCOUNT).await.body.len();
 
-    emulator
-        .add_fault(on_account(FaultAction::TruncatedJson).times(1))
-        .unwrap();
+    fault_once(&emulator, FaultAction::TruncatedJson);
     let truncated = client.get(&url, ACCOUNT).await;
     assert_eq!(truncated.status, 200);
     assert!(truncated.body.len() < full_len && !truncated.body.is_empty());
     assert!(serde_json::from_slice::<serde_json::Value>(&truncated.body).is_err());
 
-    emulator
-        .add_fault(on_account(FaultAction::MalformedJson).times(1))
-        .unwrap();
+    fault_once(&emulator, FaultAction::MalformedJson);
     let malformed = client.get(&url, ACCOUNT).await;
     assert!(serde_json::from_slice::<serde_json::Value>(&malformed.body).is_err());
 
-    emulator
-        .add_fault(
-            on_account(FaultAction::Oversized {
-                bytes: 5 * 1024 * 1024,
-            })
-            .times(1),
-        )
-        .unwrap();
+    fault_once(
+        &emulator,
+        FaultAction::Oversized {
+            bytes: 5 * 1024 * 1024,
+        },
+    );
     let oversized = client.get(&url, ACCOUNT).await;
     assert!(oversized.body.len() >= 5 * 1024 * 1024 - 64);
 
     let mut doc = emulator.account_document();
     doc.as_object_mut().unwrap().remove("writableLocations");
-    emulator
-        .add_fault(
-            on_account(FaultAction::Body {
-                status: 200,
-                body: doc.clone(),
-            })
-            .times(1),
-        )
-        .unwrap();
+    fault_once(
+        &emulator,
+        FaultAction::Body {
+            status: 200,
+            body: doc.clone(),
+        },
+    );
     assert_eq!(client.get(&url, ACCOUNT).await.json(), doc);
     assert_eq!(
         client.get(&url, ACCOUNT).await.json()["writableLocations"][0]["name"],

@@ -5,25 +5,25 @@ use http::Method;
 use serde_json::{Value, json};
 
 use crate::client::{
-    COLLECTION, COLLECTIONS, DATABASE, DATABASES, DOCS, Reply, Signed, TestClient,
+    COLLECTION, COLLECTIONS, DATABASE, DATABASES, DOCS, Items, Reply, Signed, TestClient,
 };
 use crate::data_plane::setup;
 use crate::start;
 
-async fn send(
+/// A signed `GET` of `url`, with `headers`.
+async fn get(
     client: &TestClient,
-    method: Method,
     url: &str,
     signed: Signed<'_>,
     headers: &[(&str, &str)],
-    body: Option<Value>,
 ) -> Reply {
     client
-        .send(method, url, Some(signed), headers, body)
+        .send(Method::GET, url, Some(signed), headers, None)
         .await
         .unwrap()
 }
 
+/// Creates item `id` in partition `pk`, with `n` 1 and `tags` `["a"]`.
 async fn create(
     client: &TestClient,
     base: &str,
@@ -31,39 +31,20 @@ async fn create(
     pk: &str,
     headers: &[(&str, &str)],
 ) -> Reply {
-    let pk_header = format!("[\"{pk}\"]");
-    let mut all = vec![("x-ms-documentdb-partitionkey", pk_header.as_str())];
-    all.extend_from_slice(headers);
-    send(
-        client,
-        Method::POST,
-        &format!("{base}dbs/db/colls/c/docs"),
-        DOCS,
-        &all,
-        Some(json!({"id": id, "pk": pk, "n": 1, "tags": ["a"]})),
-    )
-    .await
+    let body = json!({"id": id, "pk": pk, "n": 1, "tags": ["a"]});
+    let items = Items::new(client, base, pk);
+    items.send(Method::POST, None, headers, Some(body)).await
 }
 
-async fn patch(
-    client: &TestClient,
-    base: &str,
-    id: &str,
-    body: Value,
-    headers: &[(&str, &str)],
-) -> Reply {
-    let link = format!("dbs/db/colls/c/docs/{id}");
-    let mut all = vec![("x-ms-documentdb-partitionkey", "[\"p1\"]")];
-    all.extend_from_slice(headers);
-    send(
-        client,
-        Method::PATCH,
-        &format!("{base}{link}"),
-        Signed::new("docs", &link),
-        &all,
-        Some(body),
-    )
-    .await
+/// `method` on container `c` at `base`, signed, without a body.
+async fn on_container(client: &TestClient, method: Method, base: &str) -> Reply {
+    let url = format!("{base}dbs/db/colls/c");
+    client.signed(method, &url, COLLECTION, None).await
+}
+
+/// A patch that sets `/x` to 1.
+fn set_x() -> Value {
+    json!({"operations": [{"op": "set", "path": "/x", "value": 1}]})
 }
 
 fn session_lsn(reply: &Reply) -> u64 {
@@ -82,7 +63,7 @@ async fn pkranges_have_the_service_shape_and_an_etag() {
     let url = format!("{base}dbs/db/colls/c/pkranges");
     let signed = || Signed::new("pkranges", "dbs/db/colls/c");
     let incremental = ("a-im", "Incremental Feed");
-    let first = send(&client, Method::GET, &url, signed(), &[incremental], None).await;
+    let first = get(&client, &url, signed(), &[incremental]).await;
     assert_eq!(first.status, 200);
     let body = first.json();
     assert_eq!(body["_count"], 1);
@@ -98,26 +79,12 @@ async fn pkranges_have_the_service_shape_and_an_etag() {
     assert_eq!(first.headers["x-ms-item-count"], "1");
     let etag = first.headers["etag"].to_str().unwrap().to_string();
 
-    let unchanged = send(
-        &client,
-        Method::GET,
-        &url,
-        signed(),
-        &[incremental, ("if-none-match", &etag)],
-        None,
-    )
-    .await;
+    let if_none_match = [incremental, ("if-none-match", &etag)];
+    let unchanged = get(&client, &url, signed(), &if_none_match).await;
     assert_eq!(unchanged.status, 304);
     assert!(unchanged.body.is_empty());
-    let stale = send(
-        &client,
-        Method::GET,
-        &url,
-        signed(),
-        &[incremental, ("if-none-match", "\"other\"")],
-        None,
-    )
-    .await;
+    let if_none_match = [incremental, ("if-none-match", "\"other\"")];
+    let stale = get(&client, &url, signed(), &if_none_match).await;
     assert_eq!(stale.status, 200);
 
     let missing = client
@@ -140,15 +107,7 @@ async fn read_feed_pages_through_items() {
         assert_eq!(create(&client, &base, id, pk, &[]).await.status, 201);
     }
     let url = format!("{base}dbs/db/colls/c/docs");
-    let first = send(
-        &client,
-        Method::GET,
-        &url,
-        DOCS,
-        &[("x-ms-max-item-count", "2")],
-        None,
-    )
-    .await;
+    let first = get(&client, &url, DOCS, &[("x-ms-max-item-count", "2")]).await;
     assert_eq!(first.status, 200);
     assert_eq!(first.json()["Documents"].as_array().unwrap().len(), 2);
     assert_eq!(first.headers["x-ms-item-count"], "2");
@@ -156,24 +115,15 @@ async fn read_feed_pages_through_items() {
         .to_str()
         .unwrap()
         .to_string();
-    let second = send(
-        &client,
-        Method::GET,
-        &url,
-        DOCS,
-        &[("x-ms-max-item-count", "2"), ("x-ms-continuation", &token)],
-        None,
-    )
-    .await;
+    let page = [("x-ms-max-item-count", "2"), ("x-ms-continuation", &token)];
+    let second = get(&client, &url, DOCS, &page).await;
     assert_eq!(second.json()["_count"], 1);
     assert!(second.headers.get("x-ms-continuation").is_none());
-    let p1 = send(
+    let p1 = get(
         &client,
-        Method::GET,
         &url,
         DOCS,
         &[("x-ms-documentdb-partitionkey", "[\"p1\"]")],
-        None,
     )
     .await;
     assert_eq!(p1.json()["_count"], 2);
@@ -203,44 +153,16 @@ async fn database_and_container_feeds_and_deletes() {
 
     // Deletes are writes: refused in a read region, done in the write region.
     let east = emulator.region_endpoint("East US").unwrap();
-    let refused = client
-        .signed(
-            Method::DELETE,
-            &format!("{east}dbs/db/colls/c"),
-            COLLECTION,
-            None,
-        )
-        .await;
+    let refused = on_container(&client, Method::DELETE, &east).await;
     assert_eq!(
         (refused.status.as_u16(), refused.sub_status()),
         (403, Some(3))
     );
-    let deleted = client
-        .signed(
-            Method::DELETE,
-            &format!("{base}dbs/db/colls/c"),
-            COLLECTION,
-            None,
-        )
-        .await;
+    let deleted = on_container(&client, Method::DELETE, &base).await;
     assert_eq!(deleted.status, 204);
-    let gone = client
-        .signed(
-            Method::GET,
-            &format!("{base}dbs/db/colls/c"),
-            COLLECTION,
-            None,
-        )
-        .await;
+    let gone = on_container(&client, Method::GET, &base).await;
     assert_eq!(gone.status, 404);
-    let again = client
-        .signed(
-            Method::DELETE,
-            &format!("{base}dbs/db/colls/c"),
-            COLLECTION,
-            None,
-        )
-        .await;
+    let again = on_container(&client, Method::DELETE, &base).await;
     assert_eq!(again.status, 404);
 
     assert_eq!(
@@ -268,6 +190,7 @@ async fn patch_applies_operations_and_conditions() {
     let (emulator, client) = start().await;
     let base = emulator.global_endpoint();
     setup(&client, &base).await;
+    let items = Items::new(&client, &base, "p1");
     let created = create(&client, &base, "a", "p1", &[]).await;
     let etag = created.json()["_etag"].as_str().unwrap().to_string();
     let ops = json!({"operations": [
@@ -278,7 +201,7 @@ async fn patch_applies_operations_and_conditions() {
         {"op": "incr", "path": "/hits", "value": 1},
         {"op": "remove", "path": "/tags/0"},
     ]});
-    let patched = patch(&client, &base, "a", ops, &[]).await;
+    let patched = items.patch("a", &[], ops).await;
     assert_eq!(patched.status, 200, "{:?}", patched.body);
     let body = patched.json();
     assert_eq!(
@@ -294,25 +217,16 @@ async fn patch_applies_operations_and_conditions() {
 
     let condition =
         |c: &str| json!({"operations": [{"op": "set", "path": "/x", "value": 1}], "condition": c});
-    let failed = patch(
-        &client,
-        &base,
-        "a",
-        condition("FROM c WHERE c.n > 100"),
-        &[],
-    )
-    .await;
+    let failed = items
+        .patch("a", &[], condition("FROM c WHERE c.n > 100"))
+        .await;
     assert_eq!(failed.status, 412);
-    let held = patch(&client, &base, "a", condition("from c where c.n = 15"), &[]).await;
+    let held = items
+        .patch("a", &[], condition("from c where c.n = 15"))
+        .await;
     assert_eq!(held.status, 200);
-    let stale = patch(
-        &client,
-        &base,
-        "a",
-        condition("FROM c"),
-        &[("if-match", &etag)],
-    )
-    .await;
+    let if_match = [("if-match", etag.as_str())];
+    let stale = items.patch("a", &if_match, condition("FROM c")).await;
     assert_eq!(stale.status, 412, "If-Match applies to PATCH too");
 
     for bad in [
@@ -325,39 +239,28 @@ async fn patch_applies_operations_and_conditions() {
         json!({"operations": []}),
         json!({"operations": [{"op": "set", "path": "/x", "value": 1}], "condition": "FROM c WHERE JOIN"}),
     ] {
-        let reply = patch(&client, &base, "a", bad.clone(), &[]).await;
+        let reply = items.patch("a", &[], bad.clone()).await;
         assert_eq!(reply.status, 400, "{bad}");
     }
-    assert_eq!(
-        patch(&client, &base, "nope", condition("FROM c"), &[])
-            .await
-            .status,
-        404
-    );
+    let missing = items.patch("nope", &[], condition("FROM c")).await;
+    assert_eq!(missing.status, 404);
     // The bare array of operations (Node's SDK sends that) is accepted too.
     let bare = json!([{"op": "set", "path": "/bare", "value": true}]);
-    let reply = patch(&client, &base, "a", bare, &[]).await;
+    let reply = items.patch("a", &[], bare).await;
     assert_eq!(
         (reply.status.as_u16(), reply.json()["bare"].clone()),
         (200, json!(true))
     );
     // All or nothing: the refused patches left the item as it was.
-    let read = send(
-        &client,
-        Method::GET,
-        &format!("{base}dbs/db/colls/c/docs/a"),
-        Signed::new("docs", "dbs/db/colls/c/docs/a"),
-        &[("x-ms-documentdb-partitionkey", "[\"p1\"]")],
-        None,
-    )
-    .await;
+    let read = items.read("a").await;
     assert_eq!(
         (read.json()["n"].clone(), read.json()["x"].clone()),
         (json!(15), json!(1))
     );
 
     let east = emulator.region_endpoint("East US").unwrap();
-    let refused = patch(&client, &east, "a", condition("FROM c"), &[]).await;
+    let in_east = Items::new(&client, &east, "p1");
+    let refused = in_east.patch("a", &[], condition("FROM c")).await;
     assert_eq!(
         (refused.status.as_u16(), refused.sub_status()),
         (403, Some(3))
@@ -373,25 +276,11 @@ async fn session_tokens_grow_with_each_write_and_reads_carry_them() {
     let second = create(&client, &base, "b", "p1", &[]).await;
     let (one, two) = (session_lsn(&first), session_lsn(&second));
     assert!(two > one, "{one} then {two}");
-    let patched = patch(
-        &client,
-        &base,
-        "a",
-        json!({"operations": [{"op": "set", "path": "/x", "value": 1}]}),
-        &[],
-    )
-    .await;
+    let items = Items::new(&client, &base, "p1");
+    let patched = items.patch("a", &[], set_x()).await;
     let three = session_lsn(&patched);
     assert!(three > two);
-    let read = send(
-        &client,
-        Method::GET,
-        &format!("{base}dbs/db/colls/c/docs/a"),
-        Signed::new("docs", "dbs/db/colls/c/docs/a"),
-        &[("x-ms-documentdb-partitionkey", "[\"p1\"]")],
-        None,
-    )
-    .await;
+    let read = items.read("a").await;
     assert_eq!(session_lsn(&read), three, "a read does not advance the LSN");
     for header in ["x-ms-activity-id", "x-ms-request-charge", "etag"] {
         assert!(read.headers.contains_key(header), "{header}");
@@ -410,14 +299,9 @@ async fn prefer_return_minimal_omits_the_body_of_writes() {
     assert!(created.body.is_empty());
     assert!(created.headers.contains_key("etag"));
     assert!(created.headers.contains_key("x-ms-session-token"));
-    let patched = patch(
-        &client,
-        &base,
-        "a",
-        json!({"operations": [{"op": "set", "path": "/x", "value": 1}]}),
-        &[minimal],
-    )
-    .await;
+    let patched = Items::new(&client, &base, "p1")
+        .patch("a", &[minimal], set_x())
+        .await;
     assert_eq!(patched.status, 200);
     assert!(patched.body.is_empty());
     let full = create(&client, &base, "b", "p1", &[]).await;

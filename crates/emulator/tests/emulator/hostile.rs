@@ -1,7 +1,7 @@
 //! A hostile or unlucky network: an empty key, dual-stack peers, wildcard binds, the
 //! date window's edges, and descriptor exhaustion.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -13,7 +13,8 @@ use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::client::{ACCOUNT, TestClient, now_date, sign};
+use crate::child::ready_line;
+use crate::client::{ACCOUNT, Reply, TestClient, now_date, sign};
 
 #[tokio::test]
 async fn empty_key_is_refused_at_start() {
@@ -52,6 +53,12 @@ fn non_loopback_v4() -> Option<Ipv4Addr> {
     }
 }
 
+/// An admin `GET /_emulator/stats` sent to `host:port`.
+async fn stats(client: &TestClient, host: impl std::fmt::Display, port: &str) -> Reply {
+    let url = format!("http://{host}:{port}/_emulator/stats");
+    client.admin(Method::GET, &url, None).await
+}
+
 #[tokio::test]
 async fn ipv4_mapped_loopback_may_use_admin() {
     // A dual-stack listener sees an IPv4 client as `::ffff:a.b.c.d`.
@@ -69,24 +76,12 @@ async fn ipv4_mapped_loopback_may_use_admin() {
         .to_string();
     let client = TestClient::new(emulator.key());
     for host in ["127.0.0.1", "[::1]"] {
-        let reply = client
-            .admin(
-                Method::GET,
-                &format!("http://{host}:{port}/_emulator/stats"),
-                None,
-            )
-            .await;
+        let reply = stats(&client, host, &port).await;
         assert_eq!(reply.status, 200, "{host} is loopback");
     }
     // A mapped non-loopback address is still refused.
     if let Some(ip) = non_loopback_v4() {
-        let reply = client
-            .admin(
-                Method::GET,
-                &format!("http://{ip}:{port}/_emulator/stats"),
-                None,
-            )
-            .await;
+        let reply = stats(&client, ip, &port).await;
         assert_eq!(reply.status, 403, "{ip} is not loopback");
     }
     emulator.shutdown().await;
@@ -220,12 +215,7 @@ async fn date_window_is_symmetric() {
                 ("x-ms-date", date.as_str()),
                 ("authorization", auth.as_str()),
             ];
-            client
-                .send(Method::GET, &url, None, &headers, None)
-                .await
-                .unwrap()
-                .status
-                .as_u16()
+            client.get_status_with(&url, &headers).await
         }
     };
     assert_eq!(status(-880).await, 200);
@@ -305,22 +295,13 @@ fn spawn_limited(nofile: u32, args: &[&str]) -> (Limited, Value) {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let _ = tx.send(line);
-    });
     let mut pipe = child.stderr.take().unwrap();
     let stderr = std::thread::spawn(move || {
         let mut text = String::new();
         let _ = pipe.read_to_string(&mut text);
         text
     });
-    let line = rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("ready line within 30 s");
+    let line = ready_line(&mut child);
     let ready = serde_json::from_str(&line).expect("a JSON ready line");
     (Limited { child, stderr }, ready)
 }
@@ -330,6 +311,22 @@ fn stop(mut limited: Limited) -> String {
     let _ = limited.child.kill();
     let _ = limited.child.wait();
     limited.stderr.join().unwrap_or_default()
+}
+
+/// A child limited to `nofile` descriptors, run with `args`: the status of a signed GET /
+/// sent while `idle` idle connections are held, and the child's stderr once stopped.
+async fn served_past_idle(
+    nofile: u32,
+    idle: usize,
+    args: &[&str],
+) -> (Result<u16, String>, String) {
+    let (child, ready) = spawn_limited(nofile, args);
+    let global = addr_of(ready["global"].as_str().unwrap());
+    let key = ready["key"].as_str().unwrap().to_string();
+    let held = hold_idle(global, idle).await;
+    let served = signed_get_status(global, &key).await;
+    drop(held);
+    (served, stop(child))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -352,13 +349,7 @@ async fn emulator_survives_descriptor_exhaustion() {
     // 2. A child whose descriptor limit (64) is far below the idle connections thrown
     //    at it (150): the default connection limit (half the descriptor limit) keeps it
     //    from ever running out, so `accept` never fails and the GET is served.
-    let (child, ready) = spawn_limited(64, &["--idle-timeout", "500ms"]);
-    let global = addr_of(ready["global"].as_str().unwrap());
-    let key = ready["key"].as_str().unwrap().to_string();
-    let held = hold_idle(global, 150).await;
-    let served = signed_get_status(global, &key).await;
-    drop(held);
-    let stderr = stop(child);
+    let (served, stderr) = served_past_idle(64, 150, &["--idle-timeout", "500ms"]).await;
     assert_eq!(served, Ok(200), "stderr: {stderr}");
     assert!(
         !stderr.contains("accept failed"),
@@ -368,16 +359,8 @@ async fn emulator_survives_descriptor_exhaustion() {
     // 3. A connection limit above the descriptor limit: accept fails with EMFILE; the
     //    loop backs off and logs at most once per second, and still serves.
     let started = std::time::Instant::now();
-    let (child, ready) = spawn_limited(
-        64,
-        &["--idle-timeout", "500ms", "--max-connections", "1000"],
-    );
-    let global = addr_of(ready["global"].as_str().unwrap());
-    let key = ready["key"].as_str().unwrap().to_string();
-    let held = hold_idle(global, 150).await;
-    let served = signed_get_status(global, &key).await;
-    drop(held);
-    let stderr = stop(child);
+    let args = ["--idle-timeout", "500ms", "--max-connections", "1000"];
+    let (served, stderr) = served_past_idle(64, 150, &args).await;
     let elapsed = started.elapsed().as_secs();
     assert_eq!(served, Ok(200), "stderr: {stderr}");
     let warnings = stderr.matches("accept failed").count() as u64;

@@ -1,6 +1,5 @@
 //! HTTP/2 on every listener: h2c with prior knowledge on plain TCP, ALPN under `--tls`.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -8,17 +7,10 @@ use http::{Request, Version};
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use meridian_emulator::{Emulator, FaultAction, FaultRule};
-use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::pki_types::ServerName;
 
 use crate::client::{now_date, sign};
-
-fn authority(endpoint: &str) -> String {
-    endpoint
-        .trim_start_matches("http://")
-        .trim_start_matches("https://")
-        .trim_end_matches('/')
-        .to_string()
-}
+use crate::conn::{authority, signed_get_http1, tls_connector};
 
 /// Sends signed `GET /` and an unsigned admin `GET /_emulator/stats` over one HTTP/2
 /// connection on `io`; returns each answer's (version, status).
@@ -110,24 +102,6 @@ async fn http2_prior_knowledge_is_served_on_plain_tcp() {
     emulator.shutdown().await;
 }
 
-fn tls_connector(emulator: &Emulator, alpn: &[&[u8]]) -> tokio_rustls::TlsConnector {
-    let mut roots = rustls::RootCertStore::empty();
-    roots
-        .add(CertificateDer::from(
-            emulator.certificate_der().unwrap().to_vec(),
-        ))
-        .unwrap();
-    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
-    tokio_rustls::TlsConnector::from(Arc::new(config))
-}
-
 #[tokio::test]
 async fn tls_alpn_offers_h2_and_http1() {
     let emulator = Emulator::builder().tls(true).start().await.unwrap();
@@ -162,18 +136,7 @@ async fn tls_alpn_offers_h2_and_http1() {
             .await
             .unwrap();
         let negotiated = tls.get_ref().1.alpn_protocol().map(<[u8]>::to_vec);
-        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
-            .await
-            .unwrap();
-        tokio::spawn(connection);
-        let date = now_date();
-        let request = Request::get("/")
-            .header("host", &authority)
-            .header("x-ms-date", &date)
-            .header("authorization", sign(emulator.key(), "GET", "", "", &date))
-            .body(Empty::<Bytes>::new())
-            .unwrap();
-        let response = sender.send_request(request).await.unwrap();
+        let response = signed_get_http1(tls, &authority, emulator.key()).await;
         (negotiated, response.version(), response.status().as_u16())
     };
     let answer = tokio::time::timeout(Duration::from_secs(10), http1)

@@ -3,8 +3,10 @@
 
 mod admin;
 mod binary;
+mod child;
 mod cli;
 mod client;
+mod conn;
 mod data_plane;
 mod faults;
 mod feeds;

@@ -32,6 +32,12 @@ fn region(emulator: &Emulator, name: &str) -> String {
     emulator.region_endpoint(name).unwrap()
 }
 
+/// The endpoints of West US, East US and North Europe.
+fn regions(emulator: &Emulator) -> (String, String, String) {
+    let [west, east, north] = ["West US", "East US", "North Europe"].map(|r| region(emulator, r));
+    (west, east, north)
+}
+
 async fn set_lag(client: &TestClient, emulator: &Emulator, body: Value) {
     let reply = client
         .admin(
@@ -100,6 +106,22 @@ async fn query_ns(client: &TestClient, base: &str, session: Option<&str>) -> Rep
         .unwrap()
 }
 
+/// Writes `a` = 1 in West US (`west`) with no lag, so every region has it; then, under a
+/// long lag, `a` = 2 and `b` = 1, which only West US has.
+async fn write_behind_a_long_lag(client: &TestClient, emulator: &Emulator, west: &str) {
+    upsert(client, west, "a", 1).await;
+    set_lag(client, emulator, json!({"lag_ms": LONG_LAG_MS})).await;
+    upsert(client, west, "a", 2).await;
+    upsert(client, west, "b", 1).await;
+}
+
+/// Moves the write region to East US through the admin API, in `mode`.
+async fn failover_to_east(client: &TestClient, emulator: &Emulator, mode: &str) -> Reply {
+    let body = json!({"write_region": "East US", "mode": mode});
+    let url = admin_url(emulator, "failover");
+    client.admin(Method::POST, &url, Some(body)).await
+}
+
 /// The `n` a region serves for `id` (`None`: 404).
 async fn n_of(client: &TestClient, base: &str, id: &str) -> Option<i64> {
     let reply = read(client, base, id, None).await;
@@ -135,11 +157,7 @@ fn token(reply: &Reply) -> String {
 #[tokio::test]
 async fn lagging_region_serves_stale_reads() {
     let (emulator, client) = start(false, Consistency::Session).await;
-    let (west, east, north) = (
-        region(&emulator, "West US"),
-        region(&emulator, "East US"),
-        region(&emulator, "North Europe"),
-    );
+    let (west, east, north) = regions(&emulator);
     upsert(&client, &west, "a", 1).await;
     assert_eq!(n_of(&client, &east, "a").await, Some(1), "no lag: at once");
 
@@ -194,7 +212,7 @@ async fn lagging_region_serves_stale_reads() {
 #[tokio::test]
 async fn session_token_ahead_of_region_gets_404_1002() {
     let (emulator, client) = start(false, Consistency::Session).await;
-    let (west, east) = (region(&emulator, "West US"), region(&emulator, "East US"));
+    let (west, east, _) = regions(&emulator);
     set_lag(&client, &emulator, json!({"lag_ms": LONG_LAG_MS})).await;
     let written = upsert(&client, &west, "a", 1).await;
     let session = token(&written);
@@ -241,20 +259,11 @@ async fn session_token_ahead_of_region_gets_404_1002() {
 #[tokio::test]
 async fn graceful_failover_loses_nothing() {
     let (emulator, client) = start(false, Consistency::Session).await;
-    let (west, east) = (region(&emulator, "West US"), region(&emulator, "East US"));
-    upsert(&client, &west, "a", 1).await;
-    set_lag(&client, &emulator, json!({"lag_ms": LONG_LAG_MS})).await;
-    upsert(&client, &west, "a", 2).await;
-    upsert(&client, &west, "b", 1).await;
+    let (west, east, _) = regions(&emulator);
+    write_behind_a_long_lag(&client, &emulator, &west).await;
     assert_eq!(n_of(&client, &east, "a").await, Some(1));
 
-    let reply = client
-        .admin(
-            Method::POST,
-            &admin_url(&emulator, "failover"),
-            Some(json!({"write_region": "East US", "mode": "graceful"})),
-        )
-        .await;
+    let reply = failover_to_east(&client, &emulator, "graceful").await;
     assert_eq!(reply.status, 204);
     assert_eq!(emulator.write_region(), "East US");
     assert_eq!(n_of(&client, &east, "a").await, Some(2), "caught up");
@@ -275,23 +284,10 @@ async fn graceful_failover_loses_nothing() {
 #[tokio::test]
 async fn forced_failover_drops_unreplicated_writes() {
     let (emulator, client) = start(false, Consistency::Session).await;
-    let (west, east, north) = (
-        region(&emulator, "West US"),
-        region(&emulator, "East US"),
-        region(&emulator, "North Europe"),
-    );
-    upsert(&client, &west, "a", 1).await;
-    set_lag(&client, &emulator, json!({"lag_ms": LONG_LAG_MS})).await;
-    upsert(&client, &west, "a", 2).await;
-    upsert(&client, &west, "b", 1).await;
+    let (west, east, north) = regions(&emulator);
+    write_behind_a_long_lag(&client, &emulator, &west).await;
 
-    let reply = client
-        .admin(
-            Method::POST,
-            &admin_url(&emulator, "failover"),
-            Some(json!({"write_region": "East US", "mode": "forced"})),
-        )
-        .await;
+    let reply = failover_to_east(&client, &emulator, "forced").await;
     assert_eq!(reply.status, 204);
     // The two writes East had not seen are gone, in every region.
     for base in [&east, &west, &north] {
@@ -312,11 +308,7 @@ async fn forced_failover_drops_unreplicated_writes() {
 #[tokio::test]
 async fn multi_write_replicates_last_writer_wins() {
     let (emulator, client) = start(true, Consistency::Session).await;
-    let (west, east, north) = (
-        region(&emulator, "West US"),
-        region(&emulator, "East US"),
-        region(&emulator, "North Europe"),
-    );
+    let (west, east, north) = regions(&emulator);
     set_lag(&client, &emulator, json!({"lag_ms": LONG_LAG_MS})).await;
     upsert(&client, &west, "x", 1).await;
     upsert(&client, &east, "x", 2).await;
@@ -336,8 +328,9 @@ async fn multi_write_replicates_last_writer_wins() {
 
 #[tokio::test]
 async fn the_cli_sets_the_lag_and_the_consistency() {
-    use std::io::{BufRead, BufReader};
-    use std::process::{Command, Stdio};
+    use std::process::Command;
+
+    use crate::child::{ready_line, spawn};
 
     let bin = env!("CARGO_BIN_EXE_meridian-emulator");
     for bad in [
@@ -355,31 +348,15 @@ async fn the_cli_sets_the_lag_and_the_consistency() {
             let _ = self.0.wait();
         }
     }
-    let mut child = Child(
-        Command::new(bin)
-            .args([
-                "--port",
-                "0",
-                "--replication-lag-ms",
-                "60000",
-                "--consistency",
-                "eventual",
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let stdout = child.0.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let _ = tx.send(line);
-    });
-    let line = rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("ready line within 30 s");
+    let mut child = Child(spawn(&[
+        "--port",
+        "0",
+        "--replication-lag-ms",
+        "60000",
+        "--consistency",
+        "eventual",
+    ]));
+    let line = ready_line(&mut child.0);
     let ready: Value = serde_json::from_str(&line).unwrap();
     let global = ready["global"].as_str().unwrap();
     let client = TestClient::new(ready["key"].as_str().unwrap());

@@ -3,14 +3,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use http::Request;
-use http_body_util::{BodyExt, Empty};
-use hyper_util::rt::TokioIo;
+use http_body_util::BodyExt;
 use meridian_emulator::Emulator;
-use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::pki_types::ServerName;
 
-use crate::client::{now_date, sign};
+use crate::conn::{authority, signed_get_http1, tls_config, tls_connector};
 
 #[tokio::test]
 async fn the_account_is_served_over_https_with_the_generated_certificate() {
@@ -24,41 +21,15 @@ async fn the_account_is_served_over_https_with_the_generated_certificate() {
             .starts_with("-----BEGIN CERTIFICATE-----")
     );
 
-    let mut roots = rustls::RootCertStore::empty();
-    roots
-        .add(CertificateDer::from(
-            emulator.certificate_der().unwrap().to_vec(),
-        ))
-        .unwrap();
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
-    let authority = endpoint
-        .trim_start_matches("https://")
-        .trim_end_matches('/')
-        .to_string();
+    let connector = tls_connector(&emulator, &[]);
+    let authority = authority(&endpoint);
     let exchange = async {
         let tcp = tokio::net::TcpStream::connect(&authority).await.unwrap();
         let tls = connector
             .connect(ServerName::try_from("127.0.0.1").unwrap(), tcp)
             .await
             .unwrap();
-        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
-            .await
-            .unwrap();
-        tokio::spawn(connection);
-        let date = now_date();
-        let request = Request::get("/")
-            .header("host", &authority)
-            .header("x-ms-date", &date)
-            .header("authorization", sign(emulator.key(), "GET", "", "", &date))
-            .body(Empty::<Bytes>::new())
-            .unwrap();
-        let response = sender.send_request(request).await.unwrap();
+        let response = signed_get_http1(tls, &authority, emulator.key()).await;
         let status = response.status();
         let body = response.into_body().collect().await.unwrap().to_bytes();
         (status, body)
@@ -77,13 +48,7 @@ async fn the_account_is_served_over_https_with_the_generated_certificate() {
     );
 
     // A client that does not trust the certificate is refused.
-    let untrusting = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(rustls::RootCertStore::empty())
-    .with_no_client_auth();
+    let untrusting = tls_config(rustls::RootCertStore::empty(), &[]);
     let tcp = tokio::net::TcpStream::connect(&authority).await.unwrap();
     let refused = tokio_rustls::TlsConnector::from(Arc::new(untrusting))
         .connect(ServerName::try_from("127.0.0.1").unwrap(), tcp)

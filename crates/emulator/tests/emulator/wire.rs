@@ -106,12 +106,7 @@ async fn signatures_are_accepted_and_rejected_with_the_services_codes() {
             }
             let headers: Vec<(&str, &str)> =
                 headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
-            client
-                .send(Method::GET, &url, None, &headers, None)
-                .await
-                .unwrap()
-                .status
-                .as_u16()
+            client.get_status_with(&url, &headers).await
         }
     };
     assert_eq!(send(Some(good.clone()), Some(date.clone())).await, 200);

@@ -1,0 +1,175 @@
+//! Item point operations — create, read, replace and delete — and the checks item writes
+//! share: the partition key, `If-Match`, and fresh system properties.
+
+use serde_json::{Map, Value, json};
+
+use crate::data::{
+    ApiError, ApiResult, Container, DataStore, ItemRequest, id_of, object, partition_key, stamp,
+};
+
+/// Where an item lives: its database, container and id.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ItemAt<'a> {
+    pub(crate) db: &'a str,
+    pub(crate) coll: &'a str,
+    pub(crate) id: &'a str,
+}
+
+impl<'a> ItemAt<'a> {
+    pub(crate) const fn new(db: &'a str, coll: &'a str, id: &'a str) -> Self {
+        Self { db, coll, id }
+    }
+
+    /// The item's `_self` link.
+    pub(crate) fn self_link(&self) -> String {
+        format!("dbs/{}/colls/{}/docs/{}/", self.db, self.coll, self.id)
+    }
+}
+
+/// What an item write (create or replace) starts from.
+struct ItemWrite<'a> {
+    /// The partition key header's value, as canonical JSON and as a value.
+    pk: String,
+    pk_value: Value,
+    container: &'a mut Container,
+    /// The request body.
+    resource: Map<String, Value>,
+}
+
+impl DataStore {
+    /// The first steps of an item write: the partition key from the header, the
+    /// container, and the body as an object — checked in that order.
+    fn item_write(
+        &mut self,
+        db: &str,
+        coll: &str,
+        body: Value,
+        request: &ItemRequest,
+    ) -> Result<ItemWrite<'_>, ApiError> {
+        let (pk, pk_value) = partition_key(request.partition_key.as_deref())?;
+        let container = self.container_mut(db, coll)?;
+        let resource = object(body)?;
+        Ok(ItemWrite {
+            pk,
+            pk_value,
+            container,
+            resource,
+        })
+    }
+
+    pub(crate) fn create_item(
+        &mut self,
+        db: &str,
+        coll: &str,
+        body: Value,
+        request: &ItemRequest,
+    ) -> ApiResult {
+        let write = self.item_write(db, coll, body, request)?;
+        let id = id_of(&Value::Object(write.resource.clone()))?;
+        let container = write.container;
+        container.check_partition_key(&write.resource, &write.pk_value)?;
+        let key = (write.pk, id.clone());
+        let existed = container.items.contains_key(&key);
+        if existed && !request.upsert {
+            return Err(ApiError::conflict(&format!("item {id}")));
+        }
+        if existed {
+            container.existing(&key, request)?;
+        }
+        let self_link = ItemAt::new(db, coll, &id).self_link();
+        let resource = container.store(key, write.resource, self_link);
+        Ok((if existed { 200 } else { 201 }, Some(resource)))
+    }
+
+    pub(crate) fn read_item(&self, at: ItemAt<'_>, request: &ItemRequest) -> ApiResult {
+        let (pk, _) = partition_key(request.partition_key.as_deref())?;
+        let container = self.container(at.db, at.coll)?;
+        let item = container.items.get(&(pk, at.id.to_string()));
+        let item = item.ok_or_else(|| ApiError::not_found(&format!("item {}", at.id)))?;
+        Ok((200, Some(item.clone())))
+    }
+
+    pub(crate) fn replace_item(
+        &mut self,
+        at: ItemAt<'_>,
+        body: Value,
+        request: &ItemRequest,
+    ) -> ApiResult {
+        let write = self.item_write(at.db, at.coll, body, request)?;
+        if id_of(&Value::Object(write.resource.clone()))? != at.id {
+            return Err(ApiError::bad_request("the body's id must match the path"));
+        }
+        let container = write.container;
+        container.check_partition_key(&write.resource, &write.pk_value)?;
+        let key = (write.pk, at.id.to_string());
+        container.existing(&key, request)?;
+        let resource = container.store(key, write.resource, at.self_link());
+        Ok((200, Some(resource)))
+    }
+
+    pub(crate) fn delete_item(&mut self, at: ItemAt<'_>, request: &ItemRequest) -> ApiResult {
+        let (pk, _) = partition_key(request.partition_key.as_deref())?;
+        let container = self.container_mut(at.db, at.coll)?;
+        let key = (pk, at.id.to_string());
+        container.existing(&key, request)?;
+        container.record(key, None);
+        Ok((204, None))
+    }
+}
+
+impl Container {
+    /// Stamps `resource` with fresh system properties (`_self` is `self_link`), writes it
+    /// under `key` and returns it.
+    pub(crate) fn store(
+        &mut self,
+        key: (String, String),
+        mut resource: Map<String, Value>,
+        self_link: String,
+    ) -> Value {
+        stamp(&mut resource, self_link);
+        let resource = Value::Object(resource);
+        self.record(key, Some(resource.clone()));
+        resource
+    }
+
+    /// The item at `key` (404 if there is none), if the request's `If-Match` etag, when it
+    /// has one, is the item's (412 if not).
+    pub(crate) fn existing(
+        &self,
+        key: &(String, String),
+        request: &ItemRequest,
+    ) -> Result<&Value, ApiError> {
+        let item = self.items.get(key);
+        let item = item.ok_or_else(|| ApiError::not_found(&format!("item {}", key.1)))?;
+        let etag = item.get("_etag").and_then(Value::as_str);
+        match &request.if_match {
+            Some(expected) if etag != Some(expected.as_str()) => Err(
+                ApiError::precondition_failed("the If-Match etag does not match"),
+            ),
+            _ => Ok(item),
+        }
+    }
+
+    pub(crate) fn check_partition_key(
+        &self,
+        item: &Map<String, Value>,
+        header: &Value,
+    ) -> Result<(), ApiError> {
+        let mut at: Option<&Value> = None;
+        for (depth, segment) in self.partition_key_path.iter().enumerate() {
+            at = if depth == 0 {
+                item.get(segment)
+            } else {
+                at.and_then(|v| v.get(segment))
+            };
+        }
+        match at {
+            Some(value) if value == header => Ok(()),
+            // An item without the key property belongs to the "undefined" partition: `{}`.
+            None if header == &json!({}) => Ok(()),
+            _ => Err(ApiError::bad_request(
+                "the partition key in the document does not match x-ms-documentdb-partitionkey",
+            )),
+        }
+    }
+}
