@@ -38,6 +38,7 @@
 #[cfg(doctest)]
 pub struct ReadmeDoctest;
 
+mod attempts;
 mod container;
 mod credential;
 mod database;

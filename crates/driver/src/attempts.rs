@@ -1,0 +1,320 @@
+//! One operation's attempt loop: route, send, report, retry or stop.
+
+use std::borrow::Cow;
+use std::time::Duration;
+
+use meridian_location_store::{
+    Endpoint, GiveUpReason, OperationKind, RetryState, RetryTarget, RouteRequest, Tried,
+    saturating_add,
+};
+use meridian_runtime::Verdict;
+use tokio::time::Instant;
+use tracing::Instrument;
+
+use crate::driver::DriverInner;
+use crate::error::{DriverError, Failure};
+use crate::fetcher::sub_status;
+use crate::metadata::ResponseMetadata;
+use crate::operation::{Operation, Success};
+use crate::outcome::{message_of, outcome_of};
+use crate::request::signed;
+use crate::session::SESSION_TOKEN;
+use crate::shared::Admission;
+use crate::status::Status;
+use crate::transport::TransportError;
+
+impl DriverInner {
+    /// Sends `operation` until it succeeds, gives up, a retry budget runs out or its
+    /// deadline passes. Each attempt takes a fresh routing snapshot; its outcome goes to
+    /// the account's one [`report`](meridian_runtime::AccountHandle::report) call, which
+    /// marks, refreshes and spends the retry budget, and says what to do next. After a
+    /// failure signal the retry waits for a topology at least as new as one fetched
+    /// after the failure. Runs in a `meridian.operation` span.
+    ///
+    /// Cancellation-safe: dropping the future drops the attempt in flight (its pooled
+    /// connection is discarded) and leaves nothing behind; a dropped write may have
+    /// been applied.
+    pub(crate) async fn execute(&self, operation: &Operation) -> Result<Success, DriverError> {
+        if self.runtime.is_shut_down() {
+            return Err(DriverError::Shutdown);
+        }
+        let deadline = operation.timeout.map(|timeout| (after(timeout), timeout));
+        // Queued behind a busy pool, an operation holds only this small future: the
+        // attempt loop's state (two kilobytes) is allocated once a connection slot is
+        // free, so a thousand queued operations cost a thousand slot waits.
+        let admission = match deadline {
+            None => self.transport.admit().await,
+            Some((at, timeout)) => {
+                match tokio::time::timeout_at(at, self.transport.admit()).await {
+                    Ok(admission) => admission,
+                    Err(_) => return Err(Progress::default().deadline_exceeded(timeout)),
+                }
+            }
+        };
+        Box::pin(self.admitted(operation, deadline, admission)).await
+    }
+
+    /// [`execute`](Self::execute) once the first attempt's slot wait is over.
+    async fn admitted(
+        &self,
+        operation: &Operation,
+        deadline: Option<(Instant, Duration)>,
+        admission: Result<Admission<'_>, TransportError>,
+    ) -> Result<Success, DriverError> {
+        let span = tracing::debug_span!(
+            "meridian.operation",
+            account = %self.handle.endpoint(),
+            container = operation.session.as_ref().map_or("", |s| s.container.as_str()),
+            kind = ?operation.kind,
+            method = %operation.method,
+            attempt = tracing::field::Empty,
+            region = tracing::field::Empty,
+            activity_id = tracing::field::Empty,
+            status = tracing::field::Empty,
+        );
+        let mut progress = Progress::default();
+        let attempts = self
+            .attempts(operation, deadline, Some(admission), &mut progress)
+            .instrument(span);
+        let Some((at, timeout)) = deadline else {
+            return attempts.await;
+        };
+        // The whole attempt loop is under the deadline: a request in flight, a refresh
+        // wait or a backoff is cut short when it passes.
+        let result = tokio::time::timeout_at(at, attempts).await;
+        result.unwrap_or_else(|_| Err(progress.deadline_exceeded(timeout)))
+    }
+
+    async fn attempts(
+        &self,
+        operation: &Operation,
+        deadline: Option<(Instant, Duration)>,
+        mut first: Option<Result<Admission<'_>, TransportError>>,
+        progress: &mut Progress,
+    ) -> Result<Success, DriverError> {
+        let regions = self
+            .handle
+            .with_snapshot(|s| s.locations(operation.kind).len());
+        let mut retries = RetryState::new(self.retry_policy, regions.max(1));
+        let mut tried = Tried::new();
+        let mut last: Option<Endpoint> = None;
+        let mut target = RetryTarget::NextRegion;
+        // A read carries the newest session token of its container, so a region that has
+        // not caught up answers 404/1002 (and the read moves on) instead of stale data.
+        // A token the caller passed wins.
+        let session_header = operation.session_token.clone().or_else(|| {
+            operation
+                .session
+                .as_ref()
+                .filter(|s| s.send && operation.kind == OperationKind::Read)
+                .and_then(|s| self.sessions.get(&s.container))
+        });
+        let headers: Cow<'_, [(&'static str, String)]> = match session_header {
+            Some(token) => {
+                let mut headers = operation.headers.clone();
+                headers.push((SESSION_TOKEN, token));
+                Cow::Owned(headers)
+            }
+            None => Cow::Borrowed(&operation.headers),
+        };
+        let mut failover_deadline = after(self.retry_policy.failover_budget);
+        if let Some((deadline, _)) = deadline {
+            failover_deadline = failover_deadline.min(deadline);
+        }
+        let span = tracing::Span::current();
+        loop {
+            // One snapshot per attempt: the endpoint, its region and what the retry logic
+            // compares against all come from the same topology.
+            let (routed, endpoint, region) = self.handle.with_snapshot(|s| {
+                let endpoint = match (target, &last) {
+                    (RetryTarget::SameRegion, Some(last)) => last.clone(),
+                    (RetryTarget::WriteRegion, _) => {
+                        let request = RouteRequest {
+                            use_write_region: true,
+                            preferred_regions: &self.preferred_regions,
+                            excluded_regions: &operation.excluded_regions,
+                            ..RouteRequest::default()
+                        };
+                        s.route(operation.kind, &request).clone()
+                    }
+                    _ => {
+                        let request = RouteRequest {
+                            avoid: Some(&tried),
+                            preferred_regions: &self.preferred_regions,
+                            excluded_regions: &operation.excluded_regions,
+                            ..RouteRequest::default()
+                        };
+                        s.route(operation.kind, &request).clone()
+                    }
+                };
+                let region = s.region_of(&endpoint).cloned();
+                (self.handle.routed_on(s), endpoint, region)
+            });
+            let label = region
+                .as_ref()
+                .map_or_else(|| endpoint.to_string(), ToString::to_string);
+            // Signed once a connection slot is free: a queued operation holds no request.
+            let admission = match first.take() {
+                Some(admission) => admission,
+                None => self.transport.admit().await,
+            };
+            let result = match admission {
+                Ok(admission) => {
+                    let request = signed(
+                        &self.credential.key(),
+                        operation.method.clone(),
+                        &endpoint,
+                        &operation.target,
+                        &headers,
+                        operation.body.clone(),
+                    );
+                    progress.meta.record_attempt(
+                        &endpoint,
+                        region.clone(),
+                        activity_id_of(&request.headers),
+                    );
+                    span.record("attempt", progress.meta.attempts);
+                    span.record("region", label.as_str());
+                    if let Some(id) = &progress.meta.activity_id {
+                        span.record("activity_id", id.as_str());
+                    }
+                    self.transport.send(admission, request).await
+                }
+                Err(error) => {
+                    progress
+                        .meta
+                        .record_attempt(&endpoint, region.clone(), String::new());
+                    Err(error)
+                }
+            };
+            if let Err(TransportError::BodyTooLarge(limit)) = result {
+                // The region answered; the answer is too big to accept. Not a regional
+                // failure and not worth repeating elsewhere.
+                return Err(DriverError::ResponseTooLarge {
+                    limit,
+                    region: label,
+                });
+            }
+            progress.status = result
+                .as_ref()
+                .ok()
+                .map(|r| Status::new(r.status, sub_status(r)));
+            if let Ok(response) = &result {
+                progress.meta.record_response(&response.headers);
+                span.record("status", response.status);
+            }
+            let outcome = outcome_of(operation, &result);
+            let verdict = self
+                .handle
+                .report(&endpoint, &outcome, routed, &mut retries);
+            tried.insert(&endpoint);
+            let failure = |progress: &Progress| Failure {
+                status: progress.status,
+                message: message_of(&result),
+                metadata: Box::new(progress.meta.clone()),
+            };
+            match verdict {
+                Verdict::Done => {
+                    return match result {
+                        Ok(response) => {
+                            if let Some(session) = &operation.session {
+                                self.sessions.update(&session.container, &response.headers);
+                            }
+                            Ok(Success {
+                                status: response.status,
+                                body: response.body,
+                                endpoint,
+                                attempts: progress.meta.attempts,
+                                metadata: progress.meta.clone(),
+                                headers: response.headers,
+                            })
+                        }
+                        Err(_) => Err(DriverError::Exhausted(failure(progress))),
+                    };
+                }
+                Verdict::GiveUp(reason) => {
+                    let failure = failure(progress);
+                    tracing::debug!(region = %label, status = ?failure.status, ?reason, "operation gave up");
+                    return Err(match reason {
+                        GiveUpReason::Unauthorized => DriverError::Unauthorized(failure),
+                        GiveUpReason::MaybeApplied => DriverError::MaybeApplied(failure),
+                        GiveUpReason::UnexpectedStatus => DriverError::UnexpectedStatus(failure),
+                        _ => DriverError::Status(failure),
+                    });
+                }
+                Verdict::Exhausted(class) => {
+                    let failure = failure(progress);
+                    tracing::warn!(region = %label, ?class, attempts = failure.metadata.attempts, "operation retries exhausted");
+                    return Err(DriverError::Exhausted(failure));
+                }
+                Verdict::Retry {
+                    target: next,
+                    delay,
+                    refresh,
+                } => {
+                    tracing::debug!(region = %label, ?next, ?delay, status = ?progress.status, "retrying");
+                    let started_waiting = Instant::now();
+                    // Boxed: only a retry pays for this future's space, not every
+                    // operation waiting in the pool's queue.
+                    Box::pin(self.handle.await_refresh(refresh, Some(failover_deadline))).await;
+                    // Time spent waiting for the refresh counts towards the backoff.
+                    let remaining = delay.saturating_sub(started_waiting.elapsed());
+                    if let Some((deadline, timeout)) = deadline {
+                        // A backoff that would end past the deadline is not waited out.
+                        if Instant::now()
+                            .checked_add(remaining)
+                            .is_none_or(|end| end >= deadline)
+                        {
+                            return Err(progress.deadline_exceeded(timeout));
+                        }
+                    }
+                    if !remaining.is_zero() {
+                        tokio::time::sleep(remaining).await;
+                    }
+                    if self.runtime.is_shut_down() {
+                        return Err(DriverError::Shutdown);
+                    }
+                    target = next;
+                    last = Some(endpoint);
+                }
+                _ => {
+                    return Err(DriverError::Exhausted(failure(progress)));
+                }
+            }
+        }
+    }
+}
+
+/// What an operation has seen so far; read after its deadline cut it short.
+#[derive(Debug, Default)]
+struct Progress {
+    meta: ResponseMetadata,
+    status: Option<Status>,
+}
+
+impl Progress {
+    fn deadline_exceeded(&self, timeout: Duration) -> DriverError {
+        DriverError::DeadlineExceeded {
+            timeout,
+            failure: Failure {
+                status: self.status,
+                message: format!("no answer within the operation's {timeout:?} deadline"),
+                metadata: Box::new(self.meta.clone()),
+            },
+        }
+    }
+}
+
+fn activity_id_of(headers: &[(http::HeaderName, http::HeaderValue)]) -> String {
+    headers
+        .iter()
+        .find(|(name, _)| name.as_str() == "x-ms-activity-id")
+        .and_then(|(_, value)| value.to_str().ok())
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// `delay` from now, saturating (a `Duration::MAX` budget must not panic).
+fn after(delay: Duration) -> Instant {
+    Instant::from_std(saturating_add(Instant::now().into_std(), delay))
+}
