@@ -4,8 +4,11 @@
 //! Meridian's `AccountRegistry` (a lock-free map of entries that each lock only
 //! themselves, RAII guards that hold their entry) against a `RwLock<HashMap<Key, Entry>>`
 //! registry shaped like the seed's. Throughput is in register+drop pairs per second; the
-//! snapshot thread ticks every 50 µs throughout. On a 2-core machine the 4- and 8-thread
-//! rows measure the scheduler as much as the registry.
+//! ticker thread ticks every 50 µs throughout, in one of two ways: `registry_churn` ticks
+//! as the runtime's loop does (the accounts and their shared values: `accounts()`, and the
+//! baseline's keys), `registry_churn_subscribers` as the seed's loop did (every account's
+//! subscribers too: `snapshot()`). On a 2-core machine the 4- and 8-thread rows measure the
+//! scheduler as much as the registry.
 //!
 //! Benchmark 1b: Routing while registrations churn: 2 threads route operations through
 //! runtime handles of one account (`with_snapshot` + read and write route, the driver's
@@ -53,6 +56,11 @@ impl LockedRegistry {
         }
     }
 
+    fn keys(&self) -> Vec<Endpoint> {
+        let map = self.map.read().unwrap_or_else(|e| e.into_inner());
+        map.keys().cloned().collect()
+    }
+
     fn snapshot(&self) -> Vec<(Endpoint, Vec<u64>)> {
         let map = self.map.read().unwrap_or_else(|e| e.into_inner());
         map.iter()
@@ -61,17 +69,29 @@ impl LockedRegistry {
     }
 }
 
+/// What the ticker reads each tick.
+#[derive(Clone, Copy)]
+enum Tick {
+    /// The accounts (and shared values): what the runtime's loop reads.
+    Accounts,
+    /// Every account with its subscribers: what the seed's loop read.
+    Subscribers,
+}
+
 trait Churn: Sync {
     fn churn(&self, key: Endpoint, subscriber: u64);
-    fn tick(&self) -> usize;
+    fn tick(&self, tick: Tick) -> usize;
 }
 
 impl Churn for AccountRegistry<Endpoint, u64> {
     fn churn(&self, key: Endpoint, subscriber: u64) {
         drop(black_box(self.register(key, subscriber)));
     }
-    fn tick(&self) -> usize {
-        self.snapshot().len()
+    fn tick(&self, tick: Tick) -> usize {
+        match tick {
+            Tick::Accounts => self.accounts().len(),
+            Tick::Subscribers => self.snapshot().len(),
+        }
     }
 }
 
@@ -80,8 +100,11 @@ impl Churn for LockedRegistry {
         let id = self.register(key.clone(), subscriber);
         self.deregister(&key, id);
     }
-    fn tick(&self) -> usize {
-        self.snapshot().len()
+    fn tick(&self, tick: Tick) -> usize {
+        match tick {
+            Tick::Accounts => self.keys().len(),
+            Tick::Subscribers => self.snapshot().len(),
+        }
     }
 }
 
@@ -90,6 +113,7 @@ impl Churn for LockedRegistry {
 /// long-lived registration per key so entries persist, as drivers do.
 fn run(
     registry: &(impl Churn + ?Sized),
+    tick: Tick,
     keys: &[Endpoint],
     threads: usize,
     iters: u64,
@@ -102,7 +126,7 @@ fn run(
         // measurement is about lock design rather than the scheduler.
         scope.spawn(|| {
             while !done.load(Ordering::Relaxed) {
-                black_box(registry.tick());
+                black_box(registry.tick(tick));
                 std::thread::sleep(Duration::from_micros(50));
             }
         });
@@ -130,7 +154,12 @@ fn run(
 }
 
 fn bench(c: &mut Criterion) {
-    let mut group = c.benchmark_group("registry_churn");
+    bench_churn(c, "registry_churn", Tick::Accounts);
+    bench_churn(c, "registry_churn_subscribers", Tick::Subscribers);
+}
+
+fn bench_churn(c: &mut Criterion, name: &str, tick: Tick) {
+    let mut group = c.benchmark_group(name);
     group
         .sample_size(20)
         .warm_up_time(Duration::from_millis(300))
@@ -146,14 +175,14 @@ fn bench(c: &mut Criterion) {
                     .iter()
                     .map(|k| registry.register(k.clone(), 0))
                     .collect();
-                b.iter_custom(|iters| run(&registry, &keys, threads, iters));
+                b.iter_custom(|iters| run(&registry, tick, &keys, threads, iters));
             });
             group.bench_function(BenchmarkId::new("rwlock_hashmap", &id), |b| {
                 let registry = Arc::new(LockedRegistry::default());
                 for k in &keys {
                     registry.register(k.clone(), 0);
                 }
-                b.iter_custom(|iters| run(&*registry, &keys, threads, iters));
+                b.iter_custom(|iters| run(&*registry, tick, &keys, threads, iters));
             });
         }
     }

@@ -53,6 +53,15 @@ struct Inner<K, S, V> {
     /// Serializes creating entries, so racing first registrations call `init` once.
     /// Joining, dropping and snapshots never take it.
     create: Mutex<()>,
+    /// The cached result of [`AccountRegistry::accounts`].
+    accounts: Mutex<AccountList<K, V>>,
+}
+
+/// The account list a tick reads, cached until an account is added or removed.
+struct AccountList<K, V> {
+    /// Bumped by every addition or removal, so a list built across one is not kept.
+    generation: u64,
+    list: Option<Arc<[(K, V)]>>,
 }
 
 /// One account as seen by a tick: its key, shared value and live subscribers.
@@ -81,6 +90,10 @@ where
                 map: papaya::HashMap::with_hasher(RandomState::default()),
                 next_id: AtomicU64::new(1),
                 create: Mutex::new(()),
+                accounts: Mutex::new(AccountList {
+                    generation: 0,
+                    list: None,
+                }),
             }),
         }
     }
@@ -139,6 +152,7 @@ where
         // Replaces a dead entry still linked under this key, if any; its last guard's
         // unlink then finds a different entry and leaves it alone.
         self.inner.map.pin().insert(key, Arc::clone(&entry));
+        self.inner.accounts_changed();
         (Registration { entry, id }, shared)
     }
 
@@ -160,14 +174,34 @@ where
             })
     }
 
-    /// Clones the key and shared value of every account, without subscribers: the cheap
-    /// form of [`snapshot`](Self::snapshot) for a tick that does not fan out itself.
-    pub fn accounts(&self) -> Vec<(K, V)>
+    /// The key and shared value of every account, without subscribers: the cheap form of
+    /// [`snapshot`](Self::snapshot) for a tick that does not fan out itself.
+    ///
+    /// Cached: the list is built only after an account was added or removed, so a tick
+    /// over an unchanged set of accounts takes no entry lock and touches no entry, however
+    /// many registrations join and leave existing accounts meanwhile. The cache never
+    /// outlives an account: removing one clears it before the removal returns.
+    pub fn accounts(&self) -> Arc<[(K, V)]>
     where
         V: Clone,
     {
-        self.inner
+        let generation = {
+            let cached = self.inner.account_list();
+            if let Some(list) = &cached.list {
+                return Arc::clone(list);
+            }
+            cached.generation
+        };
+        let list: Arc<[(K, V)]> = self
+            .inner
             .collect(|key, shared, _| (key.clone(), shared.clone()))
+            .into();
+        let mut cached = self.inner.account_list();
+        // An account added or removed while the list was built: return it, keep nothing.
+        if cached.generation == generation {
+            cached.list = Some(Arc::clone(&list));
+        }
+        list
     }
 
     /// The shared value of `key`, if it is registered.
@@ -239,6 +273,21 @@ where
             }
         }
         out
+    }
+
+    fn account_list(&self) -> std::sync::MutexGuard<'_, AccountList<K, V>> {
+        self.accounts.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// An account was added or removed: the cached list is stale. Its shared values are
+    /// dropped outside the lock (their Drop may do anything).
+    pub(super) fn accounts_changed(&self) {
+        let stale = {
+            let mut cached = self.account_list();
+            cached.generation = cached.generation.wrapping_add(1);
+            cached.list.take()
+        };
+        drop(stale);
     }
 
     fn registration_count(&self) -> usize {

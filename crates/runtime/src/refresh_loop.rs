@@ -73,9 +73,9 @@ pub(crate) async fn run_loop(shared: Arc<Shared>, tasks: Tasks) {
         let rang = shared.alarm.take_due(now());
         if rang || now() >= probe_at {
             let mut queue = lock(&queue);
-            for (_, account) in shared.registry.accounts() {
+            for (_, account) in shared.registry.accounts().iter() {
                 if account.store.marked_count() > 0 {
-                    queue.push(Job::Probe(account));
+                    queue.push(Job::Probe(Arc::clone(account)));
                 }
             }
             if !rang {
@@ -143,7 +143,7 @@ async fn work(shared: Arc<Shared>, queue: Arc<Mutex<WorkQueue>>, class: Class, _
 /// last of them finishes.
 fn queue_tick(shared: &Arc<Shared>, queue: &mut WorkQueue) {
     let progress = TickProgress::start(Arc::clone(shared));
-    for (_, account) in shared.registry.accounts() {
+    for (_, account) in shared.registry.accounts().iter() {
         if account.gate.is_flying() {
             account
                 .counters
@@ -151,9 +151,8 @@ fn queue_tick(shared: &Arc<Shared>, queue: &mut WorkQueue) {
                 .fetch_add(1, Ordering::Relaxed);
             continue;
         }
-        let counters = Arc::clone(&account);
-        if !queue.push(Job::Refresh(account, Arc::clone(&progress))) {
-            counters
+        if !queue.push(Job::Refresh(Arc::clone(account), Arc::clone(&progress))) {
+            account
                 .counters
                 .skipped_busy
                 .fetch_add(1, Ordering::Relaxed);

@@ -122,6 +122,7 @@ where
             let _ = registry.map.pin().remove_if(&self.key, |_, linked| {
                 std::ptr::eq(Arc::as_ptr(linked), self)
             });
+            registry.accounts_changed();
         }
     }
 }

@@ -318,3 +318,151 @@ fn racing_first_registrations_create_one_entry_with_one_init() {
         assert!(shared.iter().all(|(_, v)| Arc::ptr_eq(v, &shared[0].1)));
     }
 }
+
+#[test]
+fn accounts_are_cached_until_an_account_is_added_or_removed() {
+    let registry = Reg::new();
+    let a = registry.register(key("a"), 1);
+    let first = registry.accounts();
+    assert_eq!(first.len(), 1);
+    // Joining and leaving an existing account leaves the list as it was.
+    let a2 = registry.register(key("a"), 2);
+    drop(a2);
+    assert!(Arc::ptr_eq(&first, &registry.accounts()), "reused");
+
+    let b = registry.register(key("b"), 3);
+    let added = registry.accounts();
+    assert!(!Arc::ptr_eq(&first, &added), "rebuilt after an addition");
+    let mut keys: Vec<&str> = added.iter().map(|(k, _)| k.as_str()).collect();
+    keys.sort_unstable();
+    assert_eq!(keys, ["a", "b"]);
+
+    drop(a);
+    let removed = registry.accounts();
+    assert_eq!(removed.len(), 1);
+    assert_eq!(removed[0].0, "b");
+    drop(b);
+    assert!(registry.accounts().is_empty());
+}
+
+#[test]
+fn the_cached_account_list_never_keeps_a_removed_accounts_value() {
+    let registry: AccountRegistry<String, (), Arc<u32>> = AccountRegistry::new();
+    let value = Arc::new(7);
+    let (a, _) = registry.register_with(key("acct"), (), |_| Arc::clone(&value));
+    drop(registry.accounts());
+    assert_eq!(
+        Arc::strong_count(&value),
+        3,
+        "the entry's and the cached list's"
+    );
+    drop(a);
+    assert_eq!(
+        Arc::strong_count(&value),
+        1,
+        "dropped with the last registration"
+    );
+}
+
+#[test]
+fn accounts_built_while_accounts_change_are_never_kept_stale() {
+    const THREADS: usize = 3;
+    const ROUNDS: usize = 3_000;
+    let registry = Reg::new();
+    let done = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let reader = scope.spawn(|| {
+            let mut lists = 0u64;
+            while !done.load(Ordering::Acquire) {
+                let list = registry.accounts();
+                let unique: HashSet<_> = list.iter().map(|(k, _)| k).collect();
+                assert_eq!(unique.len(), list.len(), "an account listed twice");
+                lists += 1;
+            }
+            lists
+        });
+        let writers: Vec<_> = (0..THREADS)
+            .map(|t| {
+                let registry = registry.clone();
+                scope.spawn(move || {
+                    // Each account is created and removed again and again.
+                    for i in 0..ROUNDS {
+                        drop(registry.register(format!("k{}", (t + i) % 7), 0));
+                    }
+                })
+            })
+            .collect();
+        for writer in writers {
+            writer.join().unwrap();
+        }
+        done.store(true, Ordering::Release);
+        assert!(reader.join().unwrap() > 0);
+    });
+    // Every account was removed: a list cached across a change would still show some.
+    assert!(registry.accounts().is_empty());
+    let kept = registry.register(key("kept"), 1);
+    assert_eq!(registry.accounts().len(), 1);
+    drop(kept);
+}
+
+/// A shared value whose clones count down a shared fuse; the clone that reaches zero
+/// removes every other account (whose registrations sit in `victims`).
+struct RemoveOthersOnClone {
+    key: String,
+    fuse: Arc<std::sync::atomic::AtomicUsize>,
+    victims: Arc<std::sync::Mutex<Vec<Registration<String>>>>,
+}
+
+impl Clone for RemoveOthersOnClone {
+    fn clone(&self) -> Self {
+        let fired = self
+            .fuse
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            == Ok(1);
+        if fired {
+            let all = std::mem::take(&mut *self.victims.lock().unwrap());
+            let (mine, others): (Vec<_>, Vec<_>) =
+                all.into_iter().partition(|r| *r.key() == self.key);
+            drop(others);
+            self.victims.lock().unwrap().extend(mine);
+        }
+        Self {
+            key: self.key.clone(),
+            fuse: Arc::clone(&self.fuse),
+            victims: Arc::clone(&self.victims),
+        }
+    }
+}
+
+#[test]
+fn an_account_list_built_across_a_removal_is_not_cached() {
+    const ACCOUNTS: usize = 4;
+    let registry: AccountRegistry<String, (), RemoveOthersOnClone> = AccountRegistry::new();
+    let fuse = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let victims = Arc::new(std::sync::Mutex::new(Vec::new()));
+    for i in 0..ACCOUNTS {
+        let (registration, _) =
+            registry.register_with(key(&format!("k{i}")), (), |k| RemoveOthersOnClone {
+                key: k.clone(),
+                fuse: Arc::clone(&fuse),
+                victims: Arc::clone(&victims),
+            });
+        victims.lock().unwrap().push(registration);
+    }
+    // The build clones each account's value once: the last clone removes the other
+    // three, which the list already holds.
+    fuse.store(ACCOUNTS, Ordering::SeqCst);
+    assert_eq!(
+        registry.accounts().len(),
+        ACCOUNTS,
+        "built before the removal"
+    );
+    assert_eq!(registry.account_count(), 1);
+    assert_eq!(
+        registry.accounts().len(),
+        1,
+        "not served from a stale cache"
+    );
+    victims.lock().unwrap().clear();
+    assert!(registry.accounts().is_empty());
+}
