@@ -54,14 +54,44 @@ struct Inner<K, S, V> {
     /// Joining, dropping and snapshots never take it.
     create: Mutex<()>,
     /// The cached result of [`AccountRegistry::accounts`].
-    accounts: Mutex<AccountList<K, V>>,
+    accounts: Mutex<AccountList<K, S, V>>,
 }
 
 /// The account list a tick reads, cached until an account is added or removed.
-struct AccountList<K, V> {
+struct AccountList<K, S, V> {
     /// Bumped by every addition or removal, so a list built across one is not kept.
     generation: u64,
-    list: Option<Arc<[(K, V)]>>,
+    list: Option<Arc<[ListedAccount<K, S, V>]>>,
+}
+
+/// One account of the list a tick reads ([`AccountRegistry::accounts`]): its key and
+/// shared value, and a link to its entry, so that its live subscribers can be read later
+/// (when its refresh starts) without a lookup.
+pub struct ListedAccount<K, S, V> {
+    /// The account's key.
+    pub key: K,
+    /// The account's shared value.
+    pub shared: V,
+    entry: Arc<AccountEntry<K, S, V>>,
+}
+
+impl<K, S: Clone, V> ListedAccount<K, S, V> {
+    /// The account's live subscribers now, oldest first; none once the account is gone.
+    pub fn subscribers(&self) -> Vec<S> {
+        self.entry
+            .state()
+            .live()
+            .map(|(_, subscribers)| subscribers.iter().map(|(_, s)| s.clone()).collect())
+            .unwrap_or_default()
+    }
+}
+
+impl<K: fmt::Debug, S, V> fmt::Debug for ListedAccount<K, S, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ListedAccount")
+            .field("key", &self.key)
+            .finish_non_exhaustive()
+    }
 }
 
 /// One account as seen by a tick: its key, shared value and live subscribers.
@@ -181,8 +211,9 @@ where
     /// over an unchanged set of accounts takes no entry lock and touches no entry, however
     /// many registrations join and leave existing accounts meanwhile. The cache never
     /// outlives an account: removing one clears it before the removal returns.
-    pub fn accounts(&self) -> Arc<[(K, V)]>
+    pub fn accounts(&self) -> Arc<[ListedAccount<K, S, V>]>
     where
+        K: Clone,
         V: Clone,
     {
         let generation = {
@@ -192,10 +223,7 @@ where
             }
             cached.generation
         };
-        let list: Arc<[(K, V)]> = self
-            .inner
-            .collect(|key, shared, _| (key.clone(), shared.clone()))
-            .into();
+        let list: Arc<[ListedAccount<K, S, V>]> = self.inner.listed().into();
         let mut cached = self.inner.account_list();
         // An account added or removed while the list was built: return it, keep nothing.
         if cached.generation == generation {
@@ -275,7 +303,27 @@ where
         out
     }
 
-    fn account_list(&self) -> std::sync::MutexGuard<'_, AccountList<K, V>> {
+    /// Every live account, linked to its entry.
+    fn listed(&self) -> Vec<ListedAccount<K, S, V>>
+    where
+        K: Clone,
+        V: Clone,
+    {
+        let map = self.map.pin();
+        let mut out = Vec::with_capacity(map.len());
+        for entry in map.values() {
+            if let Some((shared, _)) = entry.state().live() {
+                out.push(ListedAccount {
+                    key: entry.key.clone(),
+                    shared: shared.clone(),
+                    entry: Arc::clone(entry),
+                });
+            }
+        }
+        out
+    }
+
+    fn account_list(&self) -> std::sync::MutexGuard<'_, AccountList<K, S, V>> {
         self.accounts.lock().unwrap_or_else(|e| e.into_inner())
     }
 

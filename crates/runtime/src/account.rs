@@ -182,9 +182,9 @@ impl AccountState {
     }
 
     /// The periodic refresh, run by the loop's worker with a routine slot held: start a
-    /// flight (signed with the credentials of the handles alive now), or skip (and count)
+    /// flight signed with `credentials` (those of the handles alive now), or skip (and count)
     /// if a flight of this account is already running.
-    pub(crate) async fn refresh_periodic(&self, registry: &Registry) {
+    pub(crate) async fn refresh_periodic(&self, credentials: &Credentials) {
         let mut reporter = None;
         match self
             .gate
@@ -192,8 +192,7 @@ impl AccountState {
         {
             Decision::Start(ticket) => {
                 if let Some((reporter, _)) = reporter {
-                    let credentials = Credentials::of(registry, &self.spec.endpoint);
-                    self.run_flight(ticket, reporter, &credentials).await;
+                    self.run_flight(ticket, reporter, credentials).await;
                 }
             }
             _ => {
@@ -314,12 +313,12 @@ impl AccountState {
 
     /// Probes every endpoint whose mark expired, one at a time, each bounded by the fetch
     /// timeout, and reports the results to the store. Run by the loop with a slot held.
-    pub(crate) async fn probe_due(&self, registry: &Registry) {
+    pub(crate) async fn probe_due(&self, credentials: impl FnOnce() -> Credentials) {
         let due = self.store.due_probes(now());
         if due.is_empty() {
             return;
         }
-        let credentials = Credentials::of(registry, &self.spec.endpoint);
+        let credentials = credentials();
         for endpoint in due {
             self.counters.probes.fetch_add(1, Ordering::Relaxed);
             let timeout = self.fetch_timeout;

@@ -23,13 +23,24 @@ impl Credentials {
     /// distinct [`credential_id`](AccountFetcher::credential_id) (or, for fetchers without
     /// one, per fetcher instance).
     pub(crate) fn of(registry: &Registry, endpoint: &Endpoint) -> Self {
+        Self::newest_first(registry.subscribers(endpoint))
+    }
+
+    /// The distinct credentials of `subscribers` (oldest first, as the registry keeps
+    /// them), newest first.
+    pub(crate) fn newest_first(subscribers: Vec<Arc<dyn AccountFetcher>>) -> Self {
         let mut distinct: Vec<Arc<dyn AccountFetcher>> = Vec::new();
-        for fetcher in registry.subscribers(endpoint).into_iter().rev() {
+        for fetcher in subscribers.into_iter().rev() {
             if !distinct.iter().any(|seen| same_credential(seen, &fetcher)) {
                 distinct.push(fetcher);
             }
         }
         Self(distinct)
+    }
+
+    /// Whether there is no credential at all (the account has no live handle).
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
     }
 
     /// Runs `attempt` with the newest credential; while the answer is a 401, with the

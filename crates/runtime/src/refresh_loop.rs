@@ -18,7 +18,7 @@ use crate::runtime::Shared;
 use crate::slots::SlotGuard;
 use crate::tasks::Tasks;
 use crate::tick::TickProgress;
-use crate::work::{Class, Job, WorkQueue};
+use crate::work::{Class, Job, Listed, WorkQueue};
 
 type Worker = Pin<Box<dyn Future<Output = ()> + Send>>;
 
@@ -73,9 +73,10 @@ pub(crate) async fn run_loop(shared: Arc<Shared>, tasks: Tasks) {
         let rang = shared.alarm.take_due(now());
         if rang || now() >= probe_at {
             let mut queue = lock(&queue);
-            for (_, account) in shared.registry.accounts().iter() {
-                if account.store.marked_count() > 0 {
-                    queue.push(Job::Probe(Arc::clone(account)));
+            let list = shared.registry.accounts();
+            for (index, listed) in list.iter().enumerate() {
+                if listed.shared.store.marked_count() > 0 {
+                    queue.push(Job::Probe(Listed::new(&list, index)));
                 }
             }
             if !rang {
@@ -108,12 +109,7 @@ fn start_workers(
                 break;
             };
             lock(queue).worker_started(class);
-            workers.push(Box::pin(work(
-                Arc::clone(shared),
-                Arc::clone(queue),
-                class,
-                slot,
-            )));
+            workers.push(Box::pin(work(Arc::clone(queue), class, slot)));
         }
     }
     waiting
@@ -121,7 +117,7 @@ fn start_workers(
 
 /// One worker: holds one slot and runs queued jobs of its class one after another until
 /// none is left, so a tick over many accounts costs no task, box or wake-up per account.
-async fn work(shared: Arc<Shared>, queue: Arc<Mutex<WorkQueue>>, class: Class, _slot: SlotGuard) {
+async fn work(queue: Arc<Mutex<WorkQueue>>, class: Class, _slot: SlotGuard) {
     let mut first = true;
     loop {
         let next = lock(&queue).next_job(class, first);
@@ -129,11 +125,7 @@ async fn work(shared: Arc<Shared>, queue: Arc<Mutex<WorkQueue>>, class: Class, _
         let Some(job) = next else { break };
         // Flights catch their fetcher's panics; this catches anything else, so one
         // account's bug never takes the loop down.
-        if AssertUnwindSafe(job.run(&shared.registry))
-            .catch_unwind()
-            .await
-            .is_err()
-        {
+        if AssertUnwindSafe(job.run()).catch_unwind().await.is_err() {
             tracing::error!("a refresh job panicked; the loop keeps running");
         }
     }
@@ -143,15 +135,15 @@ async fn work(shared: Arc<Shared>, queue: Arc<Mutex<WorkQueue>>, class: Class, _
 /// last of them finishes.
 fn queue_tick(shared: &Arc<Shared>, queue: &mut WorkQueue) {
     let progress = TickProgress::start(Arc::clone(shared));
-    for (_, account) in shared.registry.accounts().iter() {
-        if account.gate.is_flying() {
-            account
-                .counters
-                .skipped_busy
-                .fetch_add(1, Ordering::Relaxed);
-            continue;
-        }
-        if !queue.push(Job::Refresh(Arc::clone(account), Arc::clone(&progress))) {
+    let list = shared.registry.accounts();
+    for (index, listed) in list.iter().enumerate() {
+        let account = &listed.shared;
+        if account.gate.is_flying()
+            || !queue.push(Job::Refresh(
+                Listed::new(&list, index),
+                Arc::clone(&progress),
+            ))
+        {
             account
                 .counters
                 .skipped_busy

@@ -5,15 +5,43 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::account::AccountState;
-use crate::runtime::Registry;
+use crate::credentials::Credentials;
+use crate::runtime::AccountList;
 use crate::tick::TickProgress;
+
+/// One account of the list a tick (or probe round) read: the list, shared by all its
+/// jobs, and the account's place in it. Through it a job reaches the account's state
+/// and, when its fetch starts, its live handles' credentials — with no registry lookup.
+pub(crate) struct Listed {
+    list: AccountList,
+    index: usize,
+}
+
+impl Listed {
+    /// The `index`-th account of `list`.
+    pub(crate) fn new(list: &AccountList, index: usize) -> Self {
+        Self {
+            list: Arc::clone(list),
+            index,
+        }
+    }
+
+    pub(crate) fn state(&self) -> &Arc<AccountState> {
+        &self.list[self.index].shared
+    }
+
+    /// The credentials of the account's handles alive now.
+    fn credentials(&self) -> Credentials {
+        Credentials::newest_first(self.list[self.index].subscribers())
+    }
+}
 
 /// One unit of queued work.
 pub(crate) enum Job {
     /// A periodic refresh, counted towards the tick that queued it.
-    Refresh(Arc<AccountState>, Arc<TickProgress>),
+    Refresh(Listed, Arc<TickProgress>),
     /// A probe round over the account's expired marks.
-    Probe(Arc<AccountState>),
+    Probe(Listed),
 }
 
 /// Which slots a job may take: suspect work (probes, accounts whose last fetch failed)
@@ -27,7 +55,7 @@ pub(crate) enum Class {
 impl Job {
     fn account(&self) -> &Arc<AccountState> {
         match self {
-            Self::Refresh(account, _) | Self::Probe(account) => account,
+            Self::Refresh(listed, _) | Self::Probe(listed) => listed.state(),
         }
     }
 
@@ -48,14 +76,18 @@ impl Job {
         }
     }
 
-    /// Runs the job (the caller holds a slot); `registry` says whose credentials sign.
-    pub(crate) async fn run(self, registry: &Registry) {
+    /// Runs the job (the caller holds a slot).
+    pub(crate) async fn run(self) {
         match self {
-            Self::Refresh(account, tick) => {
-                account.refresh_periodic(registry).await;
+            Self::Refresh(listed, tick) => {
+                let credentials = listed.credentials();
+                // None: the account's last handle left after the tick listed it.
+                if !credentials.is_empty() {
+                    listed.state().refresh_periodic(&credentials).await;
+                }
                 drop(tick);
             }
-            Self::Probe(account) => account.probe_due(registry).await,
+            Self::Probe(listed) => listed.state().probe_due(|| listed.credentials()).await,
         }
     }
 }

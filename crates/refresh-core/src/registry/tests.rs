@@ -333,15 +333,17 @@ fn accounts_are_cached_until_an_account_is_added_or_removed() {
     let b = registry.register(key("b"), 3);
     let added = registry.accounts();
     assert!(!Arc::ptr_eq(&first, &added), "rebuilt after an addition");
-    let mut keys: Vec<&str> = added.iter().map(|(k, _)| k.as_str()).collect();
+    let mut keys: Vec<&str> = added.iter().map(|a| a.key.as_str()).collect();
     keys.sort_unstable();
     assert_eq!(keys, ["a", "b"]);
 
     drop(a);
     let removed = registry.accounts();
     assert_eq!(removed.len(), 1);
-    assert_eq!(removed[0].0, "b");
+    assert_eq!(removed[0].key, "b");
+    assert_eq!(removed[0].subscribers(), vec![3], "read through the entry");
     drop(b);
+    assert!(removed[0].subscribers().is_empty(), "gone with the account");
     assert!(registry.accounts().is_empty());
 }
 
@@ -375,7 +377,7 @@ fn accounts_built_while_accounts_change_are_never_kept_stale() {
             let mut lists = 0u64;
             while !done.load(Ordering::Acquire) {
                 let list = registry.accounts();
-                let unique: HashSet<_> = list.iter().map(|(k, _)| k).collect();
+                let unique: HashSet<_> = list.iter().map(|a| &a.key).collect();
                 assert_eq!(unique.len(), list.len(), "an account listed twice");
                 lists += 1;
             }

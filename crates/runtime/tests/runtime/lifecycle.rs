@@ -173,3 +173,39 @@ async fn a_handle_dropped_after_the_runtime_does_not_panic() {
     drop(handle);
     drop(clone);
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_account_whose_last_handle_left_while_queued_is_not_refreshed() {
+    // One routine slot (the other is reserved for urgent work), held by a hung fetch.
+    let fetcher = serving(&["hung", "gone"]);
+    let runtime = builder()
+        .concurrency(2)
+        .fetch_timeout(Duration::from_secs(25))
+        .build()
+        .unwrap();
+    let _hung = attach(&runtime, "hung", &fetcher).await;
+    let gone = attach(&runtime, "gone", &fetcher).await;
+    fetcher.set(&endpoint("hung"), Behaviour::Hang);
+    let mut events = runtime.events();
+    // Tick 1 (10 s) starts the hung fetch, which holds the slot until 35 s; tick 2 (20 s)
+    // skips it and queues "gone" behind it.
+    sleep(Duration::from_secs(21)).await;
+    let fetched = fetcher.calls_to(&endpoint("gone"));
+    drop(gone);
+    // The slot frees at 35 s; the queued job finds the account gone.
+    sleep(Duration::from_secs(20)).await;
+    assert_eq!(fetcher.calls_to(&endpoint("gone")), fetched, "not fetched");
+    while let Ok(event) = events.try_recv() {
+        if let meridian_runtime::RuntimeEvent::RefreshFailed { account, .. } = event {
+            assert_ne!(
+                account,
+                endpoint("gone"),
+                "no failure for an account that left"
+            );
+        }
+    }
+    assert!(
+        fetcher.calls_to(&endpoint("hung")) >= 2,
+        "the hung account was fetched on tick 1 and again after its timeout"
+    );
+}
