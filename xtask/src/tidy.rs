@@ -1,6 +1,7 @@
 //! Tidy checks over the source tree, run as `cargo test -p xtask` (and so by `cargo xtask
 //! ci`): the written contract (ARCHITECTURE.md) names only tests and files that exist,
-//! every library module says what it is, and public error and response types can grow.
+//! every library module says what it is and can be read in one sitting, and public error
+//! and response types can grow.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -138,6 +139,23 @@ pub(crate) fn exhaustive_public_types(sources: &[(PathBuf, String)]) -> Vec<Stri
     found
 }
 
+/// The most lines a library source file may have (unit-test modules aside).
+pub(crate) const MAX_SOURCE_LINES: usize = 400;
+
+/// Library and binary modules under `crates/*/src` longer than [`MAX_SOURCE_LINES`], with
+/// their length; `tests.rs` unit-test modules are exempt, as are tests and examples
+/// outside `src`.
+pub(crate) fn oversized_modules(sources: &[(PathBuf, String)]) -> Vec<String> {
+    sources
+        .iter()
+        .filter(|(path, _)| is_crate_source(path) && !path.ends_with("tests.rs"))
+        .filter_map(|(path, text)| {
+            let lines = text.lines().count();
+            (lines > MAX_SOURCE_LINES).then(|| format!("{}: {lines} lines", path.display()))
+        })
+        .collect()
+}
+
 fn public_type_name(line: &str) -> Option<&str> {
     let rest = line
         .trim_start()
@@ -220,6 +238,12 @@ mod tests {
     }
 
     #[test]
+    fn no_library_module_is_over_400_lines() {
+        let found = oversized_modules(&sources());
+        assert!(found.is_empty(), "split by concept: {found:?}");
+    }
+
+    #[test]
     fn public_error_and_response_types_are_non_exhaustive() {
         let found = exhaustive_public_types(&sources());
         assert!(found.is_empty(), "add #[non_exhaustive]: {found:?}");
@@ -235,6 +259,14 @@ mod tests {
                     .to_string(),
             ),
             (PathBuf::from("/w/crates/a/src/nodoc.rs"), "fn x() {}".to_string()),
+            (
+                PathBuf::from("/w/crates/a/src/long.rs"),
+                "//! Long.\n".repeat(MAX_SOURCE_LINES + 1),
+            ),
+            (
+                PathBuf::from("/w/crates/a/src/m/tests.rs"),
+                "//! Tests.\n".repeat(MAX_SOURCE_LINES + 1),
+            ),
         ];
         let doc = "- x. Enforced by `a::real_test`, `a::ghost_test`.\n";
         assert_eq!(
@@ -242,6 +274,13 @@ mod tests {
             vec!["a::ghost_test".to_string()]
         );
         assert_eq!(undocumented_modules(&sources).len(), 2);
+        assert_eq!(
+            oversized_modules(&sources),
+            vec![format!(
+                "/w/crates/a/src/long.rs: {} lines",
+                MAX_SOURCE_LINES + 1
+            )]
+        );
         assert_eq!(
             exhaustive_public_types(&sources),
             vec!["/w/crates/a/src/lib.rs: BadError".to_string()]

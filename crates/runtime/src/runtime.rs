@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use futures_util::FutureExt;
 use meridian_location_store::Endpoint;
-use meridian_refresh_core::{AccountRegistry, ListedAccount};
+use meridian_refresh_core::AccountRegistry;
 use tokio::sync::broadcast;
 
 use crate::account::AccountState;
@@ -29,10 +29,6 @@ use crate::tasks::{TaskMonitor, Tasks};
 /// The registry: account endpoint → shared account state, one subscriber per handle: the
 /// fetcher (so the credential) it was attached with.
 pub(crate) type Registry = AccountRegistry<Endpoint, Arc<dyn AccountFetcher>, Arc<AccountState>>;
-
-/// The registry's account list, as a tick reads it (cached until an account comes or goes).
-pub(crate) type AccountList =
-    Arc<[ListedAccount<Endpoint, Arc<dyn AccountFetcher>, Arc<AccountState>>]>;
 
 /// Why [`Runtime::attach`] refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

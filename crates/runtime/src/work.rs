@@ -4,10 +4,17 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use meridian_location_store::Endpoint;
+use meridian_refresh_core::ListedAccount;
+
 use crate::account::AccountState;
 use crate::credentials::Credentials;
-use crate::runtime::AccountList;
+use crate::fetcher::AccountFetcher;
 use crate::tick::TickProgress;
+
+/// The registry's account list, as a tick reads it (cached until an account comes or goes).
+pub(crate) type AccountList =
+    Arc<[ListedAccount<Endpoint, Arc<dyn AccountFetcher>, Arc<AccountState>>]>;
 
 /// One account of the list a tick (or probe round) read: the list, shared by all its
 /// jobs, and the account's place in it. Through it a job reaches the account's state
