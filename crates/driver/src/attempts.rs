@@ -29,7 +29,8 @@ impl DriverInner {
     /// the account's one [`report`](meridian_runtime::AccountHandle::report) call, which
     /// marks, refreshes and spends the retry budget, and says what to do next. After a
     /// failure signal the retry waits for a topology at least as new as one fetched
-    /// after the failure. Runs in a `meridian.operation` span.
+    /// after the failure. Runs in a `meridian.operation` span, the wait for a pool slot
+    /// included.
     ///
     /// Cancellation-safe: dropping the future drops the attempt in flight (its pooled
     /// connection is discarded) and leaves nothing behind; a dropped write may have
@@ -38,29 +39,6 @@ impl DriverInner {
         if self.runtime.is_shut_down() {
             return Err(DriverError::Shutdown);
         }
-        let deadline = operation.timeout.map(|timeout| (after(timeout), timeout));
-        // Queued behind a busy pool, an operation holds only this small future: the
-        // attempt loop's state (two kilobytes) is allocated once a connection slot is
-        // free, so a thousand queued operations cost a thousand slot waits.
-        let admission = match deadline {
-            None => self.transport.admit().await,
-            Some((at, timeout)) => {
-                match tokio::time::timeout_at(at, self.transport.admit()).await {
-                    Ok(admission) => admission,
-                    Err(_) => return Err(Progress::default().deadline_exceeded(timeout)),
-                }
-            }
-        };
-        Box::pin(self.admitted(operation, deadline, admission)).await
-    }
-
-    /// [`execute`](Self::execute) once the first attempt's slot wait is over.
-    async fn admitted(
-        &self,
-        operation: &Operation,
-        deadline: Option<(Instant, Duration)>,
-        admission: Result<Admission<'_>, TransportError>,
-    ) -> Result<Success, DriverError> {
         let span = tracing::debug_span!(
             "meridian.operation",
             account = %self.handle.endpoint(),
@@ -72,6 +50,29 @@ impl DriverInner {
             activity_id = tracing::field::Empty,
             status = tracing::field::Empty,
         );
+        let deadline = operation.timeout.map(|timeout| (after(timeout), timeout));
+        // Queued behind a busy pool, an operation holds only this small future: the
+        // attempt loop's state (two kilobytes) is allocated once a connection slot is
+        // free, so a thousand queued operations cost a thousand slot waits.
+        let admit = self.transport.admit().instrument(span.clone());
+        let admission = match deadline {
+            None => admit.await,
+            Some((at, timeout)) => match tokio::time::timeout_at(at, admit).await {
+                Ok(admission) => admission,
+                Err(_) => return Err(Progress::default().deadline_exceeded(timeout)),
+            },
+        };
+        Box::pin(self.admitted(operation, deadline, admission, span)).await
+    }
+
+    /// [`execute`](Self::execute) once the first attempt's slot wait is over.
+    async fn admitted(
+        &self,
+        operation: &Operation,
+        deadline: Option<(Instant, Duration)>,
+        admission: Result<Admission<'_>, TransportError>,
+        span: tracing::Span,
+    ) -> Result<Success, DriverError> {
         let mut progress = Progress::default();
         let attempts = self
             .attempts(operation, deadline, Some(admission), &mut progress)

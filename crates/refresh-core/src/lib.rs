@@ -50,7 +50,9 @@ mod time;
 
 pub use backoff::Backoff;
 pub use gate::{Decision, FetchEpoch, FlightId, GateConfig, RefreshGate, Ticket, TriggerKind};
-pub use registry::{AccountRegistry, AccountSnapshot, ListedAccount, Registration, RegistrationId};
+pub use registry::{
+    AccountRegistry, AccountSnapshot, ListedAccount, Registration, RegistrationId, SubscriberLink,
+};
 pub use schedule::{Schedule, ScheduleConfig};
 pub use slots::{FetchSlots, SlotClass, SlotLease};
 pub use stats::RefreshStats;

@@ -16,9 +16,12 @@ use std::sync::{Arc, Mutex};
 use foldhash::fast::RandomState;
 
 mod entry;
+mod listed;
 
 use entry::{AccountEntry, EntryState};
 pub use entry::{Registration, RegistrationId};
+use listed::AccountList;
+pub use listed::{ListedAccount, SubscriberLink};
 
 /// A registry of accounts, keyed by `K` (an account endpoint in practice).
 ///
@@ -55,43 +58,6 @@ struct Inner<K, S, V> {
     create: Mutex<()>,
     /// The cached result of [`AccountRegistry::accounts`].
     accounts: Mutex<AccountList<K, S, V>>,
-}
-
-/// The account list a tick reads, cached until an account is added or removed.
-struct AccountList<K, S, V> {
-    /// Bumped by every addition or removal, so a list built across one is not kept.
-    generation: u64,
-    list: Option<Arc<[ListedAccount<K, S, V>]>>,
-}
-
-/// One account of the list a tick reads ([`AccountRegistry::accounts`]): its key and
-/// shared value, and a link to its entry, so that its live subscribers can be read later
-/// (when its refresh starts) without a lookup.
-pub struct ListedAccount<K, S, V> {
-    /// The account's key.
-    pub key: K,
-    /// The account's shared value.
-    pub shared: V,
-    entry: Arc<AccountEntry<K, S, V>>,
-}
-
-impl<K, S: Clone, V> ListedAccount<K, S, V> {
-    /// The account's live subscribers now, oldest first; none once the account is gone.
-    pub fn subscribers(&self) -> Vec<S> {
-        self.entry
-            .state()
-            .live()
-            .map(|(_, subscribers)| subscribers.iter().map(|(_, s)| s.clone()).collect())
-            .unwrap_or_default()
-    }
-}
-
-impl<K: fmt::Debug, S, V> fmt::Debug for ListedAccount<K, S, V> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ListedAccount")
-            .field("key", &self.key)
-            .finish_non_exhaustive()
-    }
 }
 
 /// One account as seen by a tick: its key, shared value and live subscribers.
@@ -182,6 +148,9 @@ where
         // Replaces a dead entry still linked under this key, if any; its last guard's
         // unlink then finds a different entry and leaves it alone.
         self.inner.map.pin().insert(key, Arc::clone(&entry));
+        // After the insert, and outside the creation lock: the stale list it drops may
+        // hold values whose Drop registers or deregisters.
+        drop(_create);
         self.inner.accounts_changed();
         (Registration { entry, id }, shared)
     }
@@ -226,9 +195,12 @@ where
         let list: Arc<[ListedAccount<K, S, V>]> = self.inner.listed().into();
         let mut cached = self.inner.account_list();
         // An account added or removed while the list was built: return it, keep nothing.
-        if cached.generation == generation {
-            cached.list = Some(Arc::clone(&list));
-        }
+        // A list another builder cached meanwhile is dropped outside the lock.
+        let replaced = (cached.generation == generation)
+            .then(|| cached.list.replace(Arc::clone(&list)))
+            .flatten();
+        drop(cached);
+        drop(replaced);
         list
     }
 
@@ -301,41 +273,6 @@ where
             }
         }
         out
-    }
-
-    /// Every live account, linked to its entry.
-    fn listed(&self) -> Vec<ListedAccount<K, S, V>>
-    where
-        K: Clone,
-        V: Clone,
-    {
-        let map = self.map.pin();
-        let mut out = Vec::with_capacity(map.len());
-        for entry in map.values() {
-            if let Some((shared, _)) = entry.state().live() {
-                out.push(ListedAccount {
-                    key: entry.key.clone(),
-                    shared: shared.clone(),
-                    entry: Arc::clone(entry),
-                });
-            }
-        }
-        out
-    }
-
-    fn account_list(&self) -> std::sync::MutexGuard<'_, AccountList<K, S, V>> {
-        self.accounts.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// An account was added or removed: the cached list is stale. Its shared values are
-    /// dropped outside the lock (their Drop may do anything).
-    pub(super) fn accounts_changed(&self) {
-        let stale = {
-            let mut cached = self.account_list();
-            cached.generation = cached.generation.wrapping_add(1);
-            cached.list.take()
-        };
-        drop(stale);
     }
 
     fn registration_count(&self) -> usize {

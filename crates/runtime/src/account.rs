@@ -319,6 +319,10 @@ impl AccountState {
             return;
         }
         let credentials = credentials();
+        if credentials.is_empty() {
+            // The account's last handle left after the round listed it: nobody to probe for.
+            return;
+        }
         for endpoint in due {
             self.counters.probes.fetch_add(1, Ordering::Relaxed);
             let timeout = self.fetch_timeout;

@@ -73,10 +73,10 @@ pub(crate) async fn run_loop(shared: Arc<Shared>, tasks: Tasks) {
         let rang = shared.alarm.take_due(now());
         if rang || now() >= probe_at {
             let mut queue = lock(&queue);
-            let list = shared.registry.accounts();
-            for (index, listed) in list.iter().enumerate() {
+            for listed in shared.registry.accounts().iter() {
                 if listed.shared.store.marked_count() > 0 {
-                    queue.push(Job::Probe(Listed::new(&list, index)));
+                    let job = Listed::new(Arc::clone(&listed.shared), listed.link());
+                    queue.push(Job::Probe(job));
                 }
             }
             if !rang {
@@ -135,12 +135,11 @@ async fn work(queue: Arc<Mutex<WorkQueue>>, class: Class, _slot: SlotGuard) {
 /// last of them finishes.
 fn queue_tick(shared: &Arc<Shared>, queue: &mut WorkQueue) {
     let progress = TickProgress::start(Arc::clone(shared));
-    let list = shared.registry.accounts();
-    for (index, listed) in list.iter().enumerate() {
+    for listed in shared.registry.accounts().iter() {
         let account = &listed.shared;
         if account.gate.is_flying()
             || !queue.push(Job::Refresh(
-                Listed::new(&list, index),
+                Listed::new(Arc::clone(account), listed.link()),
                 Arc::clone(&progress),
             ))
         {

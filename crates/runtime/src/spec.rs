@@ -9,7 +9,7 @@ use meridian_location_store::{Endpoint, RegionName, StoreConfig};
 /// from the first attach, and a later attach that sets a different value is refused
 /// ([`AttachError::Conflict`](crate::AttachError::Conflict)). (A driver routes by its own
 /// preferred regions per request instead; see `RouteRequest::preferred_regions`.)
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct AccountSpec {
     pub(crate) endpoint: Endpoint,
     /// The location store's settings; of those only the preferred regions are per
@@ -66,6 +66,18 @@ impl AccountSpec {
             return Some("bootstrap_endpoints");
         }
         None
+    }
+}
+
+/// Shows the per-account settings only: the store's unavailability TTL in `store` is not
+/// the account's (the runtime sets it), so printing it would mislead.
+impl std::fmt::Debug for AccountSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccountSpec")
+            .field("endpoint", &self.endpoint)
+            .field("preferred_regions", &self.store.preferred_regions())
+            .field("bootstrap_endpoints", &self.bootstrap_endpoints)
+            .finish()
     }
 }
 

@@ -4,42 +4,36 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use meridian_location_store::Endpoint;
-use meridian_refresh_core::ListedAccount;
+use meridian_refresh_core::SubscriberLink;
 
 use crate::account::AccountState;
 use crate::credentials::Credentials;
 use crate::fetcher::AccountFetcher;
 use crate::tick::TickProgress;
 
-/// The registry's account list, as a tick reads it (cached until an account comes or goes).
-pub(crate) type AccountList =
-    Arc<[ListedAccount<Endpoint, Arc<dyn AccountFetcher>, Arc<AccountState>>]>;
-
-/// One account of the list a tick (or probe round) read: the list, shared by all its
-/// jobs, and the account's place in it. Through it a job reaches the account's state
-/// and, when its fetch starts, its live handles' credentials — with no registry lookup.
+/// One account a tick (or probe round) listed: its state, and a link to its registry
+/// entry through which the job reads its live handles' credentials when its fetch starts —
+/// with no registry lookup. A job holds its own account only, never the whole list.
 pub(crate) struct Listed {
-    list: AccountList,
-    index: usize,
+    state: Arc<AccountState>,
+    link: SubscriberLink<Arc<dyn AccountFetcher>>,
 }
 
 impl Listed {
-    /// The `index`-th account of `list`.
-    pub(crate) fn new(list: &AccountList, index: usize) -> Self {
-        Self {
-            list: Arc::clone(list),
-            index,
-        }
+    pub(crate) fn new(
+        state: Arc<AccountState>,
+        link: SubscriberLink<Arc<dyn AccountFetcher>>,
+    ) -> Self {
+        Self { state, link }
     }
 
     pub(crate) fn state(&self) -> &Arc<AccountState> {
-        &self.list[self.index].shared
+        &self.state
     }
 
     /// The credentials of the account's handles alive now.
     fn credentials(&self) -> Credentials {
-        Credentials::newest_first(self.list[self.index].subscribers())
+        Credentials::newest_first(self.link.subscribers())
     }
 }
 

@@ -352,7 +352,8 @@ fn the_cached_account_list_never_keeps_a_removed_accounts_value() {
     let registry: AccountRegistry<String, (), Arc<u32>> = AccountRegistry::new();
     let value = Arc::new(7);
     let (a, _) = registry.register_with(key("acct"), (), |_| Arc::clone(&value));
-    drop(registry.accounts());
+    let link = registry.accounts()[0].link();
+    assert_eq!(link.subscribers(), vec![()], "read through the link");
     assert_eq!(
         Arc::strong_count(&value),
         3,
@@ -362,8 +363,9 @@ fn the_cached_account_list_never_keeps_a_removed_accounts_value() {
     assert_eq!(
         Arc::strong_count(&value),
         1,
-        "dropped with the last registration"
+        "dropped with the last registration, the link notwithstanding"
     );
+    assert!(link.subscribers().is_empty(), "gone with the account");
 }
 
 #[test]

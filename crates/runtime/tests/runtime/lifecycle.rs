@@ -2,10 +2,11 @@
 
 use std::time::Duration;
 
-use meridian_runtime::{AttachError, BuildError, Runtime};
+use meridian_location_store::{OperationKind, OperationOutcome};
+use meridian_runtime::{AttachError, BuildError, Runtime, RuntimeEvent};
 use tokio::time::sleep;
 
-use crate::fake::{Behaviour, account_doc, endpoint};
+use crate::fake::{Behaviour, account_doc, endpoint, regional};
 use crate::{attach, builder, serving};
 
 #[test]
@@ -186,26 +187,65 @@ async fn an_account_whose_last_handle_left_while_queued_is_not_refreshed() {
     let _hung = attach(&runtime, "hung", &fetcher).await;
     let gone = attach(&runtime, "gone", &fetcher).await;
     fetcher.set(&endpoint("hung"), Behaviour::Hang);
-    let mut events = runtime.events();
     // Tick 1 (10 s) starts the hung fetch, which holds the slot until 35 s; tick 2 (20 s)
     // skips it and queues "gone" behind it.
     sleep(Duration::from_secs(21)).await;
     let fetched = fetcher.calls_to(&endpoint("gone"));
+    let mut events = runtime.events();
     drop(gone);
-    // The slot frees at 35 s; the queued job finds the account gone.
+    // The slot frees at 35 s (the hung flight fails); the queued job finds "gone" gone.
     sleep(Duration::from_secs(20)).await;
-    assert_eq!(fetcher.calls_to(&endpoint("gone")), fetched, "not fetched");
+    let mut hung_failed = false;
+    let mut gone_failed = false;
     while let Ok(event) = events.try_recv() {
-        if let meridian_runtime::RuntimeEvent::RefreshFailed { account, .. } = event {
-            assert_ne!(
-                account,
-                endpoint("gone"),
-                "no failure for an account that left"
-            );
+        if let RuntimeEvent::RefreshFailed { account, .. } = event {
+            hung_failed |= account == endpoint("hung");
+            gone_failed |= account == endpoint("gone");
         }
     }
-    assert!(
-        fetcher.calls_to(&endpoint("hung")) >= 2,
-        "the hung account was fetched on tick 1 and again after its timeout"
-    );
+    assert!(hung_failed, "the slot was freed while the test waited");
+    assert!(!gone_failed, "no failure for an account that left");
+    assert_eq!(fetcher.calls_to(&endpoint("gone")), fetched, "not fetched");
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_account_whose_last_handle_left_while_queued_is_not_probed() {
+    // One routine slot, held by a hung fetch while "gone"'s probe round is queued.
+    let fetcher = serving(&["hung", "gone"]);
+    let runtime = builder()
+        .concurrency(2)
+        .fetch_timeout(Duration::from_secs(25))
+        .unavailability_ttl(Duration::from_secs(14))
+        .build()
+        .unwrap();
+    let _hung = attach(&runtime, "hung", &fetcher).await;
+    let gone = attach(&runtime, "gone", &fetcher).await;
+    let west = regional("gone", "westus");
+    let failure = OperationOutcome::response(OperationKind::Read, 503, None);
+    crate::report(&gone, &west, &failure);
+    fetcher.set(&endpoint("hung"), Behaviour::Hang);
+    // 10 s: the hung fetch takes the slot until 35 s; ~14 s: the mark expires and the
+    // probe of "gone" is queued behind it.
+    sleep(Duration::from_secs(21)).await;
+    let mut events = runtime.events();
+    drop(gone);
+    sleep(Duration::from_secs(20)).await;
+    let mut hung_failed = false;
+    while let Ok(event) = events.try_recv() {
+        match event {
+            RuntimeEvent::RefreshFailed { account, .. } => {
+                hung_failed |= account == endpoint("hung")
+            }
+            RuntimeEvent::ProbeResult { account, .. } => {
+                assert_ne!(
+                    account,
+                    endpoint("gone"),
+                    "no probe for an account that left"
+                );
+            }
+            _ => {}
+        }
+    }
+    assert!(hung_failed, "the slot was freed while the test waited");
+    assert_eq!(fetcher.probes_of(&west), 0, "not probed");
 }
