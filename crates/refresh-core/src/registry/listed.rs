@@ -16,9 +16,10 @@ pub(super) struct AccountList<K, S, V> {
     pub(super) list: Option<Arc<[ListedAccount<K, S, V>]>>,
 }
 
-/// One account of the list a tick reads ([`AccountRegistry::accounts`]): its key and
-/// shared value, and a link to its entry, so that its live subscribers can be read later
-/// (when its refresh starts) without a lookup.
+/// One account of the list a tick reads
+/// ([`AccountRegistry::accounts`](super::AccountRegistry::accounts)): its key and shared
+/// value, and a link to its entry, so that its live subscribers can be read later (when its
+/// refresh starts) without a lookup.
 pub struct ListedAccount<K, S, V> {
     /// The account's key.
     pub key: K,
