@@ -10,8 +10,8 @@ const USAGE: &str =
     "usage: cargo xtask <ci | layering | fuzz [SECONDS] | interop | compare [MEASUREMENT...]>
 
   ci        fmt --check, clippy -D warnings, tests (with doctests), every benchmark
-            once in test mode, the tour,
-            docs -D warnings, then the crate layering check; stops at the first failure
+            once in test mode, the tour, docs -D warnings, a check that the fuzz
+            targets compile, then the crate layering check; stops at the first failure
   layering  only the crate layering check
   fuzz      a short smoke run of every fuzz target (default 30 s each; needs
             `cargo install cargo-fuzz`; stable toolchain, --sanitizer none)
@@ -98,6 +98,19 @@ const CI_STEPS: &[Step] = &[
         name: "docs",
         args: &["doc", "--workspace", "--no-deps"],
         env: &[("RUSTDOCFLAGS", "-D warnings")],
+    },
+    // The fuzz workspace is excluded from this one, so nothing else builds it: without
+    // this step its targets rot silently when a crate's API moves.
+    Step {
+        name: "fuzz targets compile",
+        args: &[
+            "check",
+            "--locked",
+            "--manifest-path",
+            "fuzz/Cargo.toml",
+            "--bins",
+        ],
+        env: &[],
     },
 ];
 
