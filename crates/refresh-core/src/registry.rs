@@ -166,10 +166,10 @@ where
         V: Clone,
     {
         self.inner
-            .collect(|key, shared, subscribers| AccountSnapshot {
-                key: key.clone(),
+            .collect(|entry, shared, subscribers| AccountSnapshot {
+                key: entry.key.clone(),
                 shared: shared.clone(),
-                subscribers: subscribers.iter().map(|(_, s)| s.clone()).collect(),
+                subscribers: entry::clones(subscribers),
             })
     }
 
@@ -218,9 +218,7 @@ where
         S: Clone,
     {
         self.inner
-            .with_live(key, |_, subscribers| {
-                subscribers.iter().map(|(_, s)| s.clone()).collect()
-            })
+            .with_live(key, |_, subscribers| entry::clones(subscribers))
             .unwrap_or_default()
     }
 
@@ -264,12 +262,15 @@ where
     }
 
     /// Maps every live entry with `f`, locking one entry at a time.
-    fn collect<T>(&self, mut f: impl FnMut(&K, &V, &[(RegistrationId, S)]) -> T) -> Vec<T> {
+    fn collect<T>(
+        &self,
+        mut f: impl FnMut(&Arc<AccountEntry<K, S, V>>, &V, &[(RegistrationId, S)]) -> T,
+    ) -> Vec<T> {
         let map = self.map.pin();
         let mut out = Vec::with_capacity(map.len());
         for entry in map.values() {
             if let Some((shared, subscribers)) = entry.state().live() {
-                out.push(f(&entry.key, shared, subscribers));
+                out.push(f(entry, shared, subscribers));
             }
         }
         out

@@ -36,6 +36,11 @@ pub(super) struct EntryState<S, V> {
     pub(super) shared: Option<V>,
 }
 
+/// The subscribers of a subscriber list, cloned, in registration order.
+pub(super) fn clones<S: Clone>(subscribers: &[(RegistrationId, S)]) -> Vec<S> {
+    subscribers.iter().map(|(_, s)| s.clone()).collect()
+}
+
 impl<S, V> EntryState<S, V> {
     /// The shared value and subscribers, if the entry is live.
     pub(super) fn live(&self) -> Option<(&V, &[(RegistrationId, S)])> {

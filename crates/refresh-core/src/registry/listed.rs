@@ -7,7 +7,7 @@ use std::hash::Hash;
 use std::sync::{Arc, MutexGuard};
 
 use super::Inner;
-use super::entry::AccountEntry;
+use super::entry::{self, AccountEntry};
 
 /// The account list a tick reads, cached until an account is added or removed.
 pub(super) struct AccountList<K, S, V> {
@@ -34,11 +34,6 @@ where
     S: Clone + Send + Sync + 'static,
     V: Send + Sync + 'static,
 {
-    /// The account's live subscribers now, oldest first; none once the account is gone.
-    pub fn subscribers(&self) -> Vec<S> {
-        self.entry.live_subscribers()
-    }
-
     /// A link to this account's entry alone, to read its subscribers later without
     /// holding the whole list (nor any account's shared value).
     pub fn link(&self) -> SubscriberLink<S> {
@@ -78,7 +73,7 @@ where
     fn live_subscribers(&self) -> Vec<S> {
         self.state()
             .live()
-            .map(|(_, subscribers)| subscribers.iter().map(|(_, s)| s.clone()).collect())
+            .map(|(_, subscribers)| entry::clones(subscribers))
             .unwrap_or_default()
     }
 }
@@ -103,18 +98,11 @@ where
         K: Clone,
         V: Clone,
     {
-        let map = self.map.pin();
-        let mut out = Vec::with_capacity(map.len());
-        for entry in map.values() {
-            if let Some((shared, _)) = entry.state().live() {
-                out.push(ListedAccount {
-                    key: entry.key.clone(),
-                    shared: shared.clone(),
-                    entry: Arc::clone(entry),
-                });
-            }
-        }
-        out
+        self.collect(|entry, shared, _| ListedAccount {
+            key: entry.key.clone(),
+            shared: shared.clone(),
+            entry: Arc::clone(entry),
+        })
     }
 
     pub(super) fn account_list(&self) -> MutexGuard<'_, AccountList<K, S, V>> {
