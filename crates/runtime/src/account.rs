@@ -313,17 +313,8 @@ impl AccountState {
 
     /// Probes every endpoint whose mark expired, one at a time, each bounded by the fetch
     /// timeout, and reports the results to the store. Run by the loop with a slot held.
-    pub(crate) async fn probe_due(&self, credentials: impl FnOnce() -> Credentials) {
-        let due = self.store.due_probes(now());
-        if due.is_empty() {
-            return;
-        }
-        let credentials = credentials();
-        if credentials.is_empty() {
-            // The account's last handle left after the round listed it: nobody to probe for.
-            return;
-        }
-        for endpoint in due {
+    pub(crate) async fn probe_due(&self, credentials: &Credentials) {
+        for endpoint in self.store.due_probes(now()) {
             self.counters.probes.fetch_add(1, Ordering::Relaxed);
             let timeout = self.fetch_timeout;
             let probe = credentials.try_each(&self.counters.credential_fallbacks, |fetcher| {

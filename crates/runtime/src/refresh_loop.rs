@@ -75,8 +75,7 @@ pub(crate) async fn run_loop(shared: Arc<Shared>, tasks: Tasks) {
             let mut queue = lock(&queue);
             for listed in shared.registry.accounts().iter() {
                 if listed.shared.store.marked_count() > 0 {
-                    let job = Listed::new(Arc::clone(&listed.shared), listed.link());
-                    queue.push(Job::Probe(job));
+                    queue.push(Job::Probe(Listed::of(listed)));
                 }
             }
             if !rang {
@@ -138,10 +137,7 @@ fn queue_tick(shared: &Arc<Shared>, queue: &mut WorkQueue) {
     for listed in shared.registry.accounts().iter() {
         let account = &listed.shared;
         if account.gate.is_flying()
-            || !queue.push(Job::Refresh(
-                Listed::new(Arc::clone(account), listed.link()),
-                Arc::clone(&progress),
-            ))
+            || !queue.push(Job::Refresh(Listed::of(listed), Arc::clone(&progress)))
         {
             account
                 .counters

@@ -4,7 +4,8 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use meridian_refresh_core::SubscriberLink;
+use meridian_location_store::Endpoint;
+use meridian_refresh_core::{ListedAccount, SubscriberLink};
 
 use crate::account::AccountState;
 use crate::credentials::Credentials;
@@ -20,11 +21,14 @@ pub(crate) struct Listed {
 }
 
 impl Listed {
-    pub(crate) fn new(
-        state: Arc<AccountState>,
-        link: SubscriberLink<Arc<dyn AccountFetcher>>,
+    /// The job's hold on one account of a tick's list.
+    pub(crate) fn of(
+        listed: &ListedAccount<Endpoint, Arc<dyn AccountFetcher>, Arc<AccountState>>,
     ) -> Self {
-        Self { state, link }
+        Self {
+            state: Arc::clone(&listed.shared),
+            link: listed.link(),
+        }
     }
 
     pub(crate) fn state(&self) -> &Arc<AccountState> {
@@ -54,10 +58,14 @@ pub(crate) enum Class {
 }
 
 impl Job {
-    fn account(&self) -> &Arc<AccountState> {
+    fn listed(&self) -> &Listed {
         match self {
-            Self::Refresh(listed, _) | Self::Probe(listed) => listed.state(),
+            Self::Refresh(listed, _) | Self::Probe(listed) => listed,
         }
+    }
+
+    fn account(&self) -> &Arc<AccountState> {
+        self.listed().state()
     }
 
     fn class(&self) -> Class {
@@ -77,18 +85,17 @@ impl Job {
         }
     }
 
-    /// Runs the job (the caller holds a slot).
+    /// Runs the job (the caller holds a slot), signed with the credentials of the
+    /// account's handles alive now; with none — the last one left after the job was
+    /// queued — there is nobody to refresh or probe for, and nothing is done.
     pub(crate) async fn run(self) {
+        let credentials = self.listed().credentials();
+        if credentials.is_empty() {
+            return;
+        }
         match self {
-            Self::Refresh(listed, tick) => {
-                let credentials = listed.credentials();
-                // None: the account's last handle left after the tick listed it.
-                if !credentials.is_empty() {
-                    listed.state().refresh_periodic(&credentials).await;
-                }
-                drop(tick);
-            }
-            Self::Probe(listed) => listed.state().probe_due(|| listed.credentials()).await,
+            Self::Refresh(listed, _tick) => listed.state().refresh_periodic(&credentials).await,
+            Self::Probe(listed) => listed.state().probe_due(&credentials).await,
         }
     }
 }
