@@ -87,7 +87,7 @@ pub(crate) struct ItemRequest {
     pub(crate) upsert: bool,
 }
 
-pub(crate) fn id_of(body: &Value) -> Result<String, ApiError> {
+pub(crate) fn id_of(body: &Map<String, Value>) -> Result<String, ApiError> {
     match body.get("id") {
         Some(Value::String(id)) if !id.is_empty() && !id.contains(['/', '\\', '?', '#']) => {
             Ok(id.clone())
@@ -147,7 +147,7 @@ pub(crate) fn partition_key(header: Option<&str>) -> Result<(String, Value), Api
 impl DataStore {
     pub(crate) fn create_database(&mut self, body: Value) -> ApiResult {
         let mut resource = object(body)?;
-        let id = id_of(&Value::Object(resource.clone()))?;
+        let id = id_of(&resource)?;
         if self.databases.contains_key(&id) {
             return Err(ApiError::conflict(&format!("database {id}")));
         }
@@ -198,7 +198,7 @@ impl DataStore {
 
     pub(crate) fn create_container(&mut self, db: &str, body: Value) -> ApiResult {
         let mut resource = object(body)?;
-        let id = id_of(&Value::Object(resource.clone()))?;
+        let id = id_of(&resource)?;
         let path = resource
             .get("partitionKey")
             .and_then(|pk| pk.get("paths"))

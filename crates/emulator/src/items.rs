@@ -65,7 +65,7 @@ impl DataStore {
         request: &ItemRequest,
     ) -> ApiResult {
         let write = self.item_write(db, coll, body, request)?;
-        let id = id_of(&Value::Object(write.resource.clone()))?;
+        let id = id_of(&write.resource)?;
         let container = write.container;
         container.check_partition_key(&write.resource, &write.pk_value)?;
         let key = (write.pk, id.clone());
@@ -96,7 +96,7 @@ impl DataStore {
         request: &ItemRequest,
     ) -> ApiResult {
         let write = self.item_write(at.db, at.coll, body, request)?;
-        if id_of(&Value::Object(write.resource.clone()))? != at.id {
+        if id_of(&write.resource)? != at.id {
             return Err(ApiError::bad_request("the body's id must match the path"));
         }
         let container = write.container;
