@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use meridian_location_store::{OperationKind, OperationOutcome};
-use meridian_runtime::{AttachError, BuildError, Runtime, RuntimeEvent};
+use meridian_runtime::{AccountHandle, AttachError, BuildError, Runtime, RuntimeEvent};
 use tokio::time::sleep;
 
 use crate::fake::{Behaviour, account_doc, endpoint, regional};
@@ -175,18 +175,33 @@ async fn a_handle_dropped_after_the_runtime_does_not_panic() {
     drop(clone);
 }
 
-#[tokio::test(start_paused = true)]
-async fn an_account_whose_last_handle_left_while_queued_is_not_refreshed() {
-    // One routine slot (the other is reserved for urgent work), held by a hung fetch.
+/// Accounts "hung" and "gone" on a runtime with one routine slot (the other is reserved
+/// for urgent work) and a 25 s fetch timeout; from the next tick (10 s), "hung"'s fetch
+/// hangs and holds that slot until 35 s. Returns the runtime, the fetcher and "gone"'s
+/// handle ("hung"'s stays attached with the runtime).
+async fn gone_behind_a_hung_fetch(
+    builder: meridian_runtime::RuntimeBuilder,
+) -> (
+    Runtime,
+    std::sync::Arc<crate::fake::FakeFetcher>,
+    AccountHandle,
+    AccountHandle,
+) {
     let fetcher = serving(&["hung", "gone"]);
-    let runtime = builder()
+    let runtime = builder
         .concurrency(2)
         .fetch_timeout(Duration::from_secs(25))
         .build()
         .unwrap();
-    let _hung = attach(&runtime, "hung", &fetcher).await;
+    let hung = attach(&runtime, "hung", &fetcher).await;
     let gone = attach(&runtime, "gone", &fetcher).await;
     fetcher.set(&endpoint("hung"), Behaviour::Hang);
+    (runtime, fetcher, hung, gone)
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_account_whose_last_handle_left_while_queued_is_not_refreshed() {
+    let (runtime, fetcher, _hung, gone) = gone_behind_a_hung_fetch(builder()).await;
     // Tick 1 (10 s) starts the hung fetch, which holds the slot until 35 s; tick 2 (20 s)
     // skips it and queues "gone" behind it.
     sleep(Duration::from_secs(21)).await;
@@ -210,20 +225,11 @@ async fn an_account_whose_last_handle_left_while_queued_is_not_refreshed() {
 
 #[tokio::test(start_paused = true)]
 async fn an_account_whose_last_handle_left_while_queued_is_not_probed() {
-    // One routine slot, held by a hung fetch while "gone"'s probe round is queued.
-    let fetcher = serving(&["hung", "gone"]);
-    let runtime = builder()
-        .concurrency(2)
-        .fetch_timeout(Duration::from_secs(25))
-        .unavailability_ttl(Duration::from_secs(14))
-        .build()
-        .unwrap();
-    let _hung = attach(&runtime, "hung", &fetcher).await;
-    let gone = attach(&runtime, "gone", &fetcher).await;
+    let ttl = builder().unavailability_ttl(Duration::from_secs(14));
+    let (runtime, fetcher, _hung, gone) = gone_behind_a_hung_fetch(ttl).await;
     let west = regional("gone", "westus");
     let failure = OperationOutcome::response(OperationKind::Read, 503, None);
     crate::report(&gone, &west, &failure);
-    fetcher.set(&endpoint("hung"), Behaviour::Hang);
     // 10 s: the hung fetch takes the slot until 35 s; ~14 s: the mark expires and the
     // probe of "gone" is queued behind it.
     sleep(Duration::from_secs(21)).await;
