@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use meridian_benches::{
-    CountingFetcher, ParsingFetcher, account_body, account_doc, account_endpoint,
+    CountingFetcher, ParsingFetcher, account_body, account_doc, account_endpoint, sequential_pass,
 };
 use meridian_location_store::{LocationStore, StoreConfig};
 use meridian_runtime::{AccountFetcher, AccountHandle, Runtime};
@@ -95,11 +95,7 @@ fn bench(c: &mut Criterion) {
                     for _ in 0..iters {
                         tokio::time::sleep(interval).await;
                         let started = Instant::now();
-                        for (endpoint, store) in &stores {
-                            if let Ok(doc) = fetcher.fetch_account(endpoint).await {
-                                let _ = store.install(doc, Instant::now());
-                            }
-                        }
+                        sequential_pass(&stores, fetcher.as_ref()).await;
                         total += started.elapsed();
                     }
                     total
@@ -111,11 +107,7 @@ fn bench(c: &mut Criterion) {
                 rt.block_on(async {
                     let started = Instant::now();
                     for _ in 0..iters {
-                        for (endpoint, store) in &stores {
-                            if let Ok(doc) = fetcher.fetch_account(endpoint).await {
-                                let _ = store.install(doc, Instant::now());
-                            }
-                        }
+                        sequential_pass(&stores, fetcher.as_ref()).await;
                     }
                     started.elapsed()
                 })

@@ -11,9 +11,9 @@
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use meridian_location_store::{Endpoint, ValidatedAccount};
+use meridian_location_store::{Endpoint, LocationStore, ValidatedAccount};
 use meridian_runtime::{AccountFetcher, FetchFuture};
 use serde_json::json;
 
@@ -109,5 +109,15 @@ impl AccountFetcher for ParsingFetcher {
 
     fn probe<'a>(&'a self, _: &'a Endpoint) -> FetchFuture<'a, ()> {
         Box::pin(async { Ok(()) })
+    }
+}
+
+/// The tick benchmarks' baseline: one plain pass over `stores`, fetching each account's
+/// document with `fetcher` and installing it, one after another.
+pub async fn sequential_pass(stores: &[(Endpoint, LocationStore)], fetcher: &dyn AccountFetcher) {
+    for (endpoint, store) in stores {
+        if let Ok(doc) = fetcher.fetch_account(endpoint).await {
+            let _ = store.install(doc, Instant::now());
+        }
     }
 }
