@@ -3,16 +3,20 @@
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use crate::backoff::Backoff;
 use crate::stats::RefreshStats;
 use crate::time::saturating_add;
 
 mod config;
+mod signal;
+mod state;
 mod ticket;
 
 pub use config::GateConfig;
+pub use signal::SignalKind;
+use signal::{Kinds, Quiet};
+use state::{GateState, InFlight};
 pub use ticket::Ticket;
 use ticket::{Complete, Completion};
 
@@ -108,22 +112,6 @@ struct GateCell<W> {
     flying: AtomicBool,
 }
 
-struct GateState<W> {
-    flight: Option<InFlight<W>>,
-    next_flight: u64,
-    last_success: Option<Instant>,
-    consecutive_failures: u32,
-    retry_not_before: Option<Instant>,
-    /// Set when a signal-driven fetch learned nothing: further signals wait until then.
-    quiet_until: Option<Instant>,
-    stats: RefreshStats,
-}
-
-struct InFlight<W> {
-    id: FlightId,
-    waiter: W,
-}
-
 impl<W: Clone + Send + Sync + 'static> RefreshGate<W> {
     /// A gate with `config` and nothing in flight.
     pub fn new(config: GateConfig) -> Self {
@@ -136,7 +124,7 @@ impl<W: Clone + Send + Sync + 'static> RefreshGate<W> {
                     last_success: None,
                     consecutive_failures: 0,
                     retry_not_before: None,
-                    quiet_until: None,
+                    quiet: Quiet::default(),
                     stats: RefreshStats::default(),
                 }),
                 started: AtomicU64::new(0),
@@ -151,26 +139,37 @@ impl<W: Clone + Send + Sync + 'static> RefreshGate<W> {
     /// `make_waiter` is called only when a flight starts; its value is kept until the
     /// flight ends and cloned for every joiner.
     pub fn trigger(&self, now: Instant, make_waiter: impl FnOnce(FlightId) -> W) -> Decision<W> {
-        self.decide(now, TriggerKind::Event, FetchEpoch(u64::MAX), make_waiter)
+        self.decide(
+            now,
+            TriggerKind::Event,
+            FetchEpoch(u64::MAX),
+            None,
+            make_waiter,
+        )
     }
 
-    /// A failure signal at `now` from an operation routed at `routed` (the
+    /// A failure signal of `kind` at `now` from an operation routed at `routed` (the
     /// [`epoch`](Self::epoch) read before it was sent).
     ///
-    /// - A flight is running: [`Join`](Decision::Join) it.
+    /// - A flight is running: [`Join`](Decision::Join) it. If the operation was routed
+    ///   after that flight started, the flight may predate what the operation saw: should
+    ///   it learn nothing, the next signal of this kind still starts at once.
     /// - A flight started after `routed`: [`Superseded`](Decision::Superseded) — its
     ///   result is the answer; retry on it.
-    /// - The failure backoff runs, or the last signal-driven fetch learned nothing less
-    ///   than `min_interval` ago: [`Throttled`](Decision::Throttled).
+    /// - The failure backoff runs, or the last signal-driven fetch answering this kind of
+    ///   signal learned nothing less than `min_interval` ago:
+    ///   [`Throttled`](Decision::Throttled). A region failure that learned nothing never
+    ///   holds back a backend move, nor the other way round.
     /// - Otherwise [`Start`](Decision::Start), even right after another success: the first
     ///   signal of a real failover is never delayed by the window.
     pub fn signal(
         &self,
         now: Instant,
         routed: FetchEpoch,
+        kind: SignalKind,
         make_waiter: impl FnOnce(FlightId) -> W,
     ) -> Decision<W> {
-        self.decide(now, TriggerKind::Signal, routed, make_waiter)
+        self.decide(now, TriggerKind::Signal, routed, Some(kind), make_waiter)
     }
 
     /// The current epoch: how many flights have started. One atomic load, no lock: read
@@ -190,6 +189,7 @@ impl<W: Clone + Send + Sync + 'static> RefreshGate<W> {
             now,
             TriggerKind::Periodic,
             FetchEpoch(u64::MAX),
+            None,
             make_waiter,
         )
     }
@@ -199,10 +199,19 @@ impl<W: Clone + Send + Sync + 'static> RefreshGate<W> {
         now: Instant,
         kind: TriggerKind,
         routed: FetchEpoch,
+        signal: Option<SignalKind>,
         make_waiter: impl FnOnce(FlightId) -> W,
     ) -> Decision<W> {
         let mut state = self.lock();
-        if let Some(flight) = &state.flight {
+        let started = self.shared.started.load(Ordering::Relaxed);
+        if let Some(flight) = &mut state.flight {
+            if let Some(signal) = signal {
+                if routed.0 < started {
+                    flight.answers.add(signal);
+                } else {
+                    flight.answers.remove(signal);
+                }
+            }
             let (flight, waiter) = (flight.id, flight.waiter.clone());
             if kind != TriggerKind::Periodic {
                 state.stats.joined += 1;
@@ -213,11 +222,11 @@ impl<W: Clone + Send + Sync + 'static> RefreshGate<W> {
         let blocked = match kind {
             TriggerKind::Event => state.blocked_until(now, min_interval),
             TriggerKind::Signal => {
-                if self.shared.started.load(Ordering::Relaxed) > routed.0 {
+                if started > routed.0 {
                     state.stats.superseded += 1;
                     return Decision::Superseded;
                 }
-                state.signal_blocked_until(now)
+                state.signal_blocked_until(now, signal)
             }
             TriggerKind::Periodic => None,
         };
@@ -234,6 +243,7 @@ impl<W: Clone + Send + Sync + 'static> RefreshGate<W> {
         state.flight = Some(InFlight {
             id,
             waiter: make_waiter(id),
+            answers: signal.map(Kinds::of).unwrap_or_default(),
         });
         Decision::Start(Ticket {
             gate: Arc::downgrade(&self.shared) as Weak<dyn Complete>,
@@ -294,38 +304,6 @@ impl<W> GateCell<W> {
     }
 }
 
-impl<W> GateState<W> {
-    fn blocked_until(&self, now: Instant, min_interval: Duration) -> Option<Instant> {
-        let window = self.last_success.map(|at| saturating_add(at, min_interval));
-        latest_after(now, [window, self.retry_not_before])
-    }
-
-    fn signal_blocked_until(&self, now: Instant) -> Option<Instant> {
-        latest_after(now, [self.quiet_until, self.retry_not_before])
-    }
-
-    fn record_success(&mut self, now: Instant) {
-        self.last_success = Some(now);
-        self.consecutive_failures = 0;
-        self.retry_not_before = None;
-        self.stats.successes += 1;
-        self.stats.last_success = Some(now);
-    }
-
-    fn record_failure(&mut self, now: Instant, backoff: Backoff, jitter: f64) {
-        self.consecutive_failures = self.consecutive_failures.saturating_add(1);
-        let delay = backoff.delay(self.consecutive_failures, jitter);
-        self.retry_not_before = Some(saturating_add(now, delay));
-        self.stats.failures += 1;
-    }
-}
-
-/// The latest of `instants` if it is after `now`.
-fn latest_after<const N: usize>(now: Instant, instants: [Option<Instant>; N]) -> Option<Instant> {
-    let until = instants.into_iter().flatten().max()?;
-    (now < until).then_some(until)
-}
-
 impl<W> Clone for RefreshGate<W> {
     fn clone(&self) -> Self {
         Self {
@@ -354,22 +332,25 @@ impl<W> fmt::Debug for RefreshGate<W> {
 impl<W: Send + Sync> Complete for GateCell<W> {
     fn complete(&self, flight: FlightId, kind: TriggerKind, now: Instant, outcome: Completion) {
         let mut state = self.lock();
-        if state.flight.as_ref().map(|f| f.id) != Some(flight) {
-            return;
-        }
+        let answers = match &state.flight {
+            Some(running) if running.id == flight => running.answers,
+            _ => return,
+        };
         state.flight = None;
         self.flying.store(false, Ordering::Release);
         match outcome {
             Completion::Changed => {
                 state.record_success(now);
-                state.quiet_until = None;
+                state.quiet.clear();
             }
             Completion::Unchanged => {
                 state.record_success(now);
                 state.stats.unchanged += 1;
                 if kind == TriggerKind::Signal {
-                    // A signal that learned nothing: the next one waits for the window.
-                    state.quiet_until = Some(saturating_add(now, self.config.min_interval()));
+                    // Timely signals that learned nothing: the next ones of their kinds
+                    // wait for the window.
+                    let until = saturating_add(now, self.config.min_interval());
+                    state.quiet.hold(answers, until);
                 }
             }
             Completion::Failed(jitter) => {

@@ -49,11 +49,13 @@ mod stats;
 mod time;
 
 pub use backoff::Backoff;
-pub use gate::{Decision, FetchEpoch, FlightId, GateConfig, RefreshGate, Ticket, TriggerKind};
+pub use gate::{
+    Decision, FetchEpoch, FlightId, GateConfig, RefreshGate, SignalKind, Ticket, TriggerKind,
+};
 pub use registry::{
     AccountRegistry, AccountSnapshot, ListedAccount, Registration, RegistrationId, SubscriberLink,
 };
 pub use schedule::{Schedule, ScheduleConfig};
-pub use slots::{FetchSlots, SlotClass, SlotLease};
+pub use slots::{FetchSlots, SlotClass, SlotLease, UrgentWaiter};
 pub use stats::RefreshStats;
 pub use time::saturating_add;

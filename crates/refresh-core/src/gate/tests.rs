@@ -1,7 +1,9 @@
 //! The gate's decisions, rule by rule, and a property test over random sequences.
 
 use super::*;
+use crate::backoff::Backoff;
 use proptest::prelude::*;
+use std::time::Duration;
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
@@ -240,7 +242,49 @@ proptest! {
 }
 
 fn signal(gate: &RefreshGate<u64>, now: Instant, routed: FetchEpoch) -> Decision<u64> {
-    gate.signal(now, routed, |id| id.get())
+    gate.signal(now, routed, SignalKind::BackendMoved, |id| id.get())
+}
+
+fn region_failure(gate: &RefreshGate<u64>, now: Instant, routed: FetchEpoch) -> Decision<u64> {
+    gate.signal(now, routed, SignalKind::RegionFailure, |id| id.get())
+}
+
+#[test]
+fn a_signal_routed_after_the_flight_started_is_not_silenced_by_its_stale_answer() {
+    let (gate, t0) = (gate(), Instant::now());
+    let Decision::Start(ticket) = signal(&gate, t0, gate.epoch()) else {
+        panic!("first signal starts")
+    };
+    // The backend moves while the fetch runs; an operation routed now fails and joins.
+    let late = gate.epoch();
+    assert!(matches!(
+        signal(&gate, t0 + ms(10), late),
+        Decision::Join { .. }
+    ));
+    // The fetch read the document before the move: it learned nothing.
+    ticket.succeed_unchanged(t0 + ms(20));
+    // The late signal's retry fails again: it starts a fetch at once, not in 5 s.
+    assert!(matches!(
+        signal(&gate, t0 + ms(30), gate.epoch()),
+        Decision::Start(_)
+    ));
+}
+
+#[test]
+fn a_region_failure_that_learned_nothing_does_not_hold_a_backend_move() {
+    let (gate, t0) = (gate(), Instant::now());
+    let Decision::Start(ticket) = region_failure(&gate, t0, gate.epoch()) else {
+        panic!("first signal starts")
+    };
+    ticket.succeed_unchanged(t0);
+    assert!(matches!(
+        region_failure(&gate, t0 + ms(10), gate.epoch()),
+        Decision::Throttled { .. }
+    ));
+    assert!(matches!(
+        signal(&gate, t0 + ms(10), gate.epoch()),
+        Decision::Start(_)
+    ));
 }
 
 #[test]
