@@ -157,6 +157,16 @@ impl Marks {
         changed
     }
 
+    /// When the earliest mark expires (it may already have).
+    pub(crate) fn earliest_expiry(&self) -> Option<Instant> {
+        self.entries
+            .values()
+            .flat_map(|m| [m.read, m.write])
+            .flatten()
+            .map(|m| m.expires)
+            .min()
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.entries.len()
     }

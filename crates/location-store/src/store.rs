@@ -251,6 +251,11 @@ impl LocationStore {
         self.lock().marks.due(now)
     }
 
+    /// When the earliest mark expires (it may already have): when the next probe is due.
+    pub fn next_mark_expiry(&self) -> Option<Instant> {
+        self.lock().marks.earliest_expiry()
+    }
+
     /// A probe of `endpoint` finished: success returns it to rotation, failure restarts
     /// its TTL.
     pub fn record_probe(&self, endpoint: &Endpoint, success: bool, now: Instant) {

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
 use meridian_location_store::{Endpoint, Installed, LocationStore, ValidatedAccount};
-use meridian_refresh_core::{Decision, FetchEpoch, FlightId, RefreshGate, SlotClass, Ticket};
+use meridian_refresh_core::{Decision, FetchEpoch, FlightId, RefreshGate, SignalKind, Ticket};
 use tokio::sync::broadcast;
 use tracing::Instrument;
 
@@ -18,7 +18,7 @@ use crate::credentials::Credentials;
 use crate::events::{AccountEvents, RuntimeEvent};
 use crate::fetcher::{FetchError, FetchFuture};
 use crate::flight::{FlightReporter, FlightResult, Waiter};
-use crate::runtime::Registry;
+use crate::shared::Registry;
 use crate::slots::Slots;
 use crate::spec::AccountSpec;
 use crate::tasks::Tasks;
@@ -39,9 +39,11 @@ pub(crate) struct AccountCounters {
     pub(crate) credential_fallbacks: AtomicU64,
     /// The last completed flight failed: the account's work is "suspect" for the slots.
     pub(crate) failing: AtomicBool,
-    /// A periodic refresh of this account is queued in the loop (never twice).
+    /// A periodic refresh of this account is queued or running in the loop (never
+    /// twice; held by the job, see `work::Job`).
     pub(crate) queued: AtomicBool,
-    /// A probe round of this account is queued in the loop (never twice).
+    /// A probe round of this account is queued or running in the loop (never twice, so
+    /// never two probes of one endpoint at once).
     pub(crate) probe_queued: AtomicBool,
 }
 
@@ -128,15 +130,16 @@ impl AccountState {
         self.decide(tasks, registry, |gate, now, make| gate.trigger(now, make))
     }
 
-    /// A failure signal from an operation routed at `routed`.
+    /// A failure signal of `kind` from an operation routed at `routed`.
     pub(crate) fn signal(
         self: &Arc<Self>,
         tasks: &Tasks,
         registry: &Registry,
         routed: FetchEpoch,
+        kind: SignalKind,
     ) -> Triggered {
         self.decide(tasks, registry, |gate, now, make| {
-            gate.signal(now, routed, make)
+            gate.signal(now, routed, kind, make)
         })
     }
 
@@ -165,12 +168,17 @@ impl AccountState {
                 // If the runtime is shutting down the future is dropped unstarted: the
                 // ticket then releases the gate and joiners see `Cancelled`.
                 tasks.spawn(async move {
-                    let _slot = state
-                        .slots
-                        .acquire(SlotClass::Urgent, state.is_failing())
-                        .await;
+                    let _slot = state.slots.acquire_urgent(state.is_failing()).await;
                     let credentials = Credentials::of(&registry, &state.spec.endpoint);
                     drop(registry);
+                    if credentials.is_empty() {
+                        // The last handle left while the flight waited for its slot:
+                        // nobody to refresh for, and the state is gone with its entry.
+                        // Nothing is fetched, logged or reported as failed; joiners, if
+                        // any, see `Cancelled`.
+                        drop((ticket, reporter));
+                        return;
+                    }
                     state.run_flight(ticket, reporter, &credentials).await;
                 });
                 Triggered::Started(waiter)
@@ -332,12 +340,14 @@ impl AccountState {
             let probed_at = now();
             self.store
                 .record_probe(&endpoint, result.is_ok(), probed_at);
-            if result.is_err() {
-                // The mark's TTL restarted: probe again when it ends.
-                self.arm_alarm(probed_at);
-            }
             let unmarked = result.is_ok() && self.store.marks_of(&endpoint) == (None, None);
             self.events.probed(&endpoint, result.is_ok(), unmarked);
+        }
+        // Ring for the next mark to expire — one restarted by a failed probe, one set
+        // while this round ran, or one that became due after the round listed its work —
+        // so every mark is probed when its own TTL ends, not at the next probe round.
+        if let Some(at) = self.store.next_mark_expiry() {
+            self.alarm.arm(at);
         }
     }
 }

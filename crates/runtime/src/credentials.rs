@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use meridian_location_store::Endpoint;
 
 use crate::fetcher::{AccountFetcher, FetchError};
-use crate::runtime::Registry;
+use crate::shared::Registry;
 
 /// The distinct credentials of an account's live handles, newest first.
 pub(crate) struct Credentials(Vec<Arc<dyn AccountFetcher>>);

@@ -9,12 +9,12 @@ use meridian_location_store::{
     Action, Endpoint, GiveUpReason, Next, OperationOutcome, RetryClass, RetryState, RetryTarget,
     RoutingSnapshot, classify,
 };
-use meridian_refresh_core::{FetchEpoch, Registration};
+use meridian_refresh_core::{FetchEpoch, Registration, SignalKind};
 
 use crate::account::{AccountState, Triggered, now};
 use crate::fetcher::AccountFetcher;
 use crate::flight::{FlightResult, Waiter, wait};
-use crate::runtime::Registry;
+use crate::shared::Registry;
 use crate::stats::AccountStats;
 use crate::tasks::Tasks;
 
@@ -193,8 +193,16 @@ impl AccountHandle {
         if installed > routed.topology_generation {
             return RefreshWait(WaitFor::Nothing);
         }
+        let kind = if backend_moved {
+            SignalKind::BackendMoved
+        } else {
+            SignalKind::RegionFailure
+        };
         RefreshWait(
-            match self.state.signal(&self.tasks, &self.registry, routed.epoch) {
+            match self
+                .state
+                .signal(&self.tasks, &self.registry, routed.epoch, kind)
+            {
                 Triggered::Started(waiter) | Triggered::Joined(waiter) => WaitFor::Flight(waiter),
                 // Only a moved backend is worth waiting for: the same region would refuse
                 // the retry again. Other failures retry elsewhere at once.
@@ -223,10 +231,13 @@ impl AccountHandle {
                         return None;
                     }
                     tokio::time::sleep_until(until).await;
-                    match self
-                        .state
-                        .signal(&self.tasks, &self.registry, self.state.gate.epoch())
-                    {
+                    // Only a moved backend waits for the window (see `signal`).
+                    match self.state.signal(
+                        &self.tasks,
+                        &self.registry,
+                        self.state.gate.epoch(),
+                        SignalKind::BackendMoved,
+                    ) {
                         Triggered::Started(waiter) | Triggered::Joined(waiter) => {
                             Some(wait(waiter).await)
                         }

@@ -65,6 +65,7 @@ mod flight;
 mod handle;
 mod refresh_loop;
 mod runtime;
+mod shared;
 mod slots;
 mod spec;
 mod stats;

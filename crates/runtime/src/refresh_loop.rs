@@ -14,7 +14,7 @@ use meridian_refresh_core::{Schedule, SlotClass, saturating_add};
 use tokio::time::Instant;
 
 use crate::account::now;
-use crate::runtime::Shared;
+use crate::shared::Shared;
 use crate::slots::SlotGuard;
 use crate::tasks::Tasks;
 use crate::tick::TickProgress;
@@ -44,6 +44,10 @@ pub(crate) async fn run_loop(shared: Arc<Shared>, tasks: Tasks) {
     let sleep = tokio::time::sleep_until(Instant::from_std(tick_at.min(probe_at)));
     tokio::pin!(sleep);
     loop {
+        #[cfg(feature = "fault-injection")]
+        if shared.inject_panic.swap(false, Ordering::AcqRel) {
+            panic!("refresh loop panic injected by a test");
+        }
         let released = shared.slots.released();
         tokio::pin!(released);
         // Registered before starting workers, so a slot freed after that is not missed.
@@ -75,7 +79,7 @@ pub(crate) async fn run_loop(shared: Arc<Shared>, tasks: Tasks) {
             let mut queue = lock(&queue);
             for listed in shared.registry.accounts().iter() {
                 if listed.shared.store.marked_count() > 0 {
-                    queue.push(Job::Probe(Listed::of(listed)));
+                    queue.push(Job::probe(Listed::of(listed)));
                 }
             }
             if !rang {
@@ -108,7 +112,12 @@ fn start_workers(
                 break;
             };
             lock(queue).worker_started(class);
-            workers.push(Box::pin(work(Arc::clone(queue), class, slot)));
+            workers.push(Box::pin(work(
+                Arc::clone(shared),
+                Arc::clone(queue),
+                class,
+                slot,
+            )));
         }
     }
     waiting
@@ -116,9 +125,15 @@ fn start_workers(
 
 /// One worker: holds one slot and runs queued jobs of its class one after another until
 /// none is left, so a tick over many accounts costs no task, box or wake-up per account.
-async fn work(queue: Arc<Mutex<WorkQueue>>, class: Class, _slot: SlotGuard) {
+/// Between two jobs it hands its slot back if urgent work waits for one (the loop starts
+/// another worker once the urgent work has its slot), so an event-driven refresh waits
+/// for one job at most, never for the whole queue.
+async fn work(shared: Arc<Shared>, queue: Arc<Mutex<WorkQueue>>, class: Class, slot: SlotGuard) {
     let mut first = true;
     loop {
+        if !first && shared.slots.should_yield(&slot) {
+            break;
+        }
         let next = lock(&queue).next_job(class, first);
         first = false;
         let Some(job) = next else { break };
@@ -137,7 +152,7 @@ fn queue_tick(shared: &Arc<Shared>, queue: &mut WorkQueue) {
     for listed in shared.registry.accounts().iter() {
         let account = &listed.shared;
         if account.gate.is_flying()
-            || !queue.push(Job::Refresh(Listed::of(listed), Arc::clone(&progress)))
+            || !queue.push(Job::refresh(Listed::of(listed), Arc::clone(&progress)))
         {
             account
                 .counters

@@ -3,14 +3,10 @@
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::fmt;
-use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use futures_util::FutureExt;
-use meridian_location_store::Endpoint;
-use meridian_refresh_core::AccountRegistry;
 use tokio::sync::broadcast;
 
 use crate::account::AccountState;
@@ -20,15 +16,11 @@ use crate::events::{EVENT_CAPACITY, RuntimeEvent};
 use crate::fetcher::AccountFetcher;
 use crate::flight::wait;
 use crate::handle::{AccountHandle, account_stats};
-use crate::refresh_loop::run_loop;
+use crate::shared::{Registry, Shared, supervise};
 use crate::slots::Slots;
 use crate::spec::AccountSpec;
 use crate::stats::{RuntimeHealth, RuntimeStats};
 use crate::tasks::{TaskMonitor, Tasks};
-
-/// The registry: account endpoint → shared account state, one subscriber per handle: the
-/// fetcher (so the credential) it was attached with.
-pub(crate) type Registry = AccountRegistry<Endpoint, Arc<dyn AccountFetcher>, Arc<AccountState>>;
 
 /// Why [`Runtime::attach`] refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -44,26 +36,6 @@ pub enum AttachError {
         /// The setting's name.
         setting: &'static str,
     },
-}
-
-/// What the loop shares with the runtime. Holds no reference back to [`Runtime`], so
-/// the loop never keeps the runtime alive.
-pub(crate) struct Shared {
-    pub(crate) registry: Registry,
-    pub(crate) config: RuntimeConfig,
-    pub(crate) ticks: AtomicU64,
-    /// Duration of the last completed tick, in nanoseconds (0 before the first).
-    pub(crate) last_tick_nanos: AtomicU64,
-    /// The runtime-wide fetch slots (periodic, event-driven, first fetches, probes).
-    pub(crate) slots: Arc<Slots>,
-    /// Rung when the earliest unavailability mark expires.
-    pub(crate) alarm: Arc<ProbeAlarm>,
-    /// Whether the loop task is running now.
-    pub(crate) loop_running: AtomicBool,
-    /// Times the supervisor restarted the loop after it panicked.
-    pub(crate) loop_restarts: AtomicU64,
-    /// Where every account's [`RuntimeEvent`]s go.
-    pub(crate) events: broadcast::Sender<RuntimeEvent>,
 }
 
 /// Hosts any number of drivers and refreshes every registered account from one
@@ -176,6 +148,8 @@ impl RuntimeBuilder {
                     last_tick_nanos: AtomicU64::new(0),
                     loop_running: AtomicBool::new(false),
                     loop_restarts: AtomicU64::new(0),
+                    #[cfg(feature = "fault-injection")]
+                    inject_panic: AtomicBool::new(false),
                     events: broadcast::channel(EVENT_CAPACITY).0,
                 }),
                 tasks: Tasks::new(handle),
@@ -258,6 +232,16 @@ impl Runtime {
             let tasks = self.inner.tasks.clone();
             self.inner.tasks.spawn(supervise(shared, tasks));
         }
+    }
+
+    /// Makes the refresh loop panic at its next wake-up, as a bug in it would, so tests
+    /// see the supervisor restart it (feature `fault-injection`, for tests only).
+    #[cfg(feature = "fault-injection")]
+    pub fn inject_loop_panic(&self) {
+        self.inner
+            .shared
+            .inject_panic
+            .store(true, Ordering::Release);
     }
 
     /// Whether the refresh loop is alive, and how often it had to be restarted.
@@ -365,26 +349,6 @@ impl Runtime {
 /// Locks `mutex`; a poisoned lock still holds a consistent map (inserts cannot half-fail).
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// Runs the loop and restarts it if it panics: the panic is logged at `error`, counted in
-/// [`RuntimeHealth::loop_restarts`], and refreshing goes on. (Fetcher panics never get
-/// this far: each flight catches its own.)
-async fn supervise(shared: Arc<Shared>, tasks: Tasks) {
-    loop {
-        shared.loop_running.store(true, Ordering::Release);
-        let run = AssertUnwindSafe(run_loop(Arc::clone(&shared), tasks.clone()));
-        let ended = run.catch_unwind().await;
-        shared.loop_running.store(false, Ordering::Release);
-        match ended {
-            Ok(()) => return,
-            Err(_) if tasks.is_stopping() => return,
-            Err(_) => {
-                shared.loop_restarts.fetch_add(1, Ordering::Relaxed);
-                tracing::error!("the refresh loop panicked; restarting it");
-            }
-        }
-    }
 }
 
 impl fmt::Debug for Runtime {

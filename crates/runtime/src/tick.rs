@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering;
 
 use tokio::time::Instant;
 
-use crate::runtime::Shared;
+use crate::shared::Shared;
 
 /// Shared by every refresh one tick queued; the last one dropped records the tick (its
 /// count and how long it took), so a tick of skipped or instant work counts at once.

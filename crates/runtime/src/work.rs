@@ -41,12 +41,23 @@ impl Listed {
     }
 }
 
-/// One unit of queued work.
-pub(crate) enum Job {
-    /// A periodic refresh, counted towards the tick that queued it.
-    Refresh(Listed, Arc<TickProgress>),
+/// One unit of queued work. While it exists it holds its account's flag for its kind
+/// ("queued or running"), so the loop never queues a second refresh or probe round of
+/// one account while one waits or runs; dropping it — done, cancelled, or thrown away
+/// with the queue when the loop stops or panics — releases the flag.
+pub(crate) struct Job {
+    listed: Listed,
+    kind: JobKind,
+    /// Whether this job set its account's flag (a refused duplicate did not).
+    claimed: bool,
+}
+
+enum JobKind {
+    /// A periodic refresh. The tick that queued it counts as done when its last job is
+    /// dropped (held, never read).
+    Refresh(#[allow(dead_code)] Arc<TickProgress>),
     /// A probe round over the account's expired marks.
-    Probe(Listed),
+    Probe,
 }
 
 /// Which slots a job may take: suspect work (probes, accounts whose last fetch failed)
@@ -58,44 +69,71 @@ pub(crate) enum Class {
 }
 
 impl Job {
-    fn listed(&self) -> &Listed {
-        match self {
-            Self::Refresh(listed, _) | Self::Probe(listed) => listed,
+    /// A periodic refresh of `listed`, counted towards `tick`.
+    pub(crate) fn refresh(listed: Listed, tick: Arc<TickProgress>) -> Self {
+        Self {
+            listed,
+            kind: JobKind::Refresh(tick),
+            claimed: false,
+        }
+    }
+
+    /// A probe round over `listed`'s expired marks.
+    pub(crate) fn probe(listed: Listed) -> Self {
+        Self {
+            listed,
+            kind: JobKind::Probe,
+            claimed: false,
         }
     }
 
     fn account(&self) -> &Arc<AccountState> {
-        self.listed().state()
+        self.listed.state()
     }
 
     fn class(&self) -> Class {
-        if matches!(self, Self::Probe(_)) || self.account().is_failing() {
+        if matches!(self.kind, JobKind::Probe) || self.account().is_failing() {
             Class::Suspect
         } else {
             Class::Healthy
         }
     }
 
-    /// The account's "already queued" flag for this kind of job.
+    /// The account's "queued or running" flag for this kind of job.
     fn flag(&self) -> &AtomicBool {
         let counters = &self.account().counters;
-        match self {
-            Self::Refresh(..) => &counters.queued,
-            Self::Probe(_) => &counters.probe_queued,
+        match self.kind {
+            JobKind::Refresh(_) => &counters.queued,
+            JobKind::Probe => &counters.probe_queued,
         }
+    }
+
+    /// Sets the account's flag; `false` if another job of this kind already holds it.
+    fn claim(&mut self) -> bool {
+        self.claimed = !self.flag().swap(true, Ordering::AcqRel);
+        self.claimed
     }
 
     /// Runs the job (the caller holds a slot), signed with the credentials of the
     /// account's handles alive now; with none — the last one left after the job was
     /// queued — there is nobody to refresh or probe for, and nothing is done.
     pub(crate) async fn run(self) {
-        let credentials = self.listed().credentials();
+        let credentials = self.listed.credentials();
         if credentials.is_empty() {
             return;
         }
-        match self {
-            Self::Refresh(listed, _tick) => listed.state().refresh_periodic(&credentials).await,
-            Self::Probe(listed) => listed.state().probe_due(&credentials).await,
+        let state = self.listed.state();
+        match self.kind {
+            JobKind::Refresh(_) => state.refresh_periodic(&credentials).await,
+            JobKind::Probe => state.probe_due(&credentials).await,
+        }
+    }
+}
+
+impl Drop for Job {
+    fn drop(&mut self) {
+        if self.claimed {
+            self.flag().store(false, Ordering::Release);
         }
     }
 }
@@ -113,9 +151,10 @@ pub(crate) struct WorkQueue {
 }
 
 impl WorkQueue {
-    /// Queues `job` unless the same kind of job of that account is already queued.
-    pub(crate) fn push(&mut self, job: Job) -> bool {
-        if job.flag().swap(true, Ordering::AcqRel) {
+    /// Queues `job` unless the same kind of job of that account is already queued or
+    /// running.
+    pub(crate) fn push(&mut self, mut job: Job) -> bool {
+        if !job.claim() {
             return false;
         }
         match job.class() {
@@ -140,20 +179,16 @@ impl WorkQueue {
         if first {
             self.starting[class as usize] = self.starting[class as usize].saturating_sub(1);
         }
-        let job = match class {
+        match class {
             Class::Healthy => self.healthy.pop_front(),
             Class::Suspect => self.suspect.pop_front(),
-        };
-        if let Some(job) = &job {
-            job.flag().store(false, Ordering::Release);
         }
-        job
     }
 
+    /// Drops every queued job (releasing their accounts' flags).
     pub(crate) fn clear(&mut self) {
-        for job in self.healthy.drain(..).chain(self.suspect.drain(..)) {
-            job.flag().store(false, Ordering::Release);
-        }
+        self.healthy.clear();
+        self.suspect.clear();
     }
 
     fn jobs(&self, class: Class) -> &VecDeque<Job> {

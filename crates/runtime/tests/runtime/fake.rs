@@ -27,6 +27,10 @@ pub enum Behaviour {
 pub struct FakeFetcher {
     behaviour: Mutex<HashMap<Endpoint, Behaviour>>,
     probe_ok: Mutex<HashMap<Endpoint, bool>>,
+    /// Probes of these endpoints never answer.
+    probe_hangs: Mutex<std::collections::HashSet<Endpoint>>,
+    /// Probes in flight per endpoint now, and the most ever at once.
+    probes_in_flight: Mutex<HashMap<Endpoint, (usize, usize)>>,
     calls: Mutex<Vec<(Instant, Endpoint)>>,
     probes: Mutex<Vec<(Instant, Endpoint)>>,
     in_flight: AtomicUsize,
@@ -54,6 +58,20 @@ impl FakeFetcher {
 
     pub fn set_probe(&self, endpoint: &Endpoint, ok: bool) {
         self.probe_ok.lock().unwrap().insert(endpoint.clone(), ok);
+    }
+
+    /// Probes of `endpoint` hang (the runtime's fetch timeout ends them).
+    pub fn hang_probes(&self, endpoint: &Endpoint) {
+        self.probe_hangs.lock().unwrap().insert(endpoint.clone());
+    }
+
+    /// The most probes of `endpoint` ever in flight at once.
+    pub fn max_probes_in_flight(&self, endpoint: &Endpoint) -> usize {
+        self.probes_in_flight
+            .lock()
+            .unwrap()
+            .get(endpoint)
+            .map_or(0, |(_, max)| *max)
     }
 
     /// Fetches of `endpoint` so far.
@@ -99,6 +117,27 @@ impl FakeFetcher {
 }
 
 struct InFlight<'a>(&'a FakeFetcher);
+
+/// One probe in flight of one endpoint; counted down when the probe ends or is dropped.
+struct ProbeInFlight<'a>(&'a FakeFetcher, &'a Endpoint);
+
+impl<'a> ProbeInFlight<'a> {
+    fn start(fetcher: &'a FakeFetcher, endpoint: &'a Endpoint) -> Self {
+        let mut probes = fetcher.probes_in_flight.lock().unwrap();
+        let (now, max) = probes.entry(endpoint.clone()).or_default();
+        *now += 1;
+        *max = (*max).max(*now);
+        Self(fetcher, endpoint)
+    }
+}
+
+impl Drop for ProbeInFlight<'_> {
+    fn drop(&mut self) {
+        if let Some((now, _)) = self.0.probes_in_flight.lock().unwrap().get_mut(self.1) {
+            *now -= 1;
+        }
+    }
+}
 
 impl Drop for InFlight<'_> {
     fn drop(&mut self) {
@@ -147,6 +186,10 @@ impl AccountFetcher for FakeFetcher {
                 .lock()
                 .unwrap()
                 .push((Instant::now(), endpoint.clone()));
+            let _in_flight = ProbeInFlight::start(self, endpoint);
+            if self.probe_hangs.lock().unwrap().contains(endpoint) {
+                std::future::pending::<()>().await;
+            }
             if let Some(Behaviour::Unauthorized) = self.behaviour.lock().unwrap().get(endpoint) {
                 return Err(FetchError::Status {
                     status: 401,

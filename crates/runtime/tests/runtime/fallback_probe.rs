@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use meridian_location_store::{MarkReason, MarkScope, OperationKind, RouteRequest};
+use meridian_location_store::{OperationKind, OperationOutcome, RouteRequest};
 use meridian_runtime::AccountSpec;
 use tokio::time::sleep;
 
@@ -111,6 +111,13 @@ async fn the_loop_probes_expired_marks_and_only_a_successful_probe_fails_back() 
             .route(OperationKind::Read, &RouteRequest::default()),
         &regional("acct", "eastus")
     );
+    assert_eq!(
+        handle
+            .snapshot()
+            .route(OperationKind::Write, &RouteRequest::default()),
+        &west,
+        "a failed read marks the read scope only"
+    );
 
     fetcher.set_probe(&west, false);
     sleep(Duration::from_millis(3_500)).await;
@@ -148,7 +155,6 @@ async fn the_loop_probes_expired_marks_and_only_a_successful_probe_fails_back() 
         (stats.probes, stats.probe_failures, stats.marked_endpoints),
         (2, 1, 0)
     );
-    let _ = (MarkReason::Manual, MarkScope::Both);
 }
 
 #[tokio::test(start_paused = true)]
@@ -181,4 +187,60 @@ async fn a_mark_is_probed_when_its_ttl_ends_not_at_the_next_round() {
         &west,
         "and back in rotation"
     );
+}
+
+/// Two marks set a second apart, probe rounds only every minute: each is probed when its
+/// own TTL ends — the second too, though the alarm rang for the first.
+#[tokio::test(start_paused = true)]
+async fn every_mark_is_probed_when_its_own_ttl_ends() {
+    let fetcher = serving(&["acct"]);
+    let runtime = builder()
+        .unavailability_ttl(Duration::from_secs(3))
+        .probe_interval(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let handle = attach(&runtime, "acct", &fetcher).await;
+    let (west, east) = (regional("acct", "westus"), regional("acct", "eastus"));
+    let outage = OperationOutcome::response(OperationKind::Read, 503, None);
+    sleep(Duration::from_secs(1)).await;
+    crate::report(&handle, &west, &outage);
+    sleep(Duration::from_secs(1)).await;
+    crate::report(&handle, &east, &outage);
+    sleep(Duration::from_millis(2_100)).await;
+    assert_eq!(fetcher.probes_of(&west), 1, "west: probed at its expiry");
+    assert_eq!(fetcher.probes_of(&east), 0, "east: not before its own");
+    sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        fetcher.probes_of(&east),
+        1,
+        "east: probed when its own TTL ended, not at the next round"
+    );
+    assert_eq!(handle.stats().marked_endpoints, 0, "both back in rotation");
+}
+
+/// A probe that hangs (until the fetch timeout) must not be joined by a second probe of
+/// the same endpoint from the next round or alarm.
+#[tokio::test(start_paused = true)]
+async fn probes_of_one_endpoint_never_overlap() {
+    let fetcher = serving(&["acct"]);
+    let runtime = builder()
+        .concurrency(8)
+        .unavailability_ttl(Duration::from_secs(1))
+        .probe_interval(Duration::from_secs(1))
+        .fetch_timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let handle = attach(&runtime, "acct", &fetcher).await;
+    let west = regional("acct", "westus");
+    fetcher.hang_probes(&west);
+    let outage = OperationOutcome::response(OperationKind::Read, 503, None);
+    crate::report(&handle, &west, &outage);
+    // Twenty probe rounds while the first probe hangs.
+    sleep(Duration::from_secs(21)).await;
+    assert_eq!(fetcher.probes_of(&west), 1, "one probe, still hanging");
+    assert_eq!(fetcher.max_probes_in_flight(&west), 1);
+    // The timeout ends it (a failure: the TTL restarts); the next probe comes after.
+    sleep(Duration::from_secs(12)).await;
+    assert_eq!(fetcher.probes_of(&west), 2);
+    assert_eq!(fetcher.max_probes_in_flight(&west), 1);
 }

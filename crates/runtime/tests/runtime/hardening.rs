@@ -155,6 +155,10 @@ async fn panicking_fetcher_does_not_kill_the_loop() {
     );
     let health = runtime.health();
     assert!(health.is_healthy(), "{health:?}");
+    assert_eq!(
+        health.loop_restarts, 0,
+        "a fetcher's panic never reaches the loop"
+    );
     // An event-driven refresh of the bad account fails with a typed error, never hangs.
     sleep_past_window(t0).await;
     match bad.request_refresh().await {
@@ -163,7 +167,58 @@ async fn panicking_fetcher_does_not_kill_the_loop() {
         }
         other => panic!("{other:?}"),
     }
+    // A panic in the loop itself (a bug in it) is caught by the supervisor, which
+    // restarts the loop: the good account is refreshed again on schedule.
+    runtime.inject_loop_panic();
+    sleep(INTERVAL + Duration::from_millis(1)).await;
+    let health = runtime.health();
+    assert_eq!(health.loop_restarts, 1, "{health:?}");
+    assert!(health.loop_running, "{health:?}");
+    let before = fetcher.calls_to(&endpoint("good"));
+    sleep(INTERVAL * 3).await;
+    assert_eq!(fetcher.calls_to(&endpoint("good")) - before, 3);
     drop(good);
+}
+
+/// The loop panics while periodic refreshes are still queued: the restarted loop must
+/// not take those accounts for busy forever (their "queued" flags go with the queue).
+#[tokio::test(start_paused = true)]
+async fn accounts_are_refreshed_after_a_supervised_loop_restart() {
+    let fetcher = serving(&["hung", "a", "b"]);
+    let runtime = builder()
+        .concurrency(1)
+        .fetch_timeout(Duration::from_secs(25))
+        .build()
+        .unwrap();
+    let mut handles = Vec::new();
+    for name in ["hung", "a", "b"] {
+        handles.push(attach(&runtime, name, &fetcher).await);
+    }
+    fetcher.set(&endpoint("hung"), Behaviour::Hang);
+    let t0 = Instant::now();
+    // At 9 s an event-driven refresh of "hung" takes the one slot until 34 s; tick 1
+    // (10 s) queues "a" and "b" behind it. The loop panics when it wakes for tick 2.
+    tokio::time::sleep_until(t0 + Duration::from_secs(9)).await;
+    let hung = handles[0].clone();
+    tokio::spawn(async move { hung.request_refresh().await });
+    tokio::time::sleep_until(t0 + INTERVAL + Duration::from_secs(5)).await;
+    let before: Vec<usize> = ["a", "b"].map(|n| fetcher.calls_to(&endpoint(n))).into();
+    runtime.inject_loop_panic();
+    sleep(INTERVAL).await;
+    assert_eq!(runtime.health().loop_restarts, 1);
+    assert!(runtime.health().loop_running);
+    fetcher.set(
+        &endpoint("hung"),
+        Behaviour::Serve(account_doc("hung", "westus", &["westus", "eastus"])),
+    );
+    sleep(INTERVAL * 10).await;
+    for (name, before) in ["a", "b"].iter().zip(before) {
+        let fetched = fetcher.calls_to(&endpoint(name)) - before;
+        assert!(
+            fetched >= 9,
+            "{name}: {fetched} fetches in 10 ticks after the restart"
+        );
+    }
 }
 
 async fn sleep_past_window(_t0: Instant) {

@@ -189,7 +189,6 @@ async fn gone_behind_a_hung_fetch(
 ) {
     let fetcher = serving(&["hung", "gone"]);
     let runtime = builder
-        .concurrency(2)
         .fetch_timeout(Duration::from_secs(25))
         .build()
         .unwrap();
@@ -201,7 +200,7 @@ async fn gone_behind_a_hung_fetch(
 
 #[tokio::test(start_paused = true)]
 async fn an_account_whose_last_handle_left_while_queued_is_not_refreshed() {
-    let (runtime, fetcher, _hung, gone) = gone_behind_a_hung_fetch(builder()).await;
+    let (runtime, fetcher, _hung, gone) = gone_behind_a_hung_fetch(builder().concurrency(2)).await;
     // Tick 1 (10 s) starts the hung fetch, which holds the slot until 35 s; tick 2 (20 s)
     // skips it and queues "gone" behind it.
     sleep(Duration::from_secs(21)).await;
@@ -225,7 +224,9 @@ async fn an_account_whose_last_handle_left_while_queued_is_not_refreshed() {
 
 #[tokio::test(start_paused = true)]
 async fn an_account_whose_last_handle_left_while_queued_is_not_probed() {
-    let ttl = builder().unavailability_ttl(Duration::from_secs(14));
+    let ttl = builder()
+        .concurrency(2)
+        .unavailability_ttl(Duration::from_secs(14));
     let (runtime, fetcher, _hung, gone) = gone_behind_a_hung_fetch(ttl).await;
     let west = regional("gone", "westus");
     let failure = OperationOutcome::response(OperationKind::Read, 503, None);
@@ -254,4 +255,29 @@ async fn an_account_whose_last_handle_left_while_queued_is_not_probed() {
     }
     assert!(hung_failed, "the slot was freed while the test waited");
     assert_eq!(fetcher.probes_of(&west), 0, "not probed");
+}
+
+/// An event-driven flight waits for the one slot behind a hung fetch; meanwhile its
+/// account's last handle leaves. When the slot frees, nothing is fetched and no failure
+/// is reported for an account nobody holds.
+#[tokio::test(start_paused = true)]
+async fn an_event_flight_whose_last_handle_left_while_waiting_fetches_nothing() {
+    let (runtime, fetcher, _hung, gone) = gone_behind_a_hung_fetch(builder().concurrency(1)).await;
+    // 10 s: the hung periodic fetch takes the only slot until 35 s.
+    sleep(Duration::from_secs(11)).await;
+    let fetched = fetcher.calls_to(&endpoint("gone"));
+    let forbidden = OperationOutcome::response(OperationKind::Write, 403, Some(3));
+    let verdict = crate::report(&gone, &regional("gone", "westus"), &forbidden);
+    let mut events = runtime.events();
+    drop((verdict, gone));
+    sleep(Duration::from_secs(30)).await;
+    let mut hung_failed = false;
+    while let Ok(event) = events.try_recv() {
+        if let RuntimeEvent::RefreshFailed { account, error } = event {
+            assert_ne!(account, endpoint("gone"), "no failure reported: {error}");
+            hung_failed |= account == endpoint("hung");
+        }
+    }
+    assert!(hung_failed, "the slot was freed while the test waited");
+    assert_eq!(fetcher.calls_to(&endpoint("gone")), fetched, "not fetched");
 }

@@ -201,3 +201,65 @@ async fn event_refresh_not_blocked_by_hung_periodic_fetches() {
     );
     assert_eq!(ok.snapshot().topology_generation(), 2);
 }
+
+/// 70 accounts whose fetches take 1 s each, 8 slots and a 5 s interval: the periodic
+/// workers never run out of queued work. An account whose last fetch failed is suspect,
+/// so its failover refresh may not take the reserved slot; it takes the first slot a
+/// periodic worker hands back between two jobs — one 1 s fetch at most.
+#[tokio::test(start_paused = true)]
+async fn a_failing_accounts_failover_refresh_waits_for_one_fetch_at_most() {
+    let fetch = Duration::from_secs(1);
+    let fetcher = Arc::new(FakeFetcher::new());
+    let names: Vec<String> = (0..70).map(|i| format!("busy{i}")).collect();
+    for name in &names {
+        fetcher.set(
+            &endpoint(name),
+            Behaviour::Slow(fetch, account_doc(name, "westus", &["westus", "eastus"])),
+        );
+    }
+    let runtime = builder()
+        .concurrency(8)
+        .refresh_interval(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let handles = join_all(names.iter().map(|n| attach(&runtime, n, &fetcher))).await;
+    let target = &handles[0];
+    let account = endpoint(&names[0]);
+    // Its fetches start failing: after its next periodic refresh it is suspect.
+    fetcher.set(&account, Behaviour::Fail);
+    let failures = target.stats().refresh.failures;
+    while target.stats().refresh.failures == failures {
+        sleep(Duration::from_millis(100)).await;
+    }
+    sleep(Duration::from_secs(3)).await;
+    assert!(fetcher.in_flight() >= 7, "the periodic workers are busy");
+    // The service fails over and answers again; a write meets 403/3.
+    let moved = account_doc(&names[0], "eastus", &["eastus", "westus"]);
+    fetcher.set(&account, Behaviour::Serve(moved));
+    let west = crate::fake::regional(&names[0], "westus");
+    let forbidden = meridian_location_store::OperationOutcome::response(
+        meridian_location_store::OperationKind::Write,
+        403,
+        Some(3),
+    );
+    let failed_over = Instant::now();
+    let meridian_runtime::Verdict::Retry { refresh, .. } = crate::report(target, &west, &forbidden)
+    else {
+        panic!("a 403/3 is retried after a refresh")
+    };
+    // Bounded, so the test fails rather than waits forever if the refresh starves.
+    let result = tokio::time::timeout(INTERVAL * 6, target.await_refresh(refresh, None)).await;
+    assert!(
+        matches!(result, Ok(Some(FlightResult::Refreshed { .. }))),
+        "no refresh within a minute: {result:?}"
+    );
+    assert!(
+        Instant::now() - failed_over <= fetch,
+        "the failover refresh waited {:?}, more than one fetch",
+        Instant::now() - failed_over
+    );
+    assert_eq!(
+        target.snapshot().write_locations()[0].region.as_str(),
+        "eastus"
+    );
+}

@@ -130,3 +130,54 @@ async fn a_signal_from_an_older_topology_retries_without_fetching() {
     assert!(!refresh.is_needed(), "retry at once on the newer topology");
     assert_eq!(fetcher.total_calls(), calls);
 }
+
+/// A signal-driven fetch reads the document; the write region moves an instant later;
+/// an operation routed after the fetch started fails and joins it. The fetch returns the
+/// old document ("learned nothing") — which must not hold the next signal for the
+/// window: the retry's signal starts a fetch at once and the failover is followed.
+#[tokio::test(start_paused = true)]
+async fn a_failover_during_a_signal_flight_is_followed_at_once() {
+    let fetch = Duration::from_secs(1);
+    let fetcher = serving(&["acct"]);
+    let runtime = builder().build().unwrap();
+    let handle = attach(&runtime, "acct", &fetcher).await;
+    sleep(Duration::from_secs(6)).await;
+    let account = endpoint("acct");
+    let west = regional("acct", "westus");
+    let old = account_doc("acct", "westus", &["westus", "eastus"]);
+    fetcher.set(&account, Behaviour::Slow(fetch, old));
+    let forbidden = OperationOutcome::response(OperationKind::Write, 403, Some(3));
+    // A storm of 403/3 (say a write region draining) starts a fetch of the old document.
+    let Verdict::Retry { refresh: first, .. } = report(&handle, &west, &forbidden) else {
+        panic!("retried after a refresh")
+    };
+    sleep(fetch / 2).await;
+    // The failover happens now; a write routed now fails and joins the running fetch.
+    let failed_over = Instant::now();
+    fetcher.set(
+        &account,
+        Behaviour::Serve(account_doc("acct", "eastus", &["eastus", "westus"])),
+    );
+    let Verdict::Retry { refresh: late, .. } = report(&handle, &west, &forbidden) else {
+        panic!("retried after a refresh")
+    };
+    handle.await_refresh(first, None).await;
+    handle.await_refresh(late, None).await;
+    assert_eq!(handle.snapshot().write_locations()[0].endpoint, west);
+    // The late write's retry still goes to West US (the only write region listed) and
+    // fails again: its signal must start a fetch now, not in 5 s.
+    let Verdict::Retry { refresh: again, .. } = report(&handle, &west, &forbidden) else {
+        panic!("retried after a refresh")
+    };
+    handle.await_refresh(again, None).await;
+    assert_eq!(
+        handle.snapshot().write_locations()[0].endpoint,
+        regional("acct", "eastus"),
+        "the failover is followed"
+    );
+    assert!(
+        Instant::now() - failed_over <= fetch,
+        "followed {:?} after the failover, more than one fetch",
+        Instant::now() - failed_over
+    );
+}

@@ -1,0 +1,69 @@
+//! What the runtime's parts share: the account registry and the state the loop reads,
+//! and the supervisor that keeps the loop running. The public facade (`runtime.rs`)
+//! builds it; the loop, the handles and the accounts read it. It holds no reference back
+//! to the facade, so the loop never keeps the runtime alive.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use futures_util::FutureExt;
+use meridian_location_store::Endpoint;
+use meridian_refresh_core::AccountRegistry;
+use tokio::sync::broadcast;
+
+use crate::account::AccountState;
+use crate::alarm::ProbeAlarm;
+use crate::config::RuntimeConfig;
+use crate::events::RuntimeEvent;
+use crate::fetcher::AccountFetcher;
+use crate::refresh_loop::run_loop;
+use crate::slots::Slots;
+use crate::tasks::Tasks;
+
+/// The registry: account endpoint → shared account state, one subscriber per handle: the
+/// fetcher (so the credential) it was attached with.
+pub(crate) type Registry = AccountRegistry<Endpoint, Arc<dyn AccountFetcher>, Arc<AccountState>>;
+
+/// What the loop shares with the runtime. Holds no reference back to [`Runtime`], so
+/// the loop never keeps the runtime alive.
+pub(crate) struct Shared {
+    pub(crate) registry: Registry,
+    pub(crate) config: RuntimeConfig,
+    pub(crate) ticks: AtomicU64,
+    /// Duration of the last completed tick, in nanoseconds (0 before the first).
+    pub(crate) last_tick_nanos: AtomicU64,
+    /// The runtime-wide fetch slots (periodic, event-driven, first fetches, probes).
+    pub(crate) slots: Arc<Slots>,
+    /// Rung when the earliest unavailability mark expires.
+    pub(crate) alarm: Arc<ProbeAlarm>,
+    /// Whether the loop task is running now.
+    pub(crate) loop_running: AtomicBool,
+    /// Times the supervisor restarted the loop after it panicked.
+    pub(crate) loop_restarts: AtomicU64,
+    /// Where every account's [`RuntimeEvent`]s go.
+    pub(crate) events: broadcast::Sender<RuntimeEvent>,
+    /// Set by `Runtime::inject_loop_panic`: the loop panics at its next wake-up.
+    #[cfg(feature = "fault-injection")]
+    pub(crate) inject_panic: AtomicBool,
+}
+
+/// Runs the loop and restarts it if it panics: the panic is logged at `error`, counted in
+/// [`RuntimeHealth::loop_restarts`], and refreshing goes on. (Fetcher panics never get
+/// this far: each flight catches its own.)
+pub(crate) async fn supervise(shared: Arc<Shared>, tasks: Tasks) {
+    loop {
+        shared.loop_running.store(true, Ordering::Release);
+        let run = AssertUnwindSafe(run_loop(Arc::clone(&shared), tasks.clone()));
+        let ended = run.catch_unwind().await;
+        shared.loop_running.store(false, Ordering::Release);
+        match ended {
+            Ok(()) => return,
+            Err(_) if tasks.is_stopping() => return,
+            Err(_) => {
+                shared.loop_restarts.fetch_add(1, Ordering::Relaxed);
+                tracing::error!("the refresh loop panicked; restarting it");
+            }
+        }
+    }
+}
