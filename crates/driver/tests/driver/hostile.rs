@@ -3,12 +3,14 @@
 
 use std::time::Duration;
 
-use meridian_driver::{AccountConfig, Driver, DriverError};
+use meridian_driver::{AccountConfig, Driver, DriverError, OperationKind, RuntimeEvent};
 use meridian_emulator::{Emulator, FaultAction, FaultRule};
 use meridian_location_store::{MAX_CROSS_REGION_RETRIES, MAX_LOCATIONS};
 use meridian_runtime::{FlightResult, RefreshOutcome};
 use serde_json::{Value, json};
+use tokio::sync::broadcast::error::RecvError;
 
+use crate::servers::{Behaviour, RawServer};
 use crate::{driver, quiet_runtime};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -105,6 +107,99 @@ async fn idle_connection_closed_by_server_is_retried_safely() {
     }
     let _ = stop_tx.send(());
     server.join().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_region_that_closes_every_connection_is_failed_over() {
+    // A draining node or a load balancer with no backend, listed first for reads and
+    // writes: every connection is accepted and closed before a byte is read. The
+    // request never leaves the client (hyper gives up on the new connection before
+    // handing it the request, or the connection hands it back unsent), so this is a
+    // region failure, not a stale pooled connection and not a write that may have
+    // landed: mark the endpoint, signal a refresh, go on to West US — a create too.
+    let emulator = Emulator::builder()
+        .regions(["West US"])
+        .start()
+        .await
+        .unwrap();
+    let setup = driver(&quiet_runtime(), &emulator).await;
+    meridian_testkit::create_database_and_container(&setup, "db", "items").await;
+    let closing = RawServer::start(Behaviour::CloseAtOnce).await;
+    let west = emulator.region_endpoint("West US").unwrap();
+    let locations = json!([
+        {"name": "Nowhere", "databaseAccountEndpoint": closing.url()},
+        {"name": "West US", "databaseAccountEndpoint": west},
+    ]);
+    let mut document = emulator.account_document();
+    document["readableLocations"] = locations.clone();
+    document["writableLocations"] = locations;
+    emulator
+        .add_fault(FaultRule::on_class(
+            "account",
+            FaultAction::Body {
+                status: 200,
+                body: document,
+            },
+        ))
+        .unwrap();
+    for kind in [OperationKind::Write, OperationKind::Read] {
+        // A runtime of its own per kind: the first failure marks the endpoint for both.
+        let runtime = quiet_runtime();
+        let mut events = runtime.events();
+        let driver = driver(&runtime, &emulator).await;
+        assert_eq!(driver.route(kind).as_str(), closing.url());
+        let (accepted, refreshes) = (closing.accepted(), emulator.counters().account_reads());
+        let items = driver.container("db", "items");
+        let served = match kind {
+            OperationKind::Write => items
+                .create_item("p", &json!({"id": "a", "pk": "p"}))
+                .await
+                .map(|created| (created.endpoint, created.attempts)),
+            _ => items
+                .read_item::<Value>("p", "a")
+                .await
+                .map(|read| (read.endpoint, read.attempts)),
+        };
+        let (endpoint, attempts) = served.unwrap_or_else(|e| panic!("{kind:?}: {e:?}"));
+        assert_eq!(
+            endpoint.as_str(),
+            west,
+            "{kind:?} ends in the healthy region"
+        );
+        assert_eq!(
+            attempts, 2,
+            "{kind:?}: the closing region once, then West US"
+        );
+        assert!(
+            closing.accepted() > accepted,
+            "{kind:?}: the closing region was tried"
+        );
+        let marked = tokio::time::timeout(Duration::from_secs(30), async {
+            loop {
+                match events.recv().await {
+                    Ok(RuntimeEvent::EndpointMarked { endpoint, .. }) => return endpoint,
+                    Ok(_) | Err(RecvError::Lagged(_)) => {}
+                    Err(error) => panic!("{error}"),
+                }
+            }
+        })
+        .await
+        .expect("the closing endpoint is marked");
+        assert_eq!(marked.as_str(), closing.url(), "{kind:?}");
+        let signalled = crate::wait_for(Duration::from_secs(10), || async {
+            emulator.counters().account_reads() > refreshes
+        })
+        .await;
+        assert!(signalled, "{kind:?}: the failure signalled a refresh");
+    }
+    // The create was applied once (a second application would have been a 409).
+    emulator.clear_faults();
+    setup
+        .container("db", "items")
+        .read_item::<Value>("p", "a")
+        .await
+        .unwrap();
+    emulator.shutdown().await;
 }
 
 /// The result of the next account refresh this driver starts or joins (waiting out the
