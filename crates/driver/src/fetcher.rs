@@ -7,7 +7,7 @@ use meridian_location_store::{Endpoint, ValidatedAccount};
 use meridian_runtime::{AccountFetcher, FetchError, FetchFuture};
 
 use crate::credential::Credential;
-use crate::request::{Target, signed};
+use crate::request::{Target, Unsendable, signed};
 use crate::shared::PooledTransport;
 use crate::transport::{HttpResponse, TransportError};
 
@@ -30,7 +30,8 @@ impl DriverFetcher {
                 &Target::account(),
                 &[],
                 None,
-            );
+            )
+            .map_err(|Unsendable(name)| TransportError::Invalid(format!("header `{name}`")))?;
             self.transport.send(admission, request).await
         };
         let response = send.await.map_err(|error| match error {
