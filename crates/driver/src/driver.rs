@@ -33,9 +33,18 @@ pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
 /// idle timeouts of common gateways and load balancers.
 pub const DEFAULT_POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(20);
 
+/// The longest [`DriverBuilder::pool_idle_timeout`] (one day); longer is refused at
+/// [`build`](DriverBuilder::build).
+pub const MAX_POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
+
 /// The default bound of one shared pool: requests in flight over all endpoints, and idle
 /// connections kept per endpoint.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 32;
+
+/// The largest [`DriverBuilder::max_connections`]: more connections than one host's
+/// ephemeral ports could ever hold open is a mistake, and refused at
+/// [`build`](DriverBuilder::build).
+pub const MAX_CONNECTIONS_LIMIT: usize = 65_536;
 
 /// Which account to use and how to authenticate. `Debug` never shows the key.
 #[derive(Clone)]
@@ -136,13 +145,15 @@ impl DriverBuilder {
     /// Set it at or below the server's idle timeout: a connection is reused only while
     /// it has been idle less than this minus a guard (a quarter of it, at most 2 s), so
     /// a server that closes idle connections after exactly this long never closes one
-    /// under a request. Zero disables connection reuse.
+    /// under a request. Zero disables connection reuse; longer than
+    /// [`MAX_POOL_IDLE_TIMEOUT`] is refused.
     pub fn pool_idle_timeout(mut self, timeout: Duration) -> Self {
         self.pool_idle_timeout = timeout;
         self
     }
 
-    /// Bound of this driver's shared pool (default [`DEFAULT_MAX_CONNECTIONS`]): at most
+    /// Bound of this driver's shared pool (default [`DEFAULT_MAX_CONNECTIONS`], at most
+    /// [`MAX_CONNECTIONS_LIMIT`]): at most
     /// this many requests in flight over all endpoints (a request waits for a free slot
     /// within its request timeout) and this many idle connections kept per endpoint.
     /// Drivers with equal transport settings share the pool.
@@ -180,6 +191,17 @@ impl DriverBuilder {
         }
         if self.max_connections == 0 {
             return Err(ConfigError::new("max_connections", ConfigReason::Zero).into());
+        }
+        if self.pool_idle_timeout > MAX_POOL_IDLE_TIMEOUT {
+            let reason = ConfigReason::TooLong {
+                max: MAX_POOL_IDLE_TIMEOUT,
+            };
+            return Err(ConfigError::new("pool_idle_timeout", reason).into());
+        }
+        if self.max_connections > MAX_CONNECTIONS_LIMIT {
+            let max = MAX_CONNECTIONS_LIMIT as u64;
+            let reason = ConfigReason::TooLarge { max };
+            return Err(ConfigError::new("max_connections", reason).into());
         }
         let transport = self
             .runtime

@@ -83,6 +83,18 @@ pub enum ConfigReason {
     /// A duration or count that must be greater than zero.
     #[error("must be greater than zero")]
     Zero,
+    /// A count above the largest value the setting accepts.
+    #[error("must be at most {max}")]
+    TooLarge {
+        /// The largest accepted value.
+        max: u64,
+    },
+    /// A duration above the longest the setting accepts.
+    #[error("must be at most {max:?}")]
+    TooLong {
+        /// The longest accepted value.
+        max: Duration,
+    },
     /// The TLS configuration could not be built (a refused certificate...).
     #[error("{0}")]
     Tls(String),

@@ -62,7 +62,7 @@ pub use container::{Container, ItemResponse, PartitionKey};
 pub use database::Database;
 pub use driver::{
     AccountConfig, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_POOL_IDLE_TIMEOUT,
-    Driver, DriverBuilder,
+    Driver, DriverBuilder, MAX_CONNECTIONS_LIMIT, MAX_POOL_IDLE_TIMEOUT,
 };
 pub use error::{ConfigError, ConfigReason, DriverError, Failure};
 pub use metadata::ResponseMetadata;

@@ -40,6 +40,11 @@ impl SharedTransports {
             return Ok(pool);
         }
         pools.retain(|_, pool| pool.strong_count() > 0);
+        // `Semaphore::new` panics past its maximum; the builder bounds the setting far
+        // below it, and this keeps a panic out of here whatever the caller checked.
+        if key.max_connections > Semaphore::MAX_PERMITS {
+            return Err(format!("more than {} connections", Semaphore::MAX_PERMITS));
+        }
         let pool = Arc::new(PooledTransport {
             inner: HyperTransport::new(
                 &key.trusted_certificates,
