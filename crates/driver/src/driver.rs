@@ -23,28 +23,11 @@ use crate::fetcher::DriverFetcher;
 use crate::operation::Operation;
 use crate::request::Target;
 use crate::session::SessionTokens;
-use crate::shared::{PoolKey, PooledTransport, SharedTransports};
+use crate::shared::{
+    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_POOL_IDLE_TIMEOUT, PoolKey,
+    PooledTransport, SharedTransports,
+};
 use crate::signing::MasterKey;
-
-/// The default cap on a response body.
-pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
-
-/// The default idle timeout of pooled connections: well below the 30 s (and longer)
-/// idle timeouts of common gateways and load balancers.
-pub const DEFAULT_POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(20);
-
-/// The longest [`DriverBuilder::pool_idle_timeout`] (one day); longer is refused at
-/// [`build`](DriverBuilder::build).
-pub const MAX_POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
-
-/// The default bound of one shared pool: requests in flight over all endpoints, and idle
-/// connections kept per endpoint.
-pub const DEFAULT_MAX_CONNECTIONS: usize = 32;
-
-/// The largest [`DriverBuilder::max_connections`]: more connections than one host's
-/// ephemeral ports could ever hold open is a mistake, and refused at
-/// [`build`](DriverBuilder::build).
-pub const MAX_CONNECTIONS_LIMIT: usize = 65_536;
 
 /// Which account to use and how to authenticate. `Debug` never shows the key.
 #[derive(Clone)]
@@ -146,17 +129,19 @@ impl DriverBuilder {
     /// it has been idle less than this minus a guard (a quarter of it, at most 2 s), so
     /// a server that closes idle connections after exactly this long never closes one
     /// under a request. Zero disables connection reuse; longer than
-    /// [`MAX_POOL_IDLE_TIMEOUT`] is refused.
+    /// [`MAX_POOL_IDLE_TIMEOUT`](crate::MAX_POOL_IDLE_TIMEOUT) is refused.
     pub fn pool_idle_timeout(mut self, timeout: Duration) -> Self {
         self.pool_idle_timeout = timeout;
         self
     }
 
     /// Bound of this driver's shared pool (default [`DEFAULT_MAX_CONNECTIONS`], at most
-    /// [`MAX_CONNECTIONS_LIMIT`]): at most
-    /// this many requests in flight over all endpoints (a request waits for a free slot
-    /// within its request timeout) and this many idle connections kept per endpoint.
-    /// Drivers with equal transport settings share the pool.
+    /// [`MAX_CONNECTIONS_LIMIT`](crate::MAX_CONNECTIONS_LIMIT)): at most this many
+    /// operations' requests in flight over all endpoints (one waits for a free slot within
+    /// its request timeout) and this many idle connections kept per endpoint. The
+    /// runtime's refresh fetches and probes take no slot (its own fetch limit bounds
+    /// them), so a refresh never queues behind operations. Drivers with equal transport
+    /// settings share the pool.
     pub fn max_connections(mut self, connections: usize) -> Self {
         self.max_connections = connections;
         self
@@ -186,33 +171,18 @@ impl DriverBuilder {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        if self.request_timeout.is_zero() {
-            return Err(ConfigError::new("request_timeout", ConfigReason::Zero).into());
-        }
-        if self.max_connections == 0 {
-            return Err(ConfigError::new("max_connections", ConfigReason::Zero).into());
-        }
-        if self.pool_idle_timeout > MAX_POOL_IDLE_TIMEOUT {
-            let reason = ConfigReason::TooLong {
-                max: MAX_POOL_IDLE_TIMEOUT,
-            };
-            return Err(ConfigError::new("pool_idle_timeout", reason).into());
-        }
-        if self.max_connections > MAX_CONNECTIONS_LIMIT {
-            let max = MAX_CONNECTIONS_LIMIT as u64;
-            let reason = ConfigReason::TooLarge { max };
-            return Err(ConfigError::new("max_connections", reason).into());
-        }
+        let pool = PoolKey {
+            trusted_certificates: self.trusted_certificates,
+            request_timeout: self.request_timeout,
+            max_response_bytes: self.max_response_bytes,
+            max_connections: self.max_connections,
+            pool_idle_timeout: self.pool_idle_timeout,
+        };
+        pool.check()?;
         let transport = self
             .runtime
             .extension(SharedTransports::default)
-            .get(PoolKey {
-                trusted_certificates: self.trusted_certificates,
-                request_timeout: self.request_timeout,
-                max_response_bytes: self.max_response_bytes,
-                max_connections: self.max_connections,
-                pool_idle_timeout: self.pool_idle_timeout,
-            })
+            .get(pool)
             .map_err(|e| ConfigError::new("trusted certificates", ConfigReason::Tls(e)))?;
         let credential = Arc::new(Credential::new(key));
         let fetcher = Arc::new(DriverFetcher {

@@ -22,7 +22,10 @@ pub(crate) struct DriverFetcher {
 impl DriverFetcher {
     async fn get_account(&self, endpoint: &Endpoint) -> Result<HttpResponse, FetchError> {
         let send = async {
-            let admission = self.transport.admit().await?;
+            // No operation slot: the runtime bounds fetches and probes itself (its
+            // `concurrency`), and in an outage the operations hung in a failing region
+            // can hold every slot — the refresh that routes around them must not wait
+            // for them.
             let request = signed(
                 &self.credential.key(),
                 Method::GET,
@@ -32,7 +35,7 @@ impl DriverFetcher {
                 None,
             )
             .map_err(|Unsendable(name)| TransportError::Invalid(format!("header `{name}`")))?;
-            self.transport.send(admission, request).await
+            self.transport.send_refresh(request).await
         };
         let response = send.await.map_err(|error| match error {
             TransportError::Timeout(after) => FetchError::Timeout(after),
