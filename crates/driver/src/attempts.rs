@@ -127,10 +127,10 @@ impl DriverInner {
             }
             None => Cow::Borrowed(&operation.headers),
         };
-        let mut failover_deadline = after(self.retry_policy.failover_budget);
-        if let Some((deadline, _)) = deadline {
-            failover_deadline = failover_deadline.min(deadline);
-        }
+        // The failover budget bounds the waits for refreshes; it starts at the first
+        // failover signal, not at the operation's start (an operation throttled for a
+        // while still waits for the refresh its first 403/3 starts).
+        let mut failover_deadline: Option<Instant> = None;
         let span = tracing::Span::current();
         loop {
             // One snapshot per attempt: the endpoint, its region and what the retry logic
@@ -267,7 +267,13 @@ impl DriverInner {
                     let started_waiting = Instant::now();
                     // Boxed: only a retry pays for this future's space, not every
                     // operation waiting in the pool's queue.
-                    Box::pin(self.handle.await_refresh(refresh, Some(failover_deadline))).await;
+                    if refresh.is_needed() {
+                        let until = *failover_deadline.get_or_insert_with(|| {
+                            let until = after(self.retry_policy.failover_budget);
+                            deadline.map_or(until, |(deadline, _)| until.min(deadline))
+                        });
+                        Box::pin(self.handle.await_refresh(refresh, Some(until))).await;
+                    }
                     // Time spent waiting for the refresh counts towards the backoff.
                     let remaining = delay.saturating_sub(started_waiting.elapsed());
                     if let Some((deadline, timeout)) = deadline {
