@@ -2,12 +2,14 @@
 //! `CloseAtOnce` is a draining node or a load balancer with no backend (every connection
 //! accepted, then closed unanswered); `Hold` is a black hole (accepted, never answered);
 //! `Forward` is a transparent proxy to another address (closing the client's side when
-//! the upstream closes), so a test can count the connections a client opens.
+//! the upstream closes), so a test can count the connections a client opens and see
+//! when the server closed them.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
@@ -26,6 +28,7 @@ pub enum Behaviour {
 pub struct RawServer {
     address: SocketAddr,
     accepted: Arc<AtomicUsize>,
+    closed_upstream: Arc<AtomicUsize>,
     task: JoinHandle<()>,
 }
 
@@ -36,6 +39,8 @@ impl RawServer {
         let address = listener.local_addr().unwrap();
         let accepted = Arc::new(AtomicUsize::new(0));
         let counter = Arc::clone(&accepted);
+        let closed_upstream = Arc::new(AtomicUsize::new(0));
+        let closed = Arc::clone(&closed_upstream);
         let task = tokio::spawn(async move {
             let mut held = Vec::new();
             let mut relays = tokio::task::JoinSet::new();
@@ -45,7 +50,7 @@ impl RawServer {
                     Behaviour::CloseAtOnce => drop(socket),
                     Behaviour::Hold => held.push(socket),
                     Behaviour::Forward(upstream) => {
-                        relays.spawn(relay(socket, upstream));
+                        relays.spawn(relay(socket, upstream, Arc::clone(&closed)));
                     }
                 }
             }
@@ -53,6 +58,7 @@ impl RawServer {
         Self {
             address,
             accepted,
+            closed_upstream,
             task,
         }
     }
@@ -66,6 +72,41 @@ impl RawServer {
     pub fn accepted(&self) -> usize {
         self.accepted.load(Ordering::SeqCst)
     }
+
+    /// `Forward`: relayed connections the upstream server has closed (the client's side
+    /// is closed in turn).
+    pub fn closed_upstream(&self) -> usize {
+        self.closed_upstream.load(Ordering::SeqCst)
+    }
+}
+
+/// A [`RawServer`]'s counters, readable from another thread or runtime.
+#[derive(Debug, Clone)]
+pub struct Counts {
+    accepted: Arc<AtomicUsize>,
+    closed_upstream: Arc<AtomicUsize>,
+}
+
+impl Counts {
+    /// Connections accepted so far.
+    pub fn accepted(&self) -> usize {
+        self.accepted.load(Ordering::SeqCst)
+    }
+
+    /// `Forward`: relayed connections the upstream closed, the client's side closed too.
+    pub fn closed_upstream(&self) -> usize {
+        self.closed_upstream.load(Ordering::SeqCst)
+    }
+}
+
+impl RawServer {
+    /// The counters, to read from elsewhere.
+    pub fn counts(&self) -> Counts {
+        Counts {
+            accepted: Arc::clone(&self.accepted),
+            closed_upstream: Arc::clone(&self.closed_upstream),
+        }
+    }
 }
 
 impl Drop for RawServer {
@@ -74,9 +115,21 @@ impl Drop for RawServer {
     }
 }
 
-async fn relay(mut client: TcpStream, upstream: SocketAddr) {
-    let Ok(mut server) = TcpStream::connect(upstream).await else {
+async fn relay(client: TcpStream, upstream: SocketAddr, closed: Arc<AtomicUsize>) {
+    let Ok(server) = TcpStream::connect(upstream).await else {
         return;
     };
-    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+    let (mut from_client, mut to_client) = client.into_split();
+    let (mut from_server, mut to_server) = server.into_split();
+    let up = async {
+        let _ = tokio::io::copy(&mut from_client, &mut to_server).await;
+        let _ = to_server.shutdown().await;
+    };
+    let down = async {
+        let _ = tokio::io::copy(&mut from_server, &mut to_client).await;
+        // Counted once the client's side is closed too (its FIN sent).
+        let _ = to_client.shutdown().await;
+        closed.fetch_add(1, Ordering::SeqCst);
+    };
+    tokio::join!(up, down);
 }
