@@ -116,8 +116,9 @@ impl HyperTransport {
         // The timer lets the pool close expired connections in the background; the
         // horizon is also checked whenever a connection is taken from the pool. A request
         // a *reused* connection hands back unsent (the server closed it first) is re-sent
-        // by hyper on a new connection, so a stale pooled connection never reaches the
-        // driver (see `SendStage::never_sent`).
+        // by hyper on a new connection, so such a hand-back never reaches the driver (see
+        // `SendStage::never_sent`). A closed connection that took the request before it
+        // saw the close fails as maybe sent: the reuse horizon keeps that from happening.
         builder
             .pool_timer(TokioTimer::new())
             .pool_idle_timeout(horizon)

@@ -24,6 +24,11 @@
 //!
 //! 410 with sub-status 1002/1007/1008 means the partition moved inside the region; it is
 //! not a regional failure, so it is retried in place and marks nothing.
+//!
+//! A stale pooled connection is for a caller whose HTTP stack tells a reused connection
+//! from a new one. The driver never reports it: hyper-util re-sends what a reused
+//! connection hands back unsent, so what the driver sees unsent came from a new connection
+//! and is reported as connection refused.
 
 use std::time::Duration;
 
