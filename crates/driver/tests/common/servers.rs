@@ -1,9 +1,9 @@
 //! Raw TCP servers for hostile-network tests: each counts the connections it accepts.
-//! `CloseAtOnce` is a draining node or a load balancer with no backend (every connection
-//! accepted, then closed unanswered); `Hold` is a black hole (accepted, never answered);
-//! `Forward` is a transparent proxy to another address (closing the client's side when
-//! the upstream closes), so a test can count the connections a client opens and see
-//! when the server closed them.
+//! [`RawServer`] with `Hold` is a black hole (accepted, never answered); with `Forward`, a
+//! transparent proxy to another address (closing the client's side when the upstream
+//! closes), so a test can count the connections a client opens and see when the server
+//! closed them. [`ClosingServer`] is a draining node or a load balancer with no backend
+//! (every connection accepted, then closed unanswered), on a thread of its own.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -16,8 +16,6 @@ use tokio::task::JoinHandle;
 /// What a [`RawServer`] does with each connection it accepts.
 #[derive(Debug, Clone, Copy)]
 pub enum Behaviour {
-    /// Close it at once, reading nothing.
-    CloseAtOnce,
     /// Keep it open and never answer.
     Hold,
     /// Relay bytes both ways to this address.
@@ -47,7 +45,6 @@ impl RawServer {
             while let Ok((socket, _)) = listener.accept().await {
                 counter.fetch_add(1, Ordering::SeqCst);
                 match behaviour {
-                    Behaviour::CloseAtOnce => drop(socket),
                     Behaviour::Hold => held.push(socket),
                     Behaviour::Forward(upstream) => {
                         relays.spawn(relay(socket, upstream, Arc::clone(&closed)));
@@ -71,12 +68,6 @@ impl RawServer {
     /// Connections accepted so far.
     pub fn accepted(&self) -> usize {
         self.accepted.load(Ordering::SeqCst)
-    }
-
-    /// `Forward`: relayed connections the upstream server has closed (the client's side
-    /// is closed in turn).
-    pub fn closed_upstream(&self) -> usize {
-        self.closed_upstream.load(Ordering::SeqCst)
     }
 }
 
@@ -132,4 +123,64 @@ async fn relay(client: TcpStream, upstream: SocketAddr, closed: Arc<AtomicUsize>
         closed.fetch_add(1, Ordering::SeqCst);
     };
     tokio::join!(up, down);
+}
+
+/// A listener on its own OS thread that closes every connection at once, counting the
+/// connections it accepted and closed: it works while the test's runtime is blocked.
+pub struct ClosingServer {
+    address: SocketAddr,
+    counts: Counts,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl ClosingServer {
+    /// Starts listening on a free port.
+    pub fn start() -> Self {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        let counts = Counts {
+            accepted: Arc::new(AtomicUsize::new(0)),
+            closed_upstream: Arc::new(AtomicUsize::new(0)),
+        };
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (seen, stopping) = (counts.clone(), Arc::clone(&stop));
+        let thread = std::thread::spawn(move || {
+            while let Ok((socket, _)) = listener.accept() {
+                if stopping.load(Ordering::SeqCst) {
+                    return;
+                }
+                seen.accepted.fetch_add(1, Ordering::SeqCst);
+                drop(socket);
+                seen.closed_upstream.fetch_add(1, Ordering::SeqCst);
+            }
+        });
+        Self {
+            address,
+            counts,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// `http://127.0.0.1:{port}/`.
+    pub fn url(&self) -> String {
+        format!("http://{}/", self.address)
+    }
+
+    /// Its counters (`closed_upstream`: connections it has closed).
+    pub fn counts(&self) -> Counts {
+        self.counts.clone()
+    }
+}
+
+impl Drop for ClosingServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // Wake the blocking accept.
+        let _ = std::net::TcpStream::connect(self.address);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }

@@ -1,6 +1,8 @@
 //! A hostile or unlucky network: servers closing idle connections, redirects, account
 //! documents listing many unreachable regions.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use meridian_driver::{AccountConfig, Driver, DriverError, OperationKind, RuntimeEvent};
@@ -10,7 +12,7 @@ use meridian_runtime::{FlightResult, RefreshOutcome};
 use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::servers::{Behaviour, RawServer};
+use crate::servers::{Behaviour, ClosingServer, RawServer};
 use crate::{driver, quiet_runtime};
 
 /// The account endpoint and key of an emulator running, with a counting proxy in front of
@@ -167,14 +169,13 @@ async fn idle_connection_closed_by_server_is_retried_safely() {
     drop(server);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn a_region_that_closes_every_connection_is_failed_over() {
     // A draining node or a load balancer with no backend, listed first for reads and
-    // writes: every connection is accepted and closed before a byte is read. The
-    // request never leaves the client (hyper gives up on the new connection before
-    // handing it the request, or the connection hands it back unsent), so this is a
-    // region failure, not a stale pooled connection and not a write that may have
-    // landed: mark the endpoint, signal a refresh, go on to West US — a create too.
+    // writes: every connection is accepted and closed before a byte is read. The new
+    // connection closes before it takes the request, so the request never leaves the
+    // client: a region failure, not a stale pooled connection and not a write that may
+    // have landed. Mark the endpoint, signal a refresh, go on to West US — a create too.
     let emulator = Emulator::builder()
         .regions(["West US"])
         .start()
@@ -182,7 +183,8 @@ async fn a_region_that_closes_every_connection_is_failed_over() {
         .unwrap();
     let setup = driver(&quiet_runtime(), &emulator).await;
     meridian_testkit::create_database_and_container(&setup, "db", "items").await;
-    let closing = RawServer::start(Behaviour::CloseAtOnce).await;
+    let closing = ClosingServer::start();
+    let seen = closing.counts();
     let west = emulator.region_endpoint("West US").unwrap();
     let locations = json!([
         {"name": "Nowhere", "databaseAccountEndpoint": closing.url()},
@@ -200,14 +202,31 @@ async fn a_region_that_closes_every_connection_is_failed_over() {
             },
         ))
         .unwrap();
+    // The test's runtime has one thread. Once an operation has started connecting to the
+    // closing server, this task holds that thread until the server has closed the
+    // connection, so the driver meets the close before it could write: without this, a
+    // busy machine may let the request out first (then a create is rightly
+    // MaybeApplied).
+    let closes = Arc::new(AtomicUsize::new(0));
+    let expected = Arc::clone(&closes);
+    let counts = seen.clone();
+    let holder = tokio::spawn(async move {
+        loop {
+            let target = expected.load(Ordering::SeqCst);
+            block_until(|| counts.closed_upstream() >= target);
+            tokio::task::yield_now().await;
+        }
+    });
     for kind in [OperationKind::Write, OperationKind::Read] {
         // A runtime of its own per kind: the first failure marks the endpoint for both.
         let runtime = quiet_runtime();
         let mut events = runtime.events();
         let driver = driver(&runtime, &emulator).await;
         assert_eq!(driver.route(kind).as_str(), closing.url());
-        let (accepted, refreshes) = (closing.accepted(), emulator.counters().account_reads());
+        let (accepted, refreshes) = (seen.accepted(), emulator.counters().account_reads());
         let items = driver.container("db", "items");
+        // Set just before the operation connects (no await in between).
+        closes.store(accepted + 1, Ordering::SeqCst);
         let served = match kind {
             OperationKind::Write => items
                 .create_item("p", &json!({"id": "a", "pk": "p"}))
@@ -228,9 +247,10 @@ async fn a_region_that_closes_every_connection_is_failed_over() {
             attempts, 2,
             "{kind:?}: the closing region once, then West US"
         );
-        assert!(
-            closing.accepted() > accepted,
-            "{kind:?}: the closing region was tried"
+        assert_eq!(
+            seen.accepted(),
+            accepted + 1,
+            "{kind:?}: tried the closing region once"
         );
         let marked = tokio::time::timeout(Duration::from_secs(30), async {
             loop {
@@ -250,6 +270,7 @@ async fn a_region_that_closes_every_connection_is_failed_over() {
         .await;
         assert!(signalled, "{kind:?}: the failure signalled a refresh");
     }
+    holder.abort();
     // The create was applied once (a second application would have been a 409).
     emulator.clear_faults();
     setup
