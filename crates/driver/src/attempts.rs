@@ -17,7 +17,7 @@ use crate::fetcher::sub_status;
 use crate::metadata::ResponseMetadata;
 use crate::operation::{Operation, Success};
 use crate::outcome::{message_of, outcome_of};
-use crate::request::signed;
+use crate::request::{Unsendable, check_headers, signed};
 use crate::session::SESSION_TOKEN;
 use crate::shared::Admission;
 use crate::status::Status;
@@ -39,6 +39,15 @@ impl DriverInner {
         if self.runtime.is_shut_down() {
             return Err(DriverError::Shutdown);
         }
+        // Every value the caller supplied must be sendable before anything is sent (or a
+        // slot is waited for); a header is never silently left out.
+        let supplied = operation.headers.iter().map(|(n, v)| (*n, v.as_str()));
+        let token = operation
+            .session_token
+            .as_deref()
+            .map(|t| (SESSION_TOKEN, t));
+        check_headers(supplied.chain(token))
+            .map_err(|Unsendable(header)| DriverError::InvalidHeader { header })?;
         let span = tracing::debug_span!(
             "meridian.operation",
             account = %self.handle.endpoint(),
@@ -118,10 +127,10 @@ impl DriverInner {
             }
             None => Cow::Borrowed(&operation.headers),
         };
-        let mut failover_deadline = after(self.retry_policy.failover_budget);
-        if let Some((deadline, _)) = deadline {
-            failover_deadline = failover_deadline.min(deadline);
-        }
+        // The failover budget bounds the waits for refreshes; it starts at the first
+        // failover signal, not at the operation's start (an operation throttled for a
+        // while still waits for the refresh its first 403/3 starts).
+        let mut failover_deadline: Option<Instant> = None;
         let span = tracing::Span::current();
         loop {
             // One snapshot per attempt: the endpoint, its region and what the retry logic
@@ -168,7 +177,8 @@ impl DriverInner {
                         &operation.target,
                         &headers,
                         operation.body.clone(),
-                    );
+                    )
+                    .map_err(|Unsendable(header)| DriverError::InvalidHeader { header })?;
                     progress.meta.record_attempt(
                         &endpoint,
                         region.clone(),
@@ -257,7 +267,13 @@ impl DriverInner {
                     let started_waiting = Instant::now();
                     // Boxed: only a retry pays for this future's space, not every
                     // operation waiting in the pool's queue.
-                    Box::pin(self.handle.await_refresh(refresh, Some(failover_deadline))).await;
+                    if refresh.is_needed() {
+                        let until = *failover_deadline.get_or_insert_with(|| {
+                            let until = after(self.retry_policy.failover_budget);
+                            deadline.map_or(until, |(deadline, _)| until.min(deadline))
+                        });
+                        Box::pin(self.handle.await_refresh(refresh, Some(until))).await;
+                    }
                     // Time spent waiting for the refresh counts towards the backoff.
                     let remaining = delay.saturating_sub(started_waiting.elapsed());
                     if let Some((deadline, timeout)) = deadline {

@@ -23,19 +23,11 @@ use crate::fetcher::DriverFetcher;
 use crate::operation::Operation;
 use crate::request::Target;
 use crate::session::SessionTokens;
-use crate::shared::{PoolKey, PooledTransport, SharedTransports};
+use crate::shared::{
+    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_POOL_IDLE_TIMEOUT, PoolKey,
+    PooledTransport, SharedTransports,
+};
 use crate::signing::MasterKey;
-
-/// The default cap on a response body.
-pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
-
-/// The default idle timeout of pooled connections: well below the 30 s (and longer)
-/// idle timeouts of common gateways and load balancers.
-pub const DEFAULT_POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(20);
-
-/// The default bound of one shared pool: requests in flight over all endpoints, and idle
-/// connections kept per endpoint.
-pub const DEFAULT_MAX_CONNECTIONS: usize = 32;
 
 /// Which account to use and how to authenticate. `Debug` never shows the key.
 #[derive(Clone)]
@@ -136,16 +128,20 @@ impl DriverBuilder {
     /// Set it at or below the server's idle timeout: a connection is reused only while
     /// it has been idle less than this minus a guard (a quarter of it, at most 2 s), so
     /// a server that closes idle connections after exactly this long never closes one
-    /// under a request. Zero disables connection reuse.
+    /// under a request. Zero disables connection reuse; longer than
+    /// [`MAX_POOL_IDLE_TIMEOUT`](crate::MAX_POOL_IDLE_TIMEOUT) is refused.
     pub fn pool_idle_timeout(mut self, timeout: Duration) -> Self {
         self.pool_idle_timeout = timeout;
         self
     }
 
-    /// Bound of this driver's shared pool (default [`DEFAULT_MAX_CONNECTIONS`]): at most
-    /// this many requests in flight over all endpoints (a request waits for a free slot
-    /// within its request timeout) and this many idle connections kept per endpoint.
-    /// Drivers with equal transport settings share the pool.
+    /// Bound of this driver's shared pool (default [`DEFAULT_MAX_CONNECTIONS`], at most
+    /// [`MAX_CONNECTIONS_LIMIT`](crate::MAX_CONNECTIONS_LIMIT)): at most this many
+    /// operations' requests in flight over all endpoints (one waits for a free slot within
+    /// its request timeout) and this many idle connections kept per endpoint. The
+    /// runtime's refresh fetches and probes take no slot (its own fetch limit bounds
+    /// them), so a refresh never queues behind operations. Drivers with equal transport
+    /// settings share the pool.
     pub fn max_connections(mut self, connections: usize) -> Self {
         self.max_connections = connections;
         self
@@ -175,22 +171,18 @@ impl DriverBuilder {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        if self.request_timeout.is_zero() {
-            return Err(ConfigError::new("request_timeout", ConfigReason::Zero).into());
-        }
-        if self.max_connections == 0 {
-            return Err(ConfigError::new("max_connections", ConfigReason::Zero).into());
-        }
+        let pool = PoolKey {
+            trusted_certificates: self.trusted_certificates,
+            request_timeout: self.request_timeout,
+            max_response_bytes: self.max_response_bytes,
+            max_connections: self.max_connections,
+            pool_idle_timeout: self.pool_idle_timeout,
+        };
+        pool.check()?;
         let transport = self
             .runtime
             .extension(SharedTransports::default)
-            .get(PoolKey {
-                trusted_certificates: self.trusted_certificates,
-                request_timeout: self.request_timeout,
-                max_response_bytes: self.max_response_bytes,
-                max_connections: self.max_connections,
-                pool_idle_timeout: self.pool_idle_timeout,
-            })
+            .get(pool)
             .map_err(|e| ConfigError::new("trusted certificates", ConfigReason::Tls(e)))?;
         let credential = Arc::new(Credential::new(key));
         let fetcher = Arc::new(DriverFetcher {

@@ -83,6 +83,18 @@ pub enum ConfigReason {
     /// A duration or count that must be greater than zero.
     #[error("must be greater than zero")]
     Zero,
+    /// A count above the largest value the setting accepts.
+    #[error("must be at most {max}")]
+    TooLarge {
+        /// The largest accepted value.
+        max: u64,
+    },
+    /// A duration above the longest the setting accepts.
+    #[error("must be at most {max:?}")]
+    TooLong {
+        /// The longest accepted value.
+        max: Duration,
+    },
     /// The TLS configuration could not be built (a refused certificate...).
     #[error("{0}")]
     Tls(String),
@@ -142,6 +154,17 @@ pub enum DriverError {
     /// A body could not be serialized or a response parsed.
     #[error("serialization failed")]
     Serialization(#[from] serde_json::Error),
+    /// A header value the caller supplied (an `If-Match` etag, a session token, a
+    /// partition key...) holds a byte HTTP cannot carry (a control character, DEL).
+    /// Nothing was sent: dropping the header instead would change what the request
+    /// means (a conditional replace would overwrite any version).
+    #[error(
+        "the `{header}` value cannot be sent in an HTTP header (control character or DEL); nothing was sent"
+    )]
+    InvalidHeader {
+        /// The header's name.
+        header: &'static str,
+    },
     /// The runtime was shut down: no operation runs and no refresh comes any more.
     #[error("the runtime has been shut down")]
     Shutdown,

@@ -7,7 +7,7 @@ use meridian_location_store::{Endpoint, ValidatedAccount};
 use meridian_runtime::{AccountFetcher, FetchError, FetchFuture};
 
 use crate::credential::Credential;
-use crate::request::{Target, signed};
+use crate::request::{Target, Unsendable, signed};
 use crate::shared::PooledTransport;
 use crate::transport::{HttpResponse, TransportError};
 
@@ -22,7 +22,10 @@ pub(crate) struct DriverFetcher {
 impl DriverFetcher {
     async fn get_account(&self, endpoint: &Endpoint) -> Result<HttpResponse, FetchError> {
         let send = async {
-            let admission = self.transport.admit().await?;
+            // No operation slot: the runtime bounds fetches and probes itself (its
+            // `concurrency`), and in an outage the operations hung in a failing region
+            // can hold every slot — the refresh that routes around them must not wait
+            // for them.
             let request = signed(
                 &self.credential.key(),
                 Method::GET,
@@ -30,8 +33,9 @@ impl DriverFetcher {
                 &Target::account(),
                 &[],
                 None,
-            );
-            self.transport.send(admission, request).await
+            )
+            .map_err(|Unsendable(name)| TransportError::Invalid(format!("header `{name}`")))?;
+            self.transport.send_refresh(request).await
         };
         let response = send.await.map_err(|error| match error {
             TransportError::Timeout(after) => FetchError::Timeout(after),

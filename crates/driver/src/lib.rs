@@ -60,15 +60,16 @@ mod transport;
 
 pub use container::{Container, ItemResponse, PartitionKey};
 pub use database::Database;
-pub use driver::{
-    AccountConfig, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_POOL_IDLE_TIMEOUT,
-    Driver, DriverBuilder,
-};
+pub use driver::{AccountConfig, Driver, DriverBuilder};
 pub use error::{ConfigError, ConfigReason, DriverError, Failure};
 pub use metadata::ResponseMetadata;
 pub use options::{ConsistencyLevel, ItemOptions, ReadOptions};
 pub use patch::PatchOperations;
 pub use query::{Items, Page, Pages, Query};
+pub use shared::{
+    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_POOL_IDLE_TIMEOUT,
+    MAX_CONNECTIONS_LIMIT, MAX_POOL_IDLE_TIMEOUT,
+};
 pub use status::Status;
 
 // What an application needs besides the driver: `cargo add meridian-driver` is enough.

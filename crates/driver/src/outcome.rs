@@ -30,8 +30,10 @@ pub(crate) fn outcome_of(
         }
         Err(error) => {
             let (kind, sent) = match error {
+                // Refused, or a new connection closed before it took the request: a
+                // region failure. A stale *pooled* connection never gets here: hyper-util
+                // re-sends what a reused connection hands back unsent.
                 TransportError::Connect(_) => (TransportErrorKind::ConnectionRefused, false),
-                TransportError::NotSent(_) => (TransportErrorKind::StaleConnection, false),
                 TransportError::Invalid(_) => (TransportErrorKind::Other, false),
                 TransportError::Timeout(_) => (TransportErrorKind::Timeout, true),
                 TransportError::Broken(_) => (TransportErrorKind::ConnectionReset, true),

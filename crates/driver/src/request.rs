@@ -115,13 +115,29 @@ fn activity_id() -> String {
     )
 }
 
-fn header(name: &'static str, value: &str) -> Option<(HeaderName, HeaderValue)> {
+/// A header value HTTP cannot carry (a control character, DEL): the header's name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Unsendable(pub(crate) &'static str);
+
+fn header(name: &'static str, value: &str) -> Result<(HeaderName, HeaderValue), Unsendable> {
     HeaderValue::from_str(value)
-        .ok()
         .map(|v| (HeaderName::from_static(name), v))
+        .map_err(|_| Unsendable(name))
 }
 
-/// A signed request for `method` on `target` at `endpoint`, with `extra` headers.
+/// Checks that every value in `headers` can be sent, before anything is: a header is
+/// never silently left out (a conditional write without its `If-Match` would overwrite
+/// any version).
+pub(crate) fn check_headers<'a>(
+    headers: impl IntoIterator<Item = (&'static str, &'a str)>,
+) -> Result<(), Unsendable> {
+    headers
+        .into_iter()
+        .try_for_each(|(name, value)| header(name, value).map(drop))
+}
+
+/// A signed request for `method` on `target` at `endpoint`, with `extra` headers; an
+/// error, and no request, if a value cannot be sent.
 pub(crate) fn signed(
     key: &MasterKey,
     method: Method,
@@ -129,7 +145,7 @@ pub(crate) fn signed(
     target: &Target,
     extra: &[(&'static str, String)],
     body: Option<Bytes>,
-) -> HttpRequest {
+) -> Result<HttpRequest, Unsendable> {
     let date = httpdate::fmt_http_date(SystemTime::now());
     let authorization = key.authorization(
         method.as_str(),
@@ -146,22 +162,21 @@ pub(crate) fn signed(
         header("accept", "application/json"),
     ]
     .into_iter()
-    .flatten()
-    .collect();
+    .collect::<Result<_, _>>()?;
     // A query says `application/query+json`; other bodies are JSON.
     let typed = extra.iter().any(|(name, _)| *name == "content-type");
     if body.is_some() && !typed {
-        headers.extend(header("content-type", "application/json"));
+        headers.push(header("content-type", "application/json")?);
     }
     for (name, value) in extra {
-        headers.extend(header(name, value));
+        headers.push(header(name, value)?);
     }
-    HttpRequest {
+    Ok(HttpRequest {
         method,
         url: target.url(endpoint),
         headers,
         body,
-    }
+    })
 }
 
 #[cfg(test)]
@@ -190,7 +205,7 @@ mod tests {
     fn requests_carry_the_standard_headers_and_no_key() {
         let key = MasterKey::from_base64("c2VjcmV0LWtleS1ieXRlcw==").unwrap();
         let endpoint = Endpoint::parse("http://127.0.0.1:1/").unwrap();
-        let request = signed(&key, Method::GET, &endpoint, &Target::account(), &[], None);
+        let request = signed(&key, Method::GET, &endpoint, &Target::account(), &[], None).unwrap();
         let names: Vec<&str> = request.headers.iter().map(|(n, _)| n.as_str()).collect();
         for expected in [
             "x-ms-date",
@@ -218,7 +233,8 @@ mod tests {
             &Target::account(),
             &[],
             body.clone(),
-        );
+        )
+        .unwrap();
         assert_eq!(content_types(&json), ["application/json"]);
         let query_type = [("content-type", "application/query+json".to_string())];
         let query = signed(
@@ -228,8 +244,32 @@ mod tests {
             &Target::account(),
             &query_type,
             body,
-        );
+        )
+        .unwrap();
         assert_eq!(content_types(&query), ["application/query+json"]);
         assert!(!rendered.contains("c2VjcmV0LWtleS1ieXRlcw=="));
+    }
+
+    #[test]
+    fn an_unsendable_value_is_an_error_not_a_missing_header() {
+        let key = MasterKey::from_base64("c2VjcmV0LWtleS1ieXRlcw==").unwrap();
+        let endpoint = Endpoint::parse("http://127.0.0.1:1/").unwrap();
+        for bad in ["\"etag\"\u{1}", "a\u{7f}", "line\nbreak"] {
+            let extra = [("if-match", bad.to_string())];
+            let request = signed(
+                &key,
+                Method::PUT,
+                &endpoint,
+                &Target::account(),
+                &extra,
+                None,
+            );
+            assert_eq!(request.unwrap_err(), Unsendable("if-match"), "{bad:?}");
+            assert_eq!(
+                check_headers([("if-match", bad)]),
+                Err(Unsendable("if-match"))
+            );
+        }
+        assert_eq!(check_headers([("if-match", "\"0x1\"")]), Ok(()));
     }
 }

@@ -14,7 +14,28 @@ use std::time::Duration;
 
 use tokio::sync::{Semaphore, SemaphorePermit};
 
+use crate::error::{ConfigError, ConfigReason};
 use crate::transport::{HttpRequest, HttpResponse, HyperTransport, Transport, TransportError};
+
+/// The default cap on a response body.
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
+
+/// The default idle timeout of pooled connections: well below the 30 s (and longer)
+/// idle timeouts of common gateways and load balancers.
+pub const DEFAULT_POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The longest [`DriverBuilder::pool_idle_timeout`](crate::DriverBuilder::pool_idle_timeout) (one day); longer is refused at
+/// [`build`](crate::DriverBuilder::build).
+pub const MAX_POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// The default bound of one shared pool: operations in flight over all endpoints, and
+/// idle connections kept per endpoint.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 32;
+
+/// The largest [`DriverBuilder::max_connections`](crate::DriverBuilder::max_connections): more connections than one host's
+/// ephemeral ports could ever hold open is a mistake, and refused at
+/// [`build`](crate::DriverBuilder::build).
+pub const MAX_CONNECTIONS_LIMIT: usize = 65_536;
 
 /// The settings that shape a transport; drivers with equal ones share it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -24,6 +45,28 @@ pub(crate) struct PoolKey {
     pub(crate) max_response_bytes: usize,
     pub(crate) max_connections: usize,
     pub(crate) pool_idle_timeout: Duration,
+}
+
+impl PoolKey {
+    /// Refuses settings that are zero or past their bounds (nothing here may panic later).
+    pub(crate) fn check(&self) -> Result<(), ConfigError> {
+        let refuse = |setting, reason| Err(ConfigError::new(setting, reason));
+        if self.request_timeout.is_zero() {
+            return refuse("request_timeout", ConfigReason::Zero);
+        }
+        if self.max_connections == 0 {
+            return refuse("max_connections", ConfigReason::Zero);
+        }
+        if self.max_connections > MAX_CONNECTIONS_LIMIT {
+            let max = MAX_CONNECTIONS_LIMIT as u64;
+            return refuse("max_connections", ConfigReason::TooLarge { max });
+        }
+        if self.pool_idle_timeout > MAX_POOL_IDLE_TIMEOUT {
+            let max = MAX_POOL_IDLE_TIMEOUT;
+            return refuse("pool_idle_timeout", ConfigReason::TooLong { max });
+        }
+        Ok(())
+    }
 }
 
 /// The runtime extension: the live pools by settings.
@@ -40,6 +83,11 @@ impl SharedTransports {
             return Ok(pool);
         }
         pools.retain(|_, pool| pool.strong_count() > 0);
+        // `Semaphore::new` panics past its maximum; the builder bounds the setting far
+        // below it, and this keeps a panic out of here whatever the caller checked.
+        if key.max_connections > Semaphore::MAX_PERMITS {
+            return Err(format!("more than {} connections", Semaphore::MAX_PERMITS));
+        }
         let pool = Arc::new(PooledTransport {
             inner: HyperTransport::new(
                 &key.trusted_certificates,
@@ -56,8 +104,9 @@ impl SharedTransports {
     }
 }
 
-/// A shared transport with a bound on requests in flight, so on connections open: a
-/// request waits (within its timeout) for one of `max_connections` permits, and the pool
+/// A shared transport with a bound on operations in flight, so on connections open: an
+/// operation's request waits (within its timeout) for one of `max_connections` permits
+/// (refresh fetches and probes take none: [`send_refresh`](Self::send_refresh)), and the pool
 /// keeps at most `max_connections` idle connections per endpoint (a connection that
 /// hyper opened while another was on its way back to the pool is closed when it
 /// returns to a full pool).
@@ -90,6 +139,19 @@ impl PooledTransport {
         let response = self.inner.send(request).await;
         drop(admission);
         response
+    }
+}
+
+impl PooledTransport {
+    /// Sends a refresh fetch or probe without a slot. The runtime bounds those on its own
+    /// (at most its `concurrency` in flight), so the pool's connections are at most
+    /// `max_connections` for operations plus the runtime's fetches; a refresh never
+    /// queues behind the operations it would reroute.
+    pub(crate) async fn send_refresh(
+        &self,
+        request: HttpRequest,
+    ) -> Result<HttpResponse, TransportError> {
+        self.inner.send(request).await
     }
 }
 

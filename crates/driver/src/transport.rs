@@ -35,13 +35,11 @@ pub(crate) struct HttpResponse {
 /// Why a request got no (complete) response.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub(crate) enum TransportError {
-    /// Could not connect: the request was never sent.
+    /// No connection took the request: the connection was refused, or a new connection
+    /// closed before the request was written. The request was never sent (repeating it
+    /// cannot apply it twice), and the endpoint is failing.
     #[error("connection failed: {0}")]
     Connect(String),
-    /// The connection closed before any byte of the request was written (hyper handed
-    /// the request back unsent): repeating it cannot apply it twice.
-    #[error("connection closed before the request was sent: {0}")]
-    NotSent(String),
     /// No complete response within the request timeout.
     #[error("no response within {0:?}")]
     Timeout(Duration),
@@ -117,8 +115,10 @@ impl HyperTransport {
         let mut builder = Client::builder(TokioExecutor::new());
         // The timer lets the pool close expired connections in the background; the
         // horizon is also checked whenever a connection is taken from the pool. A request
-        // the pool hands back unsent (the connection closed first) is re-sent by hyper
-        // on a new connection when the closed one was reused.
+        // a *reused* connection hands back unsent (the server closed it first) is re-sent
+        // by hyper on a new connection, so such a hand-back never reaches the driver (see
+        // `SendStage::never_sent`). A closed connection that took the request before it
+        // saw the close fails as maybe sent: the reuse horizon keeps that from happening.
         builder
             .pool_timer(TokioTimer::new())
             .pool_idle_timeout(horizon)
@@ -145,10 +145,13 @@ impl HyperTransport {
             .body(Full::new(request.body.unwrap_or_default()))
             .map_err(|e| TransportError::Invalid(e.to_string()))?;
         let response = self.client.request(request).await.map_err(|error| {
-            if error.is_connect() {
+            let stage = SendStage {
+                connect: error.is_connect(),
+                kind: hyper_kind(&error),
+                on_a_connection: error.connect_info().is_some(),
+            };
+            if stage.never_sent() {
                 TransportError::Connect(error_chain(&error))
-            } else if handed_back_unsent(&error) {
-                TransportError::NotSent(error_chain(&error))
             } else {
                 TransportError::Broken(error_chain(&error))
             }
@@ -195,13 +198,58 @@ fn webpki_roots_anchors() -> impl Iterator<Item = rustls::pki_types::TrustAnchor
     webpki_roots::TLS_SERVER_ROOTS.iter().cloned()
 }
 
-/// Whether hyper-util gave up on a request it never wrote. Its `Canceled` kind is used
-/// only before any byte is written: the connection handed the request back unsent, or a
-/// connection attempt gave way to another one (HTTP/2 connecting lock, ALPN upgrade).
-/// Other send failures are `SendRequest`. The kind has no public accessor in hyper-util
-/// 0.1, so this reads its `Display`, `client error (Canceled)` (0.1.21).
-fn handed_back_unsent(error: &hyper_util::client::legacy::Error) -> bool {
-    error.to_string() == "client error (Canceled)"
+/// hyper-util's error kind, which has no public accessor in 0.1: its `Display` is
+/// `client error ({kind:?})` (0.1.21).
+fn hyper_kind(error: &hyper_util::client::legacy::Error) -> HyperKind {
+    match error.to_string().as_str() {
+        "client error (Canceled)" => HyperKind::Canceled,
+        "client error (SendRequest)" => HyperKind::SendRequest,
+        _ => HyperKind::Other,
+    }
+}
+
+/// The hyper-util error kinds the transport tells apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HyperKind {
+    /// Given up before any byte was written: a connection handed the request back, or a
+    /// connection attempt gave way to another one.
+    Canceled,
+    /// Sending failed, or (without connection info) a new connection failed its
+    /// handshake before it could take a request.
+    SendRequest,
+    Other,
+}
+
+/// How far a failed request got, from what hyper-util's error says.
+#[derive(Debug, Clone, Copy)]
+struct SendStage {
+    /// `is_connect()`: no connection could be made.
+    connect: bool,
+    kind: HyperKind,
+    /// `connect_info()` is set: hyper-util attaches it once a connection was handed the
+    /// request (every error of its `try_send_request`), never before.
+    on_a_connection: bool,
+}
+
+impl SendStage {
+    /// Whether the request certainly never left the client, so repeating it anywhere is
+    /// harmless — and, since the endpoint refused or dropped a *new* connection, the
+    /// region is failing (mark, refresh, next region):
+    /// - a connect error;
+    /// - a new connection that closed during its handshake, before it took the request
+    ///   (`SendRequest` with no connection info: a draining node or a load balancer with
+    ///   no backend accepts and closes);
+    /// - `Canceled`: the connection handed the request back unsent. With
+    ///   `retry_canceled_requests` hyper-util re-sends such a request itself when the
+    ///   connection was *reused* (a stale pooled connection), so the ones that reach the
+    ///   driver come from a *fresh* connection.
+    ///
+    /// Anything else may have been written: a non-idempotent write must not be repeated.
+    fn never_sent(self) -> bool {
+        self.connect
+            || self.kind == HyperKind::Canceled
+            || (self.kind == HyperKind::SendRequest && !self.on_a_connection)
+    }
 }
 
 /// An error and its sources on one line (hyper's top-level messages are terse).
@@ -214,4 +262,26 @@ fn error_chain(error: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     message
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_errors_before_a_connection_took_the_request_are_never_sent() {
+        let stage = |connect, kind, on_a_connection| SendStage {
+            connect,
+            kind,
+            on_a_connection,
+        };
+        // Refused; a new connection closed in its handshake; handed back unsent.
+        assert!(stage(true, HyperKind::Other, false).never_sent());
+        assert!(stage(false, HyperKind::SendRequest, false).never_sent());
+        assert!(stage(false, HyperKind::Canceled, true).never_sent());
+        // Written to a connection that then failed: may have been sent.
+        assert!(!stage(false, HyperKind::SendRequest, true).never_sent());
+        assert!(!stage(false, HyperKind::Other, true).never_sent());
+        assert!(!stage(false, HyperKind::Other, false).never_sent());
+    }
 }

@@ -17,12 +17,18 @@
 //! | 401 | – | – | give up (auth) |
 //! | other 4xx | – | – | give up |
 //! | 1xx, 3xx, outside 100–599 | – | – | give up (unexpected status: redirects are never followed, the service never redirects) |
-//! | connection refused (never sent) | both | yes | next region |
-//! | stale pooled connection (closed by the server before the request was written) | – | – | same region, safe for any write |
+//! | connection refused, or a fresh connection closed before the request was written (never sent) | both | yes | next region |
+//! | stale pooled connection (reused, closed by the server before the request was written) | – | – | same region, safe for any write |
+//! | stale pooled connection, request may have been written | – | – | same region; non-idempotent write: give up (may be applied) |
 //! | reset, timeout, other transport error | both | yes | next region; non-idempotent write that may have been sent: give up |
 //!
 //! 410 with sub-status 1002/1007/1008 means the partition moved inside the region; it is
 //! not a regional failure, so it is retried in place and marks nothing.
+//!
+//! A stale pooled connection is for a caller whose HTTP stack tells a reused connection
+//! from a new one. The driver never reports it: hyper-util re-sends what a reused
+//! connection hands back unsent, so what the driver sees unsent came from a new connection
+//! and is reported as connection refused.
 
 use std::time::Duration;
 
@@ -33,10 +39,13 @@ use crate::snapshot::OperationKind;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum TransportErrorKind {
-    /// The connection was refused: the request was never sent.
+    /// The connection was refused, or a *fresh* connection closed before any byte of the
+    /// request was written (a draining node, a load balancer with no backend): the
+    /// request was never sent, and the endpoint is failing.
     ConnectionRefused,
-    /// A pooled connection turned out closed by the server (an idle timeout) before any
-    /// byte of the request was written: never sent, and no sign the endpoint is unwell.
+    /// A *reused* pooled connection turned out closed by the server (an idle timeout):
+    /// no sign the endpoint is unwell. With `sent = false` (nothing written) any
+    /// operation may repeat it; otherwise only an idempotent one.
     StaleConnection,
     /// The connection was reset.
     ConnectionReset,
@@ -228,14 +237,19 @@ pub fn classify(outcome: &OperationOutcome) -> Effect {
     match outcome.result {
         AttemptResult::Transport {
             error: TransportErrorKind::StaleConnection,
-            ..
+            sent,
         } => Effect {
-            // An idle connection the server closed: the endpoint is fine and nothing was
-            // sent. Not a regional failure, so no mark and no refresh.
-            action: Action::Retry {
-                target: RetryTarget::SameRegion,
-                class: RetryClass::CrossRegion,
-                after: Duration::ZERO,
+            // An idle connection the server closed: the endpoint is fine. Not a regional
+            // failure, so no mark and no refresh. A retry is safe only if nothing was
+            // written, or the operation is idempotent.
+            action: if sent && unsafe_to_repeat {
+                Action::GiveUp(GiveUpReason::MaybeApplied)
+            } else {
+                Action::Retry {
+                    target: RetryTarget::SameRegion,
+                    class: RetryClass::CrossRegion,
+                    after: Duration::ZERO,
+                }
             },
             mark: None,
             refresh: false,

@@ -249,6 +249,42 @@ fn event_effect_matrix() {
 }
 
 #[test]
+fn a_sent_stale_connection_failure_never_resends_a_create() {
+    // A stale pooled connection is only harmless while nothing was written. Once the
+    // request may have been sent, a create may have been applied: give up, never retry
+    // it in the same region (or anywhere). An idempotent write or a read still retries.
+    let stale = |kind, sent| transport(kind, TransportErrorKind::StaleConnection, sent);
+    let create = classify(&stale(Write, true).idempotent(false));
+    assert_eq!(
+        create.action,
+        Action::GiveUp(GiveUpReason::MaybeApplied),
+        "{create:?}"
+    );
+    assert_eq!((create.mark, create.refresh), (None, false));
+    let mut retries = RetryState::new(RetryPolicy::default(), 3);
+    assert_eq!(
+        retries.next(&create.action, 0.0),
+        Next::GiveUp(GiveUpReason::MaybeApplied)
+    );
+    let same_region = retry(
+        RetryTarget::SameRegion,
+        RetryClass::CrossRegion,
+        Duration::ZERO,
+    );
+    for (what, outcome) in [
+        ("upsert, sent", stale(Write, true).idempotent(true)),
+        ("read, sent", stale(Read, true)),
+        ("create, never sent", stale(Write, false).idempotent(false)),
+    ] {
+        assert_eq!(
+            classify(&outcome),
+            effect(same_region, None, false),
+            "{what}"
+        );
+    }
+}
+
+#[test]
 fn backend_failover_first_immediate_then_backoff_within_the_budget() {
     let mut retries = RetryState::new(RetryPolicy::default(), 3);
     let action = classify(&response(Write, 403, Some(3))).action;

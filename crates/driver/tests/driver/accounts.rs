@@ -158,6 +158,57 @@ async fn bad_configuration_is_a_typed_error_that_never_shows_the_key() {
 }
 
 #[tokio::test]
+async fn a_huge_max_connections_is_a_config_error() {
+    use meridian_driver::{ConfigReason, MAX_CONNECTIONS_LIMIT};
+    let runtime = quiet_runtime();
+    let config = AccountConfig::new("http://127.0.0.1:1/", "c2VjcmV0");
+    for connections in [usize::MAX, usize::MAX >> 3, MAX_CONNECTIONS_LIMIT + 1] {
+        let built = Driver::builder(&runtime, config.clone())
+            .max_connections(connections)
+            .build()
+            .await;
+        match built {
+            Err(DriverError::Config(error)) => {
+                assert_eq!(error.setting, "max_connections");
+                assert!(
+                    matches!(error.reason, ConfigReason::TooLarge { max } if max == MAX_CONNECTIONS_LIMIT as u64),
+                    "{connections}: {error:?}"
+                );
+            }
+            other => panic!("{connections}: expected a config error, got {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_huge_pool_idle_timeout_is_a_config_error() {
+    // hyper-util's idle reaper adds the timeout to an instant: Duration::MAX panicked in
+    // the pool's background task at the first idle connection.
+    use meridian_driver::{ConfigReason, MAX_POOL_IDLE_TIMEOUT};
+    let runtime = quiet_runtime();
+    let config = AccountConfig::new("http://127.0.0.1:1/", "c2VjcmV0");
+    for idle in [
+        Duration::MAX,
+        MAX_POOL_IDLE_TIMEOUT + Duration::from_secs(1),
+    ] {
+        let built = Driver::builder(&runtime, config.clone())
+            .pool_idle_timeout(idle)
+            .build()
+            .await;
+        match built {
+            Err(DriverError::Config(error)) => {
+                assert_eq!(error.setting, "pool_idle_timeout");
+                assert!(
+                    matches!(error.reason, ConfigReason::TooLong { max } if max == MAX_POOL_IDLE_TIMEOUT),
+                    "{idle:?}: {error:?}"
+                );
+            }
+            other => panic!("{idle:?}: expected a config error, got {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
 async fn a_malformed_account_document_is_a_typed_error_and_changes_no_routing() {
     use meridian_emulator::{FaultAction, FaultRule};
     let emulator = Emulator::builder().start().await.unwrap();

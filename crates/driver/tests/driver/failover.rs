@@ -234,3 +234,55 @@ async fn a_failover_inside_the_refresh_window_costs_one_gated_refresh_and_lands_
     );
     assert_eq!(emulator.counters().get("West US", "items", "POST"), 1);
 }
+
+#[tokio::test]
+async fn the_failover_budget_starts_at_the_first_failover_signal() {
+    // An operation throttled for longer than the failover budget, then met by a 403/3,
+    // still waits for the refresh its 403/3 started: the budget bounds the failover,
+    // not the time the operation spent on something else.
+    use meridian_driver::RetryPolicy;
+    use meridian_emulator::{FaultAction, FaultRule};
+    const BUDGET: Duration = Duration::from_secs(3);
+    let emulator = Emulator::builder().start().await.unwrap();
+    let runtime = quiet_runtime();
+    let driver = meridian_testkit::driver_builder(&runtime, &emulator)
+        .retry_policy(RetryPolicy::default().with_failover_budget(BUDGET))
+        .request_timeout(Duration::from_secs(10))
+        .build()
+        .await
+        .unwrap();
+    setup(&driver).await;
+    // Four 429s of one second each: the budget, counted from the operation's start,
+    // would be spent before the first failover signal.
+    let throttled = FaultAction::Status {
+        status: 429,
+        sub_status: None,
+        body: None,
+        retry_after_ms: Some(1_000),
+    };
+    emulator
+        .add_fault(FaultRule::on_class("items", throttled).times(4))
+        .unwrap();
+    // The refresh the 403/3 starts takes a while: a retry that does not wait for it meets
+    // the old write region's 403/3 again.
+    emulator
+        .add_fault(FaultRule::on_class(
+            "account",
+            FaultAction::Delay { ms: 300 },
+        ))
+        .unwrap();
+    emulator.failover("East US").unwrap();
+    let written = driver
+        .container("db", "c")
+        .create_item("p", &json!({"id": "t", "pk": "p"}))
+        .await
+        .unwrap();
+    assert_eq!(
+        written.endpoint.as_str(),
+        emulator.region_endpoint("East US").unwrap()
+    );
+    assert_eq!(
+        written.attempts, 6,
+        "four 429s, one 403/3, then the new write region after the refresh"
+    );
+}

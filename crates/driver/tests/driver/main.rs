@@ -15,6 +15,9 @@ mod rotation;
 mod session;
 mod sharing;
 
+#[path = "../common/servers.rs"]
+#[allow(dead_code)]
+mod servers;
 #[path = "../common/sockets.rs"]
 #[allow(dead_code)]
 mod sockets;

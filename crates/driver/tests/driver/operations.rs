@@ -117,3 +117,68 @@ async fn a_bad_request_is_a_typed_error_with_status_and_region() {
     );
     assert!(matches!(error, DriverError::Status(_)));
 }
+
+#[tokio::test]
+async fn an_unsendable_header_value_is_an_error_before_sending() {
+    use meridian_driver::{ItemOptions, ReadOptions};
+    use serde_json::{Value, json};
+    let emulator = Emulator::builder().start().await.unwrap();
+    let runtime = quiet_runtime();
+    let driver = driver(&runtime, &emulator).await;
+    driver.create_database("db").await.unwrap();
+    driver.create_container("db", "c", "/pk").await.unwrap();
+    let items = driver.container("db", "c");
+    let created = items
+        .create_item("p", &json!({"id": "a", "pk": "p", "v": 1}))
+        .await
+        .unwrap();
+    let etag = created.etag.clone().unwrap();
+    let sent = || {
+        let counters = emulator.counters();
+        ["GET", "POST", "PUT", "DELETE"]
+            .iter()
+            .map(|method| counters.total("items", method))
+            .sum::<u64>()
+    };
+    let before = sent();
+    let unsendable = |what: &str, result: Result<u16, DriverError>, header: &str| match result {
+        Err(DriverError::InvalidHeader { header: named }) => assert_eq!(named, header, "{what}"),
+        other => panic!("{what}: expected InvalidHeader, got {other:?}"),
+    };
+    // A conditional replace whose etag carries a stray control character: without the
+    // If-Match it would overwrite whatever version is there.
+    let stray = format!("{etag}\u{1}");
+    let replace = items
+        .replace_item_with(
+            "p",
+            "a",
+            &json!({"id": "a", "pk": "p", "v": 2}),
+            &ItemOptions::default().if_match(stray),
+        )
+        .await;
+    unsendable("if-match", replace.map(|r| r.status), "if-match");
+    // A session token and a partition key holding DEL (0x7f).
+    let read = items
+        .read_item_with::<Value>(
+            "p",
+            "a",
+            &ReadOptions::default().session_token("0:-1#1\u{7f}"),
+        )
+        .await;
+    unsendable(
+        "session token",
+        read.map(|r| r.status),
+        "x-ms-session-token",
+    );
+    let create = items
+        .create_item("p\u{7f}", &json!({"id": "b", "pk": "p\u{7f}"}))
+        .await;
+    unsendable(
+        "partition key",
+        create.map(|r| r.status),
+        "x-ms-documentdb-partitionkey",
+    );
+    assert_eq!(sent(), before, "nothing was sent");
+    let read = items.read_item::<Value>("p", "a").await.unwrap();
+    assert_eq!(read.item["v"], 1, "the item was not overwritten");
+}

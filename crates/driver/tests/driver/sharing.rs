@@ -4,12 +4,15 @@
 use std::time::Duration;
 
 use futures_util::future::join_all;
-use meridian_driver::{AccountConfig, DEFAULT_MAX_CONNECTIONS, Driver, DriverError};
-use meridian_emulator::Emulator;
+use meridian_driver::{
+    AccountConfig, DEFAULT_MAX_CONNECTIONS, Driver, DriverError, RefreshOutcome,
+};
+use meridian_emulator::{Emulator, FaultAction, FaultRule};
 use meridian_location_store::OperationKind;
 use serde_json::{Value, json};
 
 use crate::quiet_runtime;
+use crate::servers::{Behaviour, RawServer};
 use crate::sockets::{client_connections_to, port_of};
 
 fn config(emulator: &Emulator) -> AccountConfig {
@@ -204,4 +207,88 @@ async fn conflicting_per_account_setting_is_an_error() {
         .unwrap();
     // The refused driver left nothing registered.
     assert_eq!(first.stats().handles, 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refreshes_are_not_starved_by_operations_holding_the_pool() {
+    // An outage: the preferred read region is a black hole (connections accepted, never
+    // answered) and reads hang there for their whole request timeout, holding every
+    // slot of a two-connection pool. The refresh that would route around the outage
+    // must not queue behind them: fetches and probes take no operation slot (the
+    // runtime's own fetch limit bounds them).
+    const SLOTS: usize = 2;
+    let emulator = Emulator::builder()
+        .regions(["West US"])
+        .start()
+        .await
+        .unwrap();
+    let hole = RawServer::start(Behaviour::Hold).await;
+    let west = emulator.region_endpoint("West US").unwrap();
+    let mut document = emulator.account_document();
+    document["readableLocations"] = json!([
+        {"name": "Black Hole", "databaseAccountEndpoint": hole.url()},
+        {"name": "West US", "databaseAccountEndpoint": west},
+    ]);
+    emulator
+        .add_fault(FaultRule::on_class(
+            "account",
+            FaultAction::Body {
+                status: 200,
+                body: document,
+            },
+        ))
+        .unwrap();
+    // The runtime gives a fetch 2 s; an operation's request waits up to 60 s.
+    let runtime = quiet_runtime();
+    let driver = Driver::builder(&runtime, config(&emulator))
+        .max_connections(SLOTS)
+        .request_timeout(Duration::from_secs(60))
+        .build()
+        .await
+        .unwrap();
+    assert_eq!(driver.route(OperationKind::Read).as_str(), hole.url());
+    let hung: Vec<_> = (0..SLOTS)
+        .map(|_| {
+            let items = driver.container("db", "items");
+            tokio::spawn(async move { items.read_item::<Value>("p", "a").await })
+        })
+        .collect();
+    // Each read holds its slot while its request is in flight.
+    let holding = crate::wait_for(Duration::from_secs(30), || async {
+        hole.accepted() == SLOTS
+    })
+    .await;
+    assert!(
+        holding,
+        "{} of {SLOTS} reads reached the black hole",
+        hole.accepted()
+    );
+
+    let refreshes = emulator.counters().account_reads();
+    let mut fetched = None;
+    for _ in 0..10 {
+        match driver.request_refresh().await {
+            RefreshOutcome::Throttled { until } => {
+                tokio::time::sleep_until(tokio::time::Instant::from_std(until)).await;
+            }
+            outcome => {
+                fetched = Some(outcome);
+                break;
+            }
+        }
+    }
+    let outcome = fetched.expect("a refresh started within 10 tries");
+    assert!(outcome.fetched(), "the refresh completed: {outcome:?}");
+    assert!(
+        emulator.counters().account_reads() > refreshes,
+        "it reached the account endpoint"
+    );
+    assert!(
+        hung.iter().all(|read| !read.is_finished()),
+        "the reads still held every slot while the refresh ran"
+    );
+    assert_eq!(hole.accepted(), SLOTS);
+    for read in hung {
+        read.abort();
+    }
 }
