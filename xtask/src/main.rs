@@ -7,12 +7,14 @@ mod tidy;
 use std::process::{Command, ExitCode};
 
 const USAGE: &str =
-    "usage: cargo xtask <ci | layering | fuzz [SECONDS] | interop | compare [MEASUREMENT...]>
+    "usage: cargo xtask <ci | layering | sim [--seeds N] [--seed S] | fuzz [SECONDS] | interop | compare [MEASUREMENT...]>
 
   ci        fmt --check, clippy -D warnings, tests (with doctests), every benchmark
             once in test mode, the tour, docs -D warnings, a check that the fuzz
             targets compile, then the crate layering check; stops at the first failure
   layering  only the crate layering check
+  sim       the runtime's deterministic simulator (release build): seeds 0..N
+            (default 1000), or the one seed S a failure printed, to replay it
   fuzz      a short smoke run of every fuzz target (default 30 s each; needs
             `cargo install cargo-fuzz`; stable toolchain, --sanitizer none)
   interop   build and run interop/ (the official Rust Cosmos DB SDK, with its defaults,
@@ -29,6 +31,7 @@ fn main() -> ExitCode {
     let result = match task.as_deref() {
         Some("ci") => ci(),
         Some("layering") => layering_check(),
+        Some("sim") => sim(&std::env::args().skip(2).collect::<Vec<_>>()),
         Some("fuzz") => fuzz(std::env::args().nth(2).as_deref()),
         Some("interop") => interop(),
         Some("compare") => compare(&std::env::args().skip(2).collect::<Vec<_>>()),
@@ -173,6 +176,41 @@ const FUZZ_TARGETS: &[&str] = &[
     "event_effect",
     "query_sql",
 ];
+
+/// Runs the runtime's simulator (`crates/runtime/tests/sim`) over `--seeds N` seeds or
+/// the one `--seed S`, in release: the test reads the count from the environment.
+fn sim(args: &[String]) -> Result<(), String> {
+    let (name, value) = match args {
+        [] => ("MERIDIAN_SIM_SEEDS", "1000"),
+        [flag, value] if flag == "--seeds" => ("MERIDIAN_SIM_SEEDS", value.as_str()),
+        [flag, value] if flag == "--seed" => ("MERIDIAN_SIM_SEED", value.as_str()),
+        _ => return Err(format!("sim takes --seeds N or --seed S\n{USAGE}")),
+    };
+    value
+        .parse::<u64>()
+        .map_err(|_| format!("sim: `{value}` is not a whole number"))?;
+    let status = Command::new(cargo())
+        .args([
+            "test",
+            "--release",
+            "--package",
+            "meridian-runtime",
+            "--test",
+            "sim",
+            "--",
+            "--nocapture",
+        ])
+        .env(name, value)
+        .status()
+        .map_err(|e| format!("sim: could not run cargo: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "sim: a seed broke an invariant ({status}); its replay command is above"
+        ))
+    }
+}
 
 fn fuzz(seconds: Option<&str>) -> Result<(), String> {
     let seconds: u64 = match seconds {

@@ -349,8 +349,14 @@ impl<W: Send + Sync> Complete for GateCell<W> {
                 if kind == TriggerKind::Signal {
                     // Timely signals that learned nothing: the next ones of their kinds
                     // wait for the window.
-                    let until = saturating_add(now, self.config.min_interval());
-                    state.quiet.hold(answers, until);
+                    let config = self.config;
+                    state.quiet.hold(answers, |kind| {
+                        let interval = match kind {
+                            SignalKind::RegionFailure => config.region_failure_interval(),
+                            _ => config.min_interval(),
+                        };
+                        saturating_add(now, interval)
+                    });
                 }
             }
             Completion::Failed(jitter) => {

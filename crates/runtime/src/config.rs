@@ -135,8 +135,12 @@ impl RuntimeConfig {
     }
 
     pub(crate) fn gate(&self) -> GateConfig {
+        // An outage that changes nothing is re-fetched once per fetch timeout at most
+        // (5 s with the defaults, as before): a failover that follows it is then seen
+        // within one fetch timeout and one fetch.
         GateConfig::default()
             .with_min_interval(self.event_min_interval)
+            .with_region_failure_interval(self.fetch_timeout)
             .with_backoff(Backoff::new(self.failure_backoff, self.event_min_interval))
     }
 

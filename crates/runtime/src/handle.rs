@@ -69,8 +69,10 @@ pub struct RefreshWait(WaitFor);
 enum WaitFor {
     Nothing,
     Flight(Waiter),
-    /// The backend moved but the gate holds signals until then: wait, then refresh.
-    Until(Instant),
+    /// The backend moved but the gate holds signals until then: wait, then refresh —
+    /// unless a newer topology was installed, or a fetch started, since the attempt was
+    /// routed (that one answers it).
+    Until(Instant, RoutedOn),
 }
 
 impl RefreshWait {
@@ -206,7 +208,7 @@ impl AccountHandle {
                 Triggered::Started(waiter) | Triggered::Joined(waiter) => WaitFor::Flight(waiter),
                 // Only a moved backend is worth waiting for: the same region would refuse
                 // the retry again. Other failures retry elsewhere at once.
-                Triggered::Throttled { until } if backend_moved => WaitFor::Until(until),
+                Triggered::Throttled { until } if backend_moved => WaitFor::Until(until, routed),
                 Triggered::Throttled { .. } | Triggered::Superseded => WaitFor::Nothing,
             },
         )
@@ -225,17 +227,23 @@ impl AccountHandle {
             match wait_for.0 {
                 WaitFor::Nothing => None,
                 WaitFor::Flight(waiter) => Some(wait(waiter).await),
-                WaitFor::Until(until) => {
+                WaitFor::Until(until, routed) => {
                     let until = tokio::time::Instant::from_std(until);
                     if deadline.is_some_and(|deadline| until > deadline) {
                         return None;
                     }
                     tokio::time::sleep_until(until).await;
-                    // Only a moved backend waits for the window (see `signal`).
+                    let installed = self.with_snapshot(RoutingSnapshot::topology_generation);
+                    if installed > routed.topology_generation {
+                        return None;
+                    }
+                    // Only a moved backend waits for the window (see `signal`). Signalled
+                    // as of the attempt's routing: a fetch started since answers it, and a
+                    // fetch that would learn nothing new never re-arms the window.
                     match self.state.signal(
                         &self.tasks,
                         &self.registry,
-                        self.state.gate.epoch(),
+                        routed.epoch,
                         SignalKind::BackendMoved,
                     ) {
                         Triggered::Started(waiter) | Triggered::Joined(waiter) => {

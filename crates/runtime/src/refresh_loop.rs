@@ -36,10 +36,34 @@ pub(crate) async fn run_loop(shared: Arc<Shared>, tasks: Tasks) {
     let mut rng = config
         .jitter_seed
         .map_or_else(fastrand::Rng::new, fastrand::Rng::with_seed);
-    let mut schedule = Schedule::new(config.schedule(), now());
-    let mut tick_at = schedule.deadline(rng.f64());
+    // A restarted loop keeps the schedule of the one that panicked.
+    let saved = *shared
+        .schedule
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    let (mut schedule, mut tick_at) = saved.unwrap_or_else(|| {
+        let schedule = Schedule::new(config.schedule(), now());
+        (schedule, schedule.deadline(rng.f64()))
+    });
+    *shared
+        .schedule
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner) = Some((schedule, tick_at));
     let mut probe_at = saturating_add(now(), config.probe_interval);
+    // A restart after a panic may have lost a ring the old loop took but never acted
+    // on (its queued probe rounds went with it): every mark is in a store, so the alarm
+    // is set again from them.
+    for listed in shared.registry.accounts().iter() {
+        if let Some(at) = listed.shared.store.next_mark_expiry() {
+            shared.alarm.arm(at);
+        }
+    }
     let queue = Arc::new(Mutex::new(WorkQueue::default()));
+    if saved.is_some() {
+        // Restarted: the refreshes the old loop had queued went with it, so every account
+        // is queued once now (one busy with a flight is skipped, as at any tick).
+        queue_tick(&shared, &mut lock(&queue));
+    }
     let mut workers: FuturesUnordered<Worker> = FuturesUnordered::new();
     let sleep = tokio::time::sleep_until(Instant::from_std(tick_at.min(probe_at)));
     tokio::pin!(sleep);
@@ -73,6 +97,10 @@ pub(crate) async fn run_loop(shared: Arc<Shared>, tasks: Tasks) {
                 tracing::warn!(skipped, "refresh loop woke late; skipping missed ticks");
             }
             tick_at = schedule.deadline(rng.f64());
+            *shared
+                .schedule
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = Some((schedule, tick_at));
         }
         let rang = shared.alarm.take_due(now());
         if rang || now() >= probe_at {

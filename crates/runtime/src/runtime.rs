@@ -148,6 +148,7 @@ impl RuntimeBuilder {
                     last_tick_nanos: AtomicU64::new(0),
                     loop_running: AtomicBool::new(false),
                     loop_restarts: AtomicU64::new(0),
+                    schedule: Mutex::new(None),
                     #[cfg(feature = "fault-injection")]
                     inject_panic: AtomicBool::new(false),
                     events: broadcast::channel(EVENT_CAPACITY).0,

@@ -6,10 +6,11 @@
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Instant;
 
 use futures_util::FutureExt;
 use meridian_location_store::Endpoint;
-use meridian_refresh_core::AccountRegistry;
+use meridian_refresh_core::{AccountRegistry, Schedule};
 use tokio::sync::broadcast;
 
 use crate::account::AccountState;
@@ -43,6 +44,9 @@ pub(crate) struct Shared {
     pub(crate) loop_restarts: AtomicU64,
     /// Where every account's [`RuntimeEvent`]s go.
     pub(crate) events: broadcast::Sender<RuntimeEvent>,
+    /// The loop's schedule and its next tick, kept here so a loop restarted after a
+    /// panic keeps the same ticks instead of starting a new interval.
+    pub(crate) schedule: std::sync::Mutex<Option<(Schedule, Instant)>>,
     /// Set by `Runtime::inject_loop_panic`: the loop panics at its next wake-up.
     #[cfg(feature = "fault-injection")]
     pub(crate) inject_panic: AtomicBool,

@@ -8,6 +8,7 @@ use crate::backoff::Backoff;
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct GateConfig {
     min_interval: Duration,
+    region_failure_interval: Duration,
     backoff: Backoff,
 }
 
@@ -20,6 +21,7 @@ impl GateConfig {
     /// retried at least once per window.
     pub fn with_min_interval(mut self, min_interval: Duration) -> Self {
         self.min_interval = min_interval;
+        self.region_failure_interval = self.region_failure_interval.min(min_interval);
         self.backoff = Backoff::new(self.backoff.initial(), self.backoff.max().min(min_interval));
         self
     }
@@ -34,9 +36,24 @@ impl GateConfig {
         self
     }
 
+    /// Sets how long region-failure signals are held after one that learned nothing
+    /// (at most `min_interval`; default: `min_interval`). During an outage that does not
+    /// change the document this is how often the account is fetched again — and so how
+    /// late a failover that follows the outage can be seen, since writers then only meet
+    /// the dead region's transport failures, never a 403/3.
+    pub fn with_region_failure_interval(mut self, interval: Duration) -> Self {
+        self.region_failure_interval = interval.min(self.min_interval);
+        self
+    }
+
     /// The minimum interval.
     pub fn min_interval(&self) -> Duration {
         self.min_interval
+    }
+
+    /// The interval region-failure signals are held after one that learned nothing.
+    pub fn region_failure_interval(&self) -> Duration {
+        self.region_failure_interval
     }
 
     /// The failure backoff.
@@ -50,6 +67,7 @@ impl Default for GateConfig {
     fn default() -> Self {
         Self {
             min_interval: Self::DEFAULT_MIN_INTERVAL,
+            region_failure_interval: Self::DEFAULT_MIN_INTERVAL,
             backoff: Backoff::default(),
         }
     }

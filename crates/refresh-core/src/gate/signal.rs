@@ -69,11 +69,12 @@ impl Quiet {
         }
     }
 
-    /// A fetch answering `kinds` learned nothing: hold those kinds until `until`.
-    pub(super) fn hold(&mut self, kinds: Kinds, until: Instant) {
+    /// A fetch answering `kinds` learned nothing at `now`: hold each kind for its
+    /// interval (`until` gives it).
+    pub(super) fn hold(&mut self, kinds: Kinds, until: impl Fn(SignalKind) -> Instant) {
         for kind in SignalKind::ALL {
             if kinds.contains(kind) {
-                *self.slot(kind) = Some(until);
+                *self.slot(kind) = Some(until(kind));
             }
         }
     }

@@ -374,3 +374,23 @@ fn start_periodic_fail(gate: &RefreshGate<u64>, now: Instant) {
         other => panic!("expected Start, got {other:?}"),
     }
 }
+
+#[test]
+fn region_failures_that_learned_nothing_are_held_for_their_own_interval() {
+    let gate: RefreshGate<u64> = RefreshGate::new(
+        GateConfig::default().with_region_failure_interval(Duration::from_millis(500)),
+    );
+    let t0 = Instant::now();
+    let Decision::Start(ticket) = region_failure(&gate, t0, gate.epoch()) else {
+        panic!("first signal starts")
+    };
+    ticket.succeed_unchanged(t0);
+    match region_failure(&gate, t0 + ms(100), gate.epoch()) {
+        Decision::Throttled { until } => assert_eq!(until, t0 + ms(500)),
+        other => panic!("expected Throttled, got {other:?}"),
+    }
+    assert!(matches!(
+        region_failure(&gate, t0 + ms(500), gate.epoch()),
+        Decision::Start(_)
+    ));
+}
