@@ -9,6 +9,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::budget::{Budget, DEFAULT_MEMORY_BUDGET};
 use crate::consistency::Consistency;
 use crate::counters::Counters;
 use crate::data::DataStore;
@@ -38,7 +39,11 @@ pub struct EmulatorBuilder {
     advertise_host: Option<String>,
     consistency: Consistency,
     replication_lag: Duration,
+    memory_budget: usize,
 }
+
+/// The smallest memory budget accepted: room for one request body of the largest size.
+pub const MIN_MEMORY_BUDGET: usize = 4 * 1024 * 1024;
 
 /// The default keep-alive idle timeout: a connection waiting this long for its next
 /// request's head is closed.
@@ -59,6 +64,7 @@ impl fmt::Debug for EmulatorBuilder {
             .field("advertise_host", &self.advertise_host)
             .field("consistency", &self.consistency)
             .field("replication_lag", &self.replication_lag)
+            .field("memory_budget", &self.memory_budget)
             .finish_non_exhaustive()
     }
 }
@@ -80,6 +86,7 @@ impl Default for EmulatorBuilder {
             advertise_host: None,
             consistency: Consistency::Session,
             replication_lag: Duration::ZERO,
+            memory_budget: DEFAULT_MEMORY_BUDGET,
         }
     }
 }
@@ -183,6 +190,15 @@ impl EmulatorBuilder {
         self
     }
 
+    /// The most memory requests in flight may hold together, in bytes (default
+    /// [`DEFAULT_MEMORY_BUDGET`]): their bodies, decoded values and unsent responses.
+    /// A request that does not fit is answered 429 (sub-status 3200) with
+    /// `x-ms-retry-after-ms`. At least [`MIN_MEMORY_BUDGET`].
+    pub fn memory_budget(mut self, bytes: usize) -> Self {
+        self.memory_budget = bytes;
+        self
+    }
+
     /// The advertised host, bracketed if it is an IPv6 literal; an error if it cannot be
     /// the host of a URL.
     fn advertised_host(&self) -> Result<String, EmulatorError> {
@@ -228,6 +244,11 @@ impl EmulatorBuilder {
             ));
         }
         check_lag(self.replication_lag).map_err(EmulatorError::Config)?;
+        if self.memory_budget < MIN_MEMORY_BUDGET {
+            return Err(EmulatorError::Config(format!(
+                "memory_budget must be at least {MIN_MEMORY_BUDGET} bytes"
+            )));
+        }
         if self.regions.is_empty() {
             return Err(EmulatorError::Config(
                 "at least one region is required".into(),
@@ -272,6 +293,7 @@ impl EmulatorBuilder {
             idle_timeout: self.idle_timeout,
             connections: Arc::new(tokio::sync::Semaphore::new(max_connections)),
             advertise_host,
+            memory: Arc::new(Budget::new(self.memory_budget)),
         });
         let emulator = Emulator {
             global: state

@@ -14,6 +14,8 @@ pub(crate) struct ApiError {
     pub(crate) sub_status: Option<u32>,
     pub(crate) code: &'static str,
     pub(crate) message: String,
+    /// `x-ms-retry-after-ms`, for answers a client should retry later (429).
+    pub(crate) retry_after_ms: Option<u64>,
 }
 
 impl ApiError {
@@ -23,7 +25,13 @@ impl ApiError {
             sub_status: None,
             code,
             message: message.into(),
+            retry_after_ms: None,
         }
+    }
+
+    pub(crate) fn with_retry_after(mut self, ms: u64) -> Self {
+        self.retry_after_ms = Some(ms);
+        self
     }
 
     pub(crate) fn with_sub_status(mut self, sub_status: u32) -> Self {

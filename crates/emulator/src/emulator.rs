@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::budget::MemoryStats;
 use crate::builder::EmulatorBuilder;
 use crate::counters::Counters;
 use crate::faults::{FaultRule, FaultStatus};
@@ -126,9 +127,16 @@ impl Emulator {
         lock(&self.state.counters).clone()
     }
 
-    /// Zeroes the counters.
+    /// Zeroes the counters (and starts the memory peak over from what is held now).
     pub fn reset_counters(&self) {
         *lock(&self.state.counters) = Counters::default();
+        self.state.memory.reset_peak();
+    }
+
+    /// The memory budget: its limit, what requests hold now and the peak, as the stats'
+    /// `memory` reports them.
+    pub fn memory(&self) -> MemoryStats {
+        self.state.memory.stats()
     }
 
     /// Moves the write region. The old one answers writes with 403/3 at once. Graceful:

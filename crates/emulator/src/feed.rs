@@ -1,8 +1,10 @@
 //! Feeds: database and container lists, item read feeds, queries and query plans, and
-//! partition key ranges; pagination with `x-ms-max-item-count` and `x-ms-continuation`.
+//! partition key ranges; pagination with `x-ms-max-item-count` and `x-ms-continuation`,
+//! and pages capped at [`MAX_PAGE_BYTES`].
 
 use serde_json::{Value, json};
 
+use crate::budget::json_len;
 use crate::data::{ApiError, ApiResult, DataStore, partition_key};
 use crate::query::QuerySpec;
 
@@ -10,6 +12,9 @@ use crate::query::QuerySpec;
 pub(crate) const DEFAULT_PAGE: usize = 100;
 /// The largest page served, whatever the request asks.
 pub(crate) const MAX_PAGE: usize = 1000;
+/// The most bytes of items in one page, as the service caps its pages (4 MB): a page
+/// ends early, with a continuation, rather than grow past it.
+pub const MAX_PAGE_BYTES: usize = 4 * 1024 * 1024;
 
 /// Paging headers of a feed request.
 #[derive(Debug, Default)]
@@ -74,7 +79,16 @@ fn paginate(
 ) -> Result<Page, ApiError> {
     let size = feed.page_size()?;
     let offset = feed.offset()?.min(results.len());
-    let end = offset.saturating_add(size).min(results.len());
+    let mut end = offset.saturating_add(size).min(results.len());
+    // At most MAX_PAGE_BYTES of items (but always one): the rest is for the next page.
+    let mut bytes = 0usize;
+    for (index, item) in results.iter().enumerate().take(end).skip(offset) {
+        bytes = bytes.saturating_add(json_len(item) + 1);
+        if bytes > MAX_PAGE_BYTES && index > offset {
+            end = index;
+            break;
+        }
+    }
     let continuation = (end < results.len()).then(|| format!("{CONTINUATION_PREFIX}{end}"));
     let page: Vec<Value> = results
         .into_iter()

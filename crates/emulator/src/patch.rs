@@ -66,7 +66,7 @@ impl DataStore {
         let Value::Object(resource) = patched else {
             return Err(bad("the patched item is not an object"));
         };
-        let resource = container.store(key, resource, at.self_link());
+        let resource = container.store(key, resource, at.self_link())?;
         Ok((200, Some(resource)))
     }
 }
@@ -150,7 +150,8 @@ fn apply(item: &mut Value, operation: &Value, pk_path: &[String]) -> Result<(), 
             }
             let next = match map.get(last) {
                 None => by,
-                Some(current @ Value::Number(_)) => add_numbers(current, &by),
+                Some(current @ Value::Number(_)) => add_numbers(current, &by)
+                    .ok_or_else(|| format!("`incr` of `{path}` overflows a 64-bit float"))?,
                 Some(_) => return Err(format!("path `{path}` is not a number")),
             };
             map.insert(last.clone(), next);

@@ -6,6 +6,7 @@ use http::{HeaderMap, HeaderValue, Method, Request, Response};
 use serde_json::Value;
 use tokio::time::Instant;
 
+use crate::budget::Charge;
 use crate::data::{ApiError, ApiResult, DataStore, ItemRequest};
 use crate::feed::{FeedRequest, Page, Scope, pkranges_etag};
 use crate::http::{Body, RequestBody, read_body, read_json, respond};
@@ -69,6 +70,7 @@ pub(crate) async fn serve(
     method: Method,
     resource: Resource,
     request: Request<impl RequestBody>,
+    charge: &Charge,
 ) -> Result<Response<Body>, ApiError> {
     let (not_found, writable, region) = {
         let topology = lock(&state.topology);
@@ -125,11 +127,11 @@ pub(crate) async fn serve(
     };
     let answer = match (kind, method, resource) {
         (Kind::QueryPlan, _, Resource::Items { db, coll }) => {
-            let spec = query_spec(read_json(body).await?)?;
+            let spec = query_spec(read_json(body, charge).await?)?;
             Answer::Resource(200, Some(lock(&state.data).query_plan(&db, &coll, &spec)?))
         }
         (Kind::Query, _, Resource::Items { db, coll }) => {
-            let spec = query_spec(read_json(body).await?)?;
+            let spec = query_spec(read_json(body, charge).await?)?;
             let scope = query_scope(&headers, &item_request)?;
             Answer::Feed(view(&db, &coll).read(|d| d.query(&db, &coll, &spec, &scope, &feed))?)
         }
@@ -140,7 +142,7 @@ pub(crate) async fn serve(
             Answer::Feed(lock(&state.data).list_databases(&feed)?)
         }
         (_, Method::POST, Resource::Databases) => {
-            let body = read_json(body).await?;
+            let body = read_json(body, charge).await?;
             resource_answer(lock(&state.data).create_database(body)?)
         }
         (_, Method::GET, Resource::Database { db }) => {
@@ -153,7 +155,7 @@ pub(crate) async fn serve(
             Answer::Feed(lock(&state.data).list_containers(&db, &feed)?)
         }
         (_, Method::POST, Resource::Containers { db }) => {
-            let body = read_json(body).await?;
+            let body = read_json(body, charge).await?;
             resource_answer(lock(&state.data).create_container(&db, body)?)
         }
         (_, Method::GET, Resource::Container { db, coll }) => {
@@ -179,7 +181,7 @@ pub(crate) async fn serve(
             Answer::Feed(view(&db, &coll).read(|d| d.read_feed(&db, &coll, &scope, &feed))?)
         }
         (_, Method::POST, Resource::Items { db, coll }) => {
-            let body = crate::item_body::decode(&headers, &read_body(body).await?)?;
+            let body = crate::item_body::decode(&headers, &read_body(body).await?, charge)?;
             view(&db, &coll).write(|d| d.create_item(&db, &coll, body, &item_request))?
         }
         (_, Method::GET, Resource::Item { db, coll, id }) => {
@@ -187,12 +189,12 @@ pub(crate) async fn serve(
             resource_answer(view(&db, &coll).read(|d| d.read_item(at, &item_request))?)
         }
         (_, Method::PUT, Resource::Item { db, coll, id }) => {
-            let body = crate::item_body::decode(&headers, &read_body(body).await?)?;
+            let body = crate::item_body::decode(&headers, &read_body(body).await?, charge)?;
             view(&db, &coll)
                 .write(|d| d.replace_item(ItemAt::new(&db, &coll, &id), body, &item_request))?
         }
         (_, Method::PATCH, Resource::Item { db, coll, id }) => {
-            let body = read_json(body).await?;
+            let body = read_json(body, charge).await?;
             view(&db, &coll)
                 .write(|d| d.patch_item(ItemAt::new(&db, &coll, &id), &body, &item_request))?
         }
@@ -215,7 +217,14 @@ pub(crate) async fn serve(
     });
     let minimal = header(&headers, "prefer")
         .is_some_and(|v| v.to_ascii_lowercase().contains("return=minimal"));
-    Ok(response(answer, kind, lsn, minimal))
+    let feed = matches!(answer, Answer::Feed(_));
+    let response = response(answer, kind, lsn, minimal);
+    if feed {
+        // A page is held until it is sent: charged, so stalled readers cannot pin more.
+        let size = hyper::body::Body::size_hint(response.body()).lower();
+        charge.add(usize::try_from(size).unwrap_or(usize::MAX))?;
+    }
+    Ok(response)
 }
 
 /// One container as the serving region sees it, at one instant.

@@ -136,11 +136,15 @@ impl QuerySpec {
     }
 }
 
-/// `a + b` for JSON numbers: integers stay integers while they fit.
-pub(crate) fn add_numbers(a: &Value, b: &Value) -> Value {
+/// `a + b` for JSON numbers: integers stay integers while they fit; `None` when the sum
+/// is past the range of a 64-bit float (JSON has no infinity).
+pub(crate) fn add_numbers(a: &Value, b: &Value) -> Option<Value> {
     match (a.as_i64(), b.as_i64()) {
-        (Some(a), Some(b)) if a.checked_add(b).is_some() => Value::from(a + b),
-        _ => expr::number(a.as_f64().unwrap_or(0.0) + b.as_f64().unwrap_or(0.0)),
+        (Some(a), Some(b)) if a.checked_add(b).is_some() => Some(Value::from(a + b)),
+        _ => {
+            let sum = a.as_f64().unwrap_or(0.0) + b.as_f64().unwrap_or(0.0);
+            sum.is_finite().then(|| expr::number(sum))
+        }
     }
 }
 
