@@ -15,7 +15,8 @@ use crate::counters::Counters;
 use crate::data::DataStore;
 use crate::faults::FaultSet;
 use crate::keys::{Keys, WELL_KNOWN_SECONDARY_KEY};
-use crate::replication::{Replication, check_lag};
+use crate::query::DEFAULT_QUERY_BUDGET;
+use crate::replication::{DEFAULT_REPLICATION_LOG_LIMIT, Replication, check_lag};
 use crate::state::State;
 use crate::tls::TlsConfig;
 use crate::topology::{ListenerId, Topology, same_region};
@@ -40,6 +41,8 @@ pub struct EmulatorBuilder {
     consistency: Consistency,
     replication_lag: Duration,
     memory_budget: usize,
+    replication_log_limit: usize,
+    query_budget: u64,
 }
 
 /// The smallest memory budget accepted: room for one request body of the largest size.
@@ -65,6 +68,8 @@ impl fmt::Debug for EmulatorBuilder {
             .field("consistency", &self.consistency)
             .field("replication_lag", &self.replication_lag)
             .field("memory_budget", &self.memory_budget)
+            .field("replication_log_limit", &self.replication_log_limit)
+            .field("query_budget", &self.query_budget)
             .finish_non_exhaustive()
     }
 }
@@ -87,6 +92,8 @@ impl Default for EmulatorBuilder {
             consistency: Consistency::Session,
             replication_lag: Duration::ZERO,
             memory_budget: DEFAULT_MEMORY_BUDGET,
+            replication_log_limit: DEFAULT_REPLICATION_LOG_LIMIT,
+            query_budget: DEFAULT_QUERY_BUDGET,
         }
     }
 }
@@ -199,6 +206,24 @@ impl EmulatorBuilder {
         self
     }
 
+    /// The most writes one container's replication log may hold before every region has
+    /// applied them (default [`DEFAULT_REPLICATION_LOG_LIMIT`](crate::DEFAULT_REPLICATION_LOG_LIMIT));
+    /// a write past it is answered 429 with `x-ms-retry-after-ms` until the lagging
+    /// regions catch up.
+    pub fn replication_log_limit(mut self, limit: usize) -> Self {
+        self.replication_log_limit = limit;
+        self
+    }
+
+    /// The work budget of one query, in units (default
+    /// [`DEFAULT_QUERY_BUDGET`](crate::query::DEFAULT_QUERY_BUDGET)): one per expression
+    /// evaluated, one per 64 bytes copied, one per sort comparison. A query that runs out
+    /// is ended with 400.
+    pub fn query_budget(mut self, units: u64) -> Self {
+        self.query_budget = units;
+        self
+    }
+
     /// The advertised host, bracketed if it is an IPv6 literal; an error if it cannot be
     /// the host of a URL.
     fn advertised_host(&self) -> Result<String, EmulatorError> {
@@ -282,7 +307,8 @@ impl EmulatorBuilder {
             }),
             data: Mutex::new(DataStore {
                 databases: BTreeMap::new(),
-                replication: Replication::new(self.consistency, self.replication_lag),
+                replication: Replication::new(self.consistency, self.replication_lag)
+                    .with_log_limit(self.replication_log_limit),
             }),
             counters: Mutex::new(Counters::default()),
             faults: Mutex::new(FaultSet::default()),
@@ -294,6 +320,8 @@ impl EmulatorBuilder {
             connections: Arc::new(tokio::sync::Semaphore::new(max_connections)),
             advertise_host,
             memory: Arc::new(Budget::new(self.memory_budget)),
+            queries: Arc::default(),
+            query_budget: self.query_budget,
         });
         let emulator = Emulator {
             global: state

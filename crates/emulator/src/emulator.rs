@@ -12,6 +12,7 @@ use crate::builder::EmulatorBuilder;
 use crate::counters::Counters;
 use crate::faults::{FaultRule, FaultStatus};
 use crate::keys::{AccountKeys, KeyKind};
+use crate::query_gate::QueryHold;
 use crate::replication::FailoverMode;
 use crate::state::{State, lock};
 use crate::topology::{ListenerId, RegionInfo, TopologyError};
@@ -137,6 +138,21 @@ impl Emulator {
     /// `memory` reports them.
     pub fn memory(&self) -> MemoryStats {
         self.state.memory.stats()
+    }
+
+    /// A test hook: until the returned guard is dropped, queries stop inside their
+    /// evaluation — their snapshot taken, no lock held — so a test can show what proceeds
+    /// while a query runs. [`queries_running`](Self::queries_running) counts them.
+    pub fn hold_queries(&self) -> QueryHold {
+        self.state.queries.hold(true);
+        QueryHold {
+            gate: Arc::clone(&self.state.queries),
+        }
+    }
+
+    /// Queries evaluating now (held ones included).
+    pub fn queries_running(&self) -> usize {
+        self.state.queries.running()
     }
 
     /// Moves the write region. The old one answers writes with 403/3 at once. Graceful:

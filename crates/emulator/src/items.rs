@@ -3,6 +3,8 @@
 
 use serde_json::{Map, Value, json};
 
+use tokio::time::Instant;
+
 use crate::MAX_REQUEST_BODY;
 use crate::budget::json_len;
 
@@ -84,12 +86,20 @@ impl DataStore {
         Ok((if existed { 200 } else { 201 }, Some(resource)))
     }
 
-    pub(crate) fn read_item(&self, at: ItemAt<'_>, request: &ItemRequest) -> ApiResult {
+    /// Reads an item as `region` sees it at `now`: one lookup, however far it lags.
+    pub(crate) fn read_item(
+        &self,
+        at: ItemAt<'_>,
+        request: &ItemRequest,
+        region: &str,
+        now: Instant,
+    ) -> ApiResult {
         let (pk, _) = partition_key(request.partition_key.as_deref())?;
         let container = self.container(at.db, at.coll)?;
-        let item = container.items.get(&(pk, at.id.to_string()));
+        let key = (pk, at.id.to_string());
+        let item = self.replication.region_item(container, &key, region, now);
         let item = item.ok_or_else(|| ApiError::not_found(&format!("item {}", at.id)))?;
-        Ok((200, Some(item.clone())))
+        Ok((200, Some(Value::clone(&item))))
     }
 
     pub(crate) fn replace_item(
@@ -151,7 +161,7 @@ impl Container {
         key: &(String, String),
         request: &ItemRequest,
     ) -> Result<&Value, ApiError> {
-        let item = self.items.get(key);
+        let item = self.items.get(key).map(AsRef::as_ref);
         let item = item.ok_or_else(|| ApiError::not_found(&format!("item {}", key.1)))?;
         let etag = item.get("_etag").and_then(Value::as_str);
         match &request.if_match {

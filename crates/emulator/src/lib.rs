@@ -61,10 +61,12 @@ mod limits;
 mod listener;
 mod patch;
 pub mod query;
+mod query_gate;
 mod replication;
 mod resource;
 mod route;
 mod service;
+mod snapshot;
 mod state;
 mod tls;
 mod topology;
@@ -83,7 +85,11 @@ pub use http::{API_VERSION, MAX_REQUEST_BODY};
 pub use keys::{AccountKeys, KeyKind, WELL_KNOWN_SECONDARY_KEY};
 pub use limits::{FALLBACK_MAX_CONNECTIONS, MAX_DEFAULT_CONNECTIONS, default_max_connections};
 pub use listener::MAX_CONCURRENT_STREAMS;
-pub use replication::{FailoverMode, MAX_REPLICATION_LAG, SUB_STATUS_READ_SESSION_NOT_AVAILABLE};
+pub use query_gate::QueryHold;
+pub use replication::{
+    DEFAULT_REPLICATION_LOG_LIMIT, FailoverMode, MAX_REPLICATION_LAG,
+    SUB_STATUS_READ_SESSION_NOT_AVAILABLE,
+};
 pub use resource::{PathClass, Resource};
 pub use service::{SUB_STATUS_DATABASE_ACCOUNT_NOT_FOUND, SUB_STATUS_WRITE_FORBIDDEN};
 pub use topology::{MAX_REGION_NAME, RegionInfo, TopologyError};

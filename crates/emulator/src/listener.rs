@@ -250,10 +250,7 @@ async fn serve_io<I>(
     // The idle timeout, for both protocols: a connection with no request in flight for
     // that long is shut down gracefully (HTTP/2: GOAWAY; PINGs do not count).
     loop {
-        let idle_at = activity
-            .idle_since()
-            .map_or_else(Instant::now, |since| since)
-            + idle_timeout;
+        let idle_at = activity.idle_since().unwrap_or_else(Instant::now) + idle_timeout;
         tokio::select! {
             () = token.cancelled() => return,
             result = connection.as_mut() => {

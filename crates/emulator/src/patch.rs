@@ -1,10 +1,10 @@
 //! `PATCH` of items: `add set replace remove incr`, with an optional SQL condition.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::data::{ApiError, ApiResult, DataStore, ItemRequest, partition_key};
 use crate::items::ItemAt;
-use crate::query::{QuerySpec, add_numbers};
+use crate::query::{DEFAULT_QUERY_BUDGET, QuerySpec, add_numbers};
 
 /// The most operations one patch may carry (the service's limit).
 const MAX_OPERATIONS: usize = 10;
@@ -48,9 +48,9 @@ impl DataStore {
         let key = (pk, at.id.to_string());
         let current = container.existing(&key, request)?;
         if let Some(condition) = condition {
-            let spec = QuerySpec::new(format!("SELECT VALUE 1 {condition}"), Map::new());
+            let spec = QuerySpec::new(format!("SELECT VALUE 1 {condition}"));
             let held = spec
-                .run([current])
+                .run([current], DEFAULT_QUERY_BUDGET)
                 .map_err(|e| bad(format!("the patch condition is not valid: {e}")))?;
             if held.is_empty() {
                 return Err(ApiError::precondition_failed(

@@ -15,6 +15,7 @@ use crate::query::QuerySpec;
 use crate::replication::{SUB_STATUS_READ_SESSION_NOT_AVAILABLE, session_lsn};
 use crate::resource::Resource;
 use crate::service::{SUB_STATUS_DATABASE_ACCOUNT_NOT_FOUND, SUB_STATUS_WRITE_FORBIDDEN};
+use crate::snapshot::Snapshot;
 use crate::state::{State, lock};
 use crate::topology::ListenerId;
 
@@ -133,7 +134,8 @@ pub(crate) async fn serve(
         (Kind::Query, _, Resource::Items { db, coll }) => {
             let spec = query_spec(read_json(body, charge).await?)?;
             let scope = query_scope(&headers, &item_request)?;
-            Answer::Feed(view(&db, &coll).read(|d| d.query(&db, &coll, &spec, &scope, &feed))?)
+            let snapshot = view(&db, &coll).snapshot(&scope)?;
+            Answer::Feed(crate::snapshot::query(state, snapshot, spec, &feed).await?)
         }
         (_, Method::GET, Resource::Account) => {
             Answer::Resource(200, Some(lock(&state.topology).account_document()))
@@ -178,7 +180,7 @@ pub(crate) async fn serve(
                 Some(pk) => Scope::Partition(pk.clone()),
                 None => Scope::All,
             };
-            Answer::Feed(view(&db, &coll).read(|d| d.read_feed(&db, &coll, &scope, &feed))?)
+            Answer::Feed(view(&db, &coll).snapshot(&scope)?.read_feed(&feed)?)
         }
         (_, Method::POST, Resource::Items { db, coll }) => {
             let body = crate::item_body::decode(&headers, &read_body(body).await?, charge)?;
@@ -186,7 +188,7 @@ pub(crate) async fn serve(
         }
         (_, Method::GET, Resource::Item { db, coll, id }) => {
             let at = ItemAt::new(&db, &coll, &id);
-            resource_answer(view(&db, &coll).read(|d| d.read_item(at, &item_request))?)
+            resource_answer(lock(&state.data).read_item(at, &item_request, &region, now)?)
         }
         (_, Method::PUT, Resource::Item { db, coll, id }) => {
             let body = crate::item_body::decode(&headers, &read_body(body).await?, charge)?;
@@ -237,21 +239,26 @@ struct View<'a> {
 }
 
 impl View<'_> {
-    /// Runs a read over the region's view (the current state unless the region lags).
-    fn read<T>(&self, op: impl FnOnce(&DataStore) -> Result<T, ApiError>) -> Result<T, ApiError> {
+    /// A snapshot of the container as the region sees it (the lock held only to take it).
+    fn snapshot(&self, scope: &Scope) -> Result<Snapshot, ApiError> {
         let data = lock(&self.state.data);
-        match data
-            .replication
-            .view(&data, &self.db, &self.coll, self.region, self.now)
-        {
-            Some(view) => op(&view),
-            None => op(&data),
-        }
+        Snapshot::take(&data, &self.db, &self.coll, self.region, self.now, scope)
     }
 
-    /// Runs a write on the current state and logs it as made in the serving region.
+    /// Runs a write on the current state and logs it as made in the serving region; 429
+    /// when the container's replication log is full.
     fn write(&self, op: impl FnOnce(&mut DataStore) -> ApiResult) -> Result<Answer, ApiError> {
         let mut data = lock(&self.state.data);
+        let DataStore {
+            databases,
+            replication,
+        } = &mut *data;
+        if let Some(container) = databases
+            .get_mut(&self.db)
+            .and_then(|d| d.containers.get_mut(&self.coll))
+        {
+            replication.make_room(container, self.now)?;
+        }
         let result = op(&mut data);
         let DataStore {
             databases,

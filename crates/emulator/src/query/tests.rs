@@ -1,9 +1,9 @@
 //! The SQL subset's semantics, checked without HTTP.
 #![allow(clippy::unwrap_used)]
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
-use super::{QueryError, QuerySpec};
+use super::{DEFAULT_QUERY_BUDGET, QueryError, QuerySpec};
 
 fn items() -> Vec<Value> {
     vec![
@@ -20,17 +20,23 @@ fn run(text: &str) -> Vec<Value> {
 }
 
 fn run_with(text: &str, params: Value) -> Vec<Value> {
-    let params: Map<String, Value> = params.as_object().cloned().unwrap_or_default();
+    let params: Vec<Value> = params
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(name, value)| json!({"name": name, "value": value}))
+        .collect();
     let items = items();
-    QuerySpec::new(text.to_string(), params)
-        .run(&items)
+    QuerySpec::from_body(&json!({"query": text, "parameters": params}))
+        .unwrap()
+        .run(&items, DEFAULT_QUERY_BUDGET)
         .unwrap_or_else(|e| panic!("{text}: {e}"))
 }
 
 fn refuse(text: &str) -> QueryError {
     let items = items();
-    QuerySpec::new(text.to_string(), Map::new())
-        .run(&items)
+    QuerySpec::new(text.to_string())
+        .run(&items, DEFAULT_QUERY_BUDGET)
         .unwrap_err()
 }
 
@@ -308,7 +314,7 @@ fn deep_or_long_queries_are_refused_not_overflowed() {
 
 #[test]
 fn plans_describe_the_sdk_pipeline_and_rewrite_the_query() {
-    let plan = |text: &str| QuerySpec::new(text.to_string(), Map::new()).plan().unwrap();
+    let plan = |text: &str| QuerySpec::new(text.to_string()).plan().unwrap();
     let ordered = plan("SELECT c.id FROM c WHERE c.n > 1 ORDER BY c.n DESC");
     let info = &ordered["queryInfo"];
     assert_eq!(info["orderBy"], json!(["Descending"]));
@@ -379,7 +385,7 @@ fn rewritten_offset_queries_keep_derived_field_names() {
         "SELECT [c.n * 2, {\"a\": c.tags[0]}] FROM c WHERE c.pk IN ('p2', 'p1') OFFSET 1 LIMIT 1",
         "SELECT c[\"n\"], c.nested[\"k\"], c.id AS value2, c.n + 1 FROM c OFFSET 0 LIMIT 9",
     ] {
-        let plan = QuerySpec::new(text.to_string(), Map::new()).plan().unwrap();
+        let plan = QuerySpec::new(text.to_string()).plan().unwrap();
         let rewritten = plan["queryInfo"]["rewrittenQuery"].as_str().unwrap();
         let limit = plan["queryInfo"]["limit"].as_u64().unwrap() as usize;
         let offset = plan["queryInfo"]["offset"].as_u64().unwrap() as usize;
@@ -400,7 +406,7 @@ fn a_query_whose_rewrite_is_over_the_limits_is_refused_by_the_planner_only() {
     let key = format!("{}c.n", "+".repeat(60));
     let text = format!("SELECT c.id FROM c ORDER BY {key}");
     assert_eq!(run(&text).len(), 5);
-    let refused = QuerySpec::new(text, Map::new()).plan().unwrap_err();
+    let refused = QuerySpec::new(text).plan().unwrap_err();
     assert!(matches!(refused, QueryError::Plan(_)), "{refused}");
     assert!(
         refused.to_string().contains("nested deeper than 64"),

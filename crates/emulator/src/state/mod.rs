@@ -20,6 +20,7 @@ use crate::counters::{Counters, method_label};
 use crate::data::DataStore;
 use crate::faults::FaultSet;
 use crate::keys::Keys;
+use crate::query_gate::QueryGate;
 use crate::tls::TlsConfig;
 use crate::topology::{ListenerId, Topology};
 
@@ -53,6 +54,10 @@ pub(crate) struct State {
     pub(crate) advertise_host: String,
     /// The memory budget over every request in flight.
     pub(crate) memory: Arc<Budget>,
+    /// Queries in evaluation (and the test hook that holds them).
+    pub(crate) queries: Arc<QueryGate>,
+    /// The work budget of one query, in units.
+    pub(crate) query_budget: u64,
 }
 
 /// Locks a mutex, continuing past poisoning: every update under these locks is a single

@@ -28,6 +28,7 @@ impl State {
                 region.drained = false;
             }
             None => {
+                lock(&self.data).replication.add_region(name);
                 let bind = SocketAddr::new(self.global_ip(), 0);
                 let addr = self.start_listener(ListenerId::Region(name.to_string()), bind)?;
                 lock(&self.topology).regions.push(Region {
