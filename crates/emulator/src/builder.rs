@@ -217,7 +217,7 @@ impl EmulatorBuilder {
 
     /// The work budget of one query, in units (default
     /// [`DEFAULT_QUERY_BUDGET`](crate::query::DEFAULT_QUERY_BUDGET)): one per expression
-    /// evaluated, one per 64 bytes copied, one per sort comparison. A query that runs out
+    /// evaluated, one per 8 bytes copied, one per sort comparison. A query that runs out
     /// is ended with 400.
     pub fn query_budget(mut self, units: u64) -> Self {
         self.query_budget = units;

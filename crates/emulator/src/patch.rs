@@ -205,4 +205,18 @@ mod tests {
         assert_eq!(apply(&mut item, &sibling, &pk), Ok(()));
         assert_eq!(item["a"], json!({"b": "p1", "c": 2}));
     }
+
+    #[test]
+    fn incr_past_a_float_is_an_error_not_null() {
+        let pk = ["pk".to_string()];
+        let mut item = json!({"id": "x", "n": 1.7e308, "i": 9_223_372_036_854_775_807_i64});
+        let op = json!({"op": "incr", "path": "/n", "value": 1.7e308});
+        let refused = apply(&mut item, &op, &pk).unwrap_err();
+        assert!(refused.contains("overflows"), "{refused}");
+        assert_eq!(item["n"], json!(1.7e308));
+        // An integer past i64 carries on as a float.
+        let op = json!({"op": "incr", "path": "/i", "value": 1});
+        assert_eq!(apply(&mut item, &op, &pk), Ok(()));
+        assert!(item["i"].is_f64());
+    }
 }

@@ -136,7 +136,7 @@ pub(crate) fn eval<'a>(expr: &'a Expr, scope: &Scope<'a>) -> Option<Val<'a>> {
 
 /// The work units of copying `bytes` of text.
 fn text_units(bytes: usize) -> u64 {
-    u64::try_from(bytes / 64).unwrap_or(u64::MAX)
+    u64::try_from(bytes / super::work::BYTES_PER_UNIT).unwrap_or(u64::MAX)
 }
 
 /// `base.name`: borrowed from a borrowed base, taken out of an owned one.

@@ -44,7 +44,7 @@ pub enum QueryError {
     /// The query ran out of its work budget (evaluations, copies and comparisons) and was
     /// ended.
     #[error(
-        "the query exceeded its work budget of {limit} units (evaluations, bytes copied / 64, comparisons); narrow its filter or its select clause"
+        "the query exceeded its work budget of {limit} units (evaluations, bytes copied / 8, comparisons); narrow its filter or its select clause"
     )]
     Budget {
         /// The budget it ran out of.

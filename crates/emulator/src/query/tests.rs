@@ -413,3 +413,90 @@ fn a_query_whose_rewrite_is_over_the_limits_is_refused_by_the_planner_only() {
         "{refused}"
     );
 }
+
+#[test]
+fn a_parameter_referenced_many_times_is_not_copied() {
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+
+    // 4,000 references to one 256 KiB parameter: one value, shared by every reference.
+    let big = Arc::new(Value::String("x".repeat(256 * 1024)));
+    let params = BTreeMap::from([("@p".to_string(), Arc::clone(&big))]);
+    let list = vec!["@p"; 4000].join(", ");
+    let text = format!("SELECT VALUE [{list}] FROM c ORDER BY c.id");
+    let query = super::parser::parse(&text, &params).unwrap();
+    assert_eq!(
+        Arc::strong_count(&big),
+        2 + 4000,
+        "the spec, this test, each reference"
+    );
+    drop(query);
+    assert_eq!(Arc::strong_count(&big), 2);
+
+    // The plan's rewritten query refers to the parameter instead of spelling it out.
+    let body =
+        json!({"query": text, "parameters": [{"name": "@p", "value": "x".repeat(256 * 1024)}]});
+    let plan = QuerySpec::from_body(&body).unwrap().plan().unwrap();
+    let rewritten = plan["queryInfo"]["rewrittenQuery"].as_str().unwrap();
+    assert!(rewritten.len() < 64 * 1024, "{} bytes", rewritten.len());
+    assert!(rewritten.contains("@p, @p"));
+
+    // Evaluating it would copy 4,000 × 256 KiB: the work budget ends it first, having
+    // copied at most the budget's worth.
+    let items = [json!({"id": "a"})];
+    let spec = QuerySpec::from_body(&body).unwrap();
+    assert!(matches!(
+        spec.run(&items, DEFAULT_QUERY_BUDGET),
+        Err(QueryError::Budget { .. })
+    ));
+    // Borrowed all the way through a filter: no copy, no charge past a few steps.
+    let filter = json!({"query": "SELECT VALUE c.id FROM c WHERE @p = @p AND LENGTH(c.id) = 1", "parameters": [{"name": "@p", "value": "x".repeat(256 * 1024)}]});
+    let ids = QuerySpec::from_body(&filter)
+        .unwrap()
+        .run(&items, 100_000)
+        .unwrap();
+    assert_eq!(ids, vec![json!("a")]);
+}
+
+#[test]
+fn the_work_budget_counts_steps_copies_and_comparisons() {
+    let items: Vec<Value> = (0..100)
+        .map(|n| json!({"id": n.to_string(), "n": n}))
+        .collect();
+    let list = vec!["c.n"; 500].join(", ");
+    let text = format!("SELECT * FROM c WHERE -1 IN ({list})");
+    let spec = QuerySpec::new(text);
+    // 100 items × 500 members: well past a 10,000-unit budget, deterministically.
+    let refused = spec.run(&items, 10_000).unwrap_err();
+    assert_eq!(refused, QueryError::Budget { limit: 10_000 });
+    assert!(refused.to_string().contains("work budget of 10000 units"));
+    // The same query with room enough runs to the end.
+    assert_eq!(
+        spec.run(&items, DEFAULT_QUERY_BUDGET).unwrap(),
+        Vec::<Value>::new()
+    );
+    // ORDER BY pays for its comparisons up front.
+    let keys = vec!["c.n"; 50].join(", ");
+    let sorted = QuerySpec::new(format!("SELECT VALUE c.n FROM c ORDER BY {keys}"));
+    assert!(matches!(
+        sorted.run(&items, 40_000),
+        Err(QueryError::Budget { .. })
+    ));
+    assert_eq!(sorted.run(&items, DEFAULT_QUERY_BUDGET).unwrap().len(), 100);
+}
+
+#[test]
+fn numbers_past_a_float_are_errors_not_null() {
+    let refused = refuse("SELECT VALUE 1e999 FROM c");
+    assert!(
+        refused.to_string().contains("out of the range"),
+        "{refused}"
+    );
+    assert_eq!(refused.position(), Some(13));
+    // Arithmetic and SUM past the range are undefined, never null.
+    assert_eq!(
+        run("SELECT VALUE 1e308 * 10 FROM c WHERE c.id = 'a'"),
+        Vec::<Value>::new()
+    );
+    assert_eq!(run("SELECT VALUE SUM(1e308) FROM c"), Vec::<Value>::new());
+}

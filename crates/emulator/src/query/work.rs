@@ -1,5 +1,5 @@
 //! A query's work budget: every expression evaluated costs a unit, every value copied out
-//! of an item or a parameter one unit per 64 bytes, and sorting its comparisons; a query
+//! of an item or a parameter one unit per 8 bytes, and sorting its comparisons; a query
 //! that runs out is ended with [`QueryError::Budget`](super::QueryError::Budget) instead of
 //! holding a thread (and, before snapshots, the store) for as long as it likes.
 
@@ -14,7 +14,7 @@ use crate::budget::value_size;
 pub const DEFAULT_QUERY_BUDGET: u64 = 20_000_000;
 
 /// Bytes of a copied value per unit of work.
-const BYTES_PER_UNIT: usize = 64;
+pub(crate) const BYTES_PER_UNIT: usize = 8;
 
 /// What one query has spent of its budget.
 #[derive(Debug)]
