@@ -241,11 +241,37 @@ impl hyper::body::Body for Metered {
     }
 }
 
-/// `body`, holding `charge` until it is dropped (sent, or its connection closed).
-pub(crate) fn hold(body: Body, charge: Arc<Charge>) -> Body {
-    body.map_frame(move |frame| {
-        let _held = &charge;
-        frame
-    })
+/// `body`, holding `guard` until the body is dropped (sent, or its connection closed); its
+/// size hint is kept, so a full body still gets its `content-length`.
+pub(crate) fn hold<G: Send + Sync + Unpin + 'static>(body: Body, guard: G) -> Body {
+    Holding {
+        body,
+        _guard: guard,
+    }
     .boxed()
+}
+
+struct Holding<G> {
+    body: Body,
+    _guard: G,
+}
+
+impl<G: Unpin> hyper::body::Body for Holding<G> {
+    type Data = Bytes;
+    type Error = Box<dyn Error + Send + Sync>;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        Pin::new(&mut self.get_mut().body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.body.size_hint()
+    }
 }

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::Request;
-use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -222,13 +221,7 @@ async fn serve_io<I>(
             }
             let response = served.await.map_err(|never| match never {})?;
             // The request is in flight until its response body is sent or dropped.
-            Ok(response.map(|body| {
-                body.map_frame(move |frame| {
-                    let _busy = &busy;
-                    frame
-                })
-                .boxed()
-            }))
+            Ok(response.map(|body| crate::http::hold(body, busy)))
         }
     });
     // HTTP/1.1 or HTTP/2, told apart by the connection preface: h2c with prior knowledge
@@ -271,9 +264,15 @@ async fn serve_io<I>(
             }
         }
     }
+    // HTTP/2's graceful shutdown waits for the peer to acknowledge a PING: a peer that
+    // never does is dropped after a grace period as long as the idle timeout (at most 5 s).
+    let grace = idle_timeout.min(Duration::from_secs(5));
     tokio::select! {
         () = token.cancelled() => {}
         _ = connection.as_mut() => {}
+        () = tokio::time::sleep(grace) => {
+            tracing::debug!(%peer, "dropping an idle connection that did not close");
+        }
     }
 }
 

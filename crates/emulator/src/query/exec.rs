@@ -10,7 +10,7 @@ use super::QueryError;
 use super::ast::{Aggregate, Query, Select};
 use super::eval::{Scope, eval, order};
 use super::expr::number;
-use super::work::Work;
+use super::work::{BYTES_PER_UNIT, Work};
 
 /// The item aggregate-only select clauses are projected over.
 static NOTHING: Value = Value::Null;
@@ -93,7 +93,11 @@ fn sort<'a>(
     }
     let none: [Option<Value>; 0] = [];
     let mut keyed: Vec<(Vec<Option<Cow<'_, Value>>>, &Value)> = Vec::with_capacity(items.len());
+    // Each item's keys are held until the sort ends: charged as bytes copied.
+    let slots = query.order_by.len() * std::mem::size_of::<Option<Cow<'_, Value>>>();
+    let slot_units = u64::try_from(slots / BYTES_PER_UNIT + 1).unwrap_or(u64::MAX);
     for item in items {
+        work.charge(slot_units);
         let scope = Scope {
             item,
             aggregates: &none,

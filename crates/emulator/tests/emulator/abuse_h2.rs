@@ -167,3 +167,33 @@ async fn http2_stream_bodies_share_a_bounded_budget() {
     }
     emulator.shutdown().await;
 }
+
+#[tokio::test]
+async fn an_idle_http2_peer_that_never_answers_is_dropped() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let emulator = Emulator::builder()
+        .idle_timeout(Duration::from_millis(300))
+        .start()
+        .await
+        .unwrap();
+    let authority = authority(&emulator.global_endpoint());
+    // The preface and an empty SETTINGS frame, then silence: no SETTINGS ack, no PING ack,
+    // so HTTP/2's graceful shutdown can never complete on its own.
+    let mut tcp = tokio::net::TcpStream::connect(&authority).await.unwrap();
+    tcp.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+        .await
+        .unwrap();
+    let drained = async {
+        let mut buf = [0u8; 4096];
+        loop {
+            match tcp.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    };
+    let closed = tokio::time::timeout(Duration::from_secs(10), drained).await;
+    assert!(closed.is_ok(), "the silent h2 peer was never dropped");
+    emulator.shutdown().await;
+}
