@@ -7,6 +7,7 @@ use percent_encoding::percent_decode_str;
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::budget::Charge;
 use crate::counters::Counters;
 use crate::data::ApiError;
 use crate::emulator::EmulatorError;
@@ -63,16 +64,18 @@ impl From<TopologyError> for ApiError {
 
 async fn body<T: serde::de::DeserializeOwned>(
     request: Request<impl RequestBody>,
+    charge: &Charge,
 ) -> Result<T, ApiError> {
-    let value = read_json(request.into_body()).await?;
+    let value = read_json(request.into_body(), charge).await?;
     serde_json::from_value(value).map_err(|e| bad_request(format!("unexpected body: {e}")))
 }
 
 pub(crate) async fn handle(
     state: &Arc<State>,
     request: Request<impl RequestBody>,
+    charge: &Charge,
 ) -> Response<Body> {
-    route(state, request)
+    route(state, request, charge)
         .await
         .unwrap_or_else(|error| error_response(&error))
 }
@@ -80,6 +83,7 @@ pub(crate) async fn handle(
 async fn route(
     state: &Arc<State>,
     request: Request<impl RequestBody>,
+    charge: &Charge,
 ) -> Result<Response<Body>, ApiError> {
     let path = request.uri().path().trim_end_matches('/').to_string();
     let segments: Vec<String> = path
@@ -92,9 +96,14 @@ async fn route(
     let no_content = || respond(204, None, None);
     let method = request.method().clone();
     Ok(match (&method, segments.as_slice()) {
-        (&Method::GET, ["stats"]) => json_response(200, &json!(lock(&state.counters).clone())),
+        (&Method::GET, ["stats"]) => {
+            let mut stats = json!(lock(&state.counters).clone());
+            stats["memory"] = json!(state.memory.stats());
+            json_response(200, &stats)
+        }
         (&Method::POST, ["stats", "reset"]) => {
             *lock(&state.counters) = Counters::default();
+            state.memory.reset_peak();
             no_content()
         }
         (&Method::GET, ["topology"]) => {
@@ -109,14 +118,14 @@ async fn route(
             )
         }
         (&Method::POST, ["failover"]) => {
-            let failover: Failover = body(request).await?;
+            let failover: Failover = body(request, charge).await?;
             // The count of dropped writes is in the stats (`dropped_writes`).
             state.failover_with(&failover.write_region, failover.mode)?;
             no_content()
         }
         (&Method::GET, ["replication"]) => json_response(200, &state.replication_status()),
         (&Method::POST, ["replication"]) => {
-            let lag: Lag = body(request).await?;
+            let lag: Lag = body(request, charge).await?;
             state
                 .set_replication_lag(
                     lag.region.as_deref(),
@@ -129,7 +138,7 @@ async fn route(
             no_content()
         }
         (&Method::POST, ["regions"]) => {
-            let region: NewRegion = body(request).await?;
+            let region: NewRegion = body(request, charge).await?;
             json_response(201, &json!(state.add_region(&region.name)?))
         }
         (&Method::POST, ["regions", name, "drain"]) => {
@@ -150,12 +159,12 @@ async fn route(
         }
         (&Method::GET, ["keys"]) => json_response(200, &json!(lock(&state.keys).current())),
         (&Method::POST, ["keys", "regenerate"]) => {
-            let Regenerate { key: kind } = body(request).await?;
+            let Regenerate { key: kind } = body(request, charge).await?;
             let key = lock(&state.keys).regenerate(kind);
             json_response(200, &json!({"kind": kind, "key": key}))
         }
         (&Method::POST, ["faults"]) => {
-            let rule: FaultRule = body(request).await?;
+            let rule: FaultRule = body(request, charge).await?;
             let id = lock(&state.faults).add(rule).map_err(bad_request)?;
             json_response(201, &json!({"id": id}))
         }

@@ -81,7 +81,9 @@ pub enum BinaryError {
     #[error("arrays and objects are nested deeper than {MAX_DEPTH} levels")]
     TooDeep,
     /// The decoded value would be out of proportion to the buffer.
-    #[error("the decoded value would exceed {limit} units (strings expanded by references)")]
+    #[error(
+        "the decoded value would exceed {limit} units (bytes with `decode_within`; strings expanded by references)"
+    )]
     TooLarge {
         /// The budget that was exhausted.
         limit: usize,
@@ -99,17 +101,30 @@ pub fn is_binary(bytes: &[u8]) -> bool {
     bytes.first() == Some(&PREAMBLE)
 }
 
-/// Decodes one Cosmos binary JSON buffer (preamble included) to a JSON value.
+/// Decodes one Cosmos binary JSON buffer (preamble included) to a JSON value. The output
+/// is bounded to `64 KiB + 16 × input` units (one per value, one per string byte).
 pub fn decode(bytes: &[u8]) -> Result<Value, BinaryError> {
+    let limit = 64 * 1024 + bytes.len().saturating_mul(16);
+    decode_with(bytes, limit, 1)
+}
+
+/// Decodes like [`decode`], refusing ([`BinaryError::TooLarge`]) before the decoded value
+/// would take more than `limit` bytes of memory: each value is counted at the size of a
+/// [`Value`], each string at its length on top.
+pub fn decode_within(bytes: &[u8], limit: usize) -> Result<Value, BinaryError> {
+    decode_with(bytes, limit, std::mem::size_of::<Value>())
+}
+
+fn decode_with(bytes: &[u8], limit: usize, node: usize) -> Result<Value, BinaryError> {
     if !is_binary(bytes) {
         return Err(BinaryError::MissingPreamble);
     }
-    let limit = 64 * 1024 + bytes.len().saturating_mul(16);
     let mut decoder = Decoder {
         buf: bytes,
         pos: 1,
         budget: limit,
         limit,
+        node,
     };
     let value = decoder.value(0)?;
     if decoder.pos != bytes.len() {
@@ -126,6 +141,8 @@ struct Decoder<'a> {
     pos: usize,
     budget: usize,
     limit: usize,
+    /// What one value costs, on top of its text.
+    node: usize,
 }
 
 /// The byte width of a length, count or offset field, by its position in a marker group.
@@ -138,6 +155,11 @@ fn width(index: u8) -> usize {
 }
 
 impl<'a> Decoder<'a> {
+    /// Charges one value.
+    fn charge_node(&mut self) -> Result<(), BinaryError> {
+        self.charge(self.node)
+    }
+
     fn charge(&mut self, units: usize) -> Result<(), BinaryError> {
         self.budget = self
             .budget
@@ -190,7 +212,7 @@ impl<'a> Decoder<'a> {
         if depth > MAX_DEPTH {
             return Err(BinaryError::TooDeep);
         }
-        self.charge(1)?;
+        self.charge_node()?;
         let at = self.pos;
         let marker = self.byte()?;
         if let Some(text) = self.string(marker, at)? {
@@ -331,7 +353,7 @@ impl<'a> Decoder<'a> {
         let (inner_count, outer_count) = (self.size(field)?, self.size(field)?);
         let mut outer = Vec::new();
         for _ in 0..outer_count {
-            self.charge(1)?;
+            self.charge_node()?;
             outer.push(Value::Array(self.numbers(marker, at, inner_count)?));
         }
         Ok(Value::Array(outer))
@@ -340,7 +362,7 @@ impl<'a> Decoder<'a> {
     fn numbers(&mut self, marker: u8, at: usize, count: usize) -> Result<Vec<Value>, BinaryError> {
         let mut items = Vec::with_capacity(count.min(self.buf.len() - self.pos));
         for _ in 0..count {
-            self.charge(1)?;
+            self.charge_node()?;
             items.push(self.number(marker, at)?);
         }
         Ok(items)

@@ -9,12 +9,14 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::budget::{Budget, DEFAULT_MEMORY_BUDGET};
 use crate::consistency::Consistency;
 use crate::counters::Counters;
 use crate::data::DataStore;
 use crate::faults::FaultSet;
 use crate::keys::{Keys, WELL_KNOWN_SECONDARY_KEY};
-use crate::replication::{Replication, check_lag};
+use crate::query::DEFAULT_QUERY_BUDGET;
+use crate::replication::{DEFAULT_REPLICATION_LOG_LIMIT, Replication, check_lag};
 use crate::state::State;
 use crate::tls::TlsConfig;
 use crate::topology::{ListenerId, Topology, same_region};
@@ -38,7 +40,13 @@ pub struct EmulatorBuilder {
     advertise_host: Option<String>,
     consistency: Consistency,
     replication_lag: Duration,
+    memory_budget: usize,
+    replication_log_limit: usize,
+    query_budget: u64,
 }
+
+/// The smallest memory budget accepted: room for one request body of the largest size.
+pub const MIN_MEMORY_BUDGET: usize = 4 * 1024 * 1024;
 
 /// The default keep-alive idle timeout: a connection waiting this long for its next
 /// request's head is closed.
@@ -59,6 +67,9 @@ impl fmt::Debug for EmulatorBuilder {
             .field("advertise_host", &self.advertise_host)
             .field("consistency", &self.consistency)
             .field("replication_lag", &self.replication_lag)
+            .field("memory_budget", &self.memory_budget)
+            .field("replication_log_limit", &self.replication_log_limit)
+            .field("query_budget", &self.query_budget)
             .finish_non_exhaustive()
     }
 }
@@ -80,6 +91,9 @@ impl Default for EmulatorBuilder {
             advertise_host: None,
             consistency: Consistency::Session,
             replication_lag: Duration::ZERO,
+            memory_budget: DEFAULT_MEMORY_BUDGET,
+            replication_log_limit: DEFAULT_REPLICATION_LOG_LIMIT,
+            query_budget: DEFAULT_QUERY_BUDGET,
         }
     }
 }
@@ -183,6 +197,33 @@ impl EmulatorBuilder {
         self
     }
 
+    /// The most memory requests in flight may hold together, in bytes (default
+    /// [`DEFAULT_MEMORY_BUDGET`]): their bodies, decoded values and unsent responses.
+    /// A request that does not fit is answered 429 (sub-status 3200) with
+    /// `x-ms-retry-after-ms`. At least [`MIN_MEMORY_BUDGET`].
+    pub fn memory_budget(mut self, bytes: usize) -> Self {
+        self.memory_budget = bytes;
+        self
+    }
+
+    /// The most writes one container's replication log may hold before every region has
+    /// applied them (default [`DEFAULT_REPLICATION_LOG_LIMIT`](crate::DEFAULT_REPLICATION_LOG_LIMIT));
+    /// a write past it is answered 429 with `x-ms-retry-after-ms` until the lagging
+    /// regions catch up.
+    pub fn replication_log_limit(mut self, limit: usize) -> Self {
+        self.replication_log_limit = limit;
+        self
+    }
+
+    /// The work budget of one query, in units (default
+    /// [`DEFAULT_QUERY_BUDGET`](crate::query::DEFAULT_QUERY_BUDGET)): one per expression
+    /// evaluated, one per 8 bytes copied, one per sort comparison. A query that runs out
+    /// is ended with 400.
+    pub fn query_budget(mut self, units: u64) -> Self {
+        self.query_budget = units;
+        self
+    }
+
     /// The advertised host, bracketed if it is an IPv6 literal; an error if it cannot be
     /// the host of a URL.
     fn advertised_host(&self) -> Result<String, EmulatorError> {
@@ -228,6 +269,11 @@ impl EmulatorBuilder {
             ));
         }
         check_lag(self.replication_lag).map_err(EmulatorError::Config)?;
+        if self.memory_budget < MIN_MEMORY_BUDGET {
+            return Err(EmulatorError::Config(format!(
+                "memory_budget must be at least {MIN_MEMORY_BUDGET} bytes"
+            )));
+        }
         if self.regions.is_empty() {
             return Err(EmulatorError::Config(
                 "at least one region is required".into(),
@@ -261,7 +307,8 @@ impl EmulatorBuilder {
             }),
             data: Mutex::new(DataStore {
                 databases: BTreeMap::new(),
-                replication: Replication::new(self.consistency, self.replication_lag),
+                replication: Replication::new(self.consistency, self.replication_lag)
+                    .with_log_limit(self.replication_log_limit),
             }),
             counters: Mutex::new(Counters::default()),
             faults: Mutex::new(FaultSet::default()),
@@ -272,6 +319,9 @@ impl EmulatorBuilder {
             idle_timeout: self.idle_timeout,
             connections: Arc::new(tokio::sync::Semaphore::new(max_connections)),
             advertise_host,
+            memory: Arc::new(Budget::new(self.memory_budget)),
+            queries: Arc::default(),
+            query_budget: self.query_budget,
         });
         let emulator = Emulator {
             global: state

@@ -1,4 +1,8 @@
 //! Request counters per listener, path class and method.
+//!
+//! The counters are written before the key check, so every label is from a bounded set:
+//! the standard methods by name and any other method as [`OTHER_METHOD`]. Listener labels
+//! and classes are the emulator's own.
 
 use std::collections::BTreeMap;
 
@@ -24,6 +28,29 @@ pub struct ListenerCounters {
     /// Class (`account`, `databases`, `containers`, `items`, `rejected_auth`, `admin`,
     /// `other`) → method → count.
     pub by_class: BTreeMap<String, BTreeMap<String, u64>>,
+}
+
+/// The label every non-standard HTTP method is counted under.
+pub const OTHER_METHOD: &str = "OTHER";
+
+/// The counter label of `method`: its name for the standard methods, else [`OTHER_METHOD`].
+pub(crate) fn method_label(method: &http::Method) -> &'static str {
+    use http::Method;
+    const KNOWN: [(Method, &str); 9] = [
+        (Method::GET, "GET"),
+        (Method::POST, "POST"),
+        (Method::PUT, "PUT"),
+        (Method::PATCH, "PATCH"),
+        (Method::DELETE, "DELETE"),
+        (Method::HEAD, "HEAD"),
+        (Method::OPTIONS, "OPTIONS"),
+        (Method::CONNECT, "CONNECT"),
+        (Method::TRACE, "TRACE"),
+    ];
+    KNOWN
+        .iter()
+        .find(|(known, _)| known == method)
+        .map_or(OTHER_METHOD, |(_, label)| label)
 }
 
 impl Counters {

@@ -1,6 +1,7 @@
 //! The minimal data plane: databases, containers and items with system properties.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value, json};
@@ -14,6 +15,8 @@ pub(crate) struct ApiError {
     pub(crate) sub_status: Option<u32>,
     pub(crate) code: &'static str,
     pub(crate) message: String,
+    /// `x-ms-retry-after-ms`, for answers a client should retry later (429).
+    pub(crate) retry_after_ms: Option<u64>,
 }
 
 impl ApiError {
@@ -23,7 +26,13 @@ impl ApiError {
             sub_status: None,
             code,
             message: message.into(),
+            retry_after_ms: None,
         }
+    }
+
+    pub(crate) fn with_retry_after(mut self, ms: u64) -> Self {
+        self.retry_after_ms = Some(ms);
+        self
     }
 
     pub(crate) fn with_sub_status(mut self, sub_status: u32) -> Self {
@@ -67,14 +76,19 @@ pub(crate) struct Database {
 pub(crate) struct Container {
     pub(crate) resource: Value,
     pub(crate) partition_key_path: Vec<String>,
-    /// (partition key as canonical JSON, id) → item; ordered so feeds page stably.
-    pub(crate) items: BTreeMap<(String, String), Value>,
+    /// (partition key as canonical JSON, id) → item; ordered so feeds page stably. Shared:
+    /// a query or feed takes a snapshot (a clone of the `Arc`) and runs without the lock; a
+    /// write while a snapshot lives copies the map of pointers, never the items.
+    pub(crate) items: Arc<ItemMap>,
     /// The container's log sequence number: grows by one with each item write and is
     /// returned in `x-ms-session-token` as `0:-1#{lsn}`.
     pub(crate) lsn: u64,
     /// Recent item writes, for regions that have not seen them yet.
     pub(crate) log: Log,
 }
+
+/// A container's items by (partition key as canonical JSON, id), each shared.
+pub(crate) type ItemMap = BTreeMap<(String, String), Arc<Value>>;
 
 /// What an item request carries besides its path.
 #[derive(Debug, Default)]
@@ -230,7 +244,7 @@ impl DataStore {
             Container {
                 resource: resource.clone(),
                 partition_key_path: path[1..].split('/').map(str::to_string).collect(),
-                items: BTreeMap::new(),
+                items: Arc::default(),
                 lsn: 0,
                 log: Log::default(),
             },
@@ -247,9 +261,11 @@ impl Container {
     /// Applies one item write (`None` deletes), counts it in the LSN and logs it for
     /// replication.
     pub(crate) fn record(&mut self, key: (String, String), after: Option<Value>) {
+        let after = after.map(Arc::new);
+        let items = Arc::make_mut(&mut self.items);
         let before = match &after {
-            Some(value) => self.items.insert(key.clone(), value.clone()),
-            None => self.items.remove(&key),
+            Some(value) => items.insert(key.clone(), Arc::clone(value)),
+            None => items.remove(&key),
         };
         self.lsn += 1;
         self.log.record(Change { key, before, after });

@@ -7,10 +7,12 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::budget::MemoryStats;
 use crate::builder::EmulatorBuilder;
 use crate::counters::Counters;
 use crate::faults::{FaultRule, FaultStatus};
 use crate::keys::{AccountKeys, KeyKind};
+use crate::query_gate::QueryHold;
 use crate::replication::FailoverMode;
 use crate::state::{State, lock};
 use crate::topology::{ListenerId, RegionInfo, TopologyError};
@@ -126,9 +128,31 @@ impl Emulator {
         lock(&self.state.counters).clone()
     }
 
-    /// Zeroes the counters.
+    /// Zeroes the counters (and starts the memory peak over from what is held now).
     pub fn reset_counters(&self) {
         *lock(&self.state.counters) = Counters::default();
+        self.state.memory.reset_peak();
+    }
+
+    /// The memory budget: its limit, what requests hold now and the peak, as the stats'
+    /// `memory` reports them.
+    pub fn memory(&self) -> MemoryStats {
+        self.state.memory.stats()
+    }
+
+    /// A test hook: until the returned guard is dropped, queries stop inside their
+    /// evaluation — their snapshot taken, no lock held — so a test can show what proceeds
+    /// while a query runs. [`queries_running`](Self::queries_running) counts them.
+    pub fn hold_queries(&self) -> QueryHold {
+        self.state.queries.hold(true);
+        QueryHold {
+            gate: Arc::clone(&self.state.queries),
+        }
+    }
+
+    /// Queries evaluating now (held ones included).
+    pub fn queries_running(&self) -> usize {
+        self.state.queries.running()
     }
 
     /// Moves the write region. The old one answers writes with 403/3 at once. Graceful:

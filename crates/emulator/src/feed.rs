@@ -1,15 +1,22 @@
 //! Feeds: database and container lists, item read feeds, queries and query plans, and
-//! partition key ranges; pagination with `x-ms-max-item-count` and `x-ms-continuation`.
+//! partition key ranges; pagination with `x-ms-max-item-count` and `x-ms-continuation`,
+//! and pages capped at [`MAX_PAGE_BYTES`].
+
+use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use crate::data::{ApiError, ApiResult, DataStore, partition_key};
+use crate::budget::json_len;
+use crate::data::{ApiError, ApiResult, DataStore};
 use crate::query::QuerySpec;
 
 /// The page size when a request names none (or `-1`, "as many as the service likes").
 pub(crate) const DEFAULT_PAGE: usize = 100;
 /// The largest page served, whatever the request asks.
 pub(crate) const MAX_PAGE: usize = 1000;
+/// The most bytes of items in one page, as the service caps its pages (4 MB): a page
+/// ends early, with a continuation, rather than grow past it.
+pub const MAX_PAGE_BYTES: usize = 4 * 1024 * 1024;
 
 /// Paging headers of a feed request.
 #[derive(Debug, Default)]
@@ -66,20 +73,30 @@ impl FeedRequest {
 }
 
 /// Cuts the page `feed` asks for out of `results`, under the feed's field name.
-fn paginate(
-    results: Vec<Value>,
+pub(crate) fn paginate(
+    results: Vec<Arc<Value>>,
     feed: &FeedRequest,
     rid: &Value,
     field: &str,
 ) -> Result<Page, ApiError> {
     let size = feed.page_size()?;
     let offset = feed.offset()?.min(results.len());
-    let end = offset.saturating_add(size).min(results.len());
+    let mut end = offset.saturating_add(size).min(results.len());
+    // At most MAX_PAGE_BYTES of items (but always one): the rest is for the next page.
+    let mut bytes = 0usize;
+    for (index, item) in results.iter().enumerate().take(end).skip(offset) {
+        bytes = bytes.saturating_add(json_len(item) + 1);
+        if bytes > MAX_PAGE_BYTES && index > offset {
+            end = index;
+            break;
+        }
+    }
     let continuation = (end < results.len()).then(|| format!("{CONTINUATION_PREFIX}{end}"));
     let page: Vec<Value> = results
         .into_iter()
         .skip(offset)
         .take(end - offset)
+        .map(|item| Arc::try_unwrap(item).unwrap_or_else(|shared| Value::clone(&shared)))
         .collect();
     let count = page.len();
     Ok(Page {
@@ -94,17 +111,13 @@ fn rid(resource: &Value) -> Value {
     resource.get("_rid").cloned().unwrap_or_else(|| json!(""))
 }
 
-fn query_error(error: crate::query::QueryError) -> ApiError {
-    ApiError::bad_request(error.to_string())
-}
-
 impl DataStore {
     /// `GET /dbs`.
     pub(crate) fn list_databases(&self, feed: &FeedRequest) -> Result<Page, ApiError> {
         let all = self
             .databases
             .values()
-            .map(|d| d.resource.clone())
+            .map(|d| Arc::new(d.resource.clone()))
             .collect();
         paginate(all, feed, &json!(""), "Databases")
     }
@@ -115,7 +128,7 @@ impl DataStore {
         let all = database
             .containers
             .values()
-            .map(|c| c.resource.clone())
+            .map(|c| Arc::new(c.resource.clone()))
             .collect();
         paginate(all, feed, &rid(&database.resource), "DocumentCollections")
     }
@@ -139,35 +152,6 @@ impl DataStore {
             .ok_or_else(|| ApiError::not_found(&format!("container {coll}")))
     }
 
-    /// `GET …/docs`: the items of a partition (or all), in a stable order.
-    pub(crate) fn read_feed(
-        &self,
-        db: &str,
-        coll: &str,
-        scope: &Scope,
-        feed: &FeedRequest,
-    ) -> Result<Page, ApiError> {
-        let container = self.container(db, coll)?;
-        let items = self.scoped(db, coll, scope)?.cloned().collect();
-        paginate(items, feed, &rid(&container.resource), "Documents")
-    }
-
-    /// A query over a partition (or all): one page of its results.
-    pub(crate) fn query(
-        &self,
-        db: &str,
-        coll: &str,
-        spec: &QuerySpec,
-        scope: &Scope,
-        feed: &FeedRequest,
-    ) -> Result<Page, ApiError> {
-        let container = self.container(db, coll)?;
-        let results = spec
-            .run(self.scoped(db, coll, scope)?)
-            .map_err(query_error)?;
-        paginate(results, feed, &rid(&container.resource), "Documents")
-    }
-
     /// The query plan for `spec` over an existing container.
     pub(crate) fn query_plan(
         &self,
@@ -176,25 +160,7 @@ impl DataStore {
         spec: &QuerySpec,
     ) -> Result<Value, ApiError> {
         self.container(db, coll)?;
-        spec.plan().map_err(query_error)
-    }
-
-    fn scoped<'a>(
-        &'a self,
-        db: &str,
-        coll: &str,
-        scope: &Scope,
-    ) -> Result<impl Iterator<Item = &'a Value> + 'a, ApiError> {
-        let container = self.container(db, coll)?;
-        let only = match scope {
-            Scope::All => None,
-            Scope::Partition(header) => Some(partition_key(Some(header))?.0),
-        };
-        Ok(container
-            .items
-            .iter()
-            .filter(move |((pk, _), _)| only.as_ref().is_none_or(|only| only == pk))
-            .map(|(_, item)| item))
+        spec.plan().map_err(crate::snapshot::query_error)
     }
 
     /// `GET …/pkranges`: the container's single range, covering the whole hash space.

@@ -6,10 +6,16 @@ use bytes::Bytes;
 use http::HeaderMap;
 use serde_json::Value;
 
+use crate::budget::Charge;
 use crate::data::ApiError;
 
 /// Decodes an item request body (the headers are not needed: the SDK labels binary
 /// bodies `application/json`, and the `0x80` preamble tells them apart).
-pub(crate) fn decode(_headers: &HeaderMap, body: &Bytes) -> Result<Value, ApiError> {
-    crate::http::parse_json(body)
+/// The decoded value is charged to the request at its decoded size.
+pub(crate) fn decode(
+    _headers: &HeaderMap,
+    body: &Bytes,
+    charge: &Charge,
+) -> Result<Value, ApiError> {
+    crate::http::parse_json(body, charge)
 }

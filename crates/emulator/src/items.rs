@@ -3,6 +3,11 @@
 
 use serde_json::{Map, Value, json};
 
+use tokio::time::Instant;
+
+use crate::MAX_REQUEST_BODY;
+use crate::budget::json_len;
+
 use crate::data::{
     ApiError, ApiResult, Container, DataStore, ItemRequest, id_of, object, partition_key, stamp,
 };
@@ -77,16 +82,24 @@ impl DataStore {
             container.existing(&key, request)?;
         }
         let self_link = ItemAt::new(db, coll, &id).self_link();
-        let resource = container.store(key, write.resource, self_link);
+        let resource = container.store(key, write.resource, self_link)?;
         Ok((if existed { 200 } else { 201 }, Some(resource)))
     }
 
-    pub(crate) fn read_item(&self, at: ItemAt<'_>, request: &ItemRequest) -> ApiResult {
+    /// Reads an item as `region` sees it at `now`: one lookup, however far it lags.
+    pub(crate) fn read_item(
+        &self,
+        at: ItemAt<'_>,
+        request: &ItemRequest,
+        region: &str,
+        now: Instant,
+    ) -> ApiResult {
         let (pk, _) = partition_key(request.partition_key.as_deref())?;
         let container = self.container(at.db, at.coll)?;
-        let item = container.items.get(&(pk, at.id.to_string()));
+        let key = (pk, at.id.to_string());
+        let item = self.replication.region_item(container, &key, region, now);
         let item = item.ok_or_else(|| ApiError::not_found(&format!("item {}", at.id)))?;
-        Ok((200, Some(item.clone())))
+        Ok((200, Some(Value::clone(&item))))
     }
 
     pub(crate) fn replace_item(
@@ -103,7 +116,7 @@ impl DataStore {
         container.check_partition_key(&write.resource, &write.pk_value)?;
         let key = (write.pk, at.id.to_string());
         container.existing(&key, request)?;
-        let resource = container.store(key, write.resource, at.self_link());
+        let resource = container.store(key, write.resource, at.self_link())?;
         Ok((200, Some(resource)))
     }
 
@@ -119,17 +132,26 @@ impl DataStore {
 
 impl Container {
     /// Stamps `resource` with fresh system properties (`_self` is `self_link`), writes it
-    /// under `key` and returns it.
+    /// under `key` and returns it; 413 if it is longer than [`MAX_REQUEST_BODY`] as JSON
+    /// (whichever write made it: a create, a replace, or a PATCH that grew it).
     pub(crate) fn store(
         &mut self,
         key: (String, String),
         mut resource: Map<String, Value>,
         self_link: String,
-    ) -> Value {
+    ) -> Result<Value, ApiError> {
         stamp(&mut resource, self_link);
         let resource = Value::Object(resource);
+        let size = json_len(&resource);
+        if size > MAX_REQUEST_BODY {
+            return Err(ApiError::new(
+                413,
+                "RequestEntityTooLarge",
+                format!("the item would be {size} bytes; items are capped at {MAX_REQUEST_BODY}"),
+            ));
+        }
         self.record(key, Some(resource.clone()));
-        resource
+        Ok(resource)
     }
 
     /// The item at `key` (404 if there is none), if the request's `If-Match` etag, when it
@@ -139,7 +161,7 @@ impl Container {
         key: &(String, String),
         request: &ItemRequest,
     ) -> Result<&Value, ApiError> {
-        let item = self.items.get(key);
+        let item = self.items.get(key).map(AsRef::as_ref);
         let item = item.ok_or_else(|| ApiError::not_found(&format!("item {}", key.1)))?;
         let etag = item.get("_etag").and_then(Value::as_str);
         match &request.if_match {

@@ -44,6 +44,7 @@
 mod admin;
 pub mod auth;
 pub mod binary;
+mod budget;
 mod builder;
 mod consistency;
 mod counters;
@@ -52,6 +53,7 @@ mod emulator;
 mod faults;
 mod feed;
 mod http;
+mod idle;
 mod item_body;
 mod items;
 mod keys;
@@ -59,23 +61,35 @@ mod limits;
 mod listener;
 mod patch;
 pub mod query;
+mod query_gate;
 mod replication;
 mod resource;
 mod route;
 mod service;
+mod snapshot;
 mod state;
 mod tls;
 mod topology;
 
-pub use builder::{DEFAULT_IDLE_TIMEOUT, EmulatorBuilder};
+pub use budget::{
+    CONNECTION_MEMORY_LIMIT, DEFAULT_MEMORY_BUDGET, MemoryStats, REQUEST_MEMORY_LIMIT,
+    SUB_STATUS_BUDGET_EXCEEDED,
+};
+pub use builder::{DEFAULT_IDLE_TIMEOUT, EmulatorBuilder, MIN_MEMORY_BUDGET};
 pub use consistency::Consistency;
-pub use counters::{Counters, ListenerCounters};
+pub use counters::{Counters, ListenerCounters, OTHER_METHOD};
 pub use emulator::{Emulator, EmulatorError, WELL_KNOWN_KEY};
 pub use faults::{FaultAction, FaultLimit, FaultMatch, FaultRule, FaultStatus};
+pub use feed::MAX_PAGE_BYTES;
 pub use http::{API_VERSION, MAX_REQUEST_BODY};
 pub use keys::{AccountKeys, KeyKind, WELL_KNOWN_SECONDARY_KEY};
 pub use limits::{FALLBACK_MAX_CONNECTIONS, MAX_DEFAULT_CONNECTIONS, default_max_connections};
-pub use replication::{FailoverMode, MAX_REPLICATION_LAG, SUB_STATUS_READ_SESSION_NOT_AVAILABLE};
+pub use listener::MAX_CONCURRENT_STREAMS;
+pub use query_gate::QueryHold;
+pub use replication::{
+    DEFAULT_REPLICATION_LOG_LIMIT, FailoverMode, MAX_REPLICATION_LAG,
+    SUB_STATUS_READ_SESSION_NOT_AVAILABLE,
+};
 pub use resource::{PathClass, Resource};
 pub use service::{SUB_STATUS_DATABASE_ACCOUNT_NOT_FOUND, SUB_STATUS_WRITE_FORBIDDEN};
-pub use topology::{RegionInfo, TopologyError};
+pub use topology::{MAX_REGION_NAME, RegionInfo, TopologyError};

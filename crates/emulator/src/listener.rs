@@ -1,20 +1,30 @@
-//! Listeners: bind, accept, serve connections (HTTP/1.1 and HTTP/2); take a region down
+//! Listeners: bind, accept, serve connections (HTTP/1.1 and HTTP/2, on the same terms:
+//! idle timeout, connection limit, a memory budget per connection); take a region down
 //! and bring it back.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use http::Request;
+use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::budget::{Budget, CONNECTION_MEMORY_LIMIT, ConnectionBudget};
+use crate::idle::Activity;
 use crate::limits::AcceptBackoff;
 use crate::state::{ListenerSlot, State, lock};
 use crate::topology::{ListenerId, TopologyError};
+
+/// The most concurrent HTTP/2 streams per connection: a client needs a few; a hostile
+/// one cannot hold hundreds of bodies on one connection.
+pub const MAX_CONCURRENT_STREAMS: u32 = 16;
 
 fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     let socket = if addr.is_ipv4() {
@@ -195,7 +205,12 @@ async fn serve_io<I>(
 {
     let down = token.clone();
     let idle_timeout = state.idle_timeout;
-    let service = service_fn(move |request| {
+    let activity = Activity::new();
+    let budget = ConnectionBudget(Arc::new(Budget::new(CONNECTION_MEMORY_LIMIT)));
+    let requests = Arc::clone(&activity);
+    let service = service_fn(move |mut request: Request<Incoming>| {
+        request.extensions_mut().insert(budget.clone());
+        let busy = requests.start();
         let served = crate::service::handle(Arc::clone(&state), id.clone(), peer, request);
         let down = down.clone();
         async move {
@@ -204,7 +219,9 @@ async fn serve_io<I>(
             if down.is_cancelled() {
                 return Err(RegionDown);
             }
-            served.await.map_err(|never| match never {})
+            let response = served.await.map_err(|never| match never {})?;
+            // The request is in flight until its response body is sent or dropped.
+            Ok(response.map(|body| crate::http::hold(body, busy)))
         }
     });
     // HTTP/1.1 or HTTP/2, told apart by the connection preface: h2c with prior knowledge
@@ -217,15 +234,44 @@ async fn serve_io<I>(
     builder
         .http2()
         .timer(TokioTimer::new())
+        .max_concurrent_streams(MAX_CONCURRENT_STREAMS)
+        .max_pending_accept_reset_streams(MAX_CONCURRENT_STREAMS as usize)
         .keep_alive_interval(Duration::from_secs(30))
         .keep_alive_timeout(Duration::from_secs(20));
     let connection = builder.serve_connection(TokioIo::new(io), service);
+    let mut connection = std::pin::pin!(connection);
+    // The idle timeout, for both protocols: a connection with no request in flight for
+    // that long is shut down gracefully (HTTP/2: GOAWAY; PINGs do not count).
+    loop {
+        let idle_at = activity.idle_since().unwrap_or_else(Instant::now) + idle_timeout;
+        tokio::select! {
+            () = token.cancelled() => return,
+            result = connection.as_mut() => {
+                if let Err(error) = result {
+                    tracing::debug!(%error, "connection ended with an error");
+                }
+                return;
+            }
+            () = tokio::time::sleep_until(idle_at) => {
+                let idle = activity
+                    .idle_since()
+                    .is_some_and(|since| since.elapsed() >= idle_timeout);
+                if idle {
+                    tracing::debug!(%peer, "closing an idle connection");
+                    connection.as_mut().graceful_shutdown();
+                    break;
+                }
+            }
+        }
+    }
+    // HTTP/2's graceful shutdown waits for the peer to acknowledge a PING: a peer that
+    // never does is dropped after a grace period as long as the idle timeout (at most 5 s).
+    let grace = idle_timeout.min(Duration::from_secs(5));
     tokio::select! {
         () = token.cancelled() => {}
-        result = connection => {
-            if let Err(error) = result {
-                tracing::debug!(%error, "connection ended with an error");
-            }
+        _ = connection.as_mut() => {}
+        () = tokio::time::sleep(grace) => {
+            tracing::debug!(%peer, "dropping an idle connection that did not close");
         }
     }
 }

@@ -63,6 +63,18 @@ struct Args {
     /// never stale, whatever the lag).
     #[arg(long, default_value = "Session")]
     consistency: Consistency,
+    /// The memory requests in flight may hold together, in MiB (bodies, decoded values,
+    /// unsent pages); beyond it requests get 429 with `x-ms-retry-after-ms`.
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(4..=1_048_576))]
+    memory_budget_mib: u64,
+    /// The work budget of one query, in units (one per expression evaluated, per 8 bytes
+    /// copied, per sort comparison); a query that runs out gets 400.
+    #[arg(long, default_value_t = meridian_emulator::query::DEFAULT_QUERY_BUDGET, value_parser = clap::value_parser!(u64).range(1..))]
+    query_budget: u64,
+    /// The most writes one container's replication log may hold before every region has
+    /// applied them; beyond it writes get 429 with `x-ms-retry-after-ms`.
+    #[arg(long, default_value_t = meridian_emulator::DEFAULT_REPLICATION_LOG_LIMIT as u64, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+    replication_log_limit: u64,
 }
 
 /// `500ms`, `30s` or `30` (seconds); greater than zero.
@@ -121,7 +133,15 @@ async fn run(args: Args) -> Result<(), String> {
         .tls(args.tls)
         .idle_timeout(args.idle_timeout)
         .consistency(args.consistency)
-        .replication_lag(Duration::from_millis(args.replication_lag_ms));
+        .replication_lag(Duration::from_millis(args.replication_lag_ms))
+        .query_budget(args.query_budget)
+        .memory_budget(
+            usize::try_from(args.memory_budget_mib.saturating_mul(1024 * 1024))
+                .map_err(|e| e.to_string())?,
+        )
+        .replication_log_limit(
+            usize::try_from(args.replication_log_limit).map_err(|e| e.to_string())?,
+        );
     if let Some(host) = args.advertise_host {
         builder = builder.advertise_host(host);
     }

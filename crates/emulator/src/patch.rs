@@ -1,10 +1,10 @@
 //! `PATCH` of items: `add set replace remove incr`, with an optional SQL condition.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::data::{ApiError, ApiResult, DataStore, ItemRequest, partition_key};
 use crate::items::ItemAt;
-use crate::query::{QuerySpec, add_numbers};
+use crate::query::{DEFAULT_QUERY_BUDGET, QuerySpec, add_numbers};
 
 /// The most operations one patch may carry (the service's limit).
 const MAX_OPERATIONS: usize = 10;
@@ -48,9 +48,9 @@ impl DataStore {
         let key = (pk, at.id.to_string());
         let current = container.existing(&key, request)?;
         if let Some(condition) = condition {
-            let spec = QuerySpec::new(format!("SELECT VALUE 1 {condition}"), Map::new());
+            let spec = QuerySpec::new(format!("SELECT VALUE 1 {condition}"));
             let held = spec
-                .run([current])
+                .run([current], DEFAULT_QUERY_BUDGET)
                 .map_err(|e| bad(format!("the patch condition is not valid: {e}")))?;
             if held.is_empty() {
                 return Err(ApiError::precondition_failed(
@@ -66,7 +66,7 @@ impl DataStore {
         let Value::Object(resource) = patched else {
             return Err(bad("the patched item is not an object"));
         };
-        let resource = container.store(key, resource, at.self_link());
+        let resource = container.store(key, resource, at.self_link())?;
         Ok((200, Some(resource)))
     }
 }
@@ -150,7 +150,8 @@ fn apply(item: &mut Value, operation: &Value, pk_path: &[String]) -> Result<(), 
             }
             let next = match map.get(last) {
                 None => by,
-                Some(current @ Value::Number(_)) => add_numbers(current, &by),
+                Some(current @ Value::Number(_)) => add_numbers(current, &by)
+                    .ok_or_else(|| format!("`incr` of `{path}` overflows a 64-bit float"))?,
                 Some(_) => return Err(format!("path `{path}` is not a number")),
             };
             map.insert(last.clone(), next);
@@ -203,5 +204,19 @@ mod tests {
         let sibling = json!({"op": "set", "path": "/a/c", "value": 2});
         assert_eq!(apply(&mut item, &sibling, &pk), Ok(()));
         assert_eq!(item["a"], json!({"b": "p1", "c": 2}));
+    }
+
+    #[test]
+    fn incr_past_a_float_is_an_error_not_null() {
+        let pk = ["pk".to_string()];
+        let mut item = json!({"id": "x", "n": 1.7e308, "i": 9_223_372_036_854_775_807_i64});
+        let op = json!({"op": "incr", "path": "/n", "value": 1.7e308});
+        let refused = apply(&mut item, &op, &pk).unwrap_err();
+        assert!(refused.contains("overflows"), "{refused}");
+        assert_eq!(item["n"], json!(1.7e308));
+        // An integer past i64 carries on as a float.
+        let op = json!({"op": "incr", "path": "/i", "value": 1});
+        assert_eq!(apply(&mut item, &op, &pk), Ok(()));
+        assert!(item["i"].is_f64());
     }
 }

@@ -16,6 +16,8 @@
 //! reads the current state, exactly as without replication.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -23,7 +25,7 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use crate::consistency::Consistency;
-use crate::data::{Container, DataStore, Database};
+use crate::data::{Container, DataStore};
 use crate::topology::same_region;
 
 /// Sub-status of 404 for a read whose session token is ahead of the region
@@ -50,8 +52,8 @@ pub enum FailoverMode {
 #[derive(Debug, Clone)]
 pub(crate) struct Change {
     pub(crate) key: (String, String),
-    pub(crate) before: Option<Value>,
-    pub(crate) after: Option<Value>,
+    pub(crate) before: Option<Arc<Value>>,
+    pub(crate) after: Option<Arc<Value>>,
 }
 
 #[derive(Debug, Clone)]
@@ -85,13 +87,28 @@ fn canonical(region: &str) -> String {
         .collect()
 }
 
+/// The default cap on a container's replication log: writes not yet applied in every
+/// region. A write past it is refused (429) until the lagging regions catch up.
+pub const DEFAULT_REPLICATION_LOG_LIMIT: usize = 10_000;
+
 /// The account's replication settings.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Replication {
     pub(crate) consistency: Consistency,
     default_lag: Duration,
     /// Per-region overrides, by canonical name.
     lags: BTreeMap<String, Duration>,
+    /// Every region's canonical name: an entry all of them see is dropped.
+    regions: BTreeSet<String>,
+    /// The most entries one container's log may hold.
+    log_limit: usize,
+    view_copies: AtomicU64,
+}
+
+impl Default for Replication {
+    fn default() -> Self {
+        Self::new(Consistency::default(), Duration::ZERO)
+    }
 }
 
 /// Checks a lag against [`MAX_REPLICATION_LAG`].
@@ -112,7 +129,21 @@ impl Replication {
             consistency,
             default_lag: lag,
             lags: BTreeMap::new(),
+            regions: BTreeSet::new(),
+            log_limit: DEFAULT_REPLICATION_LOG_LIMIT,
+            view_copies: AtomicU64::new(0),
         }
+    }
+
+    /// Caps every container's log at `limit` entries (at least one).
+    pub(crate) fn with_log_limit(mut self, limit: usize) -> Self {
+        self.log_limit = limit.max(1);
+        self
+    }
+
+    /// A region joins: entries are kept until it sees them too.
+    pub(crate) fn add_region(&mut self, region: &str) {
+        self.regions.insert(canonical(region));
     }
 
     /// Sets the lag of one region, or of every region (clearing per-region overrides).
@@ -169,7 +200,8 @@ impl Replication {
         }
     }
 
-    /// Stamps the writes a request made in `origin` and drops entries every region sees.
+    /// Stamps the writes a request made in `origin` and drops the oldest entries while
+    /// every region has applied them.
     pub(crate) fn stamp(&self, container: &mut Container, origin: &str, now: Instant) {
         let log = &mut container.log;
         for change in log.pending.drain(..) {
@@ -180,14 +212,7 @@ impl Replication {
                 at: now,
             });
         }
-        let max_lag = self.max_lag();
-        while log
-            .entries
-            .front()
-            .is_some_and(|e| e.at.checked_add(max_lag).is_some_and(|due| now >= due))
-        {
-            log.entries.pop_front();
-        }
+        self.trim(container, now);
     }
 
     /// The LSN `region` has reached in `container`.
@@ -199,71 +224,6 @@ impl Replication {
             .filter(|e| !self.visible(e, region, now))
             .count();
         container.lsn.saturating_sub(unseen as u64)
-    }
-
-    /// `region`'s view of one container, as a store holding only that container; `None`
-    /// when the region sees the current state (or there is no such container).
-    pub(crate) fn view(
-        &self,
-        data: &DataStore,
-        db: &str,
-        coll: &str,
-        region: &str,
-        now: Instant,
-    ) -> Option<DataStore> {
-        let database = data.databases.get(db)?;
-        let container = database.containers.get(coll)?;
-        if container
-            .log
-            .entries
-            .iter()
-            .all(|e| self.visible(e, region, now))
-        {
-            return None;
-        }
-        let mut items = container.items.clone();
-        for (key, value) in self.region_values(&container.log, region, now) {
-            match value {
-                Some(value) => items.insert(key, value),
-                None => items.remove(&key),
-            };
-        }
-        let view = Container {
-            resource: container.resource.clone(),
-            partition_key_path: container.partition_key_path.clone(),
-            items,
-            lsn: self.region_lsn(container, region, now),
-            log: Log::default(),
-        };
-        let mut store = DataStore::default();
-        store.databases.insert(
-            db.to_string(),
-            Database {
-                resource: database.resource.clone(),
-                containers: BTreeMap::from([(coll.to_string(), view)]),
-            },
-        );
-        Some(store)
-    }
-
-    /// Every logged key's value as `region` sees it: after the last write it sees, else
-    /// before the first logged write.
-    fn region_values(
-        &self,
-        log: &Log,
-        region: &str,
-        now: Instant,
-    ) -> BTreeMap<(String, String), Option<Value>> {
-        let mut values: BTreeMap<(String, String), Option<Value>> = BTreeMap::new();
-        for entry in &log.entries {
-            values
-                .entry(entry.change.key.clone())
-                .or_insert_with(|| entry.change.before.clone());
-        }
-        for entry in log.entries.iter().filter(|e| self.visible(e, region, now)) {
-            values.insert(entry.change.key.clone(), entry.change.after.clone());
-        }
-        values
     }
 
     /// Moves the write region from `old` to `new`. Graceful: `new` sees every logged
@@ -304,7 +264,7 @@ impl Replication {
         }
         // The value before each key's first logged write: what remains when every logged
         // write of that key is lost.
-        let mut base: BTreeMap<(String, String), Option<Value>> = BTreeMap::new();
+        let mut base: BTreeMap<(String, String), Option<Arc<Value>>> = BTreeMap::new();
         for entry in &container.log.entries {
             base.entry(entry.change.key.clone())
                 .or_insert_with(|| entry.change.before.clone());
@@ -330,9 +290,10 @@ impl Replication {
                     || base.get(key).cloned().flatten(),
                     |e| e.change.after.clone(),
                 );
+            let items = Arc::make_mut(&mut container.items);
             match current {
-                Some(value) => container.items.insert(key.clone(), value),
-                None => container.items.remove(key),
+                Some(value) => items.insert(key.clone(), value),
+                None => items.remove(key),
             };
         }
         let dropped = (before - container.log.entries.len()) as u64;
@@ -357,5 +318,7 @@ pub(crate) fn session_lsn(token: &str) -> Option<u64> {
         .max()
 }
 
+mod log;
 #[cfg(test)]
 mod tests;
+mod view;

@@ -6,6 +6,7 @@ use http::{HeaderMap, HeaderValue, Method, Request, Response};
 use serde_json::Value;
 use tokio::time::Instant;
 
+use crate::budget::Charge;
 use crate::data::{ApiError, ApiResult, DataStore, ItemRequest};
 use crate::feed::{FeedRequest, Page, Scope, pkranges_etag};
 use crate::http::{Body, RequestBody, read_body, read_json, respond};
@@ -14,6 +15,7 @@ use crate::query::QuerySpec;
 use crate::replication::{SUB_STATUS_READ_SESSION_NOT_AVAILABLE, session_lsn};
 use crate::resource::Resource;
 use crate::service::{SUB_STATUS_DATABASE_ACCOUNT_NOT_FOUND, SUB_STATUS_WRITE_FORBIDDEN};
+use crate::snapshot::Snapshot;
 use crate::state::{State, lock};
 use crate::topology::ListenerId;
 
@@ -69,6 +71,7 @@ pub(crate) async fn serve(
     method: Method,
     resource: Resource,
     request: Request<impl RequestBody>,
+    charge: &Charge,
 ) -> Result<Response<Body>, ApiError> {
     let (not_found, writable, region) = {
         let topology = lock(&state.topology);
@@ -125,13 +128,14 @@ pub(crate) async fn serve(
     };
     let answer = match (kind, method, resource) {
         (Kind::QueryPlan, _, Resource::Items { db, coll }) => {
-            let spec = query_spec(read_json(body).await?)?;
+            let spec = query_spec(read_json(body, charge).await?)?;
             Answer::Resource(200, Some(lock(&state.data).query_plan(&db, &coll, &spec)?))
         }
         (Kind::Query, _, Resource::Items { db, coll }) => {
-            let spec = query_spec(read_json(body).await?)?;
+            let spec = query_spec(read_json(body, charge).await?)?;
             let scope = query_scope(&headers, &item_request)?;
-            Answer::Feed(view(&db, &coll).read(|d| d.query(&db, &coll, &spec, &scope, &feed))?)
+            let snapshot = view(&db, &coll).snapshot(&scope)?;
+            Answer::Feed(crate::snapshot::query(state, snapshot, spec, &feed).await?)
         }
         (_, Method::GET, Resource::Account) => {
             Answer::Resource(200, Some(lock(&state.topology).account_document()))
@@ -140,7 +144,7 @@ pub(crate) async fn serve(
             Answer::Feed(lock(&state.data).list_databases(&feed)?)
         }
         (_, Method::POST, Resource::Databases) => {
-            let body = read_json(body).await?;
+            let body = read_json(body, charge).await?;
             resource_answer(lock(&state.data).create_database(body)?)
         }
         (_, Method::GET, Resource::Database { db }) => {
@@ -153,7 +157,7 @@ pub(crate) async fn serve(
             Answer::Feed(lock(&state.data).list_containers(&db, &feed)?)
         }
         (_, Method::POST, Resource::Containers { db }) => {
-            let body = read_json(body).await?;
+            let body = read_json(body, charge).await?;
             resource_answer(lock(&state.data).create_container(&db, body)?)
         }
         (_, Method::GET, Resource::Container { db, coll }) => {
@@ -176,23 +180,23 @@ pub(crate) async fn serve(
                 Some(pk) => Scope::Partition(pk.clone()),
                 None => Scope::All,
             };
-            Answer::Feed(view(&db, &coll).read(|d| d.read_feed(&db, &coll, &scope, &feed))?)
+            Answer::Feed(view(&db, &coll).snapshot(&scope)?.read_feed(&feed)?)
         }
         (_, Method::POST, Resource::Items { db, coll }) => {
-            let body = crate::item_body::decode(&headers, &read_body(body).await?)?;
+            let body = crate::item_body::decode(&headers, &read_body(body).await?, charge)?;
             view(&db, &coll).write(|d| d.create_item(&db, &coll, body, &item_request))?
         }
         (_, Method::GET, Resource::Item { db, coll, id }) => {
             let at = ItemAt::new(&db, &coll, &id);
-            resource_answer(view(&db, &coll).read(|d| d.read_item(at, &item_request))?)
+            resource_answer(lock(&state.data).read_item(at, &item_request, &region, now)?)
         }
         (_, Method::PUT, Resource::Item { db, coll, id }) => {
-            let body = crate::item_body::decode(&headers, &read_body(body).await?)?;
+            let body = crate::item_body::decode(&headers, &read_body(body).await?, charge)?;
             view(&db, &coll)
                 .write(|d| d.replace_item(ItemAt::new(&db, &coll, &id), body, &item_request))?
         }
         (_, Method::PATCH, Resource::Item { db, coll, id }) => {
-            let body = read_json(body).await?;
+            let body = read_json(body, charge).await?;
             view(&db, &coll)
                 .write(|d| d.patch_item(ItemAt::new(&db, &coll, &id), &body, &item_request))?
         }
@@ -215,7 +219,14 @@ pub(crate) async fn serve(
     });
     let minimal = header(&headers, "prefer")
         .is_some_and(|v| v.to_ascii_lowercase().contains("return=minimal"));
-    Ok(response(answer, kind, lsn, minimal))
+    let feed = matches!(answer, Answer::Feed(_));
+    let response = response(answer, kind, lsn, minimal);
+    if feed {
+        // A page is held until it is sent: charged, so stalled readers cannot pin more.
+        let size = hyper::body::Body::size_hint(response.body()).lower();
+        charge.add(usize::try_from(size).unwrap_or(usize::MAX))?;
+    }
+    Ok(response)
 }
 
 /// One container as the serving region sees it, at one instant.
@@ -228,21 +239,26 @@ struct View<'a> {
 }
 
 impl View<'_> {
-    /// Runs a read over the region's view (the current state unless the region lags).
-    fn read<T>(&self, op: impl FnOnce(&DataStore) -> Result<T, ApiError>) -> Result<T, ApiError> {
+    /// A snapshot of the container as the region sees it (the lock held only to take it).
+    fn snapshot(&self, scope: &Scope) -> Result<Snapshot, ApiError> {
         let data = lock(&self.state.data);
-        match data
-            .replication
-            .view(&data, &self.db, &self.coll, self.region, self.now)
-        {
-            Some(view) => op(&view),
-            None => op(&data),
-        }
+        Snapshot::take(&data, &self.db, &self.coll, self.region, self.now, scope)
     }
 
-    /// Runs a write on the current state and logs it as made in the serving region.
+    /// Runs a write on the current state and logs it as made in the serving region; 429
+    /// when the container's replication log is full.
     fn write(&self, op: impl FnOnce(&mut DataStore) -> ApiResult) -> Result<Answer, ApiError> {
         let mut data = lock(&self.state.data);
+        let DataStore {
+            databases,
+            replication,
+        } = &mut *data;
+        if let Some(container) = databases
+            .get_mut(&self.db)
+            .and_then(|d| d.containers.get_mut(&self.coll))
+        {
+            replication.make_room(container, self.now)?;
+        }
         let result = op(&mut data);
         let DataStore {
             databases,

@@ -11,9 +11,10 @@ use http_body_util::{BodyExt, StreamBody};
 use hyper::body::Frame;
 use serde_json::json;
 
+use crate::budget::{Charge, ConnectionBudget};
 use crate::data::ApiError;
 use crate::faults::{FaultAction, RequestFacts};
-use crate::http::{Body, RequestBody, error_response, json_response, respond};
+use crate::http::{Body, Metered, RequestBody, error_response, hold, json_response, respond};
 use crate::resource::{PathClass, Resource};
 use crate::state::{State, lock};
 use crate::topology::ListenerId;
@@ -32,43 +33,66 @@ pub(crate) async fn handle(
     let method = request.method().clone();
     let path = request.uri().path().to_string();
     tracing::debug!(listener = listener.label(), %method, %path, "request");
+    // Everything the request holds is charged to it, its connection and the emulator, and
+    // released when the last of the request and its response body is gone.
+    let connection = request
+        .extensions()
+        .get::<ConnectionBudget>()
+        .map(|c| Arc::clone(&c.0));
+    let charge = Arc::new(Charge::new(Arc::clone(&state.memory), connection));
+    let request = {
+        let charge = Arc::clone(&charge);
+        request.map(|body| Metered::new(body, charge, state.idle_timeout))
+    };
+    let response = answer(&state, &listener, peer, request, method, &path, &charge).await;
+    Ok(response.map(|body| hold(body, charge)))
+}
 
+async fn answer(
+    state: &Arc<State>,
+    listener: &ListenerId,
+    peer: SocketAddr,
+    request: Request<Metered>,
+    method: Method,
+    path: &str,
+    charge: &Arc<Charge>,
+) -> Response<Body> {
     if path.starts_with("/_emulator") {
-        if listener != ListenerId::Global {
-            state.count(&listener, PathClass::Other.as_str(), method.as_str());
-            return Ok(error_response(&ApiError::new(
+        if *listener != ListenerId::Global {
+            state.count(listener, PathClass::Other.as_str(), &method);
+            return error_response(&ApiError::new(
                 404,
                 "NotFound",
                 "the admin API is on the global endpoint",
-            )));
+            ));
         }
-        state.count(&listener, PathClass::Admin.as_str(), method.as_str());
+        state.count(listener, PathClass::Admin.as_str(), &method);
         // `to_canonical`: on a dual-stack (`::`) listener an IPv4 client is
         // `::ffff:127.0.0.1`, which is loopback too.
         if !peer.ip().to_canonical().is_loopback() {
-            return Ok(error_response(&ApiError::new(
+            return error_response(&ApiError::new(
                 403,
                 "Forbidden",
                 "the admin API answers loopback clients only",
-            )));
+            ));
         }
-        return Ok(crate::admin::handle(&state, request).await);
+        return crate::admin::handle(state, request, charge).await;
     }
 
-    let Some(resource) = Resource::parse(&path) else {
-        state.count(&listener, PathClass::Other.as_str(), method.as_str());
-        return Ok(error_response(&ApiError::new(
+    let Some(resource) = Resource::parse(path) else {
+        state.count(listener, PathClass::Other.as_str(), &method);
+        return error_response(&ApiError::new(
             404,
             "NotFound",
             format!("no resource at {path}"),
-        )));
+        ));
     };
     let class = resource.class();
     let fault = lock(&state.faults).pick(&RequestFacts {
         listener: listener.label(),
         class: class.as_str(),
         method: method.as_str(),
-        path: &path,
+        path,
     });
     let disturb = match fault {
         None => None,
@@ -79,27 +103,27 @@ pub(crate) async fn handle(
         Some(FaultAction::TruncatedJson) => Some(Disturb::Truncate),
         Some(FaultAction::Reset) => Some(Disturb::Reset),
         Some(other) => {
-            state.count(&listener, class.as_str(), method.as_str());
-            return Ok(fault_response(&state, other).await);
+            state.count(listener, class.as_str(), &method);
+            return fault_response(state, other).await;
         }
     };
 
-    let response = match authorize(&state, &method, &resource, &request) {
+    let response = match authorize(state, &method, &resource, &request) {
         Err(error) => {
-            state.count(&listener, PathClass::RejectedAuth.as_str(), method.as_str());
+            state.count(listener, PathClass::RejectedAuth.as_str(), &method);
             error_response(&error)
         }
         Ok(()) => {
-            state.count(&listener, class.as_str(), method.as_str());
-            crate::route::serve(&state, &listener, method, resource, request)
+            state.count(listener, class.as_str(), &method);
+            crate::route::serve(state, listener, method, resource, request, charge)
                 .await
                 .unwrap_or_else(|error| error_response(&error))
         }
     };
-    Ok(match disturb {
+    match disturb {
         None => response,
         Some(disturb) => disturb.apply(response).await,
-    })
+    }
 }
 
 fn authorize(

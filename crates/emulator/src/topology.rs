@@ -69,6 +69,58 @@ pub enum TopologyError {
     /// A listener could not be bound.
     #[error("could not bind a listener: {0}")]
     Bind(String),
+    /// A region name that is empty, too long, has characters a region name cannot have,
+    /// or is reserved (`global` labels the global endpoint's counters).
+    #[error("invalid region name {name}: {reason}")]
+    InvalidRegionName {
+        /// The name, quoted and cut to its first 64 characters.
+        name: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+}
+
+/// The longest region name accepted, in bytes (the service's longest is about 20).
+pub const MAX_REGION_NAME: usize = 64;
+
+/// Names that cannot be regions: `global` is the counter label of the global endpoint.
+const RESERVED_REGION_NAMES: [&str; 2] = ["global", "emulator"];
+
+/// Checks a new region's name: 1 to [`MAX_REGION_NAME`] bytes of ASCII letters, digits,
+/// spaces, `-`, `(`, `)` and `.`, with a letter or digit, and not a reserved name.
+pub(crate) fn validate_region_name(name: &str) -> Result<(), TopologyError> {
+    let refuse = |reason| {
+        let shown: String = name.chars().take(64).collect();
+        Err(TopologyError::InvalidRegionName {
+            name: format!("{shown:?}"),
+            reason,
+        })
+    };
+    if name.len() > MAX_REGION_NAME {
+        return refuse("it is longer than 64 bytes");
+    }
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, ' ' | '-' | '(' | ')' | '.'))
+    {
+        return refuse("only ASCII letters, digits, spaces and - ( ) . are allowed");
+    }
+    let canonical = canonical(name);
+    if canonical.is_empty() {
+        return refuse("it has no letter or digit");
+    }
+    if RESERVED_REGION_NAMES.contains(&canonical.as_str()) {
+        return refuse("the name is reserved");
+    }
+    Ok(())
+}
+
+/// A region name as the service compares it: lowercase letters and digits only.
+fn canonical(name: &str) -> String {
+    name.chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
 }
 
 #[derive(Debug, Clone)]
@@ -83,12 +135,6 @@ pub(crate) struct Topology {
 
 /// Region names compare like the service does: case and spaces do not matter.
 pub(crate) fn same_region(a: &str, b: &str) -> bool {
-    let canonical = |s: &str| -> String {
-        s.chars()
-            .filter(char::is_ascii_alphanumeric)
-            .map(|c| c.to_ascii_lowercase())
-            .collect()
-    };
     canonical(a) == canonical(b)
 }
 

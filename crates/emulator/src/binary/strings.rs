@@ -101,6 +101,7 @@ impl Decoder<'_> {
             pos: target + 1,
             budget: self.budget,
             limit: self.limit,
+            node: self.node,
         };
         let text = earlier.string(marker, target)?.ok_or(unresolved)?;
         self.budget = earlier.budget;

@@ -1,6 +1,7 @@
 //! The query's syntax tree, and its printing back to SQL (for rewritten queries in plans).
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde_json::Value;
 
@@ -41,8 +42,10 @@ pub(crate) enum Select {
 /// An expression.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Expr {
-    /// A JSON literal (parameters are substituted as literals at parse time).
+    /// A JSON literal.
     Literal(Value),
+    /// A parameter, `@name`: its value is shared by every reference, never copied.
+    Param(String, Arc<Value>),
     /// The `undefined` literal.
     Undefined,
     /// The item itself (the `FROM` alias).
@@ -251,6 +254,7 @@ impl fmt::Display for Sql<'_> {
         let list = |items: &[Expr]| items.iter().map(sub).collect::<Vec<_>>().join(", ");
         match self.expr {
             Expr::Literal(value) => write!(f, "{value}"),
+            Expr::Param(name, _) => write!(f, "@{name}"),
             Expr::Undefined => f.write_str("undefined"),
             Expr::Root => f.write_str(&self.query.alias),
             Expr::Member(base, name) => {

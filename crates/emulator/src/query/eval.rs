@@ -1,57 +1,85 @@
 //! Expression evaluation with the service's semantics: `None` is *undefined*, comparisons
 //! across types are undefined, and a filter keeps an item only when it is exactly `true`.
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 
 use serde_json::{Map, Value};
 
 use super::ast::{BinaryOp, Expr, Function, UnaryOp};
 use super::expr::number;
+use super::work::Work;
 
-/// What an expression is evaluated against: the item and the aggregate results (if any).
+/// What an expression is evaluated against: the item, the aggregate results (if any) and
+/// the query's work budget.
 pub(crate) struct Scope<'a> {
     pub(crate) item: &'a Value,
     pub(crate) aggregates: &'a [Option<Value>],
+    pub(crate) work: &'a Work,
 }
 
-/// Evaluates `expr`; `None` is undefined.
-pub(crate) fn eval(expr: &Expr, scope: &Scope<'_>) -> Option<Value> {
+/// A value evaluated: borrowed from the item, a literal or a parameter where it can be,
+/// so nothing is copied until a result is built.
+pub(crate) type Val<'a> = Cow<'a, Value>;
+
+/// Evaluates `expr`; `None` is undefined (and every value, once the budget is spent).
+pub(crate) fn eval<'a>(expr: &'a Expr, scope: &Scope<'a>) -> Option<Val<'a>> {
+    if !scope.work.step() {
+        return None;
+    }
     match expr {
-        Expr::Literal(value) => Some(value.clone()),
+        Expr::Literal(value) => Some(Cow::Borrowed(value)),
+        Expr::Param(_, value) => Some(Cow::Borrowed(value.as_ref())),
         Expr::Undefined => None,
-        Expr::Root => Some(scope.item.clone()),
-        Expr::Member(base, name) => member(eval(base, scope)?, &Value::String(name.clone())),
-        Expr::Index(base, index) => member(eval(base, scope)?, &eval(index, scope)?),
+        Expr::Root => Some(Cow::Borrowed(scope.item)),
+        Expr::Member(base, name) => member(eval(base, scope)?, name),
+        Expr::Index(base, index) => {
+            let index = eval(index, scope)?;
+            let base = eval(base, scope)?;
+            match index.as_ref() {
+                Value::String(name) => member(base, name),
+                Value::Number(n) => element(base, usize::try_from(n.as_u64()?).ok()?),
+                _ => None,
+            }
+        }
         Expr::Unary(op, operand) => {
             let value = eval(operand, scope)?;
-            match (op, value) {
-                (UnaryOp::Not, Value::Bool(b)) => Some(Value::Bool(!b)),
-                (UnaryOp::Neg, Value::Number(n)) => Some(number(-n.as_f64()?)),
-                (UnaryOp::Plus, value @ Value::Number(_)) => Some(value),
+            match (op, value.as_ref()) {
+                (UnaryOp::Not, Value::Bool(b)) => Some(Cow::Owned(Value::Bool(!b))),
+                (UnaryOp::Neg, Value::Number(n)) => Some(Cow::Owned(number(-n.as_f64()?))),
+                (UnaryOp::Plus, Value::Number(_)) => Some(value),
                 _ => None,
             }
         }
         Expr::Binary(BinaryOp::And, left, right) => {
             let (l, r) = (eval(left, scope), eval(right, scope));
-            match (l, r) {
-                (Some(Value::Bool(false)), _) | (_, Some(Value::Bool(false))) => {
-                    Some(Value::Bool(false))
-                }
-                (Some(Value::Bool(true)), Some(Value::Bool(true))) => Some(Value::Bool(true)),
-                _ => None,
-            }
+            let result = match (l.as_deref(), r.as_deref()) {
+                (Some(Value::Bool(false)), _) | (_, Some(Value::Bool(false))) => false,
+                (Some(Value::Bool(true)), Some(Value::Bool(true))) => true,
+                _ => return None,
+            };
+            Some(Cow::Owned(Value::Bool(result)))
         }
         Expr::Binary(BinaryOp::Or, left, right) => {
             let (l, r) = (eval(left, scope), eval(right, scope));
-            match (l, r) {
-                (Some(Value::Bool(true)), _) | (_, Some(Value::Bool(true))) => {
-                    Some(Value::Bool(true))
-                }
-                (Some(Value::Bool(false)), Some(Value::Bool(false))) => Some(Value::Bool(false)),
-                _ => None,
-            }
+            let result = match (l.as_deref(), r.as_deref()) {
+                (Some(Value::Bool(true)), _) | (_, Some(Value::Bool(true))) => true,
+                (Some(Value::Bool(false)), Some(Value::Bool(false))) => false,
+                _ => return None,
+            };
+            Some(Cow::Owned(Value::Bool(result)))
         }
-        Expr::Binary(op, left, right) => binary(*op, eval(left, scope)?, eval(right, scope)?),
+        Expr::Binary(op, left, right) => {
+            let (left, right) = (eval(left, scope)?, eval(right, scope)?);
+            if let (BinaryOp::Concat, Value::String(a), Value::String(b)) =
+                (op, left.as_ref(), right.as_ref())
+            {
+                if !scope.work.charge(text_units(a.len() + b.len())) {
+                    return None;
+                }
+            }
+            binary(*op, &left, &right).map(Cow::Owned)
+        }
         Expr::In(operand, items, negated) => {
             let value = eval(operand, scope)?;
             let mut found = false;
@@ -63,44 +91,69 @@ pub(crate) fn eval(expr: &Expr, scope: &Scope<'_>) -> Option<Value> {
                     }
                 }
             }
-            Some(Value::Bool(found != *negated))
+            Some(Cow::Owned(Value::Bool(found != *negated)))
         }
         Expr::Between(operand, low, high, negated) => {
             let value = eval(operand, scope)?;
             if value.is_array() || value.is_object() {
                 return None;
             }
-            let above = compare(&value, &eval(low, scope)?)? != Ordering::Less;
-            let below = compare(&value, &eval(high, scope)?)? != Ordering::Greater;
-            Some(Value::Bool((above && below) != *negated))
+            let (low, high) = (eval(low, scope)?, eval(high, scope)?);
+            let above = compare(&value, &low)? != Ordering::Less;
+            let below = compare(&value, &high)? != Ordering::Greater;
+            Some(Cow::Owned(Value::Bool((above && below) != *negated)))
         }
         Expr::Call(function, args) => {
-            let values: Vec<Option<Value>> = args.iter().map(|a| eval(a, scope)).collect();
-            call(*function, &values)
+            let values: Vec<Option<Val<'a>>> = args.iter().map(|a| eval(a, scope)).collect();
+            call(*function, &values, scope.work).map(Cow::Owned)
         }
-        Expr::Aggregate(_, index) => scope.aggregates.get(*index).cloned().flatten(),
-        Expr::Array(items) => Some(Value::Array(
+        Expr::Aggregate(_, index) => scope
+            .aggregates
+            .get(*index)
+            .and_then(Option::as_ref)
+            .map(Cow::Borrowed),
+        Expr::Array(items) => {
             // Undefined elements are left out, as the service does.
-            items.iter().filter_map(|item| eval(item, scope)).collect(),
-        )),
+            let mut array = Vec::new();
+            for item in items {
+                if let Some(value) = eval(item, scope) {
+                    array.push(scope.work.own(value)?);
+                }
+            }
+            Some(Cow::Owned(Value::Array(array)))
+        }
         Expr::Object(fields) => {
             let mut object = Map::new();
             for (name, value) in fields {
                 if let Some(value) = eval(value, scope) {
-                    object.insert(name.clone(), value);
+                    object.insert(name.clone(), scope.work.own(value)?);
                 }
             }
-            Some(Value::Object(object))
+            Some(Cow::Owned(Value::Object(object)))
         }
     }
 }
 
-fn member(base: Value, key: &Value) -> Option<Value> {
-    match (base, key) {
-        (Value::Object(mut map), Value::String(name)) => map.remove(name),
-        (Value::Array(mut items), Value::Number(n)) => {
-            let index = n.as_u64()? as usize;
-            (index < items.len()).then(|| items.swap_remove(index))
+/// The work units of copying `bytes` of text.
+fn text_units(bytes: usize) -> u64 {
+    u64::try_from(bytes / super::work::BYTES_PER_UNIT).unwrap_or(u64::MAX)
+}
+
+/// `base.name`: borrowed from a borrowed base, taken out of an owned one.
+fn member<'a>(base: Val<'a>, name: &str) -> Option<Val<'a>> {
+    match base {
+        Cow::Borrowed(Value::Object(map)) => map.get(name).map(Cow::Borrowed),
+        Cow::Owned(Value::Object(mut map)) => map.remove(name).map(Cow::Owned),
+        _ => None,
+    }
+}
+
+/// `base[index]` of an array.
+fn element(base: Val<'_>, index: usize) -> Option<Val<'_>> {
+    match base {
+        Cow::Borrowed(Value::Array(items)) => items.get(index).map(Cow::Borrowed),
+        Cow::Owned(Value::Array(mut items)) => {
+            (index < items.len()).then(|| Cow::Owned(items.swap_remove(index)))
         }
         _ => None,
     }
@@ -121,9 +174,9 @@ pub(crate) fn compare(left: &Value, right: &Value) -> Option<Ordering> {
     }
 }
 
-fn binary(op: BinaryOp, left: Value, right: Value) -> Option<Value> {
-    let ordering = || compare(&left, &right);
-    let structural_ne = || match (&left, &right) {
+fn binary(op: BinaryOp, left: &Value, right: &Value) -> Option<Value> {
+    let ordering = || compare(left, right);
+    let structural_ne = || match (left, right) {
         (Value::Array(_), Value::Array(_)) | (Value::Object(_), Value::Object(_)) => {
             Some(left != right)
         }
@@ -145,7 +198,7 @@ fn binary(op: BinaryOp, left: Value, right: Value) -> Option<Value> {
             })
         }
         BinaryOp::Concat => match (left, right) {
-            (Value::String(a), Value::String(b)) => Value::String(a + &b),
+            (Value::String(a), Value::String(b)) => Value::String(format!("{a}{b}")),
             _ => return None,
         },
         _ => {
@@ -170,20 +223,28 @@ fn binary(op: BinaryOp, left: Value, right: Value) -> Option<Value> {
     Some(result)
 }
 
-fn string(value: &Option<Value>) -> Option<&str> {
-    value.as_ref()?.as_str()
+fn string<'v>(value: &'v Option<Val<'_>>) -> Option<&'v str> {
+    value.as_deref()?.as_str()
 }
 
-fn flag(values: &[Option<Value>], index: usize) -> Option<bool> {
-    match values.get(index) {
+fn flag(values: &[Option<Val<'_>>], index: usize) -> Option<bool> {
+    match values.get(index).map(Option::as_deref) {
         None => Some(false),
         Some(Some(Value::Bool(b))) => Some(*b),
         Some(_) => None,
     }
 }
 
-fn call(function: Function, args: &[Option<Value>]) -> Option<Value> {
-    let first = args.first().cloned().flatten();
+fn call(function: Function, args: &[Option<Val<'_>>], work: &Work) -> Option<Value> {
+    // String functions copy their arguments: charged by length first.
+    let text: usize = args
+        .iter()
+        .filter_map(|a| a.as_deref()?.as_str().map(str::len))
+        .sum();
+    if !work.charge(text_units(text)) {
+        return None;
+    }
+    let first: Option<&Value> = args.first().and_then(Option::as_deref);
     let text_pair = || -> Option<(String, String)> {
         let ignore_case = flag(args, 2)?;
         let (a, b) = (string(&args[0])?, string(args.get(1)?)?);
@@ -194,10 +255,10 @@ fn call(function: Function, args: &[Option<Value>]) -> Option<Value> {
         })
     };
     let math = |f: fn(f64) -> f64| -> Option<Value> {
-        let n = first.as_ref().filter(|v| v.is_number())?.as_f64()?;
+        let n = first.filter(|v| v.is_number())?.as_f64()?;
         Some(number(f(n)))
     };
-    let is = |test: fn(&Value) -> bool| Some(Value::Bool(first.as_ref().is_some_and(test)));
+    let is = |test: fn(&Value) -> bool| Some(Value::Bool(first.is_some_and(test)));
     match function {
         Function::IsDefined => Some(Value::Bool(first.is_some())),
         Function::IsNull => is(Value::is_null),
@@ -210,8 +271,8 @@ fn call(function: Function, args: &[Option<Value>]) -> Option<Value> {
         Function::EndsWith => text_pair().map(|(a, b)| Value::Bool(a.ends_with(&b))),
         Function::Contains => text_pair().map(|(a, b)| Value::Bool(a.contains(&b))),
         Function::ArrayContains => {
-            let items = first.as_ref()?.as_array()?;
-            let needle = args.get(1)?.as_ref()?;
+            let items = first?.as_array()?;
+            let needle: &Value = args.get(1)?.as_deref()?;
             let partial = flag(args, 2)?;
             Some(Value::Bool(items.iter().any(|item| {
                 item == needle
@@ -224,14 +285,14 @@ fn call(function: Function, args: &[Option<Value>]) -> Option<Value> {
                         })
             })))
         }
-        Function::ArrayLength => Some(Value::from(first.as_ref()?.as_array()?.len())),
-        Function::Lower => Some(Value::String(string(&first)?.to_lowercase())),
-        Function::Upper => Some(Value::String(string(&first)?.to_uppercase())),
-        Function::Length => Some(Value::from(string(&first)?.chars().count())),
+        Function::ArrayLength => Some(Value::from(first?.as_array()?.len())),
+        Function::Lower => Some(Value::String(first?.as_str()?.to_lowercase())),
+        Function::Upper => Some(Value::String(first?.as_str()?.to_uppercase())),
+        Function::Length => Some(Value::from(first?.as_str()?.chars().count())),
         Function::Substring => {
-            let text = string(&first)?;
-            let start = args.get(1)?.as_ref()?.as_f64()?.max(0.0) as usize;
-            let length = args.get(2)?.as_ref()?.as_f64()?.max(0.0) as usize;
+            let text = first?.as_str()?;
+            let start = args.get(1)?.as_deref()?.as_f64()?.max(0.0) as usize;
+            let length = args.get(2)?.as_deref()?.as_f64()?.max(0.0) as usize;
             Some(Value::String(
                 text.chars().skip(start).take(length).collect(),
             ))

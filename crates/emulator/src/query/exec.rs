@@ -1,80 +1,124 @@
-//! Running a parsed query over a container's items: filter, order, aggregate, page, project.
+//! Running a parsed query over a container's items: filter, order, aggregate, page, project
+//! — within the query's work budget.
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 
 use serde_json::{Map, Value};
 
+use super::QueryError;
 use super::ast::{Aggregate, Query, Select};
 use super::eval::{Scope, eval, order};
 use super::expr::number;
+use super::work::{BYTES_PER_UNIT, Work};
 
-/// Every result of `query` over `items`, in order.
-pub(crate) fn run<'a>(query: &Query, items: impl IntoIterator<Item = &'a Value>) -> Vec<Value> {
+/// The item aggregate-only select clauses are projected over.
+static NOTHING: Value = Value::Null;
+
+/// Every result of `query` over `items`, in order; [`QueryError::Budget`] once `work` is
+/// spent.
+pub(crate) fn run<'a>(
+    query: &Query,
+    items: impl IntoIterator<Item = &'a Value>,
+    work: &Work,
+) -> Result<Vec<Value>, QueryError> {
     let no_aggregates: [Option<Value>; 0] = [];
-    let keep = |item: &&Value| match &query.filter {
-        None => true,
-        Some(filter) => {
-            let scope = Scope {
-                item,
-                aggregates: &no_aggregates,
-            };
-            eval(filter, &scope) == Some(Value::Bool(true))
-        }
+    let scope = |item| Scope {
+        item,
+        aggregates: &no_aggregates,
+        work,
     };
-    let matched: Vec<&Value> = items.into_iter().filter(keep).collect();
+    let mut matched: Vec<&Value> = Vec::new();
+    for item in items {
+        let keep = match &query.filter {
+            None => work.step(),
+            Some(filter) => eval(filter, &scope(item)).as_deref() == Some(&Value::Bool(true)),
+        };
+        spent(work)?;
+        if keep {
+            matched.push(item);
+        }
+    }
 
     let rows: Vec<Value> = if query.aggregates.is_empty() {
-        let ordered = sort(query, matched);
-        window(query, ordered)
-            .into_iter()
-            .filter_map(|item| project(query, item, &no_aggregates))
-            .collect()
+        let ordered = sort(query, matched, work)?;
+        let mut rows = Vec::new();
+        for item in window(query, ordered) {
+            let row = project(query, &scope(item));
+            spent(work)?;
+            rows.extend(row);
+        }
+        rows
     } else {
-        let results: Vec<Option<Value>> = query
-            .aggregates
-            .iter()
-            .map(|(aggregate, arg)| {
-                let values = matched.iter().filter_map(|item| {
-                    eval(
-                        arg,
-                        &Scope {
-                            item,
-                            aggregates: &no_aggregates,
-                        },
-                    )
-                });
-                aggregate_of(*aggregate, values)
-            })
-            .collect();
-        let row = project(query, &Value::Null, &results);
+        let mut results: Vec<Option<Value>> = Vec::new();
+        for (aggregate, arg) in &query.aggregates {
+            let mut values = Vec::new();
+            for item in &matched {
+                if let Some(value) = eval(arg, &scope(item)) {
+                    values.extend(work.own(value));
+                }
+                spent(work)?;
+            }
+            results.push(aggregate_of(*aggregate, values.into_iter()));
+        }
+        let scope = Scope {
+            item: &NOTHING,
+            aggregates: &results,
+            work,
+        };
+        let row = project(query, &scope);
+        spent(work)?;
         window(query, row.into_iter().collect::<Vec<_>>())
     };
-    rows
+    Ok(rows)
 }
 
-fn sort<'a>(query: &Query, items: Vec<&'a Value>) -> Vec<&'a Value> {
+/// The budget error once `work` is spent.
+fn spent(work: &Work) -> Result<(), QueryError> {
+    if work.exceeded() {
+        return Err(QueryError::Budget {
+            limit: work.limit(),
+        });
+    }
+    Ok(())
+}
+
+fn sort<'a>(
+    query: &Query,
+    items: Vec<&'a Value>,
+    work: &Work,
+) -> Result<Vec<&'a Value>, QueryError> {
     if query.order_by.is_empty() {
-        return items;
+        return Ok(items);
     }
     let none: [Option<Value>; 0] = [];
-    let mut keyed: Vec<(Vec<Option<Value>>, &Value)> = items
-        .into_iter()
-        .map(|item| {
-            let scope = Scope {
-                item,
-                aggregates: &none,
-            };
-            let keys = query
-                .order_by
-                .iter()
-                .map(|(k, _)| eval(k, &scope))
-                .collect();
-            (keys, item)
-        })
-        .collect();
+    let mut keyed: Vec<(Vec<Option<Cow<'_, Value>>>, &Value)> = Vec::with_capacity(items.len());
+    // Each item's keys are held until the sort ends: charged as bytes copied.
+    let slots = query.order_by.len() * std::mem::size_of::<Option<Cow<'_, Value>>>();
+    let slot_units = u64::try_from(slots / BYTES_PER_UNIT + 1).unwrap_or(u64::MAX);
+    for item in items {
+        work.charge(slot_units);
+        let scope = Scope {
+            item,
+            aggregates: &none,
+            work,
+        };
+        let keys = query
+            .order_by
+            .iter()
+            .map(|(k, _)| eval(k, &scope))
+            .collect();
+        spent(work)?;
+        keyed.push((keys, item));
+    }
+    // The comparisons are paid up front: n log n of them, each over every key.
+    let n = keyed.len() as u64;
+    let comparisons = n.saturating_mul(u64::from(n.max(2).ilog2()) + 1);
+    work.charge(comparisons.saturating_mul(query.order_by.len() as u64));
+    spent(work)?;
     keyed.sort_by(|(a, _), (b, _)| {
         for ((left, right), (_, descending)) in a.iter().zip(b).zip(&query.order_by) {
-            let o = order(left.as_ref(), right.as_ref());
+            let o = order(left.as_deref(), right.as_deref());
             let o = if *descending { o.reverse() } else { o };
             if o != Ordering::Equal {
                 return o;
@@ -82,7 +126,7 @@ fn sort<'a>(query: &Query, items: Vec<&'a Value>) -> Vec<&'a Value> {
         }
         Ordering::Equal
     });
-    keyed.into_iter().map(|(_, item)| item).collect()
+    Ok(keyed.into_iter().map(|(_, item)| item).collect())
 }
 
 /// `OFFSET`/`LIMIT` then `TOP`.
@@ -98,24 +142,24 @@ fn window<T>(query: &Query, rows: Vec<T>) -> Vec<T> {
         .collect()
 }
 
-fn project(query: &Query, item: &Value, aggregates: &[Option<Value>]) -> Option<Value> {
-    let scope = Scope { item, aggregates };
+/// One result row (copied here, and charged for); `None` for an undefined value.
+fn project(query: &Query, scope: &Scope<'_>) -> Option<Value> {
+    let work = scope.work;
     match &query.select {
-        Select::Star => Some(item.clone()),
+        Select::Star => work.own(Cow::Borrowed(scope.item)),
         // An undefined value is no result at all.
-        Select::Value(expr) => eval(expr, &scope),
+        Select::Value(expr) => work.own(eval(expr, scope)?),
         Select::Fields(fields) => {
             let mut row = Map::new();
             for (name, expr) in fields {
-                if let Some(value) = eval(expr, &scope) {
-                    row.insert(name.clone(), value);
+                if let Some(value) = eval(expr, scope) {
+                    row.insert(name.clone(), work.own(value)?);
                 }
             }
             Some(Value::Object(row))
         }
     }
 }
-
 /// One aggregate over the defined values of its argument.
 fn aggregate_of(aggregate: Aggregate, values: impl Iterator<Item = Value>) -> Option<Value> {
     let values: Vec<Value> = values.collect();
@@ -127,7 +171,10 @@ fn aggregate_of(aggregate: Aggregate, values: impl Iterator<Item = Value>) -> Op
                 // A non-number makes the whole aggregate undefined.
                 sum += value.as_f64().filter(|_| value.is_number())?;
             }
-            if aggregate == Aggregate::Sum {
+            if !sum.is_finite() {
+                // Past the range of a float: undefined, as arithmetic overflow is.
+                None
+            } else if aggregate == Aggregate::Sum {
                 Some(number(sum))
             } else if values.is_empty() {
                 None

@@ -205,7 +205,10 @@ impl Parser<'_> {
         match token {
             Token::Number(n) => Ok(Expr::Literal(number(n))),
             Token::Str(s) => Ok(Expr::Literal(Value::String(s))),
-            Token::Param(name) => Ok(Expr::Literal(self.param(&name, pos)?)),
+            Token::Param(name) => {
+                let value = self.param(&name, pos)?;
+                Ok(Expr::Param(name, value))
+            }
             Token::Sym("(") => {
                 let inner = self.expr()?;
                 self.expect(")")?;
@@ -352,7 +355,9 @@ fn too_deep(expr: &Expr, limit: usize) -> bool {
     };
     let deep = |e: &Expr| too_deep(e, limit);
     match expr {
-        Expr::Literal(_) | Expr::Undefined | Expr::Root | Expr::Aggregate(..) => false,
+        Expr::Literal(_) | Expr::Param(..) | Expr::Undefined | Expr::Root | Expr::Aggregate(..) => {
+            false
+        }
         Expr::Member(e, _) | Expr::Unary(_, e) => deep(e),
         Expr::Index(a, b) | Expr::Binary(_, a, b) => deep(a) || deep(b),
         Expr::In(e, items, _) => deep(e) || items.iter().any(deep),

@@ -79,6 +79,12 @@ pub(crate) fn tokenize(text: &str) -> Result<Vec<Spanned>, QueryError> {
             let number = text[pos..i]
                 .parse::<f64>()
                 .map_err(|_| QueryError::new("a malformed number", pos))?;
+            if !number.is_finite() {
+                return Err(QueryError::new(
+                    "a number literal out of the range of a 64-bit float",
+                    pos,
+                ));
+            }
             Token::Number(number)
         } else if c == b'\'' || c == b'"' {
             let (value, end) = string(text, pos)?;

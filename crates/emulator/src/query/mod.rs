@@ -11,8 +11,16 @@ mod expr;
 mod lexer;
 mod parser;
 mod plan;
+mod work;
 
-use serde_json::{Map, Value};
+pub use work::DEFAULT_QUERY_BUDGET;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use parser::Params;
 
 /// A query the emulator refuses: outside the subset, malformed, or badly parameterised.
 /// Answered on the wire as 400 `BadRequest` with this text as the message.
@@ -33,6 +41,15 @@ pub enum QueryError {
     /// A query near the limits whose rewritten form (for a query plan) is over them.
     #[error("the query is too complex to plan: its rewritten form is refused: {0}")]
     Plan(Box<QueryError>),
+    /// The query ran out of its work budget (evaluations, copies and comparisons) and was
+    /// ended.
+    #[error(
+        "the query exceeded its work budget of {limit} units (evaluations, bytes copied / 8, comparisons); narrow its filter or its select clause"
+    )]
+    Budget {
+        /// The budget it ran out of.
+        limit: u64,
+    },
 }
 
 impl QueryError {
@@ -51,15 +68,16 @@ impl QueryError {
     pub fn position(&self) -> Option<usize> {
         match self {
             Self::Syntax { position, .. } => Some(*position),
-            Self::Body(_) | Self::Plan(_) => None,
+            Self::Body(_) | Self::Plan(_) | Self::Budget { .. } => None,
         }
     }
 }
 
 /// Runs a query request body (`{"query": "...", "parameters": [...]}`) over `items`, as a
 /// query request over one partition would, and returns every result in order.
+/// It runs within [`DEFAULT_QUERY_BUDGET`].
 pub fn run_query(body: &Value, items: &[Value]) -> Result<Vec<Value>, QueryError> {
-    QuerySpec::from_body(body)?.run(items)
+    QuerySpec::from_body(body)?.run(items, DEFAULT_QUERY_BUDGET)
 }
 
 /// The query plan document a query-plan request for `body` is answered with.
@@ -71,21 +89,22 @@ pub fn query_plan(body: &Value) -> Result<Value, QueryError> {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct QuerySpec {
     text: String,
-    params: Map<String, Value>,
+    /// Each value is shared by every reference to it in the parsed query.
+    params: Params,
 }
 
 impl QuerySpec {
     /// Reads a request body (a JSON object, or a bare SQL string for hand-written clients).
     pub(crate) fn from_body(body: &Value) -> Result<Self, QueryError> {
         let text = match body {
-            Value::String(text) => return Ok(Self::new(text.clone(), Map::new())),
+            Value::String(text) => return Ok(Self::new(text.clone())),
             Value::Object(map) => map.get("query").and_then(Value::as_str),
             _ => None,
         }
         .ok_or_else(|| {
             QueryError::body("the body must be {\"query\": \"...\", \"parameters\": [...]}")
         })?;
-        let mut params = Map::new();
+        let mut params = BTreeMap::new();
         match body.get("parameters") {
             None | Some(Value::Null) => {}
             Some(Value::Array(list)) => {
@@ -96,27 +115,34 @@ impl QuerySpec {
                         .ok_or_else(|| QueryError::body("each parameter needs a string `name`"))?;
                     // A parameter without a value is undefined: leave it out.
                     if let Some(value) = param.get("value") {
-                        params.insert(name.to_string(), value.clone());
+                        params.insert(name.to_string(), Arc::new(value.clone()));
                     }
                 }
             }
             Some(_) => return Err(QueryError::body("`parameters` must be an array")),
         }
-        Ok(Self::new(text.to_string(), params))
+        Ok(Self {
+            text: text.to_string(),
+            params,
+        })
     }
 
-    /// A query text with its parameters (names with their `@`).
-    pub(crate) fn new(text: String, params: Map<String, Value>) -> Self {
-        Self { text, params }
+    /// A query text without parameters.
+    pub(crate) fn new(text: String) -> Self {
+        Self {
+            text,
+            params: BTreeMap::new(),
+        }
     }
 
-    /// Runs the query over `items`; every result in order.
+    /// Runs the query over `items` within `budget` units of work; every result in order.
     pub(crate) fn run<'a>(
         &self,
         items: impl IntoIterator<Item = &'a Value>,
+        budget: u64,
     ) -> Result<Vec<Value>, QueryError> {
         let query = parser::parse(&self.text, &self.params)?;
-        Ok(exec::run(&query, items))
+        exec::run(&query, items, &work::Work::new(budget))
     }
 
     /// The query plan document for SDK-side execution.
@@ -130,17 +156,22 @@ impl QuerySpec {
             .unwrap_or_default();
         if !rewritten.is_empty() {
             let filled = rewritten.replace(plan::ORDER_BY_FILTER, "true");
-            parser::parse(&filled, &Map::new()).map_err(|e| QueryError::Plan(Box::new(e)))?;
+            // Parameters stay references (`@p`) in it: the SDK sends them again.
+            parser::parse(&filled, &self.params).map_err(|e| QueryError::Plan(Box::new(e)))?;
         }
         Ok(plan)
     }
 }
 
-/// `a + b` for JSON numbers: integers stay integers while they fit.
-pub(crate) fn add_numbers(a: &Value, b: &Value) -> Value {
+/// `a + b` for JSON numbers: integers stay integers while they fit; `None` when the sum
+/// is past the range of a 64-bit float (JSON has no infinity).
+pub(crate) fn add_numbers(a: &Value, b: &Value) -> Option<Value> {
     match (a.as_i64(), b.as_i64()) {
-        (Some(a), Some(b)) if a.checked_add(b).is_some() => Value::from(a + b),
-        _ => expr::number(a.as_f64().unwrap_or(0.0) + b.as_f64().unwrap_or(0.0)),
+        (Some(a), Some(b)) if a.checked_add(b).is_some() => Some(Value::from(a + b)),
+        _ => {
+            let sum = a.as_f64().unwrap_or(0.0) + b.as_f64().unwrap_or(0.0);
+            sum.is_finite().then(|| expr::number(sum))
+        }
     }
 }
 

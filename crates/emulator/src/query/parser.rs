@@ -1,7 +1,10 @@
 //! Tokens → [`Query`]: the clauses of the SQL subset (expressions are in `expr.rs`), with
 //! a positioned error for everything else.
 
-use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde_json::Value;
 
 use super::QueryError;
 use super::ast::{Aggregate, Expr, Query, Select};
@@ -56,8 +59,11 @@ pub(crate) const MAX_DEPTH: usize = 64;
 /// The most operators and sub-expressions in one query.
 pub(crate) const MAX_NODES: usize = 4096;
 
-/// Parses `text`, substituting `@name` parameters from `params`.
-pub(crate) fn parse(text: &str, params: &Map<String, Value>) -> Result<Query, QueryError> {
+/// A query's parameters by name (with the `@`), each value shared by its references.
+pub(crate) type Params = BTreeMap<String, Arc<Value>>;
+
+/// Parses `text`, resolving `@name` parameters from `params` (by reference).
+pub(crate) fn parse(text: &str, params: &Params) -> Result<Query, QueryError> {
     if text.len() > MAX_QUERY_LENGTH {
         return Err(QueryError::new(
             format!("the query is longer than {MAX_QUERY_LENGTH} bytes"),
@@ -83,7 +89,7 @@ pub(super) struct Parser<'a> {
     pub(super) tokens: Vec<Spanned>,
     pub(super) at: usize,
     pub(super) end: usize,
-    pub(super) params: &'a Map<String, Value>,
+    pub(super) params: &'a Params,
     pub(super) aggregates: Vec<(Aggregate, Expr)>,
     pub(super) aggregates_allowed: bool,
     pub(super) alias: String,
@@ -290,7 +296,10 @@ impl Parser<'_> {
         let pos = self.pos();
         let value = match self.peek().cloned() {
             Some(Token::Number(n)) => Value::from(n),
-            Some(Token::Param(name)) => self.param(&name, pos)?,
+            Some(Token::Param(name)) => {
+                let value = self.param(&name, pos)?;
+                Value::clone(&value)
+            }
             _ => return Err(self.unexpected(&format!("expected a number after {clause}"))),
         };
         self.at += 1;
@@ -301,11 +310,11 @@ impl Parser<'_> {
             .ok_or_else(|| QueryError::new(format!("{clause} needs a non-negative integer"), pos))
     }
 
-    pub(super) fn param(&self, name: &str, pos: usize) -> Result<Value, QueryError> {
+    pub(super) fn param(&self, name: &str, pos: usize) -> Result<Arc<Value>, QueryError> {
         self.params
             .get(&format!("@{name}"))
             .or_else(|| self.params.get(name))
-            .cloned()
+            .map(Arc::clone)
             .ok_or_else(|| QueryError::new(format!("parameter @{name} is not defined"), pos))
     }
 
@@ -328,6 +337,9 @@ impl Parser<'_> {
                     Expr::Member(_, name) => name.clone(),
                     Expr::Index(_, index) => match index.as_ref() {
                         Expr::Literal(Value::String(name)) => name.clone(),
+                        Expr::Param(_, value) if value.is_string() => {
+                            value.as_str().unwrap_or_default().to_string()
+                        }
                         _ => format!("${}", fields.len() + 1),
                     },
                     _ => format!("${}", fields.len() + 1),
@@ -353,7 +365,7 @@ fn mixes_item_and_aggregates(select: &Select) -> bool {
 fn reads_item(expr: &Expr) -> bool {
     match expr {
         Expr::Root => true,
-        Expr::Literal(_) | Expr::Undefined | Expr::Aggregate(..) => false,
+        Expr::Literal(_) | Expr::Param(..) | Expr::Undefined | Expr::Aggregate(..) => false,
         Expr::Member(e, _) | Expr::Unary(_, e) => reads_item(e),
         Expr::Index(a, b) | Expr::Binary(_, a, b) => reads_item(a) || reads_item(b),
         Expr::In(e, items, _) => reads_item(e) || items.iter().any(reads_item),

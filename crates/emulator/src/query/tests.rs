@@ -1,9 +1,9 @@
 //! The SQL subset's semantics, checked without HTTP.
 #![allow(clippy::unwrap_used)]
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
-use super::{QueryError, QuerySpec};
+use super::{DEFAULT_QUERY_BUDGET, QueryError, QuerySpec};
 
 fn items() -> Vec<Value> {
     vec![
@@ -20,17 +20,23 @@ fn run(text: &str) -> Vec<Value> {
 }
 
 fn run_with(text: &str, params: Value) -> Vec<Value> {
-    let params: Map<String, Value> = params.as_object().cloned().unwrap_or_default();
+    let params: Vec<Value> = params
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(name, value)| json!({"name": name, "value": value}))
+        .collect();
     let items = items();
-    QuerySpec::new(text.to_string(), params)
-        .run(&items)
+    QuerySpec::from_body(&json!({"query": text, "parameters": params}))
+        .unwrap()
+        .run(&items, DEFAULT_QUERY_BUDGET)
         .unwrap_or_else(|e| panic!("{text}: {e}"))
 }
 
 fn refuse(text: &str) -> QueryError {
     let items = items();
-    QuerySpec::new(text.to_string(), Map::new())
-        .run(&items)
+    QuerySpec::new(text.to_string())
+        .run(&items, DEFAULT_QUERY_BUDGET)
         .unwrap_err()
 }
 
@@ -308,7 +314,7 @@ fn deep_or_long_queries_are_refused_not_overflowed() {
 
 #[test]
 fn plans_describe_the_sdk_pipeline_and_rewrite_the_query() {
-    let plan = |text: &str| QuerySpec::new(text.to_string(), Map::new()).plan().unwrap();
+    let plan = |text: &str| QuerySpec::new(text.to_string()).plan().unwrap();
     let ordered = plan("SELECT c.id FROM c WHERE c.n > 1 ORDER BY c.n DESC");
     let info = &ordered["queryInfo"];
     assert_eq!(info["orderBy"], json!(["Descending"]));
@@ -379,7 +385,7 @@ fn rewritten_offset_queries_keep_derived_field_names() {
         "SELECT [c.n * 2, {\"a\": c.tags[0]}] FROM c WHERE c.pk IN ('p2', 'p1') OFFSET 1 LIMIT 1",
         "SELECT c[\"n\"], c.nested[\"k\"], c.id AS value2, c.n + 1 FROM c OFFSET 0 LIMIT 9",
     ] {
-        let plan = QuerySpec::new(text.to_string(), Map::new()).plan().unwrap();
+        let plan = QuerySpec::new(text.to_string()).plan().unwrap();
         let rewritten = plan["queryInfo"]["rewrittenQuery"].as_str().unwrap();
         let limit = plan["queryInfo"]["limit"].as_u64().unwrap() as usize;
         let offset = plan["queryInfo"]["offset"].as_u64().unwrap() as usize;
@@ -400,10 +406,97 @@ fn a_query_whose_rewrite_is_over_the_limits_is_refused_by_the_planner_only() {
     let key = format!("{}c.n", "+".repeat(60));
     let text = format!("SELECT c.id FROM c ORDER BY {key}");
     assert_eq!(run(&text).len(), 5);
-    let refused = QuerySpec::new(text, Map::new()).plan().unwrap_err();
+    let refused = QuerySpec::new(text).plan().unwrap_err();
     assert!(matches!(refused, QueryError::Plan(_)), "{refused}");
     assert!(
         refused.to_string().contains("nested deeper than 64"),
         "{refused}"
     );
+}
+
+#[test]
+fn a_parameter_referenced_many_times_is_not_copied() {
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+
+    // 4,000 references to one 256 KiB parameter: one value, shared by every reference.
+    let big = Arc::new(Value::String("x".repeat(256 * 1024)));
+    let params = BTreeMap::from([("@p".to_string(), Arc::clone(&big))]);
+    let list = vec!["@p"; 4000].join(", ");
+    let text = format!("SELECT VALUE [{list}] FROM c ORDER BY c.id");
+    let query = super::parser::parse(&text, &params).unwrap();
+    assert_eq!(
+        Arc::strong_count(&big),
+        2 + 4000,
+        "the spec, this test, each reference"
+    );
+    drop(query);
+    assert_eq!(Arc::strong_count(&big), 2);
+
+    // The plan's rewritten query refers to the parameter instead of spelling it out.
+    let body =
+        json!({"query": text, "parameters": [{"name": "@p", "value": "x".repeat(256 * 1024)}]});
+    let plan = QuerySpec::from_body(&body).unwrap().plan().unwrap();
+    let rewritten = plan["queryInfo"]["rewrittenQuery"].as_str().unwrap();
+    assert!(rewritten.len() < 64 * 1024, "{} bytes", rewritten.len());
+    assert!(rewritten.contains("@p, @p"));
+
+    // Evaluating it would copy 4,000 × 256 KiB: the work budget ends it first, having
+    // copied at most the budget's worth.
+    let items = [json!({"id": "a"})];
+    let spec = QuerySpec::from_body(&body).unwrap();
+    assert!(matches!(
+        spec.run(&items, DEFAULT_QUERY_BUDGET),
+        Err(QueryError::Budget { .. })
+    ));
+    // Borrowed all the way through a filter: no copy, no charge past a few steps.
+    let filter = json!({"query": "SELECT VALUE c.id FROM c WHERE @p = @p AND LENGTH(c.id) = 1", "parameters": [{"name": "@p", "value": "x".repeat(256 * 1024)}]});
+    let ids = QuerySpec::from_body(&filter)
+        .unwrap()
+        .run(&items, 100_000)
+        .unwrap();
+    assert_eq!(ids, vec![json!("a")]);
+}
+
+#[test]
+fn the_work_budget_counts_steps_copies_and_comparisons() {
+    let items: Vec<Value> = (0..100)
+        .map(|n| json!({"id": n.to_string(), "n": n}))
+        .collect();
+    let list = vec!["c.n"; 500].join(", ");
+    let text = format!("SELECT * FROM c WHERE -1 IN ({list})");
+    let spec = QuerySpec::new(text);
+    // 100 items × 500 members: well past a 10,000-unit budget, deterministically.
+    let refused = spec.run(&items, 10_000).unwrap_err();
+    assert_eq!(refused, QueryError::Budget { limit: 10_000 });
+    assert!(refused.to_string().contains("work budget of 10000 units"));
+    // The same query with room enough runs to the end.
+    assert_eq!(
+        spec.run(&items, DEFAULT_QUERY_BUDGET).unwrap(),
+        Vec::<Value>::new()
+    );
+    // ORDER BY pays for its comparisons up front.
+    let keys = vec!["c.n"; 50].join(", ");
+    let sorted = QuerySpec::new(format!("SELECT VALUE c.n FROM c ORDER BY {keys}"));
+    assert!(matches!(
+        sorted.run(&items, 40_000),
+        Err(QueryError::Budget { .. })
+    ));
+    assert_eq!(sorted.run(&items, DEFAULT_QUERY_BUDGET).unwrap().len(), 100);
+}
+
+#[test]
+fn numbers_past_a_float_are_errors_not_null() {
+    let refused = refuse("SELECT VALUE 1e999 FROM c");
+    assert!(
+        refused.to_string().contains("out of the range"),
+        "{refused}"
+    );
+    assert_eq!(refused.position(), Some(13));
+    // Arithmetic and SUM past the range are undefined, never null.
+    assert_eq!(
+        run("SELECT VALUE 1e308 * 10 FROM c WHERE c.id = 'a'"),
+        Vec::<Value>::new()
+    );
+    assert_eq!(run("SELECT VALUE SUM(1e308) FROM c"), Vec::<Value>::new());
 }

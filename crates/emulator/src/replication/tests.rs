@@ -16,7 +16,7 @@ fn container() -> Container {
     Container {
         resource: Value::Null,
         partition_key_path: vec!["pk".into()],
-        items: BTreeMap::new(),
+        items: Arc::default(),
         lsn: 0,
         log: Log::default(),
     }

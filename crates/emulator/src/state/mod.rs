@@ -1,4 +1,5 @@
-//! The emulator's shared state: key, topology, data, counters, faults and listeners.
+//! The emulator's shared state: key, topology, data, counters, faults, listeners and the
+//! memory budget.
 //!
 //! Its methods live here: topology control in `regions`, replication control in
 //! `replication`; starting and stopping listeners in `crate::listener`, next to the
@@ -14,10 +15,12 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::counters::Counters;
+use crate::budget::Budget;
+use crate::counters::{Counters, method_label};
 use crate::data::DataStore;
 use crate::faults::FaultSet;
 use crate::keys::Keys;
+use crate::query_gate::QueryGate;
 use crate::tls::TlsConfig;
 use crate::topology::{ListenerId, Topology};
 
@@ -49,6 +52,12 @@ pub(crate) struct State {
     pub(crate) connections: Arc<Semaphore>,
     /// The host written into advertised endpoints (IPv6 literals already bracketed).
     pub(crate) advertise_host: String,
+    /// The memory budget over every request in flight.
+    pub(crate) memory: Arc<Budget>,
+    /// Queries in evaluation (and the test hook that holds them).
+    pub(crate) queries: Arc<QueryGate>,
+    /// The work budget of one query, in units.
+    pub(crate) query_budget: u64,
 }
 
 /// Locks a mutex, continuing past poisoning: every update under these locks is a single
@@ -58,8 +67,9 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl State {
-    pub(crate) fn count(&self, listener: &ListenerId, class: &str, method: &str) {
-        lock(&self.counters).record(listener.label(), class, method);
+    /// Counts one request; `method` is labelled from a bounded set (see [`method_label`]).
+    pub(crate) fn count(&self, listener: &ListenerId, class: &str, method: &http::Method) {
+        lock(&self.counters).record(listener.label(), class, method_label(method));
     }
 
     pub(crate) fn scheme(&self) -> &'static str {

@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use super::{State, lock};
 use crate::replication::FailoverMode;
-use crate::topology::{ListenerId, Region, RegionInfo, Topology, TopologyError, same_region};
+use crate::topology::{
+    ListenerId, Region, RegionInfo, Topology, TopologyError, same_region, validate_region_name,
+};
 
 impl State {
     pub(crate) fn failover(&self, region: &str) -> Result<(), TopologyError> {
@@ -15,9 +17,7 @@ impl State {
     }
 
     pub(crate) fn add_region(self: &Arc<Self>, name: &str) -> Result<RegionInfo, TopologyError> {
-        if name.trim().is_empty() {
-            return Err(TopologyError::UnknownRegion(name.to_string()));
-        }
+        validate_region_name(name)?;
         let existing = lock(&self.topology).region(name).map(|r| r.advertised);
         match existing {
             Some(true) => return Err(TopologyError::DuplicateRegion(name.to_string())),
@@ -28,6 +28,7 @@ impl State {
                 region.drained = false;
             }
             None => {
+                lock(&self.data).replication.add_region(name);
                 let bind = SocketAddr::new(self.global_ip(), 0);
                 let addr = self.start_listener(ListenerId::Region(name.to_string()), bind)?;
                 lock(&self.topology).regions.push(Region {

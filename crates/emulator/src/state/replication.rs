@@ -5,7 +5,7 @@ use serde_json::{Map, Value, json};
 use tokio::time::Instant;
 
 use crate::emulator::EmulatorError;
-use crate::replication::{FailoverMode, check_lag};
+use crate::replication::{FailoverMode, Replication, check_lag};
 use crate::state::{State, lock};
 use crate::topology::TopologyError;
 
@@ -31,7 +31,9 @@ impl State {
             let mut data = lock(&self.data);
             let data = &mut *data;
             let replication = std::mem::take(&mut data.replication);
-            let dropped = replication.failover(data, &old, &new, mode, Instant::now());
+            let now = Instant::now();
+            let dropped = replication.failover(data, &old, &new, mode, now);
+            replication.trim_all(data, now);
             data.replication = replication;
             dropped
         };
@@ -62,13 +64,17 @@ impl State {
         let mut data = lock(&self.data);
         let data = &mut *data;
         let mut replication = std::mem::take(&mut data.replication);
-        replication.settle(data, &regions, Instant::now());
+        let now = Instant::now();
+        replication.settle(data, &regions, now);
         replication.set_lag(name.as_deref(), lag);
+        // Whatever every region has now applied leaves the log at once.
+        replication.trim_all(data, now);
         data.replication = replication;
         Ok(())
     }
 
-    /// `{"consistency", "write_region", "regions": [{"name", "lag_ms", "lsn": {"db/coll": n}}]}`.
+    /// `{"consistency", "write_region", "regions": [{"name", "lag_ms", "lsn": {"db/coll": n}}],
+    /// "log_entries": {"db/coll": n}, "view_copies": n}`.
     pub(crate) fn replication_status(&self) -> Value {
         let (names, write_region) = {
             let topology = lock(&self.topology);
@@ -101,10 +107,21 @@ impl State {
                 })
             })
             .collect();
+        let mut log = Map::new();
+        for (db, database) in &data.databases {
+            for (coll, container) in &database.containers {
+                log.insert(
+                    format!("{db}/{coll}"),
+                    json!(Replication::log_len(container)),
+                );
+            }
+        }
         json!({
             "consistency": data.replication.consistency.as_str(),
             "write_region": write_region,
             "regions": regions,
+            "log_entries": log,
+            "view_copies": data.replication.view_copies(),
         })
     }
 }

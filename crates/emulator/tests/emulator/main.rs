@@ -1,6 +1,8 @@
 //! The emulator over real loopback sockets: real time, short timeouts, bounded waits.
 #![allow(clippy::unwrap_used)]
 
+mod abuse;
+mod abuse_h2;
 mod admin;
 mod binary;
 mod child;

@@ -292,15 +292,17 @@ async fn query_plan_requests_get_the_plan_and_the_rewritten_query_runs() {
         plan["queryRanges"],
         json!([{"min": "", "max": "FF", "isMinInclusive": true, "isMaxInclusive": false}])
     );
-    // The SDK replaces the placeholder and sends the rewritten query to range "0".
+    // The SDK replaces the placeholder and sends the rewritten query to range "0", with
+    // the parameters: the rewritten query refers to them (`@min`), as the service's does.
     let rewritten = plan["queryInfo"]["rewrittenQuery"]
         .as_str()
         .unwrap()
         .replace("{documentdb-formattableorderbyquery-filter}", "true");
+    assert!(rewritten.contains("@min"), "{rewritten}");
     let reply = query(
         &client,
         &base,
-        json!({"query": rewritten}),
+        json!({"query": rewritten, "parameters": [{"name": "@min", "value": 1}]}),
         &[("x-ms-documentdb-partitionkeyrangeid", "0")],
     )
     .await;

@@ -1,0 +1,98 @@
+//! Reads that take time — queries and read feeds — over a snapshot of one container as
+//! the serving region sees it: the store's lock is held only to take the snapshot (a clone
+//! of the container's shared item map), never while a query evaluates, so point reads
+//! and writes proceed meanwhile. Queries evaluate on a blocking thread, within their work
+//! budget.
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use tokio::time::Instant;
+
+use crate::data::{ApiError, DataStore, ItemMap, partition_key};
+use crate::feed::{FeedRequest, Page, Scope, paginate};
+use crate::query::{QueryError, QuerySpec};
+use crate::state::State;
+
+/// One container's items as a region saw them at one instant.
+#[derive(Debug)]
+pub(crate) struct Snapshot {
+    items: Arc<ItemMap>,
+    /// The partition a scoped read sees (canonical JSON), or every partition.
+    only: Option<String>,
+    /// The container's `_rid`, for the page.
+    rid: Value,
+}
+
+impl Snapshot {
+    /// Takes the snapshot (under the caller's lock): `region`'s view at `now`.
+    pub(crate) fn take(
+        data: &DataStore,
+        db: &str,
+        coll: &str,
+        region: &str,
+        now: Instant,
+        scope: &Scope,
+    ) -> Result<Self, ApiError> {
+        let container = data.container(db, coll)?;
+        let only = match scope {
+            Scope::All => None,
+            Scope::Partition(header) => Some(partition_key(Some(header))?.0),
+        };
+        Ok(Self {
+            items: data.replication.region_items(container, region, now),
+            only,
+            rid: container
+                .resource
+                .get("_rid")
+                .cloned()
+                .unwrap_or_else(|| json!("")),
+        })
+    }
+
+    fn items(&self) -> impl Iterator<Item = &Value> {
+        self.items
+            .iter()
+            .filter(|((pk, _), _)| self.only.as_ref().is_none_or(|only| only == pk))
+            .map(|(_, item)| item.as_ref())
+    }
+
+    /// One page of the read feed.
+    pub(crate) fn read_feed(&self, feed: &FeedRequest) -> Result<Page, ApiError> {
+        let items = self
+            .items
+            .iter()
+            .filter(|((pk, _), _)| self.only.as_ref().is_none_or(|only| only == pk))
+            .map(|(_, item)| Arc::clone(item))
+            .collect();
+        paginate(items, feed, &self.rid, "Documents")
+    }
+}
+
+/// Runs `spec` over `snapshot` on a blocking thread, within the emulator's query budget:
+/// one page of its results.
+pub(crate) async fn query(
+    state: &State,
+    snapshot: Snapshot,
+    spec: QuerySpec,
+    feed: &FeedRequest,
+) -> Result<Page, ApiError> {
+    let gate = Arc::clone(&state.queries);
+    let budget = state.query_budget;
+    let rid = snapshot.rid.clone();
+    let run = tokio::task::spawn_blocking(move || {
+        let _running = gate.enter();
+        spec.run(snapshot.items(), budget)
+    });
+    let results = run
+        .await
+        .map_err(|_| ApiError::new(500, "InternalServerError", "the query did not finish"))?
+        .map_err(query_error)?;
+    let results = results.into_iter().map(Arc::new).collect();
+    paginate(results, feed, &rid, "Documents")
+}
+
+/// A refused query: 400 with the parser's or the budget's message.
+pub(crate) fn query_error(error: QueryError) -> ApiError {
+    ApiError::bad_request(error.to_string())
+}
