@@ -88,6 +88,7 @@ pub async fn play(seed: u64) -> Result<Seen, String> {
         task.await
             .map_err(|e| format!("an operation task failed: {e}"))?;
     }
+    checker.lock().unwrap().operations_stopped = true;
     check(&world, &handles, &runtime, &checker, &bounds)?;
     let mut seen = checker.lock().unwrap().seen;
     seen.loop_restarts = runtime.health().loop_restarts;
