@@ -37,18 +37,12 @@ pub(crate) async fn run_loop(shared: Arc<Shared>, tasks: Tasks) {
         .jitter_seed
         .map_or_else(fastrand::Rng::new, fastrand::Rng::with_seed);
     // A restarted loop keeps the schedule of the one that panicked.
-    let saved = *shared
-        .schedule
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner);
+    let saved = shared.saved_schedule();
     let (mut schedule, mut tick_at) = saved.unwrap_or_else(|| {
         let schedule = Schedule::new(config.schedule(), now());
         (schedule, schedule.deadline(rng.f64()))
     });
-    *shared
-        .schedule
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner) = Some((schedule, tick_at));
+    shared.save_schedule(schedule, tick_at);
     let mut probe_at = saturating_add(now(), config.probe_interval);
     // A restart after a panic may have lost a ring the old loop took but never acted
     // on (its queued probe rounds went with it): every mark is in a store, so the alarm
@@ -97,10 +91,7 @@ pub(crate) async fn run_loop(shared: Arc<Shared>, tasks: Tasks) {
                 tracing::warn!(skipped, "refresh loop woke late; skipping missed ticks");
             }
             tick_at = schedule.deadline(rng.f64());
-            *shared
-                .schedule
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner) = Some((schedule, tick_at));
+            shared.save_schedule(schedule, tick_at);
         }
         let rang = shared.alarm.take_due(now());
         if rang || now() >= probe_at {

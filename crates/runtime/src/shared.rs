@@ -4,8 +4,8 @@
 //! to the facade, so the loop never keeps the runtime alive.
 
 use std::panic::AssertUnwindSafe;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use futures_util::FutureExt;
@@ -46,10 +46,23 @@ pub(crate) struct Shared {
     pub(crate) events: broadcast::Sender<RuntimeEvent>,
     /// The loop's schedule and its next tick, kept here so a loop restarted after a
     /// panic keeps the same ticks instead of starting a new interval.
-    pub(crate) schedule: std::sync::Mutex<Option<(Schedule, Instant)>>,
+    pub(crate) schedule: Mutex<Option<(Schedule, Instant)>>,
     /// Set by `Runtime::inject_loop_panic`: the loop panics at its next wake-up.
     #[cfg(feature = "fault-injection")]
     pub(crate) inject_panic: AtomicBool,
+}
+
+impl Shared {
+    /// The schedule and next tick a previous run of the loop left, if any (the loop
+    /// restarted after a panic).
+    pub(crate) fn saved_schedule(&self) -> Option<(Schedule, Instant)> {
+        *self.schedule.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Keeps the loop's schedule and next tick for a restart.
+    pub(crate) fn save_schedule(&self, schedule: Schedule, tick_at: Instant) {
+        *self.schedule.lock().unwrap_or_else(PoisonError::into_inner) = Some((schedule, tick_at));
+    }
 }
 
 /// Runs the loop and restarts it if it panics: the panic is logged at `error`, counted in

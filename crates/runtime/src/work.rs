@@ -54,8 +54,8 @@ pub(crate) struct Job {
 
 enum JobKind {
     /// A periodic refresh. The tick that queued it counts as done when its last job is
-    /// dropped (held, never read).
-    Refresh(#[allow(dead_code)] Arc<TickProgress>),
+    /// dropped: held, never read.
+    Refresh { _tick: Arc<TickProgress> },
     /// A probe round over the account's expired marks.
     Probe,
 }
@@ -73,7 +73,7 @@ impl Job {
     pub(crate) fn refresh(listed: Listed, tick: Arc<TickProgress>) -> Self {
         Self {
             listed,
-            kind: JobKind::Refresh(tick),
+            kind: JobKind::Refresh { _tick: tick },
             claimed: false,
         }
     }
@@ -103,7 +103,7 @@ impl Job {
     fn flag(&self) -> &AtomicBool {
         let counters = &self.account().counters;
         match self.kind {
-            JobKind::Refresh(_) => &counters.queued,
+            JobKind::Refresh { .. } => &counters.queued,
             JobKind::Probe => &counters.probe_queued,
         }
     }
@@ -124,7 +124,7 @@ impl Job {
         }
         let state = self.listed.state();
         match self.kind {
-            JobKind::Refresh(_) => state.refresh_periodic(&credentials).await,
+            JobKind::Refresh { .. } => state.refresh_periodic(&credentials).await,
             JobKind::Probe => state.probe_due(&credentials).await,
         }
     }

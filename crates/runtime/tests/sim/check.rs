@@ -202,8 +202,9 @@ impl Checker {
         if routed.as_ref() != Some(&want) {
             let name = account.name.clone();
             world.violation(format!(
-                "{name}: the write region moved at {at:?} but writes still route to {routed:?} \
+                "{name}: the write region moved at {:.3} s but writes still route to {routed:?} \
                  {:?} later (bound {:?})",
+                crate::secs(at),
                 now - at,
                 bounds.failover()
             ));

@@ -106,8 +106,10 @@ impl World {
 }
 
 impl Shared {
+    /// Records a broken invariant, stamped with the simulated time (as traces are).
     pub fn violation(&mut self, message: String) {
-        self.violations.push(message);
+        let at = crate::secs(Instant::now());
+        self.violations.push(format!("at {at:.3} s: {message}"));
     }
 
     /// Which account, and which region (`None`: the account endpoint), `endpoint` is.
