@@ -17,7 +17,7 @@ use crate::fetcher::sub_status;
 use crate::metadata::ResponseMetadata;
 use crate::operation::{Operation, Success};
 use crate::outcome::{message_of, outcome_of};
-use crate::request::{Unsendable, check_headers, signed};
+use crate::request::{Unsendable, signed};
 use crate::session::SESSION_TOKEN;
 use crate::shared::Admission;
 use crate::status::Status;
@@ -39,15 +39,6 @@ impl DriverInner {
         if self.runtime.is_shut_down() {
             return Err(DriverError::Shutdown);
         }
-        // Every value the caller supplied must be sendable before anything is sent (or a
-        // slot is waited for); a header is never silently left out.
-        let supplied = operation.headers.iter().map(|(n, v)| (*n, v.as_str()));
-        let token = operation
-            .session_token
-            .as_deref()
-            .map(|t| (SESSION_TOKEN, t));
-        check_headers(supplied.chain(token))
-            .map_err(|Unsendable(header)| DriverError::InvalidHeader { header })?;
         let span = tracing::debug_span!(
             "meridian.operation",
             account = %self.handle.endpoint(),

@@ -69,6 +69,10 @@ impl PoolKey {
     }
 }
 
+// `Semaphore::new` panics past its maximum: `PoolKey::check`, run before any pool is
+// built, bounds the setting below it — proved here at compile time, not re-checked.
+const _: () = assert!(MAX_CONNECTIONS_LIMIT <= Semaphore::MAX_PERMITS);
+
 /// The runtime extension: the live pools by settings.
 #[derive(Debug, Default)]
 pub(crate) struct SharedTransports {
@@ -83,11 +87,6 @@ impl SharedTransports {
             return Ok(pool);
         }
         pools.retain(|_, pool| pool.strong_count() > 0);
-        // `Semaphore::new` panics past its maximum; the builder bounds the setting far
-        // below it, and this keeps a panic out of here whatever the caller checked.
-        if key.max_connections > Semaphore::MAX_PERMITS {
-            return Err(format!("more than {} connections", Semaphore::MAX_PERMITS));
-        }
         let pool = Arc::new(PooledTransport {
             inner: HyperTransport::new(
                 &key.trusted_certificates,
