@@ -1,8 +1,7 @@
 //! Raw TCP servers for hostile-network tests: each counts the connections it accepts.
-//! [`RawServer`] with `Hold` is a black hole (accepted, never answered); with `Forward`, a
-//! transparent proxy to another address (closing the client's side when the upstream
-//! closes), so a test can count the connections a client opens and see when the server
-//! closed them. [`ClosingServer`] is a draining node or a load balancer with no backend
+//! [`RawServer`] is a transparent proxy to another address (closing the client's side
+//! when the upstream closes), so a test can count the connections a client opens and see
+//! when the server closed them (a black hole is the emulator's `Hang` fault). [`ClosingServer`] is a draining node or a load balancer with no backend
 //! (every connection accepted, then closed unanswered), on a thread of its own.
 
 use std::net::SocketAddr;
@@ -13,15 +12,6 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
-/// What a [`RawServer`] does with each connection it accepts.
-#[derive(Debug, Clone, Copy)]
-pub enum Behaviour {
-    /// Keep it open and never answer.
-    Hold,
-    /// Relay bytes both ways to this address.
-    Forward(SocketAddr),
-}
-
 /// A listener on 127.0.0.1; dropping it stops accepting and closes every connection.
 pub struct RawServer {
     address: SocketAddr,
@@ -31,8 +21,9 @@ pub struct RawServer {
 }
 
 impl RawServer {
-    /// Starts listening on a free port.
-    pub async fn start(behaviour: Behaviour) -> Self {
+    /// Starts listening on a free port, relaying each connection both ways to
+    /// `upstream`.
+    pub async fn forward(upstream: SocketAddr) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
         let accepted = Arc::new(AtomicUsize::new(0));
@@ -40,16 +31,10 @@ impl RawServer {
         let closed_upstream = Arc::new(AtomicUsize::new(0));
         let closed = Arc::clone(&closed_upstream);
         let task = tokio::spawn(async move {
-            let mut held = Vec::new();
             let mut relays = tokio::task::JoinSet::new();
             while let Ok((socket, _)) = listener.accept().await {
                 counter.fetch_add(1, Ordering::SeqCst);
-                match behaviour {
-                    Behaviour::Hold => held.push(socket),
-                    Behaviour::Forward(upstream) => {
-                        relays.spawn(relay(socket, upstream, Arc::clone(&closed)));
-                    }
-                }
+                relays.spawn(relay(socket, upstream, Arc::clone(&closed)));
             }
         });
         Self {

@@ -12,7 +12,7 @@ use meridian_runtime::{FlightResult, RefreshOutcome};
 use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::servers::{Behaviour, ClosingServer, RawServer};
+use crate::servers::{ClosingServer, RawServer};
 use crate::{driver, quiet_runtime};
 
 /// The account endpoint and key of an emulator running, with a counting proxy in front of
@@ -50,7 +50,7 @@ impl RemoteServer {
                     .trim_end_matches('/')
                     .parse()
                     .unwrap();
-                let proxy = RawServer::start(Behaviour::Forward(upstream)).await;
+                let proxy = RawServer::forward(upstream).await;
                 let mut document = emulator.account_document();
                 let west = json!([{"name": "West US", "databaseAccountEndpoint": proxy.url()}]);
                 document["readableLocations"] = west.clone();
@@ -207,14 +207,16 @@ async fn a_region_that_closes_every_connection_is_failed_over() {
     // connection, so the driver meets the close before it could write: without this, a
     // busy machine may let the request out first (then a create is rightly
     // MaybeApplied).
+    // It sleeps until an operation is about to start (`armed`), so it never spins.
     let closes = Arc::new(AtomicUsize::new(0));
-    let expected = Arc::clone(&closes);
+    let armed = Arc::new(tokio::sync::Notify::new());
+    let (expected, woken) = (Arc::clone(&closes), Arc::clone(&armed));
     let counts = seen.clone();
     let holder = tokio::spawn(async move {
         loop {
+            woken.notified().await;
             let target = expected.load(Ordering::SeqCst);
             block_until(|| counts.closed_upstream() >= target);
-            tokio::task::yield_now().await;
         }
     });
     for kind in [OperationKind::Write, OperationKind::Read] {
@@ -225,8 +227,10 @@ async fn a_region_that_closes_every_connection_is_failed_over() {
         assert_eq!(driver.route(kind).as_str(), closing.url());
         let (accepted, refreshes) = (seen.accepted(), emulator.counters().account_reads());
         let items = driver.container("db", "items");
-        // Set just before the operation connects (no await in between).
+        // Set just before the operation connects (no await in between); the holder runs
+        // at the operation's first await, its connect.
         closes.store(accepted + 1, Ordering::SeqCst);
+        armed.notify_one();
         let served = match kind {
             OperationKind::Write => items
                 .create_item("p", &json!({"id": "a", "pk": "p"}))

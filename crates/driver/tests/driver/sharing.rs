@@ -12,7 +12,6 @@ use meridian_location_store::OperationKind;
 use serde_json::{Value, json};
 
 use crate::quiet_runtime;
-use crate::servers::{Behaviour, RawServer};
 use crate::sockets::{client_connections_to, port_of};
 
 fn config(emulator: &Emulator) -> AccountConfig {
@@ -211,42 +210,30 @@ async fn conflicting_per_account_setting_is_an_error() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refreshes_are_not_starved_by_operations_holding_the_pool() {
-    // An outage: the preferred read region is a black hole (connections accepted, never
+    // An outage: the preferred read region is a black hole (requests accepted, never
     // answered) and reads hang there for their whole request timeout, holding every
     // slot of a two-connection pool. The refresh that would route around the outage
     // must not queue behind them: fetches and probes take no operation slot (the
     // runtime's own fetch limit bounds them).
     const SLOTS: usize = 2;
-    let emulator = Emulator::builder()
-        .regions(["West US"])
-        .start()
-        .await
-        .unwrap();
-    let hole = RawServer::start(Behaviour::Hold).await;
-    let west = emulator.region_endpoint("West US").unwrap();
-    let mut document = emulator.account_document();
-    document["readableLocations"] = json!([
-        {"name": "Black Hole", "databaseAccountEndpoint": hole.url()},
-        {"name": "West US", "databaseAccountEndpoint": west},
-    ]);
+    let emulator = meridian_testkit::west_and_east().await;
     emulator
-        .add_fault(FaultRule::on_class(
-            "account",
-            FaultAction::Body {
-                status: 200,
-                body: document,
-            },
-        ))
+        .add_fault(FaultRule::on_class("items", FaultAction::Hang).on_listener("West US"))
         .unwrap();
+    let hung_reads = || emulator.counters().get("West US", "items", "GET");
     // The runtime gives a fetch 2 s; an operation's request waits up to 60 s.
     let runtime = quiet_runtime();
-    let driver = Driver::builder(&runtime, config(&emulator))
+    let driver = meridian_testkit::driver_builder(&runtime, &emulator)
+        .preferred_regions(["West US"])
         .max_connections(SLOTS)
         .request_timeout(Duration::from_secs(60))
         .build()
         .await
         .unwrap();
-    assert_eq!(driver.route(OperationKind::Read).as_str(), hole.url());
+    assert_eq!(
+        driver.route(OperationKind::Read).as_str(),
+        emulator.region_endpoint("West US").unwrap()
+    );
     let hung: Vec<_> = (0..SLOTS)
         .map(|_| {
             let items = driver.container("db", "items");
@@ -255,13 +242,13 @@ async fn refreshes_are_not_starved_by_operations_holding_the_pool() {
         .collect();
     // Each read holds its slot while its request is in flight.
     let holding = crate::wait_for(Duration::from_secs(30), || async {
-        hole.accepted() == SLOTS
+        hung_reads() == SLOTS as u64
     })
     .await;
     assert!(
         holding,
         "{} of {SLOTS} reads reached the black hole",
-        hole.accepted()
+        hung_reads()
     );
 
     let refreshes = emulator.counters().account_reads();
@@ -287,7 +274,7 @@ async fn refreshes_are_not_starved_by_operations_holding_the_pool() {
         hung.iter().all(|read| !read.is_finished()),
         "the reads still held every slot while the refresh ran"
     );
-    assert_eq!(hole.accepted(), SLOTS);
+    assert_eq!(hung_reads(), SLOTS as u64);
     for read in hung {
         read.abort();
     }
