@@ -1,6 +1,8 @@
 //! An authorised wire request → the data operation it names → the response, with the
 //! headers SDKs read (etag, session token, item count, continuation, request charge).
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request, Response};
 use serde_json::Value;
@@ -71,7 +73,7 @@ pub(crate) async fn serve(
     method: Method,
     resource: Resource,
     request: Request<impl RequestBody>,
-    charge: &Charge,
+    charge: &Arc<Charge>,
 ) -> Result<Response<Body>, ApiError> {
     let (not_found, writable, region) = {
         let topology = lock(&state.topology);
@@ -135,7 +137,7 @@ pub(crate) async fn serve(
             let spec = query_spec(read_json(body, charge).await?)?;
             let scope = query_scope(&headers, &item_request)?;
             let snapshot = view(&db, &coll).snapshot(&scope)?;
-            Answer::Feed(crate::snapshot::query(state, snapshot, spec, &feed).await?)
+            Answer::Feed(crate::snapshot::query(state, snapshot, spec, &feed, charge).await?)
         }
         (_, Method::GET, Resource::Account) => {
             Answer::Resource(200, Some(lock(&state.topology).account_document()))

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
+use crate::budget::Charge;
 use crate::data::{ApiError, DataStore, ItemMap, partition_key};
 use crate::feed::{FeedRequest, Page, Scope, paginate};
 use crate::query::{QueryError, QuerySpec};
@@ -69,25 +70,32 @@ impl Snapshot {
     }
 }
 
-/// Runs `spec` over `snapshot` on a blocking thread, within the emulator's query budget:
-/// one page of its results.
+/// Runs `spec` over `snapshot` on a blocking thread, within the emulator's query budget
+/// and with its results charged to the request's `charge`: one page of its results. Only
+/// so many queries evaluate at once (about one per core); the others wait for a turn
+/// here, before taking a thread.
 pub(crate) async fn query(
     state: &State,
     snapshot: Snapshot,
     spec: QuerySpec,
     feed: &FeedRequest,
+    charge: &Arc<Charge>,
 ) -> Result<Page, ApiError> {
     let gate = Arc::clone(&state.queries);
     let budget = state.query_budget;
     let rid = snapshot.rid.clone();
+    let charge = Arc::clone(charge);
+    // The turn moves into the thread: it is given back when the evaluation ends, even if
+    // this request is dropped meanwhile.
+    let turn = gate.turn().await?;
     let run = tokio::task::spawn_blocking(move || {
+        let _turn = turn;
         let _running = gate.enter();
-        spec.run(snapshot.items(), budget)
+        spec.run_charged(snapshot.items(), budget, charge)
     });
     let results = run
         .await
-        .map_err(|_| ApiError::new(500, "InternalServerError", "the query did not finish"))?
-        .map_err(query_error)?;
+        .map_err(|_| ApiError::new(500, "InternalServerError", "the query did not finish"))??;
     let results = results.into_iter().map(Arc::new).collect();
     paginate(results, feed, &rid, "Documents")
 }

@@ -6,7 +6,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::Method;
-use meridian_emulator::{Emulator, EmulatorError, MAX_PAGE_BYTES, TopologyError};
+use meridian_emulator::{
+    Emulator, EmulatorError, MAX_PAGE_BYTES, MIN_MEMORY_BUDGET, SUB_STATUS_BUDGET_EXCEEDED,
+    TopologyError,
+};
 use serde_json::{Value, json};
 
 use crate::client::{DOCS, Items, Reply, TestClient};
@@ -322,6 +325,43 @@ async fn a_long_query_does_not_block_point_reads() {
     assert_eq!(docs.as_array().unwrap().len(), 2);
     assert_eq!(docs[1]["n"], 1);
     assert_eq!(emulator.queries_running(), 0);
+    emulator.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_query_s_results_are_charged_to_the_memory_budget() {
+    let emulator = Emulator::builder()
+        .memory_budget(MIN_MEMORY_BUDGET)
+        .start()
+        .await
+        .unwrap();
+    let client = TestClient::new(emulator.key());
+    let base = emulator.global_endpoint();
+    setup(&client, &base).await;
+    let items = Items::new(&client, &base, "p");
+    let mb = "x".repeat(1024 * 1024);
+    for id in ["a", "b", "c", "d", "e"] {
+        let created = items.create(json!({"id": id, "pk": "p", "x": mb})).await;
+        assert_eq!(created.status, 201, "{:?}", created.body);
+    }
+    // Five copies of 1 MiB items are more than the whole 4 MiB budget: refused as the
+    // budget refuses, even though a page of them would fit.
+    let reply = query(&client, &base, json!({"query": "SELECT * FROM c"})).await;
+    assert_eq!(reply.status, 429, "{} bytes", reply.body.len());
+    assert_eq!(reply.sub_status(), Some(SUB_STATUS_BUDGET_EXCEEDED));
+    assert!(reply.headers.contains_key("x-ms-retry-after-ms"));
+    eventually("the refused query's copies are released", || {
+        emulator.memory().in_use == 0
+    })
+    .await;
+    // A query whose results fit is served, and releases them once answered too.
+    let ids = query(&client, &base, json!({"query": "SELECT c.id FROM c"})).await;
+    assert_eq!(ids.status, 200);
+    assert_eq!(ids.json()["_count"], 5);
+    eventually("the served query's copies are released", || {
+        emulator.memory().in_use == 0
+    })
+    .await;
     emulator.shutdown().await;
 }
 
