@@ -221,14 +221,7 @@ pub(crate) async fn serve(
     });
     let minimal = header(&headers, "prefer")
         .is_some_and(|v| v.to_ascii_lowercase().contains("return=minimal"));
-    let feed = matches!(answer, Answer::Feed(_));
-    let response = response(answer, kind, lsn, minimal);
-    if feed {
-        // A page is held until it is sent: charged, so stalled readers cannot pin more.
-        let size = hyper::body::Body::size_hint(response.body()).lower();
-        charge.add(usize::try_from(size).unwrap_or(usize::MAX))?;
-    }
-    Ok(response)
+    Ok(response(answer, kind, lsn, minimal))
 }
 
 /// One container as the serving region sees it, at one instant.

@@ -365,6 +365,29 @@ async fn a_query_s_results_are_charged_to_the_memory_budget() {
     emulator.shutdown().await;
 }
 
+#[tokio::test]
+async fn every_response_is_charged_until_it_is_sent() {
+    let (emulator, client) = start().await;
+    let base = emulator.global_endpoint();
+    setup(&client, &base).await;
+    let items = Items::new(&client, &base, "p");
+    let mb = "x".repeat(1024 * 1024);
+    let created = items.create(json!({"id": "a", "pk": "p", "x": mb})).await;
+    assert_eq!(created.status, 201);
+    eventually("the create is released", || emulator.memory().in_use == 0).await;
+    emulator.reset_counters();
+    // A point read has no body: what it holds is its 1 MiB answer, charged until sent.
+    let read = items.read("a").await;
+    assert_eq!(read.status, 200);
+    let memory = emulator.memory();
+    assert!(memory.peak >= 1024 * 1024, "{memory:?}");
+    eventually("the answer is released once sent", || {
+        emulator.memory().in_use == 0
+    })
+    .await;
+    emulator.shutdown().await;
+}
+
 /// The replication status's count of entries in `db/c`'s log, and of lagging views built.
 async fn log_entries(client: &TestClient, emulator: &Emulator) -> (u64, u64) {
     let status = client
