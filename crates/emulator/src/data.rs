@@ -76,10 +76,11 @@ pub(crate) struct Database {
 pub(crate) struct Container {
     pub(crate) resource: Value,
     pub(crate) partition_key_path: Vec<String>,
-    /// (partition key as canonical JSON, id) → item; ordered so feeds page stably. Shared:
-    /// a query or feed takes a snapshot (a clone of the `Arc`) and runs without the lock; a
-    /// write while a snapshot lives copies the map of pointers, never the items.
-    pub(crate) items: Arc<ItemMap>,
+    /// (partition key as canonical JSON, id) → item; ordered so feeds page stably. A
+    /// persistent map: a query or feed takes a snapshot (a clone, sharing every node) and
+    /// runs without the lock; a write while a snapshot lives copies only the nodes on its
+    /// key's path, never the whole map nor the items.
+    pub(crate) items: ItemMap,
     /// The container's log sequence number: grows by one with each item write and is
     /// returned in `x-ms-session-token` as `0:-1#{lsn}`.
     pub(crate) lsn: u64,
@@ -87,8 +88,9 @@ pub(crate) struct Container {
     pub(crate) log: Log,
 }
 
-/// A container's items by (partition key as canonical JSON, id), each shared.
-pub(crate) type ItemMap = BTreeMap<(String, String), Arc<Value>>;
+/// A container's items by (partition key as canonical JSON, id), each shared; ordered by
+/// key, as feeds (continuations are offsets) and `ORDER BY` ties rely on.
+pub(crate) type ItemMap = imbl::OrdMap<(String, String), Arc<Value>>;
 
 /// What an item request carries besides its path.
 #[derive(Debug, Default)]
@@ -244,7 +246,7 @@ impl DataStore {
             Container {
                 resource: resource.clone(),
                 partition_key_path: path[1..].split('/').map(str::to_string).collect(),
-                items: Arc::default(),
+                items: ItemMap::new(),
                 lsn: 0,
                 log: Log::default(),
             },
@@ -262,10 +264,9 @@ impl Container {
     /// replication.
     pub(crate) fn record(&mut self, key: (String, String), after: Option<Value>) {
         let after = after.map(Arc::new);
-        let items = Arc::make_mut(&mut self.items);
         let before = match &after {
-            Some(value) => items.insert(key.clone(), Arc::clone(value)),
-            None => items.remove(&key),
+            Some(value) => self.items.insert(key.clone(), Arc::clone(value)),
+            None => self.items.remove(&key),
         };
         self.lsn += 1;
         self.log.record(Change { key, before, after });

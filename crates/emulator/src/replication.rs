@@ -290,7 +290,7 @@ impl Replication {
                     || base.get(key).cloned().flatten(),
                     |e| e.change.after.clone(),
                 );
-            let items = Arc::make_mut(&mut container.items);
+            let items = &mut container.items;
             match current {
                 Some(value) => items.insert(key.clone(), value),
                 None => items.remove(key),
