@@ -26,7 +26,7 @@ use tokio::time::Instant;
 
 use crate::consistency::Consistency;
 use crate::data::{Container, DataStore};
-use crate::topology::same_region;
+use crate::topology::{canonical, same_region};
 
 /// Sub-status of 404 for a read whose session token is ahead of the region
 /// (ReadSessionNotAvailable).
@@ -77,14 +77,6 @@ impl Log {
     pub(crate) fn record(&mut self, change: Change) {
         self.pending.push(change);
     }
-}
-
-fn canonical(region: &str) -> String {
-    region
-        .chars()
-        .filter(char::is_ascii_alphanumeric)
-        .map(|c| c.to_ascii_lowercase())
-        .collect()
 }
 
 /// The default cap on a container's replication log: writes not yet applied in every

@@ -7,12 +7,12 @@
 
 use std::sync::Arc;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::time::Instant;
 
 use crate::budget::Charge;
 use crate::data::{ApiError, DataStore, ItemMap, partition_key};
-use crate::feed::{FeedRequest, Page, Scope, paginate};
+use crate::feed::{FeedRequest, Page, Scope, paginate, rid};
 use crate::query::{QueryError, QuerySpec};
 use crate::state::State;
 
@@ -44,30 +44,30 @@ impl Snapshot {
         Ok(Self {
             items: data.replication.region_items(container, region, now),
             only,
-            rid: container
-                .resource
-                .get("_rid")
-                .cloned()
-                .unwrap_or_else(|| json!("")),
+            rid: rid(&container.resource),
         })
     }
 
-    fn items(&self) -> impl Iterator<Item = &Value> {
+    /// The items the read sees, in key order.
+    fn entries(&self) -> impl Iterator<Item = &Arc<Value>> {
         self.items
             .iter()
             .filter(|((pk, _), _)| self.only.as_ref().is_none_or(|only| only == pk))
-            .map(|(_, item)| item.as_ref())
+            .map(|(_, item)| item)
+    }
+
+    fn items(&self) -> impl Iterator<Item = &Value> {
+        self.entries().map(AsRef::as_ref)
     }
 
     /// One page of the read feed.
     pub(crate) fn read_feed(&self, feed: &FeedRequest) -> Result<Page, ApiError> {
-        let items = self
-            .items
-            .iter()
-            .filter(|((pk, _), _)| self.only.as_ref().is_none_or(|only| only == pk))
-            .map(|(_, item)| Arc::clone(item))
-            .collect();
-        paginate(items, feed, &self.rid, "Documents")
+        paginate(
+            self.entries().cloned().collect(),
+            feed,
+            &self.rid,
+            "Documents",
+        )
     }
 }
 
