@@ -127,13 +127,9 @@ impl Charge {
         let held = self.held.load(Ordering::Acquire);
         if held.saturating_add(bytes) > REQUEST_MEMORY_LIMIT {
             self.global.refused.fetch_add(1, Ordering::AcqRel);
-            return Err(ApiError::new(
-                413,
-                "RequestEntityTooLarge",
-                format!(
-                    "the request would hold more than {REQUEST_MEMORY_LIMIT} bytes (body, decoded value, query results and response)"
-                ),
-            ));
+            return Err(ApiError::too_large(format!(
+                "the request would hold more than {REQUEST_MEMORY_LIMIT} bytes (body, decoded value, query results and response)"
+            )));
         }
         if let Some(connection) = &self.connection {
             if !connection.reserve(bytes) {

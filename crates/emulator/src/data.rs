@@ -52,6 +52,11 @@ impl ApiError {
         Self::new(400, "BadRequest", message)
     }
 
+    /// 413: a body, item or request over its size limit.
+    pub(crate) fn too_large(message: impl Into<String>) -> Self {
+        Self::new(413, "RequestEntityTooLarge", message)
+    }
+
     pub(crate) fn precondition_failed(message: &str) -> Self {
         Self::new(412, "PreconditionFailed", message)
     }
