@@ -217,6 +217,14 @@ impl DataStore {
             .ok_or_else(|| ApiError::not_found(&format!("container {coll}")))
     }
 
+    /// A container and the replication settings, borrowed together (a write makes room in
+    /// the container's log before it runs and stamps its changes after); `None` when the
+    /// database or the container does not exist.
+    pub(crate) fn split(&mut self, db: &str, coll: &str) -> Option<(&Replication, &mut Container)> {
+        let container = self.databases.get_mut(db)?.containers.get_mut(coll)?;
+        Some((&self.replication, container))
+    }
+
     pub(crate) fn create_container(&mut self, db: &str, body: Value) -> ApiResult {
         let mut resource = object(body)?;
         let id = id_of(&resource)?;

@@ -244,25 +244,11 @@ impl View<'_> {
     /// when the container's replication log is full.
     fn write(&self, op: impl FnOnce(&mut DataStore) -> ApiResult) -> Result<Answer, ApiError> {
         let mut data = lock(&self.state.data);
-        let DataStore {
-            databases,
-            replication,
-        } = &mut *data;
-        if let Some(container) = databases
-            .get_mut(&self.db)
-            .and_then(|d| d.containers.get_mut(&self.coll))
-        {
+        if let Some((replication, container)) = data.split(&self.db, &self.coll) {
             replication.make_room(container, self.now)?;
         }
         let result = op(&mut data);
-        let DataStore {
-            databases,
-            replication,
-        } = &mut *data;
-        if let Some(container) = databases
-            .get_mut(&self.db)
-            .and_then(|d| d.containers.get_mut(&self.coll))
-        {
+        if let Some((replication, container)) = data.split(&self.db, &self.coll) {
             replication.stamp(container, self.region, self.now);
         }
         result.map(resource_answer)
