@@ -152,10 +152,12 @@ impl Replication {
     }
 
     pub(crate) fn lag(&self, region: &str) -> Duration {
-        self.lags
-            .get(&canonical(region))
-            .copied()
-            .unwrap_or(self.default_lag)
+        self.canonical_lag(&canonical(region))
+    }
+
+    /// The lag of a region named canonically.
+    fn canonical_lag(&self, region: &str) -> Duration {
+        self.lags.get(region).copied().unwrap_or(self.default_lag)
     }
 
     fn max_lag(&self) -> Duration {
@@ -166,11 +168,16 @@ impl Replication {
     }
 
     fn visible(&self, entry: &Entry, region: &str, now: Instant) -> bool {
+        self.sees(entry, &canonical(region), now)
+    }
+
+    /// [`visible`](Self::visible) for a region named canonically: no name is rebuilt.
+    fn sees(&self, entry: &Entry, region: &str, now: Instant) -> bool {
         self.consistency == Consistency::Strong
-            || entry.seen.contains(&canonical(region))
+            || entry.seen.contains(region)
             || entry
                 .at
-                .checked_add(self.lag(region))
+                .checked_add(self.canonical_lag(region))
                 .is_some_and(|due| now >= due)
     }
 

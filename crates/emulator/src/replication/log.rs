@@ -18,8 +18,7 @@ impl Replication {
                 .at
                 .checked_add(self.max_lag())
                 .is_some_and(|due| now >= due)
-            || (!self.regions.is_empty()
-                && self.regions.iter().all(|r| self.visible(entry, r, now)))
+            || (!self.regions.is_empty() && self.regions.iter().all(|r| self.sees(entry, r, now)))
     }
 
     /// Drops the oldest entries while every region has applied them.
