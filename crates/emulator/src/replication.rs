@@ -77,6 +77,11 @@ impl Log {
     pub(crate) fn record(&mut self, change: Change) {
         self.pending.push(change);
     }
+
+    /// How many writes the log holds (stamped, not yet applied everywhere).
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
 }
 
 /// The default cap on a container's replication log: writes not yet applied in every

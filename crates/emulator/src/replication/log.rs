@@ -66,11 +66,6 @@ impl Replication {
         .with_retry_after(ms))
     }
 
-    /// How many writes the container's log holds.
-    pub(crate) fn log_len(container: &Container) -> usize {
-        container.log.entries.len()
-    }
-
     /// Trims every container's log (after a lag change or a failover).
     pub(crate) fn trim_all(&self, data: &mut DataStore, now: Instant) {
         for container in data
