@@ -13,7 +13,7 @@ use meridian_emulator::{
 use serde_json::{Value, json};
 
 use crate::client::{DOCS, Items, Reply, TestClient};
-use crate::data_plane::setup;
+use crate::data_plane::start_with_container;
 use crate::{admin_url, start};
 
 /// Waits (at most 10 s, polling) until `check` holds.
@@ -113,9 +113,7 @@ async fn region_names_are_validated() {
 
 #[tokio::test]
 async fn patch_cannot_grow_an_item_past_the_cap() {
-    let (emulator, client) = start().await;
-    let base = emulator.global_endpoint();
-    setup(&client, &base).await;
+    let (emulator, client, base) = start_with_container(Emulator::builder()).await;
     let items = Items::new(&client, &base, "p");
     let mb = "x".repeat(1024 * 1024);
     let created = items.create(json!({"id": "a", "pk": "p", "a": mb})).await;
@@ -139,9 +137,7 @@ async fn patch_cannot_grow_an_item_past_the_cap() {
 
 #[tokio::test]
 async fn feed_pages_are_capped_in_bytes() {
-    let (emulator, client) = start().await;
-    let base = emulator.global_endpoint();
-    setup(&client, &base).await;
+    let (emulator, client, base) = start_with_container(Emulator::builder()).await;
     let items = Items::new(&client, &base, "p");
     let payload = "x".repeat(1536 * 1024);
     for id in ["a", "b", "c", "d", "e"] {
@@ -205,9 +201,7 @@ fn empty_arrays(count: u16) -> Vec<u8> {
 
 #[tokio::test]
 async fn a_binary_body_is_charged_at_its_decoded_size() {
-    let (emulator, client) = start().await;
-    let base = emulator.global_endpoint();
-    setup(&client, &base).await;
+    let (emulator, client, base) = start_with_container(Emulator::builder()).await;
     let url = format!("{base}dbs/db/colls/c/docs");
     let headers = [("x-ms-documentdb-partitionkey", "[\"p\"]")];
     emulator.reset_counters();
@@ -245,14 +239,8 @@ async fn a_binary_body_is_charged_at_its_decoded_size() {
 
 #[tokio::test]
 async fn a_runaway_query_is_stopped_by_its_budget() {
-    let emulator = Emulator::builder()
-        .query_budget(100_000)
-        .start()
-        .await
-        .unwrap();
-    let client = TestClient::new(emulator.key());
-    let base = emulator.global_endpoint();
-    setup(&client, &base).await;
+    let builder = Emulator::builder().query_budget(100_000);
+    let (emulator, client, base) = start_with_container(builder).await;
     let items = Items::new(&client, &base, "p");
     for n in 0..50 {
         let created = items
@@ -281,9 +269,7 @@ async fn a_runaway_query_is_stopped_by_its_budget() {
 
 #[tokio::test]
 async fn a_long_query_does_not_block_point_reads() {
-    let (emulator, client) = start().await;
-    let base = emulator.global_endpoint();
-    setup(&client, &base).await;
+    let (emulator, client, base) = start_with_container(Emulator::builder()).await;
     let items = Items::new(&client, &base, "p");
     for id in ["a", "b"] {
         assert_eq!(
@@ -330,14 +316,8 @@ async fn a_long_query_does_not_block_point_reads() {
 
 #[tokio::test]
 async fn a_query_s_results_are_charged_to_the_memory_budget() {
-    let emulator = Emulator::builder()
-        .memory_budget(MIN_MEMORY_BUDGET)
-        .start()
-        .await
-        .unwrap();
-    let client = TestClient::new(emulator.key());
-    let base = emulator.global_endpoint();
-    setup(&client, &base).await;
+    let builder = Emulator::builder().memory_budget(MIN_MEMORY_BUDGET);
+    let (emulator, client, base) = start_with_container(builder).await;
     let items = Items::new(&client, &base, "p");
     let mb = "x".repeat(1024 * 1024);
     for id in ["a", "b", "c", "d", "e"] {
@@ -367,9 +347,7 @@ async fn a_query_s_results_are_charged_to_the_memory_budget() {
 
 #[tokio::test]
 async fn every_response_is_charged_until_it_is_sent() {
-    let (emulator, client) = start().await;
-    let base = emulator.global_endpoint();
-    setup(&client, &base).await;
+    let (emulator, client, base) = start_with_container(Emulator::builder()).await;
     let items = Items::new(&client, &base, "p");
     let mb = "x".repeat(1024 * 1024);
     let created = items.create(json!({"id": "a", "pk": "p", "x": mb})).await;
@@ -408,15 +386,10 @@ async fn set_lag_ms(client: &TestClient, emulator: &Emulator, body: Value) {
 
 #[tokio::test]
 async fn the_replication_log_is_trimmed_when_every_region_caught_up() {
-    let emulator = Emulator::builder()
+    let builder = Emulator::builder()
         .replication_lag(Duration::from_secs(3600))
-        .replication_log_limit(5)
-        .start()
-        .await
-        .unwrap();
-    let client = TestClient::new(emulator.key());
-    let base = emulator.global_endpoint();
-    setup(&client, &base).await;
+        .replication_log_limit(5);
+    let (emulator, client, base) = start_with_container(builder).await;
     let items = Items::new(&client, &base, "p");
     for n in 0..3 {
         let upserted = items.upsert(json!({"id": "a", "pk": "p", "n": n})).await;
@@ -461,9 +434,7 @@ async fn the_replication_log_is_trimmed_when_every_region_caught_up() {
 
 #[tokio::test]
 async fn a_lagging_point_read_does_not_copy_the_container() {
-    let (emulator, client) = start().await;
-    let base = emulator.global_endpoint();
-    setup(&client, &base).await;
+    let (emulator, client, base) = start_with_container(Emulator::builder()).await;
     let west = Items::new(&client, &base, "p");
     for n in 0..200 {
         let created = west
