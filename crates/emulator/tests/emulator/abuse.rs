@@ -12,8 +12,9 @@ use meridian_emulator::{
 };
 use serde_json::{Value, json};
 
-use crate::client::{DOCS, Items, Reply, TestClient};
+use crate::client::{DOCS, Items, TestClient};
 use crate::data_plane::start_with_container;
+use crate::query::{CROSS, query};
 use crate::{admin_url, start};
 
 /// Waits (at most 10 s, polling) until `check` holds.
@@ -23,20 +24,6 @@ async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
         assert!(tokio::time::Instant::now() < deadline, "never: {what}");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-}
-
-/// A query request to container `c` at `base`, across partitions.
-async fn query(client: &TestClient, base: &str, body: Value) -> Reply {
-    let headers = [
-        ("x-ms-documentdb-isquery", "True"),
-        ("content-type", "application/query+json"),
-        ("x-ms-documentdb-query-enablecrosspartition", "True"),
-    ];
-    let url = format!("{base}dbs/db/colls/c/docs");
-    client
-        .send(Method::POST, &url, Some(DOCS), &headers, Some(body))
-        .await
-        .unwrap()
 }
 
 #[tokio::test]
@@ -251,7 +238,7 @@ async fn a_runaway_query_is_stopped_by_its_budget() {
     // 50 items × 2,000 evaluated members: far past 100,000 units, whatever the CPU.
     let list = vec!["c.n"; 2000].join(", ");
     let runaway = json!({"query": format!("SELECT * FROM c WHERE -1 IN ({list})")});
-    let reply = query(&client, &base, runaway).await;
+    let reply = query(&client, &base, runaway, &[CROSS]).await;
     assert_eq!(reply.status, 400, "{:?}", reply.body);
     let message = reply.json()["message"].as_str().unwrap().to_string();
     assert!(message.contains("work budget"), "{message}");
@@ -260,6 +247,7 @@ async fn a_runaway_query_is_stopped_by_its_budget() {
         &client,
         &base,
         json!({"query": "SELECT * FROM c WHERE c.n < 3"}),
+        &[CROSS],
     )
     .await;
     assert_eq!(ordinary.status, 200);
@@ -283,9 +271,15 @@ async fn a_long_query_does_not_block_point_reads() {
     let hold = emulator.hold_queries();
     let running = {
         let (client, base) = (client.clone(), base.clone());
-        tokio::spawn(
-            async move { query(&client, &base, json!({"query": "SELECT * FROM c"})).await },
-        )
+        tokio::spawn(async move {
+            query(
+                &client,
+                &base,
+                json!({"query": "SELECT * FROM c"}),
+                &[CROSS],
+            )
+            .await
+        })
     };
     eventually("the query is inside its evaluation", || {
         emulator.queries_running() == 1
@@ -326,7 +320,13 @@ async fn a_query_s_results_are_charged_to_the_memory_budget() {
     }
     // Five copies of 1 MiB items are more than the whole 4 MiB budget: refused as the
     // budget refuses, even though a page of them would fit.
-    let reply = query(&client, &base, json!({"query": "SELECT * FROM c"})).await;
+    let reply = query(
+        &client,
+        &base,
+        json!({"query": "SELECT * FROM c"}),
+        &[CROSS],
+    )
+    .await;
     assert_eq!(reply.status, 429, "{} bytes", reply.body.len());
     assert_eq!(reply.sub_status(), Some(SUB_STATUS_BUDGET_EXCEEDED));
     assert!(reply.headers.contains_key("x-ms-retry-after-ms"));
@@ -335,7 +335,13 @@ async fn a_query_s_results_are_charged_to_the_memory_budget() {
     })
     .await;
     // A query whose results fit is served, and releases them once answered too.
-    let ids = query(&client, &base, json!({"query": "SELECT c.id FROM c"})).await;
+    let ids = query(
+        &client,
+        &base,
+        json!({"query": "SELECT c.id FROM c"}),
+        &[CROSS],
+    )
+    .await;
     assert_eq!(ids.status, 200);
     assert_eq!(ids.json()["_count"], 5);
     eventually("the served query's copies are released", || {
