@@ -15,16 +15,7 @@ use serde_json::{Value, json};
 use crate::client::{DOCS, Items, TestClient};
 use crate::data_plane::start_with_container;
 use crate::query::{CROSS, query};
-use crate::{admin_url, start};
-
-/// Waits (at most 10 s, polling) until `check` holds.
-async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while !check() {
-        assert!(tokio::time::Instant::now() < deadline, "never: {what}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
+use crate::{admin_url, eventually, start};
 
 #[tokio::test]
 async fn unknown_methods_never_grow_the_counters() {
