@@ -2,7 +2,8 @@
 //! the values decoded from them and the response bodies until they are sent — charged
 //! against one request's limit, its connection's and the emulator's.
 //!
-//! A request over its own limit is answered 413; one that would take the connection or
+//! A query's results are charged to its request as they are built. A request over its
+//! own limit is answered 413; one that would take the connection or
 //! the emulator past theirs is answered 429 with sub-status 3200 and
 //! `x-ms-retry-after-ms`, the service's answer when a request does not fit the budget
 //! right now but will once others finish. Charges are released when the request's last
@@ -126,13 +127,9 @@ impl Charge {
         let held = self.held.load(Ordering::Acquire);
         if held.saturating_add(bytes) > REQUEST_MEMORY_LIMIT {
             self.global.refused.fetch_add(1, Ordering::AcqRel);
-            return Err(ApiError::new(
-                413,
-                "RequestEntityTooLarge",
-                format!(
-                    "the request would hold more than {REQUEST_MEMORY_LIMIT} bytes (body, decoded value and response)"
-                ),
-            ));
+            return Err(ApiError::too_large(format!(
+                "the request would hold more than {REQUEST_MEMORY_LIMIT} bytes (body, decoded value, query results and response)"
+            )));
         }
         if let Some(connection) = &self.connection {
             if !connection.reserve(bytes) {

@@ -52,6 +52,11 @@ impl ApiError {
         Self::new(400, "BadRequest", message)
     }
 
+    /// 413: a body, item or request over its size limit.
+    pub(crate) fn too_large(message: impl Into<String>) -> Self {
+        Self::new(413, "RequestEntityTooLarge", message)
+    }
+
     pub(crate) fn precondition_failed(message: &str) -> Self {
         Self::new(412, "PreconditionFailed", message)
     }
@@ -76,10 +81,11 @@ pub(crate) struct Database {
 pub(crate) struct Container {
     pub(crate) resource: Value,
     pub(crate) partition_key_path: Vec<String>,
-    /// (partition key as canonical JSON, id) → item; ordered so feeds page stably. Shared:
-    /// a query or feed takes a snapshot (a clone of the `Arc`) and runs without the lock; a
-    /// write while a snapshot lives copies the map of pointers, never the items.
-    pub(crate) items: Arc<ItemMap>,
+    /// (partition key as canonical JSON, id) → item; ordered so feeds page stably. A
+    /// persistent map: a query or feed takes a snapshot (a clone, sharing every node) and
+    /// runs without the lock; a write while a snapshot lives copies only the nodes on its
+    /// key's path, never the whole map nor the items.
+    pub(crate) items: ItemMap,
     /// The container's log sequence number: grows by one with each item write and is
     /// returned in `x-ms-session-token` as `0:-1#{lsn}`.
     pub(crate) lsn: u64,
@@ -87,8 +93,9 @@ pub(crate) struct Container {
     pub(crate) log: Log,
 }
 
-/// A container's items by (partition key as canonical JSON, id), each shared.
-pub(crate) type ItemMap = BTreeMap<(String, String), Arc<Value>>;
+/// A container's items by (partition key as canonical JSON, id), each shared; ordered by
+/// key, as feeds (continuations are offsets) and `ORDER BY` ties rely on.
+pub(crate) type ItemMap = imbl::OrdMap<(String, String), Arc<Value>>;
 
 /// What an item request carries besides its path.
 #[derive(Debug, Default)]
@@ -210,6 +217,14 @@ impl DataStore {
             .ok_or_else(|| ApiError::not_found(&format!("container {coll}")))
     }
 
+    /// A container and the replication settings, borrowed together (a write makes room in
+    /// the container's log before it runs and stamps its changes after); `None` when the
+    /// database or the container does not exist.
+    pub(crate) fn split(&mut self, db: &str, coll: &str) -> Option<(&Replication, &mut Container)> {
+        let container = self.databases.get_mut(db)?.containers.get_mut(coll)?;
+        Some((&self.replication, container))
+    }
+
     pub(crate) fn create_container(&mut self, db: &str, body: Value) -> ApiResult {
         let mut resource = object(body)?;
         let id = id_of(&resource)?;
@@ -244,7 +259,7 @@ impl DataStore {
             Container {
                 resource: resource.clone(),
                 partition_key_path: path[1..].split('/').map(str::to_string).collect(),
-                items: Arc::default(),
+                items: ItemMap::new(),
                 lsn: 0,
                 log: Log::default(),
             },
@@ -262,10 +277,9 @@ impl Container {
     /// replication.
     pub(crate) fn record(&mut self, key: (String, String), after: Option<Value>) {
         let after = after.map(Arc::new);
-        let items = Arc::make_mut(&mut self.items);
         let before = match &after {
-            Some(value) => items.insert(key.clone(), Arc::clone(value)),
-            None => items.remove(&key),
+            Some(value) => self.items.insert(key.clone(), Arc::clone(value)),
+            None => self.items.remove(&key),
         };
         self.lsn += 1;
         self.log.record(Change { key, before, after });

@@ -107,7 +107,8 @@ pub(crate) fn paginate(
     })
 }
 
-fn rid(resource: &Value) -> Value {
+/// A resource's `_rid` (`""` if it has none), as a feed's page names it.
+pub(crate) fn rid(resource: &Value) -> Value {
     resource.get("_rid").cloned().unwrap_or_else(|| json!(""))
 }
 

@@ -107,9 +107,7 @@ pub(crate) fn error_response(error: &ApiError) -> Response<Body> {
 pub(crate) async fn read_body(body: impl RequestBody) -> Result<Bytes, ApiError> {
     match Limited::new(body, MAX_REQUEST_BODY).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
-        Err(error) if error.is::<http_body_util::LengthLimitError>() => Err(ApiError::new(
-            413,
-            "RequestEntityTooLarge",
+        Err(error) if error.is::<http_body_util::LengthLimitError>() => Err(ApiError::too_large(
             format!("request bodies are capped at {MAX_REQUEST_BODY} bytes"),
         )),
         Err(error) => match error.downcast::<Refused>() {
@@ -137,11 +135,9 @@ pub(crate) async fn read_json(body: impl RequestBody, charge: &Charge) -> Result
 pub(crate) fn parse_json(bytes: &[u8], charge: &Charge) -> Result<Value, ApiError> {
     let value = if crate::binary::is_binary(bytes) {
         crate::binary::decode_within(bytes, MAX_DECODED_BODY).map_err(|e| match e {
-            crate::binary::BinaryError::TooLarge { .. } => ApiError::new(
-                413,
-                "RequestEntityTooLarge",
-                format!("the binary body decodes to more than {MAX_DECODED_BODY} bytes"),
-            ),
+            crate::binary::BinaryError::TooLarge { .. } => ApiError::too_large(format!(
+                "the binary body decodes to more than {MAX_DECODED_BODY} bytes"
+            )),
             e => ApiError::new(
                 400,
                 "BadRequest",

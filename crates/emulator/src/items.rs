@@ -144,11 +144,9 @@ impl Container {
         let resource = Value::Object(resource);
         let size = json_len(&resource);
         if size > MAX_REQUEST_BODY {
-            return Err(ApiError::new(
-                413,
-                "RequestEntityTooLarge",
-                format!("the item would be {size} bytes; items are capped at {MAX_REQUEST_BODY}"),
-            ));
+            return Err(ApiError::too_large(format!(
+                "the item would be {size} bytes; items are capped at {MAX_REQUEST_BODY}"
+            )));
         }
         self.record(key, Some(resource.clone()));
         Ok(resource)

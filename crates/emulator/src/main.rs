@@ -64,8 +64,8 @@ struct Args {
     #[arg(long, default_value = "Session")]
     consistency: Consistency,
     /// The memory requests in flight may hold together, in MiB (bodies, decoded values,
-    /// unsent pages); beyond it requests get 429 with `x-ms-retry-after-ms`.
-    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(4..=1_048_576))]
+    /// query results, unsent responses); beyond it requests get 429 with `x-ms-retry-after-ms`.
+    #[arg(long, default_value_t = (meridian_emulator::DEFAULT_MEMORY_BUDGET / (1024 * 1024)) as u64, value_parser = clap::value_parser!(u64).range(4..=1_048_576))]
     memory_budget_mib: u64,
     /// The work budget of one query, in units (one per expression evaluated, per 8 bytes
     /// copied, per sort comparison); a query that runs out gets 400.

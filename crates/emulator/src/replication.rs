@@ -26,7 +26,7 @@ use tokio::time::Instant;
 
 use crate::consistency::Consistency;
 use crate::data::{Container, DataStore};
-use crate::topology::same_region;
+use crate::topology::{canonical, same_region};
 
 /// Sub-status of 404 for a read whose session token is ahead of the region
 /// (ReadSessionNotAvailable).
@@ -77,14 +77,11 @@ impl Log {
     pub(crate) fn record(&mut self, change: Change) {
         self.pending.push(change);
     }
-}
 
-fn canonical(region: &str) -> String {
-    region
-        .chars()
-        .filter(char::is_ascii_alphanumeric)
-        .map(|c| c.to_ascii_lowercase())
-        .collect()
+    /// How many writes the log holds (stamped, not yet applied everywhere).
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
 }
 
 /// The default cap on a container's replication log: writes not yet applied in every
@@ -160,10 +157,12 @@ impl Replication {
     }
 
     pub(crate) fn lag(&self, region: &str) -> Duration {
-        self.lags
-            .get(&canonical(region))
-            .copied()
-            .unwrap_or(self.default_lag)
+        self.canonical_lag(&canonical(region))
+    }
+
+    /// The lag of a region named canonically.
+    fn canonical_lag(&self, region: &str) -> Duration {
+        self.lags.get(region).copied().unwrap_or(self.default_lag)
     }
 
     fn max_lag(&self) -> Duration {
@@ -174,11 +173,16 @@ impl Replication {
     }
 
     fn visible(&self, entry: &Entry, region: &str, now: Instant) -> bool {
+        self.sees(entry, &canonical(region), now)
+    }
+
+    /// [`visible`](Self::visible) for a region named canonically: no name is rebuilt.
+    fn sees(&self, entry: &Entry, region: &str, now: Instant) -> bool {
         self.consistency == Consistency::Strong
-            || entry.seen.contains(&canonical(region))
+            || entry.seen.contains(region)
             || entry
                 .at
-                .checked_add(self.lag(region))
+                .checked_add(self.canonical_lag(region))
                 .is_some_and(|due| now >= due)
     }
 
@@ -290,7 +294,7 @@ impl Replication {
                     || base.get(key).cloned().flatten(),
                     |e| e.change.after.clone(),
                 );
-            let items = Arc::make_mut(&mut container.items);
+            let items = &mut container.items;
             match current {
                 Some(value) => items.insert(key.clone(), value),
                 None => items.remove(key),

@@ -1,6 +1,8 @@
 //! An authorised wire request → the data operation it names → the response, with the
 //! headers SDKs read (etag, session token, item count, continuation, request charge).
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request, Response};
 use serde_json::Value;
@@ -71,7 +73,7 @@ pub(crate) async fn serve(
     method: Method,
     resource: Resource,
     request: Request<impl RequestBody>,
-    charge: &Charge,
+    charge: &Arc<Charge>,
 ) -> Result<Response<Body>, ApiError> {
     let (not_found, writable, region) = {
         let topology = lock(&state.topology);
@@ -135,7 +137,7 @@ pub(crate) async fn serve(
             let spec = query_spec(read_json(body, charge).await?)?;
             let scope = query_scope(&headers, &item_request)?;
             let snapshot = view(&db, &coll).snapshot(&scope)?;
-            Answer::Feed(crate::snapshot::query(state, snapshot, spec, &feed).await?)
+            Answer::Feed(crate::snapshot::query(state, snapshot, spec, &feed, charge).await?)
         }
         (_, Method::GET, Resource::Account) => {
             Answer::Resource(200, Some(lock(&state.topology).account_document()))
@@ -219,14 +221,7 @@ pub(crate) async fn serve(
     });
     let minimal = header(&headers, "prefer")
         .is_some_and(|v| v.to_ascii_lowercase().contains("return=minimal"));
-    let feed = matches!(answer, Answer::Feed(_));
-    let response = response(answer, kind, lsn, minimal);
-    if feed {
-        // A page is held until it is sent: charged, so stalled readers cannot pin more.
-        let size = hyper::body::Body::size_hint(response.body()).lower();
-        charge.add(usize::try_from(size).unwrap_or(usize::MAX))?;
-    }
-    Ok(response)
+    Ok(response(answer, kind, lsn, minimal))
 }
 
 /// One container as the serving region sees it, at one instant.
@@ -249,25 +244,11 @@ impl View<'_> {
     /// when the container's replication log is full.
     fn write(&self, op: impl FnOnce(&mut DataStore) -> ApiResult) -> Result<Answer, ApiError> {
         let mut data = lock(&self.state.data);
-        let DataStore {
-            databases,
-            replication,
-        } = &mut *data;
-        if let Some(container) = databases
-            .get_mut(&self.db)
-            .and_then(|d| d.containers.get_mut(&self.coll))
-        {
+        if let Some((replication, container)) = data.split(&self.db, &self.coll) {
             replication.make_room(container, self.now)?;
         }
         let result = op(&mut data);
-        let DataStore {
-            databases,
-            replication,
-        } = &mut *data;
-        if let Some(container) = databases
-            .get_mut(&self.db)
-            .and_then(|d| d.containers.get_mut(&self.coll))
-        {
+        if let Some((replication, container)) = data.split(&self.db, &self.coll) {
             replication.stamp(container, self.region, self.now);
         }
         result.map(resource_answer)

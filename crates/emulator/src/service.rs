@@ -45,6 +45,13 @@ pub(crate) async fn handle(
         request.map(|body| Metered::new(body, charge, state.idle_timeout))
     };
     let response = answer(&state, &listener, peer, request, method, &path, &charge).await;
+    // Every response is held until it is sent: charged, so stalled readers cannot pin more.
+    // One that does not fit is answered as the budget refused it (a small error instead).
+    let size = hyper::body::Body::size_hint(response.body()).lower();
+    let response = match charge.add(usize::try_from(size).unwrap_or(usize::MAX)) {
+        Ok(()) => response,
+        Err(refused) => error_response(&refused),
+    };
     Ok(response.map(|body| hold(body, charge)))
 }
 

@@ -1,23 +1,25 @@
 //! Reads that take time — queries and read feeds — over a snapshot of one container as
 //! the serving region sees it: the store's lock is held only to take the snapshot (a clone
-//! of the container's shared item map), never while a query evaluates, so point reads
-//! and writes proceed meanwhile. Queries evaluate on a blocking thread, within their work
+//! of the container's persistent item map, sharing every node), never while a query
+//! evaluates, so point reads and writes proceed meanwhile (a write copies only its key's
+//! path in the map). Queries evaluate on a blocking thread, within their work
 //! budget.
 
 use std::sync::Arc;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::time::Instant;
 
+use crate::budget::Charge;
 use crate::data::{ApiError, DataStore, ItemMap, partition_key};
-use crate::feed::{FeedRequest, Page, Scope, paginate};
+use crate::feed::{FeedRequest, Page, Scope, paginate, rid};
 use crate::query::{QueryError, QuerySpec};
 use crate::state::State;
 
 /// One container's items as a region saw them at one instant.
 #[derive(Debug)]
 pub(crate) struct Snapshot {
-    items: Arc<ItemMap>,
+    items: ItemMap,
     /// The partition a scoped read sees (canonical JSON), or every partition.
     only: Option<String>,
     /// The container's `_rid`, for the page.
@@ -42,52 +44,59 @@ impl Snapshot {
         Ok(Self {
             items: data.replication.region_items(container, region, now),
             only,
-            rid: container
-                .resource
-                .get("_rid")
-                .cloned()
-                .unwrap_or_else(|| json!("")),
+            rid: rid(&container.resource),
         })
     }
 
-    fn items(&self) -> impl Iterator<Item = &Value> {
+    /// The items the read sees, in key order.
+    fn entries(&self) -> impl Iterator<Item = &Arc<Value>> {
         self.items
             .iter()
             .filter(|((pk, _), _)| self.only.as_ref().is_none_or(|only| only == pk))
-            .map(|(_, item)| item.as_ref())
+            .map(|(_, item)| item)
+    }
+
+    fn items(&self) -> impl Iterator<Item = &Value> {
+        self.entries().map(AsRef::as_ref)
     }
 
     /// One page of the read feed.
     pub(crate) fn read_feed(&self, feed: &FeedRequest) -> Result<Page, ApiError> {
-        let items = self
-            .items
-            .iter()
-            .filter(|((pk, _), _)| self.only.as_ref().is_none_or(|only| only == pk))
-            .map(|(_, item)| Arc::clone(item))
-            .collect();
-        paginate(items, feed, &self.rid, "Documents")
+        paginate(
+            self.entries().cloned().collect(),
+            feed,
+            &self.rid,
+            "Documents",
+        )
     }
 }
 
-/// Runs `spec` over `snapshot` on a blocking thread, within the emulator's query budget:
-/// one page of its results.
+/// Runs `spec` over `snapshot` on a blocking thread, within the emulator's query budget
+/// and with its results charged to the request's `charge`: one page of its results. Only
+/// so many queries evaluate at once (about one per core); the others wait for a turn
+/// here, before taking a thread.
 pub(crate) async fn query(
     state: &State,
     snapshot: Snapshot,
     spec: QuerySpec,
     feed: &FeedRequest,
+    charge: &Arc<Charge>,
 ) -> Result<Page, ApiError> {
     let gate = Arc::clone(&state.queries);
     let budget = state.query_budget;
     let rid = snapshot.rid.clone();
+    let charge = Arc::clone(charge);
+    // The turn moves into the thread: it is given back when the evaluation ends, even if
+    // this request is dropped meanwhile.
+    let turn = gate.turn().await?;
     let run = tokio::task::spawn_blocking(move || {
+        let _turn = turn;
         let _running = gate.enter();
-        spec.run(snapshot.items(), budget)
+        spec.run_charged(snapshot.items(), budget, charge)
     });
     let results = run
         .await
-        .map_err(|_| ApiError::new(500, "InternalServerError", "the query did not finish"))?
-        .map_err(query_error)?;
+        .map_err(|_| ApiError::new(500, "InternalServerError", "the query did not finish"))??;
     let results = results.into_iter().map(Arc::new).collect();
     paginate(results, feed, &rid, "Documents")
 }
@@ -95,4 +104,56 @@ pub(crate) async fn query(
 /// A refused query: 400 with the parser's or the budget's message.
 pub(crate) fn query_error(error: QueryError) -> ApiError {
     ApiError::bad_request(error.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use serde_json::json;
+    use tokio::time::Instant;
+
+    use super::Snapshot;
+    use crate::data::DataStore;
+    use crate::feed::Scope;
+
+    /// A write while a snapshot lives (a query held in its evaluation) does not copy the
+    /// container's item map: every item but the few beside the written key stays held by
+    /// one map only, shared by the snapshot and the store.
+    #[test]
+    fn a_write_under_a_snapshot_does_not_copy_the_container() {
+        const ITEMS: usize = 10_000;
+        let mut data = DataStore::default();
+        data.create_database(json!({"id": "db"})).unwrap();
+        let container = json!({"id": "c", "partitionKey": {"paths": ["/pk"]}});
+        data.create_container("db", container).unwrap();
+        let now = Instant::now();
+        let DataStore {
+            databases,
+            replication,
+        } = &mut data;
+        let items = databases
+            .get_mut("db")
+            .unwrap()
+            .containers
+            .get_mut("c")
+            .unwrap();
+        for n in 0..ITEMS {
+            let key = ("\"p\"".to_string(), format!("{n:05}"));
+            items.record(key, Some(json!({"id": format!("{n:05}"), "pk": "p"})));
+        }
+        // Without lag every region has applied them: the log lets go of them.
+        replication.stamp(items, "West US", now);
+        let snapshot = Snapshot::take(&data, "db", "c", "West US", now, &Scope::All);
+        let snapshot = snapshot.unwrap();
+        let items = data.container_mut("db", "c").unwrap();
+        items.record(("\"p\"".into(), "new".into()), Some(json!({"id": "new"})));
+        let copied = items
+            .items
+            .values()
+            .filter(|item| Arc::strong_count(item) > 1)
+            .count();
+        assert!(copied < ITEMS / 10, "{copied} of {ITEMS} items held twice");
+        assert_eq!(snapshot.items().count(), ITEMS, "the snapshot is unchanged");
+    }
 }

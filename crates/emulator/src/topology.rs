@@ -116,7 +116,7 @@ pub(crate) fn validate_region_name(name: &str) -> Result<(), TopologyError> {
 }
 
 /// A region name as the service compares it: lowercase letters and digits only.
-fn canonical(name: &str) -> String {
+pub(crate) fn canonical(name: &str) -> String {
     name.chars()
         .filter(char::is_ascii_alphanumeric)
         .map(|c| c.to_ascii_lowercase())

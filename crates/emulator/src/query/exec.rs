@@ -45,6 +45,9 @@ pub(crate) fn run<'a>(
         let mut rows = Vec::new();
         for item in window(query, ordered) {
             let row = project(query, &scope(item));
+            if let Some(row) = &row {
+                work.hold(row);
+            }
             spent(work)?;
             rows.extend(row);
         }
@@ -54,8 +57,10 @@ pub(crate) fn run<'a>(
         for (aggregate, arg) in &query.aggregates {
             let mut values = Vec::new();
             for item in &matched {
-                if let Some(value) = eval(arg, &scope(item)) {
-                    values.extend(work.own(value));
+                if let Some(value) = eval(arg, &scope(item)).and_then(|v| work.own(v)) {
+                    if work.hold(&value) {
+                        values.push(value);
+                    }
                 }
                 spent(work)?;
             }

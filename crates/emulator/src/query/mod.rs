@@ -22,6 +22,10 @@ use serde_json::Value;
 
 use parser::Params;
 
+use crate::budget::Charge;
+use crate::data::ApiError;
+use crate::snapshot::query_error;
+
 /// A query the emulator refuses: outside the subset, malformed, or badly parameterised.
 /// Answered on the wire as 400 `BadRequest` with this text as the message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -143,6 +147,21 @@ impl QuerySpec {
     ) -> Result<Vec<Value>, QueryError> {
         let query = parser::parse(&self.text, &self.params)?;
         exec::run(&query, items, &work::Work::new(budget))
+    }
+
+    /// Runs the query for a request: within `budget` units of work, and with what it holds
+    /// (result rows, aggregates' arguments) charged to the request's `memory`. A refused
+    /// query is answered 400 with its error, or as the memory budget refused it.
+    pub(crate) fn run_charged<'a>(
+        &self,
+        items: impl IntoIterator<Item = &'a Value>,
+        budget: u64,
+        memory: Arc<Charge>,
+    ) -> Result<Vec<Value>, ApiError> {
+        let query = parser::parse(&self.text, &self.params).map_err(query_error)?;
+        let work = work::Work::charged(budget, memory);
+        exec::run(&query, items, &work)
+            .map_err(|error| work.refusal().unwrap_or_else(|| query_error(error)))
     }
 
     /// The query plan document for SDK-side execution.

@@ -18,8 +18,7 @@ impl Replication {
                 .at
                 .checked_add(self.max_lag())
                 .is_some_and(|due| now >= due)
-            || (!self.regions.is_empty()
-                && self.regions.iter().all(|r| self.visible(entry, r, now)))
+            || (!self.regions.is_empty() && self.regions.iter().all(|r| self.sees(entry, r, now)))
     }
 
     /// Drops the oldest entries while every region has applied them.
@@ -34,12 +33,17 @@ impl Replication {
     }
 
     /// Before a write: 429 (with the wait until the oldest entry is applied everywhere)
-    /// when the container's log is at its cap after trimming.
+    /// when the container's log is at its cap after trimming. Under the cap it does not
+    /// trim: [`stamp`](Self::stamp) trims after the write, at the same instant, so each
+    /// write trims once.
     pub(crate) fn make_room(
         &self,
         container: &mut Container,
         now: Instant,
     ) -> Result<(), ApiError> {
+        if container.log.entries.len() < self.log_limit {
+            return Ok(());
+        }
         self.trim(container, now);
         let held = container.log.entries.len();
         if held < self.log_limit {
@@ -60,11 +64,6 @@ impl Replication {
             ),
         )
         .with_retry_after(ms))
-    }
-
-    /// How many writes the container's log holds.
-    pub(crate) fn log_len(container: &Container) -> usize {
-        container.log.entries.len()
     }
 
     /// Trims every container's log (after a lag change or a failover).

@@ -16,7 +16,7 @@ fn container() -> Container {
     Container {
         resource: Value::Null,
         partition_key_path: vec!["pk".into()],
-        items: Arc::default(),
+        items: crate::data::ItemMap::new(),
         lsn: 0,
         log: Log::default(),
     }

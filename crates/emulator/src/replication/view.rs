@@ -1,5 +1,6 @@
 //! A lagging region's view: one item by a lookup in the log, or a container's item map
-//! with the logged keys as the region sees them (a copy of the pointers, never the items).
+//! with the logged keys as the region sees them (the persistent map shared, only the
+//! logged keys' paths copied, never the items).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -13,31 +14,31 @@ use crate::data::{Container, ItemMap};
 
 impl Replication {
     /// `region`'s items of one container: the current map itself (shared) when the region
-    /// sees every logged write, else a copy of the map of pointers with the logged keys as
-    /// the region sees them (counted in `view_copies`; the items are never copied).
+    /// sees every logged write, else the map with the logged keys as the region sees them
+    /// (counted in `view_copies`; the map shares every node but the logged keys' paths).
     pub(crate) fn region_items(
         &self,
         container: &Container,
         region: &str,
         now: Instant,
-    ) -> Arc<ItemMap> {
+    ) -> ItemMap {
         if container
             .log
             .entries
             .iter()
             .all(|e| self.visible(e, region, now))
         {
-            return Arc::clone(&container.items);
+            return container.items.clone();
         }
         self.view_copies.fetch_add(1, Ordering::Relaxed);
-        let mut items = ItemMap::clone(&container.items);
+        let mut items = container.items.clone();
         for (key, value) in self.region_values(&container.log, region, now) {
             match value {
                 Some(value) => items.insert(key, value),
                 None => items.remove(&key),
             };
         }
-        Arc::new(items)
+        items
     }
 
     /// One item as `region` sees it: a lookup in the log and the map, no copy.
@@ -67,8 +68,8 @@ impl Replication {
         }
     }
 
-    /// How many times a lagging region's view of a container was built (a copy of its
-    /// map of pointers): point reads never build one.
+    /// How many times a lagging region's view of a container was built (its map with the
+    /// logged keys replaced): point reads never build one.
     pub(crate) fn view_copies(&self) -> u64 {
         self.view_copies.load(Ordering::Relaxed)
     }

@@ -5,7 +5,7 @@ use serde_json::{Map, Value, json};
 use tokio::time::Instant;
 
 use crate::emulator::EmulatorError;
-use crate::replication::{FailoverMode, Replication, check_lag};
+use crate::replication::{FailoverMode, check_lag};
 use crate::state::{State, lock};
 use crate::topology::TopologyError;
 
@@ -110,10 +110,7 @@ impl State {
         let mut log = Map::new();
         for (db, database) in &data.databases {
             for (coll, container) in &database.containers {
-                log.insert(
-                    format!("{db}/{coll}"),
-                    json!(Replication::log_len(container)),
-                );
+                log.insert(format!("{db}/{coll}"), json!(container.log.len()));
             }
         }
         json!({

@@ -6,35 +6,16 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::Method;
-use meridian_emulator::{Emulator, EmulatorError, MAX_PAGE_BYTES, TopologyError};
+use meridian_emulator::{
+    Emulator, EmulatorError, MAX_PAGE_BYTES, MIN_MEMORY_BUDGET, SUB_STATUS_BUDGET_EXCEEDED,
+    TopologyError,
+};
 use serde_json::{Value, json};
 
-use crate::client::{DOCS, Items, Reply, TestClient};
-use crate::data_plane::setup;
-use crate::{admin_url, start};
-
-/// Waits (at most 10 s, polling) until `check` holds.
-async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while !check() {
-        assert!(tokio::time::Instant::now() < deadline, "never: {what}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
-/// A query request to container `c` at `base`, across partitions.
-async fn query(client: &TestClient, base: &str, body: Value) -> Reply {
-    let headers = [
-        ("x-ms-documentdb-isquery", "True"),
-        ("content-type", "application/query+json"),
-        ("x-ms-documentdb-query-enablecrosspartition", "True"),
-    ];
-    let url = format!("{base}dbs/db/colls/c/docs");
-    client
-        .send(Method::POST, &url, Some(DOCS), &headers, Some(body))
-        .await
-        .unwrap()
-}
+use crate::client::{DOCS, Items, TestClient};
+use crate::data_plane::start_with_container;
+use crate::query::{CROSS, query};
+use crate::{admin_url, eventually, start};
 
 #[tokio::test]
 async fn unknown_methods_never_grow_the_counters() {
@@ -110,9 +91,7 @@ async fn region_names_are_validated() {
 
 #[tokio::test]
 async fn patch_cannot_grow_an_item_past_the_cap() {
-    let (emulator, client) = start().await;
-    let base = emulator.global_endpoint();
-    setup(&client, &base).await;
+    let (emulator, client, base) = start_with_container(Emulator::builder()).await;
     let items = Items::new(&client, &base, "p");
     let mb = "x".repeat(1024 * 1024);
     let created = items.create(json!({"id": "a", "pk": "p", "a": mb})).await;
@@ -136,9 +115,7 @@ async fn patch_cannot_grow_an_item_past_the_cap() {
 
 #[tokio::test]
 async fn feed_pages_are_capped_in_bytes() {
-    let (emulator, client) = start().await;
-    let base = emulator.global_endpoint();
-    setup(&client, &base).await;
+    let (emulator, client, base) = start_with_container(Emulator::builder()).await;
     let items = Items::new(&client, &base, "p");
     let payload = "x".repeat(1536 * 1024);
     for id in ["a", "b", "c", "d", "e"] {
@@ -202,9 +179,7 @@ fn empty_arrays(count: u16) -> Vec<u8> {
 
 #[tokio::test]
 async fn a_binary_body_is_charged_at_its_decoded_size() {
-    let (emulator, client) = start().await;
-    let base = emulator.global_endpoint();
-    setup(&client, &base).await;
+    let (emulator, client, base) = start_with_container(Emulator::builder()).await;
     let url = format!("{base}dbs/db/colls/c/docs");
     let headers = [("x-ms-documentdb-partitionkey", "[\"p\"]")];
     emulator.reset_counters();
@@ -242,14 +217,8 @@ async fn a_binary_body_is_charged_at_its_decoded_size() {
 
 #[tokio::test]
 async fn a_runaway_query_is_stopped_by_its_budget() {
-    let emulator = Emulator::builder()
-        .query_budget(100_000)
-        .start()
-        .await
-        .unwrap();
-    let client = TestClient::new(emulator.key());
-    let base = emulator.global_endpoint();
-    setup(&client, &base).await;
+    let builder = Emulator::builder().query_budget(100_000);
+    let (emulator, client, base) = start_with_container(builder).await;
     let items = Items::new(&client, &base, "p");
     for n in 0..50 {
         let created = items
@@ -260,7 +229,7 @@ async fn a_runaway_query_is_stopped_by_its_budget() {
     // 50 items × 2,000 evaluated members: far past 100,000 units, whatever the CPU.
     let list = vec!["c.n"; 2000].join(", ");
     let runaway = json!({"query": format!("SELECT * FROM c WHERE -1 IN ({list})")});
-    let reply = query(&client, &base, runaway).await;
+    let reply = query(&client, &base, runaway, &[CROSS]).await;
     assert_eq!(reply.status, 400, "{:?}", reply.body);
     let message = reply.json()["message"].as_str().unwrap().to_string();
     assert!(message.contains("work budget"), "{message}");
@@ -269,6 +238,7 @@ async fn a_runaway_query_is_stopped_by_its_budget() {
         &client,
         &base,
         json!({"query": "SELECT * FROM c WHERE c.n < 3"}),
+        &[CROSS],
     )
     .await;
     assert_eq!(ordinary.status, 200);
@@ -278,9 +248,7 @@ async fn a_runaway_query_is_stopped_by_its_budget() {
 
 #[tokio::test]
 async fn a_long_query_does_not_block_point_reads() {
-    let (emulator, client) = start().await;
-    let base = emulator.global_endpoint();
-    setup(&client, &base).await;
+    let (emulator, client, base) = start_with_container(Emulator::builder()).await;
     let items = Items::new(&client, &base, "p");
     for id in ["a", "b"] {
         assert_eq!(
@@ -294,9 +262,15 @@ async fn a_long_query_does_not_block_point_reads() {
     let hold = emulator.hold_queries();
     let running = {
         let (client, base) = (client.clone(), base.clone());
-        tokio::spawn(
-            async move { query(&client, &base, json!({"query": "SELECT * FROM c"})).await },
-        )
+        tokio::spawn(async move {
+            query(
+                &client,
+                &base,
+                json!({"query": "SELECT * FROM c"}),
+                &[CROSS],
+            )
+            .await
+        })
     };
     eventually("the query is inside its evaluation", || {
         emulator.queries_running() == 1
@@ -325,6 +299,70 @@ async fn a_long_query_does_not_block_point_reads() {
     emulator.shutdown().await;
 }
 
+#[tokio::test]
+async fn a_query_s_results_are_charged_to_the_memory_budget() {
+    let builder = Emulator::builder().memory_budget(MIN_MEMORY_BUDGET);
+    let (emulator, client, base) = start_with_container(builder).await;
+    let items = Items::new(&client, &base, "p");
+    let mb = "x".repeat(1024 * 1024);
+    for id in ["a", "b", "c", "d", "e"] {
+        let created = items.create(json!({"id": id, "pk": "p", "x": mb})).await;
+        assert_eq!(created.status, 201, "{:?}", created.body);
+    }
+    // Five copies of 1 MiB items are more than the whole 4 MiB budget: refused as the
+    // budget refuses, even though a page of them would fit.
+    let reply = query(
+        &client,
+        &base,
+        json!({"query": "SELECT * FROM c"}),
+        &[CROSS],
+    )
+    .await;
+    assert_eq!(reply.status, 429, "{} bytes", reply.body.len());
+    assert_eq!(reply.sub_status(), Some(SUB_STATUS_BUDGET_EXCEEDED));
+    assert!(reply.headers.contains_key("x-ms-retry-after-ms"));
+    eventually("the refused query's copies are released", || {
+        emulator.memory().in_use == 0
+    })
+    .await;
+    // A query whose results fit is served, and releases them once answered too.
+    let ids = query(
+        &client,
+        &base,
+        json!({"query": "SELECT c.id FROM c"}),
+        &[CROSS],
+    )
+    .await;
+    assert_eq!(ids.status, 200);
+    assert_eq!(ids.json()["_count"], 5);
+    eventually("the served query's copies are released", || {
+        emulator.memory().in_use == 0
+    })
+    .await;
+    emulator.shutdown().await;
+}
+
+#[tokio::test]
+async fn every_response_is_charged_until_it_is_sent() {
+    let (emulator, client, base) = start_with_container(Emulator::builder()).await;
+    let items = Items::new(&client, &base, "p");
+    let mb = "x".repeat(1024 * 1024);
+    let created = items.create(json!({"id": "a", "pk": "p", "x": mb})).await;
+    assert_eq!(created.status, 201);
+    eventually("the create is released", || emulator.memory().in_use == 0).await;
+    emulator.reset_counters();
+    // A point read has no body: what it holds is its 1 MiB answer, charged until sent.
+    let read = items.read("a").await;
+    assert_eq!(read.status, 200);
+    let memory = emulator.memory();
+    assert!(memory.peak >= 1024 * 1024, "{memory:?}");
+    eventually("the answer is released once sent", || {
+        emulator.memory().in_use == 0
+    })
+    .await;
+    emulator.shutdown().await;
+}
+
 /// The replication status's count of entries in `db/c`'s log, and of lagging views built.
 async fn log_entries(client: &TestClient, emulator: &Emulator) -> (u64, u64) {
     let status = client
@@ -345,15 +383,10 @@ async fn set_lag_ms(client: &TestClient, emulator: &Emulator, body: Value) {
 
 #[tokio::test]
 async fn the_replication_log_is_trimmed_when_every_region_caught_up() {
-    let emulator = Emulator::builder()
+    let builder = Emulator::builder()
         .replication_lag(Duration::from_secs(3600))
-        .replication_log_limit(5)
-        .start()
-        .await
-        .unwrap();
-    let client = TestClient::new(emulator.key());
-    let base = emulator.global_endpoint();
-    setup(&client, &base).await;
+        .replication_log_limit(5);
+    let (emulator, client, base) = start_with_container(builder).await;
     let items = Items::new(&client, &base, "p");
     for n in 0..3 {
         let upserted = items.upsert(json!({"id": "a", "pk": "p", "n": n})).await;
@@ -398,9 +431,7 @@ async fn the_replication_log_is_trimmed_when_every_region_caught_up() {
 
 #[tokio::test]
 async fn a_lagging_point_read_does_not_copy_the_container() {
-    let (emulator, client) = start().await;
-    let base = emulator.global_endpoint();
-    setup(&client, &base).await;
+    let (emulator, client, base) = start_with_container(Emulator::builder()).await;
     let west = Items::new(&client, &base, "p");
     for n in 0..200 {
         let created = west

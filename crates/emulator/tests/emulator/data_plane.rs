@@ -1,12 +1,24 @@
 //! Point operations: create/read databases, containers and items; 409, 404, 412, 403/3.
 
 use http::Method;
+use meridian_emulator::{Emulator, EmulatorBuilder};
 use serde_json::json;
 
 use crate::client::{
     COLLECTION, COLLECTIONS, DATABASE, DATABASES, DOCS, Items, Signed, TestClient,
 };
 use crate::start;
+
+/// Starts an emulator from `builder` with database `db` and container `c` (partition key
+/// `/pk`) set up: the emulator, a client with its key and its global endpoint (for
+/// `Items::new(&client, &base, pk)`, which borrows them).
+pub async fn start_with_container(builder: EmulatorBuilder) -> (Emulator, TestClient, String) {
+    let emulator = builder.start().await.unwrap();
+    let client = TestClient::new(emulator.key());
+    let base = emulator.global_endpoint();
+    setup(&client, &base).await;
+    (emulator, client, base)
+}
 
 pub async fn setup(client: &TestClient, base: &str) {
     let db = client

@@ -20,6 +20,8 @@ mod replication;
 mod tls;
 mod wire;
 
+use std::time::Duration;
+
 use client::TestClient;
 use meridian_emulator::Emulator;
 
@@ -27,6 +29,16 @@ pub async fn start() -> (Emulator, TestClient) {
     let emulator = Emulator::builder().start().await.unwrap();
     let client = TestClient::new(emulator.key());
     (emulator, client)
+}
+
+/// Waits (polling, at most 10 s: a bound for a wedged test, never a
+/// timing assertion) until `check` holds.
+pub async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !check() {
+        assert!(tokio::time::Instant::now() < deadline, "never: {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 pub fn admin_url(emulator: &Emulator, path: &str) -> String {

@@ -36,8 +36,14 @@ async fn seed(client: &TestClient, base: &str) {
     }
 }
 
-/// A query as the SDKs send it: POST, `x-ms-documentdb-isquery`, query+json.
-async fn query(client: &TestClient, base: &str, body: Value, headers: &[(&str, &str)]) -> Reply {
+/// A query to container `c` at `base` as the SDKs send it: POST,
+/// `x-ms-documentdb-isquery`, query+json, then `headers`.
+pub async fn query(
+    client: &TestClient,
+    base: &str,
+    body: Value,
+    headers: &[(&str, &str)],
+) -> Reply {
     let mut all = vec![
         ("x-ms-documentdb-isquery", "True"),
         ("content-type", "application/query+json"),
@@ -55,7 +61,8 @@ async fn query(client: &TestClient, base: &str, body: Value, headers: &[(&str, &
         .unwrap()
 }
 
-const CROSS: (&str, &str) = ("x-ms-documentdb-query-enablecrosspartition", "True");
+/// The header that lets a query run across partitions.
+pub const CROSS: (&str, &str) = ("x-ms-documentdb-query-enablecrosspartition", "True");
 
 fn ids(reply: &Reply) -> Vec<Value> {
     reply.json()["Documents"]
