@@ -373,3 +373,10 @@ impl Container {
         Ok(success.metadata)
     }
 }
+
+impl Driver {
+    /// A handle for item operations in `db`/`coll` (owned: store it, move it into a task).
+    pub fn container(&self, db: &str, coll: &str) -> Container {
+        Container::new(self, db, coll)
+    }
+}
