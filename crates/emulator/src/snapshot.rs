@@ -10,10 +10,11 @@ use std::sync::Arc;
 use serde_json::Value;
 use tokio::time::Instant;
 
+use crate::api_error::ApiError;
 use crate::budget::Charge;
-use crate::data::{ApiError, DataStore, ItemMap, partition_key};
+use crate::data::{DataStore, ItemMap, partition_key};
 use crate::feed::{FeedRequest, Page, Scope, paginate, rid};
-use crate::query::{QueryError, QuerySpec};
+use crate::query::QuerySpec;
 use crate::state::State;
 
 /// One container's items as a region saw them at one instant.
@@ -99,11 +100,6 @@ pub(crate) async fn query(
         .map_err(|_| ApiError::new(500, "InternalServerError", "the query did not finish"))??;
     let results = results.into_iter().map(Arc::new).collect();
     paginate(results, feed, &rid, "Documents")
-}
-
-/// A refused query: 400 with the parser's or the budget's message.
-pub(crate) fn query_error(error: QueryError) -> ApiError {
-    ApiError::bad_request(error.to_string())
 }
 
 #[cfg(test)]
