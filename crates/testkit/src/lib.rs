@@ -7,6 +7,11 @@
 //! under test except where a doc says so.
 #![deny(missing_docs)]
 
+/// The README's program, compiled as a doctest.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctest;
+
 mod setup;
 mod wait;
 mod writer;
