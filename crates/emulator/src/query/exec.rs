@@ -1,126 +1,192 @@
-//! Running a parsed query over a container's items: filter, order, aggregate, page, project
-//! — within the query's work budget.
+//! Running a parsed query: rows (the item, then each `JOIN`'s elements, depth first) →
+//! filter → group and aggregate, or order → project → distinct → OFFSET/LIMIT/TOP — within
+//! the query's work budget. Subqueries run here too, over the rows around them.
 
 use std::borrow::Cow;
 use std::cmp::Ordering;
+use std::collections::BTreeSet;
 
 use serde_json::{Map, Value};
 
 use super::QueryError;
-use super::ast::{Aggregate, Query, Select};
-use super::eval::{Scope, eval, order};
-use super::expr::number;
-use super::work::{BYTES_PER_UNIT, Work};
+use super::ast::{Query, Select};
+use super::eval::{Scope, Val, eval, order};
+use super::group::groups;
+use super::work::{BYTES_PER_UNIT, Work, text_units};
 
-/// The item aggregate-only select clauses are projected over.
-static NOTHING: Value = Value::Null;
+/// A row: one value per source of the query.
+type Row<'a> = Vec<Val<'a>>;
 
 /// Every result of `query` over `items`, in order; [`QueryError::Budget`] once `work` is
 /// spent.
-pub(crate) fn run<'a>(
-    query: &Query,
-    items: impl IntoIterator<Item = &'a Value>,
+pub(crate) fn run<'q, 'i: 'q>(
+    query: &'q Query,
+    items: impl IntoIterator<Item = &'i Value>,
     work: &Work,
 ) -> Result<Vec<Value>, QueryError> {
-    let no_aggregates: [Option<Value>; 0] = [];
-    let scope = |item| Scope {
-        item,
-        aggregates: &no_aggregates,
-        work,
-    };
-    let mut matched: Vec<&Value> = Vec::new();
-    for item in items {
-        let keep = match &query.filter {
-            None => work.step(),
-            Some(filter) => eval(filter, &scope(item)).as_deref() == Some(&Value::Bool(true)),
-        };
-        spent(work)?;
-        if keep {
-            matched.push(item);
-        }
-    }
-
-    let rows: Vec<Value> = if query.aggregates.is_empty() {
-        let ordered = sort(query, matched, work)?;
-        let mut rows = Vec::new();
-        for item in window(query, ordered) {
-            let row = project(query, &scope(item));
-            if let Some(row) = &row {
-                work.hold(row);
-            }
-            spent(work)?;
-            rows.extend(row);
-        }
-        rows
-    } else {
-        let mut results: Vec<Option<Value>> = Vec::new();
-        for (aggregate, arg) in &query.aggregates {
-            let mut values = Vec::new();
-            for item in &matched {
-                if let Some(value) = eval(arg, &scope(item)).and_then(|v| work.own(v)) {
-                    if work.hold(&value) {
-                        values.push(value);
-                    }
-                }
-                spent(work)?;
-            }
-            results.push(aggregate_of(*aggregate, values.into_iter()));
-        }
-        let scope = Scope {
-            item: &NOTHING,
-            aggregates: &results,
-            work,
-        };
-        let row = project(query, &scope);
-        spent(work)?;
-        window(query, row.into_iter().collect::<Vec<_>>())
-    };
-    Ok(rows)
+    let rows = items
+        .into_iter()
+        .map(|item: &'i Value| -> Val<'q> { Cow::Borrowed(item) });
+    execute(query, rows, None, work)
 }
 
-/// The budget error once `work` is spent.
-fn spent(work: &Work) -> Result<(), QueryError> {
-    if work.exceeded() {
-        return Err(QueryError::Budget {
-            limit: work.limit(),
-        });
+/// A subquery over the row `outer` is at: its `FROM x IN expr` iterates the array `expr`
+/// is there (nothing when it is not an array).
+fn subquery<'a>(query: &'a Query, outer: &Scope<'_, 'a>) -> Option<Vec<Value>> {
+    let over = query.sources.first()?.over.as_ref()?;
+    let elements: Vec<Val<'a>> = match eval(over, outer) {
+        Some(Cow::Borrowed(Value::Array(items))) => items.iter().map(Cow::Borrowed).collect(),
+        Some(Cow::Owned(Value::Array(items))) => items.into_iter().map(Cow::Owned).collect(),
+        _ => Vec::new(),
+    };
+    execute(query, elements.into_iter(), Some(outer), outer.work).ok()
+}
+
+/// The scope of `vars` (the query's sources) inside `outer`.
+pub(crate) fn scope<'s, 'a>(
+    vars: &'s [Val<'a>],
+    outer: Option<&'s Scope<'s, 'a>>,
+    aggregates: &'s [Option<Value>],
+    work: &'s Work,
+) -> Scope<'s, 'a> {
+    Scope {
+        vars,
+        outer,
+        aggregates,
+        work,
+        subquery,
+    }
+}
+
+fn execute<'a>(
+    query: &'a Query,
+    firsts: impl Iterator<Item = Val<'a>>,
+    outer: Option<&Scope<'_, 'a>>,
+    work: &Work,
+) -> Result<Vec<Value>, QueryError> {
+    let mut matched: Vec<Row<'a>> = Vec::new();
+    let mut row = Vec::with_capacity(query.sources.len());
+    for first in firsts {
+        row.push(first);
+        expand(query, 1, &mut row, outer, work, &mut matched)?;
+        row.clear();
+        work.spent()?;
+    }
+
+    let results: Vec<(Row<'a>, Vec<Option<Value>>)> =
+        if query.aggregates.is_empty() && query.group_by.is_empty() {
+            sort(query, matched, outer, work)?
+                .into_iter()
+                .map(|row| (row, Vec::new()))
+                .collect()
+        } else {
+            groups(query, matched, scope(&[], outer, &[], work))?
+        };
+    let project_row = |(row, aggregates): &(Row<'a>, Vec<Option<Value>>)| {
+        let row = project(query, &scope(row, outer, aggregates, work));
+        if let Some(row) = &row {
+            work.hold(row);
+        }
+        work.spent().map(|()| row)
+    };
+    if !query.distinct {
+        let mut rows = Vec::new();
+        for result in window(query, results) {
+            rows.extend(project_row(&result)?);
+        }
+        return Ok(rows);
+    }
+    let mut seen = BTreeSet::new();
+    let mut rows = Vec::new();
+    for result in &results {
+        if let Some(row) = project_row(result)? {
+            // DISTINCT compares values: objects by their fields, whatever their order.
+            let key = row.to_string();
+            work.charge(text_units(key.len()));
+            if seen.insert(key) {
+                rows.push(row);
+            }
+        }
+    }
+    work.spent()?;
+    Ok(window(query, rows))
+}
+
+/// Binds sources `at..` of `row` to each element of their arrays in turn (depth first, so
+/// only the rows kept are held), keeping the rows the filter passes.
+fn expand<'a>(
+    query: &'a Query,
+    at: usize,
+    row: &mut Row<'a>,
+    outer: Option<&Scope<'_, 'a>>,
+    work: &Work,
+    matched: &mut Vec<Row<'a>>,
+) -> Result<(), QueryError> {
+    // Each row made costs its slots, so a cross product is bounded by the budget.
+    let slots = row.len() * std::mem::size_of::<Val<'_>>() + std::mem::size_of::<Row<'_>>();
+    work.charge(u64::try_from(slots / BYTES_PER_UNIT + 1).unwrap_or(u64::MAX));
+    work.spent()?;
+    let Some(source) = query.sources.get(at) else {
+        let keep = match &query.filter {
+            None => true,
+            Some(filter) => {
+                eval(filter, &scope(row, outer, &[], work)).as_deref() == Some(&Value::Bool(true))
+            }
+        };
+        work.spent()?;
+        if keep && work.hold_bytes(slots) {
+            matched.push(row.clone());
+        }
+        return work.spent();
+    };
+    let Some(over) = &source.over else {
+        return Ok(());
+    };
+    let elements: Vec<Val<'a>> = match eval(over, &scope(row, outer, &[], work)) {
+        Some(Cow::Borrowed(Value::Array(items))) => items.iter().map(Cow::Borrowed).collect(),
+        Some(Cow::Owned(Value::Array(items))) => items.into_iter().map(Cow::Owned).collect(),
+        _ => Vec::new(),
+    };
+    for element in elements {
+        row.push(element);
+        let expanded = expand(query, at + 1, row, outer, work, matched);
+        row.pop();
+        expanded?;
     }
     Ok(())
 }
 
 fn sort<'a>(
-    query: &Query,
-    items: Vec<&'a Value>,
+    query: &'a Query,
+    rows: Vec<Row<'a>>,
+    outer: Option<&Scope<'_, 'a>>,
     work: &Work,
-) -> Result<Vec<&'a Value>, QueryError> {
+) -> Result<Vec<Row<'a>>, QueryError> {
     if query.order_by.is_empty() {
-        return Ok(items);
+        return Ok(rows);
     }
-    let none: [Option<Value>; 0] = [];
-    let mut keyed: Vec<(Vec<Option<Cow<'_, Value>>>, &Value)> = Vec::with_capacity(items.len());
-    // Each item's keys are held until the sort ends: charged as bytes copied.
-    let slots = query.order_by.len() * std::mem::size_of::<Option<Cow<'_, Value>>>();
+    let mut keyed: Vec<(Vec<Option<Val<'a>>>, Row<'a>)> = Vec::with_capacity(rows.len());
+    // Each row's keys are held until the sort ends: charged as bytes copied.
+    let slots = query.order_by.len() * std::mem::size_of::<Option<Val<'_>>>();
     let slot_units = u64::try_from(slots / BYTES_PER_UNIT + 1).unwrap_or(u64::MAX);
-    for item in items {
+    for row in rows {
         work.charge(slot_units);
-        let scope = Scope {
-            item,
-            aggregates: &none,
-            work,
+        let keys = {
+            let scope = scope(&row, outer, &[], work);
+            query
+                .order_by
+                .iter()
+                .map(|(k, _)| eval(k, &scope))
+                .collect()
         };
-        let keys = query
-            .order_by
-            .iter()
-            .map(|(k, _)| eval(k, &scope))
-            .collect();
-        spent(work)?;
-        keyed.push((keys, item));
+        work.spent()?;
+        keyed.push((keys, row));
     }
     // The comparisons are paid up front: n log n of them, each over every key.
     let n = keyed.len() as u64;
     let comparisons = n.saturating_mul(u64::from(n.max(2).ilog2()) + 1);
     work.charge(comparisons.saturating_mul(query.order_by.len() as u64));
-    spent(work)?;
+    work.spent()?;
     keyed.sort_by(|(a, _), (b, _)| {
         for ((left, right), (_, descending)) in a.iter().zip(b).zip(&query.order_by) {
             let o = order(left.as_deref(), right.as_deref());
@@ -131,7 +197,7 @@ fn sort<'a>(
         }
         Ordering::Equal
     });
-    Ok(keyed.into_iter().map(|(_, item)| item).collect())
+    Ok(keyed.into_iter().map(|(_, row)| row).collect())
 }
 
 /// `OFFSET`/`LIMIT` then `TOP`.
@@ -148,10 +214,10 @@ fn window<T>(query: &Query, rows: Vec<T>) -> Vec<T> {
 }
 
 /// One result row (copied here, and charged for); `None` for an undefined value.
-fn project(query: &Query, scope: &Scope<'_>) -> Option<Value> {
+fn project<'a>(query: &'a Query, scope: &Scope<'_, 'a>) -> Option<Value> {
     let work = scope.work;
     match &query.select {
-        Select::Star => work.own(Cow::Borrowed(scope.item)),
+        Select::Star => work.own(Cow::Borrowed(scope.vars.first()?.as_ref())),
         // An undefined value is no result at all.
         Select::Value(expr) => work.own(eval(expr, scope)?),
         Select::Fields(fields) => {
@@ -162,45 +228,6 @@ fn project(query: &Query, scope: &Scope<'_>) -> Option<Value> {
                 }
             }
             Some(Value::Object(row))
-        }
-    }
-}
-/// One aggregate over the defined values of its argument.
-fn aggregate_of(aggregate: Aggregate, values: impl Iterator<Item = Value>) -> Option<Value> {
-    let values: Vec<Value> = values.collect();
-    match aggregate {
-        Aggregate::Count => Some(Value::from(values.len())),
-        Aggregate::Sum | Aggregate::Avg => {
-            let mut sum = 0.0;
-            for value in &values {
-                // A non-number makes the whole aggregate undefined.
-                sum += value.as_f64().filter(|_| value.is_number())?;
-            }
-            if !sum.is_finite() {
-                // Past the range of a float: undefined, as arithmetic overflow is.
-                None
-            } else if aggregate == Aggregate::Sum {
-                Some(number(sum))
-            } else if values.is_empty() {
-                None
-            } else {
-                Some(number(sum / values.len() as f64))
-            }
-        }
-        Aggregate::Min | Aggregate::Max => {
-            if values.iter().any(|v| v.is_array() || v.is_object()) {
-                return None;
-            }
-            let pick = |a: Value, b: Value| {
-                let o = order(Some(&a), Some(&b));
-                let keep_a = if aggregate == Aggregate::Min {
-                    o != Ordering::Greater
-                } else {
-                    o != Ordering::Less
-                };
-                if keep_a { a } else { b }
-            };
-            values.into_iter().reduce(pick)
         }
     }
 }

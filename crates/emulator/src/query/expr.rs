@@ -4,7 +4,7 @@
 use serde_json::{Number, Value};
 
 use super::QueryError;
-use super::ast::{Aggregate, BinaryOp, Expr, Function, UnaryOp};
+use super::ast::{Aggregate, BinaryOp, Expr, Function, Query, Select, SubqueryKind, UnaryOp};
 use super::lexer::Token;
 use super::parser::{MAX_DEPTH, MAX_NODES, Parser, UNSUPPORTED, reserved};
 
@@ -35,7 +35,7 @@ impl Parser<'_> {
 
     pub(super) fn expr(&mut self) -> Result<Expr, QueryError> {
         self.enter()?;
-        let expr = self.or();
+        let expr = self.conditional();
         self.nesting -= 1;
         let expr = expr?;
         if too_deep(&expr, MAX_DEPTH) {
@@ -45,6 +45,23 @@ impl Parser<'_> {
             ));
         }
         Ok(expr)
+    }
+
+    /// `c ? a : b` and `a ?? b`, the loosest operators.
+    fn conditional(&mut self) -> Result<Expr, QueryError> {
+        let mut left = self.or()?;
+        while self.eat("??") {
+            self.bump()?;
+            left = Expr::Coalesce(Box::new(left), Box::new(self.or()?));
+        }
+        if self.eat("?") {
+            self.bump()?;
+            let yes = self.expr()?;
+            self.expect(":")?;
+            let no = self.expr()?;
+            return Ok(Expr::Ternary(Box::new(left), Box::new(yes), Box::new(no)));
+        }
+        Ok(left)
     }
 
     fn or(&mut self) -> Result<Expr, QueryError> {
@@ -103,8 +120,22 @@ impl Parser<'_> {
                 negated,
             ));
         }
-        if negated || self.is_keyword("LIKE") {
-            return Err(self.unexpected("expected IN or BETWEEN"));
+        if self.eat_keyword("LIKE") {
+            let pattern = self.concat()?;
+            let escape = if self.eat_keyword("ESCAPE") {
+                Some(Box::new(self.concat()?))
+            } else {
+                None
+            };
+            return Ok(Expr::Like(
+                Box::new(left),
+                Box::new(pattern),
+                escape,
+                negated,
+            ));
+        }
+        if negated {
+            return Err(self.unexpected("expected IN, BETWEEN or LIKE"));
         }
         let op = match self.peek() {
             Some(Token::Sym("=")) => BinaryOp::Eq,
@@ -209,6 +240,7 @@ impl Parser<'_> {
                 let value = self.param(&name, pos)?;
                 Ok(Expr::Param(name, value))
             }
+            Token::Sym("(") if self.is_keyword("SELECT") => self.subquery(SubqueryKind::Scalar),
             Token::Sym("(") => {
                 let inner = self.expr()?;
                 self.expect(")")?;
@@ -272,6 +304,15 @@ impl Parser<'_> {
         {
             return Err(QueryError::new(format!("{name} is not supported"), pos));
         }
+        let subquery = match word.to_ascii_uppercase().as_str() {
+            "EXISTS" => Some(SubqueryKind::Exists),
+            "ARRAY" => Some(SubqueryKind::Array),
+            _ => None,
+        };
+        if let Some(kind) = subquery {
+            self.expect("(")?;
+            return self.subquery(kind);
+        }
         if matches!(self.peek(), Some(Token::Sym("("))) {
             return self.call(&word, pos);
         }
@@ -281,17 +322,29 @@ impl Parser<'_> {
                 pos,
             ));
         }
-        if word == self.alias {
-            return Ok(Expr::Root);
+        if let Some(var) = self.resolve(&word) {
+            return Ok(var);
         }
         self.at -= 1;
         if reserved(&word) {
             return Err(self.unexpected("expected an expression"));
         }
-        Err(QueryError::new(
-            format!("identifier `{word}` is not the FROM alias `{}`", self.alias),
+        Err(QueryError::coded(
+            "SC2001",
+            format!("Identifier '{word}' could not be resolved."),
             pos,
+            pos + word.len(),
         ))
+    }
+
+    /// `(SELECT …)` after its opening parenthesis, to its closing one.
+    fn subquery(&mut self, kind: SubqueryKind) -> Result<Expr, QueryError> {
+        self.enter()?;
+        let query = self.query(true);
+        self.nesting -= 1;
+        let query = query?;
+        self.expect(")")?;
+        Ok(Expr::Subquery(kind, Box::new(query)))
     }
 
     fn call(&mut self, name: &str, pos: usize) -> Result<Expr, QueryError> {
@@ -314,9 +367,14 @@ impl Parser<'_> {
             return Ok(Expr::Aggregate(aggregate, self.aggregates.len() - 1));
         }
         let Some((function, min, max)) = Function::from_name(name) else {
-            return Err(QueryError::new(
-                format!("function {name} is not supported"),
+            return Err(QueryError::coded(
+                "SC2005",
+                format!(
+                    "'{name}' is not a recognized built-in function name (function {} is not supported).",
+                    name.to_ascii_uppercase()
+                ),
                 pos,
+                pos + name.len(),
             ));
         };
         let mut args = Vec::new();
@@ -348,23 +406,32 @@ impl Parser<'_> {
     }
 }
 
-/// Whether `expr` is deeper than `limit` (recursing at most `limit` levels).
+/// Whether `expr` is deeper than `limit` (recursing at most `limit` levels; a subquery's
+/// clauses count as one level below it).
 fn too_deep(expr: &Expr, limit: usize) -> bool {
     let Some(limit) = limit.checked_sub(1) else {
         return true;
     };
-    let deep = |e: &Expr| too_deep(e, limit);
-    match expr {
-        Expr::Literal(_) | Expr::Param(..) | Expr::Undefined | Expr::Root | Expr::Aggregate(..) => {
-            false
-        }
-        Expr::Member(e, _) | Expr::Unary(_, e) => deep(e),
-        Expr::Index(a, b) | Expr::Binary(_, a, b) => deep(a) || deep(b),
-        Expr::In(e, items, _) => deep(e) || items.iter().any(deep),
-        Expr::Between(a, b, c, _) => deep(a) || deep(b) || deep(c),
-        Expr::Call(_, items) | Expr::Array(items) => items.iter().any(deep),
-        Expr::Object(fields) => fields.iter().any(|(_, e)| deep(e)),
+    if let Expr::Subquery(_, query) = expr {
+        return query_exprs(query).any(|e| too_deep(e, limit));
     }
+    expr.children().into_iter().any(|e| too_deep(e, limit))
+}
+
+/// Every expression directly in a query's clauses.
+fn query_exprs(query: &Query) -> impl Iterator<Item = &Expr> {
+    let select: Vec<&Expr> = match &query.select {
+        Select::Star => Vec::new(),
+        Select::Value(e) => vec![e],
+        Select::Fields(fields) => fields.iter().map(|(_, e)| e).collect(),
+    };
+    select
+        .into_iter()
+        .chain(query.sources.iter().filter_map(|s| s.over.as_ref()))
+        .chain(query.filter.as_ref())
+        .chain(&query.group_by)
+        .chain(query.order_by.iter().map(|(e, _)| e))
+        .chain(query.aggregates.iter().map(|(_, e)| e))
 }
 
 /// A JSON number: integral values as integers, like the service prints them.

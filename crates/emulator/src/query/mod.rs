@@ -5,12 +5,19 @@
 //! return every result or a [`QueryError`] naming the construct and its byte position.
 
 mod ast;
+mod builtin;
+mod clause;
+mod datetime;
 mod eval;
 mod exec;
 mod expr;
+mod function;
+mod group;
 mod lexer;
 mod parser;
 mod plan;
+mod print;
+mod text;
 mod work;
 
 pub use work::DEFAULT_QUERY_BUDGET;
@@ -37,6 +44,11 @@ pub enum QueryError {
         message: String,
         /// The byte offset in the query text where it starts.
         position: usize,
+        /// The byte offset where it ends (the service's `location.end`).
+        end: usize,
+        /// The service's code for it: `SC1001` a syntax error, `SC2001` an unknown name,
+        /// `SC2005` an unknown function…
+        code: &'static str,
     },
     /// The request body around the query (`query`, `parameters`).
     #[error("{0}")]
@@ -57,9 +69,21 @@ pub enum QueryError {
 
 impl QueryError {
     pub(crate) fn new(message: impl Into<String>, position: usize) -> Self {
+        Self::coded("SC1001", message, position, position)
+    }
+
+    /// An error with the service's code and location.
+    pub(crate) fn coded(
+        code: &'static str,
+        message: impl Into<String>,
+        position: usize,
+        end: usize,
+    ) -> Self {
         Self::Syntax {
             message: message.into(),
             position,
+            end,
+            code,
         }
     }
 
@@ -193,9 +217,29 @@ pub(crate) fn add_numbers(a: &Value, b: &Value) -> Option<Value> {
     }
 }
 
-/// A refused query: 400 with the parser's or the budget's message.
+/// A refused query: 400 `BadRequest` whose message carries the service's `errors` array
+/// (`{"errors":[{"severity","location":{"start","end"},"code","message"}]}`) for what the
+/// service's parser refuses too, and the plain text for the emulator's own limits.
 pub(crate) fn query_error(error: QueryError) -> ApiError {
-    ApiError::bad_request(error.to_string())
+    match &error {
+        QueryError::Syntax {
+            message,
+            position,
+            end,
+            code,
+        } => {
+            let errors = serde_json::json!({"errors": [{
+                "severity": "Error",
+                "location": {"start": position, "end": end},
+                "code": code,
+                "message": format!("{message} (at position {position})"),
+            }]});
+            ApiError::bad_request(format!(
+                "Message: {errors}\r\nActivityId: 00000000-0000-0000-0000-000000000000, Microsoft.Azure.Documents.Common/2.14.0"
+            ))
+        }
+        _ => ApiError::bad_request(error.to_string()),
+    }
 }
 
 #[cfg(test)]
