@@ -34,7 +34,9 @@ pub(crate) fn run<'q, 'i: 'q>(
 /// is there (nothing when it is not an array).
 fn subquery<'a>(query: &'a Query, outer: &Scope<'_, 'a>) -> Option<Vec<Value>> {
     let over = query.sources.first()?.over.as_ref()?;
-    let elements: Vec<Val<'a>> = match eval(over, outer) {
+    // `expr` was bound inside the subquery (before its own names): one scope in.
+    let inside = scope(&[], Some(outer), &[], outer.work);
+    let elements: Vec<Val<'a>> = match eval(over, &inside) {
         Some(Cow::Borrowed(Value::Array(items))) => items.iter().map(Cow::Borrowed).collect(),
         Some(Cow::Owned(Value::Array(items))) => items.into_iter().map(Cow::Owned).collect(),
         _ => Vec::new(),

@@ -244,3 +244,5 @@ pub(crate) fn query_error(error: QueryError) -> ApiError {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_sql;
