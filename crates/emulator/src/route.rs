@@ -138,6 +138,11 @@ pub(crate) async fn serve(
         (Kind::Query, _, Resource::Items { db, coll }) => {
             let spec = query_spec(read_json(body, charge).await?)?;
             let scope = query_scope(&headers, &item_request)?;
+            let fans_out = matches!(scope, Scope::All)
+                && !headers.contains_key("x-ms-documentdb-partitionkeyrangeid");
+            if let Ok(container) = lock(&state.data).container(&db, &coll) {
+                spec.check_request(&container.resource, fans_out)?;
+            }
             let snapshot = view(&db, &coll).snapshot(&scope)?;
             Answer::Feed(crate::snapshot::query(state, snapshot, spec, &feed, charge).await?)
         }

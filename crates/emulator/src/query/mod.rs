@@ -17,6 +17,7 @@ mod lexer;
 mod parser;
 mod plan;
 mod print;
+mod rules;
 mod text;
 mod work;
 
@@ -185,6 +186,17 @@ impl QuerySpec {
         let work = work::Work::charged(budget, memory);
         exec::run(&query, items, &work)
             .map_err(|error| work.refusal().unwrap_or_else(|| query_error(error)))
+    }
+
+    /// The service's refusals for this request: `container` is the container's resource
+    /// (its indexing policy), `cross_partition` whether the request fans out itself.
+    pub(crate) fn check_request(
+        &self,
+        container: &Value,
+        cross_partition: bool,
+    ) -> Result<(), ApiError> {
+        let query = parser::parse(&self.text, &self.params).map_err(query_error)?;
+        rules::check(&query, container, cross_partition)
     }
 
     /// The query plan document for SDK-side execution.

@@ -1,0 +1,84 @@
+//! The service's refusals that depend on the request and the container, not on the text
+//! alone: non-`VALUE` aggregates across partitions, and multi-field `ORDER BY` without a
+//! composite index.
+
+use serde_json::Value;
+
+use super::ast::{Expr, Query, Select};
+use crate::api_error::ApiError;
+
+/// Refuses `query` as the service would for this `container` resource; `cross_partition`
+/// when the request fans out itself (no partition key, no range id).
+pub(crate) fn check(
+    query: &Query,
+    container: &Value,
+    cross_partition: bool,
+) -> Result<(), ApiError> {
+    let value_aggregate = matches!(query.select, Select::Value(Expr::Aggregate(..)));
+    if cross_partition && query.aggregates_only() && !value_aggregate {
+        return Err(ApiError::bad_request(
+            "Cross partition query only supports 'VALUE <AggregateFunction>' for aggregates.",
+        ));
+    }
+    if query.order_by.len() > 1 && !has_composite_index(query, container) {
+        return Err(ApiError::bad_request(
+            "The order by query does not have a corresponding composite index that it can be served from.",
+        ));
+    }
+    Ok(())
+}
+
+/// Whether the container's `indexingPolicy.compositeIndexes` holds one with the query's
+/// `ORDER BY` paths in order, each with its direction (or every direction reversed).
+fn has_composite_index(query: &Query, container: &Value) -> bool {
+    let Some(keys) = query
+        .order_by
+        .iter()
+        .map(|(key, descending)| Some((path(key)?, *descending)))
+        .collect::<Option<Vec<_>>>()
+    else {
+        return false;
+    };
+    let indexes = container
+        .pointer("/indexingPolicy/compositeIndexes")
+        .and_then(Value::as_array);
+    indexes.into_iter().flatten().any(|index| {
+        let Some(index) = index.as_array() else {
+            return false;
+        };
+        let entries: Option<Vec<(String, bool)>> = index
+            .iter()
+            .map(|entry| {
+                let path = entry.get("path")?.as_str()?.to_string();
+                let order = entry
+                    .get("order")
+                    .and_then(Value::as_str)
+                    .unwrap_or("ascending");
+                Some((path, order.eq_ignore_ascii_case("descending")))
+            })
+            .collect();
+        let Some(entries) = entries else {
+            return false;
+        };
+        entries.len() == keys.len()
+            && [false, true].iter().any(|flip| {
+                entries
+                    .iter()
+                    .zip(&keys)
+                    .all(|((p, d), (k, kd))| p == k && *d == (*kd != *flip))
+            })
+    })
+}
+
+/// `c.a.b` → `/a/b`; `None` for anything but a path from the item.
+fn path(expr: &Expr) -> Option<String> {
+    match expr {
+        Expr::Var { up: 0, slot: 0, .. } => Some(String::new()),
+        Expr::Member(base, name) => Some(format!("{}/{name}", path(base)?)),
+        Expr::Index(base, index) => match index.as_ref() {
+            Expr::Literal(Value::String(name)) => Some(format!("{}/{name}", path(base)?)),
+            _ => None,
+        },
+        _ => None,
+    }
+}
