@@ -11,6 +11,7 @@ mod lifetimes;
 mod operations;
 mod order;
 mod query;
+mod query_sql;
 mod rotation;
 mod session;
 mod sharing;
