@@ -257,4 +257,6 @@ pub(crate) fn query_error(error: QueryError) -> ApiError {
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_generated;
+#[cfg(test)]
 mod tests_sql;
