@@ -246,3 +246,31 @@ impl Aggregate {
         }
     }
 }
+
+/// Whether `expr` is deeper than `limit` (recursing at most `limit` levels; a subquery's
+/// clauses count as one level below it).
+pub(crate) fn too_deep(expr: &Expr, limit: usize) -> bool {
+    let Some(limit) = limit.checked_sub(1) else {
+        return true;
+    };
+    if let Expr::Subquery(_, query) = expr {
+        return query_exprs(query).any(|e| too_deep(e, limit));
+    }
+    expr.children().into_iter().any(|e| too_deep(e, limit))
+}
+
+/// Every expression directly in a query's clauses.
+fn query_exprs(query: &Query) -> impl Iterator<Item = &Expr> {
+    let select: Vec<&Expr> = match &query.select {
+        Select::Star => Vec::new(),
+        Select::Value(e) => vec![e],
+        Select::Fields(fields) => fields.iter().map(|(_, e)| e).collect(),
+    };
+    select
+        .into_iter()
+        .chain(query.sources.iter().filter_map(|s| s.over.as_ref()))
+        .chain(query.filter.as_ref())
+        .chain(&query.group_by)
+        .chain(query.order_by.iter().map(|(e, _)| e))
+        .chain(query.aggregates.iter().map(|(_, e)| e))
+}

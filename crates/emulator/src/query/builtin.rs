@@ -5,10 +5,10 @@
 use serde_json::Value;
 
 use super::datetime;
-use super::eval::Val;
-use super::expr::number;
 use super::function::Function;
 use super::text;
+use super::value::Val;
+use super::value::number;
 use super::work::{Work, text_units};
 
 /// The value of `function` over its evaluated `args` (`None` = undefined).

@@ -8,8 +8,8 @@ use serde_json::{Map, Value};
 
 use super::ast::{BinaryOp, Expr, Query, SubqueryKind, UnaryOp};
 use super::builtin::call;
-use super::expr::number;
 use super::text::like;
+use super::value::{Val, number};
 use super::work::{Work, text_units};
 
 /// Runs a subquery in the scope of the row around it: every result, or `None` once the
@@ -28,10 +28,6 @@ pub(crate) struct Scope<'s, 'a> {
     pub(crate) work: &'s Work,
     pub(crate) subquery: RunSubquery,
 }
-
-/// A value evaluated: borrowed from the item, a literal or a parameter where it can be,
-/// so nothing is copied until a result is built.
-pub(crate) type Val<'a> = Cow<'a, Value>;
 
 /// The value of binding `slot` of the row `up` scopes out.
 fn var<'a>(scope: &Scope<'_, 'a>, up: usize, slot: usize) -> Option<Val<'a>> {

@@ -10,8 +10,9 @@ use serde_json::{Map, Value};
 
 use super::QueryError;
 use super::ast::{Query, Select};
-use super::eval::{Scope, Val, eval, order};
-use super::group::groups;
+use super::eval::{Scope, eval, order};
+use super::group::{Grouped, groups};
+use super::value::Val;
 use super::work::{BYTES_PER_UNIT, Work, text_units};
 
 /// A row: one value per source of the query.
@@ -75,16 +76,15 @@ fn execute<'a>(
         work.spent()?;
     }
 
-    let results: Vec<(Row<'a>, Vec<Option<Value>>)> =
-        if query.aggregates.is_empty() && query.group_by.is_empty() {
-            sort(query, matched, outer, work)?
-                .into_iter()
-                .map(|row| (row, Vec::new()))
-                .collect()
-        } else {
-            groups(query, matched, scope(&[], outer, &[], work))?
-        };
-    let project_row = |(row, aggregates): &(Row<'a>, Vec<Option<Value>>)| {
+    let results: Vec<Grouped<'a>> = if query.aggregates.is_empty() && query.group_by.is_empty() {
+        sort(query, matched, outer, work)?
+            .into_iter()
+            .map(|row| (row, Vec::new()))
+            .collect()
+    } else {
+        groups(query, matched, scope(&[], outer, &[], work))?
+    };
+    let project_row = |(row, aggregates): &Grouped<'a>| {
         let row = project(query, &scope(row, outer, aggregates, work));
         if let Some(row) = &row {
             work.hold(row);

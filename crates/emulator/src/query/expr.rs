@@ -1,16 +1,17 @@
 //! Expressions of the SQL subset: precedence climbing from OR down to literals, with
 //! bounded nesting so no query can exhaust the stack.
 
-use serde_json::{Number, Value};
+use serde_json::Value;
 
 use super::QueryError;
-use super::ast::{Aggregate, BinaryOp, Expr, Function, Query, Select, SubqueryKind, UnaryOp};
+use super::ast::{Aggregate, BinaryOp, Expr, Function, SubqueryKind, UnaryOp, too_deep};
 use super::lexer::Token;
 use super::parser::{MAX_DEPTH, MAX_NODES, Parser, UNSUPPORTED, reserved};
+use super::value::number;
 
 impl Parser<'_> {
     /// One level deeper; an error past [`MAX_DEPTH`] or [`MAX_NODES`].
-    fn enter(&mut self) -> Result<(), QueryError> {
+    pub(super) fn enter(&mut self) -> Result<(), QueryError> {
         self.nesting += 1;
         self.bump()?;
         if self.nesting > MAX_DEPTH {
@@ -337,16 +338,6 @@ impl Parser<'_> {
         ))
     }
 
-    /// `(SELECT …)` after its opening parenthesis, to its closing one.
-    fn subquery(&mut self, kind: SubqueryKind) -> Result<Expr, QueryError> {
-        self.enter()?;
-        let query = self.query(true);
-        self.nesting -= 1;
-        let query = query?;
-        self.expect(")")?;
-        Ok(Expr::Subquery(kind, Box::new(query)))
-    }
-
     fn call(&mut self, name: &str, pos: usize) -> Result<Expr, QueryError> {
         self.expect("(")?;
         if let Some(aggregate) = Aggregate::from_name(name) {
@@ -403,42 +394,5 @@ impl Parser<'_> {
             ));
         }
         Ok(Expr::Call(function, args))
-    }
-}
-
-/// Whether `expr` is deeper than `limit` (recursing at most `limit` levels; a subquery's
-/// clauses count as one level below it).
-fn too_deep(expr: &Expr, limit: usize) -> bool {
-    let Some(limit) = limit.checked_sub(1) else {
-        return true;
-    };
-    if let Expr::Subquery(_, query) = expr {
-        return query_exprs(query).any(|e| too_deep(e, limit));
-    }
-    expr.children().into_iter().any(|e| too_deep(e, limit))
-}
-
-/// Every expression directly in a query's clauses.
-fn query_exprs(query: &Query) -> impl Iterator<Item = &Expr> {
-    let select: Vec<&Expr> = match &query.select {
-        Select::Star => Vec::new(),
-        Select::Value(e) => vec![e],
-        Select::Fields(fields) => fields.iter().map(|(_, e)| e).collect(),
-    };
-    select
-        .into_iter()
-        .chain(query.sources.iter().filter_map(|s| s.over.as_ref()))
-        .chain(query.filter.as_ref())
-        .chain(&query.group_by)
-        .chain(query.order_by.iter().map(|(e, _)| e))
-        .chain(query.aggregates.iter().map(|(_, e)| e))
-}
-
-/// A JSON number: integral values as integers, like the service prints them.
-pub(crate) fn number(n: f64) -> Value {
-    if n.fract() == 0.0 && n.abs() < 9_007_199_254_740_992.0 {
-        Value::Number(Number::from(n as i64))
-    } else {
-        Number::from_f64(n).map_or(Value::Null, Value::Number)
     }
 }

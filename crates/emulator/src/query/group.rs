@@ -8,9 +8,13 @@ use serde_json::Value;
 
 use super::QueryError;
 use super::ast::{Aggregate, Query};
-use super::eval::{Scope, Val, eval, order};
-use super::expr::number;
+use super::eval::{Scope, eval, order};
+use super::value::Val;
+use super::value::number;
 use super::work::text_units;
+
+/// A group: one of its rows (for the select clause's keys) and its aggregates' values.
+pub(crate) type Grouped<'a> = (Vec<Val<'a>>, Vec<Option<Value>>);
 
 /// Each group of `rows`: a row of it (for the select clause's keys) and its aggregates.
 /// Without `GROUP BY`, one group of every row — even of none.
@@ -18,7 +22,7 @@ pub(crate) fn groups<'s, 'a>(
     query: &'a Query,
     rows: Vec<Vec<Val<'a>>>,
     base: Scope<'s, 'a>,
-) -> Result<Vec<(Vec<Val<'a>>, Vec<Option<Value>>)>, QueryError> {
+) -> Result<Vec<Grouped<'a>>, QueryError> {
     let work = base.work;
     let mut index: BTreeMap<String, usize> = BTreeMap::new();
     let mut grouped: Vec<(Vec<Val<'a>>, Vec<usize>)> = Vec::new();

@@ -19,6 +19,7 @@ mod plan;
 mod print;
 mod rules;
 mod text;
+mod value;
 mod work;
 
 pub use work::DEFAULT_QUERY_BUDGET;
@@ -224,7 +225,7 @@ pub(crate) fn add_numbers(a: &Value, b: &Value) -> Option<Value> {
         (Some(a), Some(b)) if a.checked_add(b).is_some() => Some(Value::from(a + b)),
         _ => {
             let sum = a.as_f64().unwrap_or(0.0) + b.as_f64().unwrap_or(0.0);
-            sum.is_finite().then(|| expr::number(sum))
+            sum.is_finite().then(|| value::number(sum))
         }
     }
 }
@@ -255,8 +256,6 @@ pub(crate) fn query_error(error: QueryError) -> ApiError {
 }
 
 #[cfg(test)]
+mod sql_tests;
+#[cfg(test)]
 mod tests;
-#[cfg(test)]
-mod tests_generated;
-#[cfg(test)]
-mod tests_sql;

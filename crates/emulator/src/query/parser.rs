@@ -8,7 +8,6 @@ use serde_json::Value;
 
 use super::QueryError;
 use super::ast::{Aggregate, Expr, Query, Select};
-use super::clause::check;
 use super::lexer::{Spanned, Token, tokenize};
 
 /// Keywords that cannot be an alias or a bare name.
@@ -160,86 +159,6 @@ impl Parser<'_> {
         }
     }
 
-    /// A query, or (`nested`) a subquery ending at its closing parenthesis.
-    pub(super) fn query(&mut self, nested: bool) -> Result<Query, QueryError> {
-        if self.scopes.len() > MAX_SUBQUERY_DEPTH {
-            return Err(QueryError::new(
-                format!("subqueries nested deeper than {MAX_SUBQUERY_DEPTH} are not supported"),
-                self.pos(),
-            ));
-        }
-        self.expect_keyword("SELECT")?;
-        let distinct = self.eat_keyword("DISTINCT");
-        let top = if self.eat_keyword("TOP") {
-            Some(self.count("TOP")?)
-        } else {
-            None
-        };
-        // The names the select clause uses are bound after it: read FROM … first.
-        let select_at = self.at;
-        let from_at = self.find_from()?;
-        self.at = from_at + 1;
-        let outer_aggregates = std::mem::take(&mut self.aggregates);
-        let outer_allowed = std::mem::replace(&mut self.aggregates_allowed, false);
-        self.scopes.push(Vec::new());
-        let clauses = self.clauses(nested, top.is_some());
-        let end_at = self.at;
-        let query = clauses.and_then(|(container, sources, rest)| {
-            self.at = select_at;
-            self.aggregates_allowed = true;
-            let select_pos = self.pos();
-            let select = self.select()?;
-            self.aggregates_allowed = false;
-            if self.at != from_at {
-                return Err(self.unexpected("expected FROM"));
-            }
-            let query = Query {
-                top,
-                distinct,
-                select,
-                container,
-                sources,
-                filter: rest.filter,
-                group_by: rest.group_by,
-                order_by: rest.order_by,
-                offset: rest.offset,
-                limit: rest.limit,
-                aggregates: std::mem::take(&mut self.aggregates),
-            };
-            check(&query, select_pos, rest.order_pos)?;
-            Ok(query)
-        });
-        self.scopes.pop();
-        self.aggregates = outer_aggregates;
-        self.aggregates_allowed = outer_allowed;
-        self.at = end_at;
-        query
-    }
-
-    /// The token index of this query's `FROM` (outside any brackets).
-    fn find_from(&mut self) -> Result<usize, QueryError> {
-        let mut depth = 0_i32;
-        let mut at = self.at;
-        while let Some(spanned) = self.tokens.get(at) {
-            match &spanned.token {
-                Token::Sym("(" | "[" | "{") => depth += 1,
-                Token::Sym(")" | "]" | "}") => {
-                    depth -= 1;
-                    if depth < 0 {
-                        break;
-                    }
-                }
-                Token::Ident(w) if depth == 0 && w.eq_ignore_ascii_case("FROM") => {
-                    return Ok(at);
-                }
-                _ => {}
-            }
-            at += 1;
-        }
-        let pos = self.tokens.get(at).map_or(self.end, |t| t.pos);
-        Err(QueryError::new("expected FROM", pos))
-    }
-
     pub(super) fn name(&mut self, what: &str) -> Result<String, QueryError> {
         match self.peek() {
             Some(Token::Ident(w)) if !reserved(w) => {
@@ -278,7 +197,7 @@ impl Parser<'_> {
             .ok_or_else(|| QueryError::new(format!("parameter @{name} is not defined"), pos))
     }
 
-    fn select(&mut self) -> Result<Select, QueryError> {
+    pub(super) fn select(&mut self) -> Result<Select, QueryError> {
         if self.eat("*") {
             return Ok(Select::Star);
         }

@@ -2,9 +2,9 @@
 
 use serde_json::Value;
 
-use super::eval::Val;
-use super::expr::number;
 use super::function::Function;
+use super::value::Val;
+use super::value::number;
 use super::work::Work;
 
 /// The longest string `REPLICATE` makes (the service's limit).
