@@ -6,6 +6,9 @@ use super::ast::{Expr, Query, Select, Source, SubqueryKind};
 use super::lexer::Token;
 use super::parser::{MAX_SUBQUERY_DEPTH, Parser, reserved};
 
+/// The most `JOIN`s in one (sub)query, as the service allows by default.
+const MAX_JOINS: usize = 10;
+
 /// The clauses after `FROM`'s sources.
 pub(super) struct Rest {
     pub(super) filter: Option<Expr>,
@@ -148,7 +151,14 @@ impl Parser<'_> {
             });
             Some(container)
         };
-        while self.eat_keyword("JOIN") {
+        while self.is_keyword("JOIN") {
+            if sources.len() > MAX_JOINS {
+                return Err(QueryError::new(
+                    format!("more than {MAX_JOINS} JOINs in one query are not supported"),
+                    self.pos(),
+                ));
+            }
+            self.at += 1;
             let name = self.name("a name to join with")?;
             self.expect_keyword("IN")?;
             let over = self.expr()?;

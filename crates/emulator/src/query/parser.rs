@@ -154,7 +154,12 @@ impl Parser<'_> {
             }
         }
         match self.peek() {
-            None => QueryError::new(format!("{what}, found the end of the query"), pos),
+            None => QueryError::coded(
+                "SC1002",
+                format!("Syntax error, unexpected end-of-file: {what}, found the end of the query"),
+                pos,
+                pos,
+            ),
             Some(token) => QueryError::new(format!("{what}, found {}", describe(token)), pos),
         }
     }

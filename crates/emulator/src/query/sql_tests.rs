@@ -116,6 +116,20 @@ fn join_over_arrays_with_filters() {
     .run(&wide, DEFAULT_QUERY_BUDGET)
     .unwrap_err();
     assert!(matches!(refused, QueryError::Budget { .. }), "{refused}");
+    // And at most ten JOINs, as the service allows.
+    let joins = |n: usize| {
+        let joins: String = (0..n).map(|i| format!(" JOIN j{i} IN c.a")).collect();
+        format!("SELECT VALUE 1 FROM c{joins}")
+    };
+    let refused = QuerySpec::new(joins(11)).run(&wide, DEFAULT_QUERY_BUDGET);
+    assert!(
+        refused
+            .unwrap_err()
+            .to_string()
+            .contains("more than 10 JOINs"),
+        "eleven joins"
+    );
+    assert!(run_over(&joins(10), &[json!({"a": [1]})]) == vec![json!(1)]);
 }
 
 #[test]

@@ -248,7 +248,7 @@ fn unsupported_constructs_are_named_with_their_position() {
         ),
         (
             "SELECT * FROM c WHERE",
-            "expected an expression, found the end of the query at position 21",
+            "Syntax error, unexpected end-of-file: expected an expression, found the end of the query at position 21",
         ),
         (
             "SELECT * FROM c t IN c.x",

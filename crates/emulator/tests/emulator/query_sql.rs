@@ -157,7 +157,8 @@ async fn unsupported_sql_is_refused_with_the_services_error_shape() {
             22,
             33,
         ),
-        ("SELECT * FROM c WHERE", "SC1001", 21, 21),
+        ("SELECT * FROM c WHERE", "SC1002", 21, 21),
+        ("SELECT * FROM c WHERE c.a = = 1", "SC1001", 28, 28),
         ("SELECT * FROM c JOIN t IN c.tags", "SC2031", 7, 8),
     ] {
         for headers in [&[CROSS][..], &[PLAN, CROSS][..]] {
