@@ -203,6 +203,11 @@ impl QuerySpec {
     /// The query plan document for SDK-side execution.
     pub(crate) fn plan(&self) -> Result<Value, QueryError> {
         let query = parser::parse(&self.text, &self.params)?;
+        if rules::composes_aggregates(&query) {
+            return Err(QueryError::body(
+                "Compositions of aggregates and other expressions are not allowed.",
+            ));
+        }
         let plan = plan::plan(&query);
         // The SDK sends the rewritten query back (placeholder filled in): it must run here.
         // It is a little deeper and longer than the original, so near the limits it may not.

@@ -82,3 +82,19 @@ fn path(expr: &Expr) -> Option<String> {
         _ => None,
     }
 }
+
+/// Whether the select clause has an aggregate inside another expression
+/// (`SELECT VALUE {"n": COUNT(1)}`, `COUNT(1) + 1`): the service cannot combine those across
+/// ranges, and refuses to plan them.
+pub(crate) fn composes_aggregates(query: &Query) -> bool {
+    fn nested(expr: &Expr) -> bool {
+        expr.children()
+            .into_iter()
+            .any(|e| matches!(e, Expr::Aggregate(..)) || nested(e))
+    }
+    match &query.select {
+        Select::Star => false,
+        Select::Value(expr) => nested(expr),
+        Select::Fields(fields) => fields.iter().any(|(_, e)| nested(e)),
+    }
+}

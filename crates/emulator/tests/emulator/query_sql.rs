@@ -309,6 +309,22 @@ async fn query_plan_describes_distinct_and_group_by() {
     let rows = documents(&query(&client, &base, json!({"query": rewritten}), &[RANGE]).await);
     assert_eq!(rows, vec![json!({"payload": {"n": {"item": 6}}})]);
 
+    // An aggregate inside another expression cannot be combined across ranges: refused.
+    let composed = query(
+        &client,
+        &base,
+        json!({"query": "SELECT VALUE {\"n\": COUNT(1)} FROM c"}),
+        &[PLAN, CROSS],
+    )
+    .await;
+    assert_eq!(composed.status, 400);
+    assert!(
+        composed.json()["message"]
+            .as_str()
+            .unwrap()
+            .contains("Compositions of aggregates and other expressions are not allowed.")
+    );
+
     // JOIN and subqueries need no merge: the plan passes them through.
     let joined = plan_of("SELECT VALUE t FROM c JOIN t IN c.tags WHERE EXISTS(SELECT VALUE 1 FROM x IN c.tags WHERE x = 'p1')").await;
     assert_eq!(joined["rewrittenQuery"], "");
