@@ -273,6 +273,14 @@ pub(super) fn check(query: &Query, select_pos: usize, order_pos: usize) -> Resul
             select_pos,
         ));
     }
+    if !query.group_by.is_empty() && !select_is_grouped(query) {
+        return Err(QueryError::coded(
+            "SC2102",
+            "Property reference is invalid in the select list because it is not contained in either an aggregate function or the GROUP BY clause.",
+            select_pos,
+            select_pos,
+        ));
+    }
     if !query.group_by.is_empty() && matches!(query.select, Select::Star) {
         return Err(QueryError::coded(
             "SC2102",
@@ -290,6 +298,26 @@ pub(super) fn check(query: &Query, select_pos: usize, order_pos: usize) -> Resul
         ));
     }
     Ok(())
+}
+
+/// Whether every value the select clause reads outside aggregates is a `GROUP BY` key (or
+/// built from keys and literals).
+fn select_is_grouped(query: &Query) -> bool {
+    fn grouped(expr: &Expr, keys: &[Expr]) -> bool {
+        if keys.contains(expr) {
+            return true;
+        }
+        match expr {
+            Expr::Var { up: 0, .. } => false,
+            Expr::Aggregate(..) | Expr::Subquery(..) => true,
+            other => other.children().into_iter().all(|e| grouped(e, keys)),
+        }
+    }
+    match &query.select {
+        Select::Star => true,
+        Select::Value(expr) => grouped(expr, &query.group_by),
+        Select::Fields(fields) => fields.iter().all(|(_, e)| grouped(e, &query.group_by)),
+    }
 }
 
 /// Whether a select clause with aggregates also reads the rows outside them.

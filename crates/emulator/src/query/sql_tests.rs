@@ -368,3 +368,29 @@ fn system_functions_match_the_services_results() {
         assert!(readme.contains(&format!("`{name}`")), "README lacks {name}");
     }
 }
+
+#[test]
+fn group_by_keys_aggregates_and_refusals() {
+    let items = families();
+    let rows = run_over(
+        "SELECT c.city, COUNT(1) AS n, LOWER(c.city) AS low FROM c GROUP BY c.city",
+        &items,
+    );
+    assert_eq!(
+        rows,
+        vec![
+            json!({"city": "Seattle", "n": 2, "low": "seattle"}),
+            json!({"city": "Paris", "n": 1, "low": "paris"}),
+            json!({"n": 1}),
+        ]
+    );
+    let refused = QuerySpec::new("SELECT c.id, COUNT(1) AS n FROM c GROUP BY c.city".to_string())
+        .run(&items, DEFAULT_QUERY_BUDGET)
+        .unwrap_err();
+    assert!(
+        refused
+            .to_string()
+            .contains("not contained in either an aggregate function or the GROUP BY clause"),
+        "{refused}"
+    );
+}
