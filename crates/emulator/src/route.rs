@@ -133,6 +133,8 @@ pub(crate) async fn serve(
     let answer = match (kind, method, resource) {
         (Kind::QueryPlan, _, Resource::Items { db, coll }) => {
             let spec = query_spec(read_json(body, charge).await?)?;
+            let supported = header(&headers, "x-ms-cosmos-supported-query-features");
+            spec.check_features(supported.as_deref())?;
             Answer::Resource(200, Some(lock(&state.data).query_plan(&db, &coll, &spec)?))
         }
         (Kind::Query, _, Resource::Items { db, coll }) => {

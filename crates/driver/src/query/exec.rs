@@ -140,7 +140,7 @@ impl Engine {
             .header("x-ms-documentdb-query-enablecrosspartition", "true")
             .header(
                 "x-ms-cosmos-supported-query-features",
-                "Aggregate, Distinct, GroupBy, MultipleOrderBy, OrderBy, OffsetAndLimit, Top",
+                "Aggregate, CompositeAggregate, Distinct, GroupBy, MultipleOrderBy, OrderBy, OffsetAndLimit, Top",
             );
         let success = self.execute(&operation).await?;
         self.pending_charge += success.metadata.request_charge;

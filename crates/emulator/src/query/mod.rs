@@ -200,6 +200,13 @@ impl QuerySpec {
         rules::check(&query, container, cross_partition)
     }
 
+    /// Refuses a plan request for features the client says it lacks
+    /// (`x-ms-cosmos-supported-query-features`).
+    pub(crate) fn check_features(&self, supported: Option<&str>) -> Result<(), ApiError> {
+        let query = parser::parse(&self.text, &self.params).map_err(query_error)?;
+        rules::check_features(&query, supported)
+    }
+
     /// The query plan document for SDK-side execution.
     pub(crate) fn plan(&self) -> Result<Value, QueryError> {
         let query = parser::parse(&self.text, &self.params)?;

@@ -98,3 +98,56 @@ pub(crate) fn composes_aggregates(query: &Query) -> bool {
         Select::Fields(fields) => fields.iter().any(|(_, e)| nested(e)),
     }
 }
+
+/// The query features (as SDKs name them in `x-ms-cosmos-supported-query-features`) a
+/// cross-partition run of `query` needs from the client.
+fn features(query: &Query) -> Vec<&'static str> {
+    let mut needed = Vec::new();
+    let value_aggregate = matches!(query.select, Select::Value(Expr::Aggregate(..)));
+    if !query.aggregates.is_empty() && query.group_by.is_empty() {
+        needed.push(if value_aggregate {
+            "Aggregate"
+        } else {
+            "CompositeAggregate"
+        });
+    }
+    if !query.group_by.is_empty() {
+        needed.push("GroupBy");
+    }
+    if query.distinct {
+        needed.push("Distinct");
+    }
+    match query.order_by.len() {
+        0 => {}
+        1 => needed.push("OrderBy"),
+        _ => needed.push("MultipleOrderBy"),
+    }
+    if query.offset.is_some() {
+        needed.push("OffsetAndLimit");
+    }
+    if query.top.is_some() {
+        needed.push("Top");
+    }
+    needed
+}
+
+/// Refuses a plan request whose query needs a feature the client did not list in
+/// `x-ms-cosmos-supported-query-features` (no header: every feature is assumed).
+pub(crate) fn check_features(query: &Query, supported: Option<&str>) -> Result<(), ApiError> {
+    let Some(supported) = supported else {
+        return Ok(());
+    };
+    let listed: Vec<&str> = supported.split(',').map(str::trim).collect();
+    let missing: Vec<String> = features(query)
+        .into_iter()
+        .filter(|f| !listed.iter().any(|l| l.eq_ignore_ascii_case(f)))
+        .map(|f| format!("    Query contained {f}, which the calling client does not support."))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(ApiError::bad_request(format!(
+        "Query contains 1 or more unsupported features. Upgrade your SDK to a version that does support the requested features:\r\n{}",
+        missing.join("\r\n")
+    )))
+}

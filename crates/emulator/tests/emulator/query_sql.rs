@@ -309,6 +309,43 @@ async fn query_plan_describes_distinct_and_group_by() {
     let rows = documents(&query(&client, &base, json!({"query": rewritten}), &[RANGE]).await);
     assert_eq!(rows, vec![json!({"payload": {"n": {"item": 6}}})]);
 
+    // A client that does not list a feature the query needs gets the service's refusal.
+    let python_features =
+        "Aggregate,CompositeAggregate,Distinct,MultipleOrderBy,OffsetAndLimit,OrderBy,Top";
+    let refused = query(
+        &client,
+        &base,
+        json!({"query": "SELECT c.city, COUNT(1) AS n FROM c GROUP BY c.city"}),
+        &[
+            PLAN,
+            CROSS,
+            ("x-ms-cosmos-supported-query-features", python_features),
+        ],
+    )
+    .await;
+    assert_eq!(refused.status, 400);
+    let message = refused.json()["message"].as_str().unwrap().to_string();
+    assert!(
+        message.starts_with("Query contains 1 or more unsupported features."),
+        "{message}"
+    );
+    assert!(
+        message.contains("Query contained GroupBy, which the calling client does not support."),
+        "{message}"
+    );
+    let listed = query(
+        &client,
+        &base,
+        json!({"query": "SELECT DISTINCT TOP 2 VALUE c.city FROM c"}),
+        &[
+            PLAN,
+            CROSS,
+            ("x-ms-cosmos-supported-query-features", python_features),
+        ],
+    )
+    .await;
+    assert_eq!(listed.status, 200);
+
     // An aggregate inside another expression cannot be combined across ranges: refused.
     let composed = query(
         &client,
