@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use super::QueryError;
 use super::ast::{Query, Select};
 use super::eval::{Scope, eval, order};
-use super::group::{Grouped, groups};
+use super::group::{Grouped, Groups};
 use super::value::Val;
 use super::work::{BYTES_PER_UNIT, Work, text_units};
 
@@ -67,22 +67,34 @@ fn execute<'a>(
     outer: Option<&Scope<'_, 'a>>,
     work: &Work,
 ) -> Result<Vec<Value>, QueryError> {
+    // Grouped queries fold each row into its group as it comes; others keep their rows.
+    let mut groups =
+        (!query.aggregates.is_empty() || !query.group_by.is_empty()).then(|| Groups::new(query));
     let mut matched: Vec<Row<'a>> = Vec::new();
+    let mut sink = |row: &Row<'a>| match &mut groups {
+        Some(groups) => groups.add(row, &scope(row, outer, &[], work)),
+        None => {
+            let slots = row.len() * std::mem::size_of::<Val<'_>>() + std::mem::size_of::<Row<'_>>();
+            if work.hold_bytes(slots) {
+                matched.push(row.clone());
+            }
+            work.spent()
+        }
+    };
     let mut row = Vec::with_capacity(query.sources.len());
     for first in firsts {
         row.push(first);
-        expand(query, 1, &mut row, outer, work, &mut matched)?;
+        expand(query, 1, &mut row, outer, work, &mut sink)?;
         row.clear();
         work.spent()?;
     }
 
-    let results: Vec<Grouped<'a>> = if query.aggregates.is_empty() && query.group_by.is_empty() {
-        sort(query, matched, outer, work)?
+    let results: Vec<Grouped<'a>> = match groups {
+        Some(groups) => groups.finish(),
+        None => sort(query, matched, outer, work)?
             .into_iter()
             .map(|row| (row, Vec::new()))
-            .collect()
-    } else {
-        groups(query, matched, scope(&[], outer, &[], work))?
+            .collect(),
     };
     let project_row = |(row, aggregates): &Grouped<'a>| {
         let row = project(query, &scope(row, outer, aggregates, work));
@@ -115,14 +127,14 @@ fn execute<'a>(
 }
 
 /// Binds sources `at..` of `row` to each element of their arrays in turn (depth first, so
-/// only the rows kept are held), keeping the rows the filter passes.
+/// only the rows kept are held), handing `sink` the rows the filter passes.
 fn expand<'a>(
     query: &'a Query,
     at: usize,
     row: &mut Row<'a>,
     outer: Option<&Scope<'_, 'a>>,
     work: &Work,
-    matched: &mut Vec<Row<'a>>,
+    sink: &mut dyn FnMut(&Row<'a>) -> Result<(), QueryError>,
 ) -> Result<(), QueryError> {
     // Each row made costs its slots, so a cross product is bounded by the budget.
     let slots = row.len() * std::mem::size_of::<Val<'_>>() + std::mem::size_of::<Row<'_>>();
@@ -136,10 +148,7 @@ fn expand<'a>(
             }
         };
         work.spent()?;
-        if keep && work.hold_bytes(slots) {
-            matched.push(row.clone());
-        }
-        return work.spent();
+        return if keep { sink(row) } else { Ok(()) };
     };
     let Some(over) = &source.over else {
         return Ok(());
@@ -151,7 +160,7 @@ fn expand<'a>(
     };
     for element in elements {
         row.push(element);
-        let expanded = expand(query, at + 1, row, outer, work, matched);
+        let expanded = expand(query, at + 1, row, outer, work, sink);
         row.pop();
         expanded?;
     }

@@ -1,5 +1,6 @@
-//! `GROUP BY` and aggregates: the rows split by their keys (in order of first appearance),
-//! each group's aggregates over the defined values of their arguments.
+//! `GROUP BY` and aggregates, as rows stream in: the rows split by their keys (in order of
+//! first appearance), each group holding one of its rows and one accumulator per aggregate
+//! — so `SELECT VALUE COUNT(1)` over a large JOIN holds no rows.
 
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
@@ -9,111 +10,182 @@ use serde_json::Value;
 use super::QueryError;
 use super::ast::{Aggregate, Query};
 use super::eval::{Scope, eval, order};
-use super::value::Val;
-use super::value::number;
-use super::work::text_units;
+use super::value::{Val, number};
+use super::work::{BYTES_PER_UNIT, text_units};
+use crate::budget::value_size;
 
 /// A group: one of its rows (for the select clause's keys) and its aggregates' values.
 pub(crate) type Grouped<'a> = (Vec<Val<'a>>, Vec<Option<Value>>);
 
-/// Each group of `rows`: a row of it (for the select clause's keys) and its aggregates.
-/// Without `GROUP BY`, one group of every row — even of none.
-pub(crate) fn groups<'s, 'a>(
-    query: &'a Query,
-    rows: Vec<Vec<Val<'a>>>,
-    base: Scope<'s, 'a>,
-) -> Result<Vec<Grouped<'a>>, QueryError> {
-    let work = base.work;
-    let mut index: BTreeMap<String, usize> = BTreeMap::new();
-    let mut grouped: Vec<(Vec<Val<'a>>, Vec<usize>)> = Vec::new();
-    if query.group_by.is_empty() {
-        grouped.push((Vec::new(), (0..rows.len()).collect()));
-    }
-    for (i, row) in rows
-        .iter()
-        .enumerate()
-        .filter(|_| !query.group_by.is_empty())
-    {
-        let scope = Scope { vars: row, ..base };
-        // Undefined is a key of its own, apart from null.
-        let key: Vec<Value> = query
-            .group_by
-            .iter()
-            .map(|k| match eval(k, &scope) {
-                Some(v) => Value::Array(vec![v.into_owned()]),
-                None => Value::Array(Vec::new()),
-            })
-            .collect();
-        let key = Value::Array(key).to_string();
-        work.charge(text_units(key.len()) + 1);
-        work.spent()?;
-        match index.get(&key) {
-            Some(&g) => grouped[g].1.push(i),
-            None => {
-                index.insert(key, grouped.len());
-                grouped.push((row.clone(), vec![i]));
-            }
-        }
-    }
-    let mut results = Vec::with_capacity(grouped.len());
-    for (first, members) in grouped {
-        let mut aggregates = Vec::with_capacity(query.aggregates.len());
-        for (aggregate, arg) in &query.aggregates {
-            let mut values = Vec::new();
-            for &i in &members {
-                let scope = Scope {
-                    vars: &rows[i],
-                    ..base
-                };
-                if let Some(value) = eval(arg, &scope).and_then(|v| work.own(v)) {
-                    if work.hold(&value) {
-                        values.push(value);
-                    }
-                }
-                work.spent()?;
-            }
-            aggregates.push(aggregate_of(*aggregate, values));
-        }
-        results.push((first, aggregates));
-    }
-    Ok(results)
+/// One aggregate over the defined values of its argument, so far.
+#[derive(Debug)]
+enum Acc {
+    Count(u64),
+    /// `SUM` and `AVG`: a non-number makes the whole aggregate undefined.
+    Sum {
+        sum: f64,
+        count: u64,
+        bad: bool,
+    },
+    /// `MIN` and `MAX`: an array or object makes the whole aggregate undefined.
+    Extreme {
+        best: Option<Value>,
+        bad: bool,
+    },
 }
 
-/// One aggregate over the defined values of its argument.
-pub(crate) fn aggregate_of(aggregate: Aggregate, values: Vec<Value>) -> Option<Value> {
-    match aggregate {
-        Aggregate::Count => Some(Value::from(values.len())),
-        Aggregate::Sum | Aggregate::Avg => {
-            let mut sum = 0.0;
-            for value in &values {
-                // A non-number makes the whole aggregate undefined.
-                sum += value.as_f64().filter(|_| value.is_number())?;
-            }
-            if !sum.is_finite() {
-                // Past the range of a float: undefined, as arithmetic overflow is.
-                None
-            } else if aggregate == Aggregate::Sum {
-                Some(number(sum))
-            } else if values.is_empty() {
-                None
-            } else {
-                Some(number(sum / values.len() as f64))
-            }
+impl Acc {
+    fn new(aggregate: Aggregate) -> Self {
+        match aggregate {
+            Aggregate::Count => Self::Count(0),
+            Aggregate::Sum | Aggregate::Avg => Self::Sum {
+                sum: 0.0,
+                count: 0,
+                bad: false,
+            },
+            Aggregate::Min | Aggregate::Max => Self::Extreme {
+                best: None,
+                bad: false,
+            },
         }
-        Aggregate::Min | Aggregate::Max => {
-            if values.iter().any(|v| v.is_array() || v.is_object()) {
-                return None;
-            }
-            let pick = |a: Value, b: Value| {
-                let o = order(Some(&a), Some(&b));
-                let keep_a = if aggregate == Aggregate::Min {
-                    o != Ordering::Greater
+    }
+
+    fn add(&mut self, aggregate: Aggregate, value: Val<'_>) -> Option<Value> {
+        match self {
+            Self::Count(n) => *n += 1,
+            Self::Sum { sum, count, bad } => match value.as_ref() {
+                Value::Number(n) => {
+                    *sum += n.as_f64().unwrap_or(0.0);
+                    *count += 1;
+                }
+                _ => *bad = true,
+            },
+            Self::Extreme { best, bad } => {
+                if value.is_array() || value.is_object() {
+                    *bad = true;
                 } else {
-                    o != Ordering::Less
-                };
-                if keep_a { a } else { b }
-            };
-            values.into_iter().reduce(pick)
+                    let better = best.as_ref().is_none_or(|b| {
+                        let o = order(Some(&value), Some(b));
+                        if aggregate == Aggregate::Min {
+                            o == Ordering::Less
+                        } else {
+                            o == Ordering::Greater
+                        }
+                    });
+                    if better {
+                        // The caller owns (and charges for) the copy it keeps.
+                        return Some(value.into_owned());
+                    }
+                }
+            }
         }
+        None
+    }
+
+    fn finish(self, aggregate: Aggregate) -> Option<Value> {
+        match self {
+            Self::Count(n) => Some(Value::from(n)),
+            Self::Sum { bad: true, .. } | Self::Extreme { bad: true, .. } => None,
+            // Past the range of a float: undefined, as arithmetic overflow is.
+            Self::Sum { sum, .. } if !sum.is_finite() => None,
+            Self::Sum { sum, .. } if aggregate == Aggregate::Sum => Some(number(sum)),
+            Self::Sum { count: 0, .. } => None,
+            Self::Sum { sum, count, .. } => Some(number(sum / count as f64)),
+            Self::Extreme { best, .. } => best,
+        }
+    }
+}
+
+/// The groups of the rows seen so far.
+pub(crate) struct Groups<'a> {
+    query: &'a Query,
+    index: BTreeMap<String, usize>,
+    groups: Vec<(Vec<Val<'a>>, Vec<Acc>)>,
+}
+
+impl<'a> Groups<'a> {
+    /// Without `GROUP BY`, one group of every row — even of none.
+    pub(crate) fn new(query: &'a Query) -> Self {
+        let mut groups = Self {
+            query,
+            index: BTreeMap::new(),
+            groups: Vec::new(),
+        };
+        if query.group_by.is_empty() {
+            groups.groups.push((Vec::new(), groups.accumulators()));
+        }
+        groups
+    }
+
+    fn accumulators(&self) -> Vec<Acc> {
+        let aggregates = self.query.aggregates.iter();
+        aggregates
+            .map(|(aggregate, _)| Acc::new(*aggregate))
+            .collect()
+    }
+
+    /// Adds one row (kept by the filter), evaluated in `scope`.
+    pub(crate) fn add(&mut self, row: &[Val<'a>], scope: &Scope<'_, 'a>) -> Result<(), QueryError> {
+        let work = scope.work;
+        let at = if self.query.group_by.is_empty() {
+            0
+        } else {
+            // Undefined is a key of its own, apart from null.
+            let key: Vec<Value> = (self.query.group_by.iter())
+                .map(|k| match eval(k, scope) {
+                    Some(v) => Value::Array(vec![v.into_owned()]),
+                    None => Value::Array(Vec::new()),
+                })
+                .collect();
+            let key = Value::Array(key).to_string();
+            work.charge(text_units(key.len()) + 1);
+            work.spent()?;
+            match self.index.get(&key) {
+                Some(&at) => at,
+                None => {
+                    // A new group holds its row (and its key) until the query ends.
+                    let slots = row.len() * std::mem::size_of::<Val<'_>>() + key.len();
+                    work.hold_bytes(slots);
+                    work.charge(u64::try_from(slots / BYTES_PER_UNIT).unwrap_or(u64::MAX));
+                    self.index.insert(key, self.groups.len());
+                    self.groups.push((row.to_vec(), self.accumulators()));
+                    self.groups.len() - 1
+                }
+            }
+        };
+        let Some((_, accumulators)) = self.groups.get_mut(at) else {
+            return Ok(());
+        };
+        for ((aggregate, arg), acc) in self.query.aggregates.iter().zip(accumulators) {
+            if let Some(value) = eval(arg, scope) {
+                if let Some(best) = acc.add(*aggregate, value) {
+                    let units = value_size(&best) / BYTES_PER_UNIT + 1;
+                    let units = u64::try_from(units).unwrap_or(u64::MAX);
+                    if work.hold(&best) && work.charge(units) {
+                        if let Acc::Extreme { best: kept, .. } = acc {
+                            *kept = Some(best);
+                        }
+                    }
+                }
+            }
+            work.spent()?;
+        }
+        Ok(())
+    }
+
+    /// Each group: one of its rows and its aggregates' values.
+    pub(crate) fn finish(self) -> Vec<Grouped<'a>> {
+        let aggregates: Vec<Aggregate> = self.query.aggregates.iter().map(|(a, _)| *a).collect();
+        self.groups
+            .into_iter()
+            .map(|(row, accs)| {
+                let values = accs
+                    .into_iter()
+                    .zip(&aggregates)
+                    .map(|(acc, aggregate)| acc.finish(*aggregate))
+                    .collect();
+                (row, values)
+            })
+            .collect()
     }
 }

@@ -379,3 +379,50 @@ async fn query_plan_describes_distinct_and_group_by() {
     assert_eq!(joined["rewrittenQuery"], "");
     assert_eq!(joined["distinctType"], "None");
 }
+
+#[tokio::test]
+async fn an_aggregate_over_a_large_join_holds_no_rows() {
+    let emulator = meridian_emulator::Emulator::builder()
+        .memory_budget(meridian_emulator::MIN_MEMORY_BUDGET)
+        .start()
+        .await
+        .unwrap();
+    let client = TestClient::new(emulator.key());
+    let base = emulator.global_endpoint();
+    setup(&client, &base).await;
+    for i in 0..10 {
+        let doc = json!({"id": format!("i{i}"), "pk": "p", "a": (0..100).collect::<Vec<_>>()});
+        create(&client, &base, doc).await;
+    }
+    // 100,000 joined rows: held, they would be past the 4 MiB budget; counted, they are not.
+    let count = query(
+        &client,
+        &base,
+        json!({"query": "SELECT VALUE COUNT(1) FROM c JOIN x IN c.a JOIN y IN c.a"}),
+        &[CROSS],
+    )
+    .await;
+    assert_eq!(documents(&count), vec![json!(100_000)]);
+    let grouped = query(
+        &client,
+        &base,
+        json!({"query": "SELECT VALUE MAX(x * y) FROM c JOIN x IN c.a JOIN y IN c.a GROUP BY c.id"}),
+        &[CROSS],
+    )
+    .await;
+    assert_eq!(documents(&grouped), vec![json!(99 * 99); 10]);
+    // Rows a query must keep (to order them) are still charged, and refused past it.
+    let ordered = query(
+        &client,
+        &base,
+        json!({"query": "SELECT VALUE x FROM c JOIN x IN c.a JOIN y IN c.a ORDER BY x"}),
+        &[CROSS],
+    )
+    .await;
+    assert!(
+        ordered.status == 413 || ordered.status == 429,
+        "{}",
+        ordered.status
+    );
+    emulator.shutdown().await;
+}
