@@ -144,7 +144,7 @@ impl<'a> Groups<'a> {
                 Some(&at) => at,
                 None => {
                     // A new group holds its row (and its key) until the query ends.
-                    let slots = row.len() * std::mem::size_of::<Val<'_>>() + key.len();
+                    let slots = std::mem::size_of_val(row) + key.len();
                     work.hold_bytes(slots);
                     work.charge(u64::try_from(slots / BYTES_PER_UNIT).unwrap_or(u64::MAX));
                     self.index.insert(key, self.groups.len());
