@@ -189,15 +189,16 @@ impl QuerySpec {
             .map_err(|error| work.refusal().unwrap_or_else(|| query_error(error)))
     }
 
-    /// The service's refusals for this request: `container` is the container's resource
-    /// (its indexing policy), `cross_partition` whether the request fans out itself.
+    /// The service's refusals for this request: `composite_indexes` is the container's
+    /// `indexingPolicy.compositeIndexes` (null without), `cross_partition` whether the
+    /// request fans out itself.
     pub(crate) fn check_request(
         &self,
-        container: &Value,
+        composite_indexes: &Value,
         cross_partition: bool,
     ) -> Result<(), ApiError> {
         let query = parser::parse(&self.text, &self.params).map_err(query_error)?;
-        rules::check(&query, container, cross_partition)
+        rules::check(&query, composite_indexes, cross_partition)
     }
 
     /// Refuses a plan request for features the client says it lacks

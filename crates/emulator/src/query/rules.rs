@@ -7,20 +7,17 @@ use serde_json::Value;
 use super::ast::{Expr, Query, Select};
 use crate::api_error::ApiError;
 
-/// Refuses `query` as the service would for this `container` resource; `cross_partition`
-/// when the request fans out itself (no partition key, no range id).
-pub(crate) fn check(
-    query: &Query,
-    container: &Value,
-    cross_partition: bool,
-) -> Result<(), ApiError> {
+/// Refuses `query` as the service would for a container with these `indexes`
+/// (`indexingPolicy.compositeIndexes`); `cross_partition` when the request fans out itself
+/// (no partition key, no range id).
+pub(crate) fn check(query: &Query, indexes: &Value, cross_partition: bool) -> Result<(), ApiError> {
     let value_aggregate = matches!(query.select, Select::Value(Expr::Aggregate(..)));
     if cross_partition && query.aggregates_only() && !value_aggregate {
         return Err(ApiError::bad_request(
             "Cross partition query only supports 'VALUE <AggregateFunction>' for aggregates.",
         ));
     }
-    if query.order_by.len() > 1 && !has_composite_index(query, container) {
+    if query.order_by.len() > 1 && !has_composite_index(query, indexes) {
         return Err(ApiError::bad_request(
             "The order by query does not have a corresponding composite index that it can be served from.",
         ));
@@ -30,7 +27,7 @@ pub(crate) fn check(
 
 /// Whether the container's `indexingPolicy.compositeIndexes` holds one with the query's
 /// `ORDER BY` paths in order, each with its direction (or every direction reversed).
-fn has_composite_index(query: &Query, container: &Value) -> bool {
+fn has_composite_index(query: &Query, indexes: &Value) -> bool {
     let Some(keys) = query
         .order_by
         .iter()
@@ -39,10 +36,7 @@ fn has_composite_index(query: &Query, container: &Value) -> bool {
     else {
         return false;
     };
-    let indexes = container
-        .pointer("/indexingPolicy/compositeIndexes")
-        .and_then(Value::as_array);
-    indexes.into_iter().flatten().any(|index| {
+    indexes.as_array().into_iter().flatten().any(|index| {
         let Some(index) = index.as_array() else {
             return false;
         };
