@@ -40,8 +40,10 @@ fn text(headers: &HeaderMap, name: &str) -> Option<String> {
 impl ResponseMetadata {
     /// Takes the per-response fields from `headers`.
     pub(crate) fn record_response(&mut self, headers: &HeaderMap) {
-        self.request_charge = text(headers, "x-ms-request-charge")
-            .and_then(|v| v.parse::<f64>().ok())
+        self.request_charge = headers
+            .get("x-ms-request-charge")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<f64>().ok())
             .filter(|c| c.is_finite() && *c >= 0.0)
             .unwrap_or(0.0);
         self.session_token = text(headers, "x-ms-session-token");

@@ -7,7 +7,7 @@
 //! that LSN answers 404/1002 and the read moves on (next region, then the write region).
 
 use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use http::HeaderMap;
 
@@ -23,7 +23,7 @@ const MAX_CONTAINERS: usize = 4 * 1024;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct SessionUse {
     /// The container link, `dbs/{db}/colls/{coll}`.
-    pub(crate) container: String,
+    pub(crate) container: Arc<str>,
     /// Send the container's token (reads under session consistency).
     pub(crate) send: bool,
 }
