@@ -23,7 +23,8 @@ pub struct PartitionKey(Value);
 impl PartitionKey {
     /// The header value.
     pub(crate) fn header(&self) -> String {
-        json!([self.0]).to_string()
+        // `[value]`, serialized from a borrow: no copy of the value first.
+        serde_json::to_string(&[&self.0]).unwrap_or_default()
     }
 }
 

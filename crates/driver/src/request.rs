@@ -44,12 +44,14 @@ pub(crate) struct Target {
 
 impl Target {
     fn new(resource_type: &'static str, resource_link: String, segments: &[&str]) -> Self {
-        let mut path = String::new();
+        let mut path = String::with_capacity(resource_link.len() + 8);
         for (i, segment) in segments.iter().enumerate() {
             if i > 0 {
                 path.push('/');
             }
-            path.extend(utf8_percent_encode(segment, SEGMENT));
+            for chunk in utf8_percent_encode(segment, SEGMENT) {
+                path.push_str(chunk);
+            }
         }
         Self {
             resource_type,
@@ -84,11 +86,11 @@ impl Target {
     }
 
     pub(crate) fn item(db: &str, coll: &str, id: &str) -> Self {
-        Self::new(
-            "docs",
-            format!("dbs/{db}/colls/{coll}/docs/{id}"),
-            &["dbs", db, "colls", coll, "docs", id],
-        )
+        let mut link = String::with_capacity(20 + db.len() + coll.len() + id.len());
+        for part in ["dbs/", db, "/colls/", coll, "/docs/", id] {
+            link.push_str(part);
+        }
+        Self::new("docs", link, &["dbs", db, "colls", coll, "docs", id])
     }
 
     pub(crate) fn url(&self, endpoint: &Endpoint) -> String {

@@ -134,11 +134,14 @@ impl Drop for Bench {
     }
 }
 
-/// What a read allocates beyond the floor's: the response metadata the driver returns
-/// (activity id, session token, etag and the item response's copy, the regions tried),
-/// the operation (its target's link and path, its header list with the partition key) and
-/// the session token it sends. Anything more is waste on the hot path.
-const DRIVER_EXTRA: u64 = 8;
+/// How many allocations a read may make beyond the floor's. The driver allocates what it
+/// returns and keeps (the response metadata: activity id, session token, etag; the regions
+/// tried) and what an operation needs (its target, its partition-key header, the session
+/// token it sends), and saves about as many where the floor is careless (it formats the
+/// date, the string to sign and the signature on the heap): measured equal, 51 and 51.
+/// The slack of two is for allocations whose count depends on timing (a timer level, a
+/// pool's list growing), not for waste.
+const DRIVER_EXTRA: u64 = 2;
 
 #[test]
 fn a_read_on_the_happy_path_allocates_only_its_buffers() {
