@@ -1,20 +1,22 @@
-//! Point reads by the driver against the floor (the testkit's `BareClient`: sign, send, read
-//! the body, parse it), for counting the client's instructions per read under callgrind —
-//! the measure of §10 of `benches/RESULTS.md` that does not move with the machine's load.
+//! Point reads and upserts by the driver against the floor (the testkit's `BareClient`:
+//! sign, send, read the body, parse it), for counting the client's instructions per
+//! operation under callgrind — the measure of §10 of `benches/RESULTS.md` that does not move
+//! with the machine's load.
 //!
 //! ```sh
-//! cargo build --release -p meridian-benches --example read_instructions
-//! for mode in floor meridian; do
-//!   valgrind --tool=callgrind --collect-atstart=no --toggle-collect='*measured_reads*' \
-//!     --callgrind-out-file=target/callgrind.$mode target/release/examples/read_instructions $mode
-//! done
-//! callgrind_annotate target/callgrind.meridian | head -30
+//! cargo build --release -p meridian-benches --example point_instructions
+//! for op in read upsert; do for client in floor meridian; do
+//!   valgrind --tool=callgrind --collect-atstart=no --toggle-collect='*measured_ops*' \
+//!     --callgrind-out-file=target/callgrind.$op.$client \
+//!     target/release/examples/point_instructions $client $op
+//! done; done
+//! callgrind_annotate target/callgrind.read.meridian | head -30
 //! ```
 //!
 //! The emulator runs on a thread of its own; the client on a current-thread runtime on the
-//! main thread, so everything the client does for a read (hyper's connection task too) runs
-//! inside `measured_reads`, and only that is counted. Set-up (container, item, warm-up
-//! reads) is not. Without valgrind it prints the wall time.
+//! main thread, so everything the client does for an operation (hyper's connection task
+//! too) runs inside `measured_ops`, and only that is counted. Set-up (container, item,
+//! warm-up) is not. Without valgrind it prints the wall time.
 
 use std::time::{Duration, Instant};
 
@@ -23,7 +25,7 @@ use meridian_emulator::Emulator;
 use meridian_testkit::BareClient;
 use serde::{Deserialize, Serialize};
 
-const READS: u64 = 1_000;
+const OPERATIONS: u64 = 1_000;
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Order {
@@ -33,28 +35,44 @@ struct Order {
 }
 
 #[inline(never)]
-fn measured_reads(rt: &tokio::runtime::Runtime, floor: bool, bare: &BareClient, c: &Container) {
+fn measured_ops(
+    rt: &tokio::runtime::Runtime,
+    floor: bool,
+    upsert: bool,
+    bare: &BareClient,
+    c: &Container,
+) {
     rt.block_on(async {
-        for _ in 0..READS {
-            let order: Order = if floor {
-                bare.read("p", "o1").await
-            } else {
-                c.read_item::<Order>("p", "o1")
-                    .await
-                    .expect("the item is there")
-                    .item
-            };
-            assert_eq!(order.total, 42);
+        for _ in 0..OPERATIONS {
+            one(floor, upsert, bare, c).await;
         }
     });
 }
 
+async fn one(floor: bool, upsert: bool, bare: &BareClient, c: &Container) {
+    let sent = Order {
+        id: "o1".into(),
+        pk: "p".into(),
+        total: 42,
+    };
+    let order: Order = match (floor, upsert) {
+        (true, false) => bare.read("p", "o1").await,
+        (true, true) => bare.upsert("p", &sent).await,
+        (false, false) => c.read_item("p", "o1").await.expect("the item").item,
+        (false, true) => c.upsert_item("p", &sent).await.expect("the upsert").item,
+    };
+    assert_eq!(order.total, 42);
+}
+
 fn main() {
-    let floor = match std::env::args().nth(1).as_deref() {
-        Some("floor") => true,
-        Some("meridian") => false,
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (floor, upsert) = match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
+        ["floor", "read"] => (true, false),
+        ["floor", "upsert"] => (true, true),
+        ["meridian", "read"] => (false, false),
+        ["meridian", "upsert"] => (false, true),
         _ => {
-            eprintln!("usage: read_instructions floor|meridian");
+            eprintln!("usage: point_instructions floor|meridian read|upsert");
             std::process::exit(2);
         }
     };
@@ -110,16 +128,13 @@ fn main() {
     // Warm-up, not counted: connections open, the session token known.
     rt.block_on(async {
         for _ in 0..20 {
-            let _: Order = bare.read("p", "o1").await;
-            let _ = container.read_item::<Order>("p", "o1").await;
+            one(floor, upsert, &bare, &container).await;
         }
     });
     let started = Instant::now();
-    measured_reads(&rt, floor, &bare, &container);
+    measured_ops(&rt, floor, upsert, &bare, &container);
     println!(
-        "{} reads ({}): {:?}",
-        READS,
-        if floor { "floor" } else { "meridian" },
+        "{OPERATIONS} operations ({args:?}): {:?}",
         started.elapsed()
     );
     rt.block_on(runtime.shutdown());
