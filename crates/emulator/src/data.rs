@@ -6,6 +6,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value, json};
 
+use crate::change_history::History;
 use crate::replication::{Change, Log, Replication};
 
 /// A service-style error: status, optional sub-status, `code` and `message`.
@@ -91,6 +92,9 @@ pub(crate) struct Container {
     pub(crate) lsn: u64,
     /// Recent item writes, for regions that have not seen them yet.
     pub(crate) log: Log,
+    /// Every version and delete, kept for the full-fidelity change feed when the
+    /// container's `changeFeedPolicy` asks for it.
+    pub(crate) history: History,
 }
 
 /// A container's items by (partition key as canonical JSON, id), each shared; ordered by
@@ -104,6 +108,8 @@ pub(crate) struct ItemRequest {
     pub(crate) partition_key: Option<String>,
     /// `If-Match`.
     pub(crate) if_match: Option<String>,
+    /// `If-None-Match` (`*`, or an etag).
+    pub(crate) if_none_match: Option<String>,
     /// `x-ms-documentdb-is-upsert: true`.
     pub(crate) upsert: bool,
 }
@@ -262,6 +268,7 @@ impl DataStore {
                 items: ItemMap::new(),
                 lsn: 0,
                 log: Log::default(),
+                history: History::for_container(&resource),
             },
         );
         Ok((201, Some(resource)))
@@ -273,15 +280,26 @@ impl DataStore {
 }
 
 impl Container {
-    /// Applies one item write (`None` deletes), counts it in the LSN and logs it for
-    /// replication.
-    pub(crate) fn record(&mut self, key: (String, String), after: Option<Value>) {
-        let after = after.map(Arc::new);
+    /// Applies one item write (`None` deletes), counts it in the LSN, stamps the item with
+    /// it (`_lsn`: the change feed orders items by it, and a region's view carries it) and
+    /// logs it for replication and for the full-fidelity feed. Returns the item as stored.
+    pub(crate) fn record(&mut self, key: (String, String), after: Option<Value>) -> Option<Value> {
+        self.lsn += 1;
+        let lsn = self.lsn;
+        let after = after.map(|mut value| {
+            if let Value::Object(map) = &mut value {
+                map.insert("_lsn".into(), json!(lsn));
+            }
+            Arc::new(value)
+        });
         let before = match &after {
             Some(value) => self.items.insert(key.clone(), Arc::clone(value)),
             None => self.items.remove(&key),
         };
-        self.lsn += 1;
+        self.history
+            .record(lsn, &key, before.as_ref(), after.as_ref());
+        let stored = after.as_deref().cloned();
         self.log.record(Change { key, before, after });
+        stored
     }
 }

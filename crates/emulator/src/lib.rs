@@ -46,6 +46,8 @@ pub mod auth;
 pub mod binary;
 mod budget;
 mod builder;
+mod change_feed;
+mod change_history;
 mod consistency;
 mod counters;
 mod data;
