@@ -50,6 +50,7 @@ mod change_feed;
 mod change_history;
 mod consistency;
 mod counters;
+mod cursor;
 mod data;
 mod emulator;
 mod faults;

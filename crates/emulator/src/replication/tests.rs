@@ -19,6 +19,7 @@ fn container() -> Container {
         items: crate::data::ItemMap::new(),
         lsn: 0,
         log: Log::default(),
+        history: crate::change_history::History::default(),
     }
 }
 

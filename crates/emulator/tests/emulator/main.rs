@@ -11,6 +11,7 @@ mod cli;
 mod client;
 mod conditional;
 mod conn;
+mod continuations;
 mod data_plane;
 mod faults;
 mod feeds;
