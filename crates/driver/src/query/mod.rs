@@ -29,6 +29,7 @@ use serde_json::Value;
 use crate::container::{Container, PartitionKey};
 use crate::error::DriverError;
 use exec::Engine;
+pub(crate) use source::{range_ids, results};
 
 /// A SQL query with its parameters and options.
 ///
