@@ -118,20 +118,11 @@ impl ChangeFeedRequest {
                 ));
             }
         };
-        let scope = match (
-            header(headers, "x-ms-documentdb-partitionkey"),
-            header(headers, "x-ms-documentdb-partitionkeyrangeid"),
-        ) {
-            (Some(pk), _) => Scope::Partition(pk.to_string()),
-            (None, None | Some("0")) => Scope::All,
-            (None, Some(range)) => {
-                return Err(ApiError::new(
-                    410,
-                    "Gone",
-                    format!("partition key range {range:?} does not exist"),
-                )
-                .with_sub_status(1002));
-            }
+        // A range id is accepted as queries accept it: the container has one range, and
+        // every range id reads it whole.
+        let scope = match header(headers, "x-ms-documentdb-partitionkey") {
+            Some(pk) => Scope::Partition(pk.to_string()),
+            None => Scope::All,
         };
         Ok(Some(Self {
             mode,

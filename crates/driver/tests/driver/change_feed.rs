@@ -1,14 +1,16 @@
 //! The change feed and conditional reads against the in-process emulator.
 //!
-//! The emulator serves one partition key range per container, so the whole-container
-//! feed here has one source; the driver reads however many ranges `…/pkranges` lists
-//! (its merged continuation holds one etag per range).
+//! The emulator serves one partition key range per container. The driver reads however
+//! many ranges `…/pkranges` lists, one source each with its own etag in the merged
+//! continuation: a fault rule makes the emulator list two ranges (each of which it
+//! answers with the whole container, as it answers queries), so every change comes once
+//! per range.
 
 use std::collections::BTreeSet;
 
 use futures_util::TryStreamExt;
 use meridian_driver::{ChangeFeedOptions, ChangeFeedPage, Container, ReadOptions, ReadOutcome};
-use meridian_emulator::Emulator;
+use meridian_emulator::{Emulator, FaultAction, FaultRule};
 use serde_json::{Value, json};
 
 use crate::{driver, quiet_runtime};
@@ -122,6 +124,41 @@ async fn driver_change_feed_streams_every_change_once_across_ranges() {
         refused,
         Err(meridian_driver::DriverError::Config(_))
     ));
+
+    // Two ranges listed: each read in turn from its own etag, each change once per range.
+    let range = |id: &str, min: &str, max: &str| json!({"id": id, "minInclusive": min, "maxExclusive": max, "parents": [], "status": "online"});
+    let mut rule = FaultRule::on_class(
+        "containers",
+        FaultAction::Body {
+            status: 200,
+            body: json!({"_rid": "r", "PartitionKeyRanges": [range("0", "", "80"), range("1", "80", "FF")], "_count": 2}),
+        },
+    );
+    rule.when.path_prefix = Some("/dbs/shop/colls/orders/pkranges".into());
+    emulator.add_fault(rule).unwrap();
+    let pages = drain(
+        &orders,
+        ChangeFeedOptions::from_beginning().max_item_count(4),
+    )
+    .await;
+    let seen = ids(&pages);
+    assert_eq!(seen.len(), 14, "seven items, once per range: {seen:?}");
+    let once: BTreeSet<&String> = seen.iter().collect();
+    assert_eq!(once.len(), 7);
+    assert!(
+        once.iter()
+            .all(|id| seen.iter().filter(|s| s == id).count() == 2)
+    );
+    // Resumed after the first page: range 0 goes on after its 4, range 1 from the start.
+    let first = ChangeFeedOptions::from_continuation(&pages[0].continuation);
+    assert_eq!(ids(&drain(&orders, first).await).len(), 14 - 4);
+    let last = ChangeFeedOptions::from_continuation(&pages.last().unwrap().continuation);
+    assert_eq!(drain(&orders, last).await.len(), 1, "both ranges drained");
+    assert_eq!(
+        emulator.faults()[0].hits,
+        1,
+        "listed once, then kept in the token"
+    );
     emulator.shutdown().await;
 }
 

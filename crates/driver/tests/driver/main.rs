@@ -12,6 +12,7 @@ mod lifetimes;
 mod operations;
 mod order;
 mod query;
+mod resume;
 mod rotation;
 mod session;
 mod sharing;
