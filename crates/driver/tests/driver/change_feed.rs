@@ -8,7 +8,7 @@
 
 use std::collections::BTreeSet;
 
-use futures_util::TryStreamExt;
+use futures_util::{StreamExt, TryStreamExt};
 use meridian_driver::{ChangeFeedOptions, ChangeFeedPage, Container, ReadOptions, ReadOutcome};
 use meridian_emulator::{Emulator, FaultAction, FaultRule};
 use serde_json::{Value, json};
@@ -16,8 +16,13 @@ use serde_json::{Value, json};
 use crate::{driver, quiet_runtime};
 
 async fn drain(orders: &Container, options: ChangeFeedOptions) -> Vec<ChangeFeedPage<Value>> {
-    let pages: Vec<ChangeFeedPage<Value>> =
-        orders.change_feed(options).try_collect().await.unwrap();
+    // At most 50 pages: a feed that never drains fails here rather than running on.
+    let pages: Vec<ChangeFeedPage<Value>> = orders
+        .change_feed(options)
+        .take(50)
+        .try_collect()
+        .await
+        .unwrap();
     let (last, rest) = pages.split_last().expect("at least the drained page");
     assert!(
         last.drained && last.items.is_empty(),
