@@ -43,7 +43,7 @@ async fn a_cross_partition_order_by_query_resumes_from_its_continuation() {
         let query = Query::new("SELECT * FROM c ORDER BY c.total DESC").max_item_count(2);
         let mut pages = orders.query::<Value>(query).pages();
         let first = pages.next().await.unwrap().unwrap();
-        assert_eq!(totals(&[first.clone()]), [70, 60]);
+        assert_eq!(totals(std::slice::from_ref(&first)), [70, 60]);
         token = first.continuation.expect("more remain");
         let mut all = orders
             .query::<Value>(Query::new("SELECT * FROM c").max_item_count(4))
