@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use crate::budget::json_len;
-use crate::change_history::Version;
+use crate::change_history::{Key, Version};
 use crate::data::{ApiError, DataStore, ItemMap, partition_key};
 use crate::feed::{DEFAULT_PAGE, MAX_PAGE, MAX_PAGE_BYTES, Page, Scope, rid};
 
@@ -133,11 +133,9 @@ impl ChangeFeedRequest {
     }
 }
 
-/// One change the feed may show: its LSN, time, partition key (canonical JSON) and body.
+/// One change the feed shows: its LSN and body.
 struct Change {
     lsn: u64,
-    ts: u64,
-    pk: String,
     body: Arc<Value>,
 }
 
@@ -149,6 +147,8 @@ fn u64_field(item: &Value, field: &str) -> u64 {
 /// region's persistent item map, or of the kept versions) and then served without it.
 pub(crate) struct ChangeView {
     items: ItemMap,
+    /// The LSN index, when the region sees every write (else the items are scanned).
+    index: Option<imbl::OrdMap<u64, Key>>,
     versions: Vec<Version>,
     /// The LSN the region has reached.
     reached: u64,
@@ -168,6 +168,8 @@ impl ChangeView {
     ) -> Result<Self, ApiError> {
         let container = data.container(db, coll)?;
         let reached = data.replication.region_lsn(container, region, now);
+        // A region that sees every write reads the container's LSN index.
+        let index = (reached == container.lsn).then(|| container.history.index());
         let (items, versions) = match request.mode {
             Mode::LatestVersion => (
                 data.replication.region_items(container, region, now),
@@ -184,6 +186,7 @@ impl ChangeView {
         };
         Ok(Self {
             items,
+            index,
             versions,
             reached,
             rid: rid(&container.resource),
@@ -198,31 +201,6 @@ impl ChangeView {
         };
         let reached = self.reached;
         let in_scope = |pk: &str| only.as_deref().is_none_or(|only| only == pk);
-        let candidates: Vec<Change> = match request.mode {
-            Mode::LatestVersion => self
-                .items
-                .iter()
-                .filter(|((pk, _), _)| in_scope(pk))
-                .map(|((pk, _), item)| Change {
-                    lsn: u64_field(item, "_lsn"),
-                    ts: u64_field(item, "_ts"),
-                    pk: pk.clone(),
-                    body: Arc::clone(item),
-                })
-                .collect(),
-            Mode::AllVersions => self
-                .versions
-                .into_iter()
-                // A lagging region shows the writes it has reached.
-                .filter(|v| v.lsn <= reached && in_scope(&v.key.0))
-                .map(|v| Change {
-                    lsn: v.lsn,
-                    ts: v.ts,
-                    pk: v.key.0.clone(),
-                    body: Arc::new(v.entry()),
-                })
-                .collect(),
-        };
         let after = match request.start {
             Start::Beginning | Start::Since(_) => 0,
             Start::Now => reached,
@@ -232,10 +210,44 @@ impl ChangeView {
             Start::Since(ts) => ts,
             _ => 0,
         };
-        let mut fresh: Vec<Change> = candidates
-            .into_iter()
-            .filter(|c| c.lsn > after && c.ts >= since && in_scope(&c.pk))
-            .collect();
+        // Only what is new is kept (and, for full fidelity, rendered).
+        let new = |lsn: u64, ts: u64| lsn > after && ts >= since;
+        let mut fresh: Vec<Change> = match (request.mode, &self.index) {
+            // From the index: in LSN order, one past the page (to tell a cut page).
+            (Mode::LatestVersion, Some(index)) => index
+                .range(after.saturating_add(1)..)
+                .filter(|(_, key)| in_scope(&key.0))
+                .filter_map(|(lsn, key)| {
+                    let item = self.items.get(key)?;
+                    new(*lsn, u64_field(item, "_ts")).then(|| Change {
+                        lsn: *lsn,
+                        body: Arc::clone(item),
+                    })
+                })
+                .take(request.page.saturating_add(1))
+                .collect(),
+            (Mode::LatestVersion, None) => self
+                .items
+                .iter()
+                .filter(|((pk, _), item)| {
+                    in_scope(pk) && new(u64_field(item, "_lsn"), u64_field(item, "_ts"))
+                })
+                .map(|(_, item)| Change {
+                    lsn: u64_field(item, "_lsn"),
+                    body: Arc::clone(item),
+                })
+                .collect(),
+            (Mode::AllVersions, _) => self
+                .versions
+                .into_iter()
+                // A lagging region shows the writes it has reached.
+                .filter(|v| v.lsn <= reached && in_scope(&v.key.0) && new(v.lsn, v.ts))
+                .map(|v| Change {
+                    lsn: v.lsn,
+                    body: Arc::new(v.entry()),
+                })
+                .collect(),
+        };
         fresh.sort_by_key(|c| c.lsn);
         let total = fresh.len();
         let mut bytes = 0usize;

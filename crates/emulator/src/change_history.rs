@@ -1,6 +1,8 @@
-//! A container's history of item versions and deletes, for the full-fidelity change feed
-//! (`A-IM: Full-Fidelity Feed`, "all versions and deletes"): kept only when the
-//! container's `changeFeedPolicy` has a retention (as the service keeps it only then), and
+//! A container's change history: the index of its items by the LSN of their last write
+//! (the latest-version change feed reads it from a continuation on, instead of scanning
+//! every item), and the item versions and deletes for the full-fidelity change feed
+//! (`A-IM: Full-Fidelity Feed`, "all versions and deletes"), kept only when the
+//! container's `changeFeedPolicy` has a retention (as the service keeps them only then) and
 //! capped at [`HISTORY_LIMIT`] versions, the oldest leaving first.
 
 use std::collections::VecDeque;
@@ -23,11 +25,21 @@ pub(crate) struct Version {
     pub(crate) ts: u64,
 }
 
-/// A container's history (empty and unused unless its policy has a retention).
+/// A container's history: the LSN index, and the versions when its policy has a retention.
 #[derive(Debug, Default)]
 pub(crate) struct History {
     enabled: bool,
     versions: VecDeque<Version>,
+    /// The LSN of each item's last write → its key (persistent: a feed clones it cheaply).
+    by_lsn: imbl::OrdMap<u64, Key>,
+}
+
+/// An item's key: (partition key as canonical JSON, id).
+pub(crate) type Key = (String, String);
+
+/// The `_lsn` an item was stamped with.
+pub(crate) fn lsn_of(item: &Value) -> Option<u64> {
+    item.get("_lsn").and_then(Value::as_u64)
 }
 
 impl History {
@@ -40,7 +52,7 @@ impl History {
             .unwrap_or(0);
         Self {
             enabled: retention > 0,
-            versions: VecDeque::new(),
+            ..Self::default()
         }
     }
 
@@ -49,7 +61,7 @@ impl History {
         self.enabled
     }
 
-    /// Keeps one write (when enabled), dropping the oldest past the cap.
+    /// Indexes one write and keeps it (when enabled), dropping the oldest past the cap.
     pub(crate) fn record(
         &mut self,
         lsn: u64,
@@ -57,6 +69,12 @@ impl History {
         before: Option<&Arc<Value>>,
         after: Option<&Arc<Value>>,
     ) {
+        if let Some(old) = before.and_then(|b| lsn_of(b)) {
+            self.by_lsn.remove(&old);
+        }
+        if after.is_some() {
+            self.by_lsn.insert(lsn, key.clone());
+        }
         if !self.enabled {
             return;
         }
@@ -73,6 +91,23 @@ impl History {
             after: after.cloned(),
             ts,
         });
+    }
+
+    /// The LSN index (a clone sharing every node).
+    pub(crate) fn index(&self) -> imbl::OrdMap<u64, Key> {
+        self.by_lsn.clone()
+    }
+
+    /// Rebuilds the LSN index from `items`, after a write to them that bypassed
+    /// [`record`](Self::record) (a forced failover putting back older versions).
+    pub(crate) fn reindex<'a>(
+        &mut self,
+        items: impl IntoIterator<Item = (&'a Key, &'a Arc<Value>)>,
+    ) {
+        self.by_lsn = items
+            .into_iter()
+            .filter_map(|(key, item)| Some((lsn_of(item)?, key.clone())))
+            .collect();
     }
 
     /// The versions kept, oldest first (a clone sharing the item values).

@@ -300,6 +300,7 @@ impl Replication {
                 None => items.remove(key),
             };
         }
+        container.history.reindex(&container.items);
         let dropped = (before - container.log.entries.len()) as u64;
         container.lsn = container.lsn.saturating_sub(dropped);
         dropped

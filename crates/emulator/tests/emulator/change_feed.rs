@@ -290,3 +290,36 @@ async fn change_feed_in_a_lagging_region_shows_that_regions_view() {
     assert_eq!(caught_up.json()["Documents"][0]["n"], 2);
     assert_eq!(etag(&caught_up), "\"3\"");
 }
+
+#[tokio::test]
+async fn change_feed_after_a_forced_failover_shows_the_surviving_versions() {
+    let builder: EmulatorBuilder = Emulator::builder().regions(["West US", "East US"]);
+    let (emulator, client, _) = start_with_container(builder).await;
+    let west = emulator.region_endpoint("West US").unwrap();
+    let east = emulator.region_endpoint("East US").unwrap();
+    let items = Items::new(&client, &west, "p");
+    upsert(&items, "a", 1).await;
+    let admin = |path: &str, body: Value| {
+        let client = client.clone();
+        let url = admin_url(&emulator, path);
+        async move { client.admin(Method::POST, &url, Some(body)).await }
+    };
+    let lag = admin("replication", json!({"lag_ms": 60_000})).await;
+    assert_eq!(lag.status, 204);
+    upsert(&items, "a", 2).await;
+    upsert(&items, "b", 1).await;
+    let failover = admin(
+        "failover",
+        json!({"write_region": "East US", "mode": "forced"}),
+    )
+    .await;
+    assert!(failover.status.is_success(), "{:?}", failover.body);
+    // West's unreplicated writes are lost: a is back at its first version, b is gone.
+    let after = changes(&client, &east, &[]).await;
+    assert_eq!(ids(&after), ["a"]);
+    assert_eq!(after.json()["Documents"][0]["n"], 1);
+    upsert(&Items::new(&client, &east, "p"), "c", 1).await;
+    let next = changes(&client, &east, &[("if-none-match", &etag(&after))]).await;
+    assert_eq!(ids(&next), ["c"]);
+    assert_eq!(ids(&changes(&client, &east, &[]).await), ["a", "c"]);
+}
