@@ -19,6 +19,7 @@ use tokio::time::Instant;
 use crate::budget::json_len;
 use crate::change_history::{Key, Version};
 use crate::data::{ApiError, DataStore, ItemMap, partition_key};
+use crate::epk::EpkRange;
 use crate::feed::{DEFAULT_PAGE, MAX_PAGE, MAX_PAGE_BYTES, Page, Scope, rid};
 
 /// Which changes the feed shows.
@@ -48,6 +49,9 @@ pub(crate) struct ChangeFeedRequest {
     start: Start,
     page: usize,
     scope: Scope,
+    /// `x-ms-start-epk` / `x-ms-end-epk`: a range of the hash space (as the SDKs scope a
+    /// feed to a partition key or a feed range).
+    epk: Option<EpkRange>,
 }
 
 /// What the feed answers.
@@ -124,11 +128,22 @@ impl ChangeFeedRequest {
             Some(pk) => Scope::Partition(pk.to_string()),
             None => Scope::All,
         };
+        let epk = match (
+            header(headers, "x-ms-start-epk"),
+            header(headers, "x-ms-end-epk"),
+        ) {
+            (Some(start), Some(end)) => Some(EpkRange {
+                start: start.to_ascii_uppercase(),
+                end: end.to_ascii_uppercase(),
+            }),
+            _ => None,
+        };
         Ok(Some(Self {
             mode,
             start,
             page,
             scope,
+            epk,
         }))
     }
 }
@@ -167,6 +182,12 @@ impl ChangeView {
         request: &ChangeFeedRequest,
     ) -> Result<Self, ApiError> {
         let container = data.container(db, coll)?;
+        let version = container.resource.pointer("/partitionKey/version");
+        if request.epk.is_some() && version.and_then(Value::as_u64) != Some(2) {
+            return Err(ApiError::bad_request(
+                "x-ms-start-epk / x-ms-end-epk are served for hash V2 partition keys only (partitionKey.version 2)",
+            ));
+        }
         let reached = data.replication.region_lsn(container, region, now);
         // A region that sees every write reads the container's LSN index.
         let index = (reached == container.lsn).then(|| container.history.index());
@@ -200,7 +221,10 @@ impl ChangeView {
             Scope::Partition(header) => Some(partition_key(Some(header))?.0),
         };
         let reached = self.reached;
-        let in_scope = |pk: &str| only.as_deref().is_none_or(|only| only == pk);
+        let in_scope = |pk: &str| {
+            only.as_deref().is_none_or(|only| only == pk)
+                && request.epk.as_ref().is_none_or(|range| range.contains(pk))
+        };
         let after = match request.start {
             Start::Beginning | Start::Since(_) => 0,
             Start::Now => reached,

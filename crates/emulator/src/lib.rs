@@ -53,6 +53,7 @@ mod counters;
 mod cursor;
 mod data;
 mod emulator;
+mod epk;
 mod faults;
 mod feed;
 mod http;

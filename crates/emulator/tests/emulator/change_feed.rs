@@ -323,3 +323,47 @@ async fn change_feed_after_a_forced_failover_shows_the_surviving_versions() {
     assert_eq!(ids(&next), ["c"]);
     assert_eq!(ids(&changes(&client, &east, &[]).await), ["a", "c"]);
 }
+
+#[tokio::test]
+async fn change_feed_scoped_to_an_epk_range_sees_that_partition_key_only() {
+    let (_emulator, client, base) = start_with_container(Emulator::builder()).await;
+    let v2 = json!({"id": "v2", "partitionKey": {"paths": ["/pk"], "kind": "Hash", "version": 2}});
+    let url = format!("{base}dbs/db/colls");
+    assert_eq!(
+        client
+            .signed(Method::POST, &url, COLLECTIONS, Some(v2))
+            .await
+            .status,
+        201
+    );
+    let docs = || crate::client::Signed::new("docs", "dbs/db/colls/v2");
+    for (id, pk) in [("a", "p1"), ("b", "eu"), ("c", "p1")] {
+        let header = format!("[\"{pk}\"]");
+        let pk_header = [("x-ms-documentdb-partitionkey", header.as_str())];
+        let body = Some(json!({"id": id, "pk": pk}));
+        let url = format!("{base}dbs/db/colls/v2/docs");
+        let reply = client
+            .send(Method::POST, &url, Some(docs()), &pk_header, body)
+            .await
+            .unwrap();
+        assert_eq!(reply.status, 201);
+    }
+    // The effective partition key of "p1", as the SDKs compute it (hash V2).
+    let p1 = "062B23DEC15212F01B9A85F4E93A940C";
+    let scoped = [
+        INCREMENTAL,
+        ("x-ms-documentdb-partitionkeyrangeid", "0"),
+        ("x-ms-read-key-type", "EffectivePartitionKeyRange"),
+        ("x-ms-start-epk", p1),
+        ("x-ms-end-epk", p1),
+    ];
+    let url = format!("{base}dbs/db/colls/v2/docs");
+    let reply = client
+        .send(Method::GET, &url, Some(docs()), &scoped, None)
+        .await
+        .unwrap();
+    assert_eq!(ids(&reply), ["a", "c"]);
+    // A V1 container (no version) is refused rather than answered unscoped.
+    let v1 = changes(&client, &base, &scoped[1..]).await;
+    assert_eq!(v1.status, 400);
+}
