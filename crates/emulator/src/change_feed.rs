@@ -16,9 +16,10 @@ use http::HeaderMap;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
+use crate::api_error::ApiError;
 use crate::budget::json_len;
 use crate::change_history::{Key, Version};
-use crate::data::{ApiError, DataStore, ItemMap, partition_key};
+use crate::data::{DataStore, ItemMap, partition_key};
 use crate::epk::EpkRange;
 use crate::feed::{DEFAULT_PAGE, MAX_PAGE, MAX_PAGE_BYTES, Page, Scope, rid};
 
@@ -190,14 +191,14 @@ impl ChangeView {
         }
         let reached = data.replication.region_lsn(container, region, now);
         // A region that sees every write reads the container's LSN index.
-        let index = (reached == container.lsn).then(|| container.history.index());
+        let index = (reached == container.lsn).then(|| container.log.history.index());
         let (items, versions) = match request.mode {
             Mode::LatestVersion => (
                 data.replication.region_items(container, region, now),
                 Vec::new(),
             ),
-            Mode::AllVersions if container.history.enabled() => {
-                (ItemMap::new(), container.history.versions())
+            Mode::AllVersions if container.log.history.enabled() => {
+                (ItemMap::new(), container.log.history.versions())
             }
             Mode::AllVersions => {
                 return Err(ApiError::bad_request(

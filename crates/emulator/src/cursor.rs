@@ -10,8 +10,8 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 
+use crate::api_error::ApiError;
 use crate::budget::json_len;
-use crate::data::ApiError;
 use crate::feed::{FeedRequest, MAX_PAGE_BYTES, Page};
 use crate::query::Position;
 

@@ -6,64 +6,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value, json};
 
-use crate::change_history::History;
-use crate::replication::{Change, Log, Replication};
-
-/// A service-style error: status, optional sub-status, `code` and `message`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct ApiError {
-    pub(crate) status: u16,
-    pub(crate) sub_status: Option<u32>,
-    pub(crate) code: &'static str,
-    pub(crate) message: String,
-    /// `x-ms-retry-after-ms`, for answers a client should retry later (429).
-    pub(crate) retry_after_ms: Option<u64>,
-}
-
-impl ApiError {
-    pub(crate) fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            sub_status: None,
-            code,
-            message: message.into(),
-            retry_after_ms: None,
-        }
-    }
-
-    pub(crate) fn with_retry_after(mut self, ms: u64) -> Self {
-        self.retry_after_ms = Some(ms);
-        self
-    }
-
-    pub(crate) fn with_sub_status(mut self, sub_status: u32) -> Self {
-        self.sub_status = Some(sub_status);
-        self
-    }
-
-    pub(crate) fn not_found(what: &str) -> Self {
-        Self::new(404, "NotFound", format!("{what} does not exist"))
-    }
-
-    pub(crate) fn conflict(what: &str) -> Self {
-        Self::new(409, "Conflict", format!("{what} already exists"))
-    }
-
-    pub(crate) fn bad_request(message: impl Into<String>) -> Self {
-        Self::new(400, "BadRequest", message)
-    }
-
-    /// 413: a body, item or request over its size limit.
-    pub(crate) fn too_large(message: impl Into<String>) -> Self {
-        Self::new(413, "RequestEntityTooLarge", message)
-    }
-
-    pub(crate) fn precondition_failed(message: &str) -> Self {
-        Self::new(412, "PreconditionFailed", message)
-    }
-}
-
-pub(crate) type ApiResult = Result<(u16, Option<Value>), ApiError>;
+use crate::api_error::{ApiError, ApiResult};
+use crate::lag::Replication;
+use crate::write_log::{Change, Log};
 
 #[derive(Debug, Default)]
 pub(crate) struct DataStore {
@@ -90,11 +35,10 @@ pub(crate) struct Container {
     /// The container's log sequence number: grows by one with each item write and is
     /// returned in `x-ms-session-token` as `0:-1#{lsn}`.
     pub(crate) lsn: u64,
-    /// Recent item writes, for regions that have not seen them yet.
+    /// The write log: recent item writes, for regions that have not seen them yet, and
+    /// the change feed's history (its LSN index, and every version and delete when the
+    /// container's `changeFeedPolicy` asks for them).
     pub(crate) log: Log,
-    /// Every version and delete, kept for the full-fidelity change feed when the
-    /// container's `changeFeedPolicy` asks for it.
-    pub(crate) history: History,
 }
 
 /// A container's items by (partition key as canonical JSON, id), each shared; ordered by
@@ -267,8 +211,7 @@ impl DataStore {
                 partition_key_path: path[1..].split('/').map(str::to_string).collect(),
                 items: ItemMap::new(),
                 lsn: 0,
-                log: Log::default(),
-                history: History::for_container(&resource),
+                log: Log::for_container(&resource),
             },
         );
         Ok((201, Some(resource)))
@@ -296,10 +239,8 @@ impl Container {
             Some(value) => self.items.insert(key.clone(), Arc::clone(value)),
             None => self.items.remove(&key),
         };
-        self.history
-            .record(lsn, &key, before.as_ref(), after.as_ref());
         let stored = after.as_deref().cloned();
-        self.log.record(Change { key, before, after });
+        self.log.record(lsn, Change { key, before, after });
         stored
     }
 }

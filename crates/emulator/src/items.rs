@@ -8,9 +8,8 @@ use tokio::time::Instant;
 use crate::MAX_REQUEST_BODY;
 use crate::budget::json_len;
 
-use crate::data::{
-    ApiError, ApiResult, Container, DataStore, ItemRequest, id_of, object, partition_key, stamp,
-};
+use crate::api_error::{ApiError, ApiResult};
+use crate::data::{Container, DataStore, ItemRequest, id_of, object, partition_key, stamp};
 
 /// Where an item lives: its database, container and id.
 #[derive(Debug, Clone, Copy)]

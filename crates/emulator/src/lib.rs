@@ -41,7 +41,13 @@
 //! ```
 #![deny(missing_docs)]
 
+/// The README's program, compiled as a doctest.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctest;
+
 mod admin;
+mod api_error;
 pub mod auth;
 pub mod binary;
 mod budget;
@@ -54,6 +60,7 @@ mod cursor;
 mod data;
 mod emulator;
 mod epk;
+mod error;
 mod faults;
 mod feed;
 mod http;
@@ -61,8 +68,10 @@ mod idle;
 mod item_body;
 mod items;
 mod keys;
+mod lag;
 mod limits;
 mod listener;
+mod lock;
 mod patch;
 pub mod query;
 mod query_gate;
@@ -74,6 +83,7 @@ mod snapshot;
 mod state;
 mod tls;
 mod topology;
+mod write_log;
 
 pub use budget::{
     CONNECTION_MEMORY_LIMIT, DEFAULT_MEMORY_BUDGET, MemoryStats, REQUEST_MEMORY_LIMIT,
@@ -82,18 +92,19 @@ pub use budget::{
 pub use builder::{DEFAULT_IDLE_TIMEOUT, EmulatorBuilder, MIN_MEMORY_BUDGET};
 pub use consistency::Consistency;
 pub use counters::{Counters, ListenerCounters, OTHER_METHOD};
-pub use emulator::{Emulator, EmulatorError, WELL_KNOWN_KEY};
+pub use emulator::Emulator;
+pub use error::EmulatorError;
 pub use faults::{FaultAction, FaultLimit, FaultMatch, FaultRule, FaultStatus};
 pub use feed::MAX_PAGE_BYTES;
-pub use http::{API_VERSION, MAX_REQUEST_BODY};
-pub use keys::{AccountKeys, KeyKind, WELL_KNOWN_SECONDARY_KEY};
+pub use http::{
+    API_VERSION, MAX_REQUEST_BODY, SUB_STATUS_DATABASE_ACCOUNT_NOT_FOUND,
+    SUB_STATUS_WRITE_FORBIDDEN,
+};
+pub use keys::{AccountKeys, KeyKind, WELL_KNOWN_KEY, WELL_KNOWN_SECONDARY_KEY};
+pub use lag::{DEFAULT_REPLICATION_LOG_LIMIT, MAX_REPLICATION_LAG};
 pub use limits::{FALLBACK_MAX_CONNECTIONS, MAX_DEFAULT_CONNECTIONS, default_max_connections};
 pub use listener::MAX_CONCURRENT_STREAMS;
 pub use query_gate::QueryHold;
-pub use replication::{
-    DEFAULT_REPLICATION_LOG_LIMIT, FailoverMode, MAX_REPLICATION_LAG,
-    SUB_STATUS_READ_SESSION_NOT_AVAILABLE,
-};
+pub use replication::{FailoverMode, SUB_STATUS_READ_SESSION_NOT_AVAILABLE};
 pub use resource::{PathClass, Resource};
-pub use service::{SUB_STATUS_DATABASE_ACCOUNT_NOT_FOUND, SUB_STATUS_WRITE_FORBIDDEN};
 pub use topology::{MAX_REGION_NAME, RegionInfo, TopologyError};

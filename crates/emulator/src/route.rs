@@ -8,18 +8,20 @@ use http::{HeaderMap, HeaderValue, Method, Request, Response};
 use serde_json::Value;
 use tokio::time::Instant;
 
+use crate::api_error::{ApiError, ApiResult};
 use crate::budget::Charge;
 use crate::change_feed::{ChangeFeedRequest, ChangeView, Changes};
-use crate::data::{ApiError, ApiResult, DataStore, ItemRequest};
+use crate::data::{DataStore, ItemRequest};
 use crate::feed::{FeedRequest, Page, Scope, pkranges_etag};
 use crate::http::{Body, RequestBody, read_body, read_json, respond};
+use crate::http::{SUB_STATUS_DATABASE_ACCOUNT_NOT_FOUND, SUB_STATUS_WRITE_FORBIDDEN};
 use crate::items::ItemAt;
+use crate::lock::lock;
 use crate::query::QuerySpec;
 use crate::replication::{SUB_STATUS_READ_SESSION_NOT_AVAILABLE, session_lsn};
 use crate::resource::Resource;
-use crate::service::{SUB_STATUS_DATABASE_ACCOUNT_NOT_FOUND, SUB_STATUS_WRITE_FORBIDDEN};
 use crate::snapshot::Snapshot;
-use crate::state::{State, lock};
+use crate::state::State;
 use crate::topology::ListenerId;
 
 /// What a request does, as far as regions care: queries are reads even though they POST.

@@ -10,11 +10,12 @@ use std::sync::Arc;
 use serde_json::Value;
 use tokio::time::Instant;
 
+use crate::api_error::ApiError;
 use crate::budget::Charge;
 use crate::cursor::paginate;
-use crate::data::{ApiError, DataStore, ItemMap, partition_key};
+use crate::data::{DataStore, ItemMap, partition_key};
 use crate::feed::{FeedRequest, Page, Scope, rid};
-use crate::query::{Key, Position, QueryError, QuerySpec};
+use crate::query::{Key, Position, QuerySpec};
 use crate::state::State;
 
 /// One container's items as a region saw them at one instant.
@@ -114,11 +115,6 @@ pub(crate) async fn query(
         .map(|(position, row)| (position, Arc::new(row)))
         .collect();
     paginate(rows, feed, fingerprint, &rid, "Documents")
-}
-
-/// A refused query: 400 with the parser's or the budget's message.
-pub(crate) fn query_error(error: QueryError) -> ApiError {
-    ApiError::bad_request(error.to_string())
 }
 
 #[cfg(test)]

@@ -222,7 +222,7 @@ impl Feed {
     ) -> Result<(Option<Vec<Value>>, Option<String>), DriverError> {
         let (driver, db, coll, excluded) = self.container.parts();
         let mut operation = Operation::read(Target::items(db, coll))
-            .session(cursor.container.clone(), true)
+            .session(cursor.container.as_str().into(), true)
             .excluding(excluded)
             .header("a-im", "Incremental Feed");
         if let Some(pk) = &cursor.partition_key {

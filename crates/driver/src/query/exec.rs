@@ -106,7 +106,7 @@ impl Engine {
     fn operation(&self, method: Method, body: Option<Bytes>) -> Operation {
         let (_, db, coll, excluded) = self.container.parts();
         let mut operation = Operation::read(Target::items(db, coll))
-            .session(format!("dbs/{db}/colls/{coll}"), true)
+            .session(format!("dbs/{db}/colls/{coll}").into(), true)
             .excluding(excluded);
         operation.method = method;
         operation.body = body;

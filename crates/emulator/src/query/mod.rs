@@ -26,9 +26,8 @@ use serde_json::Value;
 
 use parser::Params;
 
+use crate::api_error::ApiError;
 use crate::budget::Charge;
-use crate::data::ApiError;
-use crate::snapshot::query_error;
 
 /// A query the emulator refuses: outside the subset, malformed, or badly parameterised.
 /// Answered on the wire as 400 `BadRequest` with this text as the message.
@@ -210,6 +209,11 @@ pub(crate) fn add_numbers(a: &Value, b: &Value) -> Option<Value> {
             sum.is_finite().then(|| expr::number(sum))
         }
     }
+}
+
+/// A refused query: 400 with the parser's or the budget's message.
+pub(crate) fn query_error(error: QueryError) -> ApiError {
+    ApiError::bad_request(error.to_string())
 }
 
 #[cfg(test)]

@@ -1,6 +1,9 @@
 //! Unit tests of the replication log: due times, pruning, token parsing.
 
+use std::time::Duration;
+
 use super::*;
+use crate::consistency::Consistency;
 
 #[test]
 fn session_tokens_parse_in_both_formats_and_garbage_is_none() {
@@ -19,7 +22,6 @@ fn container() -> Container {
         items: crate::data::ItemMap::new(),
         lsn: 0,
         log: Log::default(),
-        history: crate::change_history::History::default(),
     }
 }
 
