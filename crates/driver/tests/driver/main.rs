@@ -4,6 +4,7 @@
 
 mod accounts;
 mod api;
+mod change_feed;
 mod events;
 mod failover;
 mod hostile;
@@ -11,6 +12,7 @@ mod lifetimes;
 mod operations;
 mod order;
 mod query;
+mod resume;
 mod rotation;
 mod session;
 mod sharing;
