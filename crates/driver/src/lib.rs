@@ -39,6 +39,8 @@
 pub struct ReadmeDoctest;
 
 mod attempts;
+mod change_feed;
+mod conditional;
 mod container;
 mod credential;
 mod database;
@@ -58,6 +60,8 @@ mod signing;
 mod status;
 mod transport;
 
+pub use change_feed::{ChangeFeed, ChangeFeedOptions, ChangeFeedPage, ChangeFeedStart};
+pub use conditional::{NotModified, ReadOutcome};
 pub use container::{Container, ItemResponse, PartitionKey};
 pub use database::Database;
 pub use driver::{AccountConfig, Driver, DriverBuilder};

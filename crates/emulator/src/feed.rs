@@ -50,7 +50,7 @@ pub(crate) enum Scope {
 const CONTINUATION_PREFIX: &str = "meridian-offset:";
 
 impl FeedRequest {
-    fn page_size(&self) -> Result<usize, ApiError> {
+    pub(crate) fn page_size(&self) -> Result<usize, ApiError> {
         match self.max_item_count.as_deref().map(str::parse::<i64>) {
             None | Some(Ok(-1)) => Ok(DEFAULT_PAGE),
             Some(Ok(n)) if n > 0 => Ok(usize::try_from(n).unwrap_or(MAX_PAGE).min(MAX_PAGE)),

@@ -159,6 +159,7 @@ impl Replication {
                 None => items.remove(key),
             };
         }
+        container.log.history.reindex(&container.items);
         let dropped = (before - container.log.entries.len()) as u64;
         container.lsn = container.lsn.saturating_sub(dropped);
         dropped

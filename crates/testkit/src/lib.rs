@@ -12,10 +12,12 @@
 #[cfg(doctest)]
 pub struct ReadmeDoctest;
 
+mod bare;
 mod setup;
 mod wait;
 mod writer;
 
+pub use bare::BareClient;
 pub use setup::{
     create_database_and_container, default_driver, driver, driver_builder, driver_preferring,
     quiet_runtime, west_and_east,

@@ -149,6 +149,11 @@ impl Dedup {
         }
     }
 
+    /// Whether the query has `DISTINCT` (and so remembers what it returned).
+    pub(crate) fn active(&self) -> bool {
+        self.kind != Distinct::None
+    }
+
     /// Whether `value` is new (and so is returned). Objects compare by their fields.
     pub(crate) fn admit(&mut self, value: &Value) -> bool {
         match self.kind {

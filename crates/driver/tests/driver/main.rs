@@ -4,6 +4,7 @@
 
 mod accounts;
 mod api;
+mod change_feed;
 mod events;
 mod failover;
 mod hostile;
@@ -12,6 +13,7 @@ mod operations;
 mod order;
 mod query;
 mod query_sql;
+mod resume;
 mod rotation;
 mod session;
 mod sharing;

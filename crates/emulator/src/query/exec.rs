@@ -12,22 +12,35 @@ use super::QueryError;
 use super::ast::{Query, Select};
 use super::eval::{Scope, eval, order};
 use super::group::{Grouped, Groups};
+use super::position::{Key, Position};
 use super::value::Val;
 use super::work::{BYTES_PER_UNIT, Work, text_units};
 
-/// A row: one value per source of the query.
-type Row<'a> = Vec<Val<'a>>;
+/// One result and, at the top level, its position in the query's order.
+pub(crate) type Row = (Option<Position>, Value);
 
-/// Every result of `query` over `items`, in order; [`QueryError::Budget`] once `work` is
-/// spent.
+/// A row's bindings: one value per source of the query.
+type Bindings<'a> = Vec<Val<'a>>;
+
+/// A row the filter kept and, at the top level, its key: its item's, with the row's ordinal
+/// among that item's rows when the query joins (so every row has a position of its own).
+struct Kept<'a> {
+    row: Bindings<'a>,
+    key: Option<Key>,
+}
+
+/// Every result of `query` over `items` (each with its key, in key order), in order and
+/// with its position; [`QueryError::Budget`] once `work` is spent.
 pub(crate) fn run<'q, 'i: 'q>(
     query: &'q Query,
-    items: impl IntoIterator<Item = &'i Value>,
+    items: impl IntoIterator<Item = (&'i Key, &'i Value)>,
     work: &Work,
-) -> Result<Vec<Value>, QueryError> {
-    let rows = items
-        .into_iter()
-        .map(|item: &'i Value| -> Val<'q> { Cow::Borrowed(item) });
+) -> Result<Vec<Row>, QueryError> {
+    let rows = items.into_iter().map(
+        |(key, item): (&'i Key, &'i Value)| -> (Option<&'q Key>, Val<'q>) {
+            (Some(key), Cow::Borrowed(item))
+        },
+    );
     execute(query, rows, None, work)
 }
 
@@ -42,7 +55,9 @@ fn subquery<'a>(query: &'a Query, outer: &Scope<'_, 'a>) -> Option<Vec<Value>> {
         Some(Cow::Owned(Value::Array(items))) => items.into_iter().map(Cow::Owned).collect(),
         _ => Vec::new(),
     };
-    execute(query, elements.into_iter(), Some(outer), outer.work).ok()
+    let elements = elements.into_iter().map(|element| (None, element));
+    let rows = execute(query, elements, Some(outer), outer.work).ok()?;
+    Some(rows.into_iter().map(|(_, row)| row).collect())
 }
 
 /// The scope of `vars` (the query's sources) inside `outer`.
@@ -63,37 +78,64 @@ pub(crate) fn scope<'s, 'a>(
 
 fn execute<'a>(
     query: &'a Query,
-    firsts: impl Iterator<Item = Val<'a>>,
+    firsts: impl Iterator<Item = (Option<&'a Key>, Val<'a>)>,
     outer: Option<&Scope<'_, 'a>>,
     work: &Work,
-) -> Result<Vec<Value>, QueryError> {
+) -> Result<Vec<Row>, QueryError> {
     // Grouped queries fold each row into its group as it comes; others keep their rows.
     let mut groups =
         (!query.aggregates.is_empty() || !query.group_by.is_empty()).then(|| Groups::new(query));
-    let mut matched: Vec<Row<'a>> = Vec::new();
-    let mut sink = |row: &Row<'a>| match &mut groups {
-        Some(groups) => groups.add(row, &scope(row, outer, &[], work)),
-        None => {
-            let slots = row.len() * std::mem::size_of::<Val<'_>>() + std::mem::size_of::<Row<'_>>();
-            if work.hold_bytes(slots) {
-                matched.push(row.clone());
-            }
-            work.spent()
-        }
-    };
+    let mut kept: Vec<Kept<'a>> = Vec::new();
+    let mut positioned = false;
+    let joins = query.sources.len() > 1;
     let mut row = Vec::with_capacity(query.sources.len());
-    for first in firsts {
+    for (key, first) in firsts {
+        positioned |= key.is_some();
+        let mut ordinal = 0_u32;
+        let mut sink = |row: &Bindings<'a>| match &mut groups {
+            Some(groups) => groups.add(row, &scope(row, outer, &[], work)),
+            None => {
+                let key = key.map(|(pk, id)| match joins {
+                    true => (pk.clone(), format!("{id}\u{1}{ordinal:010}")),
+                    false => (pk.clone(), id.clone()),
+                });
+                ordinal = ordinal.saturating_add(1);
+                let text = key.as_ref().map_or(0, |(pk, id)| pk.len() + id.len());
+                let bytes = std::mem::size_of_val(row.as_slice()) + size_of::<Kept<'_>>() + text;
+                if work.hold_bytes(bytes) {
+                    kept.push(Kept {
+                        row: row.clone(),
+                        key,
+                    });
+                }
+                work.spent()
+            }
+        };
         row.push(first);
         expand(query, 1, &mut row, outer, work, &mut sink)?;
         row.clear();
         work.spent()?;
     }
 
-    let results: Vec<Grouped<'a>> = match groups {
-        Some(groups) => groups.finish(),
-        None => sort(query, matched, outer, work)?
-            .into_iter()
-            .map(|row| (row, Vec::new()))
+    let directions = query.order_by.iter().map(|(_, descending)| *descending);
+    let results: Vec<(Option<Position>, Grouped<'a>)> = match groups {
+        Some(groups) => (groups.finish().into_iter())
+            .map(|(key, grouped)| {
+                let position = positioned.then(|| Position {
+                    keys: Vec::new(),
+                    key: (String::new(), key),
+                });
+                (position, grouped)
+            })
+            .collect(),
+        None => (sort(query, kept, outer, work)?.into_iter())
+            .map(|(keys, kept)| {
+                let position = kept.key.map(|key| Position {
+                    keys: keys.into_iter().zip(directions.clone()).collect(),
+                    key,
+                });
+                (position, (kept.row, Vec::new()))
+            })
             .collect(),
     };
     let project_row = |(row, aggregates): &Grouped<'a>| {
@@ -105,20 +147,20 @@ fn execute<'a>(
     };
     if !query.distinct {
         let mut rows = Vec::new();
-        for result in window(query, results) {
-            rows.extend(project_row(&result)?);
+        for (position, result) in window(query, results) {
+            rows.extend(project_row(&result)?.map(|row| (position, row)));
         }
         return Ok(rows);
     }
     let mut seen = BTreeSet::new();
     let mut rows = Vec::new();
-    for result in &results {
-        if let Some(row) = project_row(result)? {
+    for (position, result) in results {
+        if let Some(row) = project_row(&result)? {
             // DISTINCT compares values: objects by their fields, whatever their order.
             let key = row.to_string();
             work.charge(text_units(key.len()));
             if seen.insert(key) {
-                rows.push(row);
+                rows.push((position, row));
             }
         }
     }
@@ -131,13 +173,13 @@ fn execute<'a>(
 fn expand<'a>(
     query: &'a Query,
     at: usize,
-    row: &mut Row<'a>,
+    row: &mut Bindings<'a>,
     outer: Option<&Scope<'_, 'a>>,
     work: &Work,
-    sink: &mut dyn FnMut(&Row<'a>) -> Result<(), QueryError>,
+    sink: &mut dyn FnMut(&Bindings<'a>) -> Result<(), QueryError>,
 ) -> Result<(), QueryError> {
     // Each row made costs its slots, so a cross product is bounded by the budget.
-    let slots = row.len() * std::mem::size_of::<Val<'_>>() + std::mem::size_of::<Row<'_>>();
+    let slots = std::mem::size_of_val(row.as_slice()) + size_of::<Bindings<'_>>();
     work.charge(u64::try_from(slots / BYTES_PER_UNIT + 1).unwrap_or(u64::MAX));
     work.spent()?;
     let Some(source) = query.sources.get(at) else {
@@ -167,31 +209,34 @@ fn expand<'a>(
     Ok(())
 }
 
+/// A kept row and its `ORDER BY` values.
+type Sorted<'a> = (Vec<Option<Value>>, Kept<'a>);
+
+/// The kept rows in the query's order, each with its `ORDER BY` values (none without
+/// `ORDER BY`: then the rows keep their order, the items' key order).
 fn sort<'a>(
     query: &'a Query,
-    rows: Vec<Row<'a>>,
+    rows: Vec<Kept<'a>>,
     outer: Option<&Scope<'_, 'a>>,
     work: &Work,
-) -> Result<Vec<Row<'a>>, QueryError> {
+) -> Result<Vec<Sorted<'a>>, QueryError> {
     if query.order_by.is_empty() {
-        return Ok(rows);
+        return Ok(rows.into_iter().map(|kept| (Vec::new(), kept)).collect());
     }
-    let mut keyed: Vec<(Vec<Option<Val<'a>>>, Row<'a>)> = Vec::with_capacity(rows.len());
+    let mut keyed: Vec<Sorted<'a>> = Vec::with_capacity(rows.len());
     // Each row's keys are held until the sort ends: charged as bytes copied.
-    let slots = query.order_by.len() * std::mem::size_of::<Option<Val<'_>>>();
+    let slots = query.order_by.len() * std::mem::size_of::<Option<Value>>();
     let slot_units = u64::try_from(slots / BYTES_PER_UNIT + 1).unwrap_or(u64::MAX);
-    for row in rows {
+    for kept in rows {
         work.charge(slot_units);
         let keys = {
-            let scope = scope(&row, outer, &[], work);
-            query
-                .order_by
-                .iter()
-                .map(|(k, _)| eval(k, &scope))
+            let scope = scope(&kept.row, outer, &[], work);
+            (query.order_by.iter())
+                .map(|(k, _)| eval(k, &scope).and_then(|v| work.own(v)))
                 .collect()
         };
         work.spent()?;
-        keyed.push((keys, row));
+        keyed.push((keys, kept));
     }
     // The comparisons are paid up front: n log n of them, each over every key.
     let n = keyed.len() as u64;
@@ -200,7 +245,7 @@ fn sort<'a>(
     work.spent()?;
     keyed.sort_by(|(a, _), (b, _)| {
         for ((left, right), (_, descending)) in a.iter().zip(b).zip(&query.order_by) {
-            let o = order(left.as_deref(), right.as_deref());
+            let o = order(left.as_ref(), right.as_ref());
             let o = if *descending { o.reverse() } else { o };
             if o != Ordering::Equal {
                 return o;
@@ -208,7 +253,7 @@ fn sort<'a>(
         }
         Ordering::Equal
     });
-    Ok(keyed.into_iter().map(|(_, row)| row).collect())
+    Ok(keyed)
 }
 
 /// `OFFSET`/`LIMIT` then `TOP`.

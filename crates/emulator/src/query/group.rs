@@ -100,7 +100,8 @@ impl Acc {
 pub(crate) struct Groups<'a> {
     query: &'a Query,
     index: BTreeMap<String, usize>,
-    groups: Vec<(Vec<Val<'a>>, Vec<Acc>)>,
+    /// Each group's key (canonical JSON of its `GROUP BY` values), row and accumulators.
+    groups: Vec<(String, Vec<Val<'a>>, Vec<Acc>)>,
 }
 
 impl<'a> Groups<'a> {
@@ -112,7 +113,9 @@ impl<'a> Groups<'a> {
             groups: Vec::new(),
         };
         if query.group_by.is_empty() {
-            groups.groups.push((Vec::new(), groups.accumulators()));
+            groups
+                .groups
+                .push((String::new(), Vec::new(), groups.accumulators()));
         }
         groups
     }
@@ -147,13 +150,13 @@ impl<'a> Groups<'a> {
                     let slots = std::mem::size_of_val(row) + key.len();
                     work.hold_bytes(slots);
                     work.charge(u64::try_from(slots / BYTES_PER_UNIT).unwrap_or(u64::MAX));
-                    self.index.insert(key, self.groups.len());
-                    self.groups.push((row.to_vec(), self.accumulators()));
+                    self.index.insert(key.clone(), self.groups.len());
+                    self.groups.push((key, row.to_vec(), self.accumulators()));
                     self.groups.len() - 1
                 }
             }
         };
-        let Some((_, accumulators)) = self.groups.get_mut(at) else {
+        let Some((_, _, accumulators)) = self.groups.get_mut(at) else {
             return Ok(());
         };
         for ((aggregate, arg), acc) in self.query.aggregates.iter().zip(accumulators) {
@@ -173,18 +176,20 @@ impl<'a> Groups<'a> {
         Ok(())
     }
 
-    /// Each group: one of its rows and its aggregates' values.
-    pub(crate) fn finish(self) -> Vec<Grouped<'a>> {
+    /// Each group, in the order of its key (so a continuation can name one): its key, one
+    /// of its rows and its aggregates' values.
+    pub(crate) fn finish(mut self) -> Vec<(String, Grouped<'a>)> {
         let aggregates: Vec<Aggregate> = self.query.aggregates.iter().map(|(a, _)| *a).collect();
+        self.groups.sort_by(|a, b| a.0.cmp(&b.0));
         self.groups
             .into_iter()
-            .map(|(row, accs)| {
+            .map(|(key, row, accs)| {
                 let values = accs
                     .into_iter()
                     .zip(&aggregates)
                     .map(|(acc, aggregate)| acc.finish(*aggregate))
                     .collect();
-                (row, values)
+                (key, (row, values))
             })
             .collect()
     }

@@ -16,6 +16,7 @@ mod group;
 mod lexer;
 mod parser;
 mod plan;
+mod position;
 mod print;
 mod rules;
 mod text;
@@ -23,6 +24,9 @@ mod value;
 mod work;
 
 pub use work::DEFAULT_QUERY_BUDGET;
+
+pub(crate) use exec::Row;
+pub(crate) use position::{Key, Position, fnv1a};
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -120,6 +124,8 @@ pub(crate) struct QuerySpec {
     text: String,
     /// Each value is shared by every reference to it in the parsed query.
     params: Params,
+    /// The client's `x-ms-cosmos-supported-query-features` (plans need no other).
+    features: Option<String>,
 }
 
 impl QuerySpec {
@@ -153,6 +159,7 @@ impl QuerySpec {
         Ok(Self {
             text: text.to_string(),
             params,
+            features: None,
         })
     }
 
@@ -161,7 +168,14 @@ impl QuerySpec {
         Self {
             text,
             params: BTreeMap::new(),
+            features: None,
         }
+    }
+
+    /// The query features the client supports, as it listed them (none: all).
+    pub(crate) fn with_features(mut self, features: Option<String>) -> Self {
+        self.features = features;
+        self
     }
 
     /// Runs the query over `items` within `budget` units of work; every result in order.
@@ -170,8 +184,22 @@ impl QuerySpec {
         items: impl IntoIterator<Item = &'a Value>,
         budget: u64,
     ) -> Result<Vec<Value>, QueryError> {
+        static NO_KEY: Key = (String::new(), String::new());
         let query = parser::parse(&self.text, &self.params)?;
-        exec::run(&query, items, &work::Work::new(budget))
+        let keyed = items.into_iter().map(|item| (&NO_KEY, item));
+        let rows = exec::run(&query, keyed, &work::Work::new(budget))?;
+        Ok(rows.into_iter().map(|(_, row)| row).collect())
+    }
+
+    /// What tells this query's continuations from another's: a hash of its text and
+    /// parameters.
+    pub(crate) fn fingerprint(&self) -> u64 {
+        let params: String = self
+            .params
+            .iter()
+            .map(|(name, value)| format!("{name}={value};"))
+            .collect();
+        position::fnv1a([self.text.as_bytes(), b"\0", params.as_bytes()])
     }
 
     /// Runs the query for a request: within `budget` units of work, and with what it holds
@@ -179,38 +207,34 @@ impl QuerySpec {
     /// query is answered 400 with its error, or as the memory budget refused it.
     pub(crate) fn run_charged<'a>(
         &self,
-        items: impl IntoIterator<Item = &'a Value>,
+        items: impl IntoIterator<Item = (&'a Key, &'a Value)>,
         budget: u64,
         memory: Arc<Charge>,
-    ) -> Result<Vec<Value>, ApiError> {
+    ) -> Result<Vec<Row>, ApiError> {
         let query = parser::parse(&self.text, &self.params).map_err(query_error)?;
         let work = work::Work::charged(budget, memory);
         exec::run(&query, items, &work)
             .map_err(|error| work.refusal().unwrap_or_else(|| query_error(error)))
     }
 
-    /// The service's refusals for this request: `composite_indexes` is the container's
-    /// `indexingPolicy.compositeIndexes` (null without), `cross_partition` whether the
-    /// request fans out itself.
+    /// The service's refusals for this request to `container` (its resource: the indexing
+    /// policy): a cross-partition request (`cross`) without a range id fans out itself.
     pub(crate) fn check_request(
         &self,
-        composite_indexes: &Value,
-        cross_partition: bool,
+        container: &Value,
+        cross: bool,
+        headers: &http::HeaderMap,
     ) -> Result<(), ApiError> {
         let query = parser::parse(&self.text, &self.params).map_err(query_error)?;
-        rules::check(&query, composite_indexes, cross_partition)
-    }
-
-    /// Refuses a plan request for features the client says it lacks
-    /// (`x-ms-cosmos-supported-query-features`).
-    pub(crate) fn check_features(&self, supported: Option<&str>) -> Result<(), ApiError> {
-        let query = parser::parse(&self.text, &self.params).map_err(query_error)?;
-        rules::check_features(&query, supported)
+        let fans_out = cross && !headers.contains_key("x-ms-documentdb-partitionkeyrangeid");
+        let indexes = container.pointer("/indexingPolicy/compositeIndexes");
+        rules::check(&query, indexes.unwrap_or(&Value::Null), fans_out)
     }
 
     /// The query plan document for SDK-side execution.
     pub(crate) fn plan(&self) -> Result<Value, QueryError> {
         let query = parser::parse(&self.text, &self.params)?;
+        rules::check_features(&query, self.features.as_deref()).map_err(QueryError::Body)?;
         if rules::composes_aggregates(&query) {
             return Err(QueryError::body(
                 "Compositions of aggregates and other expressions are not allowed.",

@@ -127,7 +127,7 @@ fn features(query: &Query) -> Vec<&'static str> {
 
 /// Refuses a plan request whose query needs a feature the client did not list in
 /// `x-ms-cosmos-supported-query-features` (no header: every feature is assumed).
-pub(crate) fn check_features(query: &Query, supported: Option<&str>) -> Result<(), ApiError> {
+pub(crate) fn check_features(query: &Query, supported: Option<&str>) -> Result<(), String> {
     let Some(supported) = supported else {
         return Ok(());
     };
@@ -140,8 +140,8 @@ pub(crate) fn check_features(query: &Query, supported: Option<&str>) -> Result<(
     if missing.is_empty() {
         return Ok(());
     }
-    Err(ApiError::bad_request(format!(
+    Err(format!(
         "Query contains 1 or more unsupported features. Upgrade your SDK to a version that does support the requested features:\r\n{}",
         missing.join("\r\n")
-    )))
+    ))
 }
