@@ -427,12 +427,12 @@ async fn an_aggregate_over_a_large_join_holds_no_rows() {
     emulator.shutdown().await;
 }
 
-/// Every page of `text` (`max-item-count: 2`), following continuations.
-async fn all_pages(client: &TestClient, base: &str, text: &str) -> Vec<Value> {
+/// Every page of `text` (`max-item-count: size`), following continuations.
+async fn all_pages(client: &TestClient, base: &str, text: &str, size: &str) -> Vec<Value> {
     let mut seen = Vec::new();
     let mut continuation: Option<String> = None;
     for _ in 0..50 {
-        let mut headers = vec![CROSS, ("x-ms-max-item-count", "2")];
+        let mut headers = vec![CROSS, ("x-ms-max-item-count", size)];
         if let Some(token) = &continuation {
             headers.push(("x-ms-continuation", token));
         }
@@ -456,7 +456,14 @@ async fn joined_distinct_and_grouped_results_page_with_continuations() {
     setup(&client, &base).await;
     seed(&client, &base).await;
     // Each joined row has a position of its own: pages split an item's rows exactly.
-    let joined = all_pages(&client, &base, "SELECT c.id, t FROM c JOIN t IN c.tags").await;
+    // Pages of three split items' pairs of rows.
+    let joined = all_pages(
+        &client,
+        &base,
+        "SELECT c.id, t FROM c JOIN t IN c.tags",
+        "3",
+    )
+    .await;
     assert_eq!(joined.len(), 12);
     let one_page = query(
         &client,
@@ -470,16 +477,18 @@ async fn joined_distinct_and_grouped_results_page_with_continuations() {
         &client,
         &base,
         "SELECT VALUE t FROM c JOIN t IN c.tags ORDER BY t DESC",
+        "5",
     )
     .await;
     assert_eq!(ordered.len(), 12);
     assert!(ordered.windows(2).all(|w| w[0].as_str() >= w[1].as_str()));
-    let distinct = all_pages(&client, &base, "SELECT DISTINCT VALUE c.city FROM c").await;
+    let distinct = all_pages(&client, &base, "SELECT DISTINCT VALUE c.city FROM c", "2").await;
     assert_eq!(distinct, vec![json!("Oslo"), json!("Lima"), json!("Rome")]);
     let grouped = all_pages(
         &client,
         &base,
         "SELECT c.pk, COUNT(1) AS n FROM c JOIN t IN c.tags GROUP BY c.pk",
+        "2",
     )
     .await;
     assert_eq!(
