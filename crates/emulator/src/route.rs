@@ -138,13 +138,15 @@ pub(crate) async fn serve(
     };
     let answer = match (kind, method, resource) {
         (Kind::QueryPlan, _, Resource::Items { db, coll }) => {
-            let spec = query_spec(read_json(body, charge).await?)?;
+            let spec = query_spec(read_json(body, charge).await?, &headers)?;
             Answer::Resource(200, Some(lock(&state.data).query_plan(&db, &coll, &spec)?))
         }
         (Kind::Query, _, Resource::Items { db, coll }) => {
-            let spec = query_spec(read_json(body, charge).await?)?;
+            let spec = query_spec(read_json(body, charge).await?, &headers)?;
             let scope = query_scope(&headers, &item_request)?;
             let snapshot = view(&db, &coll).snapshot(&scope)?;
+            let resource = lock(&state.data).container(&db, &coll)?.resource.clone();
+            spec.check_request(&resource, matches!(scope, Scope::All), &headers)?;
             Answer::Feed(crate::snapshot::query(state, snapshot, spec, &feed, charge).await?)
         }
         (_, Method::GET, Resource::Account) => {
@@ -320,8 +322,9 @@ fn resource_answer((status, body): (u16, Option<Value>)) -> Answer {
     Answer::Resource(status, body)
 }
 
-fn query_spec(body: Value) -> Result<QuerySpec, ApiError> {
-    QuerySpec::from_body(&body).map_err(|e| ApiError::bad_request(e.to_string()))
+fn query_spec(body: Value, headers: &HeaderMap) -> Result<QuerySpec, ApiError> {
+    let spec = QuerySpec::from_body(&body).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    Ok(spec.with_features(header(headers, "x-ms-cosmos-supported-query-features")))
 }
 
 /// A query with a partition key runs in that partition; without one it needs the

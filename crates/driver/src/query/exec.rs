@@ -6,6 +6,7 @@ use bytes::Bytes;
 use http::Method;
 use serde_json::{Value, json};
 
+use super::group::{Dedup, Groups};
 use super::merge::{self, Buffer, Combined, Next};
 use super::plan::Plan;
 use super::resume::Resume;
@@ -44,6 +45,8 @@ enum Mode {
     },
     /// One aggregate over every range.
     Aggregate(Combined),
+    /// The groups of every range, combined by key.
+    GroupBy(Groups),
 }
 
 /// A running query or feed.
@@ -56,6 +59,8 @@ pub(crate) struct Engine {
     /// Results still to skip (`OFFSET`) and still to return (`TOP`, `LIMIT`) after merging.
     skip: u64,
     take: Option<u64>,
+    /// `DISTINCT` across ranges, before `OFFSET`/`TOP`/`LIMIT`.
+    dedup: Dedup,
     /// Charges of requests not yet reported with a page (the plan, the ranges).
     pending_charge: f64,
     finished: bool,
@@ -81,6 +86,7 @@ impl Engine {
             query,
             skip: 0,
             take: None,
+            dedup: Dedup::default(),
             pending_charge: 0.0,
             finished: false,
         }
@@ -135,7 +141,7 @@ impl Engine {
             .header("x-ms-documentdb-query-enablecrosspartition", "true")
             .header(
                 "x-ms-cosmos-supported-query-features",
-                "Aggregate, MultipleOrderBy, OrderBy, OffsetAndLimit, Top",
+                "Aggregate, CompositeAggregate, Distinct, GroupBy, MultipleOrderBy, OrderBy, OffsetAndLimit, Top",
             );
         let success = self.execute(&operation).await?;
         self.pending_charge += success.metadata.request_charge;
@@ -146,13 +152,16 @@ impl Engine {
             (Some(top), Some(limit)) => Some(top.min(limit)),
             (top, limit) => top.or(limit),
         };
+        self.dedup = Dedup::new(plan.distinct);
         if let Some(resume) = resume {
             return self.resume(&plan, resume);
         }
         let (sources, charge) = source::ranges(&self.container).await?;
         self.sources = sources;
         self.pending_charge += charge;
-        self.mode = if let Some(aggregate) = plan.aggregate {
+        self.mode = if let Some(group_by) = plan.group_by {
+            Mode::GroupBy(Groups::new(group_by))
+        } else if let Some(aggregate) = plan.aggregate {
             Mode::Aggregate(Combined::new(aggregate))
         } else if !plan.descending.is_empty() {
             Mode::OrderBy {
@@ -215,6 +224,9 @@ impl Engine {
 
     /// Applies `OFFSET`/`TOP`/`LIMIT` to one merged result; `false` once enough are out.
     fn admit(&mut self, item: Value, items: &mut Vec<Value>) -> bool {
+        if !self.dedup.admit(&item) {
+            return self.take != Some(0);
+        }
         if self.skip > 0 {
             self.skip -= 1;
         } else if self.take != Some(0) {
@@ -245,7 +257,7 @@ impl Engine {
         match &self.mode {
             Mode::Planning | Mode::Concatenate => self.concatenate().await,
             Mode::OrderBy { .. } => self.order_by().await,
-            Mode::Aggregate(_) => self.aggregate().await,
+            Mode::Aggregate(_) | Mode::GroupBy(_) => self.aggregate().await,
         }
     }
 
@@ -343,19 +355,23 @@ impl Engine {
                 Err(error) => return Some(Err(error)),
             };
             charge += raw.charge;
-            if let Mode::Aggregate(combined) = &mut self.mode {
-                for result in &raw.results {
-                    combined.add(result);
-                }
+            match &mut self.mode {
+                Mode::Aggregate(combined) => raw.results.iter().for_each(|r| combined.add(r)),
+                Mode::GroupBy(groups) => raw.results.iter().for_each(|r| groups.add(r)),
+                _ => {}
             }
         }
         self.finished = true;
-        let Mode::Aggregate(combined) = std::mem::replace(&mut self.mode, Mode::Concatenate) else {
-            return None;
+        let results = match std::mem::replace(&mut self.mode, Mode::Concatenate) {
+            Mode::Aggregate(combined) => combined.finish().into_iter().collect(),
+            Mode::GroupBy(groups) => groups.finish(),
+            _ => return None,
         };
         let mut items = Vec::new();
-        if let Some(value) = combined.finish() {
-            self.admit(value, &mut items);
+        for value in results {
+            if !self.admit(value, &mut items) {
+                break;
+            }
         }
         Some(Ok(Page {
             items,

@@ -13,6 +13,7 @@
 //! [`read_item`](Container::read_item), carrying the container's session token.
 
 mod exec;
+mod group;
 mod merge;
 mod plan;
 mod resume;

@@ -21,6 +21,30 @@ pub(crate) enum Aggregate {
     Average,
 }
 
+/// How the driver removes duplicates across ranges (`queryInfo.distinctType`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum Distinct {
+    /// No `DISTINCT`.
+    #[default]
+    None,
+    /// Results arrive in order (`DISTINCT` with `ORDER BY`): drop a repeat of the last one.
+    Ordered,
+    /// Drop any result seen before.
+    Unordered,
+}
+
+/// A `GROUP BY` (or field-list aggregate) query: each range answers its groups'
+/// `groupByItems` and a `payload` of partial values the driver combines per group.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub(crate) struct GroupBy {
+    /// `SELECT VALUE …`: the payload is the value (`[{"item": partial}]` with `value_aggregate`).
+    pub(crate) value: bool,
+    /// The aggregate of a `SELECT VALUE AGG(…) … GROUP BY`.
+    pub(crate) value_aggregate: Option<Aggregate>,
+    /// Each field of the payload and its aggregate (`None`: a grouping key, kept as is).
+    pub(crate) fields: Vec<(String, Option<Aggregate>)>,
+}
+
 impl Aggregate {
     fn parse(name: &str) -> Option<Self> {
         Some(match name {
@@ -49,6 +73,10 @@ pub(crate) struct Plan {
     pub(crate) offset: Option<u64>,
     /// `LIMIT n`, applied to the merged results.
     pub(crate) limit: Option<u64>,
+    /// `DISTINCT`, applied to the merged results.
+    pub(crate) distinct: Distinct,
+    /// Groups to combine across ranges.
+    pub(crate) group_by: Option<GroupBy>,
 }
 
 /// A plan the driver cannot execute: reported as a response that could not be parsed.
@@ -92,6 +120,13 @@ impl Plan {
         if aggregates.len() > 1 {
             return Err(invalid("more than one aggregate to combine"));
         }
+        let distinct = match info.get("distinctType").and_then(Value::as_str) {
+            None | Some("None") => Distinct::None,
+            Some("Ordered") => Distinct::Ordered,
+            Some("Unordered") => Distinct::Unordered,
+            Some(_) => return Err(invalid("an unknown distinctType")),
+        };
+        let group_by = group_by(info, aggregates.first().copied())?;
         if !aggregates.is_empty() && !descending.is_empty() {
             return Err(invalid("ORDER BY together with aggregates"));
         }
@@ -108,12 +143,61 @@ impl Plan {
         Ok(Self {
             query,
             descending,
-            aggregate: aggregates.first().copied(),
+            aggregate: aggregates.first().copied().filter(|_| group_by.is_none()),
+            distinct,
+            group_by,
             top: number("top"),
             offset: number("offset"),
             limit: number("limit"),
         })
     }
+}
+
+/// The plan's `GROUP BY` part: `groupByExpressions`, `groupByAliases` and
+/// `groupByAliasToAggregateType` (field-list aggregates without `GROUP BY` too).
+fn group_by(
+    info: &Value,
+    value_aggregate: Option<Aggregate>,
+) -> Result<Option<GroupBy>, DriverError> {
+    let keys = info
+        .get("groupByExpressions")
+        .and_then(Value::as_array)
+        .map_or(0, Vec::len);
+    let types = match info.get("groupByAliasToAggregateType") {
+        None | Some(Value::Null) => serde_json::Map::new(),
+        Some(Value::Object(types)) => types.clone(),
+        Some(_) => return Err(invalid("groupByAliasToAggregateType is not an object")),
+    };
+    if keys == 0 && types.is_empty() {
+        return Ok(None);
+    }
+    let aliases: Vec<String> = match info.get("groupByAliases") {
+        Some(Value::Array(names)) => names
+            .iter()
+            .map(|n| n.as_str().map(str::to_string))
+            .collect::<Option<_>>()
+            .ok_or_else(|| invalid("a groupByAlias is not a string"))?,
+        _ => types.keys().cloned().collect(),
+    };
+    let fields = aliases
+        .into_iter()
+        .map(|alias| {
+            let aggregate = match types.get(&alias) {
+                None | Some(Value::Null) => None,
+                Some(name) => Some(
+                    name.as_str()
+                        .and_then(Aggregate::parse)
+                        .ok_or_else(|| invalid("an unknown aggregate"))?,
+                ),
+            };
+            Ok((alias, aggregate))
+        })
+        .collect::<Result<_, DriverError>>()?;
+    Ok(Some(GroupBy {
+        value: info.get("hasSelectValue").and_then(Value::as_bool) == Some(true),
+        value_aggregate,
+        fields,
+    }))
 }
 
 #[cfg(test)]

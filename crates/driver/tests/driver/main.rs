@@ -12,6 +12,7 @@ mod lifetimes;
 mod operations;
 mod order;
 mod query;
+mod query_sql;
 mod resume;
 mod rotation;
 mod session;

@@ -1,23 +1,30 @@
-//! The query's syntax tree, and its printing back to SQL (for rewritten queries in plans).
+//! The query's syntax tree (printed back to SQL by `print.rs`).
 
-use std::fmt;
 use std::sync::Arc;
 
 use serde_json::Value;
 
-/// A parsed query over one container.
+pub(crate) use super::function::Function;
+
+/// A parsed query: the top-level one over a container, or a subquery over an array.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Query {
     /// `TOP n`.
     pub(crate) top: Option<u64>,
+    /// `SELECT DISTINCT`.
+    pub(crate) distinct: bool,
     /// What each result is.
     pub(crate) select: Select,
-    /// The container name after `FROM` (any name; the service ignores it).
-    pub(crate) container: String,
-    /// The alias items are referred to by (`c` in `FROM c` and in `FROM root c`).
-    pub(crate) alias: String,
+    /// The container name after `FROM` (any name; the service ignores it); `None` in a
+    /// subquery, whose first source iterates an array.
+    pub(crate) container: Option<String>,
+    /// The bindings of a row, in order: the `FROM` source, then each `JOIN`. Slot `i` of a
+    /// row is `sources[i]`; `Expr::Var` refers to it.
+    pub(crate) sources: Vec<Source>,
     /// `WHERE`.
     pub(crate) filter: Option<Expr>,
+    /// `GROUP BY` keys.
+    pub(crate) group_by: Vec<Expr>,
     /// `ORDER BY` keys; `true` = descending.
     pub(crate) order_by: Vec<(Expr, bool)>,
     /// `OFFSET m`.
@@ -26,6 +33,28 @@ pub(crate) struct Query {
     pub(crate) limit: Option<u64>,
     /// Every aggregate call in the select clause; `Expr::Aggregate(_, i)` refers to entry i.
     pub(crate) aggregates: Vec<(Aggregate, Expr)>,
+}
+
+impl Query {
+    /// The name the item is referred to by (`c` in `FROM c` and in `FROM root c`).
+    pub(crate) fn alias(&self) -> &str {
+        self.sources.first().map_or("c", |s| s.name.as_str())
+    }
+
+    /// Whether the select clause is only aggregates (one result row over all rows).
+    pub(crate) fn aggregates_only(&self) -> bool {
+        !self.aggregates.is_empty() && self.group_by.is_empty()
+    }
+}
+
+/// One binding of a row: `FROM name` (the item), `FROM name IN expr` or `JOIN name IN expr`
+/// (each element of an array).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Source {
+    /// The name it is referred to by.
+    pub(crate) name: String,
+    /// The array iterated; `None` for the container's item.
+    pub(crate) over: Option<Expr>,
 }
 
 /// The select clause.
@@ -39,6 +68,17 @@ pub(crate) enum Select {
     Fields(Vec<(String, Expr)>),
 }
 
+/// What a subquery in an expression answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SubqueryKind {
+    /// `EXISTS (…)`: whether it has a result.
+    Exists,
+    /// `ARRAY (…)`: its results as an array.
+    Array,
+    /// `(…)`: its first result (undefined without one).
+    Scalar,
+}
+
 /// An expression.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Expr {
@@ -48,8 +88,15 @@ pub(crate) enum Expr {
     Param(String, Arc<Value>),
     /// The `undefined` literal.
     Undefined,
-    /// The item itself (the `FROM` alias).
-    Root,
+    /// A binding: slot `slot` of the row `up` queries outwards (0 = this query's row).
+    Var {
+        /// The name it was written with.
+        name: String,
+        /// How many enclosing queries out the binding is.
+        up: usize,
+        /// Its slot in that query's row.
+        slot: usize,
+    },
     /// `e.name`.
     Member(Box<Expr>, String),
     /// `e[index]`.
@@ -62,14 +109,46 @@ pub(crate) enum Expr {
     In(Box<Expr>, Vec<Expr>, bool),
     /// `e [NOT] BETWEEN low AND high`.
     Between(Box<Expr>, Box<Expr>, Box<Expr>, bool),
+    /// `e [NOT] LIKE pattern [ESCAPE 'c']`.
+    Like(Box<Expr>, Box<Expr>, Option<Box<Expr>>, bool),
+    /// `cond ? a : b`.
+    Ternary(Box<Expr>, Box<Expr>, Box<Expr>),
+    /// `a ?? b`.
+    Coalesce(Box<Expr>, Box<Expr>),
     /// A scalar function call.
     Call(Function, Vec<Expr>),
     /// The i-th aggregate of the query.
     Aggregate(Aggregate, usize),
+    /// A subquery, correlated with the rows around it.
+    Subquery(SubqueryKind, Box<Query>),
     /// `[a, b]`.
     Array(Vec<Expr>),
     /// `{"k": v}`.
     Object(Vec<(String, Expr)>),
+}
+
+impl Expr {
+    /// Every direct sub-expression (not inside subqueries).
+    pub(crate) fn children(&self) -> Vec<&Expr> {
+        match self {
+            Self::Literal(_)
+            | Self::Param(..)
+            | Self::Undefined
+            | Self::Var { .. }
+            | Self::Aggregate(..)
+            | Self::Subquery(..) => Vec::new(),
+            Self::Member(e, _) | Self::Unary(_, e) => vec![e],
+            Self::Index(a, b) | Self::Binary(_, a, b) | Self::Coalesce(a, b) => vec![a, b],
+            Self::In(e, items, _) => std::iter::once(e.as_ref()).chain(items).collect(),
+            Self::Between(a, b, c, _) | Self::Ternary(a, b, c) => vec![a, b, c],
+            Self::Like(a, b, c, _) => [Some(a.as_ref()), Some(b.as_ref()), c.as_deref()]
+                .into_iter()
+                .flatten()
+                .collect(),
+            Self::Call(_, items) | Self::Array(items) => items.iter().collect(),
+            Self::Object(fields) => fields.iter().map(|(_, e)| e).collect(),
+        }
+    }
 }
 
 /// Unary operators.
@@ -103,7 +182,7 @@ pub(crate) enum BinaryOp {
 }
 
 impl BinaryOp {
-    fn symbol(self) -> &'static str {
+    pub(crate) fn symbol(self) -> &'static str {
         match self {
             Self::Or => "OR",
             Self::And => "AND",
@@ -168,141 +247,30 @@ impl Aggregate {
     }
 }
 
-/// The scalar functions, with their argument counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Function {
-    IsDefined,
-    IsNull,
-    IsNumber,
-    IsString,
-    IsBool,
-    IsArray,
-    IsObject,
-    StartsWith,
-    EndsWith,
-    Contains,
-    ArrayContains,
-    ArrayLength,
-    Lower,
-    Upper,
-    Length,
-    Substring,
-    Concat,
-    Abs,
-    Floor,
-    Ceiling,
-    Round,
+/// Whether `expr` is deeper than `limit` (recursing at most `limit` levels; a subquery's
+/// clauses count as one level below it).
+pub(crate) fn too_deep(expr: &Expr, limit: usize) -> bool {
+    let Some(limit) = limit.checked_sub(1) else {
+        return true;
+    };
+    if let Expr::Subquery(_, query) = expr {
+        return query_exprs(query).any(|e| too_deep(e, limit));
+    }
+    expr.children().into_iter().any(|e| too_deep(e, limit))
 }
 
-const FUNCTIONS: [(Function, &str, usize, usize); 21] = [
-    (Function::IsDefined, "IS_DEFINED", 1, 1),
-    (Function::IsNull, "IS_NULL", 1, 1),
-    (Function::IsNumber, "IS_NUMBER", 1, 1),
-    (Function::IsString, "IS_STRING", 1, 1),
-    (Function::IsBool, "IS_BOOL", 1, 1),
-    (Function::IsArray, "IS_ARRAY", 1, 1),
-    (Function::IsObject, "IS_OBJECT", 1, 1),
-    (Function::StartsWith, "STARTSWITH", 2, 3),
-    (Function::EndsWith, "ENDSWITH", 2, 3),
-    (Function::Contains, "CONTAINS", 2, 3),
-    (Function::ArrayContains, "ARRAY_CONTAINS", 2, 3),
-    (Function::ArrayLength, "ARRAY_LENGTH", 1, 1),
-    (Function::Lower, "LOWER", 1, 1),
-    (Function::Upper, "UPPER", 1, 1),
-    (Function::Length, "LENGTH", 1, 1),
-    (Function::Substring, "SUBSTRING", 3, 3),
-    (Function::Concat, "CONCAT", 2, usize::MAX),
-    (Function::Abs, "ABS", 1, 1),
-    (Function::Floor, "FLOOR", 1, 1),
-    (Function::Ceiling, "CEILING", 1, 1),
-    (Function::Round, "ROUND", 1, 1),
-];
-
-impl Function {
-    /// The function named `name` (case-insensitive) and its (min, max) argument counts.
-    pub(crate) fn from_name(name: &str) -> Option<(Self, usize, usize)> {
-        FUNCTIONS
-            .iter()
-            .find(|(_, n, _, _)| n.eq_ignore_ascii_case(name))
-            .map(|&(f, _, min, max)| (f, min, max))
-    }
-
-    fn sql(self) -> &'static str {
-        FUNCTIONS
-            .iter()
-            .find(|(f, ..)| *f == self)
-            .map_or("?", |(_, n, ..)| n)
-    }
-}
-
-/// Prints an expression as SQL, with `alias` for the item and `aggregates` for the
-/// query's aggregate calls.
-pub(crate) struct Sql<'a> {
-    pub(crate) expr: &'a Expr,
-    pub(crate) query: &'a Query,
-}
-
-impl fmt::Display for Sql<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let sub = |expr: &'_ Expr| {
-            Sql {
-                expr,
-                query: self.query,
-            }
-            .to_string()
-        };
-        let list = |items: &[Expr]| items.iter().map(sub).collect::<Vec<_>>().join(", ");
-        match self.expr {
-            Expr::Literal(value) => write!(f, "{value}"),
-            Expr::Param(name, _) => write!(f, "@{name}"),
-            Expr::Undefined => f.write_str("undefined"),
-            Expr::Root => f.write_str(&self.query.alias),
-            Expr::Member(base, name) => {
-                let plain = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-                    && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-                if plain {
-                    write!(f, "{}.{name}", sub(base))
-                } else {
-                    write!(f, "{}[{}]", sub(base), Value::from(name.as_str()))
-                }
-            }
-            Expr::Index(base, index) => write!(f, "{}[{}]", sub(base), sub(index)),
-            Expr::Unary(UnaryOp::Not, e) => write!(f, "(NOT {})", sub(e)),
-            Expr::Unary(UnaryOp::Neg, e) => write!(f, "(-{})", sub(e)),
-            Expr::Unary(UnaryOp::Plus, e) => write!(f, "(+{})", sub(e)),
-            Expr::Binary(op, l, r) => write!(f, "({} {} {})", sub(l), op.symbol(), sub(r)),
-            Expr::In(e, items, negated) => {
-                let not = if *negated { "NOT " } else { "" };
-                write!(f, "({} {not}IN ({}))", sub(e), list(items))
-            }
-            Expr::Between(e, low, high, negated) => write!(
-                f,
-                "({} {}BETWEEN {} AND {})",
-                sub(e),
-                if *negated { "NOT " } else { "" },
-                sub(low),
-                sub(high)
-            ),
-            Expr::Call(function, args) => {
-                write!(f, "{}({})", function.sql(), list(args))
-            }
-            Expr::Aggregate(aggregate, i) => match self.query.aggregates.get(*i) {
-                Some((_, arg)) => write!(f, "{}({})", aggregate.sql(), sub(arg)),
-                None => write!(f, "{}(undefined)", aggregate.sql()),
-            },
-            Expr::Array(items) => {
-                write!(f, "[{}]", list(items))
-            }
-            Expr::Object(fields) => {
-                f.write_str("{")?;
-                for (i, (name, value)) in fields.iter().enumerate() {
-                    if i > 0 {
-                        f.write_str(", ")?;
-                    }
-                    write!(f, "{}: {}", Value::from(name.as_str()), sub(value))?;
-                }
-                f.write_str("}")
-            }
-        }
-    }
+/// Every expression directly in a query's clauses.
+fn query_exprs(query: &Query) -> impl Iterator<Item = &Expr> {
+    let select: Vec<&Expr> = match &query.select {
+        Select::Star => Vec::new(),
+        Select::Value(e) => vec![e],
+        Select::Fields(fields) => fields.iter().map(|(_, e)| e).collect(),
+    };
+    select
+        .into_iter()
+        .chain(query.sources.iter().filter_map(|s| s.over.as_ref()))
+        .chain(query.filter.as_ref())
+        .chain(&query.group_by)
+        .chain(query.order_by.iter().map(|(e, _)| e))
+        .chain(query.aggregates.iter().map(|(_, e)| e))
 }

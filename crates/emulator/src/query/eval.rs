@@ -6,24 +6,44 @@ use std::cmp::Ordering;
 
 use serde_json::{Map, Value};
 
-use super::ast::{BinaryOp, Expr, Function, UnaryOp};
-use super::expr::number;
-use super::work::Work;
+use super::ast::{BinaryOp, Expr, Query, SubqueryKind, UnaryOp};
+use super::builtin::call;
+use super::text::like;
+use super::value::{Val, number};
+use super::work::{Work, text_units};
 
-/// What an expression is evaluated against: the item, the aggregate results (if any) and
-/// the query's work budget.
-pub(crate) struct Scope<'a> {
-    pub(crate) item: &'a Value,
-    pub(crate) aggregates: &'a [Option<Value>],
-    pub(crate) work: &'a Work,
+/// Runs a subquery in the scope of the row around it: every result, or `None` once the
+/// budget is spent. (A function pointer, so evaluation and execution do not name each other.)
+pub(crate) type RunSubquery = for<'s, 'a> fn(&'a Query, &Scope<'s, 'a>) -> Option<Vec<Value>>;
+
+/// What an expression is evaluated against: the row's bindings (and the rows of the
+/// queries around it), the aggregate results (if any) and the query's work budget.
+#[derive(Clone, Copy)]
+pub(crate) struct Scope<'s, 'a> {
+    /// This query's row: one value per source.
+    pub(crate) vars: &'s [Val<'a>],
+    /// The row of the query around this one (for a subquery).
+    pub(crate) outer: Option<&'s Scope<'s, 'a>>,
+    pub(crate) aggregates: &'s [Option<Value>],
+    pub(crate) work: &'s Work,
+    pub(crate) subquery: RunSubquery,
 }
 
-/// A value evaluated: borrowed from the item, a literal or a parameter where it can be,
-/// so nothing is copied until a result is built.
-pub(crate) type Val<'a> = Cow<'a, Value>;
+/// The value of binding `slot` of the row `up` scopes out.
+fn var<'a>(scope: &Scope<'_, 'a>, up: usize, slot: usize) -> Option<Val<'a>> {
+    let mut scope = scope;
+    for _ in 0..up {
+        scope = scope.outer?;
+    }
+    match scope.vars.get(slot)? {
+        Cow::Borrowed(value) => Some(Cow::Borrowed(value)),
+        // A computed array's element: copied (and charged) on each use.
+        Cow::Owned(value) => scope.work.own(Cow::Borrowed(value)).map(Cow::Owned),
+    }
+}
 
 /// Evaluates `expr`; `None` is undefined (and every value, once the budget is spent).
-pub(crate) fn eval<'a>(expr: &'a Expr, scope: &Scope<'a>) -> Option<Val<'a>> {
+pub(crate) fn eval<'a>(expr: &'a Expr, scope: &Scope<'_, 'a>) -> Option<Val<'a>> {
     if !scope.work.step() {
         return None;
     }
@@ -31,7 +51,7 @@ pub(crate) fn eval<'a>(expr: &'a Expr, scope: &Scope<'a>) -> Option<Val<'a>> {
         Expr::Literal(value) => Some(Cow::Borrowed(value)),
         Expr::Param(_, value) => Some(Cow::Borrowed(value.as_ref())),
         Expr::Undefined => None,
-        Expr::Root => Some(Cow::Borrowed(scope.item)),
+        Expr::Var { up, slot, .. } => var(scope, *up, *slot),
         Expr::Member(base, name) => member(eval(base, scope)?, name),
         Expr::Index(base, index) => {
             let index = eval(index, scope)?;
@@ -103,6 +123,39 @@ pub(crate) fn eval<'a>(expr: &'a Expr, scope: &Scope<'a>) -> Option<Val<'a>> {
             let below = compare(&value, &high)? != Ordering::Greater;
             Some(Cow::Owned(Value::Bool((above && below) != *negated)))
         }
+        Expr::Like(operand, pattern, escape, negated) => {
+            let value = eval(operand, scope)?;
+            let pattern = eval(pattern, scope)?;
+            let escape = match escape {
+                Some(escape) => Some(eval(escape, scope)?),
+                None => None,
+            };
+            let escape = match escape.as_deref() {
+                None => None,
+                Some(Value::String(e)) => Some(e.chars().next()?),
+                Some(_) => return None,
+            };
+            let (Value::String(text), Value::String(pattern)) = (value.as_ref(), pattern.as_ref())
+            else {
+                return None;
+            };
+            if !scope
+                .work
+                .charge(text_units(text.len() * pattern.len().max(1)))
+            {
+                return None;
+            }
+            let matched = like(text, pattern, escape);
+            Some(Cow::Owned(Value::Bool(matched != *negated)))
+        }
+        Expr::Ternary(condition, yes, no) => {
+            if eval(condition, scope).as_deref() == Some(&Value::Bool(true)) {
+                eval(yes, scope)
+            } else {
+                eval(no, scope)
+            }
+        }
+        Expr::Coalesce(first, second) => eval(first, scope).or_else(|| eval(second, scope)),
         Expr::Call(function, args) => {
             let values: Vec<Option<Val<'a>>> = args.iter().map(|a| eval(a, scope)).collect();
             call(*function, &values, scope.work).map(Cow::Owned)
@@ -111,7 +164,16 @@ pub(crate) fn eval<'a>(expr: &'a Expr, scope: &Scope<'a>) -> Option<Val<'a>> {
             .aggregates
             .get(*index)
             .and_then(Option::as_ref)
-            .map(Cow::Borrowed),
+            .map(|value| Cow::Owned(value.clone())),
+        Expr::Subquery(kind, query) => {
+            let rows = (scope.subquery)(query, scope)?;
+            let value = match kind {
+                SubqueryKind::Exists => Value::Bool(!rows.is_empty()),
+                SubqueryKind::Array => Value::Array(rows),
+                SubqueryKind::Scalar => rows.into_iter().next()?,
+            };
+            Some(Cow::Owned(value))
+        }
         Expr::Array(items) => {
             // Undefined elements are left out, as the service does.
             let mut array = Vec::new();
@@ -132,11 +194,6 @@ pub(crate) fn eval<'a>(expr: &'a Expr, scope: &Scope<'a>) -> Option<Val<'a>> {
             Some(Cow::Owned(Value::Object(object)))
         }
     }
-}
-
-/// The work units of copying `bytes` of text.
-fn text_units(bytes: usize) -> u64 {
-    u64::try_from(bytes / super::work::BYTES_PER_UNIT).unwrap_or(u64::MAX)
 }
 
 /// `base.name`: borrowed from a borrowed base, taken out of an owned one.
@@ -221,95 +278,6 @@ fn binary(op: BinaryOp, left: &Value, right: &Value) -> Option<Value> {
         }
     };
     Some(result)
-}
-
-fn string<'v>(value: &'v Option<Val<'_>>) -> Option<&'v str> {
-    value.as_deref()?.as_str()
-}
-
-fn flag(values: &[Option<Val<'_>>], index: usize) -> Option<bool> {
-    match values.get(index).map(Option::as_deref) {
-        None => Some(false),
-        Some(Some(Value::Bool(b))) => Some(*b),
-        Some(_) => None,
-    }
-}
-
-fn call(function: Function, args: &[Option<Val<'_>>], work: &Work) -> Option<Value> {
-    // String functions copy their arguments: charged by length first.
-    let text: usize = args
-        .iter()
-        .filter_map(|a| a.as_deref()?.as_str().map(str::len))
-        .sum();
-    if !work.charge(text_units(text)) {
-        return None;
-    }
-    let first: Option<&Value> = args.first().and_then(Option::as_deref);
-    let text_pair = || -> Option<(String, String)> {
-        let ignore_case = flag(args, 2)?;
-        let (a, b) = (string(&args[0])?, string(args.get(1)?)?);
-        Some(if ignore_case {
-            (a.to_lowercase(), b.to_lowercase())
-        } else {
-            (a.to_string(), b.to_string())
-        })
-    };
-    let math = |f: fn(f64) -> f64| -> Option<Value> {
-        let n = first.filter(|v| v.is_number())?.as_f64()?;
-        Some(number(f(n)))
-    };
-    let is = |test: fn(&Value) -> bool| Some(Value::Bool(first.is_some_and(test)));
-    match function {
-        Function::IsDefined => Some(Value::Bool(first.is_some())),
-        Function::IsNull => is(Value::is_null),
-        Function::IsNumber => is(Value::is_number),
-        Function::IsString => is(Value::is_string),
-        Function::IsBool => is(Value::is_boolean),
-        Function::IsArray => is(Value::is_array),
-        Function::IsObject => is(Value::is_object),
-        Function::StartsWith => text_pair().map(|(a, b)| Value::Bool(a.starts_with(&b))),
-        Function::EndsWith => text_pair().map(|(a, b)| Value::Bool(a.ends_with(&b))),
-        Function::Contains => text_pair().map(|(a, b)| Value::Bool(a.contains(&b))),
-        Function::ArrayContains => {
-            let items = first?.as_array()?;
-            let needle: &Value = args.get(1)?.as_deref()?;
-            let partial = flag(args, 2)?;
-            Some(Value::Bool(items.iter().any(|item| {
-                item == needle
-                    || (partial
-                        && match (item, needle) {
-                            (Value::Object(item), Value::Object(needle)) => {
-                                needle.iter().all(|(k, v)| item.get(k) == Some(v))
-                            }
-                            _ => false,
-                        })
-            })))
-        }
-        Function::ArrayLength => Some(Value::from(first?.as_array()?.len())),
-        Function::Lower => Some(Value::String(first?.as_str()?.to_lowercase())),
-        Function::Upper => Some(Value::String(first?.as_str()?.to_uppercase())),
-        Function::Length => Some(Value::from(first?.as_str()?.chars().count())),
-        Function::Substring => {
-            let text = first?.as_str()?;
-            let start = args.get(1)?.as_deref()?.as_f64()?.max(0.0) as usize;
-            let length = args.get(2)?.as_deref()?.as_f64()?.max(0.0) as usize;
-            Some(Value::String(
-                text.chars().skip(start).take(length).collect(),
-            ))
-        }
-        Function::Concat => {
-            let mut joined = String::new();
-            for arg in args {
-                joined.push_str(string(arg)?);
-            }
-            Some(Value::String(joined))
-        }
-        Function::Abs => math(f64::abs),
-        Function::Floor => math(f64::floor),
-        Function::Ceiling => math(f64::ceil),
-        // The service rounds half away from zero.
-        Function::Round => math(f64::round),
-    }
 }
 
 /// The rank of a value's type in `ORDER BY`: undefined, null, booleans, numbers, strings,

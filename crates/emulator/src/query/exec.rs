@@ -1,143 +1,251 @@
-//! Running a parsed query over a container's items: filter, order, aggregate, page, project
-//! — within the query's work budget.
+//! Running a parsed query: rows (the item, then each `JOIN`'s elements, depth first) →
+//! filter → group and aggregate, or order → project → distinct → OFFSET/LIMIT/TOP — within
+//! the query's work budget. Subqueries run here too, over the rows around them.
 
 use std::borrow::Cow;
 use std::cmp::Ordering;
+use std::collections::BTreeSet;
 
 use serde_json::{Map, Value};
 
 use super::QueryError;
-use super::ast::{Aggregate, Query, Select};
+use super::ast::{Query, Select};
 use super::eval::{Scope, eval, order};
-use super::expr::number;
+use super::group::{Grouped, Groups};
 use super::position::{Key, Position};
-use super::work::{BYTES_PER_UNIT, Work};
+use super::value::Val;
+use super::work::{BYTES_PER_UNIT, Work, text_units};
 
-/// The item aggregate-only select clauses are projected over.
-static NOTHING: Value = Value::Null;
-
-/// One result and, unless it is an aggregate's, its position in the query's order.
+/// One result and, at the top level, its position in the query's order.
 pub(crate) type Row = (Option<Position>, Value);
+
+/// A row's bindings: one value per source of the query.
+type Bindings<'a> = Vec<Val<'a>>;
+
+/// A row the filter kept and, at the top level, its key: its item's, with the row's ordinal
+/// among that item's rows when the query joins (so every row has a position of its own).
+struct Kept<'a> {
+    row: Bindings<'a>,
+    key: Option<Key>,
+}
 
 /// Every result of `query` over `items` (each with its key, in key order), in order and
 /// with its position; [`QueryError::Budget`] once `work` is spent.
-pub(crate) fn run<'a>(
-    query: &Query,
-    items: impl IntoIterator<Item = (&'a Key, &'a Value)>,
+pub(crate) fn run<'q, 'i: 'q>(
+    query: &'q Query,
+    items: impl IntoIterator<Item = (&'i Key, &'i Value)>,
     work: &Work,
 ) -> Result<Vec<Row>, QueryError> {
-    let no_aggregates: [Option<Value>; 0] = [];
-    let scope = |item| Scope {
-        item,
-        aggregates: &no_aggregates,
-        work,
-    };
-    let mut matched: Vec<(&Key, &Value)> = Vec::new();
-    for (key, item) in items {
-        let keep = match &query.filter {
-            None => work.step(),
-            Some(filter) => eval(filter, &scope(item)).as_deref() == Some(&Value::Bool(true)),
-        };
-        spent(work)?;
-        if keep {
-            matched.push((key, item));
-        }
-    }
-
-    let rows: Vec<Row> = if query.aggregates.is_empty() {
-        let ordered = sort(query, matched, work)?;
-        let mut rows = Vec::new();
-        for (position, item) in window(query, ordered) {
-            let row = project(query, &scope(item));
-            if let Some(row) = &row {
-                work.hold(row);
-            }
-            spent(work)?;
-            rows.extend(row.map(|row| (Some(position), row)));
-        }
-        rows
-    } else {
-        let mut results: Vec<Option<Value>> = Vec::new();
-        for (aggregate, arg) in &query.aggregates {
-            let mut values = Vec::new();
-            for (_, item) in &matched {
-                if let Some(value) = eval(arg, &scope(item)).and_then(|v| work.own(v)) {
-                    if work.hold(&value) {
-                        values.push(value);
-                    }
-                }
-                spent(work)?;
-            }
-            results.push(aggregate_of(*aggregate, values.into_iter()));
-        }
-        let scope = Scope {
-            item: &NOTHING,
-            aggregates: &results,
-            work,
-        };
-        let row = project(query, &scope);
-        spent(work)?;
-        window(query, row.into_iter().map(|row| (None, row)).collect())
-    };
-    Ok(rows)
+    let rows = items.into_iter().map(
+        |(key, item): (&'i Key, &'i Value)| -> (Option<&'q Key>, Val<'q>) {
+            (Some(key), Cow::Borrowed(item))
+        },
+    );
+    execute(query, rows, None, work)
 }
 
-/// The budget error once `work` is spent.
-fn spent(work: &Work) -> Result<(), QueryError> {
-    if work.exceeded() {
-        return Err(QueryError::Budget {
-            limit: work.limit(),
-        });
+/// A subquery over the row `outer` is at: its `FROM x IN expr` iterates the array `expr`
+/// is there (nothing when it is not an array).
+fn subquery<'a>(query: &'a Query, outer: &Scope<'_, 'a>) -> Option<Vec<Value>> {
+    let over = query.sources.first()?.over.as_ref()?;
+    // `expr` was bound inside the subquery (before its own names): one scope in.
+    let inside = scope(&[], Some(outer), &[], outer.work);
+    let elements: Vec<Val<'a>> = match eval(over, &inside) {
+        Some(Cow::Borrowed(Value::Array(items))) => items.iter().map(Cow::Borrowed).collect(),
+        Some(Cow::Owned(Value::Array(items))) => items.into_iter().map(Cow::Owned).collect(),
+        _ => Vec::new(),
+    };
+    let elements = elements.into_iter().map(|element| (None, element));
+    let rows = execute(query, elements, Some(outer), outer.work).ok()?;
+    Some(rows.into_iter().map(|(_, row)| row).collect())
+}
+
+/// The scope of `vars` (the query's sources) inside `outer`.
+pub(crate) fn scope<'s, 'a>(
+    vars: &'s [Val<'a>],
+    outer: Option<&'s Scope<'s, 'a>>,
+    aggregates: &'s [Option<Value>],
+    work: &'s Work,
+) -> Scope<'s, 'a> {
+    Scope {
+        vars,
+        outer,
+        aggregates,
+        work,
+        subquery,
+    }
+}
+
+fn execute<'a>(
+    query: &'a Query,
+    firsts: impl Iterator<Item = (Option<&'a Key>, Val<'a>)>,
+    outer: Option<&Scope<'_, 'a>>,
+    work: &Work,
+) -> Result<Vec<Row>, QueryError> {
+    // Grouped queries fold each row into its group as it comes; others keep their rows.
+    let mut groups =
+        (!query.aggregates.is_empty() || !query.group_by.is_empty()).then(|| Groups::new(query));
+    let mut kept: Vec<Kept<'a>> = Vec::new();
+    let mut positioned = false;
+    let joins = query.sources.len() > 1;
+    let mut row = Vec::with_capacity(query.sources.len());
+    for (key, first) in firsts {
+        positioned |= key.is_some();
+        let mut ordinal = 0_u32;
+        let mut sink = |row: &Bindings<'a>| match &mut groups {
+            Some(groups) => groups.add(row, &scope(row, outer, &[], work)),
+            None => {
+                let key = key.map(|(pk, id)| match joins {
+                    true => (pk.clone(), format!("{id}\u{1}{ordinal:010}")),
+                    false => (pk.clone(), id.clone()),
+                });
+                ordinal = ordinal.saturating_add(1);
+                let text = key.as_ref().map_or(0, |(pk, id)| pk.len() + id.len());
+                let bytes = std::mem::size_of_val(row.as_slice()) + size_of::<Kept<'_>>() + text;
+                if work.hold_bytes(bytes) {
+                    kept.push(Kept {
+                        row: row.clone(),
+                        key,
+                    });
+                }
+                work.spent()
+            }
+        };
+        row.push(first);
+        expand(query, 1, &mut row, outer, work, &mut sink)?;
+        row.clear();
+        work.spent()?;
+    }
+
+    let directions = query.order_by.iter().map(|(_, descending)| *descending);
+    let results: Vec<(Option<Position>, Grouped<'a>)> = match groups {
+        Some(groups) => (groups.finish().into_iter())
+            .map(|(key, grouped)| {
+                let position = positioned.then(|| Position {
+                    keys: Vec::new(),
+                    key: (String::new(), key),
+                });
+                (position, grouped)
+            })
+            .collect(),
+        None => (sort(query, kept, outer, work)?.into_iter())
+            .map(|(keys, kept)| {
+                let position = kept.key.map(|key| Position {
+                    keys: keys.into_iter().zip(directions.clone()).collect(),
+                    key,
+                });
+                (position, (kept.row, Vec::new()))
+            })
+            .collect(),
+    };
+    let project_row = |(row, aggregates): &Grouped<'a>| {
+        let row = project(query, &scope(row, outer, aggregates, work));
+        if let Some(row) = &row {
+            work.hold(row);
+        }
+        work.spent().map(|()| row)
+    };
+    if !query.distinct {
+        let mut rows = Vec::new();
+        for (position, result) in window(query, results) {
+            rows.extend(project_row(&result)?.map(|row| (position, row)));
+        }
+        return Ok(rows);
+    }
+    let mut seen = BTreeSet::new();
+    let mut rows = Vec::new();
+    for (position, result) in results {
+        if let Some(row) = project_row(&result)? {
+            // DISTINCT compares values: objects by their fields, whatever their order.
+            let key = row.to_string();
+            work.charge(text_units(key.len()));
+            if seen.insert(key) {
+                rows.push((position, row));
+            }
+        }
+    }
+    work.spent()?;
+    Ok(window(query, rows))
+}
+
+/// Binds sources `at..` of `row` to each element of their arrays in turn (depth first, so
+/// only the rows kept are held), handing `sink` the rows the filter passes.
+fn expand<'a>(
+    query: &'a Query,
+    at: usize,
+    row: &mut Bindings<'a>,
+    outer: Option<&Scope<'_, 'a>>,
+    work: &Work,
+    sink: &mut dyn FnMut(&Bindings<'a>) -> Result<(), QueryError>,
+) -> Result<(), QueryError> {
+    // Each row made costs its slots, so a cross product is bounded by the budget.
+    let slots = std::mem::size_of_val(row.as_slice()) + size_of::<Bindings<'_>>();
+    work.charge(u64::try_from(slots / BYTES_PER_UNIT + 1).unwrap_or(u64::MAX));
+    work.spent()?;
+    let Some(source) = query.sources.get(at) else {
+        let keep = match &query.filter {
+            None => true,
+            Some(filter) => {
+                eval(filter, &scope(row, outer, &[], work)).as_deref() == Some(&Value::Bool(true))
+            }
+        };
+        work.spent()?;
+        return if keep { sink(row) } else { Ok(()) };
+    };
+    let Some(over) = &source.over else {
+        return Ok(());
+    };
+    let elements: Vec<Val<'a>> = match eval(over, &scope(row, outer, &[], work)) {
+        Some(Cow::Borrowed(Value::Array(items))) => items.iter().map(Cow::Borrowed).collect(),
+        Some(Cow::Owned(Value::Array(items))) => items.into_iter().map(Cow::Owned).collect(),
+        _ => Vec::new(),
+    };
+    for element in elements {
+        row.push(element);
+        let expanded = expand(query, at + 1, row, outer, work, sink);
+        row.pop();
+        expanded?;
     }
     Ok(())
 }
 
-/// The items in the query's order, each with its position (only its key when the query
-/// has no `ORDER BY`).
+/// A kept row and its `ORDER BY` values.
+type Sorted<'a> = (Vec<Option<Value>>, Kept<'a>);
+
+/// The kept rows in the query's order, each with its `ORDER BY` values (none without
+/// `ORDER BY`: then the rows keep their order, the items' key order).
 fn sort<'a>(
-    query: &Query,
-    items: Vec<(&'a Key, &'a Value)>,
+    query: &'a Query,
+    rows: Vec<Kept<'a>>,
+    outer: Option<&Scope<'_, 'a>>,
     work: &Work,
-) -> Result<Vec<(Position, &'a Value)>, QueryError> {
-    let position = |key: &Key, keys: Vec<(Option<Value>, bool)>| Position {
-        keys,
-        key: key.clone(),
-    };
+) -> Result<Vec<Sorted<'a>>, QueryError> {
     if query.order_by.is_empty() {
-        return Ok(items
-            .into_iter()
-            .map(|(key, item)| (position(key, Vec::new()), item))
-            .collect());
+        return Ok(rows.into_iter().map(|kept| (Vec::new(), kept)).collect());
     }
-    let none: [Option<Value>; 0] = [];
-    type Keyed<'k, 'a> = (Vec<Option<Cow<'k, Value>>>, (&'a Key, &'a Value));
-    let mut keyed: Vec<Keyed<'_, 'a>> = Vec::with_capacity(items.len());
-    // Each item's keys are held until the sort ends: charged as bytes copied.
-    let slots = query.order_by.len() * std::mem::size_of::<Option<Cow<'_, Value>>>();
+    let mut keyed: Vec<Sorted<'a>> = Vec::with_capacity(rows.len());
+    // Each row's keys are held until the sort ends: charged as bytes copied.
+    let slots = query.order_by.len() * std::mem::size_of::<Option<Value>>();
     let slot_units = u64::try_from(slots / BYTES_PER_UNIT + 1).unwrap_or(u64::MAX);
-    for (key, item) in items {
+    for kept in rows {
         work.charge(slot_units);
-        let scope = Scope {
-            item,
-            aggregates: &none,
-            work,
+        let keys = {
+            let scope = scope(&kept.row, outer, &[], work);
+            (query.order_by.iter())
+                .map(|(k, _)| eval(k, &scope).and_then(|v| work.own(v)))
+                .collect()
         };
-        let keys = query
-            .order_by
-            .iter()
-            .map(|(k, _)| eval(k, &scope))
-            .collect();
-        spent(work)?;
-        keyed.push((keys, (key, item)));
+        work.spent()?;
+        keyed.push((keys, kept));
     }
     // The comparisons are paid up front: n log n of them, each over every key.
     let n = keyed.len() as u64;
     let comparisons = n.saturating_mul(u64::from(n.max(2).ilog2()) + 1);
     work.charge(comparisons.saturating_mul(query.order_by.len() as u64));
-    spent(work)?;
+    work.spent()?;
     keyed.sort_by(|(a, _), (b, _)| {
         for ((left, right), (_, descending)) in a.iter().zip(b).zip(&query.order_by) {
-            let o = order(left.as_deref(), right.as_deref());
+            let o = order(left.as_ref(), right.as_ref());
             let o = if *descending { o.reverse() } else { o };
             if o != Ordering::Equal {
                 return o;
@@ -145,18 +253,7 @@ fn sort<'a>(
         }
         Ordering::Equal
     });
-    let directions = query.order_by.iter().map(|(_, descending)| *descending);
-    Ok(keyed
-        .into_iter()
-        .map(|(keys, (key, item))| {
-            let keys = keys
-                .into_iter()
-                .map(|k| k.map(Cow::into_owned))
-                .zip(directions.clone())
-                .collect();
-            (position(key, keys), item)
-        })
-        .collect())
+    Ok(keyed)
 }
 
 /// `OFFSET`/`LIMIT` then `TOP`.
@@ -173,10 +270,10 @@ fn window<T>(query: &Query, rows: Vec<T>) -> Vec<T> {
 }
 
 /// One result row (copied here, and charged for); `None` for an undefined value.
-fn project(query: &Query, scope: &Scope<'_>) -> Option<Value> {
+fn project<'a>(query: &'a Query, scope: &Scope<'_, 'a>) -> Option<Value> {
     let work = scope.work;
     match &query.select {
-        Select::Star => work.own(Cow::Borrowed(scope.item)),
+        Select::Star => work.own(Cow::Borrowed(scope.vars.first()?.as_ref())),
         // An undefined value is no result at all.
         Select::Value(expr) => work.own(eval(expr, scope)?),
         Select::Fields(fields) => {
@@ -187,45 +284,6 @@ fn project(query: &Query, scope: &Scope<'_>) -> Option<Value> {
                 }
             }
             Some(Value::Object(row))
-        }
-    }
-}
-/// One aggregate over the defined values of its argument.
-fn aggregate_of(aggregate: Aggregate, values: impl Iterator<Item = Value>) -> Option<Value> {
-    let values: Vec<Value> = values.collect();
-    match aggregate {
-        Aggregate::Count => Some(Value::from(values.len())),
-        Aggregate::Sum | Aggregate::Avg => {
-            let mut sum = 0.0;
-            for value in &values {
-                // A non-number makes the whole aggregate undefined.
-                sum += value.as_f64().filter(|_| value.is_number())?;
-            }
-            if !sum.is_finite() {
-                // Past the range of a float: undefined, as arithmetic overflow is.
-                None
-            } else if aggregate == Aggregate::Sum {
-                Some(number(sum))
-            } else if values.is_empty() {
-                None
-            } else {
-                Some(number(sum / values.len() as f64))
-            }
-        }
-        Aggregate::Min | Aggregate::Max => {
-            if values.iter().any(|v| v.is_array() || v.is_object()) {
-                return None;
-            }
-            let pick = |a: Value, b: Value| {
-                let o = order(Some(&a), Some(&b));
-                let keep_a = if aggregate == Aggregate::Min {
-                    o != Ordering::Greater
-                } else {
-                    o != Ordering::Less
-                };
-                if keep_a { a } else { b }
-            };
-            values.into_iter().reduce(pick)
         }
     }
 }

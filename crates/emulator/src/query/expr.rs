@@ -1,16 +1,17 @@
 //! Expressions of the SQL subset: precedence climbing from OR down to literals, with
 //! bounded nesting so no query can exhaust the stack.
 
-use serde_json::{Number, Value};
+use serde_json::Value;
 
 use super::QueryError;
-use super::ast::{Aggregate, BinaryOp, Expr, Function, UnaryOp};
+use super::ast::{Aggregate, BinaryOp, Expr, Function, SubqueryKind, UnaryOp, too_deep};
 use super::lexer::Token;
 use super::parser::{MAX_DEPTH, MAX_NODES, Parser, UNSUPPORTED, reserved};
+use super::value::number;
 
 impl Parser<'_> {
     /// One level deeper; an error past [`MAX_DEPTH`] or [`MAX_NODES`].
-    fn enter(&mut self) -> Result<(), QueryError> {
+    pub(super) fn enter(&mut self) -> Result<(), QueryError> {
         self.nesting += 1;
         self.bump()?;
         if self.nesting > MAX_DEPTH {
@@ -35,7 +36,7 @@ impl Parser<'_> {
 
     pub(super) fn expr(&mut self) -> Result<Expr, QueryError> {
         self.enter()?;
-        let expr = self.or();
+        let expr = self.conditional();
         self.nesting -= 1;
         let expr = expr?;
         if too_deep(&expr, MAX_DEPTH) {
@@ -45,6 +46,23 @@ impl Parser<'_> {
             ));
         }
         Ok(expr)
+    }
+
+    /// `c ? a : b` and `a ?? b`, the loosest operators.
+    fn conditional(&mut self) -> Result<Expr, QueryError> {
+        let mut left = self.or()?;
+        while self.eat("??") {
+            self.bump()?;
+            left = Expr::Coalesce(Box::new(left), Box::new(self.or()?));
+        }
+        if self.eat("?") {
+            self.bump()?;
+            let yes = self.expr()?;
+            self.expect(":")?;
+            let no = self.expr()?;
+            return Ok(Expr::Ternary(Box::new(left), Box::new(yes), Box::new(no)));
+        }
+        Ok(left)
     }
 
     fn or(&mut self) -> Result<Expr, QueryError> {
@@ -103,8 +121,22 @@ impl Parser<'_> {
                 negated,
             ));
         }
-        if negated || self.is_keyword("LIKE") {
-            return Err(self.unexpected("expected IN or BETWEEN"));
+        if self.eat_keyword("LIKE") {
+            let pattern = self.concat()?;
+            let escape = if self.eat_keyword("ESCAPE") {
+                Some(Box::new(self.concat()?))
+            } else {
+                None
+            };
+            return Ok(Expr::Like(
+                Box::new(left),
+                Box::new(pattern),
+                escape,
+                negated,
+            ));
+        }
+        if negated {
+            return Err(self.unexpected("expected IN, BETWEEN or LIKE"));
         }
         let op = match self.peek() {
             Some(Token::Sym("=")) => BinaryOp::Eq,
@@ -209,6 +241,7 @@ impl Parser<'_> {
                 let value = self.param(&name, pos)?;
                 Ok(Expr::Param(name, value))
             }
+            Token::Sym("(") if self.is_keyword("SELECT") => self.subquery(SubqueryKind::Scalar),
             Token::Sym("(") => {
                 let inner = self.expr()?;
                 self.expect(")")?;
@@ -272,6 +305,15 @@ impl Parser<'_> {
         {
             return Err(QueryError::new(format!("{name} is not supported"), pos));
         }
+        let subquery = match word.to_ascii_uppercase().as_str() {
+            "EXISTS" => Some(SubqueryKind::Exists),
+            "ARRAY" => Some(SubqueryKind::Array),
+            _ => None,
+        };
+        if let Some(kind) = subquery {
+            self.expect("(")?;
+            return self.subquery(kind);
+        }
         if matches!(self.peek(), Some(Token::Sym("("))) {
             return self.call(&word, pos);
         }
@@ -281,16 +323,18 @@ impl Parser<'_> {
                 pos,
             ));
         }
-        if word == self.alias {
-            return Ok(Expr::Root);
+        if let Some(var) = self.resolve(&word) {
+            return Ok(var);
         }
         self.at -= 1;
         if reserved(&word) {
             return Err(self.unexpected("expected an expression"));
         }
-        Err(QueryError::new(
-            format!("identifier `{word}` is not the FROM alias `{}`", self.alias),
+        Err(QueryError::coded(
+            "SC2001",
+            format!("Identifier '{word}' could not be resolved."),
             pos,
+            pos + word.len(),
         ))
     }
 
@@ -314,9 +358,14 @@ impl Parser<'_> {
             return Ok(Expr::Aggregate(aggregate, self.aggregates.len() - 1));
         }
         let Some((function, min, max)) = Function::from_name(name) else {
-            return Err(QueryError::new(
-                format!("function {name} is not supported"),
+            return Err(QueryError::coded(
+                "SC2005",
+                format!(
+                    "'{name}' is not a recognized built-in function name (function {} is not supported).",
+                    name.to_ascii_uppercase()
+                ),
                 pos,
+                pos + name.len(),
             ));
         };
         let mut args = Vec::new();
@@ -345,33 +394,5 @@ impl Parser<'_> {
             ));
         }
         Ok(Expr::Call(function, args))
-    }
-}
-
-/// Whether `expr` is deeper than `limit` (recursing at most `limit` levels).
-fn too_deep(expr: &Expr, limit: usize) -> bool {
-    let Some(limit) = limit.checked_sub(1) else {
-        return true;
-    };
-    let deep = |e: &Expr| too_deep(e, limit);
-    match expr {
-        Expr::Literal(_) | Expr::Param(..) | Expr::Undefined | Expr::Root | Expr::Aggregate(..) => {
-            false
-        }
-        Expr::Member(e, _) | Expr::Unary(_, e) => deep(e),
-        Expr::Index(a, b) | Expr::Binary(_, a, b) => deep(a) || deep(b),
-        Expr::In(e, items, _) => deep(e) || items.iter().any(deep),
-        Expr::Between(a, b, c, _) => deep(a) || deep(b) || deep(c),
-        Expr::Call(_, items) | Expr::Array(items) => items.iter().any(deep),
-        Expr::Object(fields) => fields.iter().any(|(_, e)| deep(e)),
-    }
-}
-
-/// A JSON number: integral values as integers, like the service prints them.
-pub(crate) fn number(n: f64) -> Value {
-    if n.fract() == 0.0 && n.abs() < 9_007_199_254_740_992.0 {
-        Value::Number(Number::from(n as i64))
-    } else {
-        Number::from_f64(n).map_or(Value::Null, Value::Number)
     }
 }

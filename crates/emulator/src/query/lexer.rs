@@ -13,7 +13,7 @@ pub(crate) enum Token {
     Number(f64),
     /// A string literal ('…' or "…"), escapes resolved.
     Str(String),
-    /// Punctuation or an operator: `. , ( ) [ ] { } : * + - / % = != <> < > <= >= ||`.
+    /// Punctuation or an operator: `. , ( ) [ ] { } : * + - / % = != <> < > <= >= || ? ??`.
     Sym(&'static str),
 }
 
@@ -24,9 +24,9 @@ pub(crate) struct Spanned {
     pub(crate) pos: usize,
 }
 
-const SYMBOLS: [&str; 21] = [
-    "!=", "<>", "<=", ">=", "||", ".", ",", "(", ")", "[", "]", "{", "}", ":", "*", "+", "-", "/",
-    "%", "=", "<",
+const SYMBOLS: [&str; 23] = [
+    "!=", "<>", "<=", ">=", "||", "??", ".", ",", "(", ")", "[", "]", "{", "}", ":", "*", "+", "-",
+    "/", "%", "=", "<", "?",
 ];
 
 /// Splits `text` into tokens.

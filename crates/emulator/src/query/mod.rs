@@ -5,13 +5,22 @@
 //! return every result or a [`QueryError`] naming the construct and its byte position.
 
 mod ast;
+mod builtin;
+mod clause;
+mod datetime;
 mod eval;
 mod exec;
 mod expr;
+mod function;
+mod group;
 mod lexer;
 mod parser;
 mod plan;
 mod position;
+mod print;
+mod rules;
+mod text;
+mod value;
 mod work;
 
 pub use work::DEFAULT_QUERY_BUDGET;
@@ -41,6 +50,11 @@ pub enum QueryError {
         message: String,
         /// The byte offset in the query text where it starts.
         position: usize,
+        /// The byte offset where it ends (the service's `location.end`).
+        end: usize,
+        /// The service's code for it: `SC1001` a syntax error, `SC2001` an unknown name,
+        /// `SC2005` an unknown function…
+        code: &'static str,
     },
     /// The request body around the query (`query`, `parameters`).
     #[error("{0}")]
@@ -61,9 +75,21 @@ pub enum QueryError {
 
 impl QueryError {
     pub(crate) fn new(message: impl Into<String>, position: usize) -> Self {
+        Self::coded("SC1001", message, position, position)
+    }
+
+    /// An error with the service's code and location.
+    pub(crate) fn coded(
+        code: &'static str,
+        message: impl Into<String>,
+        position: usize,
+        end: usize,
+    ) -> Self {
         Self::Syntax {
             message: message.into(),
             position,
+            end,
+            code,
         }
     }
 
@@ -98,6 +124,8 @@ pub(crate) struct QuerySpec {
     text: String,
     /// Each value is shared by every reference to it in the parsed query.
     params: Params,
+    /// The client's `x-ms-cosmos-supported-query-features` (plans need no other).
+    features: Option<String>,
 }
 
 impl QuerySpec {
@@ -131,6 +159,7 @@ impl QuerySpec {
         Ok(Self {
             text: text.to_string(),
             params,
+            features: None,
         })
     }
 
@@ -139,7 +168,14 @@ impl QuerySpec {
         Self {
             text,
             params: BTreeMap::new(),
+            features: None,
         }
+    }
+
+    /// The query features the client supports, as it listed them (none: all).
+    pub(crate) fn with_features(mut self, features: Option<String>) -> Self {
+        self.features = features;
+        self
     }
 
     /// Runs the query over `items` within `budget` units of work; every result in order.
@@ -181,9 +217,29 @@ impl QuerySpec {
             .map_err(|error| work.refusal().unwrap_or_else(|| query_error(error)))
     }
 
+    /// The service's refusals for this request to `container` (its resource: the indexing
+    /// policy): a cross-partition request (`cross`) without a range id fans out itself.
+    pub(crate) fn check_request(
+        &self,
+        container: &Value,
+        cross: bool,
+        headers: &http::HeaderMap,
+    ) -> Result<(), ApiError> {
+        let query = parser::parse(&self.text, &self.params).map_err(query_error)?;
+        let fans_out = cross && !headers.contains_key("x-ms-documentdb-partitionkeyrangeid");
+        let indexes = container.pointer("/indexingPolicy/compositeIndexes");
+        rules::check(&query, indexes.unwrap_or(&Value::Null), fans_out)
+    }
+
     /// The query plan document for SDK-side execution.
     pub(crate) fn plan(&self) -> Result<Value, QueryError> {
         let query = parser::parse(&self.text, &self.params)?;
+        rules::check_features(&query, self.features.as_deref()).map_err(QueryError::Body)?;
+        if rules::composes_aggregates(&query) {
+            return Err(QueryError::body(
+                "Compositions of aggregates and other expressions are not allowed.",
+            ));
+        }
         let plan = plan::plan(&query);
         // The SDK sends the rewritten query back (placeholder filled in): it must run here.
         // It is a little deeper and longer than the original, so near the limits it may not.
@@ -206,15 +262,37 @@ pub(crate) fn add_numbers(a: &Value, b: &Value) -> Option<Value> {
         (Some(a), Some(b)) if a.checked_add(b).is_some() => Some(Value::from(a + b)),
         _ => {
             let sum = a.as_f64().unwrap_or(0.0) + b.as_f64().unwrap_or(0.0);
-            sum.is_finite().then(|| expr::number(sum))
+            sum.is_finite().then(|| value::number(sum))
         }
     }
 }
 
-/// A refused query: 400 with the parser's or the budget's message.
+/// A refused query: 400 `BadRequest` whose message carries the service's `errors` array
+/// (`{"errors":[{"severity","location":{"start","end"},"code","message"}]}`) for what the
+/// service's parser refuses too, and the plain text for the emulator's own limits.
 pub(crate) fn query_error(error: QueryError) -> ApiError {
-    ApiError::bad_request(error.to_string())
+    match &error {
+        QueryError::Syntax {
+            message,
+            position,
+            end,
+            code,
+        } => {
+            let errors = serde_json::json!({"errors": [{
+                "severity": "Error",
+                "location": {"start": position, "end": end},
+                "code": code,
+                "message": format!("{message} (at position {position})"),
+            }]});
+            ApiError::bad_request(format!(
+                "Message: {errors}\r\nActivityId: 00000000-0000-0000-0000-000000000000, Microsoft.Azure.Documents.Common/2.14.0"
+            ))
+        }
+        _ => ApiError::bad_request(error.to_string()),
+    }
 }
 
+#[cfg(test)]
+mod sql_tests;
 #[cfg(test)]
 mod tests;

@@ -11,7 +11,7 @@ use super::ast::{Aggregate, Expr, Query, Select};
 use super::lexer::{Spanned, Token, tokenize};
 
 /// Keywords that cannot be an alias or a bare name.
-const RESERVED: [&str; 27] = [
+const RESERVED: [&str; 29] = [
     "SELECT",
     "FROM",
     "WHERE",
@@ -39,18 +39,15 @@ const RESERVED: [&str; 27] = [
     "NULL",
     "UNDEFINED",
     "HAVING",
+    "ESCAPE",
+    "ARRAY",
 ];
 
 /// Constructs of the full language this emulator refuses, by their leading keyword.
-pub(super) const UNSUPPORTED: [(&str, &str); 7] = [
-    ("JOIN", "JOIN"),
-    ("GROUP", "GROUP BY"),
-    ("DISTINCT", "DISTINCT"),
-    ("LIKE", "LIKE"),
-    ("EXISTS", "EXISTS subqueries"),
-    ("HAVING", "HAVING"),
-    ("SELECT", "subqueries"),
-];
+pub(super) const UNSUPPORTED: [(&str, &str); 1] = [("HAVING", "HAVING")];
+
+/// The most subqueries nested in one another.
+pub(crate) const MAX_SUBQUERY_DEPTH: usize = 8;
 
 /// The longest query text accepted (the service's `maxSqlQueryInputLength`).
 pub(crate) const MAX_QUERY_LENGTH: usize = 30 * 1024;
@@ -78,11 +75,11 @@ pub(crate) fn parse(text: &str, params: &Params) -> Result<Query, QueryError> {
         params,
         aggregates: Vec::new(),
         aggregates_allowed: false,
-        alias: String::new(),
+        scopes: Vec::new(),
         nesting: 0,
         nodes: 0,
     };
-    parser.query()
+    parser.query(false)
 }
 
 pub(super) struct Parser<'a> {
@@ -92,7 +89,8 @@ pub(super) struct Parser<'a> {
     pub(super) params: &'a Params,
     pub(super) aggregates: Vec<(Aggregate, Expr)>,
     pub(super) aggregates_allowed: bool,
-    pub(super) alias: String,
+    /// The names bound by each enclosing query, outermost first.
+    pub(super) scopes: Vec<Vec<String>>,
     /// How deep the recursive descent is now (bounded by [`MAX_DEPTH`]).
     pub(super) nesting: usize,
     /// Operators and sub-expressions parsed so far (bounded by [`MAX_NODES`]).
@@ -156,128 +154,14 @@ impl Parser<'_> {
             }
         }
         match self.peek() {
-            None => QueryError::new(format!("{what}, found the end of the query"), pos),
+            None => QueryError::coded(
+                "SC1002",
+                format!("Syntax error, unexpected end-of-file: {what}, found the end of the query"),
+                pos,
+                pos,
+            ),
             Some(token) => QueryError::new(format!("{what}, found {}", describe(token)), pos),
         }
-    }
-
-    fn query(&mut self) -> Result<Query, QueryError> {
-        self.expect_keyword("SELECT")?;
-        let top = if self.eat_keyword("TOP") {
-            Some(self.count("TOP")?)
-        } else {
-            None
-        };
-        let select_at = self.at;
-        // The alias comes after the select clause: skip ahead to learn it first.
-        self.alias = self.peek_alias()?;
-        self.at = select_at;
-        self.aggregates_allowed = true;
-        let select_pos = self.pos();
-        let select = self.select()?;
-        self.aggregates_allowed = false;
-        if !self.aggregates.is_empty() && mixes_item_and_aggregates(&select) {
-            return Err(QueryError::new(
-                "a value outside an aggregate next to aggregates needs GROUP BY, which is not supported",
-                select_pos,
-            ));
-        }
-        self.expect_keyword("FROM")?;
-        let container = self.name("a container name")?;
-        if self.is_keyword("IN") {
-            return Err(QueryError::new(
-                "FROM … IN (iteration) is not supported",
-                self.pos(),
-            ));
-        }
-        self.eat_keyword("AS");
-        let alias = if matches!(self.peek(), Some(Token::Ident(w)) if !reserved(w)) {
-            self.name("an alias")?
-        } else {
-            container.clone()
-        };
-        let filter = if self.eat_keyword("WHERE") {
-            Some(self.expr()?)
-        } else {
-            None
-        };
-        let mut order_by = Vec::new();
-        if self.is_keyword("ORDER") && !self.aggregates.is_empty() {
-            return Err(QueryError::new(
-                "ORDER BY with aggregates is not supported",
-                self.pos(),
-            ));
-        }
-        if self.eat_keyword("ORDER") {
-            self.expect_keyword("BY")?;
-            loop {
-                let key = self.expr()?;
-                let descending = if self.eat_keyword("DESC") {
-                    true
-                } else {
-                    self.eat_keyword("ASC");
-                    false
-                };
-                order_by.push((key, descending));
-                if !self.eat(",") {
-                    break;
-                }
-            }
-        }
-        let (mut offset, mut limit) = (None, None);
-        if self.is_keyword("OFFSET") && top.is_some() {
-            return Err(QueryError::new(
-                "TOP together with OFFSET LIMIT is not supported",
-                self.pos(),
-            ));
-        }
-        if self.eat_keyword("OFFSET") {
-            offset = Some(self.count("OFFSET")?);
-            self.expect_keyword("LIMIT")?;
-            limit = Some(self.count("LIMIT")?);
-        }
-        if self.peek().is_some() {
-            return Err(self.unexpected("expected the end of the query"));
-        }
-        let query = Query {
-            top,
-            select,
-            container,
-            alias,
-            filter,
-            order_by,
-            offset,
-            limit,
-            aggregates: std::mem::take(&mut self.aggregates),
-        };
-        Ok(query)
-    }
-
-    /// The alias after `FROM name [AS] [alias]`, found by scanning for the first top-level
-    /// `FROM` (select clauses cannot contain subqueries here).
-    fn peek_alias(&mut self) -> Result<String, QueryError> {
-        let mut depth = 0_i32;
-        while let Some(token) = self.peek() {
-            match token {
-                Token::Sym("(" | "[" | "{") => depth += 1,
-                Token::Sym(")" | "]" | "}") => depth -= 1,
-                Token::Ident(w) if depth == 0 && w.eq_ignore_ascii_case("FROM") => {
-                    self.at += 1;
-                    let container = self.name("a container name")?;
-                    self.eat_keyword("AS");
-                    return Ok(match self.peek() {
-                        Some(Token::Ident(w)) if !reserved(w) => w.clone(),
-                        _ => container,
-                    });
-                }
-                _ => {}
-            }
-            self.at += 1;
-        }
-        Err(QueryError::new(
-            "expected FROM, found the end of the query",
-            self.end,
-        ))
     }
 
     pub(super) fn name(&mut self, what: &str) -> Result<String, QueryError> {
@@ -318,7 +202,7 @@ impl Parser<'_> {
             .ok_or_else(|| QueryError::new(format!("parameter @{name} is not defined"), pos))
     }
 
-    fn select(&mut self) -> Result<Select, QueryError> {
+    pub(super) fn select(&mut self) -> Result<Select, QueryError> {
         if self.eat("*") {
             return Ok(Select::Star);
         }
@@ -350,28 +234,6 @@ impl Parser<'_> {
                 return Ok(Select::Fields(fields));
             }
         }
-    }
-}
-
-/// Whether a select clause with aggregates also reads the item outside them.
-fn mixes_item_and_aggregates(select: &Select) -> bool {
-    match select {
-        Select::Star => true,
-        Select::Value(expr) => reads_item(expr),
-        Select::Fields(fields) => fields.iter().any(|(_, e)| reads_item(e)),
-    }
-}
-
-fn reads_item(expr: &Expr) -> bool {
-    match expr {
-        Expr::Root => true,
-        Expr::Literal(_) | Expr::Param(..) | Expr::Undefined | Expr::Aggregate(..) => false,
-        Expr::Member(e, _) | Expr::Unary(_, e) => reads_item(e),
-        Expr::Index(a, b) | Expr::Binary(_, a, b) => reads_item(a) || reads_item(b),
-        Expr::In(e, items, _) => reads_item(e) || items.iter().any(reads_item),
-        Expr::Between(a, b, c, _) => reads_item(a) || reads_item(b) || reads_item(c),
-        Expr::Call(_, items) | Expr::Array(items) => items.iter().any(reads_item),
-        Expr::Object(fields) => fields.iter().any(|(_, e)| reads_item(e)),
     }
 }
 

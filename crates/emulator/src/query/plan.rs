@@ -1,10 +1,10 @@
 //! The query plan document SDKs ask for (`x-ms-cosmos-is-query-plan-request`) before
 //! running a cross-partition query themselves.
 
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
-use super::ast::{Expr, Query, Select, Sql};
-use super::parser::reserved;
+use super::ast::{Aggregate, Expr, Query, Select};
+use super::print::{Sql, from_sql, select_sql};
 
 /// The placeholder SDKs replace (with `true` on a first page) in rewritten ORDER BY queries.
 pub(crate) const ORDER_BY_FILTER: &str = "{documentdb-formattableorderbyquery-filter}";
@@ -12,14 +12,18 @@ pub(crate) const ORDER_BY_FILTER: &str = "{documentdb-formattableorderbyquery-fi
 /// The plan for `query`: what the SDK must do across ranges, and the query to send to each.
 ///
 /// The emulator has one partition key range, so the SDK's merge is over one stream; the
-/// plan still has the service's shape so SDK-side pipelines (ORDER BY merge, aggregates,
-/// TOP, OFFSET/LIMIT) run as they would against the service.
+/// plan still has the service's shape so SDK-side pipelines (ORDER BY merge, DISTINCT,
+/// GROUP BY, aggregates, TOP, OFFSET/LIMIT) run as they would against the service.
 pub(crate) fn plan(query: &Query) -> Value {
     let sql = |expr: &Expr| Sql { expr, query }.to_string();
-    let alias = &query.alias;
     let top = query.top.map(|n| format!("TOP {n} ")).unwrap_or_default();
-    let from = format!("FROM {} {alias}", query.container);
+    let distinct = if query.distinct { "DISTINCT " } else { "" };
+    let from = from_sql(query);
     let filter = query.filter.as_ref().map(sql);
+    let condition = filter
+        .as_ref()
+        .map(|f| format!(" WHERE {f}"))
+        .unwrap_or_default();
     // The SDK applies OFFSET/LIMIT itself: each range returns the first offset+limit.
     let window = match (query.offset, query.limit) {
         (Some(offset), Some(limit)) => {
@@ -27,26 +31,30 @@ pub(crate) fn plan(query: &Query) -> Value {
         }
         _ => String::new(),
     };
-    let order_by: Vec<String> = query
-        .order_by
-        .iter()
-        .map(|(key, descending)| {
-            format!("{}{}", sql(key), if *descending { " DESC" } else { " ASC" })
-        })
-        .collect();
     let single_aggregate = match &query.select {
         Select::Value(Expr::Aggregate(aggregate, index)) => Some((*aggregate, *index)),
         _ => None,
     };
+    let aggregate_item = |aggregate: Aggregate, index: usize| {
+        let arg = query
+            .aggregates
+            .get(index)
+            .map_or_else(|| "undefined".to_string(), |(_, arg)| sql(arg));
+        match aggregate {
+            Aggregate::Avg => format!("{{\"sum\": SUM({arg}), \"count\": COUNT({arg})}}"),
+            other => format!("{}({arg})", other.sql()),
+        }
+    };
+    let grouped =
+        !query.group_by.is_empty() || (!query.aggregates.is_empty() && single_aggregate.is_none());
+    let mut aliases: Vec<String> = Vec::new();
+    let mut alias_types = Map::new();
 
     let (rewritten, aggregates) = if !query.order_by.is_empty() {
         let payload = match &query.select {
-            Select::Star => alias.clone(),
+            Select::Star => query.alias().to_string(),
             Select::Value(expr) => sql(expr),
-            Select::Fields(fields) => {
-                let object = Expr::Object(fields.clone());
-                sql(&object)
-            }
+            Select::Fields(fields) => sql(&Expr::Object(fields.clone())),
         };
         let items: Vec<String> = query
             .order_by
@@ -57,71 +65,103 @@ pub(crate) fn plan(query: &Query) -> Value {
             Some(filter) => format!("({filter}) AND ({ORDER_BY_FILTER})"),
             None => format!("({ORDER_BY_FILTER})"),
         };
+        let order_by: Vec<String> = query
+            .order_by
+            .iter()
+            .map(|(key, d)| format!("{}{}", sql(key), if *d { " DESC" } else { " ASC" }))
+            .collect();
         let rewritten = format!(
-            "SELECT {top}{alias}._rid, [{}] AS orderByItems, {payload} AS payload {from} WHERE {condition} ORDER BY {}{window}",
+            "SELECT {top}{}._rid, [{}] AS orderByItems, {payload} AS payload {from} WHERE {condition} ORDER BY {}{window}",
+            query.alias(),
             items.join(", "),
             order_by.join(", ")
         );
         (rewritten, Vec::new())
-    } else if let Some((aggregate, index)) = single_aggregate {
-        let arg = query
-            .aggregates
-            .get(index)
-            .map_or_else(|| "undefined".to_string(), |(_, arg)| sql(arg));
-        let item = match aggregate {
-            super::ast::Aggregate::Avg => {
-                format!("{{\"sum\": SUM({arg}), \"count\": COUNT({arg})}}")
+    } else if grouped {
+        // Each range answers its groups' keys and partial aggregates; the SDK combines them.
+        let keys: Vec<String> = query
+            .group_by
+            .iter()
+            .map(|k| format!("{{\"item\": {}}}", sql(k)))
+            .collect();
+        let payload = match &query.select {
+            Select::Value(Expr::Aggregate(aggregate, index)) => {
+                format!("[{{\"item\": {}}}]", aggregate_item(*aggregate, *index))
             }
-            other => format!("{}({arg})", other.sql()),
+            Select::Value(expr) => sql(expr),
+            Select::Star => query.alias().to_string(),
+            Select::Fields(fields) => {
+                let mut parts = Vec::new();
+                for (name, expr) in fields {
+                    aliases.push(name.clone());
+                    let (text, kind) = match expr {
+                        Expr::Aggregate(aggregate, index) => (
+                            format!("{{\"item\": {}}}", aggregate_item(*aggregate, *index)),
+                            Value::from(aggregate.plan_name()),
+                        ),
+                        other => (sql(other), Value::Null),
+                    };
+                    alias_types.insert(name.clone(), kind);
+                    parts.push(format!("{}: {text}", Value::from(name.as_str())));
+                }
+                format!("{{{}}}", parts.join(", "))
+            }
         };
-        let condition = filter.map(|f| format!(" WHERE {f}")).unwrap_or_default();
+        let group_by = if keys.is_empty() {
+            String::new()
+        } else {
+            let exprs: Vec<String> = query.group_by.iter().map(sql).collect();
+            format!(" GROUP BY {}", exprs.join(", "))
+        };
+        let group_items = if keys.is_empty() {
+            String::new()
+        } else {
+            format!("[{}] AS groupByItems, ", keys.join(", "))
+        };
+        let rewritten =
+            format!("SELECT {group_items}{payload} AS payload {from}{condition}{group_by}");
+        let aggregates = match single_aggregate {
+            Some((aggregate, _)) => vec![aggregate.plan_name()],
+            None => Vec::new(),
+        };
+        (rewritten, aggregates)
+    } else if let Some((aggregate, index)) = single_aggregate {
+        let item = aggregate_item(aggregate, index);
         let rewritten =
             format!("SELECT {top}VALUE [{{\"item\": {item}}}] {from}{condition}{window}");
         (rewritten, vec![aggregate.plan_name()])
     } else if query.offset.is_some() {
-        let condition = filter.map(|f| format!(" WHERE {f}")).unwrap_or_default();
-        let select = match &query.select {
-            Select::Star => "*".to_string(),
-            Select::Value(expr) => format!("VALUE {}", sql(expr)),
-            Select::Fields(fields) => fields
-                .iter()
-                .map(|(name, e)| {
-                    // A name the parser derived (`$1`, a property name) derives again from
-                    // the printed expression; only a plain identifier can follow AS.
-                    let plain = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-                        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-                        && !reserved(name);
-                    if plain {
-                        format!("{} AS {name}", sql(e))
-                    } else {
-                        sql(e)
-                    }
-                })
-                .collect::<Vec<_>>()
-                .join(", "),
-        };
         (
-            format!("SELECT {top}{select} {from}{condition}{window}"),
+            format!(
+                "SELECT {distinct}{top}{} {from}{condition}{window}",
+                select_sql(query)
+            ),
             Vec::new(),
         )
     } else {
-        // Nothing for the SDK to do across ranges: it sends the query as written.
+        // Nothing for the SDK to do across ranges but maybe DISTINCT: it sends the query
+        // as written.
         (String::new(), Vec::new())
     };
 
+    let distinct_type = match (query.distinct, query.order_by.is_empty()) {
+        (false, _) => "None",
+        (true, true) => "Unordered",
+        (true, false) => "Ordered",
+    };
     json!({
         "partitionedQueryExecutionInfoVersion": 2,
         "queryInfo": {
-            "distinctType": "None",
+            "distinctType": distinct_type,
             "top": query.top,
             "offset": query.offset,
             "limit": query.limit,
             "orderBy": query.order_by.iter().map(|(_, d)| if *d { "Descending" } else { "Ascending" }).collect::<Vec<_>>(),
             "orderByExpressions": query.order_by.iter().map(|(k, _)| sql(k)).collect::<Vec<_>>(),
-            "groupByExpressions": [],
-            "groupByAliases": [],
+            "groupByExpressions": query.group_by.iter().map(sql).collect::<Vec<_>>(),
+            "groupByAliases": aliases,
             "aggregates": aggregates,
-            "groupByAliasToAggregateType": {},
+            "groupByAliasToAggregateType": alias_types,
             "rewrittenQuery": rewritten,
             "hasSelectValue": matches!(query.select, Select::Value(_)),
             "dCountInfo": null,

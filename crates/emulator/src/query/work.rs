@@ -68,6 +68,20 @@ impl Work {
         }
     }
 
+    /// `bytes` the query holds until it ends (a joined row): charged like [`hold`](Self::hold).
+    pub(crate) fn hold_bytes(&self, bytes: usize) -> bool {
+        let Some(memory) = &self.memory else {
+            return true;
+        };
+        match memory.add(bytes) {
+            Ok(()) => true,
+            Err(refused) => {
+                self.refused.borrow_mut().get_or_insert(refused);
+                false
+            }
+        }
+    }
+
     /// The memory budget's refusal, if it ended the query.
     pub(crate) fn refusal(&self) -> Option<ApiError> {
         self.refused.borrow_mut().take()
@@ -91,8 +105,12 @@ impl Work {
         self.used.get() > self.limit || self.refused.borrow().is_some()
     }
 
-    pub(crate) fn limit(&self) -> u64 {
-        self.limit
+    /// The budget error once the query must end (see [`exceeded`](Self::exceeded)).
+    pub(crate) fn spent(&self) -> Result<(), super::QueryError> {
+        if self.exceeded() {
+            return Err(super::QueryError::Budget { limit: self.limit });
+        }
+        Ok(())
     }
 
     /// The value itself: a borrowed one is copied, and charged for, only here; `None`
@@ -108,4 +126,9 @@ impl Work {
             }
         }
     }
+}
+
+/// The work units of copying `bytes` of text.
+pub(crate) fn text_units(bytes: usize) -> u64 {
+    u64::try_from(bytes / BYTES_PER_UNIT).unwrap_or(u64::MAX)
 }

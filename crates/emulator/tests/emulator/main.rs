@@ -19,6 +19,8 @@ mod hostile;
 mod http2;
 mod keys;
 mod query;
+mod query_generated;
+mod query_sql;
 mod replication;
 mod tls;
 mod wire;

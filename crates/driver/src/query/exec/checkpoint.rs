@@ -48,9 +48,11 @@ impl Engine {
     }
 
     /// The token that resumes a cross-partition query after the page just made; `None`
-    /// once it is finished (or for an aggregate, returned in one page).
+    /// once it is finished (or for an aggregate or groups, returned in one page, or a
+    /// DISTINCT query).
     pub(super) fn token(&self) -> Option<String> {
-        if self.finished {
+        // DISTINCT remembers what it returned: that does not fit a token (yet).
+        if self.finished || self.dedup.active() {
             return None;
         }
         let ranges = match &self.mode {
@@ -89,7 +91,7 @@ impl Engine {
                     })
                 })
                 .collect::<Option<Vec<_>>>()?,
-            Mode::Planning | Mode::Aggregate(_) => return None,
+            Mode::Planning | Mode::Aggregate(_) | Mode::GroupBy(_) => return None,
         };
         let resume = Resume {
             order_by: matches!(self.mode, Mode::OrderBy { .. }),
