@@ -43,6 +43,7 @@
 
 mod admin;
 pub mod auth;
+mod batch;
 pub mod binary;
 mod budget;
 mod builder;

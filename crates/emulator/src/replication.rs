@@ -78,6 +78,17 @@ impl Log {
         self.pending.push(change);
     }
 
+    /// How many writes of the request being served are not stamped yet.
+    pub(crate) fn pending(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Forgets the request's unstamped writes past the first `len` (an atomic batch that
+    /// failed puts its container back as it was).
+    pub(crate) fn truncate_pending(&mut self, len: usize) {
+        self.pending.truncate(len);
+    }
+
     /// How many writes the log holds (stamped, not yet applied everywhere).
     pub(crate) fn len(&self) -> usize {
         self.entries.len()

@@ -8,6 +8,7 @@ use http::{HeaderMap, HeaderValue, Method, Request, Response};
 use serde_json::Value;
 use tokio::time::Instant;
 
+use crate::batch::{BatchAt, BatchRequest, total_charge};
 use crate::budget::Charge;
 use crate::data::{ApiError, ApiResult, DataStore, ItemRequest};
 use crate::feed::{FeedRequest, Page, Scope, pkranges_etag};
@@ -117,6 +118,9 @@ pub(crate) async fn serve(
         }
         _ => None,
     };
+    let batch = kind == Kind::Write
+        && method == Method::POST
+        && flag(&headers, "x-ms-cosmos-is-batch-request");
     let now = Instant::now();
     if let (Kind::Read | Kind::Query, Some((db, coll))) = (kind, &session) {
         check_session(state, &headers, db, coll, &region, now)?;
@@ -184,6 +188,23 @@ pub(crate) async fn serve(
             };
             Answer::Feed(view(&db, &coll).snapshot(&scope)?.read_feed(&feed)?)
         }
+        (_, Method::POST, Resource::Items { db, coll }) if batch => {
+            let body = read_json(body, charge).await?;
+            let request = BatchRequest {
+                // Absent counts as atomic; only an explicit `false` asks for bulk.
+                atomic: header(&headers, "x-ms-cosmos-batch-atomic")
+                    .is_none_or(|v| !v.trim().eq_ignore_ascii_case("false")),
+                partition_key: item_request.partition_key.clone(),
+                range_id: header(&headers, "x-ms-documentdb-partitionkeyrangeid"),
+            };
+            let at = BatchAt {
+                db: &db,
+                coll: &coll,
+                region: &region,
+                now,
+            };
+            view(&db, &coll).write(|d| d.batch(&at, body, &request))?
+        }
         (_, Method::POST, Resource::Items { db, coll }) => {
             let body = crate::item_body::decode(&headers, &read_body(body).await?, charge)?;
             view(&db, &coll).write(|d| d.create_item(&db, &coll, body, &item_request))?
@@ -219,9 +240,19 @@ pub(crate) async fn serve(
         let container = data.container(&db, &coll).ok()?;
         Some(data.replication.region_lsn(container, &region, now))
     });
-    let minimal = header(&headers, "prefer")
-        .is_some_and(|v| v.to_ascii_lowercase().contains("return=minimal"));
-    Ok(response(answer, kind, lsn, minimal))
+    // A batch's body is its per-operation results: never left out.
+    let minimal = !batch
+        && header(&headers, "prefer")
+            .is_some_and(|v| v.to_ascii_lowercase().contains("return=minimal"));
+    let batch_charge = match (&answer, batch) {
+        (Answer::Resource(_, Some(results)), true) => Some(total_charge(results)),
+        _ => None,
+    };
+    let mut response = response(answer, kind, lsn, minimal);
+    if let Some(value) = batch_charge.and_then(|c| HeaderValue::from_str(&c.to_string()).ok()) {
+        response.headers_mut().insert("x-ms-request-charge", value);
+    }
+    Ok(response)
 }
 
 /// One container as the serving region sees it, at one instant.

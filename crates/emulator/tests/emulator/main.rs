@@ -4,6 +4,7 @@
 mod abuse;
 mod abuse_h2;
 mod admin;
+mod batch;
 mod binary;
 mod child;
 mod cli;
