@@ -39,6 +39,10 @@
 pub struct ReadmeDoctest;
 
 mod attempts;
+mod batch;
+mod batch_op;
+mod batch_result;
+mod bulk;
 mod container;
 mod credential;
 mod database;
@@ -58,6 +62,12 @@ mod signing;
 mod status;
 mod transport;
 
+pub use batch::Batch;
+pub use batch_op::MAX_BATCH_OPERATIONS;
+pub use batch_result::{BatchFailure, BatchOperationResult, BatchResponse};
+pub use bulk::{
+    Bulk, BulkError, BulkOperation, BulkOutcome, DEFAULT_BULK_IN_FLIGHT, MAX_BULK_IN_FLIGHT,
+};
 pub use container::{Container, ItemResponse, PartitionKey};
 pub use database::Database;
 pub use driver::{AccountConfig, Driver, DriverBuilder};

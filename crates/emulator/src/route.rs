@@ -203,7 +203,13 @@ pub(crate) async fn serve(
                 region: &region,
                 now,
             };
-            view(&db, &coll).write(|d| d.batch(&at, body, &request))?
+            if request.atomic {
+                view(&db, &coll).write(|d| d.batch(&at, body, &request))?
+            } else {
+                // Bulk: each operation makes room in the log and is stamped on its own,
+                // so the log's cap throttles operations, never the request as a whole.
+                resource_answer(lock(&state.data).batch(&at, body, &request)?)
+            }
         }
         (_, Method::POST, Resource::Items { db, coll }) => {
             let body = crate::item_body::decode(&headers, &read_body(body).await?, charge)?;

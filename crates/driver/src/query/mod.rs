@@ -30,6 +30,12 @@ use crate::container::{Container, PartitionKey};
 use crate::error::DriverError;
 use exec::Engine;
 
+/// The ids of the container's partition key ranges (`GET …/pkranges`), for bulk.
+pub(crate) async fn range_ids(container: &Container) -> Result<Vec<String>, DriverError> {
+    let (sources, _) = source::ranges(container).await?;
+    Ok(sources.into_iter().filter_map(|s| s.range).collect())
+}
+
 /// A SQL query with its parameters and options.
 ///
 /// ```

@@ -4,6 +4,7 @@
 
 mod accounts;
 mod api;
+mod batch;
 mod events;
 mod failover;
 mod hostile;
