@@ -15,6 +15,7 @@
 //! as it applies, so the replication log's cap throttles the operations past it (429 with
 //! `retryAfterMilliseconds`) while the ones before it stay applied. 207 when any failed.
 
+use http::HeaderMap;
 use serde_json::{Map, Value, json};
 use tokio::time::Instant;
 
@@ -39,6 +40,24 @@ pub(crate) struct BatchRequest {
     pub(crate) range_id: Option<String>,
 }
 
+impl BatchRequest {
+    pub(crate) fn from_headers(headers: &HeaderMap) -> Self {
+        let text = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        Self {
+            // Absent counts as atomic; only an explicit `false` asks for bulk.
+            atomic: text("x-ms-cosmos-batch-atomic")
+                .is_none_or(|v| !v.trim().eq_ignore_ascii_case("false")),
+            partition_key: text("x-ms-documentdb-partitionkey"),
+            range_id: text("x-ms-documentdb-partitionkeyrangeid"),
+        }
+    }
+}
+
 /// Where a batch runs: its container, and the region and instant its writes are stamped
 /// with (bulk stamps each operation as it applies).
 pub(crate) struct BatchAt<'a> {
@@ -46,6 +65,17 @@ pub(crate) struct BatchAt<'a> {
     pub(crate) coll: &'a str,
     pub(crate) region: &'a str,
     pub(crate) now: Instant,
+}
+
+impl<'a> BatchAt<'a> {
+    pub(crate) fn new(db: &'a str, coll: &'a str, region: &'a str, now: Instant) -> Self {
+        Self {
+            db,
+            coll,
+            region,
+            now,
+        }
+    }
 }
 
 /// The sum of the operations' `requestCharge` in a batch answer.

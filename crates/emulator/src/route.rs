@@ -190,19 +190,8 @@ pub(crate) async fn serve(
         }
         (_, Method::POST, Resource::Items { db, coll }) if batch => {
             let body = read_json(body, charge).await?;
-            let request = BatchRequest {
-                // Absent counts as atomic; only an explicit `false` asks for bulk.
-                atomic: header(&headers, "x-ms-cosmos-batch-atomic")
-                    .is_none_or(|v| !v.trim().eq_ignore_ascii_case("false")),
-                partition_key: item_request.partition_key.clone(),
-                range_id: header(&headers, "x-ms-documentdb-partitionkeyrangeid"),
-            };
-            let at = BatchAt {
-                db: &db,
-                coll: &coll,
-                region: &region,
-                now,
-            };
+            let request = BatchRequest::from_headers(&headers);
+            let at = BatchAt::new(&db, &coll, &region, now);
             if request.atomic {
                 view(&db, &coll).write(|d| d.batch(&at, body, &request))?
             } else {
