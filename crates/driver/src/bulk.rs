@@ -157,8 +157,14 @@ struct Chunk {
     indices: Vec<usize>,
 }
 
-/// Groups `ops` into requests of at most 100: by the one range when there is one, by
-/// partition key value otherwise (see the module's doc), keeping each group's order.
+/// The most bytes of operations one bulk request carries: below the service's 2 MB cap
+/// on a request body. An operation larger than this goes alone (and the service refuses
+/// it with 413 if it is over the cap).
+const MAX_BULK_REQUEST_BYTES: usize = 1_900_000;
+
+/// Groups `ops` into requests of at most 100 operations and
+/// [`MAX_BULK_REQUEST_BYTES`]: by the one range when there is one, by partition key value
+/// otherwise (see the module's doc), keeping each group's order.
 fn plan(ops: &[BulkOperation], ranges: &[String]) -> Vec<Chunk> {
     let mut groups: BTreeMap<String, (Result<String, PartitionKey>, Vec<usize>)> = BTreeMap::new();
     for (index, op) in ops.iter().enumerate() {
@@ -172,18 +178,34 @@ fn plan(ops: &[BulkOperation], ranges: &[String]) -> Vec<Chunk> {
             .1
             .push(index);
     }
-    groups
-        .into_values()
-        .flat_map(|(address, indices)| {
-            indices
-                .chunks(MAX_BATCH_OPERATIONS)
-                .map(|c| Chunk {
+    let mut chunks = Vec::new();
+    for (address, indices) in groups.into_values() {
+        let mut chunk = Chunk {
+            address: address.clone(),
+            indices: Vec::new(),
+        };
+        let mut bytes = 0;
+        for index in indices {
+            let op = &ops[index];
+            let len = op.op.encoded_len(Some(&op.pk)) + 1;
+            let full = chunk.indices.len() == MAX_BATCH_OPERATIONS
+                || (!chunk.indices.is_empty() && bytes + len > MAX_BULK_REQUEST_BYTES);
+            if full {
+                let next = Chunk {
                     address: address.clone(),
-                    indices: c.to_vec(),
-                })
-                .collect::<Vec<_>>()
-        })
-        .collect()
+                    indices: Vec::new(),
+                };
+                chunks.push(std::mem::replace(&mut chunk, next));
+                bytes = 0;
+            }
+            bytes += len;
+            chunk.indices.push(index);
+        }
+        if !chunk.indices.is_empty() {
+            chunks.push(chunk);
+        }
+    }
+    chunks
 }
 
 impl Bulk {
@@ -350,6 +372,17 @@ mod tests {
         assert!(chunks.iter().all(|c| c.address == Ok("0".to_string())));
         let all: Vec<usize> = chunks.iter().flat_map(|c| c.indices.clone()).collect();
         assert_eq!(all, (0..250).collect::<Vec<_>>(), "in order, each once");
+    }
+
+    #[test]
+    fn a_request_stays_under_the_services_body_cap() {
+        let big = "x".repeat(700_000);
+        let ops: Vec<BulkOperation> = (0..5)
+            .map(|i| BulkOperation::upsert("p", &json!({"id": i.to_string(), "big": big})).unwrap())
+            .collect();
+        let chunks = plan(&ops, &["0".to_string()]);
+        let sizes: Vec<usize> = chunks.iter().map(|c| c.indices.len()).collect();
+        assert_eq!(sizes, [2, 2, 1]);
     }
 
     #[test]
