@@ -24,7 +24,7 @@ const USAGE: &str =
             official SDK and Meridian head to head, one emulator process per
             measurement; own target dir benches/compare/target); prints a table and
             writes target/compare/summary.json. Measurements: fanout, cost, point-ops,
-            failover, outage (default: all)";
+            failover, outage, bulk (default: all)";
 
 fn main() -> ExitCode {
     let task = std::env::args().nth(1);

@@ -33,8 +33,11 @@ impl BatchOperationResult {
     /// Reads one result of the service's array; `None` when it has no `statusCode`.
     pub(crate) fn parse(result: &Value) -> Option<Self> {
         let code = u16::try_from(result.get("statusCode")?.as_u64()?).ok()?;
+        // `subStatusCode` as the service and the Java and .NET SDKs spell it; the Rust
+        // SDK reads `substatusCode`: either is taken.
         let sub_status = result
             .get("subStatusCode")
+            .or_else(|| result.get("substatusCode"))
             .and_then(Value::as_u64)
             .and_then(|s| u32::try_from(s).ok())
             .filter(|s| *s != 0);
