@@ -4,7 +4,6 @@
 use bytes::Bytes;
 use http::Method;
 use serde::Serialize;
-use serde_json::Value;
 
 use crate::batch_op::OpSpec;
 use crate::batch_result::{BatchFailure, BatchResponse, parse_results};
@@ -117,7 +116,7 @@ impl Batch {
             return Err(error);
         }
         let idempotent = self.ops.iter().all(OpSpec::idempotent);
-        let body: Vec<Value> = self.ops.iter().map(|op| op.json(None)).collect();
+        let body: Vec<_> = self.ops.iter().map(|op| op.wire(None)).collect();
         let body = Bytes::from(serde_json::to_vec(&body)?);
         let (driver, db, coll, _) = self.container.parts();
         let operation = self

@@ -30,8 +30,9 @@ pub struct BatchOperationResult {
 }
 
 impl BatchOperationResult {
-    /// Reads one result of the service's array; `None` when it has no `statusCode`.
-    pub(crate) fn parse(result: &Value) -> Option<Self> {
+    /// Reads one result of the service's array (its body moved out, not copied); `None`
+    /// when it has no `statusCode`.
+    pub(crate) fn parse(mut result: Value) -> Option<Self> {
         let code = u16::try_from(result.get("statusCode")?.as_u64()?).ok()?;
         // `subStatusCode` as the service and the Java and .NET SDKs spell it; the Rust
         // SDK reads `substatusCode`: either is taken.
@@ -56,7 +57,7 @@ impl BatchOperationResult {
                 .get("retryAfterMilliseconds")
                 .and_then(Value::as_u64)
                 .map(Duration::from_millis),
-            body: result.get("resourceBody").cloned(),
+            body: result.get_mut("resourceBody").map(Value::take),
         })
     }
 
@@ -73,12 +74,13 @@ impl BatchOperationResult {
 
 /// Parses the service's array of operation results.
 pub(crate) fn parse_results(body: &[u8]) -> Result<Vec<BatchOperationResult>, serde_json::Error> {
-    let value: Value = serde_json::from_slice(body)?;
-    let results = value.as_array().ok_or_else(|| {
-        serde::de::Error::custom("a batch answer must be a JSON array of operation results")
-    })?;
+    let Value::Array(results) = serde_json::from_slice(body)? else {
+        return Err(serde::de::Error::custom(
+            "a batch answer must be a JSON array of operation results",
+        ));
+    };
     results
-        .iter()
+        .into_iter()
         .map(|r| {
             BatchOperationResult::parse(r).ok_or_else(|| {
                 serde::de::Error::custom("a batch operation result has no statusCode")

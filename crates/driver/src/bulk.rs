@@ -18,7 +18,6 @@ use bytes::Bytes;
 use futures_util::stream::{self, StreamExt};
 use http::Method;
 use serde::Serialize;
-use serde_json::Value;
 
 use crate::batch_op::{MAX_BATCH_OPERATIONS, OpSpec};
 use crate::batch_result::{BatchOperationResult, parse_results};
@@ -297,7 +296,7 @@ impl Bulk {
         pending: &[BulkOutcome],
     ) -> Result<Vec<BatchOperationResult>, DriverError> {
         let ops: Vec<&BulkOperation> = pending.iter().map(|o| &self.ops[o.index]).collect();
-        let body: Vec<Value> = ops.iter().map(|o| o.op.json(Some(&o.pk))).collect();
+        let body: Vec<_> = ops.iter().map(|o| o.op.wire(Some(&o.pk))).collect();
         let idempotent = ops.iter().all(|o| o.op.idempotent());
         let (driver, db, coll, excluded) = self.container.parts();
         let mut operation = Operation::write(
