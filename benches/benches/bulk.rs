@@ -41,6 +41,31 @@ async fn bulk(container: &Container, items: usize) -> Duration {
     elapsed
 }
 
+/// The items of each key in transactional batches of 100 upserts, 4 batches in flight:
+/// what an application that groups its own items would send.
+async fn batches(container: &Container, items: usize) -> Duration {
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    for key in 0..KEYS {
+        let ids: Vec<usize> = (key..items).step_by(KEYS).collect();
+        groups.extend(ids.chunks(100).map(<[usize]>::to_vec));
+    }
+    let started = Instant::now();
+    let results: Vec<bool> = stream::iter(groups)
+        .map(|ids| async move {
+            let mut batch = container.batch(item(ids[0]).0);
+            for i in ids {
+                batch = batch.upsert_item(&item(i).1);
+            }
+            batch.execute().await.is_ok()
+        })
+        .buffer_unordered(4)
+        .collect()
+        .await;
+    let elapsed = started.elapsed();
+    assert!(results.iter().all(|ok| *ok), "every batch succeeds");
+    elapsed
+}
+
 async fn one_by_one(container: &Container, items: usize, callers: usize) -> Duration {
     let started = Instant::now();
     let results: Vec<bool> = stream::iter(0..items)
@@ -77,7 +102,7 @@ fn main() {
             .await
             .expect("a driver");
         driver.create_database("db").await.expect("a database");
-        for coll in ["bulk", "sequential", "concurrent"] {
+        for coll in ["bulk", "batches", "sequential", "concurrent"] {
             driver
                 .create_container("db", coll, "/pk")
                 .await
@@ -87,6 +112,10 @@ fn main() {
             (
                 "bulk (4 requests of ≤ 100 in flight)",
                 bulk(&driver.container("db", "bulk"), items).await,
+            ),
+            (
+                "transactional batches of 100 per key, 4 in flight",
+                batches(&driver.container("db", "batches"), items).await,
             ),
             (
                 "upsert one by one, 64 at a time",
