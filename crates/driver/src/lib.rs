@@ -43,6 +43,7 @@ mod batch;
 mod batch_op;
 mod batch_result;
 mod bulk;
+mod bulk_ops;
 mod container;
 mod credential;
 mod database;
@@ -65,9 +66,8 @@ mod transport;
 pub use batch::Batch;
 pub use batch_op::MAX_BATCH_OPERATIONS;
 pub use batch_result::{BatchFailure, BatchOperationResult, BatchResponse};
-pub use bulk::{
-    Bulk, BulkError, BulkOperation, BulkOutcome, DEFAULT_BULK_IN_FLIGHT, MAX_BULK_IN_FLIGHT,
-};
+pub use bulk::{Bulk, DEFAULT_BULK_IN_FLIGHT, MAX_BULK_IN_FLIGHT};
+pub use bulk_ops::{BulkError, BulkOperation, BulkOutcome};
 pub use container::{Container, ItemResponse, PartitionKey};
 pub use database::Database;
 pub use driver::{AccountConfig, Driver, DriverBuilder};
