@@ -6,6 +6,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::batch_result::BatchFailure;
 use crate::metadata::ResponseMetadata;
 use crate::status::Status;
 
@@ -139,6 +140,11 @@ pub enum DriverError {
         /// What the operation saw until then.
         failure: Failure,
     },
+    /// An operation of a transactional batch failed, so none of its operations was
+    /// applied: which one, with which status, and every operation's result (boxed:
+    /// errors stay small).
+    #[error("{0}")]
+    BatchFailed(Box<BatchFailure>),
     /// The response body was larger than the cap; it was refused, not buffered.
     #[error("the response from {region} is over the {limit}-byte cap")]
     ResponseTooLarge {
@@ -197,9 +203,13 @@ impl DriverError {
         }
     }
 
-    /// The last status with its sub-status, if the service answered.
+    /// The last status with its sub-status, if the service answered (for a failed
+    /// batch: the failing operation's).
     pub fn typed_status(&self) -> Option<Status> {
-        self.failure().and_then(|f| f.status)
+        match self {
+            Self::BatchFailed(failure) => Some(failure.status),
+            _ => self.failure().and_then(|f| f.status),
+        }
     }
 
     /// The last HTTP status code, if any (shorthand for `typed_status().code`).

@@ -39,6 +39,11 @@
 pub struct ReadmeDoctest;
 
 mod attempts;
+mod batch;
+mod batch_op;
+mod batch_result;
+mod bulk;
+mod bulk_ops;
 mod change_feed;
 mod conditional;
 mod container;
@@ -60,6 +65,11 @@ mod signing;
 mod status;
 mod transport;
 
+pub use batch::Batch;
+pub use batch_op::MAX_BATCH_OPERATIONS;
+pub use batch_result::{BatchFailure, BatchOperationResult, BatchResponse};
+pub use bulk::{Bulk, DEFAULT_BULK_IN_FLIGHT, MAX_BULK_IN_FLIGHT};
+pub use bulk_ops::{BulkError, BulkOperation, BulkOutcome};
 pub use change_feed::{ChangeFeed, ChangeFeedOptions, ChangeFeedPage, ChangeFeedStart};
 pub use conditional::{NotModified, ReadOutcome};
 pub use container::{Container, ItemResponse, PartitionKey};

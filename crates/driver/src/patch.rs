@@ -85,7 +85,8 @@ impl PatchOperations {
         self.operations.is_empty()
     }
 
-    fn body(&self) -> Value {
+    /// The PATCH body: `{"operations": [...], "condition"?}` (a batch's `resourceBody`).
+    pub(crate) fn body(&self) -> Value {
         match &self.condition {
             Some(condition) => json!({"operations": self.operations, "condition": condition}),
             None => json!({"operations": self.operations}),

@@ -110,6 +110,15 @@ impl History {
             .collect();
     }
 
+    /// Forgets the writes after `lsn` (a failed atomic batch): the versions they added and
+    /// their index entries (`index` is the index as it was at `lsn`).
+    pub(crate) fn rollback(&mut self, lsn: u64, index: imbl::OrdMap<u64, Key>) {
+        while self.versions.back().is_some_and(|v| v.lsn > lsn) {
+            self.versions.pop_back();
+        }
+        self.by_lsn = index;
+    }
+
     /// The versions kept, oldest first (a clone sharing the item values).
     pub(crate) fn versions(&self) -> Vec<Version> {
         self.versions.iter().cloned().collect()

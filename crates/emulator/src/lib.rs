@@ -49,6 +49,7 @@ pub struct ReadmeDoctest;
 mod admin;
 mod api_error;
 pub mod auth;
+mod batch;
 pub mod binary;
 mod budget;
 mod builder;

@@ -1,4 +1,5 @@
-//! `PATCH` of items: `add set replace remove incr`, with an optional SQL condition.
+//! `PATCH` of items: `add set replace remove incr move`, with an optional SQL condition.
+//! `copy` (like `test`) is refused, as the service refuses it.
 
 use serde_json::Value;
 
@@ -72,16 +73,9 @@ impl DataStore {
     }
 }
 
-/// One operation `{"op", "path", "value"}` applied to `item`.
-fn apply(item: &mut Value, operation: &Value, pk_path: &[String]) -> Result<(), String> {
-    let op = operation
-        .get("op")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    let path = operation
-        .get("path")
-        .and_then(Value::as_str)
-        .ok_or("`path` must be a string like \"/a/b\"")?;
+/// A JSON pointer (`/a/b`, `~1` for `/`, `~0` for `~`) as segments, refused when it is
+/// the id, a system property, or the partition key or anything above or below it.
+fn segments(path: &str, pk_path: &[String]) -> Result<Vec<String>, String> {
     let segments: Vec<String> = match path.strip_prefix('/') {
         Some(rest) if !rest.is_empty() => rest
             .split('/')
@@ -93,7 +87,7 @@ fn apply(item: &mut Value, operation: &Value, pk_path: &[String]) -> Result<(), 
             ));
         }
     };
-    let first = segments[0].as_str();
+    let first = segments.first().map(String::as_str).unwrap_or_default();
     // The partition key may not change: neither its path nor anything above it.
     let touches_key = segments.starts_with(pk_path) || pk_path.starts_with(&segments);
     if first == "id" || first.starts_with('_') || touches_key {
@@ -101,7 +95,59 @@ fn apply(item: &mut Value, operation: &Value, pk_path: &[String]) -> Result<(), 
             "path `{path}` is the id, the partition key or a system property"
         ));
     }
-    let value = operation.get("value").cloned();
+    Ok(segments)
+}
+
+/// `move`: takes the value at `from` (which must exist, and must not be a proper prefix of
+/// `path`: nothing moves into its own child) out of `item`; the caller adds it at `path`.
+fn take_from(
+    item: &mut Value,
+    operation: &Value,
+    to: &[String],
+    pk_path: &[String],
+) -> Result<Value, String> {
+    let from = operation
+        .get("from")
+        .and_then(Value::as_str)
+        .ok_or("`move` needs a `from` string like \"/a/b\"")?;
+    let from_segments = segments(from, pk_path)?;
+    if to.len() > from_segments.len() && to.starts_with(&from_segments) {
+        return Err(format!("`{from}` cannot be moved into its own child"));
+    }
+    let (last, parents) = from_segments.split_last().ok_or("empty path")?;
+    let mut parent = item;
+    for segment in parents {
+        parent = child(parent, segment).ok_or_else(|| format!("`from` `{from}` does not exist"))?;
+    }
+    let missing = || format!("`from` `{from}` does not exist");
+    match parent {
+        Value::Object(map) => map.remove(last).ok_or_else(missing),
+        Value::Array(items) => {
+            let at = array_index(last, items.len()).map_err(|_| missing())?;
+            Ok(items.remove(at))
+        }
+        _ => Err(missing()),
+    }
+}
+
+/// One operation `{"op", "path", "value"}` (`move`: `{"op", "from", "path"}`) applied to
+/// `item`.
+fn apply(item: &mut Value, operation: &Value, pk_path: &[String]) -> Result<(), String> {
+    let op = operation
+        .get("op")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let path = operation
+        .get("path")
+        .and_then(Value::as_str)
+        .ok_or("`path` must be a string like \"/a/b\"")?;
+    let segments = segments(path, pk_path)?;
+    // A move is a remove at `from`, then an add at `path` of the value removed.
+    let (op, value) = if op == "move" {
+        ("add", Some(take_from(item, operation, &segments, pk_path)?))
+    } else {
+        (op, operation.get("value").cloned())
+    };
     let need_value = || {
         value
             .clone()
@@ -162,7 +208,7 @@ fn apply(item: &mut Value, operation: &Value, pk_path: &[String]) -> Result<(), 
         }
         (other, _) => {
             return Err(format!(
-                "operation `{other}` is not supported (add, set, replace, remove, incr)"
+                "operation `{other}` is not supported (add, set, replace, remove, incr, move)"
             ));
         }
     }

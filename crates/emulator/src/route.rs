@@ -3,17 +3,17 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request, Response};
 use serde_json::Value;
 use tokio::time::Instant;
 
 use crate::api_error::{ApiError, ApiResult};
+use crate::batch::{BatchAt, BatchRequest, total_charge};
 use crate::budget::Charge;
 use crate::change_feed::{ChangeFeedRequest, ChangeView, Changes};
 use crate::data::{DataStore, ItemRequest};
-use crate::feed::{FeedRequest, Page, Scope, pkranges_etag};
-use crate::http::{Body, RequestBody, read_body, read_json, respond};
+use crate::feed::{FeedRequest, Scope, pkranges_etag};
+use crate::http::{Body, RequestBody, read_body, read_json};
 use crate::http::{SUB_STATUS_DATABASE_ACCOUNT_NOT_FOUND, SUB_STATUS_WRITE_FORBIDDEN};
 use crate::items::ItemAt;
 use crate::lock::lock;
@@ -23,6 +23,10 @@ use crate::resource::Resource;
 use crate::snapshot::Snapshot;
 use crate::state::State;
 use crate::topology::ListenerId;
+
+mod answer;
+
+use answer::{Answer, resource_answer, response};
 
 /// What a request does, as far as regions care: queries are reads even though they POST.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,16 +62,6 @@ fn kind(method: &Method, resource: &Resource, headers: &HeaderMap) -> Kind {
         (&Method::POST | &Method::PUT | &Method::DELETE | &Method::PATCH, _) => Kind::Write,
         _ => Kind::Read,
     }
-}
-
-/// What the data layer answered, before it becomes a response.
-enum Answer {
-    /// A single resource (or none, for 204).
-    Resource(u16, Option<Value>),
-    /// One page of a feed.
-    Feed(Page),
-    /// 304: the caller's etag is current (the etag, when the answer names one).
-    NotModified(Option<String>),
 }
 
 pub(crate) async fn serve(
@@ -121,6 +115,9 @@ pub(crate) async fn serve(
         }
         _ => None,
     };
+    let batch = kind == Kind::Write
+        && method == Method::POST
+        && flag(&headers, "x-ms-cosmos-is-batch-request");
     let now = Instant::now();
     if let (Kind::Read | Kind::Query, Some((db, coll))) = (kind, &session) {
         check_session(state, &headers, db, coll, &region, now)?;
@@ -208,6 +205,18 @@ pub(crate) async fn serve(
             };
             Answer::Feed(view(&db, &coll).snapshot(&scope)?.read_feed(&feed)?)
         }
+        (_, Method::POST, Resource::Items { db, coll }) if batch => {
+            let body = read_json(body, charge).await?;
+            let request = BatchRequest::from_headers(&headers);
+            let at = BatchAt::new(&db, &coll, &region, now);
+            if request.atomic {
+                view(&db, &coll).write(|d| d.batch(&at, body, &request))?
+            } else {
+                // Bulk: each operation makes room in the log and is stamped on its own,
+                // so the log's cap throttles operations, never the request as a whole.
+                resource_answer(lock(&state.data).batch(&at, body, &request)?)
+            }
+        }
         (_, Method::POST, Resource::Items { db, coll }) => {
             let body = crate::item_body::decode(&headers, &read_body(body).await?, charge)?;
             view(&db, &coll).write(|d| d.create_item(&db, &coll, body, &item_request))?
@@ -244,9 +253,19 @@ pub(crate) async fn serve(
         let container = data.container(&db, &coll).ok()?;
         Some(data.replication.region_lsn(container, &region, now))
     });
-    let minimal = header(&headers, "prefer")
-        .is_some_and(|v| v.to_ascii_lowercase().contains("return=minimal"));
-    Ok(response(answer, kind, lsn, minimal))
+    // A batch's body is its per-operation results: never left out.
+    let minimal = !batch
+        && header(&headers, "prefer")
+            .is_some_and(|v| v.to_ascii_lowercase().contains("return=minimal"));
+    let batch_charge = match (&answer, batch) {
+        (Answer::Resource(_, Some(results)), true) => Some(total_charge(results)),
+        _ => None,
+    };
+    let mut response = response(answer, kind, lsn, minimal);
+    if let Some(value) = batch_charge.and_then(|c| HeaderValue::from_str(&c.to_string()).ok()) {
+        response.headers_mut().insert("x-ms-request-charge", value);
+    }
+    Ok(response)
 }
 
 /// One container as the serving region sees it, at one instant.
@@ -318,10 +337,6 @@ fn not_modified(request: &ItemRequest, item: Option<&Value>) -> Option<Answer> {
     (wanted == "*" || wanted == etag).then(|| Answer::NotModified(Some(etag.to_string())))
 }
 
-fn resource_answer((status, body): (u16, Option<Value>)) -> Answer {
-    Answer::Resource(status, body)
-}
-
 fn query_spec(body: Value, headers: &HeaderMap) -> Result<QuerySpec, ApiError> {
     let spec = QuerySpec::from_body(&body).map_err(|e| ApiError::bad_request(e.to_string()))?;
     Ok(spec.with_features(header(headers, "x-ms-cosmos-supported-query-features")))
@@ -341,60 +356,4 @@ fn query_scope(headers: &HeaderMap, item: &ItemRequest) -> Result<Scope, ApiErro
             "Cross partition query is required but disabled: set x-ms-documentdb-query-enablecrosspartition to true, or send x-ms-documentdb-partitionkey",
         )),
     }
-}
-
-fn response(answer: Answer, kind: Kind, lsn: Option<u64>, minimal: bool) -> Response<Body> {
-    let mut response = match answer {
-        Answer::NotModified(etag) => {
-            let mut response = respond(304, None, None);
-            if let Some(etag) = etag.and_then(|e| HeaderValue::from_str(&e).ok()) {
-                response.headers_mut().insert(http::header::ETAG, etag);
-            }
-            response
-        }
-        Answer::Resource(status, body) => {
-            let etag = body
-                .as_ref()
-                .and_then(|b| b.get("_etag"))
-                .and_then(Value::as_str)
-                .and_then(|e| HeaderValue::from_str(e).ok());
-            // `prefer: return=minimal`: a write answers with its status and headers only.
-            let body = body.filter(|_| !(minimal && kind == Kind::Write));
-            let mut response = respond(status, None, body.map(|b| Bytes::from(b.to_string())));
-            if let Some(etag) = etag {
-                response.headers_mut().insert(http::header::ETAG, etag);
-            }
-            response
-        }
-        Answer::Feed(page) => {
-            let etag = page.etag.and_then(|e| HeaderValue::from_str(&e).ok());
-            let mut response = respond(200, None, Some(Bytes::from(page.body.to_string())));
-            let headers = response.headers_mut();
-            headers.insert("x-ms-item-count", HeaderValue::from(page.count));
-            if let Some(token) = page
-                .continuation
-                .and_then(|t| HeaderValue::from_str(&t).ok())
-            {
-                headers.insert("x-ms-continuation", token);
-            }
-            if let Some(etag) = etag {
-                headers.insert(http::header::ETAG, etag);
-            }
-            response
-        }
-    };
-    let headers = response.headers_mut();
-    if let Some(lsn) = lsn {
-        if let Ok(token) = HeaderValue::from_str(&format!("0:-1#{lsn}")) {
-            headers.insert("x-ms-session-token", token);
-        }
-    }
-    // Nominal charges: a point read 1 RU, a query 2.5, a write 5.
-    let charge = match kind {
-        Kind::Read | Kind::QueryPlan => "1",
-        Kind::Query => "2.5",
-        Kind::Write => "5",
-    };
-    headers.insert("x-ms-request-charge", HeaderValue::from_static(charge));
-    response
 }

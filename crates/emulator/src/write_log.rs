@@ -62,4 +62,30 @@ impl Log {
     pub(crate) fn len(&self) -> usize {
         self.entries.len()
     }
+
+    /// What [`rollback`](Self::rollback) puts back: the request's unstamped writes and
+    /// the history, as of the container's LSN `lsn` (cheap: the history's index is a
+    /// persistent map).
+    pub(crate) fn checkpoint(&self, lsn: u64) -> Checkpoint {
+        Checkpoint {
+            pending: self.pending.len(),
+            lsn,
+            index: self.history.index(),
+        }
+    }
+
+    /// Forgets every write logged since `checkpoint` (an atomic batch that failed puts
+    /// its container back as it was: neither replication nor the change feed sees them).
+    pub(crate) fn rollback(&mut self, checkpoint: Checkpoint) {
+        self.pending.truncate(checkpoint.pending);
+        self.history.rollback(checkpoint.lsn, checkpoint.index);
+    }
+}
+
+/// A log's state before an atomic batch ([`Log::checkpoint`]).
+#[derive(Debug)]
+pub(crate) struct Checkpoint {
+    pending: usize,
+    lsn: u64,
+    index: imbl::OrdMap<u64, crate::change_history::Key>,
 }

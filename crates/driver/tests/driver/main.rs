@@ -4,6 +4,7 @@
 
 mod accounts;
 mod api;
+mod batch;
 mod change_feed;
 mod events;
 mod failover;

@@ -233,7 +233,6 @@ async fn patch_applies_operations_and_conditions() {
         json!({"operations": [{"op": "replace", "path": "/missing", "value": 1}]}),
         json!({"operations": [{"op": "remove", "path": "/missing"}]}),
         json!({"operations": [{"op": "incr", "path": "/color", "value": 1}]}),
-        json!({"operations": [{"op": "move", "from": "/n", "path": "/m"}]}),
         json!({"operations": [{"op": "set", "path": "/pk", "value": "p2"}]}),
         json!({"operations": [{"op": "set", "path": "/id", "value": "b"}]}),
         json!({"operations": []}),

@@ -4,6 +4,7 @@
 mod abuse;
 mod abuse_h2;
 mod admin;
+mod batch;
 mod binary;
 mod change_feed;
 mod child;
@@ -18,6 +19,7 @@ mod feeds;
 mod hostile;
 mod http2;
 mod keys;
+mod patch_ops;
 mod query;
 mod query_generated;
 mod query_sql;

@@ -1,0 +1,85 @@
+//! What the data layer answered, and the response it becomes: status, body, and the
+//! headers SDKs read (etag, item count, continuation, session token, request charge).
+
+use bytes::Bytes;
+use http::{HeaderValue, Response};
+use serde_json::Value;
+
+use super::Kind;
+use crate::feed::Page;
+use crate::http::{Body, respond};
+
+/// What the data layer answered, before it becomes a response.
+pub(super) enum Answer {
+    /// A single resource (or none, for 204).
+    Resource(u16, Option<Value>),
+    /// One page of a feed.
+    Feed(Page),
+    /// 304: the caller's etag is current (the etag, when the answer names one).
+    NotModified(Option<String>),
+}
+
+pub(super) fn resource_answer((status, body): (u16, Option<Value>)) -> Answer {
+    Answer::Resource(status, body)
+}
+
+pub(super) fn response(
+    answer: Answer,
+    kind: Kind,
+    lsn: Option<u64>,
+    minimal: bool,
+) -> Response<Body> {
+    let mut response = match answer {
+        Answer::NotModified(etag) => {
+            let mut response = respond(304, None, None);
+            if let Some(etag) = etag.and_then(|e| HeaderValue::from_str(&e).ok()) {
+                response.headers_mut().insert(http::header::ETAG, etag);
+            }
+            response
+        }
+        Answer::Resource(status, body) => {
+            let etag = body
+                .as_ref()
+                .and_then(|b| b.get("_etag"))
+                .and_then(Value::as_str)
+                .and_then(|e| HeaderValue::from_str(e).ok());
+            // `prefer: return=minimal`: a write answers with its status and headers only.
+            let body = body.filter(|_| !(minimal && kind == Kind::Write));
+            let mut response = respond(status, None, body.map(|b| Bytes::from(b.to_string())));
+            if let Some(etag) = etag {
+                response.headers_mut().insert(http::header::ETAG, etag);
+            }
+            response
+        }
+        Answer::Feed(page) => {
+            let etag = page.etag.and_then(|e| HeaderValue::from_str(&e).ok());
+            let mut response = respond(200, None, Some(Bytes::from(page.body.to_string())));
+            let headers = response.headers_mut();
+            headers.insert("x-ms-item-count", HeaderValue::from(page.count));
+            if let Some(token) = page
+                .continuation
+                .and_then(|t| HeaderValue::from_str(&t).ok())
+            {
+                headers.insert("x-ms-continuation", token);
+            }
+            if let Some(etag) = etag {
+                headers.insert(http::header::ETAG, etag);
+            }
+            response
+        }
+    };
+    let headers = response.headers_mut();
+    if let Some(lsn) = lsn {
+        if let Ok(token) = HeaderValue::from_str(&format!("0:-1#{lsn}")) {
+            headers.insert("x-ms-session-token", token);
+        }
+    }
+    // Nominal charges: a point read 1 RU, a query 2.5, a write 5.
+    let charge = match kind {
+        Kind::Read | Kind::QueryPlan => "1",
+        Kind::Query => "2.5",
+        Kind::Write => "5",
+    };
+    headers.insert("x-ms-request-charge", HeaderValue::from_static(charge));
+    response
+}
