@@ -14,6 +14,7 @@ use crate::emulator::EmulatorError;
 use crate::faults::FaultRule;
 use crate::http::{Body, RequestBody, error_response, json_response, read_json, respond};
 use crate::keys::KeyKind;
+use crate::outage::OutageRequest;
 use crate::replication::FailoverMode;
 use crate::state::{State, lock};
 use crate::topology::TopologyError;
@@ -147,6 +148,12 @@ async fn route(
         }
         (&Method::POST, ["regions", name, "down"]) => {
             state.region_down(name)?;
+            no_content()
+        }
+        (&Method::POST, ["regions", name, "outage"]) => {
+            let request: OutageRequest = body(request, charge).await?;
+            let outage = request.outage().map_err(bad_request)?;
+            state.set_outage(name, outage)?;
             no_content()
         }
         (&Method::POST, ["regions", name, "up"]) => {

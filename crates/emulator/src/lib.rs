@@ -49,6 +49,7 @@ mod builder;
 mod consistency;
 mod counters;
 mod data;
+mod disruption;
 mod emulator;
 mod faults;
 mod feed;
@@ -59,6 +60,7 @@ mod items;
 mod keys;
 mod limits;
 mod listener;
+mod outage;
 mod patch;
 pub mod query;
 mod query_gate;
@@ -85,6 +87,9 @@ pub use http::{API_VERSION, MAX_REQUEST_BODY};
 pub use keys::{AccountKeys, KeyKind, WELL_KNOWN_SECONDARY_KEY};
 pub use limits::{FALLBACK_MAX_CONNECTIONS, MAX_DEFAULT_CONNECTIONS, default_max_connections};
 pub use listener::MAX_CONCURRENT_STREAMS;
+pub use outage::{
+    MAX_OUTAGE_DELAY_MS, Outage, OutageScope, OutageShape, SUB_STATUS_SERVER_GENERATED_503,
+};
 pub use query_gate::QueryHold;
 pub use replication::{
     DEFAULT_REPLICATION_LOG_LIMIT, FailoverMode, MAX_REPLICATION_LAG,

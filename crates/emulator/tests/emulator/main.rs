@@ -15,6 +15,7 @@ mod feeds;
 mod hostile;
 mod http2;
 mod keys;
+mod outages;
 mod query;
 mod replication;
 mod tls;
