@@ -39,12 +39,14 @@
 pub struct ReadmeDoctest;
 
 mod attempts;
+mod availability;
 mod container;
 mod credential;
 mod database;
 mod driver;
 mod error;
 mod fetcher;
+mod hedge;
 mod metadata;
 mod operation;
 mod options;
@@ -58,6 +60,7 @@ mod signing;
 mod status;
 mod transport;
 
+pub use availability::{AvailabilityStrategy, DEFAULT_HEDGE_THRESHOLD};
 pub use container::{Container, ItemResponse, PartitionKey};
 pub use database::Database;
 pub use driver::{AccountConfig, Driver, DriverBuilder};

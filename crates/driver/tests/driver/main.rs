@@ -6,6 +6,7 @@ mod accounts;
 mod api;
 mod events;
 mod failover;
+mod hedging;
 mod hostile;
 mod lifetimes;
 mod operations;
