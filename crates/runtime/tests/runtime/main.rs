@@ -3,6 +3,7 @@
 
 mod credentials;
 mod event_refresh;
+mod failback;
 mod fake;
 mod fallback_probe;
 mod hardening;
