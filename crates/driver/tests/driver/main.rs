@@ -11,6 +11,7 @@ mod hostile;
 mod lifetimes;
 mod operations;
 mod order;
+mod outages;
 mod query;
 mod rotation;
 mod session;
