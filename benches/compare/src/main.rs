@@ -1,8 +1,8 @@
 //! Head to head: the official Rust Cosmos DB SDK (`azure_data_cosmos` 1.1.0-beta.1, its
 //! defaults) and Meridian, against the same `meridian-emulator` binary in the same run.
-//! Five measurements, one emulator process per measurement (per run where a run changes
+//! Six measurements, one emulator process per measurement (per run where a run changes
 //! the account): refresh fan-out, cost per client, point operations, failover, region
-//! outage for reads. Prints a table and writes `target/compare/summary.json`.
+//! outage for reads, outage shapes. Prints a table and writes `target/compare/summary.json`.
 //!
 //! Run it with `cargo xtask compare`, which builds the emulator in release mode, sets
 //! `MERIDIAN_EMULATOR_BIN` and the SDK's 1 s refresh interval
@@ -18,6 +18,7 @@ mod outage;
 mod point_ops;
 mod process;
 mod report;
+mod shapes;
 
 use std::process::ExitCode;
 
@@ -26,7 +27,9 @@ use report::Row;
 /// Where the summary goes, relative to the working directory (the repository root).
 const SUMMARY: &str = "target/compare/summary.json";
 /// The measurements, in order; `cargo xtask compare -- fanout` runs one.
-const MEASUREMENTS: [&str; 5] = ["fanout", "cost", "point-ops", "failover", "outage"];
+const MEASUREMENTS: [&str; 6] = [
+    "fanout", "cost", "point-ops", "failover", "outage", "shapes",
+];
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -84,6 +87,7 @@ async fn run(args: &[String]) -> Result<(), String> {
             "point-ops" => point_ops::run(&binary).await,
             "failover" => failover::run(&binary).await,
             "outage" => outage::run(&binary).await,
+            "shapes" => shapes::run(&binary).await,
             other => Err(format!(
                 "unknown measurement {other}; one of {MEASUREMENTS:?}"
             )),
