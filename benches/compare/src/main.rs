@@ -28,7 +28,12 @@ use report::Row;
 const SUMMARY: &str = "target/compare/summary.json";
 /// The measurements, in order; `cargo xtask compare -- fanout` runs one.
 const MEASUREMENTS: [&str; 6] = [
-    "fanout", "cost", "point-ops", "failover", "outage", "shapes",
+    "fanout",
+    "cost",
+    "point-ops",
+    "failover",
+    "outage",
+    "shapes",
 ];
 
 fn main() -> ExitCode {

@@ -59,7 +59,9 @@ pub async fn run(binary: &str) -> Result<Vec<Row>, String> {
         }
         for shape in ["refuse", "blackhole", "unavailable", "slow"] {
             let first = write(binary, kind, shape).await?;
-            eprintln!("compare: shapes {label}: {shape} + failover: first write after {first:.0} ms");
+            eprintln!(
+                "compare: shapes {label}: {shape} + failover: first write after {first:.0} ms"
+            );
             rows.push(Row::new(
                 &format!("{shape} + failover: first write"),
                 label,
