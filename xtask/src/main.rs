@@ -1,13 +1,14 @@
 //! Project automation in plain Rust: `cargo xtask ci` is the gate every change passes.
 
 mod layering;
+mod modules;
 #[cfg_attr(not(test), allow(dead_code))]
 mod tidy;
 
 use std::process::{Command, ExitCode};
 
 const USAGE: &str =
-    "usage: cargo xtask <ci | layering | sim [--seeds N] [--seed S] | fuzz [SECONDS] | interop | compare [MEASUREMENT...]>
+    "usage: cargo xtask <ci | layering | sim [--seeds N] [--seed S] | fuzz [SECONDS] | interop | compare [MEASUREMENT...] | package | modules>
 
   ci        fmt --check, clippy -D warnings, tests (with doctests), every benchmark
             once in test mode, the tour, docs -D warnings, a check that the fuzz
@@ -24,7 +25,12 @@ const USAGE: &str =
             official SDK and Meridian head to head, one emulator process per
             measurement; own target dir benches/compare/target); prints a table and
             writes target/compare/summary.json. Measurements: fanout, cost, point-ops,
-            failover, outage (default: all)";
+            failover, outage (default: all)
+  package   cargo package for the crates people depend on (refresh-core,
+            location-store, runtime, driver, emulator), each then built alone from
+            its package; needs the crates.io index, so not part of ci
+  modules   each crate's top-level modules in layers, leaves first, and any module
+            cycle (the tidy test `no_crate_has_a_module_cycle` fails on one)";
 
 fn main() -> ExitCode {
     let task = std::env::args().nth(1);
@@ -35,6 +41,8 @@ fn main() -> ExitCode {
         Some("fuzz") => fuzz(std::env::args().nth(2).as_deref()),
         Some("interop") => interop(),
         Some("compare") => compare(&std::env::args().skip(2).collect::<Vec<_>>()),
+        Some("package") => run_cargo(&PACKAGE),
+        Some("modules") => modules_report(),
         Some("-h" | "--help") => {
             println!("{USAGE}");
             Ok(())
@@ -117,6 +125,27 @@ const CI_STEPS: &[Step] = &[
     },
 ];
 
+/// The crates people depend on one at a time, packaged together (cargo resolves each one's
+/// dependencies on the others from the packages it just made) and each built from its
+/// package.
+const PACKAGE: Step = Step {
+    name: "package",
+    args: &[
+        "package",
+        "--package",
+        "meridian-refresh-core",
+        "--package",
+        "meridian-location-store",
+        "--package",
+        "meridian-runtime",
+        "--package",
+        "meridian-driver",
+        "--package",
+        "meridian-emulator",
+    ],
+    env: &[],
+};
+
 fn ci() -> Result<(), String> {
     for step in CI_STEPS {
         run_cargo(step)?;
@@ -142,6 +171,27 @@ fn run_cargo(step: &Step) -> Result<(), String> {
             step.name,
             step.args.join(" ")
         ))
+    }
+}
+
+fn modules_report() -> Result<(), String> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .ok_or("xtask has no parent directory")?;
+    let crates = modules::crate_sources(root);
+    print!("{}", modules::layers_text(&crates));
+    let mut cycles = 0;
+    for (name, files) in &crates {
+        for (cycle, ties) in modules::cycles_with_ties(files) {
+            cycles += 1;
+            let ties = ties.join("\n    ");
+            println!("{name}: cycle {}\n    {ties}", modules::named(&cycle));
+        }
+    }
+    if cycles == 0 {
+        Ok(())
+    } else {
+        Err(format!("{cycles} module cycle(s)"))
     }
 }
 

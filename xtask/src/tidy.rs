@@ -156,6 +156,46 @@ pub(crate) fn oversized_modules(sources: &[(PathBuf, String)]) -> Vec<String> {
         .collect()
 }
 
+/// Library crates under `crates/` (those with a `src/lib.rs`) whose README is missing, is
+/// not compiled as doctests (`#[doc = include_str!("../README.md")]` under
+/// `#[cfg(doctest)]` in `lib.rs`), or holds no Rust example that rustdoc compiles (a
+/// fence marked `ignore` does not count), each with why.
+pub(crate) fn readme_problems(crates: &[(String, Option<String>, String)]) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (name, readme, lib) in crates {
+        let Some(readme) = readme else {
+            problems.push(format!("{name}: no README.md"));
+            continue;
+        };
+        let included = lib
+            .find("include_str!(\"../README.md\")")
+            .is_some_and(|at| {
+                lib[at..]
+                    .lines()
+                    .take(3)
+                    .any(|l| l.contains("cfg(doctest)"))
+            });
+        if !included {
+            problems.push(format!(
+                "{name}: lib.rs does not compile README.md as doctests"
+            ));
+        }
+        let compiled_example = readme
+            .lines()
+            .map(str::trim_start)
+            .filter_map(|line| line.strip_prefix("```"))
+            .step_by(2)
+            .any(|info| {
+                let info = info.trim();
+                (info.is_empty() || info.starts_with("rust")) && !info.contains("ignore")
+            });
+        if !compiled_example {
+            problems.push(format!("{name}: README.md has no compiled Rust example"));
+        }
+    }
+    problems
+}
+
 fn public_type_name(line: &str) -> Option<&str> {
     let rest = line
         .trim_start()
@@ -247,6 +287,56 @@ mod tests {
     fn public_error_and_response_types_are_non_exhaustive() {
         let found = exhaustive_public_types(&sources());
         assert!(found.is_empty(), "add #[non_exhaustive]: {found:?}");
+    }
+
+    #[test]
+    fn every_library_crate_has_a_readme_compiled_as_doctests() {
+        let mut crates = Vec::new();
+        for entry in fs::read_dir(workspace().join("crates"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let Ok(lib) = fs::read_to_string(entry.path().join("src/lib.rs")) else {
+                continue;
+            };
+            let readme = fs::read_to_string(entry.path().join("README.md")).ok();
+            crates.push((
+                entry.file_name().to_string_lossy().into_owned(),
+                readme,
+                lib,
+            ));
+        }
+        assert!(
+            crates.len() >= 6,
+            "read every library crate: {}",
+            crates.len()
+        );
+        let problems = readme_problems(&crates);
+        assert!(problems.is_empty(), "{problems:#?}");
+
+        // And the check sees each way to fail.
+        let lib = "#[doc = include_str!(\"../README.md\")]\n#[cfg(doctest)]\npub struct R;";
+        let good = "# x\n```sh\ncargo run\n```\n```rust\nfn main() {}\n```\n".to_string();
+        let ignored = "```rust,ignore\nfn main() {}\n```\n".to_string();
+        let cases = vec![
+            ("good".to_string(), Some(good.clone()), lib.to_string()),
+            ("missing".to_string(), None, lib.to_string()),
+            ("ignored".to_string(), Some(ignored), lib.to_string()),
+            (
+                "unincluded".to_string(),
+                Some(good),
+                "pub struct R;".to_string(),
+            ),
+        ];
+        assert_eq!(
+            readme_problems(&cases),
+            vec![
+                "missing: no README.md".to_string(),
+                "ignored: README.md has no compiled Rust example".to_string(),
+                "unincluded: lib.rs does not compile README.md as doctests".to_string(),
+            ]
+        );
     }
 
     #[test]

@@ -14,7 +14,8 @@
 //! 5. replication lag: an eventual read in a lagging region is stale; a session read
 //!    (the driver's session token) sees the driver's own write;
 //! 6. queries: a cross-partition count and an `ORDER BY` read in pages;
-//! 7. a clean shutdown, then a summary table. Exits 0 in well under 30 s, non-zero if any
+//! 7. the change feed: from now, three writes stream once each, then it goes quiet (304);
+//! 8. a clean shutdown, then a summary table. Exits 0 in well under 30 s, non-zero if any
 //!    promise above is broken.
 
 use std::collections::HashMap;
@@ -24,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
 use futures_util::{StreamExt, TryStreamExt};
-use meridian_driver::{AccountConfig, Driver, Query};
+use meridian_driver::{AccountConfig, ChangeFeedOptions, ChangeFeedPage, Driver, Query};
 use meridian_emulator::{Emulator, KeyKind};
 use meridian_location_store::OperationKind;
 use meridian_runtime::{Runtime, RuntimeEvent, RuntimeStats};
@@ -133,6 +134,55 @@ async fn query_step(alpha: &Account) -> Result<()> {
     )
 }
 
+/// Step 7: a feed from now drains at once; three writes then stream, each once, in pages
+/// of two; the feed goes quiet (every range answered 304) and stays so when asked again.
+async fn change_feed_step(alpha: &Account) -> Result<()> {
+    let items = alpha.drivers[0].container("tour", "items");
+    let drain = |options: ChangeFeedOptions| {
+        // At most 20 pages: a feed that never goes quiet breaks the promise.
+        items
+            .change_feed::<Value>(options)
+            .take(20)
+            .try_collect::<Vec<ChangeFeedPage<Value>>>()
+    };
+    let now = drain(ChangeFeedOptions::from_now()).await?;
+    let token = now
+        .last()
+        .map(|p| p.continuation.clone())
+        .ok_or("no page")?;
+    for n in 0..3 {
+        items
+            .upsert_item("feed", &json!({"id": format!("feed-{n}"), "pk": "feed"}))
+            .await?;
+    }
+    let pages = drain(ChangeFeedOptions::from_continuation(token).max_item_count(2)).await?;
+    let sizes: Vec<usize> = pages.iter().map(|p| p.items.len()).collect();
+    let ids: Vec<&str> = pages
+        .iter()
+        .flat_map(|p| &p.items)
+        .filter_map(|v| v["id"].as_str())
+        .collect();
+    let last = pages.last().ok_or("no page")?;
+    println!(
+        "  pages {sizes:?}: {ids:?}; the last drained: {}",
+        last.drained
+    );
+    check(
+        ids == ["feed-0", "feed-1", "feed-2"] && last.drained && last.items.is_empty(),
+        "the feed streams each new write once, then drains",
+    )?;
+    let again = drain(ChangeFeedOptions::from_continuation(&last.continuation)).await?;
+    println!(
+        "  asked again: {} page(s), drained: {}",
+        again.len(),
+        again[0].drained
+    );
+    check(
+        again.len() == 1 && again[0].drained,
+        "a drained feed stays quiet (304) until the next write",
+    )
+}
+
 async fn session_step(beta: &Account) -> Result<()> {
     let driver = &beta.drivers[0];
     let items = driver.container("tour", "items");
@@ -236,6 +286,10 @@ async fn tour() -> Result<()> {
     // 6. Queries across partitions, routed and retried like reads.
     println!("\n6. Queries on alpha: the storm's writes, counted and listed in pages");
     query_step(&accounts[0]).await?;
+
+    // 7. The change feed: new writes once each, then quiet.
+    println!("\n7. Change feed on alpha: from now, three writes, then quiet (304)");
+    change_feed_step(&accounts[0]).await?;
 
     let final_stats = shutdown_step(runtime).await?;
     summary(&accounts, &logs, &lost_per_account, &final_stats)?;
@@ -472,7 +526,7 @@ async fn verify_writes(accounts: &[Account], logs: &[WriteLog]) -> Result<Vec<us
 /// Step 7: a clean shutdown; the runtime's last stats.
 async fn shutdown_step(runtime: Runtime) -> Result<RuntimeStats> {
     // 7. Clean shutdown.
-    println!("\n7. Shutdown");
+    println!("\n8. Shutdown");
     let final_stats = runtime.stats();
     let monitor = runtime.task_monitor();
     let graceful = runtime.shutdown().await;

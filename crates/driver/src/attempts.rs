@@ -43,7 +43,7 @@ impl DriverInner {
         let span = tracing::debug_span!(
             "meridian.operation",
             account = %self.handle.endpoint(),
-            container = operation.session.as_ref().map_or("", |s| s.container.as_str()),
+            container = operation.session.as_ref().map_or("", |s| &*s.container),
             kind = ?operation.kind,
             method = %operation.method,
             attempt = tracing::field::Empty,

@@ -23,7 +23,8 @@ pub struct PartitionKey(Value);
 impl PartitionKey {
     /// The header value.
     pub(crate) fn header(&self) -> String {
-        json!([self.0]).to_string()
+        // `[value]`, serialized from a borrow: no copy of the value first.
+        serde_json::to_string(&[&self.0]).unwrap_or_default()
     }
 }
 
@@ -93,26 +94,37 @@ pub struct Container {
     driver: Driver,
     db: Arc<str>,
     coll: Arc<str>,
+    /// `dbs/{db}/colls/{coll}`, the session tokens' key: built once, shared by every
+    /// operation.
+    link: Arc<str>,
     excluded_regions: Arc<[RegionName]>,
 }
 
-/// The item itself, or with `prefer: return=minimal`, the item as it was sent.
+/// The item itself, or with `prefer: return=minimal`, the item as it was sent. The body is
+/// parsed once, straight into `T`; the etag comes from the `etag` header (the body's
+/// `_etag` is read only when a response lacks the header).
 pub(crate) fn item_response<T: DeserializeOwned>(
     success: Success,
     sent: Option<&Bytes>,
 ) -> Result<ItemResponse<T>, DriverError> {
+    #[derive(serde::Deserialize)]
+    struct EtagOnly {
+        #[serde(rename = "_etag")]
+        etag: Option<String>,
+    }
     let body = match sent {
         Some(sent) if success.body.is_empty() => sent,
         _ => &success.body,
     };
-    let value: Value = serde_json::from_slice(body)?;
-    let etag = value
-        .get("_etag")
-        .and_then(Value::as_str)
-        .map(str::to_string)
-        .or_else(|| success.metadata.etag.clone());
+    let item = serde_json::from_slice(body)?;
+    let etag = match &success.metadata.etag {
+        Some(etag) => Some(etag.clone()),
+        None => serde_json::from_slice::<EtagOnly>(body)
+            .ok()
+            .and_then(|only| only.etag),
+    };
     Ok(ItemResponse {
-        item: serde_json::from_value(value)?,
+        item,
         etag,
         endpoint: success.endpoint,
         attempts: success.attempts,
@@ -127,6 +139,7 @@ impl Container {
             driver: driver.clone(),
             db: db.into(),
             coll: coll.into(),
+            link: format!("dbs/{db}/colls/{coll}").into(),
             excluded_regions: Arc::new([]),
         }
     }
@@ -160,8 +173,8 @@ impl Container {
         self
     }
 
-    fn link(&self) -> String {
-        format!("dbs/{}/colls/{}", self.db, self.coll)
+    fn link(&self) -> Arc<str> {
+        Arc::clone(&self.link)
     }
 
     /// An item operation carrying the partition-key header.
@@ -371,5 +384,12 @@ impl Container {
         let operation = Self::write(operation, options);
         let success = self.driver.inner.execute(&operation).await?;
         Ok(success.metadata)
+    }
+}
+
+impl Driver {
+    /// A handle for item operations in `db`/`coll` (owned: store it, move it into a task).
+    pub fn container(&self, db: &str, coll: &str) -> Container {
+        Container::new(self, db, coll)
     }
 }

@@ -4,8 +4,6 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use http::Method;
 use meridian_location_store::{
     DatabaseAccount, Endpoint, OperationKind, RegionName, RetryPolicy, RouteRequest,
     RoutingSnapshot,
@@ -13,12 +11,9 @@ use meridian_location_store::{
 use meridian_runtime::{
     AccountHandle, AccountSpec, AccountStats, AttachError, RefreshOutcome, Runtime,
 };
-use serde_json::{Value, json};
 
 use crate::availability::AvailabilityStrategy;
-use crate::container::Container;
 use crate::credential::Credential;
-use crate::database::Database;
 use crate::error::{ConfigError, ConfigReason, DriverError};
 use crate::fetcher::DriverFetcher;
 use crate::operation::Operation;
@@ -341,48 +336,9 @@ impl Driver {
         DatabaseAccount::from_slice(&success.body).map_err(DriverError::InvalidAccount)
     }
 
-    /// Creates a database.
-    pub async fn create_database(&self, id: &str) -> Result<Value, DriverError> {
-        let body = Bytes::from(json!({"id": id}).to_string());
-        let operation = Operation::write(Method::POST, Target::databases(), false, Some(body));
-        Ok(serde_json::from_slice(
-            &self.inner.execute(&operation).await?.body,
-        )?)
-    }
-
-    /// Creates a container in `db` partitioned by `partition_key_path` (e.g. `/pk`).
-    pub async fn create_container(
-        &self,
-        db: &str,
-        id: &str,
-        partition_key_path: &str,
-    ) -> Result<Value, DriverError> {
-        let body =
-            json!({"id": id, "partitionKey": {"paths": [partition_key_path], "kind": "Hash"}});
-        let operation = Operation::write(
-            Method::POST,
-            Target::containers(db),
-            false,
-            Some(Bytes::from(body.to_string())),
-        );
-        Ok(serde_json::from_slice(
-            &self.inner.execute(&operation).await?.body,
-        )?)
-    }
-
     /// The newest session token this driver holds for a container (`x-ms-session-token`
     /// of its last write or read), if any.
     pub fn session_token(&self, db: &str, coll: &str) -> Option<String> {
         self.inner.sessions.get(&format!("dbs/{db}/colls/{coll}"))
-    }
-
-    /// A handle for item operations in `db`/`coll` (owned: store it, move it into a task).
-    pub fn container(&self, db: &str, coll: &str) -> Container {
-        Container::new(self, db, coll)
-    }
-
-    /// A handle of database `id` (owned, cheap to clone).
-    pub fn database(&self, id: &str) -> Database {
-        Database::new(self, id)
     }
 }

@@ -40,6 +40,8 @@ pub struct ReadmeDoctest;
 
 mod attempts;
 mod availability;
+mod change_feed;
+mod conditional;
 mod container;
 mod credential;
 mod database;
@@ -61,6 +63,8 @@ mod status;
 mod transport;
 
 pub use availability::{AvailabilityStrategy, DEFAULT_HEDGE_THRESHOLD};
+pub use change_feed::{ChangeFeed, ChangeFeedOptions, ChangeFeedPage, ChangeFeedStart};
+pub use conditional::{NotModified, ReadOutcome};
 pub use container::{Container, ItemResponse, PartitionKey};
 pub use database::Database;
 pub use driver::{AccountConfig, Driver, DriverBuilder};

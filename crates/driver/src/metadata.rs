@@ -1,6 +1,8 @@
 //! What every response and failure says about how it was served.
 
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName};
+
+use crate::session::SESSION_TOKEN_HEADER;
 use meridian_location_store::{Endpoint, RegionName};
 
 /// How an operation was served: charge, ids, tokens, where and in how many attempts.
@@ -32,7 +34,11 @@ pub struct ResponseMetadata {
     pub hedged: bool,
 }
 
-fn text(headers: &HeaderMap, name: &str) -> Option<String> {
+/// Response headers read on every operation, as names ready to look up (no parse per
+/// lookup).
+const REQUEST_CHARGE: HeaderName = HeaderName::from_static("x-ms-request-charge");
+
+fn text(headers: &HeaderMap, name: &HeaderName) -> Option<String> {
     headers
         .get(name)
         .and_then(|v| v.to_str().ok())
@@ -44,12 +50,14 @@ fn text(headers: &HeaderMap, name: &str) -> Option<String> {
 impl ResponseMetadata {
     /// Takes the per-response fields from `headers`.
     pub(crate) fn record_response(&mut self, headers: &HeaderMap) {
-        self.request_charge = text(headers, "x-ms-request-charge")
-            .and_then(|v| v.parse::<f64>().ok())
+        self.request_charge = headers
+            .get(&REQUEST_CHARGE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<f64>().ok())
             .filter(|c| c.is_finite() && *c >= 0.0)
             .unwrap_or(0.0);
-        self.session_token = text(headers, "x-ms-session-token");
-        self.etag = text(headers, "etag");
+        self.session_token = text(headers, &SESSION_TOKEN_HEADER);
+        self.etag = text(headers, &http::header::ETAG);
     }
 
     /// Starts an attempt at `endpoint` in `region`, sent with `activity_id`.

@@ -1,6 +1,7 @@
 //! One operation, described once: method, target, headers, body and options; and
 //! what a successful attempt returns. The attempt loop that sends it is `attempts.rs`.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -86,7 +87,7 @@ impl Operation {
     }
 
     /// Takes part in `container`'s session; `send`: carry its token (reads).
-    pub(crate) fn session(mut self, container: String, send: bool) -> Self {
+    pub(crate) fn session(mut self, container: Arc<str>, send: bool) -> Self {
         self.session = Some(SessionUse { container, send });
         self
     }

@@ -117,7 +117,10 @@ impl ReadOptions {
         self
     }
 
-    /// If the item's etag is still this one, the service answers 304: an error whose
+    /// If the item's etag is still this one, the service answers 304:
+    /// [`Container::read_item_if_changed`](crate::Container::read_item_if_changed)
+    /// returns it as [`ReadOutcome::NotModified`](crate::ReadOutcome::NotModified);
+    /// [`read_item_with`](crate::Container::read_item_with) as an error whose
     /// [`typed_status`](crate::DriverError::typed_status) is
     /// [`Status::NOT_MODIFIED`](crate::Status::NOT_MODIFIED) (only 2xx is success).
     pub fn if_none_match(mut self, etag: impl Into<String>) -> Self {

@@ -1,5 +1,6 @@
 //! Building signed requests: paths, resource types and links, and the standard headers.
 
+use std::cell::RefCell;
 use std::time::SystemTime;
 
 use bytes::Bytes;
@@ -36,33 +37,39 @@ pub(crate) struct Target {
     pub(crate) resource_type: &'static str,
     /// The unencoded link that is signed (for a feed, the parent's).
     pub(crate) resource_link: String,
-    /// The path segments, unencoded.
-    pub(crate) segments: Vec<String>,
+    /// The URL path below the endpoint, each segment escaped: built once per operation,
+    /// so an attempt's URL is one concatenation.
+    path: String,
 }
 
 impl Target {
-    pub(crate) fn account() -> Self {
-        Self {
-            resource_type: "",
-            resource_link: String::new(),
-            segments: Vec::new(),
+    fn new(resource_type: &'static str, resource_link: String, segments: &[&str]) -> Self {
+        let mut path = String::with_capacity(resource_link.len() + 8);
+        for (i, segment) in segments.iter().enumerate() {
+            if i > 0 {
+                path.push('/');
+            }
+            for chunk in utf8_percent_encode(segment, SEGMENT) {
+                path.push_str(chunk);
+            }
         }
+        Self {
+            resource_type,
+            resource_link,
+            path,
+        }
+    }
+
+    pub(crate) fn account() -> Self {
+        Self::new("", String::new(), &[])
     }
 
     pub(crate) fn databases() -> Self {
-        Self {
-            resource_type: "dbs",
-            resource_link: String::new(),
-            segments: vec!["dbs".into()],
-        }
+        Self::new("dbs", String::new(), &["dbs"])
     }
 
     pub(crate) fn containers(db: &str) -> Self {
-        Self {
-            resource_type: "colls",
-            resource_link: format!("dbs/{db}"),
-            segments: vec!["dbs".into(), db.into(), "colls".into()],
-        }
+        Self::new("colls", format!("dbs/{db}"), &["dbs", db, "colls"])
     }
 
     pub(crate) fn items(db: &str, coll: &str) -> Self {
@@ -71,58 +78,95 @@ impl Target {
 
     /// A feed of a container (`docs`, `pkranges`): signed with the container's link.
     pub(crate) fn container_feed(kind: &'static str, db: &str, coll: &str) -> Self {
-        Self {
-            resource_type: kind,
-            resource_link: format!("dbs/{db}/colls/{coll}"),
-            segments: vec![
-                "dbs".into(),
-                db.into(),
-                "colls".into(),
-                coll.into(),
-                kind.into(),
-            ],
-        }
+        Self::new(
+            kind,
+            format!("dbs/{db}/colls/{coll}"),
+            &["dbs", db, "colls", coll, kind],
+        )
     }
 
     pub(crate) fn item(db: &str, coll: &str, id: &str) -> Self {
-        let mut target = Self::items(db, coll);
-        target.resource_link = format!("dbs/{db}/colls/{coll}/docs/{id}");
-        target.segments.push(id.into());
-        target
+        let mut link = String::with_capacity(20 + db.len() + coll.len() + id.len());
+        for part in ["dbs/", db, "/colls/", coll, "/docs/", id] {
+            link.push_str(part);
+        }
+        Self::new("docs", link, &["dbs", db, "colls", coll, "docs", id])
     }
 
     pub(crate) fn url(&self, endpoint: &Endpoint) -> String {
-        let mut url = endpoint.as_str().to_string();
-        let path: Vec<String> = self
-            .segments
-            .iter()
-            .map(|s| utf8_percent_encode(s, SEGMENT).to_string())
-            .collect();
-        url.push_str(&path.join("/"));
+        let base = endpoint.as_str();
+        let mut url = String::with_capacity(base.len() + self.path.len());
+        url.push_str(base);
+        url.push_str(&self.path);
         url
     }
 }
 
-fn activity_id() -> String {
+/// A fresh `x-ms-activity-id` (a random UUID v4), formatted on the stack.
+fn activity_id() -> Result<HeaderValue, Unsendable> {
+    use std::io::Write;
     let (a, b) = (fastrand::u64(..), fastrand::u64(..));
-    format!(
+    let mut buffer = [0u8; 36];
+    let written = write!(
+        &mut buffer[..],
         "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
         a >> 32,
         (a >> 16) & 0xffff,
         a & 0x0fff,
         (b >> 48) & 0x3fff | 0x8000,
         b & 0xffff_ffff_ffff
-    )
+    );
+    written
+        .ok()
+        .and_then(|()| HeaderValue::from_bytes(&buffer).ok())
+        .ok_or(Unsendable("x-ms-activity-id"))
+}
+
+thread_local! {
+    /// This thread's `x-ms-date` for the current second: formatted once per second per
+    /// thread, cloned (a reference count) for every request in that second.
+    static DATE: RefCell<Option<(u64, HeaderValue)>> = const { RefCell::new(None) };
+}
+
+/// `x-ms-date` for now, as an HTTP date.
+fn date_now() -> Result<HeaderValue, Unsendable> {
+    let now = SystemTime::now();
+    let second = now
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    DATE.with(|cell| {
+        let mut cached = cell.borrow_mut();
+        if let Some((at, value)) = cached.as_ref() {
+            if *at == second {
+                return Ok(value.clone());
+            }
+        }
+        let value = HeaderValue::try_from(httpdate::fmt_http_date(now))
+            .map_err(|_| Unsendable("x-ms-date"))?;
+        *cached = Some((second, value.clone()));
+        Ok(value)
+    })
 }
 
 /// A header value HTTP cannot carry (a control character, DEL): the header's name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Unsendable(pub(crate) &'static str);
 
-fn header(name: &'static str, value: &str) -> Result<(HeaderName, HeaderValue), Unsendable> {
-    HeaderValue::from_str(value)
+fn header<V>(name: &'static str, value: V) -> Result<(HeaderName, HeaderValue), Unsendable>
+where
+    HeaderValue: TryFrom<V>,
+{
+    HeaderValue::try_from(value)
         .map(|v| (HeaderName::from_static(name), v))
         .map_err(|_| Unsendable(name))
+}
+
+/// A header whose value is a constant: no allocation.
+fn fixed(name: &'static str, value: &'static str) -> (HeaderName, HeaderValue) {
+    (
+        HeaderName::from_static(name),
+        HeaderValue::from_static(value),
+    )
 }
 
 /// A signed request for `method` on `target` at `endpoint`, with `extra` headers; an
@@ -135,30 +179,27 @@ pub(crate) fn signed(
     extra: &[(&'static str, String)],
     body: Option<Bytes>,
 ) -> Result<HttpRequest, Unsendable> {
-    let date = httpdate::fmt_http_date(SystemTime::now());
+    let date = date_now()?;
     let authorization = key.authorization(
         method.as_str(),
         target.resource_type,
         &target.resource_link,
-        &date,
+        date.to_str().map_err(|_| Unsendable("x-ms-date"))?,
     );
-    let mut headers: Vec<(HeaderName, HeaderValue)> = [
-        header("x-ms-date", &date),
-        header("authorization", &authorization),
-        header("x-ms-version", API_VERSION),
-        header("user-agent", USER_AGENT),
-        header("x-ms-activity-id", &activity_id()),
-        header("accept", "application/json"),
-    ]
-    .into_iter()
-    .collect::<Result<_, _>>()?;
+    let mut headers: Vec<(HeaderName, HeaderValue)> = Vec::with_capacity(7 + extra.len());
+    headers.push((HeaderName::from_static("x-ms-date"), date));
+    headers.push(header("authorization", authorization)?);
+    headers.push(fixed("x-ms-version", API_VERSION));
+    headers.push(fixed("user-agent", USER_AGENT));
+    headers.push((HeaderName::from_static("x-ms-activity-id"), activity_id()?));
+    headers.push(fixed("accept", "application/json"));
     // A query says `application/query+json`; other bodies are JSON.
     let typed = extra.iter().any(|(name, _)| *name == "content-type");
     if body.is_some() && !typed {
-        headers.push(header("content-type", "application/json")?);
+        headers.push(fixed("content-type", "application/json"));
     }
     for (name, value) in extra {
-        headers.push(header(name, value)?);
+        headers.push(header(name, value.as_str())?);
     }
     Ok(HttpRequest {
         method,

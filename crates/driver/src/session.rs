@@ -7,12 +7,15 @@
 //! that LSN answers 404/1002 and the read moves on (next region, then the write region).
 
 use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use http::HeaderMap;
 
 /// The response and request header.
 pub(crate) const SESSION_TOKEN: &str = "x-ms-session-token";
+/// [`SESSION_TOKEN`] as a name to look up in a response (no parse per lookup).
+pub(crate) const SESSION_TOKEN_HEADER: http::HeaderName =
+    http::HeaderName::from_static(SESSION_TOKEN);
 
 /// The longest token kept: a hostile or broken server cannot make every read huge.
 const MAX_TOKEN_LEN: usize = 2 * 1024;
@@ -23,7 +26,7 @@ const MAX_CONTAINERS: usize = 4 * 1024;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct SessionUse {
     /// The container link, `dbs/{db}/colls/{coll}`.
-    pub(crate) container: String,
+    pub(crate) container: Arc<str>,
     /// Send the container's token (reads under session consistency).
     pub(crate) send: bool,
 }
@@ -67,18 +70,20 @@ impl SessionTokens {
     /// Keeps the response's token for `container` unless the one held is newer.
     pub(crate) fn update(&self, container: &str, headers: &HeaderMap) {
         let Some(token) = headers
-            .get(SESSION_TOKEN)
+            .get(&SESSION_TOKEN_HEADER)
             .and_then(|v| v.to_str().ok())
             .map(str::trim)
             .filter(|t| !t.is_empty() && t.len() <= MAX_TOKEN_LEN)
         else {
             return;
         };
-        let lsn = lsn_of(token);
         let mut tokens = self.tokens.lock().unwrap_or_else(PoisonError::into_inner);
         let full = tokens.len() >= MAX_CONTAINERS;
         match tokens.get_mut(container) {
+            // A read usually answers with the token already held: nothing to parse or copy.
+            Some(held) if held.token == token => {}
             Some(held) => {
+                let lsn = lsn_of(token);
                 let older = matches!((held.lsn, lsn), (Some(held), Some(new)) if new < held);
                 if !older {
                     *held = Held {
@@ -91,7 +96,7 @@ impl SessionTokens {
                 tokens.insert(
                     container.to_string(),
                     Held {
-                        lsn,
+                        lsn: lsn_of(token),
                         token: token.to_string(),
                     },
                 );

@@ -46,7 +46,9 @@ impl MasterKey {
         &self.0
     }
 
-    /// The `authorization` header value for one request.
+    /// The `authorization` header value for one request. The string to sign is fed to the
+    /// MAC piece by piece and the signature encoded on the stack: the header value is the
+    /// one allocation.
     pub(crate) fn authorization(
         &self,
         verb: &str,
@@ -54,22 +56,44 @@ impl MasterKey {
         resource_link: &str,
         date: &str,
     ) -> String {
-        let string_to_sign = format!(
-            "{}\n{}\n{}\n{}\n\n",
-            verb.to_lowercase(),
-            resource_type,
-            resource_link,
-            date.to_lowercase()
-        );
         // HMAC accepts keys of any length; this cannot fail.
         let mut mac = match Hmac::<Sha256>::new_from_slice(&self.0) {
             Ok(mac) => mac,
             Err(_) => return String::new(),
         };
-        mac.update(string_to_sign.as_bytes());
-        let signature = STANDARD.encode(mac.finalize().into_bytes());
-        let raw = format!("type=master&ver=1.0&sig={signature}");
-        utf8_percent_encode(&raw, COMPONENT).to_string()
+        update_lowercase(&mut mac, verb);
+        mac.update(b"\n");
+        mac.update(resource_type.as_bytes());
+        mac.update(b"\n");
+        mac.update(resource_link.as_bytes());
+        mac.update(b"\n");
+        update_lowercase(&mut mac, date);
+        mac.update(b"\n\n");
+        let digest = mac.finalize().into_bytes();
+        // base64 of 32 bytes is 44 characters.
+        let mut signature = [0u8; 44];
+        let written = STANDARD
+            .encode_slice(digest, &mut signature)
+            .unwrap_or_default();
+        let signature = std::str::from_utf8(&signature[..written]).unwrap_or_default();
+        // `type=master&ver=1.0&sig=`, encoded; each signature byte is at most `%XX`.
+        const PREFIX: &str = "type%3Dmaster%26ver%3D1.0%26sig%3D";
+        let mut header = String::with_capacity(PREFIX.len() + 3 * signature.len());
+        header.push_str(PREFIX);
+        header.extend(utf8_percent_encode(signature, COMPONENT));
+        header
+    }
+}
+
+/// Feeds `text` lower-cased (ASCII, as the service lower-cases verbs and dates) to `mac`,
+/// through a stack buffer.
+fn update_lowercase(mac: &mut Hmac<Sha256>, text: &str) {
+    let mut buffer = [0u8; 64];
+    for chunk in text.as_bytes().chunks(buffer.len()) {
+        let lower = &mut buffer[..chunk.len()];
+        lower.copy_from_slice(chunk);
+        lower.make_ascii_lowercase();
+        mac.update(lower);
     }
 }
 

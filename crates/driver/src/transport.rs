@@ -137,13 +137,19 @@ impl HyperTransport {
     }
 
     async fn exchange(&self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
-        let mut builder = Request::builder().method(request.method).uri(&request.url);
+        // The names and values are typed already: they go into the map as they are, and
+        // the URL's bytes become the URI's without a copy.
+        let uri =
+            http::Uri::try_from(request.url).map_err(|e| TransportError::Invalid(e.to_string()))?;
+        let mut hyper_request = Request::new(Full::new(request.body.unwrap_or_default()));
+        *hyper_request.method_mut() = request.method;
+        *hyper_request.uri_mut() = uri;
+        let headers = hyper_request.headers_mut();
+        headers.reserve(request.headers.len());
         for (name, value) in request.headers {
-            builder = builder.header(name, value);
+            headers.append(name, value);
         }
-        let request = builder
-            .body(Full::new(request.body.unwrap_or_default()))
-            .map_err(|e| TransportError::Invalid(e.to_string()))?;
+        let request = hyper_request;
         let response = self.client.request(request).await.map_err(|error| {
             let stage = SendStage {
                 connect: error.is_connect(),

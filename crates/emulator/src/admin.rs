@@ -7,16 +7,17 @@ use percent_encoding::percent_decode_str;
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::api_error::ApiError;
 use crate::budget::Charge;
 use crate::counters::Counters;
-use crate::data::ApiError;
-use crate::emulator::EmulatorError;
+use crate::error::EmulatorError;
 use crate::faults::FaultRule;
 use crate::http::{Body, RequestBody, error_response, json_response, read_json, respond};
 use crate::keys::KeyKind;
+use crate::lock::lock;
 use crate::outage::OutageRequest;
 use crate::replication::FailoverMode;
-use crate::state::{State, lock};
+use crate::state::State;
 use crate::topology::TopologyError;
 
 #[derive(Deserialize)]

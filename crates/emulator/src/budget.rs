@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use serde::Serialize;
 
-use crate::data::ApiError;
+use crate::api_error::ApiError;
 
 /// The default memory budget over every request in flight: 256 MiB.
 pub const DEFAULT_MEMORY_BUDGET: usize = 256 * 1024 * 1024;

@@ -15,13 +15,15 @@ use crate::counters::Counters;
 use crate::data::DataStore;
 use crate::faults::FaultSet;
 use crate::keys::{Keys, WELL_KNOWN_SECONDARY_KEY};
+use crate::lag::{DEFAULT_REPLICATION_LOG_LIMIT, Replication, check_lag};
 use crate::query::DEFAULT_QUERY_BUDGET;
-use crate::replication::{DEFAULT_REPLICATION_LOG_LIMIT, Replication, check_lag};
 use crate::state::State;
 use crate::tls::TlsConfig;
 use crate::topology::{ListenerId, Topology, same_region};
 
-use crate::emulator::{Emulator, EmulatorError, WELL_KNOWN_KEY};
+use crate::emulator::Emulator;
+use crate::error::EmulatorError;
+use crate::keys::WELL_KNOWN_KEY;
 
 /// Configures and starts an [`Emulator`].
 #[derive(Clone)]
@@ -334,5 +336,12 @@ impl EmulatorBuilder {
             emulator.add_region(name)?;
         }
         Ok(emulator)
+    }
+}
+
+impl Emulator {
+    /// A builder with the defaults: three regions, the well-known key, 127.0.0.1.
+    pub fn builder() -> EmulatorBuilder {
+        EmulatorBuilder::default()
     }
 }

@@ -6,63 +6,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value, json};
 
-use crate::replication::{Change, Log, Replication};
-
-/// A service-style error: status, optional sub-status, `code` and `message`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct ApiError {
-    pub(crate) status: u16,
-    pub(crate) sub_status: Option<u32>,
-    pub(crate) code: &'static str,
-    pub(crate) message: String,
-    /// `x-ms-retry-after-ms`, for answers a client should retry later (429).
-    pub(crate) retry_after_ms: Option<u64>,
-}
-
-impl ApiError {
-    pub(crate) fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            sub_status: None,
-            code,
-            message: message.into(),
-            retry_after_ms: None,
-        }
-    }
-
-    pub(crate) fn with_retry_after(mut self, ms: u64) -> Self {
-        self.retry_after_ms = Some(ms);
-        self
-    }
-
-    pub(crate) fn with_sub_status(mut self, sub_status: u32) -> Self {
-        self.sub_status = Some(sub_status);
-        self
-    }
-
-    pub(crate) fn not_found(what: &str) -> Self {
-        Self::new(404, "NotFound", format!("{what} does not exist"))
-    }
-
-    pub(crate) fn conflict(what: &str) -> Self {
-        Self::new(409, "Conflict", format!("{what} already exists"))
-    }
-
-    pub(crate) fn bad_request(message: impl Into<String>) -> Self {
-        Self::new(400, "BadRequest", message)
-    }
-
-    /// 413: a body, item or request over its size limit.
-    pub(crate) fn too_large(message: impl Into<String>) -> Self {
-        Self::new(413, "RequestEntityTooLarge", message)
-    }
-
-    pub(crate) fn precondition_failed(message: &str) -> Self {
-        Self::new(412, "PreconditionFailed", message)
-    }
-}
-
-pub(crate) type ApiResult = Result<(u16, Option<Value>), ApiError>;
+use crate::api_error::{ApiError, ApiResult};
+use crate::lag::Replication;
+use crate::write_log::{Change, Log};
 
 #[derive(Debug, Default)]
 pub(crate) struct DataStore {
@@ -89,7 +35,9 @@ pub(crate) struct Container {
     /// The container's log sequence number: grows by one with each item write and is
     /// returned in `x-ms-session-token` as `0:-1#{lsn}`.
     pub(crate) lsn: u64,
-    /// Recent item writes, for regions that have not seen them yet.
+    /// The write log: recent item writes, for regions that have not seen them yet, and
+    /// the change feed's history (its LSN index, and every version and delete when the
+    /// container's `changeFeedPolicy` asks for them).
     pub(crate) log: Log,
 }
 
@@ -104,6 +52,8 @@ pub(crate) struct ItemRequest {
     pub(crate) partition_key: Option<String>,
     /// `If-Match`.
     pub(crate) if_match: Option<String>,
+    /// `If-None-Match` (`*`, or an etag).
+    pub(crate) if_none_match: Option<String>,
     /// `x-ms-documentdb-is-upsert: true`.
     pub(crate) upsert: bool,
 }
@@ -261,7 +211,7 @@ impl DataStore {
                 partition_key_path: path[1..].split('/').map(str::to_string).collect(),
                 items: ItemMap::new(),
                 lsn: 0,
-                log: Log::default(),
+                log: Log::for_container(&resource),
             },
         );
         Ok((201, Some(resource)))
@@ -273,15 +223,24 @@ impl DataStore {
 }
 
 impl Container {
-    /// Applies one item write (`None` deletes), counts it in the LSN and logs it for
-    /// replication.
-    pub(crate) fn record(&mut self, key: (String, String), after: Option<Value>) {
-        let after = after.map(Arc::new);
+    /// Applies one item write (`None` deletes), counts it in the LSN, stamps the item with
+    /// it (`_lsn`: the change feed orders items by it, and a region's view carries it) and
+    /// logs it for replication and for the full-fidelity feed. Returns the item as stored.
+    pub(crate) fn record(&mut self, key: (String, String), after: Option<Value>) -> Option<Value> {
+        self.lsn += 1;
+        let lsn = self.lsn;
+        let after = after.map(|mut value| {
+            if let Value::Object(map) = &mut value {
+                map.insert("_lsn".into(), json!(lsn));
+            }
+            Arc::new(value)
+        });
         let before = match &after {
             Some(value) => self.items.insert(key.clone(), Arc::clone(value)),
             None => self.items.remove(&key),
         };
-        self.lsn += 1;
-        self.log.record(Change { key, before, after });
+        let stored = after.as_deref().cloned();
+        self.log.record(lsn, Change { key, before, after });
+        stored
     }
 }

@@ -7,7 +7,7 @@
 //! network or the region failing, not the account answering.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -17,6 +17,7 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use crate::http::{Body, respond};
+use crate::lock::lock;
 use crate::outage::{Outage, OutageScope, OutageShape, SUB_STATUS_SERVER_GENERATED_503, millis};
 use crate::topology::{ListenerId, canonical};
 
@@ -29,12 +30,6 @@ pub(crate) struct Outages {
     /// Cancelled (and replaced) whenever an outage ends or changes: black-holed requests
     /// wait on it.
     changed: Mutex<CancellationToken>,
-}
-
-/// Locks `mutex`, continuing past poisoning (each update under these locks is one map or
-/// field write). Local, so this module needs nothing from `state`, which holds it.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// What a request meets.

@@ -8,40 +8,16 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::budget::MemoryStats;
-use crate::builder::EmulatorBuilder;
 use crate::counters::Counters;
+use crate::error::EmulatorError;
 use crate::faults::{FaultRule, FaultStatus};
 use crate::keys::{AccountKeys, KeyKind};
+use crate::lock::lock;
 use crate::outage::Outage;
 use crate::query_gate::QueryHold;
 use crate::replication::FailoverMode;
-use crate::state::{State, lock};
-use crate::topology::{ListenerId, RegionInfo, TopologyError};
-
-/// The well-known public key of the Cosmos DB emulator: the default master key.
-pub const WELL_KNOWN_KEY: &str =
-    "C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw==";
-
-/// Why the emulator could not start or refused a control call.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum EmulatorError {
-    /// A master key (primary or secondary) is not valid base64.
-    #[error("the master key is not valid base64")]
-    InvalidKey,
-    /// The master key is empty: every request signed with the empty key would pass.
-    #[error("the master key is empty; give a base64 key (or omit it for the well-known key)")]
-    EmptyKey,
-    /// A setting is unusable.
-    #[error("invalid emulator setting: {0}")]
-    Config(String),
-    /// A topology change was refused, or a listener could not be bound.
-    #[error(transparent)]
-    Topology(#[from] TopologyError),
-    /// A fault rule was refused.
-    #[error("invalid fault rule: {0}")]
-    Fault(String),
-}
+use crate::state::State;
+use crate::topology::{ListenerId, RegionInfo};
 
 /// A running emulator. Dropping it stops every listener and connection (without
 /// blocking); [`shutdown`](Self::shutdown) does the same and waits for them.
@@ -61,11 +37,6 @@ impl fmt::Debug for Emulator {
 }
 
 impl Emulator {
-    /// A builder with the defaults: three regions, the well-known key, 127.0.0.1.
-    pub fn builder() -> EmulatorBuilder {
-        EmulatorBuilder::default()
-    }
-
     /// The global account endpoint, e.g. `http://127.0.0.1:8081/`.
     pub fn global_endpoint(&self) -> String {
         self.state.endpoint(self.global)

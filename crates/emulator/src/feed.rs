@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
+use crate::api_error::{ApiError, ApiResult};
 use crate::budget::json_len;
-use crate::data::{ApiError, ApiResult, DataStore};
+use crate::data::DataStore;
 use crate::query::QuerySpec;
 
 /// The page size when a request names none (or `-1`, "as many as the service likes").
@@ -49,7 +50,7 @@ pub(crate) enum Scope {
 const CONTINUATION_PREFIX: &str = "meridian-offset:";
 
 impl FeedRequest {
-    fn page_size(&self) -> Result<usize, ApiError> {
+    pub(crate) fn page_size(&self) -> Result<usize, ApiError> {
         match self.max_item_count.as_deref().map(str::parse::<i64>) {
             None | Some(Ok(-1)) => Ok(DEFAULT_PAGE),
             Some(Ok(n)) if n > 0 => Ok(usize::try_from(n).unwrap_or(MAX_PAGE).min(MAX_PAGE)),
@@ -161,7 +162,7 @@ impl DataStore {
         spec: &QuerySpec,
     ) -> Result<Value, ApiError> {
         self.container(db, coll)?;
-        spec.plan().map_err(crate::snapshot::query_error)
+        spec.plan().map_err(crate::query::query_error)
     }
 
     /// `GET …/pkranges`: the container's single range, covering the whole hash space.

@@ -17,8 +17,13 @@ use hyper::body::Frame;
 use serde_json::{Value, json};
 use tokio::time::Sleep;
 
+use crate::api_error::ApiError;
 use crate::budget::{Charge, value_size};
-use crate::data::ApiError;
+
+/// Sub-status of 403 for a write outside the write regions.
+pub const SUB_STATUS_WRITE_FORBIDDEN: u32 = 3;
+/// Sub-status of 403 from a drained or removed region.
+pub const SUB_STATUS_DATABASE_ACCOUNT_NOT_FOUND: u32 = 1008;
 
 /// The response body type: a boxed body so faults can stream, stall or break it.
 pub type Body = BoxBody<Bytes, Box<dyn Error + Send + Sync>>;

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::time::Instant;
 
-use crate::state::lock;
+use crate::lock::lock;
 
 /// Requests in flight on one connection and when the last one started or ended.
 #[derive(Debug)]

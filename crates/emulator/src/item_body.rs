@@ -6,8 +6,8 @@ use bytes::Bytes;
 use http::HeaderMap;
 use serde_json::Value;
 
+use crate::api_error::ApiError;
 use crate::budget::Charge;
-use crate::data::ApiError;
 
 /// Decodes an item request body (the headers are not needed: the SDK labels binary
 /// bodies `application/json`, and the `0x80` preamble tells them apart).

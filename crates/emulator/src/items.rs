@@ -8,9 +8,8 @@ use tokio::time::Instant;
 use crate::MAX_REQUEST_BODY;
 use crate::budget::json_len;
 
-use crate::data::{
-    ApiError, ApiResult, Container, DataStore, ItemRequest, id_of, object, partition_key, stamp,
-};
+use crate::api_error::{ApiError, ApiResult};
+use crate::data::{Container, DataStore, ItemRequest, id_of, object, partition_key, stamp};
 
 /// Where an item lives: its database, container and id.
 #[derive(Debug, Clone, Copy)]
@@ -75,6 +74,12 @@ impl DataStore {
         container.check_partition_key(&write.resource, &write.pk_value)?;
         let key = (write.pk, id.clone());
         let existed = container.items.contains_key(&key);
+        // `If-None-Match: *`: only if there is no such item yet (412 if there is).
+        if existed && request.if_none_match.as_deref() == Some("*") {
+            return Err(ApiError::precondition_failed(
+                "If-None-Match: * and the item already exists",
+            ));
+        }
         if existed && !request.upsert {
             return Err(ApiError::conflict(&format!("item {id}")));
         }
@@ -148,8 +153,7 @@ impl Container {
                 "the item would be {size} bytes; items are capped at {MAX_REQUEST_BODY}"
             )));
         }
-        self.record(key, Some(resource.clone()));
-        Ok(resource)
+        Ok(self.record(key, Some(resource)).unwrap_or_default())
     }
 
     /// The item at `key` (404 if there is none), if the request's `If-Match` etag, when it
@@ -162,12 +166,18 @@ impl Container {
         let item = self.items.get(key).map(AsRef::as_ref);
         let item = item.ok_or_else(|| ApiError::not_found(&format!("item {}", key.1)))?;
         let etag = item.get("_etag").and_then(Value::as_str);
-        match &request.if_match {
-            Some(expected) if etag != Some(expected.as_str()) => Err(
-                ApiError::precondition_failed("the If-Match etag does not match"),
-            ),
-            _ => Ok(item),
+        let matches = |expected: &str| expected.trim() == "*" || etag == Some(expected.trim());
+        if request.if_match.as_deref().is_some_and(|e| !matches(e)) {
+            return Err(ApiError::precondition_failed(
+                "the If-Match etag does not match",
+            ));
         }
+        if request.if_none_match.as_deref().is_some_and(matches) {
+            return Err(ApiError::precondition_failed(
+                "the If-None-Match etag matches the item",
+            ));
+        }
+        Ok(item)
     }
 
     pub(crate) fn check_partition_key(

@@ -13,6 +13,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::{AuthError, MasterKey};
 
+/// The well-known public key of the Cosmos DB emulator: the default master key.
+pub const WELL_KNOWN_KEY: &str =
+    "C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw==";
+
 /// The default secondary key (a fixed, public test value like
 /// [`WELL_KNOWN_KEY`](crate::WELL_KNOWN_KEY)).
 pub const WELL_KNOWN_SECONDARY_KEY: &str =

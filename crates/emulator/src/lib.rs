@@ -41,16 +41,27 @@
 //! ```
 #![deny(missing_docs)]
 
+/// The README's program, compiled as a doctest.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctest;
+
 mod admin;
+mod api_error;
 pub mod auth;
 pub mod binary;
 mod budget;
 mod builder;
+mod change_feed;
+mod change_history;
 mod consistency;
 mod counters;
+mod cursor;
 mod data;
 mod disruption;
 mod emulator;
+mod epk;
+mod error;
 mod faults;
 mod feed;
 mod http;
@@ -58,8 +69,10 @@ mod idle;
 mod item_body;
 mod items;
 mod keys;
+mod lag;
 mod limits;
 mod listener;
+mod lock;
 mod outage;
 mod patch;
 pub mod query;
@@ -72,6 +85,7 @@ mod snapshot;
 mod state;
 mod tls;
 mod topology;
+mod write_log;
 
 pub use budget::{
     CONNECTION_MEMORY_LIMIT, DEFAULT_MEMORY_BUDGET, MemoryStats, REQUEST_MEMORY_LIMIT,
@@ -80,21 +94,22 @@ pub use budget::{
 pub use builder::{DEFAULT_IDLE_TIMEOUT, EmulatorBuilder, MIN_MEMORY_BUDGET};
 pub use consistency::Consistency;
 pub use counters::{Counters, ListenerCounters, OTHER_METHOD};
-pub use emulator::{Emulator, EmulatorError, WELL_KNOWN_KEY};
+pub use emulator::Emulator;
+pub use error::EmulatorError;
 pub use faults::{FaultAction, FaultLimit, FaultMatch, FaultRule, FaultStatus};
 pub use feed::MAX_PAGE_BYTES;
-pub use http::{API_VERSION, MAX_REQUEST_BODY};
-pub use keys::{AccountKeys, KeyKind, WELL_KNOWN_SECONDARY_KEY};
+pub use http::{
+    API_VERSION, MAX_REQUEST_BODY, SUB_STATUS_DATABASE_ACCOUNT_NOT_FOUND,
+    SUB_STATUS_WRITE_FORBIDDEN,
+};
+pub use keys::{AccountKeys, KeyKind, WELL_KNOWN_KEY, WELL_KNOWN_SECONDARY_KEY};
+pub use lag::{DEFAULT_REPLICATION_LOG_LIMIT, MAX_REPLICATION_LAG};
 pub use limits::{FALLBACK_MAX_CONNECTIONS, MAX_DEFAULT_CONNECTIONS, default_max_connections};
 pub use listener::MAX_CONCURRENT_STREAMS;
 pub use outage::{
     MAX_OUTAGE_DELAY_MS, Outage, OutageScope, OutageShape, SUB_STATUS_SERVER_GENERATED_503,
 };
 pub use query_gate::QueryHold;
-pub use replication::{
-    DEFAULT_REPLICATION_LOG_LIMIT, FailoverMode, MAX_REPLICATION_LAG,
-    SUB_STATUS_READ_SESSION_NOT_AVAILABLE,
-};
+pub use replication::{FailoverMode, SUB_STATUS_READ_SESSION_NOT_AVAILABLE};
 pub use resource::{PathClass, Resource};
-pub use service::{SUB_STATUS_DATABASE_ACCOUNT_NOT_FOUND, SUB_STATUS_WRITE_FORBIDDEN};
 pub use topology::{MAX_REGION_NAME, RegionInfo, TopologyError};

@@ -20,7 +20,8 @@ use crate::budget::{Budget, CONNECTION_MEMORY_LIMIT, ConnectionBudget};
 use crate::disruption::Disruption;
 use crate::idle::Activity;
 use crate::limits::AcceptBackoff;
-use crate::state::{ListenerSlot, State, lock};
+use crate::lock::lock;
+use crate::state::{ListenerSlot, State};
 use crate::topology::{ListenerId, TopologyError};
 
 /// The most concurrent HTTP/2 streams per connection: a client needs a few; a hostile

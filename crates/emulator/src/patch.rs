@@ -2,7 +2,8 @@
 
 use serde_json::Value;
 
-use crate::data::{ApiError, ApiResult, DataStore, ItemRequest, partition_key};
+use crate::api_error::{ApiError, ApiResult};
+use crate::data::{DataStore, ItemRequest, partition_key};
 use crate::items::ItemAt;
 use crate::query::{DEFAULT_QUERY_BUDGET, QuerySpec, add_numbers};
 

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::data::ApiError;
-use crate::state::lock;
+use crate::api_error::ApiError;
+use crate::lock::lock;
 
 /// The longest a held query waits before it runs anyway (a test that forgets to resume
 /// cannot wedge a thread for good).

@@ -17,23 +17,19 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
-use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::Value;
 use tokio::time::Instant;
 
-use crate::consistency::Consistency;
 use crate::data::{Container, DataStore};
+use crate::lag::Replication;
 use crate::topology::{canonical, same_region};
+use crate::write_log::{Entry, Log};
 
 /// Sub-status of 404 for a read whose session token is ahead of the region
 /// (ReadSessionNotAvailable).
 pub const SUB_STATUS_READ_SESSION_NOT_AVAILABLE: u32 = 1002;
-
-/// The largest replication lag accepted: one hour.
-pub const MAX_REPLICATION_LAG: Duration = Duration::from_secs(3_600);
 
 /// How a failover treats writes the new write region has not seen yet.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -48,144 +44,7 @@ pub enum FailoverMode {
     Forced,
 }
 
-/// One item write, before it is stamped with its origin and time.
-#[derive(Debug, Clone)]
-pub(crate) struct Change {
-    pub(crate) key: (String, String),
-    pub(crate) before: Option<Arc<Value>>,
-    pub(crate) after: Option<Arc<Value>>,
-}
-
-#[derive(Debug, Clone)]
-struct Entry {
-    change: Change,
-    /// Canonical names of the regions that saw the write at once.
-    seen: BTreeSet<String>,
-    origin: String,
-    at: Instant,
-}
-
-/// A container's replication log.
-#[derive(Debug, Default)]
-pub(crate) struct Log {
-    /// Writes of the request being served, stamped when it ends.
-    pending: Vec<Change>,
-    entries: VecDeque<Entry>,
-}
-
-impl Log {
-    pub(crate) fn record(&mut self, change: Change) {
-        self.pending.push(change);
-    }
-
-    /// How many writes the log holds (stamped, not yet applied everywhere).
-    pub(crate) fn len(&self) -> usize {
-        self.entries.len()
-    }
-}
-
-/// The default cap on a container's replication log: writes not yet applied in every
-/// region. A write past it is refused (429) until the lagging regions catch up.
-pub const DEFAULT_REPLICATION_LOG_LIMIT: usize = 10_000;
-
-/// The account's replication settings.
-#[derive(Debug)]
-pub(crate) struct Replication {
-    pub(crate) consistency: Consistency,
-    default_lag: Duration,
-    /// Per-region overrides, by canonical name.
-    lags: BTreeMap<String, Duration>,
-    /// Every region's canonical name: an entry all of them see is dropped.
-    regions: BTreeSet<String>,
-    /// The most entries one container's log may hold.
-    log_limit: usize,
-    view_copies: AtomicU64,
-}
-
-impl Default for Replication {
-    fn default() -> Self {
-        Self::new(Consistency::default(), Duration::ZERO)
-    }
-}
-
-/// Checks a lag against [`MAX_REPLICATION_LAG`].
-pub(crate) fn check_lag(lag: Duration) -> Result<Duration, String> {
-    if lag > MAX_REPLICATION_LAG {
-        Err(format!(
-            "the replication lag must be at most {} ms",
-            MAX_REPLICATION_LAG.as_millis()
-        ))
-    } else {
-        Ok(lag)
-    }
-}
-
 impl Replication {
-    pub(crate) fn new(consistency: Consistency, lag: Duration) -> Self {
-        Self {
-            consistency,
-            default_lag: lag,
-            lags: BTreeMap::new(),
-            regions: BTreeSet::new(),
-            log_limit: DEFAULT_REPLICATION_LOG_LIMIT,
-            view_copies: AtomicU64::new(0),
-        }
-    }
-
-    /// Caps every container's log at `limit` entries (at least one).
-    pub(crate) fn with_log_limit(mut self, limit: usize) -> Self {
-        self.log_limit = limit.max(1);
-        self
-    }
-
-    /// A region joins: entries are kept until it sees them too.
-    pub(crate) fn add_region(&mut self, region: &str) {
-        self.regions.insert(canonical(region));
-    }
-
-    /// Sets the lag of one region, or of every region (clearing per-region overrides).
-    pub(crate) fn set_lag(&mut self, region: Option<&str>, lag: Duration) {
-        match region {
-            Some(region) => {
-                self.lags.insert(canonical(region), lag);
-            }
-            None => {
-                self.default_lag = lag;
-                self.lags.clear();
-            }
-        }
-    }
-
-    pub(crate) fn lag(&self, region: &str) -> Duration {
-        self.canonical_lag(&canonical(region))
-    }
-
-    /// The lag of a region named canonically.
-    fn canonical_lag(&self, region: &str) -> Duration {
-        self.lags.get(region).copied().unwrap_or(self.default_lag)
-    }
-
-    fn max_lag(&self) -> Duration {
-        self.lags
-            .values()
-            .copied()
-            .fold(self.default_lag, Duration::max)
-    }
-
-    fn visible(&self, entry: &Entry, region: &str, now: Instant) -> bool {
-        self.sees(entry, &canonical(region), now)
-    }
-
-    /// [`visible`](Self::visible) for a region named canonically: no name is rebuilt.
-    fn sees(&self, entry: &Entry, region: &str, now: Instant) -> bool {
-        self.consistency == Consistency::Strong
-            || entry.seen.contains(region)
-            || entry
-                .at
-                .checked_add(self.canonical_lag(region))
-                .is_some_and(|due| now >= due)
-    }
-
     /// Before a lag changes: records, for every logged write, the regions that already see
     /// it, so raising a lag never takes back what a region has shown.
     pub(crate) fn settle(&self, data: &mut DataStore, regions: &[String], now: Instant) {
@@ -300,6 +159,7 @@ impl Replication {
                 None => items.remove(key),
             };
         }
+        container.log.history.reindex(&container.items);
         let dropped = (before - container.log.entries.len()) as u64;
         container.lsn = container.lsn.saturating_sub(dropped);
         dropped

@@ -8,17 +8,20 @@ use http::{HeaderMap, HeaderValue, Method, Request, Response};
 use serde_json::Value;
 use tokio::time::Instant;
 
+use crate::api_error::{ApiError, ApiResult};
 use crate::budget::Charge;
-use crate::data::{ApiError, ApiResult, DataStore, ItemRequest};
+use crate::change_feed::{ChangeFeedRequest, ChangeView, Changes};
+use crate::data::{DataStore, ItemRequest};
 use crate::feed::{FeedRequest, Page, Scope, pkranges_etag};
 use crate::http::{Body, RequestBody, read_body, read_json, respond};
+use crate::http::{SUB_STATUS_DATABASE_ACCOUNT_NOT_FOUND, SUB_STATUS_WRITE_FORBIDDEN};
 use crate::items::ItemAt;
+use crate::lock::lock;
 use crate::query::QuerySpec;
 use crate::replication::{SUB_STATUS_READ_SESSION_NOT_AVAILABLE, session_lsn};
 use crate::resource::Resource;
-use crate::service::{SUB_STATUS_DATABASE_ACCOUNT_NOT_FOUND, SUB_STATUS_WRITE_FORBIDDEN};
 use crate::snapshot::Snapshot;
-use crate::state::{State, lock};
+use crate::state::State;
 use crate::topology::ListenerId;
 
 /// What a request does, as far as regions care: queries are reads even though they POST.
@@ -63,8 +66,8 @@ enum Answer {
     Resource(u16, Option<Value>),
     /// One page of a feed.
     Feed(Page),
-    /// 304: the caller's etag is current.
-    NotModified,
+    /// 304: the caller's etag is current (the etag, when the answer names one).
+    NotModified(Option<String>),
 }
 
 pub(crate) async fn serve(
@@ -105,6 +108,7 @@ pub(crate) async fn serve(
     let item_request = ItemRequest {
         partition_key: header(&headers, "x-ms-documentdb-partitionkey"),
         if_match: header(&headers, "if-match"),
+        if_none_match: header(&headers, "if-none-match"),
         upsert: flag(&headers, "x-ms-documentdb-is-upsert"),
     };
     let feed = FeedRequest {
@@ -127,6 +131,10 @@ pub(crate) async fn serve(
         coll: coll.to_string(),
         region: &region,
         now,
+    };
+    let mut change_feed = match (&method, &resource) {
+        (&Method::GET, Resource::Items { .. }) => ChangeFeedRequest::from_headers(&headers)?,
+        _ => None,
     };
     let answer = match (kind, method, resource) {
         (Kind::QueryPlan, _, Resource::Items { db, coll }) => {
@@ -172,9 +180,23 @@ pub(crate) async fn serve(
             let data = lock(&state.data);
             let etag = pkranges_etag(&data.container(&db, &coll)?.resource);
             if header(&headers, "if-none-match").as_deref() == Some(etag.as_str()) {
-                Answer::NotModified
+                Answer::NotModified(Some(etag))
             } else {
                 Answer::Feed(data.partition_key_ranges(&db, &coll)?)
+            }
+        }
+        (_, Method::GET, Resource::Items { db, coll }) if change_feed.is_some() => {
+            let request = change_feed.take().ok_or_else(|| {
+                ApiError::new(
+                    500,
+                    "InternalServerError",
+                    "the change-feed request was lost",
+                )
+            })?;
+            let taken = ChangeView::take(&lock(&state.data), &db, &coll, &region, now, &request);
+            match taken?.answer(&request)? {
+                Changes::Page(page) => Answer::Feed(page),
+                Changes::Quiet(etag) => Answer::NotModified(Some(etag)),
             }
         }
         (_, Method::GET, Resource::Items { db, coll }) => {
@@ -190,7 +212,8 @@ pub(crate) async fn serve(
         }
         (_, Method::GET, Resource::Item { db, coll, id }) => {
             let at = ItemAt::new(&db, &coll, &id);
-            resource_answer(lock(&state.data).read_item(at, &item_request, &region, now)?)
+            let (status, item) = lock(&state.data).read_item(at, &item_request, &region, now)?;
+            not_modified(&item_request, item.as_ref()).unwrap_or(Answer::Resource(status, item))
         }
         (_, Method::PUT, Resource::Item { db, coll, id }) => {
             let body = crate::item_body::decode(&headers, &read_body(body).await?, charge)?;
@@ -286,6 +309,13 @@ fn check_session(
     Ok(())
 }
 
+/// 304 with the item's etag when the read's `If-None-Match` names it (or is `*`).
+fn not_modified(request: &ItemRequest, item: Option<&Value>) -> Option<Answer> {
+    let etag = item?.get("_etag").and_then(Value::as_str)?;
+    let wanted = request.if_none_match.as_deref()?.trim();
+    (wanted == "*" || wanted == etag).then(|| Answer::NotModified(Some(etag.to_string())))
+}
+
 fn resource_answer((status, body): (u16, Option<Value>)) -> Answer {
     Answer::Resource(status, body)
 }
@@ -312,7 +342,13 @@ fn query_scope(headers: &HeaderMap, item: &ItemRequest) -> Result<Scope, ApiErro
 
 fn response(answer: Answer, kind: Kind, lsn: Option<u64>, minimal: bool) -> Response<Body> {
     let mut response = match answer {
-        Answer::NotModified => respond(304, None, None),
+        Answer::NotModified(etag) => {
+            let mut response = respond(304, None, None);
+            if let Some(etag) = etag.and_then(|e| HeaderValue::from_str(&e).ok()) {
+                response.headers_mut().insert(http::header::ETAG, etag);
+            }
+            response
+        }
         Answer::Resource(status, body) => {
             let etag = body
                 .as_ref()

@@ -11,18 +11,14 @@ use http_body_util::{BodyExt, StreamBody};
 use hyper::body::Frame;
 use serde_json::json;
 
+use crate::api_error::ApiError;
 use crate::budget::{Charge, ConnectionBudget};
-use crate::data::ApiError;
 use crate::faults::{FaultAction, RequestFacts};
 use crate::http::{Body, Metered, RequestBody, error_response, hold, json_response, respond};
+use crate::lock::lock;
 use crate::resource::{PathClass, Resource};
-use crate::state::{State, lock};
+use crate::state::State;
 use crate::topology::ListenerId;
-
-/// Sub-status of 403 for a write outside the write regions.
-pub const SUB_STATUS_WRITE_FORBIDDEN: u32 = 3;
-/// Sub-status of 403 from a drained or removed region.
-pub const SUB_STATUS_DATABASE_ACCOUNT_NOT_FOUND: u32 = 1008;
 
 pub(crate) async fn handle(
     state: Arc<State>,

@@ -10,10 +10,12 @@ use std::sync::Arc;
 use serde_json::Value;
 use tokio::time::Instant;
 
+use crate::api_error::ApiError;
 use crate::budget::Charge;
-use crate::data::{ApiError, DataStore, ItemMap, partition_key};
-use crate::feed::{FeedRequest, Page, Scope, paginate, rid};
-use crate::query::{QueryError, QuerySpec};
+use crate::cursor::paginate;
+use crate::data::{DataStore, ItemMap, partition_key};
+use crate::feed::{FeedRequest, Page, Scope, rid};
+use crate::query::{Key, Position, QuerySpec};
 use crate::state::State;
 
 /// One container's items as a region saw them at one instant.
@@ -48,26 +50,36 @@ impl Snapshot {
         })
     }
 
-    /// The items the read sees, in key order.
-    fn entries(&self) -> impl Iterator<Item = &Arc<Value>> {
+    /// The items the read sees, with their keys, in key order.
+    fn entries(&self) -> impl Iterator<Item = (&Key, &Arc<Value>)> {
         self.items
             .iter()
             .filter(|((pk, _), _)| self.only.as_ref().is_none_or(|only| only == pk))
-            .map(|(_, item)| item)
     }
 
-    fn items(&self) -> impl Iterator<Item = &Value> {
-        self.entries().map(AsRef::as_ref)
+    fn items(&self) -> impl Iterator<Item = (&Key, &Value)> {
+        self.entries().map(|(key, item)| (key, item.as_ref()))
     }
 
-    /// One page of the read feed.
+    /// What tells this container's continuations from another's (with `of`, a query's).
+    fn fingerprint(&self, of: u64) -> u64 {
+        let rid = self.rid.as_str().unwrap_or_default();
+        crate::query::fnv1a([rid.as_bytes(), &of.to_le_bytes()])
+    }
+
+    /// One page of the read feed: a continuation names the last item's key.
     pub(crate) fn read_feed(&self, feed: &FeedRequest) -> Result<Page, ApiError> {
-        paginate(
-            self.entries().cloned().collect(),
-            feed,
-            &self.rid,
-            "Documents",
-        )
+        let rows = self
+            .entries()
+            .map(|(key, item)| {
+                let position = Position {
+                    keys: Vec::new(),
+                    key: key.clone(),
+                };
+                (Some(position), Arc::clone(item))
+            })
+            .collect();
+        paginate(rows, feed, self.fingerprint(0), &self.rid, "Documents")
     }
 }
 
@@ -85,6 +97,7 @@ pub(crate) async fn query(
     let gate = Arc::clone(&state.queries);
     let budget = state.query_budget;
     let rid = snapshot.rid.clone();
+    let fingerprint = snapshot.fingerprint(spec.fingerprint());
     let charge = Arc::clone(charge);
     // The turn moves into the thread: it is given back when the evaluation ends, even if
     // this request is dropped meanwhile.
@@ -97,13 +110,11 @@ pub(crate) async fn query(
     let results = run
         .await
         .map_err(|_| ApiError::new(500, "InternalServerError", "the query did not finish"))??;
-    let results = results.into_iter().map(Arc::new).collect();
-    paginate(results, feed, &rid, "Documents")
-}
-
-/// A refused query: 400 with the parser's or the budget's message.
-pub(crate) fn query_error(error: QueryError) -> ApiError {
-    ApiError::bad_request(error.to_string())
+    let rows = results
+        .into_iter()
+        .map(|(position, row)| (position, Arc::new(row)))
+        .collect();
+    paginate(rows, feed, fingerprint, &rid, "Documents")
 }
 
 #[cfg(test)]

@@ -14,11 +14,10 @@ use tracing::Instrument;
 
 use crate::alarm::ProbeAlarm;
 use crate::config::RuntimeConfig;
-use crate::credentials::Credentials;
+use crate::credentials::{CredentialSource, Credentials};
 use crate::events::{AccountEvents, RuntimeEvent};
 use crate::fetcher::{FetchError, FetchFuture};
 use crate::flight::{FlightReporter, FlightResult, Waiter};
-use crate::shared::Registry;
 use crate::slots::Slots;
 use crate::spec::AccountSpec;
 use crate::tasks::Tasks;
@@ -128,19 +127,23 @@ impl AccountState {
     }
 
     /// An explicit "refresh now" (or the first fetch on attach).
-    pub(crate) fn trigger(self: &Arc<Self>, tasks: &Tasks, registry: &Registry) -> Triggered {
-        self.decide(tasks, registry, |gate, now, make| gate.trigger(now, make))
+    pub(crate) fn trigger(
+        self: &Arc<Self>,
+        tasks: &Tasks,
+        source: &impl CredentialSource,
+    ) -> Triggered {
+        self.decide(tasks, source, |gate, now, make| gate.trigger(now, make))
     }
 
     /// A failure signal of `kind` from an operation routed at `routed`.
     pub(crate) fn signal(
         self: &Arc<Self>,
         tasks: &Tasks,
-        registry: &Registry,
+        source: &impl CredentialSource,
         routed: FetchEpoch,
         kind: SignalKind,
     ) -> Triggered {
-        self.decide(tasks, registry, |gate, now, make| {
+        self.decide(tasks, source, |gate, now, make| {
             gate.signal(now, routed, kind, make)
         })
     }
@@ -150,7 +153,7 @@ impl AccountState {
     fn decide(
         self: &Arc<Self>,
         tasks: &Tasks,
-        registry: &Registry,
+        source: &impl CredentialSource,
         ask: impl FnOnce(
             &RefreshGate<Waiter>,
             Instant,
@@ -166,13 +169,13 @@ impl AccountState {
                     return Triggered::Joined(crate::flight::cancelled());
                 };
                 let state = Arc::clone(self);
-                let registry = registry.clone();
+                let source = source.clone();
                 // If the runtime is shutting down the future is dropped unstarted: the
                 // ticket then releases the gate and joiners see `Cancelled`.
                 tasks.spawn(async move {
                     let _slot = state.slots.acquire_urgent(state.is_failing()).await;
-                    let credentials = Credentials::of(&registry, &state.spec.endpoint);
-                    drop(registry);
+                    let credentials = source.credentials(&state.spec.endpoint);
+                    drop(source);
                     if credentials.is_empty() {
                         // The last handle left while the flight waited for its slot:
                         // nobody to refresh for, and the state is gone with its entry.

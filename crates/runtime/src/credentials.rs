@@ -13,21 +13,22 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use meridian_location_store::Endpoint;
 
 use crate::fetcher::{AccountFetcher, FetchError};
-use crate::shared::Registry;
+
+/// Where a flight finds the credentials of an account's live handles when it starts (the
+/// runtime's registry; a flight may wait for a slot, so it asks late).
+pub(crate) trait CredentialSource: Clone + Send + Sync + 'static {
+    /// The credentials of `endpoint`'s live registrations, newest first.
+    fn credentials(&self, endpoint: &Endpoint) -> Credentials;
+}
 
 /// The distinct credentials of an account's live handles, newest first.
 pub(crate) struct Credentials(Vec<Arc<dyn AccountFetcher>>);
 
 impl Credentials {
-    /// The credentials of `endpoint`'s live registrations, newest first, one per
-    /// distinct [`credential_id`](AccountFetcher::credential_id) (or, for fetchers without
-    /// one, per fetcher instance).
-    pub(crate) fn of(registry: &Registry, endpoint: &Endpoint) -> Self {
-        Self::newest_first(registry.subscribers(endpoint))
-    }
-
     /// The distinct credentials of `subscribers` (oldest first, as the registry keeps
-    /// them), newest first.
+    /// them), newest first: one per distinct
+    /// [`credential_id`](AccountFetcher::credential_id) (or, for fetchers without one, per
+    /// fetcher instance).
     pub(crate) fn newest_first(subscribers: Vec<Arc<dyn AccountFetcher>>) -> Self {
         let mut distinct: Vec<Arc<dyn AccountFetcher>> = Vec::new();
         for fetcher in subscribers.into_iter().rev() {

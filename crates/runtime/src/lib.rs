@@ -55,6 +55,11 @@
 //! ```
 #![deny(missing_docs)]
 
+/// The README's program, compiled as a doctest.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctest;
+
 mod account;
 mod alarm;
 mod config;

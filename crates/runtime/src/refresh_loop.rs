@@ -1,6 +1,7 @@
 //! The one background task per runtime: it keeps the schedule, queues each tick's and
 //! each probe round's work, and runs that work itself under the runtime-wide slots. It
-//! never waits for a fetch, so a hung account shifts nobody's schedule.
+//! never waits for a fetch, so a hung account shifts nobody's schedule. Its supervisor
+//! restarts it after a panic.
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -167,7 +168,7 @@ async fn work(shared: Arc<Shared>, queue: Arc<Mutex<WorkQueue>>, class: Class, s
 /// Queues one periodic refresh per distinct account; the tick counts as done when the
 /// last of them finishes.
 fn queue_tick(shared: &Arc<Shared>, queue: &mut WorkQueue) {
-    let progress = TickProgress::start(Arc::clone(shared));
+    let progress = TickProgress::start(Arc::clone(&shared.tick_counters));
     for listed in shared.registry.accounts().iter() {
         let account = &listed.shared;
         if account.gate.is_flying()
@@ -184,4 +185,24 @@ fn queue_tick(shared: &Arc<Shared>, queue: &mut WorkQueue) {
 fn lock(queue: &Mutex<WorkQueue>) -> MutexGuard<'_, WorkQueue> {
     // Nothing panics while the queue is locked; a poisoned lock is still consistent.
     queue.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Runs the loop and restarts it if it panics: the panic is logged at `error`, counted in
+/// [`RuntimeHealth::loop_restarts`], and refreshing goes on. (Fetcher panics never get
+/// this far: each flight catches its own.)
+pub(crate) async fn supervise(shared: Arc<Shared>, tasks: Tasks) {
+    loop {
+        shared.loop_running.store(true, Ordering::Release);
+        let run = AssertUnwindSafe(run_loop(Arc::clone(&shared), tasks.clone()));
+        let ended = run.catch_unwind().await;
+        shared.loop_running.store(false, Ordering::Release);
+        match ended {
+            Ok(()) => return,
+            Err(_) if tasks.is_stopping() => return,
+            Err(_) => {
+                shared.loop_restarts.fetch_add(1, Ordering::Relaxed);
+                tracing::error!("the refresh loop panicked; restarting it");
+            }
+        }
+    }
 }

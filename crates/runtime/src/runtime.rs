@@ -16,7 +16,8 @@ use crate::events::{EVENT_CAPACITY, RuntimeEvent};
 use crate::fetcher::AccountFetcher;
 use crate::flight::wait;
 use crate::handle::{AccountHandle, account_stats};
-use crate::shared::{Registry, Shared, supervise};
+use crate::refresh_loop::supervise;
+use crate::shared::{Registry, Shared};
 use crate::slots::Slots;
 use crate::spec::AccountSpec;
 use crate::stats::{RuntimeHealth, RuntimeStats};
@@ -156,8 +157,7 @@ impl RuntimeBuilder {
                     slots: Slots::new(self.config.concurrency),
                     alarm: Arc::new(ProbeAlarm::default()),
                     config: self.config,
-                    ticks: AtomicU64::new(0),
-                    last_tick_nanos: AtomicU64::new(0),
+                    tick_counters: Arc::default(),
                     loop_running: AtomicBool::new(false),
                     loop_restarts: AtomicU64::new(0),
                     schedule: Mutex::new(None),
@@ -281,7 +281,7 @@ impl Runtime {
             account_count: accounts.len(),
             handle_count: accounts.iter().map(|a| a.handles).sum(),
             accounts,
-            ticks: shared.ticks.load(Ordering::Relaxed),
+            ticks: shared.tick_counters.ticks.load(Ordering::Relaxed),
             last_tick: self.last_tick(),
             live_tasks: self.inner.tasks.monitor().live_tasks(),
         }
@@ -289,12 +289,22 @@ impl Runtime {
 
     /// Periodic ticks completed (cheap: one atomic load, unlike [`stats`](Self::stats)).
     pub fn ticks(&self) -> u64 {
-        self.inner.shared.ticks.load(Ordering::Relaxed)
+        self.inner
+            .shared
+            .tick_counters
+            .ticks
+            .load(Ordering::Relaxed)
     }
 
     /// How long the last completed tick took (cheap: one atomic load).
     pub fn last_tick(&self) -> Option<Duration> {
-        match self.inner.shared.last_tick_nanos.load(Ordering::Relaxed) {
+        match self
+            .inner
+            .shared
+            .tick_counters
+            .last_tick_nanos
+            .load(Ordering::Relaxed)
+        {
             0 => None,
             nanos => Some(Duration::from_nanos(nanos)),
         }
@@ -370,7 +380,7 @@ impl fmt::Debug for Runtime {
         f.debug_struct("Runtime")
             .field("accounts", &shared.registry.account_count())
             .field("handles", &shared.registry.registration_count())
-            .field("ticks", &shared.ticks.load(Ordering::Relaxed))
+            .field("ticks", &shared.tick_counters.ticks.load(Ordering::Relaxed))
             .field("config", &shared.config)
             .finish()
     }

@@ -1,14 +1,11 @@
-//! What the runtime's parts share: the account registry and the state the loop reads,
-//! and the supervisor that keeps the loop running. The public facade (`runtime.rs`)
-//! builds it; the loop, the handles and the accounts read it. It holds no reference back
-//! to the facade, so the loop never keeps the runtime alive.
+//! What the runtime's parts share: the account registry and the state the loop reads.
+//! The public facade (`runtime.rs`) builds it; the loop and the handles read it. It holds
+//! no reference back to the facade, so the loop never keeps the runtime alive.
 
-use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
-use futures_util::FutureExt;
 use meridian_location_store::Endpoint;
 use meridian_refresh_core::{AccountRegistry, Schedule};
 use tokio::sync::broadcast;
@@ -16,11 +13,11 @@ use tokio::sync::broadcast;
 use crate::account::AccountState;
 use crate::alarm::ProbeAlarm;
 use crate::config::RuntimeConfig;
+use crate::credentials::{CredentialSource, Credentials};
 use crate::events::RuntimeEvent;
 use crate::fetcher::AccountFetcher;
-use crate::refresh_loop::run_loop;
 use crate::slots::Slots;
-use crate::tasks::Tasks;
+use crate::tick::TickCounters;
 
 /// The registry: account endpoint → shared account state, one subscriber per handle: the
 /// fetcher (so the credential) it was attached with.
@@ -31,9 +28,8 @@ pub(crate) type Registry = AccountRegistry<Endpoint, Arc<dyn AccountFetcher>, Ar
 pub(crate) struct Shared {
     pub(crate) registry: Registry,
     pub(crate) config: RuntimeConfig,
-    pub(crate) ticks: AtomicU64,
-    /// Duration of the last completed tick, in nanoseconds (0 before the first).
-    pub(crate) last_tick_nanos: AtomicU64,
+    /// Ticks completed and the last one's duration.
+    pub(crate) tick_counters: Arc<TickCounters>,
     /// The runtime-wide fetch slots (periodic, event-driven, first fetches, probes).
     pub(crate) slots: Arc<Slots>,
     /// Rung when the earliest unavailability mark expires.
@@ -65,22 +61,8 @@ impl Shared {
     }
 }
 
-/// Runs the loop and restarts it if it panics: the panic is logged at `error`, counted in
-/// [`RuntimeHealth::loop_restarts`], and refreshing goes on. (Fetcher panics never get
-/// this far: each flight catches its own.)
-pub(crate) async fn supervise(shared: Arc<Shared>, tasks: Tasks) {
-    loop {
-        shared.loop_running.store(true, Ordering::Release);
-        let run = AssertUnwindSafe(run_loop(Arc::clone(&shared), tasks.clone()));
-        let ended = run.catch_unwind().await;
-        shared.loop_running.store(false, Ordering::Release);
-        match ended {
-            Ok(()) => return,
-            Err(_) if tasks.is_stopping() => return,
-            Err(_) => {
-                shared.loop_restarts.fetch_add(1, Ordering::Relaxed);
-                tracing::error!("the refresh loop panicked; restarting it");
-            }
-        }
+impl CredentialSource for Registry {
+    fn credentials(&self, endpoint: &Endpoint) -> Credentials {
+        Credentials::newest_first(self.subscribers(endpoint))
     }
 }

@@ -7,10 +7,17 @@
 //! under test except where a doc says so.
 #![deny(missing_docs)]
 
+/// The README's program, compiled as a doctest.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctest;
+
+mod bare;
 mod setup;
 mod wait;
 mod writer;
 
+pub use bare::BareClient;
 pub use setup::{
     create_database_and_container, default_driver, driver, driver_builder, driver_preferring,
     quiet_runtime, west_and_east,

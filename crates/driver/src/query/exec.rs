@@ -8,12 +8,15 @@ use serde_json::{Value, json};
 
 use super::merge::{self, Buffer, Combined, Next};
 use super::plan::Plan;
+use super::resume::Resume;
 use super::source::{self, RawPage, Source, continuation_of, results};
 use super::{Page, Query};
 use crate::container::Container;
-use crate::error::{ConfigError, ConfigReason, DriverError};
+use crate::error::DriverError;
 use crate::operation::{Operation, Success};
 use crate::request::Target;
+
+mod checkpoint;
 
 /// The content type of a query body, as the service requires it.
 const QUERY_JSON: &str = "application/query+json";
@@ -103,7 +106,7 @@ impl Engine {
     fn operation(&self, method: Method, body: Option<Bytes>) -> Operation {
         let (_, db, coll, excluded) = self.container.parts();
         let mut operation = Operation::read(Target::items(db, coll))
-            .session(format!("dbs/{db}/colls/{coll}"), true)
+            .session(format!("dbs/{db}/colls/{coll}").into(), true)
             .excluding(excluded);
         operation.method = method;
         operation.body = body;
@@ -117,12 +120,10 @@ impl Engine {
 
     /// Asks for the plan and the partition key ranges, and sets the mode.
     async fn plan(&mut self) -> Result<(), DriverError> {
-        if self.query.continuation.is_some() {
-            return Err(DriverError::Config(ConfigError::new(
-                "query continuation",
-                ConfigReason::Unsupported("a continuation resumes single-partition queries only"),
-            )));
-        }
+        let resume = match &self.query.continuation {
+            Some(token) => Some(Resume::parse(token, &self.query)?),
+            None => None,
+        };
         let Request::Query(body) = &self.request else {
             return Ok(());
         };
@@ -140,14 +141,17 @@ impl Engine {
         self.pending_charge += success.metadata.request_charge;
         let plan = Plan::parse(&success.body, &self.query.sql)?;
         self.request = Request::Query(Self::body(&self.query, &plan.query));
-        let (sources, charge) = source::ranges(&self.container).await?;
-        self.sources = sources;
-        self.pending_charge += charge;
         self.skip = plan.offset.unwrap_or(0);
         self.take = match (plan.top, plan.limit) {
             (Some(top), Some(limit)) => Some(top.min(limit)),
             (top, limit) => top.or(limit),
         };
+        if let Some(resume) = resume {
+            return self.resume(&plan, resume);
+        }
+        let (sources, charge) = source::ranges(&self.container).await?;
+        self.sources = sources;
+        self.pending_charge += charge;
         self.mode = if let Some(aggregate) = plan.aggregate {
             Mode::Aggregate(Combined::new(aggregate))
         } else if !plan.descending.is_empty() {
@@ -262,11 +266,16 @@ impl Engine {
         if !open || self.sources.iter().all(|s| !s.more) {
             self.finished = true;
         }
-        // Only a single stream resumes exactly from the service's token.
-        let resumable = self.sources.len() == 1 && self.sources[0].range.is_none();
+        // A single stream resumes from the service's token; ranges from the driver's.
+        let single = self.sources.len() == 1 && self.sources[0].range.is_none();
+        let continuation = if single {
+            raw.continuation.filter(|_| open)
+        } else {
+            self.token()
+        };
         Some(Ok(Page {
             items,
-            continuation: raw.continuation.filter(|_| resumable && open),
+            continuation,
             request_charge: raw.charge,
         }))
     }
@@ -293,6 +302,7 @@ impl Engine {
                 }
                 Next::Fetch(_) if !items.is_empty() => break,
                 Next::Fetch(i) => {
+                    let page_token = self.sources.get(i).and_then(|s| s.continuation.clone());
                     let raw = match self.fetch(i).await {
                         Ok(raw) => raw,
                         Err(error) => return Some(Err(error)),
@@ -302,6 +312,11 @@ impl Engine {
                     if let Mode::OrderBy { buffers, .. } = &mut self.mode {
                         if let Some(buffer) = buffers.get_mut(i) {
                             buffer.results.extend(raw.results);
+                            // A resumed merge drops what it had already returned.
+                            let skip = std::mem::take(&mut buffer.skip);
+                            buffer.results.drain(..skip.min(buffer.results.len()));
+                            buffer.consumed = skip;
+                            buffer.page_token = page_token;
                             buffer.more = raw.continuation.is_some();
                         }
                     }
@@ -312,9 +327,10 @@ impl Engine {
                 }
             }
         }
+        let continuation = self.token();
         (fetched || !items.is_empty()).then_some(Ok(Page {
             items,
-            continuation: None,
+            continuation,
             request_charge: charge,
         }))
     }

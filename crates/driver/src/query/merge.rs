@@ -73,6 +73,12 @@ pub(crate) enum Next {
 pub(crate) struct Buffer {
     pub(crate) results: VecDeque<Value>,
     pub(crate) more: bool,
+    /// The continuation the buffered page was fetched with (for the query's token).
+    pub(crate) page_token: Option<String>,
+    /// Results of the buffered page merged out so far.
+    pub(crate) consumed: usize,
+    /// Results to drop from the next page fetched (a resumed merge).
+    pub(crate) skip: usize,
 }
 
 /// The k-way merge: the smallest head among the ranges, once every range that may still
@@ -94,7 +100,13 @@ pub(crate) fn next(buffers: &mut [Buffer], descending: &[bool]) -> Next {
             best = Some(i);
         }
     }
-    match best.and_then(|i| buffers[i].results.pop_front()) {
+    let popped = best.and_then(|i| {
+        let buffer = &mut buffers[i];
+        let result = buffer.results.pop_front()?;
+        buffer.consumed += 1;
+        Some(result)
+    });
+    match popped {
         Some(mut result) => Next::Item(result.get_mut("payload").map(Value::take)),
         None => Next::Done,
     }
@@ -208,6 +220,7 @@ mod tests {
         Buffer {
             results: rows.into(),
             more,
+            ..Buffer::default()
         }
     }
 

@@ -15,6 +15,7 @@
 mod exec;
 mod merge;
 mod plan;
+mod resume;
 mod source;
 
 use std::collections::VecDeque;
@@ -29,6 +30,7 @@ use serde_json::Value;
 use crate::container::{Container, PartitionKey};
 use crate::error::DriverError;
 use exec::Engine;
+pub(crate) use source::{range_ids, results};
 
 /// A SQL query with its parameters and options.
 ///
@@ -79,9 +81,10 @@ impl Query {
         self
     }
 
-    /// Resumes a single-partition query (or a read feed) from a page's
-    /// [`continuation`](Page::continuation). A cross-partition query given one fails
-    /// with [`DriverError::Config`].
+    /// Resumes the query (or read feed) right after the page whose
+    /// [`continuation`](Page::continuation) this is — in this process or another. A
+    /// cross-partition query's token holds every range's state; one of another query,
+    /// or one this driver did not make, fails with [`DriverError::Config`].
     pub fn continuation(mut self, token: impl Into<String>) -> Self {
         self.continuation = Some(token.into());
         self
@@ -94,9 +97,9 @@ impl Query {
 pub struct Page<T> {
     /// The results, in order.
     pub items: Vec<T>,
-    /// The token that resumes after this page ([`Query::continuation`]): set for a
-    /// single-partition query or a read feed while more remain; `None` on the last page
-    /// and on the pages of a cross-partition query (a merge is not resumed).
+    /// The token that resumes after this page ([`Query::continuation`]) while more
+    /// remain; `None` on the last page and for aggregates (one page). Opaque; a
+    /// cross-partition query's (`ORDER BY` included) holds every range's state.
     pub continuation: Option<String>,
     /// Request units charged for the requests that made this page (the first page of a
     /// cross-partition query includes its plan and range requests).

@@ -38,7 +38,7 @@ pub(super) fn continuation_of(success: &Success) -> Option<String> {
 }
 
 /// The array `field` of a feed answer.
-pub(super) fn results(body: &[u8], field: &str) -> Result<Vec<Value>, DriverError> {
+pub(crate) fn results(body: &[u8], field: &str) -> Result<Vec<Value>, DriverError> {
     let mut answer: Value = serde_json::from_slice(body)?;
     match answer.get_mut(field).map(Value::take) {
         Some(Value::Array(results)) => Ok(results),
@@ -80,4 +80,13 @@ pub(super) async fn ranges(container: &Container) -> Result<(Vec<Source>, f64), 
         }
     }
     Ok((sources, charge))
+}
+
+/// The ids of the container's partition key ranges, and the charge of listing them.
+pub(crate) async fn range_ids(container: &Container) -> Result<(Vec<String>, f64), DriverError> {
+    let (sources, charge) = ranges(container).await?;
+    Ok((
+        sources.into_iter().filter_map(|s| s.range).collect(),
+        charge,
+    ))
 }

@@ -4,6 +4,7 @@
 
 mod accounts;
 mod api;
+mod change_feed;
 mod events;
 mod failover;
 mod hedging;
@@ -13,6 +14,7 @@ mod operations;
 mod order;
 mod outages;
 mod query;
+mod resume;
 mod rotation;
 mod session;
 mod sharing;

@@ -10,53 +10,57 @@ use super::QueryError;
 use super::ast::{Aggregate, Query, Select};
 use super::eval::{Scope, eval, order};
 use super::expr::number;
+use super::position::{Key, Position};
 use super::work::{BYTES_PER_UNIT, Work};
 
 /// The item aggregate-only select clauses are projected over.
 static NOTHING: Value = Value::Null;
 
-/// Every result of `query` over `items`, in order; [`QueryError::Budget`] once `work` is
-/// spent.
+/// One result and, unless it is an aggregate's, its position in the query's order.
+pub(crate) type Row = (Option<Position>, Value);
+
+/// Every result of `query` over `items` (each with its key, in key order), in order and
+/// with its position; [`QueryError::Budget`] once `work` is spent.
 pub(crate) fn run<'a>(
     query: &Query,
-    items: impl IntoIterator<Item = &'a Value>,
+    items: impl IntoIterator<Item = (&'a Key, &'a Value)>,
     work: &Work,
-) -> Result<Vec<Value>, QueryError> {
+) -> Result<Vec<Row>, QueryError> {
     let no_aggregates: [Option<Value>; 0] = [];
     let scope = |item| Scope {
         item,
         aggregates: &no_aggregates,
         work,
     };
-    let mut matched: Vec<&Value> = Vec::new();
-    for item in items {
+    let mut matched: Vec<(&Key, &Value)> = Vec::new();
+    for (key, item) in items {
         let keep = match &query.filter {
             None => work.step(),
             Some(filter) => eval(filter, &scope(item)).as_deref() == Some(&Value::Bool(true)),
         };
         spent(work)?;
         if keep {
-            matched.push(item);
+            matched.push((key, item));
         }
     }
 
-    let rows: Vec<Value> = if query.aggregates.is_empty() {
+    let rows: Vec<Row> = if query.aggregates.is_empty() {
         let ordered = sort(query, matched, work)?;
         let mut rows = Vec::new();
-        for item in window(query, ordered) {
+        for (position, item) in window(query, ordered) {
             let row = project(query, &scope(item));
             if let Some(row) = &row {
                 work.hold(row);
             }
             spent(work)?;
-            rows.extend(row);
+            rows.extend(row.map(|row| (Some(position), row)));
         }
         rows
     } else {
         let mut results: Vec<Option<Value>> = Vec::new();
         for (aggregate, arg) in &query.aggregates {
             let mut values = Vec::new();
-            for item in &matched {
+            for (_, item) in &matched {
                 if let Some(value) = eval(arg, &scope(item)).and_then(|v| work.own(v)) {
                     if work.hold(&value) {
                         values.push(value);
@@ -73,7 +77,7 @@ pub(crate) fn run<'a>(
         };
         let row = project(query, &scope);
         spent(work)?;
-        window(query, row.into_iter().collect::<Vec<_>>())
+        window(query, row.into_iter().map(|row| (None, row)).collect())
     };
     Ok(rows)
 }
@@ -88,20 +92,30 @@ fn spent(work: &Work) -> Result<(), QueryError> {
     Ok(())
 }
 
+/// The items in the query's order, each with its position (only its key when the query
+/// has no `ORDER BY`).
 fn sort<'a>(
     query: &Query,
-    items: Vec<&'a Value>,
+    items: Vec<(&'a Key, &'a Value)>,
     work: &Work,
-) -> Result<Vec<&'a Value>, QueryError> {
+) -> Result<Vec<(Position, &'a Value)>, QueryError> {
+    let position = |key: &Key, keys: Vec<(Option<Value>, bool)>| Position {
+        keys,
+        key: key.clone(),
+    };
     if query.order_by.is_empty() {
-        return Ok(items);
+        return Ok(items
+            .into_iter()
+            .map(|(key, item)| (position(key, Vec::new()), item))
+            .collect());
     }
     let none: [Option<Value>; 0] = [];
-    let mut keyed: Vec<(Vec<Option<Cow<'_, Value>>>, &Value)> = Vec::with_capacity(items.len());
+    type Keyed<'k, 'a> = (Vec<Option<Cow<'k, Value>>>, (&'a Key, &'a Value));
+    let mut keyed: Vec<Keyed<'_, 'a>> = Vec::with_capacity(items.len());
     // Each item's keys are held until the sort ends: charged as bytes copied.
     let slots = query.order_by.len() * std::mem::size_of::<Option<Cow<'_, Value>>>();
     let slot_units = u64::try_from(slots / BYTES_PER_UNIT + 1).unwrap_or(u64::MAX);
-    for item in items {
+    for (key, item) in items {
         work.charge(slot_units);
         let scope = Scope {
             item,
@@ -114,7 +128,7 @@ fn sort<'a>(
             .map(|(k, _)| eval(k, &scope))
             .collect();
         spent(work)?;
-        keyed.push((keys, item));
+        keyed.push((keys, (key, item)));
     }
     // The comparisons are paid up front: n log n of them, each over every key.
     let n = keyed.len() as u64;
@@ -131,7 +145,18 @@ fn sort<'a>(
         }
         Ordering::Equal
     });
-    Ok(keyed.into_iter().map(|(_, item)| item).collect())
+    let directions = query.order_by.iter().map(|(_, descending)| *descending);
+    Ok(keyed
+        .into_iter()
+        .map(|(keys, (key, item))| {
+            let keys = keys
+                .into_iter()
+                .map(|k| k.map(Cow::into_owned))
+                .zip(directions.clone())
+                .collect();
+            (position(key, keys), item)
+        })
+        .collect())
 }
 
 /// `OFFSET`/`LIMIT` then `TOP`.

@@ -11,9 +11,13 @@ mod expr;
 mod lexer;
 mod parser;
 mod plan;
+mod position;
 mod work;
 
 pub use work::DEFAULT_QUERY_BUDGET;
+
+pub(crate) use exec::Row;
+pub(crate) use position::{Key, Position, fnv1a};
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -22,9 +26,8 @@ use serde_json::Value;
 
 use parser::Params;
 
+use crate::api_error::ApiError;
 use crate::budget::Charge;
-use crate::data::ApiError;
-use crate::snapshot::query_error;
 
 /// A query the emulator refuses: outside the subset, malformed, or badly parameterised.
 /// Answered on the wire as 400 `BadRequest` with this text as the message.
@@ -145,8 +148,22 @@ impl QuerySpec {
         items: impl IntoIterator<Item = &'a Value>,
         budget: u64,
     ) -> Result<Vec<Value>, QueryError> {
+        static NO_KEY: Key = (String::new(), String::new());
         let query = parser::parse(&self.text, &self.params)?;
-        exec::run(&query, items, &work::Work::new(budget))
+        let keyed = items.into_iter().map(|item| (&NO_KEY, item));
+        let rows = exec::run(&query, keyed, &work::Work::new(budget))?;
+        Ok(rows.into_iter().map(|(_, row)| row).collect())
+    }
+
+    /// What tells this query's continuations from another's: a hash of its text and
+    /// parameters.
+    pub(crate) fn fingerprint(&self) -> u64 {
+        let params: String = self
+            .params
+            .iter()
+            .map(|(name, value)| format!("{name}={value};"))
+            .collect();
+        position::fnv1a([self.text.as_bytes(), b"\0", params.as_bytes()])
     }
 
     /// Runs the query for a request: within `budget` units of work, and with what it holds
@@ -154,10 +171,10 @@ impl QuerySpec {
     /// query is answered 400 with its error, or as the memory budget refused it.
     pub(crate) fn run_charged<'a>(
         &self,
-        items: impl IntoIterator<Item = &'a Value>,
+        items: impl IntoIterator<Item = (&'a Key, &'a Value)>,
         budget: u64,
         memory: Arc<Charge>,
-    ) -> Result<Vec<Value>, ApiError> {
+    ) -> Result<Vec<Row>, ApiError> {
         let query = parser::parse(&self.text, &self.params).map_err(query_error)?;
         let work = work::Work::charged(budget, memory);
         exec::run(&query, items, &work)
@@ -192,6 +209,11 @@ pub(crate) fn add_numbers(a: &Value, b: &Value) -> Option<Value> {
             sum.is_finite().then(|| expr::number(sum))
         }
     }
+}
+
+/// A refused query: 400 with the parser's or the budget's message.
+pub(crate) fn query_error(error: QueryError) -> ApiError {
+    ApiError::bad_request(error.to_string())
 }
 
 #[cfg(test)]

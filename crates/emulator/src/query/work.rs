@@ -14,8 +14,8 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use crate::api_error::ApiError;
 use crate::budget::{Charge, value_size};
-use crate::data::ApiError;
 
 /// The default work budget of one query, in units: about a second of evaluation.
 pub const DEFAULT_QUERY_BUDGET: u64 = 20_000_000;

@@ -6,9 +6,11 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::{Entry, Replication};
+use crate::api_error::ApiError;
 use crate::consistency::Consistency;
-use crate::data::{ApiError, Container, DataStore};
+use crate::data::{Container, DataStore};
+use crate::lag::Replication;
+use crate::write_log::Entry;
 
 impl Replication {
     /// Whether every region sees `entry` at `now`.

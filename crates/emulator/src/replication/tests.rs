@@ -1,6 +1,9 @@
 //! Unit tests of the replication log: due times, pruning, token parsing.
 
+use std::time::Duration;
+
 use super::*;
+use crate::consistency::Consistency;
 
 #[test]
 fn session_tokens_parse_in_both_formats_and_garbage_is_none() {

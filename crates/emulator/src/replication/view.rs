@@ -9,8 +9,9 @@ use std::sync::atomic::Ordering;
 use serde_json::Value;
 use tokio::time::Instant;
 
-use super::{Log, Replication};
+use super::Log;
 use crate::data::{Container, ItemMap};
+use crate::lag::Replication;
 
 impl Replication {
     /// `region`'s items of one container: the current map itself (shared) when the region

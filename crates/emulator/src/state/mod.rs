@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::Semaphore;
@@ -21,6 +21,7 @@ use crate::data::DataStore;
 use crate::disruption::Outages;
 use crate::faults::FaultSet;
 use crate::keys::Keys;
+use crate::lock::lock;
 use crate::query_gate::QueryGate;
 use crate::tls::TlsConfig;
 use crate::topology::{ListenerId, Topology};
@@ -61,12 +62,6 @@ pub(crate) struct State {
     pub(crate) queries: Arc<QueryGate>,
     /// The work budget of one query, in units.
     pub(crate) query_budget: u64,
-}
-
-/// Locks a mutex, continuing past poisoning: every update under these locks is a single
-/// map or field write, so a panic elsewhere cannot leave them half-done.
-pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl State {

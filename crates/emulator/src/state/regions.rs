@@ -4,7 +4,8 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
-use super::{State, lock};
+use super::State;
+use crate::lock::lock;
 use crate::outage::Outage;
 use crate::replication::FailoverMode;
 use crate::topology::{

@@ -4,9 +4,11 @@
 use serde_json::{Map, Value, json};
 use tokio::time::Instant;
 
-use crate::emulator::EmulatorError;
-use crate::replication::{FailoverMode, check_lag};
-use crate::state::{State, lock};
+use crate::error::EmulatorError;
+use crate::lag::check_lag;
+use crate::lock::lock;
+use crate::replication::FailoverMode;
+use crate::state::State;
 use crate::topology::TopologyError;
 
 impl State {

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod credentials;
+mod custom_fetcher;
 mod event_refresh;
 mod failback;
 mod fake;

@@ -1,0 +1,267 @@
+//! Benchmark 10: what an operation costs above the protocol — Meridian's driver against the
+//! floor, a bare hyper client that signs each request, reads the body and parses it into
+//! the item type, and does nothing else (no routing, retries, session, metadata, spans or
+//! pool bounds). Same emulator, same run, alternating rounds; reads and upserts at 1 and 64
+//! callers. Reported: throughput, p50/p99 and the client's CPU per operation (the client
+//! runtime's threads only, from `/proc/self/task/*/stat`; the emulator runs on its own
+//! named threads in the same process).
+//!
+//! `cargo bench -p meridian-benches --bench floor` measures (20,000 operations per phase,
+//! three rounds); run in test mode (`cargo test --benches`) it does one small round of each
+//! and checks both clients work. Not a criterion benchmark: criterion times one closure,
+//! this needs CPU per operation and percentiles per phase.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::future::join_all;
+use meridian_driver::{AccountConfig, Container, Driver, Runtime};
+use meridian_emulator::Emulator;
+use meridian_testkit::BareClient;
+use serde::{Deserialize, Serialize};
+
+/// Items in the container; reads pick them in turn.
+const ITEMS: usize = 1_000;
+/// Partition key values the items spread over.
+const PARTITIONS: usize = 10;
+/// The client runtime's thread name: its threads' CPU is the client's.
+const CLIENT_THREAD: &str = "floor-client";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Item {
+    id: String,
+    pk: String,
+    value: u64,
+    name: String,
+}
+
+fn item(n: usize) -> Item {
+    Item {
+        id: format!("i{n}"),
+        pk: format!("p{}", n % PARTITIONS),
+        value: n as u64,
+        name: format!("item number {n} of the floor benchmark"),
+    }
+}
+
+async fn meridian_read(container: &Container, n: usize) -> Item {
+    let item = item(n);
+    container
+        .read_item::<Item>(item.pk.as_str(), &item.id)
+        .await
+        .expect("a read")
+        .item
+}
+
+async fn meridian_upsert(container: &Container, n: usize) -> Item {
+    let item = item(n);
+    container
+        .upsert_item(item.pk.as_str(), &item)
+        .await
+        .expect("an upsert")
+        .item
+}
+
+/// Clock ticks of CPU (user + system) used by the client runtime's threads so far.
+fn client_cpu_ticks() -> u64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
+    let mut ticks = 0;
+    for task in tasks.flatten() {
+        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
+            continue;
+        };
+        // `pid (comm) state ...`: fields after the closing parenthesis, utime 14th, stime 15th.
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        if !stat[open + 1..close].starts_with(CLIENT_THREAD) {
+            continue;
+        }
+        let fields: Vec<&str> = stat[close + 2..].split(' ').collect();
+        let field = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|f| f.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        ticks += field(11) + field(12);
+    }
+    ticks
+}
+
+/// One phase: `callers` tasks share `ops` operations.
+#[derive(Debug, Clone, Copy)]
+struct Phase {
+    per_second: f64,
+    p50: Duration,
+    p99: Duration,
+    cpu_per_op: Duration,
+}
+
+async fn phase<F, Fut>(ops: usize, callers: usize, op: F) -> Phase
+where
+    F: Fn(usize) -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = Item> + Send,
+{
+    let cpu_before = client_cpu_ticks();
+    let started = Instant::now();
+    let tasks = (0..callers).map(|caller| {
+        let op = op.clone();
+        tokio::spawn(async move {
+            let mut latencies = Vec::with_capacity(ops / callers + 1);
+            let mut n = caller;
+            while n < ops {
+                let at = Instant::now();
+                let item = op(n % ITEMS).await;
+                latencies.push(at.elapsed());
+                assert_eq!(item.value, (n % ITEMS) as u64, "the right item");
+                n += callers;
+            }
+            latencies
+        })
+    });
+    let mut latencies: Vec<Duration> = join_all(tasks)
+        .await
+        .into_iter()
+        .flat_map(|r| r.expect("no caller panics"))
+        .collect();
+    let took = started.elapsed();
+    let cpu = client_cpu_ticks().saturating_sub(cpu_before);
+    latencies.sort();
+    let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q) as usize];
+    let tick = Duration::from_secs(1) / 100; // USER_HZ is 100 on Linux
+    Phase {
+        per_second: ops as f64 / took.as_secs_f64(),
+        p50: at(0.50),
+        p99: at(0.99),
+        cpu_per_op: tick * u32::try_from(cpu).unwrap_or(u32::MAX) / u32::try_from(ops).unwrap_or(1),
+    }
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+fn main() {
+    let measuring = std::env::args().any(|a| a == "--bench");
+    let (ops, rounds) = if measuring { (20_000, 3) } else { (200, 1) };
+
+    let server = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("emulator")
+        .enable_all()
+        .build()
+        .expect("the emulator's runtime");
+    let emulator = server.block_on(async {
+        Emulator::builder()
+            .regions(["West US", "East US"])
+            .start()
+            .await
+            .expect("the emulator starts")
+    });
+    let client_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name(CLIENT_THREAD)
+        .enable_all()
+        .build()
+        .expect("the client's runtime");
+    let floor = Arc::new(client_rt.block_on(async { BareClient::new(&emulator, "db", "c") }));
+    let (runtime, container) = client_rt.block_on(async {
+        let runtime = Runtime::builder().build().expect("a runtime");
+        let config = AccountConfig::new(emulator.global_endpoint(), emulator.key());
+        let driver = Driver::builder(&runtime, config)
+            .preferred_regions(["West US"])
+            .build()
+            .await
+            .expect("a driver");
+        driver.create_database("db").await.expect("the database");
+        driver
+            .create_container("db", "c", "/pk")
+            .await
+            .expect("the container");
+        let container = driver.container("db", "c");
+        for n in 0..ITEMS {
+            meridian_upsert(&container, n).await;
+        }
+        (runtime, container)
+    });
+
+    println!(
+        "floor benchmark: {ops} operations per phase, {rounds} alternating round(s), \
+         driver defaults vs a bare signed hyper client"
+    );
+    println!(
+        "| operation | callers | client | ops/s (median) | p50 | p99 | CPU/op | ÷ floor ops/s | ÷ floor CPU/op |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|");
+    for upsert in [false, true] {
+        for callers in [1, 64] {
+            let (mut bare, mut ours) = (Vec::new(), Vec::new());
+            for _ in 0..rounds {
+                let f = Arc::clone(&floor);
+                bare.push(client_rt.block_on(phase(ops, callers, move |n| {
+                    let f = Arc::clone(&f);
+                    async move {
+                        let item = item(n);
+                        if upsert {
+                            f.upsert(&item.pk, &item).await
+                        } else {
+                            f.read(&item.pk, &item.id).await
+                        }
+                    }
+                })));
+                let c = container.clone();
+                ours.push(client_rt.block_on(phase(ops, callers, move |n| {
+                    let c = c.clone();
+                    async move {
+                        if upsert {
+                            meridian_upsert(&c, n).await
+                        } else {
+                            meridian_read(&c, n).await
+                        }
+                    }
+                })));
+            }
+            let summary = |phases: &[Phase]| {
+                let rate = median(phases.iter().map(|p| p.per_second).collect());
+                let mid = phases
+                    .iter()
+                    .find(|p| p.per_second == rate)
+                    .copied()
+                    .expect("the median is one of them");
+                let cpu = median(phases.iter().map(|p| p.cpu_per_op.as_secs_f64()).collect());
+                (rate, mid, cpu)
+            };
+            let (bare_rate, bare_mid, bare_cpu) = summary(&bare);
+            let (our_rate, our_mid, our_cpu) = summary(&ours);
+            let name = if upsert { "upsert" } else { "read" };
+            for (client, rate, mid, cpu) in [
+                ("floor", bare_rate, bare_mid, bare_cpu),
+                ("Meridian", our_rate, our_mid, our_cpu),
+            ] {
+                let ratio = if client == "floor" {
+                    "1".to_string()
+                } else {
+                    format!("{:.2}", rate / bare_rate)
+                };
+                let cpu_ratio = if client == "floor" || bare_cpu == 0.0 {
+                    "1".to_string()
+                } else {
+                    format!("{:.2}", cpu / bare_cpu)
+                };
+                println!(
+                    "| {name} | {callers} | {client} | {rate:.0} | {:?} | {:?} | {:.1} µs | {ratio} | {cpu_ratio} |",
+                    mid.p50,
+                    mid.p99,
+                    cpu * 1e6
+                );
+            }
+        }
+    }
+    client_rt.block_on(runtime.shutdown());
+    drop(emulator);
+}
