@@ -2,7 +2,8 @@
 //! defaults) and Meridian, against the same `meridian-emulator` binary in the same run.
 //! Six measurements, one emulator process per measurement (per run where a run changes
 //! the account): refresh fan-out, cost per client, point operations, failover, region
-//! outage for reads, bulk insert. Prints a table and writes `target/compare/summary.json`.
+//! outage for reads, bulk insert, outage shapes. Prints a table and writes
+//! `target/compare/summary.json`.
 //!
 //! Run it with `cargo xtask compare`, which builds the emulator in release mode, sets
 //! `MERIDIAN_EMULATOR_BIN` and the SDK's 1 s refresh interval
@@ -19,6 +20,7 @@ mod outage;
 mod point_ops;
 mod process;
 mod report;
+mod shapes;
 
 use std::process::ExitCode;
 
@@ -27,7 +29,15 @@ use report::Row;
 /// Where the summary goes, relative to the working directory (the repository root).
 const SUMMARY: &str = "target/compare/summary.json";
 /// The measurements, in order; `cargo xtask compare -- fanout` runs one.
-const MEASUREMENTS: [&str; 6] = ["fanout", "cost", "point-ops", "failover", "outage", "bulk"];
+const MEASUREMENTS: [&str; 7] = [
+    "fanout",
+    "cost",
+    "point-ops",
+    "failover",
+    "outage",
+    "bulk",
+    "shapes",
+];
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -86,6 +96,7 @@ async fn run(args: &[String]) -> Result<(), String> {
             "failover" => failover::run(&binary).await,
             "outage" => outage::run(&binary).await,
             "bulk" => bulk::run(&binary).await,
+            "shapes" => shapes::run(&binary).await,
             other => Err(format!(
                 "unknown measurement {other}; one of {MEASUREMENTS:?}"
             )),

@@ -14,6 +14,7 @@ use tracing::Instrument;
 use crate::driver::DriverInner;
 use crate::error::{DriverError, Failure};
 use crate::fetcher::sub_status;
+use crate::hedge::Attempt;
 use crate::metadata::ResponseMetadata;
 use crate::operation::{Operation, Success};
 use crate::outcome::{message_of, outcome_of};
@@ -126,7 +127,7 @@ impl DriverInner {
         loop {
             // One snapshot per attempt: the endpoint, its region and what the retry logic
             // compares against all come from the same topology.
-            let (routed, endpoint, region) = self.handle.with_snapshot(|s| {
+            let (mut routed, mut endpoint, region) = self.handle.with_snapshot(|s| {
                 let endpoint = match (target, &last) {
                     (RetryTarget::SameRegion, Some(last)) => last.clone(),
                     (RetryTarget::WriteRegion, _) => {
@@ -151,7 +152,7 @@ impl DriverInner {
                 let region = s.region_of(&endpoint).cloned();
                 (self.handle.routed_on(s), endpoint, region)
             });
-            let label = region
+            let mut label = region
                 .as_ref()
                 .map_or_else(|| endpoint.to_string(), ToString::to_string);
             // Signed once a connection slot is free: a queued operation holds no request.
@@ -180,7 +181,38 @@ impl DriverInner {
                     if let Some(id) = &progress.meta.activity_id {
                         span.record("activity_id", id.as_str());
                     }
-                    self.transport.send(admission, request).await
+                    let send = self.transport.send(admission, request);
+                    match self.hedge_threshold(operation) {
+                        None => send.await,
+                        Some(threshold) => {
+                            let primary = Attempt {
+                                endpoint: endpoint.clone(),
+                                region: region.clone(),
+                                routed,
+                            };
+                            let (answered, result) = self
+                                .hedged(
+                                    operation,
+                                    &headers,
+                                    primary,
+                                    send,
+                                    threshold,
+                                    &mut tried,
+                                    &mut retries,
+                                    &mut progress.meta,
+                                )
+                                .await;
+                            if answered.endpoint != endpoint {
+                                label = answered.region.as_ref().map_or_else(
+                                    || answered.endpoint.to_string(),
+                                    ToString::to_string,
+                                );
+                                span.record("region", label.as_str());
+                            }
+                            (endpoint, routed) = (answered.endpoint, answered.routed);
+                            result
+                        }
+                    }
                 }
                 Err(error) => {
                     progress

@@ -12,6 +12,7 @@ use meridian_runtime::{
     AccountHandle, AccountSpec, AccountStats, AttachError, RefreshOutcome, Runtime,
 };
 
+use crate::availability::AvailabilityStrategy;
 use crate::credential::Credential;
 use crate::error::{ConfigError, ConfigReason, DriverError};
 use crate::fetcher::DriverFetcher;
@@ -75,6 +76,7 @@ pub struct DriverBuilder {
     pool_idle_timeout: Duration,
     max_connections: usize,
     trusted_certificates: Vec<Vec<u8>>,
+    availability: AvailabilityStrategy,
 }
 
 impl DriverBuilder {
@@ -142,6 +144,14 @@ impl DriverBuilder {
         self
     }
 
+    /// Hedging for every operation that does not set its own (default:
+    /// [`AvailabilityStrategy::default`], reads hedged after
+    /// [`DEFAULT_HEDGE_THRESHOLD`](crate::DEFAULT_HEDGE_THRESHOLD)).
+    pub fn availability_strategy(mut self, strategy: AvailabilityStrategy) -> Self {
+        self.availability = strategy;
+        self
+    }
+
     /// Trusts this DER certificate in addition to the webpki roots (for the emulator's
     /// `--tls` mode, whose certificate is self-signed).
     pub fn trust_certificate_der(mut self, der: impl Into<Vec<u8>>) -> Self {
@@ -202,6 +212,7 @@ impl DriverBuilder {
                 credential,
                 preferred_regions: self.preferred_regions.into(),
                 retry_policy: self.retry_policy,
+                availability: self.availability,
                 sessions: SessionTokens::default(),
             }),
         })
@@ -216,6 +227,8 @@ pub(crate) struct DriverInner {
     pub(crate) credential: Arc<Credential>,
     pub(crate) preferred_regions: Box<[RegionName]>,
     pub(crate) retry_policy: RetryPolicy,
+    /// Hedging for operations that do not set their own.
+    pub(crate) availability: AvailabilityStrategy,
     /// The newest session token per container, shared by every clone of the driver.
     pub(crate) sessions: SessionTokens,
 }
@@ -257,6 +270,7 @@ impl Driver {
             pool_idle_timeout: DEFAULT_POOL_IDLE_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             trusted_certificates: Vec::new(),
+            availability: AvailabilityStrategy::default(),
         }
     }
 

@@ -39,6 +39,7 @@
 pub struct ReadmeDoctest;
 
 mod attempts;
+mod availability;
 mod batch;
 mod batch_op;
 mod batch_result;
@@ -52,6 +53,7 @@ mod database;
 mod driver;
 mod error;
 mod fetcher;
+mod hedge;
 mod metadata;
 mod operation;
 mod options;
@@ -65,6 +67,7 @@ mod signing;
 mod status;
 mod transport;
 
+pub use availability::{AvailabilityStrategy, DEFAULT_HEDGE_THRESHOLD};
 pub use batch::Batch;
 pub use batch_op::MAX_BATCH_OPERATIONS;
 pub use batch_result::{BatchFailure, BatchOperationResult, BatchResponse};

@@ -26,8 +26,12 @@ pub struct ResponseMetadata {
     pub endpoint: Option<Endpoint>,
     /// Every region tried, in order, each once.
     pub regions_tried: Vec<RegionName>,
-    /// Requests sent, retries included.
+    /// Requests sent, retries and hedges included.
     pub attempts: u32,
+    /// Whether a hedge ran: a second request went to another region because the first
+    /// had no answer within the hedge threshold. [`region`](Self::region) is the one
+    /// whose answer was taken.
+    pub hedged: bool,
 }
 
 /// Response headers read on every operation, as names ready to look up (no parse per
@@ -76,5 +80,18 @@ impl ResponseMetadata {
             }
         }
         self.region = region;
+    }
+
+    /// The answer taken came from `endpoint` in `region`, sent with `activity_id`
+    /// (after a hedge, whichever of the two requests won).
+    pub(crate) fn answered_by(
+        &mut self,
+        endpoint: &Endpoint,
+        region: Option<RegionName>,
+        activity_id: Option<String>,
+    ) {
+        self.endpoint = Some(endpoint.clone());
+        self.region = region;
+        self.activity_id = activity_id;
     }
 }

@@ -8,6 +8,7 @@ use bytes::Bytes;
 use http::Method;
 use meridian_location_store::{Endpoint, OperationKind, RegionName};
 
+use crate::availability::AvailabilityStrategy;
 use crate::metadata::ResponseMetadata;
 use crate::options::Common;
 use crate::request::Target;
@@ -30,6 +31,8 @@ pub(crate) struct Operation {
     pub(crate) session_token: Option<String>,
     /// A deadline for the whole operation, from its start.
     pub(crate) timeout: Option<Duration>,
+    /// Hedging for this operation instead of the driver's.
+    pub(crate) availability: Option<AvailabilityStrategy>,
 }
 
 /// A successful response.
@@ -58,6 +61,7 @@ impl Operation {
             session: None,
             session_token: None,
             timeout: None,
+            availability: None,
         }
     }
 
@@ -78,6 +82,7 @@ impl Operation {
             session: None,
             session_token: None,
             timeout: None,
+            availability: None,
         }
     }
 
@@ -97,10 +102,12 @@ impl Operation {
         self
     }
 
-    /// Applies the options every operation takes (regions, deadline, session token).
+    /// Applies the options every operation takes (regions, deadline, session token,
+    /// hedging).
     pub(crate) fn with_common(mut self, common: &Common) -> Self {
         self = self.excluding(&common.excluded_regions);
         self.timeout = common.timeout.or(self.timeout);
+        self.availability = common.availability.or(self.availability);
         if let Some(token) = &common.session_token {
             self.session_token = Some(token.clone());
         }

@@ -1,4 +1,5 @@
-//! Per-operation options: preconditions, consistency and session, regions, deadline.
+//! Per-operation options: preconditions, consistency and session, regions, deadline,
+//! hedging.
 //!
 //! Both types are `#[non_exhaustive]` with `Default` and chained setters:
 //! `ReadOptions::default().excluded_regions(["East US"]).timeout(Duration::from_secs(2))`.
@@ -6,6 +7,8 @@
 use std::time::Duration;
 
 use meridian_location_store::RegionName;
+
+use crate::availability::AvailabilityStrategy;
 
 /// A consistency level, sent as `x-ms-consistency-level` (it may only weaken the
 /// account's default).
@@ -48,6 +51,7 @@ pub(crate) struct Common {
     pub(crate) excluded_regions: Vec<RegionName>,
     pub(crate) timeout: Option<Duration>,
     pub(crate) session_token: Option<String>,
+    pub(crate) availability: Option<AvailabilityStrategy>,
 }
 
 macro_rules! common_setters {
@@ -77,6 +81,14 @@ macro_rules! common_setters {
         /// container (e.g. one carried over from another process).
         pub fn session_token(mut self, token: impl Into<String>) -> Self {
             self.common.session_token = Some(token.into());
+            self
+        }
+
+        /// Hedging for this operation, instead of the driver's
+        /// [`availability_strategy`](crate::DriverBuilder::availability_strategy)
+        /// (e.g. [`AvailabilityStrategy::disabled`](crate::AvailabilityStrategy::disabled)).
+        pub fn availability_strategy(mut self, strategy: crate::AvailabilityStrategy) -> Self {
+            self.common.availability = Some(strategy);
             self
         }
     };

@@ -15,6 +15,7 @@ use crate::faults::FaultRule;
 use crate::http::{Body, RequestBody, error_response, json_response, read_json, respond};
 use crate::keys::KeyKind;
 use crate::lock::lock;
+use crate::outage::OutageRequest;
 use crate::replication::FailoverMode;
 use crate::state::State;
 use crate::topology::TopologyError;
@@ -148,6 +149,12 @@ async fn route(
         }
         (&Method::POST, ["regions", name, "down"]) => {
             state.region_down(name)?;
+            no_content()
+        }
+        (&Method::POST, ["regions", name, "outage"]) => {
+            let request: OutageRequest = body(request, charge).await?;
+            let outage = request.outage().map_err(bad_request)?;
+            state.set_outage(name, outage)?;
             no_content()
         }
         (&Method::POST, ["regions", name, "up"]) => {

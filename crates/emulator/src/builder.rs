@@ -314,6 +314,7 @@ impl EmulatorBuilder {
             }),
             counters: Mutex::new(Counters::default()),
             faults: Mutex::new(FaultSet::default()),
+            outages: crate::disruption::Outages::default(),
             listeners: Mutex::new(HashMap::new()),
             tasks: TaskTracker::new(),
             shutdown: CancellationToken::new(),

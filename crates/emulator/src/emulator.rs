@@ -13,6 +13,7 @@ use crate::error::EmulatorError;
 use crate::faults::{FaultRule, FaultStatus};
 use crate::keys::{AccountKeys, KeyKind};
 use crate::lock::lock;
+use crate::outage::Outage;
 use crate::query_gate::QueryHold;
 use crate::replication::FailoverMode;
 use crate::state::State;
@@ -169,12 +170,21 @@ impl Emulator {
         self.state.remove_region(name).map_err(Into::into)
     }
 
-    /// Takes a region's listener down: connections are refused.
+    /// Takes a region's listener down: connections are refused (the same as
+    /// [`set_outage`](Self::set_outage) with [`Outage::refuse`]).
     pub fn region_down(&self, name: &str) -> Result<(), EmulatorError> {
         self.state.region_down(name).map_err(Into::into)
     }
 
-    /// Brings a region back: listening again on its port, undrained.
+    /// Gives a region an outage shape (replacing the one it has): refused connections, a
+    /// black hole, 503s or slowness, for its reads, its writes or both.
+    /// [`region_up`](Self::region_up) ends it.
+    pub fn set_outage(&self, name: &str, outage: Outage) -> Result<(), EmulatorError> {
+        outage.validate().map_err(EmulatorError::Config)?;
+        self.state.set_outage(name, outage).map_err(Into::into)
+    }
+
+    /// Brings a region back: no outage, listening again on its port, undrained.
     pub fn region_up(&self, name: &str) -> Result<(), EmulatorError> {
         self.state.region_up(name).map_err(Into::into)
     }

@@ -59,6 +59,7 @@ mod consistency;
 mod counters;
 mod cursor;
 mod data;
+mod disruption;
 mod emulator;
 mod epk;
 mod error;
@@ -73,6 +74,7 @@ mod lag;
 mod limits;
 mod listener;
 mod lock;
+mod outage;
 mod patch;
 pub mod query;
 mod query_gate;
@@ -105,6 +107,9 @@ pub use keys::{AccountKeys, KeyKind, WELL_KNOWN_KEY, WELL_KNOWN_SECONDARY_KEY};
 pub use lag::{DEFAULT_REPLICATION_LOG_LIMIT, MAX_REPLICATION_LAG};
 pub use limits::{FALLBACK_MAX_CONNECTIONS, MAX_DEFAULT_CONNECTIONS, default_max_connections};
 pub use listener::MAX_CONCURRENT_STREAMS;
+pub use outage::{
+    MAX_OUTAGE_DELAY_MS, Outage, OutageScope, OutageShape, SUB_STATUS_SERVER_GENERATED_503,
+};
 pub use query_gate::QueryHold;
 pub use replication::{FailoverMode, SUB_STATUS_READ_SESSION_NOT_AVAILABLE};
 pub use resource::{PathClass, Resource};

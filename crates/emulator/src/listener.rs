@@ -1,6 +1,6 @@
 //! Listeners: bind, accept, serve connections (HTTP/1.1 and HTTP/2, on the same terms:
 //! idle timeout, connection limit, a memory budget per connection); take a region down
-//! and bring it back.
+//! and bring it back; a region's outage shape is met before a request is served.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -17,6 +17,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::budget::{Budget, CONNECTION_MEMORY_LIMIT, ConnectionBudget};
+use crate::disruption::Disruption;
 use crate::idle::Activity;
 use crate::limits::AcceptBackoff;
 use crate::lock::lock;
@@ -212,6 +213,14 @@ async fn serve_io<I>(
     let service = service_fn(move |mut request: Request<Incoming>| {
         request.extensions_mut().insert(budget.clone());
         let busy = requests.start();
+        let disruption =
+            state
+                .outages
+                .disrupt(&id, request.method(), request.headers(), down.clone());
+        let counted = disruption
+            .is_some()
+            .then(|| (Arc::clone(&state), id.clone()));
+        let method = request.method().clone();
         let served = crate::service::handle(Arc::clone(&state), id.clone(), peer, request);
         let down = down.clone();
         async move {
@@ -219,6 +228,19 @@ async fn serve_io<I>(
             // the request fails as a dropped connection, never a late success.
             if down.is_cancelled() {
                 return Err(RegionDown);
+            }
+            // An outage shape comes before anything the account would do.
+            if let Some(disruption) = disruption {
+                if let Some((state, id)) = counted {
+                    state.count(&id, "outage", &method);
+                }
+                match disruption.await {
+                    Disruption::None => {}
+                    Disruption::Answer(response) => {
+                        return Ok(response.map(|body| crate::http::hold(body, busy)));
+                    }
+                    Disruption::Drop => return Err(RegionDown),
+                }
             }
             let response = served.await.map_err(|never| match never {})?;
             // The request is in flight until its response body is sent or dropped.

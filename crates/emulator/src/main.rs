@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use meridian_emulator::{Consistency, Emulator, WELL_KNOWN_KEY, WELL_KNOWN_SECONDARY_KEY};
+use meridian_emulator::{Consistency, Emulator, Outage, WELL_KNOWN_KEY, WELL_KNOWN_SECONDARY_KEY};
 use serde_json::json;
 
 /// A multi-region Cosmos DB account emulator. Prints one JSON ready line on stdout once
@@ -75,6 +75,19 @@ struct Args {
     /// applied them; beyond it writes get 429 with `x-ms-retry-after-ms`.
     #[arg(long, default_value_t = meridian_emulator::DEFAULT_REPLICATION_LOG_LIMIT as u64, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
     replication_log_limit: u64,
+    /// An outage shape for a region from the start, `REGION=SHAPE` (repeatable): a shape
+    /// name (`refuse`, `blackhole`, `unavailable`) or the admin API's JSON body, e.g.
+    /// `'East US={"shape":"slow","delay_ms":500,"jitter_ms":50,"applies_to":"reads"}'`.
+    #[arg(long, value_parser = parse_outage)]
+    outage: Vec<(String, Outage)>,
+}
+
+/// `REGION=SHAPE`.
+fn parse_outage(text: &str) -> Result<(String, Outage), String> {
+    let (region, shape) = text
+        .split_once('=')
+        .ok_or_else(|| format!("`{text}` is not REGION=SHAPE"))?;
+    Ok((region.trim().to_string(), shape.parse()?))
 }
 
 /// `500ms`, `30s` or `30` (seconds); greater than zero.
@@ -152,6 +165,11 @@ async fn run(args: Args) -> Result<(), String> {
         builder = builder.write_region(write_region);
     }
     let emulator = builder.start().await.map_err(|e| e.to_string())?;
+    for (region, outage) in args.outage {
+        emulator
+            .set_outage(&region, outage)
+            .map_err(|e| e.to_string())?;
+    }
     let certificate = match emulator.certificate_pem() {
         Some(pem) => {
             let path =

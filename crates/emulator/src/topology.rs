@@ -4,6 +4,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::consistency::Consistency;
+use crate::outage::Outage;
 
 /// Which listener a request arrived on.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -39,6 +40,8 @@ pub struct RegionInfo {
     pub up: bool,
     /// Accepting writes.
     pub writable: bool,
+    /// Its outage shape, if it has one (`refuse` for both: `up` is false).
+    pub outage: Option<Outage>,
 }
 
 #[derive(Debug, Clone)]
@@ -48,6 +51,7 @@ pub(crate) struct Region {
     pub(crate) advertised: bool,
     pub(crate) drained: bool,
     pub(crate) up: bool,
+    pub(crate) outage: Option<Outage>,
 }
 
 /// Why a topology change was refused.
@@ -192,6 +196,7 @@ impl Topology {
                 advertised: r.advertised,
                 drained: r.drained,
                 up: r.up,
+                outage: r.outage,
                 writable: self.accepts_writes(&ListenerId::Region(r.name.clone())),
             })
             .collect()

@@ -1,4 +1,12 @@
 //! Unavailability marks: which endpoints are demoted, until when, and which are due a probe.
+//!
+//! A mark holds its endpoint out of rotation until a probe succeeds. Its hold — from the
+//! mark, or from a failed probe, to the next probe — is short (failback in seconds):
+//! the schedule's first hold, doubled per *strike* (a re-mark within the longest hold of
+//! the endpoint's last failback: a flapping region is held longer each time it comes
+//! back and fails again), and doubled once more while its probes fail (a region that
+//! stays down costs one probe per two holds). Never beyond the longest hold (the
+//! unavailability TTL).
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -58,36 +66,90 @@ pub struct Mark {
     pub expires: Instant,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// How long a mark holds before its probe: `first`, doubled per recent re-mark (a
+/// strike) and once more after a failed probe, at most `longest`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Schedule {
+    pub(crate) first: Duration,
+    pub(crate) longest: Duration,
+}
+
+impl Schedule {
+    /// The hold after `doublings` doublings of the first one.
+    fn hold(self, doublings: u32) -> Duration {
+        let factor = 1u32 << doublings.min(30);
+        self.first.saturating_mul(factor).min(self.longest)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct EndpointMarks {
     read: Option<Mark>,
     write: Option<Mark>,
+    /// The current hold: from a mark or failed probe to the next probe.
+    hold: Duration,
+    /// The hold of a fresh mark with these strikes (the hold before any failed probe).
+    base: Duration,
+    /// Re-marks within the longest hold of the last failback, in a row.
+    strikes: u32,
 }
 
-/// The marks of one account, keyed by endpoint.
+/// When an endpoint last failed back, and after how many strikes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Lifted {
+    at: Instant,
+    strikes: u32,
+}
+
+/// The marks of one account, keyed by endpoint, and the recent failbacks that make a
+/// flapping endpoint's next hold longer.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Marks {
     entries: HashMap<Endpoint, EndpointMarks>,
+    lifted: HashMap<Endpoint, Lifted>,
 }
 
 impl Marks {
-    /// Marks `endpoint` for `scope` until `now + ttl` (extending, never shortening, a
-    /// live mark). A write-forbidden mark only ever applies to writes.
+    /// Marks `endpoint` for `scope` until `now` plus its hold (extending, never
+    /// shortening, a live mark). A fresh mark's hold is the schedule's first, doubled
+    /// per strike: a re-mark within the longest hold of the endpoint's last failback is
+    /// one more strike, a later one starts over. A write-forbidden mark only ever
+    /// applies to writes.
     pub(crate) fn mark(
         &mut self,
         endpoint: &Endpoint,
         scope: MarkScope,
         reason: MarkReason,
         now: Instant,
-        ttl: Duration,
+        schedule: Schedule,
     ) {
         let scope = if reason == MarkReason::WriteForbidden {
             MarkScope::Write
         } else {
             scope
         };
-        let expires = saturating_add(now, ttl);
-        let entry = self.entries.entry(endpoint.clone()).or_default();
+        if !self.entries.contains_key(endpoint) {
+            let recent = |l: &Lifted| now.saturating_duration_since(l.at) < schedule.longest;
+            self.lifted.retain(|_, l| recent(l));
+            let strikes = self
+                .lifted
+                .remove(endpoint)
+                .map_or(0, |l| l.strikes.saturating_add(1));
+            self.entries.insert(
+                endpoint.clone(),
+                EndpointMarks {
+                    read: None,
+                    write: None,
+                    hold: schedule.hold(strikes),
+                    base: schedule.hold(strikes),
+                    strikes,
+                },
+            );
+        }
+        let Some(entry) = self.entries.get_mut(endpoint) else {
+            return;
+        };
+        let expires = saturating_add(now, entry.hold);
         let apply = |slot: &mut Option<Mark>| {
             let expires = slot.map_or(expires, |m| m.expires.max(expires));
             *slot = Some(Mark { reason, expires });
@@ -108,9 +170,16 @@ impl Marks {
         self.entries.get(endpoint).and_then(|m| m.write)
     }
 
-    /// Drops every mark whose endpoint `keep` rejects (no longer advertised).
+    /// Drops every mark (and failback memory) whose endpoint `keep` rejects (no longer
+    /// advertised).
     pub(crate) fn retain(&mut self, mut keep: impl FnMut(&Endpoint) -> bool) {
         self.entries.retain(|endpoint, _| keep(endpoint));
+        self.lifted.retain(|endpoint, _| keep(endpoint));
+    }
+
+    /// The current hold of a marked endpoint.
+    pub(crate) fn hold_of(&self, endpoint: &Endpoint) -> Option<Duration> {
+        self.entries.get(endpoint).map(|m| m.hold)
     }
 
     /// Endpoints with at least one mark whose TTL has ended: probe candidates.
@@ -126,35 +195,52 @@ impl Marks {
     }
 
     /// A probe of `endpoint` finished at `now`. Success lifts the expired marks (a mark
-    /// still inside its TTL stays); failure restarts the TTL of the expired ones.
-    /// Returns whether anything changed.
+    /// still inside its hold stays, for at least one more hold; lifting the last one is a
+    /// failback, remembered for the strikes); failure makes the hold twice the fresh
+    /// mark's (at most the longest) and restarts the expired ones with it. Returns
+    /// whether anything changed.
     pub(crate) fn probe_result(
         &mut self,
         endpoint: &Endpoint,
         success: bool,
         now: Instant,
-        ttl: Duration,
+        schedule: Schedule,
     ) -> bool {
         let Some(entry) = self.entries.get_mut(endpoint) else {
             return false;
         };
-        let mut changed = false;
+        let expired = [entry.read, entry.write]
+            .iter()
+            .flatten()
+            .any(|m| m.expires <= now);
+        if !expired {
+            return false;
+        }
+        if !success {
+            entry.hold = entry.base.saturating_mul(2).min(schedule.longest);
+        }
+        // The next probe of this endpoint is a hold away, whichever mark it is for: a
+        // mark still inside its hold (set after the one that fell due) waits at least
+        // that long too, so an endpoint is never probed twice within one hold.
+        let next = saturating_add(now, entry.hold);
         for slot in [&mut entry.read, &mut entry.write] {
             if let Some(mark) = slot {
-                if mark.expires <= now {
-                    changed = true;
-                    if success {
-                        *slot = None;
-                    } else {
-                        mark.expires = saturating_add(now, ttl);
-                    }
+                if mark.expires > now {
+                    mark.expires = mark.expires.max(next);
+                } else if success {
+                    *slot = None;
+                } else {
+                    mark.expires = next;
                 }
             }
         }
         if entry.read.is_none() && entry.write.is_none() {
+            let strikes = entry.strikes;
             self.entries.remove(endpoint);
+            self.lifted
+                .insert(endpoint.clone(), Lifted { at: now, strikes });
         }
-        changed
+        true
     }
 
     /// When the earliest mark expires (it may already have).

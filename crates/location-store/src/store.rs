@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use arc_swap::ArcSwap;
 
 use crate::endpoint::Endpoint;
-use crate::marks::{Mark, MarkReason, MarkScope, Marks};
+use crate::marks::{Mark, MarkReason, MarkScope, Marks, Schedule};
 use crate::outcome::Effect;
 use crate::region::RegionName;
 use crate::snapshot::{RoutingSnapshot, SnapshotInput};
@@ -18,6 +18,7 @@ use crate::validated::ValidatedAccount;
 pub struct StoreConfig {
     preferred_regions: Vec<RegionName>,
     unavailability_ttl: Duration,
+    first_probe_delay: Option<Duration>,
 }
 
 impl StoreConfig {
@@ -34,9 +35,20 @@ impl StoreConfig {
         self
     }
 
-    /// Sets how long a mark lasts before the endpoint becomes a probe candidate.
+    /// Sets the longest a mark lasts before the endpoint becomes a probe candidate
+    /// (without [`with_first_probe_delay`](Self::with_first_probe_delay): every mark).
     pub fn with_unavailability_ttl(mut self, ttl: Duration) -> Self {
         self.unavailability_ttl = ttl;
+        self
+    }
+
+    /// Sets how long a fresh mark lasts before its first probe: failback as soon as that
+    /// probe succeeds. The hold doubles with each re-mark within one TTL of the
+    /// endpoint's last failback (a flapping region waits longer each time), and once more
+    /// while its probes fail (a region still down is probed every two holds); never
+    /// beyond the TTL. Unset: every mark holds one TTL.
+    pub fn with_first_probe_delay(mut self, delay: Duration) -> Self {
+        self.first_probe_delay = Some(delay);
         self
     }
 
@@ -45,9 +57,23 @@ impl StoreConfig {
         &self.preferred_regions
     }
 
-    /// The mark TTL.
+    /// The mark TTL: the longest a mark holds before a probe.
     pub fn unavailability_ttl(&self) -> Duration {
         self.unavailability_ttl
+    }
+
+    /// How long a fresh mark holds before its first probe (at most the TTL).
+    pub fn first_probe_delay(&self) -> Duration {
+        self.first_probe_delay
+            .unwrap_or(self.unavailability_ttl)
+            .min(self.unavailability_ttl)
+    }
+
+    pub(crate) fn schedule(&self) -> Schedule {
+        Schedule {
+            first: self.first_probe_delay(),
+            longest: self.unavailability_ttl,
+        }
     }
 }
 
@@ -56,6 +82,7 @@ impl Default for StoreConfig {
         Self {
             preferred_regions: Vec::new(),
             unavailability_ttl: Self::DEFAULT_UNAVAILABILITY_TTL,
+            first_probe_delay: None,
         }
     }
 }
@@ -196,7 +223,8 @@ impl LocationStore {
         self.lock().topology.clone()
     }
 
-    /// Marks `endpoint` unavailable for `scope` until `now + ttl` (saturating). A
+    /// Marks `endpoint` unavailable for `scope` until `now` plus its hold (saturating;
+    /// see [`StoreConfig::with_first_probe_delay`]). A
     /// [`MarkReason::WriteForbidden`] mark applies to writes only, whatever `scope` says.
     ///
     /// Only endpoints the installed topology lists can be marked: a late report about an
@@ -216,7 +244,7 @@ impl LocationStore {
         }
         state
             .marks
-            .mark(endpoint, scope, reason, now, self.config.unavailability_ttl);
+            .mark(endpoint, scope, reason, now, self.config.schedule());
         self.publish(&mut state);
         true
     }
@@ -256,13 +284,19 @@ impl LocationStore {
         self.lock().marks.earliest_expiry()
     }
 
+    /// The current hold of a marked endpoint: how long its marks last from when they
+    /// were set or last probed (see [`StoreConfig::with_first_probe_delay`]).
+    pub fn hold_of(&self, endpoint: &Endpoint) -> Option<Duration> {
+        self.lock().marks.hold_of(endpoint)
+    }
+
     /// A probe of `endpoint` finished: success returns it to rotation, failure restarts
-    /// its TTL.
+    /// its hold, doubled once.
     pub fn record_probe(&self, endpoint: &Endpoint, success: bool, now: Instant) {
         let mut state = self.lock();
         if state
             .marks
-            .probe_result(endpoint, success, now, self.config.unavailability_ttl)
+            .probe_result(endpoint, success, now, self.config.schedule())
         {
             self.publish(&mut state);
         }

@@ -98,7 +98,8 @@ impl AccountState {
         let store_config = spec
             .store
             .clone()
-            .with_unavailability_ttl(config.unavailability_ttl);
+            .with_unavailability_ttl(config.unavailability_ttl)
+            .with_first_probe_delay(config.first_probe_delay);
         Self {
             store: LocationStore::new(spec.endpoint.clone(), store_config),
             gate: RefreshGate::new(config.gate()),
@@ -111,12 +112,13 @@ impl AccountState {
         }
     }
 
-    /// A mark set (or renewed) at `at` expires one unavailability TTL later: have the loop
-    /// probe it then.
-    pub(crate) fn arm_alarm(&self, at: Instant) {
-        let ttl = self.store.config().unavailability_ttl();
-        self.alarm
-            .arm(meridian_refresh_core::saturating_add(at, ttl));
+    /// A mark was set (or renewed) on `endpoint`: have the loop probe it when its hold
+    /// ends.
+    pub(crate) fn arm_alarm(&self, endpoint: &Endpoint) {
+        let (read, write) = self.store.marks_of(endpoint);
+        if let Some(at) = [read, write].iter().flatten().map(|m| m.expires).min() {
+            self.alarm.arm(at);
+        }
     }
 
     /// Whether this account's work counts as suspect for the slots (its last fetch failed).

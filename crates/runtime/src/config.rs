@@ -63,15 +63,21 @@ const HOUR: Duration = Duration::from_secs(3_600);
 
 /// The bounds of every duration setting: (name, min, max). Long enough for any real use,
 /// short enough that no deadline arithmetic can overflow.
-pub(crate) const DURATION_BOUNDS: [(&str, Duration, Duration); 7] = [
+pub(crate) const DURATION_BOUNDS: [(&str, Duration, Duration); 8] = [
     ("refresh_interval", MS, DAY),
     ("event_min_interval", MS, HOUR),
     ("failure_backoff", MS, HOUR),
     ("fetch_timeout", MS, HOUR),
     ("unavailability_ttl", MS, DAY),
     ("probe_interval", MS, DAY),
+    ("first_probe_delay", MS, DAY),
     ("shutdown_grace", Duration::ZERO, HOUR),
 ];
+
+/// How long a fresh mark holds before its first probe, by default: failback about a
+/// second after a region returns, and at most one probe per marked endpoint per second
+/// per runtime, however many drivers share it.
+pub const DEFAULT_FIRST_PROBE_DELAY: Duration = Duration::from_secs(1);
 
 /// The most fetches and probes a runtime runs at once.
 pub const MAX_CONCURRENCY: usize = 4_096;
@@ -88,6 +94,7 @@ pub struct RuntimeConfig {
     pub(crate) concurrency: usize,
     pub(crate) unavailability_ttl: Duration,
     pub(crate) probe_interval: Duration,
+    pub(crate) first_probe_delay: Duration,
     pub(crate) shutdown_grace: Duration,
 }
 
@@ -103,6 +110,7 @@ impl Default for RuntimeConfig {
             concurrency: 8,
             unavailability_ttl: Duration::from_secs(60),
             probe_interval: Duration::from_secs(10),
+            first_probe_delay: DEFAULT_FIRST_PROBE_DELAY,
             shutdown_grace: Duration::from_secs(5),
         }
     }
@@ -159,6 +167,7 @@ impl RuntimeConfig {
             self.fetch_timeout,
             self.unavailability_ttl,
             self.probe_interval,
+            self.first_probe_delay,
             self.shutdown_grace,
         ];
         for ((setting, min, max), value) in DURATION_BOUNDS.into_iter().zip(values) {

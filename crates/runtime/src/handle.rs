@@ -168,7 +168,7 @@ impl AccountHandle {
         let unmarked = effect.mark.is_some() && self.state.store.marks_of(endpoint) == (None, None);
         let marked_at = now();
         if self.state.store.apply_mark(endpoint, &effect, marked_at) {
-            self.state.arm_alarm(marked_at);
+            self.state.arm_alarm(endpoint);
             if unmarked {
                 self.state.events.marked(endpoint);
             }

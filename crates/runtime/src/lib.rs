@@ -79,7 +79,7 @@ mod tick;
 mod work;
 
 pub use account::MAX_FALLBACK_ENDPOINTS;
-pub use config::{BuildError, MAX_CONCURRENCY, RuntimeConfig};
+pub use config::{BuildError, DEFAULT_FIRST_PROBE_DELAY, MAX_CONCURRENCY, RuntimeConfig};
 pub use events::{EVENT_CAPACITY, RuntimeEvent};
 pub use fetcher::{AccountFetcher, FetchError, FetchFuture};
 pub use flight::FlightResult;

@@ -115,9 +115,21 @@ impl RuntimeBuilder {
         self
     }
 
-    /// How long an endpoint stays marked before it may be probed (default 60 s).
+    /// The longest an endpoint stays marked before it is probed (default 60 s): the cap
+    /// of the backed-off hold (see [`first_probe_delay`](Self::first_probe_delay)).
     pub fn unavailability_ttl(mut self, ttl: Duration) -> Self {
         self.config.unavailability_ttl = ttl;
+        self
+    }
+
+    /// How long a fresh mark holds before its first probe (default
+    /// [`DEFAULT_FIRST_PROBE_DELAY`](crate::DEFAULT_FIRST_PROBE_DELAY), 1 s; capped by
+    /// the TTL): the endpoint fails back as soon as a probe succeeds. While its probes
+    /// fail, it is probed every two holds. Each re-mark within one TTL of the endpoint's
+    /// last failback doubles its hold (a flapping region waits longer each time); never
+    /// beyond the TTL.
+    pub fn first_probe_delay(mut self, delay: Duration) -> Self {
+        self.config.first_probe_delay = delay;
         self
     }
 

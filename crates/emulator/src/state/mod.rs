@@ -1,5 +1,5 @@
-//! The emulator's shared state: key, topology, data, counters, faults, listeners and the
-//! memory budget.
+//! The emulator's shared state: key, topology, data, counters, faults, outages, listeners
+//! and the memory budget.
 //!
 //! Its methods live here: topology control in `regions`, replication control in
 //! `replication`; starting and stopping listeners in `crate::listener`, next to the
@@ -18,6 +18,7 @@ use tokio_util::task::TaskTracker;
 use crate::budget::Budget;
 use crate::counters::{Counters, method_label};
 use crate::data::DataStore;
+use crate::disruption::Outages;
 use crate::faults::FaultSet;
 use crate::keys::Keys;
 use crate::lock::lock;
@@ -43,6 +44,8 @@ pub(crate) struct State {
     pub(crate) data: Mutex<DataStore>,
     pub(crate) counters: Mutex<Counters>,
     pub(crate) faults: Mutex<FaultSet>,
+    /// Each region's outage shape, if it has one.
+    pub(crate) outages: Outages,
     pub(crate) listeners: Mutex<HashMap<ListenerId, ListenerSlot>>,
     pub(crate) tasks: TaskTracker,
     pub(crate) shutdown: CancellationToken,

@@ -1,11 +1,12 @@
 //! Topology control on the shared state: failover, adding, draining, removing regions,
-//! and taking their listeners down and up.
+//! giving them outage shapes and bringing them back up.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
 use super::State;
 use crate::lock::lock;
+use crate::outage::Outage;
 use crate::replication::FailoverMode;
 use crate::topology::{
     ListenerId, Region, RegionInfo, Topology, TopologyError, same_region, validate_region_name,
@@ -38,6 +39,7 @@ impl State {
                     advertised: true,
                     drained: false,
                     up: true,
+                    outage: None,
                 });
             }
         }
@@ -76,24 +78,43 @@ impl State {
         Ok(())
     }
 
-    pub(crate) fn region_down(&self, name: &str) -> Result<(), TopologyError> {
-        let canonical = {
-            let mut topology = lock(&self.topology);
-            let region = topology.region_mut(name)?;
-            region.up = false;
-            region.name.clone()
-        };
-        self.stop_listener(&ListenerId::Region(canonical));
+    /// Takes a region down: connections refused (the `refuse` shape for both).
+    pub(crate) fn region_down(self: &Arc<Self>, name: &str) -> Result<(), TopologyError> {
+        self.set_outage(name, Outage::refuse())
+    }
+
+    /// Gives a region an outage shape, replacing the one it had. Only `refuse` for both
+    /// closes its port; every other shape keeps (or puts) its listener up.
+    pub(crate) fn set_outage(
+        self: &Arc<Self>,
+        name: &str,
+        outage: Outage,
+    ) -> Result<(), TopologyError> {
+        let canonical = lock(&self.topology).region_mut(name)?.name.clone();
+        let id = ListenerId::Region(canonical.clone());
+        if outage.closes_the_port() {
+            self.stop_listener(&id);
+        } else {
+            self.restart_listener(&id)?;
+        }
+        self.outages.set(&canonical, Some(outage));
+        let mut topology = lock(&self.topology);
+        let region = topology.region_mut(name)?;
+        region.up = !outage.closes_the_port();
+        region.outage = Some(outage);
         Ok(())
     }
 
+    /// Brings a region back: no outage, listening again on its port, undrained.
     pub(crate) fn region_up(self: &Arc<Self>, name: &str) -> Result<(), TopologyError> {
         let canonical = lock(&self.topology).region_mut(name)?.name.clone();
-        self.restart_listener(&ListenerId::Region(canonical))?;
+        self.restart_listener(&ListenerId::Region(canonical.clone()))?;
+        self.outages.set(&canonical, None);
         let mut topology = lock(&self.topology);
         let region = topology.region_mut(name)?;
         region.up = true;
         region.drained = false;
+        region.outage = None;
         Ok(())
     }
 }

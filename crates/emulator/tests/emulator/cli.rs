@@ -88,3 +88,25 @@ fn tls_mode_names_the_certificate_in_the_ready_line() {
     let pem = std::fs::read_to_string(ready["certificate"].as_str().unwrap()).unwrap();
     assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"));
 }
+
+#[tokio::test]
+async fn outage_shapes_can_be_set_from_the_command_line() {
+    let mut child = spawn(&[
+        "--port",
+        "0",
+        "--regions",
+        "West US,East US",
+        "--outage",
+        "East US=unavailable",
+        "--outage",
+        r#"West US={"shape":"slow","delay_ms":1,"applies_to":"writes"}"#,
+    ]);
+    let ready: Value = serde_json::from_str(&ready_line(&mut child)).unwrap();
+    let client = TestClient::new(ready["key"].as_str().unwrap());
+    let east = ready["regions"]["East US"].as_str().unwrap();
+    let west = ready["regions"]["West US"].as_str().unwrap();
+    assert_eq!(client.get(east, ACCOUNT).await.status, 503);
+    assert_eq!(client.get(west, ACCOUNT).await.status, 200);
+    let _ = child.kill();
+    let _ = child.wait();
+}

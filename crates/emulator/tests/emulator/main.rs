@@ -19,6 +19,7 @@ mod feeds;
 mod hostile;
 mod http2;
 mod keys;
+mod outages;
 mod patch_ops;
 mod query;
 mod query_generated;

@@ -97,6 +97,7 @@ async fn the_loop_probes_expired_marks_and_only_a_successful_probe_fails_back() 
     let fetcher = serving(&["acct"]);
     let runtime = builder()
         .unavailability_ttl(Duration::from_secs(3))
+        .first_probe_delay(Duration::from_secs(3))
         .probe_interval(Duration::from_secs(1))
         .build()
         .unwrap();
@@ -163,6 +164,7 @@ async fn a_mark_is_probed_when_its_ttl_ends_not_at_the_next_round() {
     // Probe rounds every 10 s; marks last 3 s.
     let runtime = builder()
         .unavailability_ttl(Duration::from_secs(3))
+        .first_probe_delay(Duration::from_secs(3))
         .probe_interval(Duration::from_secs(10))
         .build()
         .unwrap();
@@ -196,6 +198,7 @@ async fn every_mark_is_probed_when_its_own_ttl_ends() {
     let fetcher = serving(&["acct"]);
     let runtime = builder()
         .unavailability_ttl(Duration::from_secs(3))
+        .first_probe_delay(Duration::from_secs(3))
         .probe_interval(Duration::from_secs(60))
         .build()
         .unwrap();

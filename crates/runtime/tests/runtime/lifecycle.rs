@@ -226,7 +226,8 @@ async fn an_account_whose_last_handle_left_while_queued_is_not_refreshed() {
 async fn an_account_whose_last_handle_left_while_queued_is_not_probed() {
     let ttl = builder()
         .concurrency(2)
-        .unavailability_ttl(Duration::from_secs(14));
+        .unavailability_ttl(Duration::from_secs(14))
+        .first_probe_delay(Duration::from_secs(14));
     let (runtime, fetcher, _hung, gone) = gone_behind_a_hung_fetch(ttl).await;
     let west = regional("gone", "westus");
     let failure = OperationOutcome::response(OperationKind::Read, 503, None);

@@ -4,6 +4,7 @@
 mod credentials;
 mod custom_fetcher;
 mod event_refresh;
+mod failback;
 mod fake;
 mod fallback_probe;
 mod hardening;

@@ -8,11 +8,13 @@
 //!   the refresh interval, so a refresh that waits for either fails the check;
 //! - **no starvation**: every live account is fetched at least once per interval (with
 //!   jitter) plus the same slot bound, whatever else hangs, fails or panics;
-//! - **marks probed on time**: an endpoint still demoted is probed within its TTL plus
-//!   that bound after the mark was last set or its last probe ended;
+//! - **marks probed on time**: an endpoint still demoted is probed within its hold (at
+//!   most the TTL: the first probe delay, doubled per strike and after a failed probe)
+//!   plus that bound after the mark was last set or its last probe ended;
 //! - **the loop runs**: after a loop panic the supervisor has it running again;
 //! - (in `world.rs`) at most `concurrency` fetches and probes in flight; one fetch per
-//!   account at a time; never two probes of one endpoint at once;
+//!   account at a time; never two probes of one endpoint at once, nor two within the
+//!   first probe delay (the schedule's cost);
 //! - (at the end) shutdown leaves no task.
 
 use std::collections::HashMap;

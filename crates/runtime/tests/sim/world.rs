@@ -51,6 +51,9 @@ pub struct Shared {
     pub in_flight: usize,
     pub probes_in_flight: HashMap<Endpoint, usize>,
     pub last_probe: HashMap<Endpoint, Instant>,
+    /// The runtime's first probe delay (capped by the TTL): no endpoint is probed again
+    /// sooner than this after its last probe ended.
+    pub first_probe_delay: Duration,
     pub violations: Vec<String>,
 }
 
@@ -163,6 +166,21 @@ impl InFlight {
                 *count += 1;
                 if *count > 1 {
                     shared.violation(format!("two probes of {endpoint} at once"));
+                }
+                // The probe schedule's cost: at most one probe per first probe delay per
+                // endpoint (a previous life's marks are gone with it).
+                let previous = shared.last_probe.get(endpoint).copied();
+                let recently_dead = shared.accounts[index]
+                    .last_death
+                    .is_some_and(|d| previous.is_none_or(|p| d >= p));
+                if let Some(previous) = previous.filter(|_| !recently_dead) {
+                    let gap = now.duration_since(previous);
+                    if gap < shared.first_probe_delay {
+                        let first = shared.first_probe_delay;
+                        shared.violation(format!(
+                            "{endpoint} probed again {gap:?} after its last probe (first probe delay {first:?})"
+                        ));
+                    }
                 }
                 shared.last_probe.insert(endpoint.clone(), now);
             }
