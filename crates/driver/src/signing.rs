@@ -26,8 +26,13 @@ const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
 
 /// The decoded master key. Never printed: `Debug` shows `<redacted>`; the bytes are
 /// zeroed when the last copy is dropped.
+///
+/// It also keeps the MAC keyed with it (HMAC's inner and outer pad states, derived once), so
+/// a signature costs the message's hashing only — two of its five SHA-256 blocks were the
+/// key's. hmac 0.12 cannot zero that state on drop; it lives as long as the key, as every
+/// per-request MAC state did before, on the stack.
 #[derive(Clone)]
-pub(crate) struct MasterKey(Zeroizing<Vec<u8>>);
+pub(crate) struct MasterKey(Zeroizing<Vec<u8>>, Hmac<Sha256>);
 
 impl MasterKey {
     /// Decodes a base64 master key; the error never echoes the input.
@@ -38,7 +43,10 @@ impl MasterKey {
         if bytes.is_empty() {
             return Err("the account key is empty");
         }
-        Ok(Self(Zeroizing::new(bytes)))
+        // HMAC accepts keys of any length.
+        let mac = Hmac::<Sha256>::new_from_slice(&bytes)
+            .map_err(|_| "the account key cannot key HMAC-SHA256")?;
+        Ok(Self(Zeroizing::new(bytes), mac))
     }
 
     /// The raw key bytes (for the credential's process-local fingerprint only).
@@ -56,11 +64,7 @@ impl MasterKey {
         resource_link: &str,
         date: &str,
     ) -> String {
-        // HMAC accepts keys of any length; this cannot fail.
-        let mut mac = match Hmac::<Sha256>::new_from_slice(&self.0) {
-            Ok(mac) => mac,
-            Err(_) => return String::new(),
-        };
+        let mut mac = self.1.clone();
         update_lowercase(&mut mac, verb);
         mac.update(b"\n");
         mac.update(resource_type.as_bytes());
