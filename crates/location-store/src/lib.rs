@@ -11,6 +11,9 @@
 //!   the tail (never removed), per-request excluded regions, account-endpoint fallback.
 //! - [`classify`]: an operation's [`OperationOutcome`] → [`Effect`] (mark, urgent
 //!   refresh, retry where or give up); [`RetryState`] spends the retry budgets.
+//! - [`effective_partition_key`] / [`EpkRange::for_key`]: the service's hash of a
+//!   partition key (V1, V2, hierarchical full and prefix keys); [`RangeMap`]: a
+//!   container's partition key ranges, the one holding an EPK, the ones a prefix spans.
 //! - Marks expire into probe candidates ([`LocationStore::due_probes`]); only a
 //!   successful probe returns an endpoint to rotation.
 //!
@@ -47,6 +50,8 @@ pub struct ReadmeDoctest;
 
 mod account;
 mod endpoint;
+mod epk;
+mod epk_range;
 mod marks;
 mod outcome;
 mod region;
@@ -61,6 +66,11 @@ pub use account::{
     MAX_DOCUMENT_BYTES, MAX_FIELD_BYTES, MAX_LOCATIONS, ReadPolicy, ReplicationPolicy,
 };
 pub use endpoint::{Endpoint, EndpointError};
+pub use epk::{
+    EpkError, HashVersion, PartitionKeyComponent, PartitionKeyKind, PartitionKeyScheme,
+    effective_partition_key,
+};
+pub use epk_range::{EpkRange, KeyTarget, MAX_EPK, MIN_EPK, RangeMap, RangeMapError};
 pub use marks::{Mark, MarkReason, MarkScope};
 pub use meridian_refresh_core::{Backoff, saturating_add};
 pub use outcome::{
