@@ -176,6 +176,9 @@ async fn route(
             let id = lock(&state.faults).add(rule).map_err(bad_request)?;
             json_response(201, &json!({"id": id}))
         }
+        (_, ["partitions", db, coll, rest @ ..]) => {
+            crate::range_admin::route(state, &method, (db, coll), rest, request, charge).await?
+        }
         (&Method::GET, ["faults"]) => json_response(200, &json!(lock(&state.faults).list())),
         (&Method::DELETE, ["faults"]) => {
             lock(&state.faults).clear();

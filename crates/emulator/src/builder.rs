@@ -315,6 +315,7 @@ impl EmulatorBuilder {
             counters: Mutex::new(Counters::default()),
             faults: Mutex::new(FaultSet::default()),
             outages: crate::disruption::Outages::default(),
+            partitions: crate::partitions::Partitions::default(),
             listeners: Mutex::new(HashMap::new()),
             tasks: TaskTracker::new(),
             shutdown: CancellationToken::new(),

@@ -77,6 +77,14 @@ fn parse_lsn(etag: &str) -> Option<u64> {
 }
 
 impl ChangeFeedRequest {
+    /// Limits the feed to the physical partition its range id names, unless the request
+    /// already names a narrower EPK range (as SDKs do for a feed range after a split).
+    pub(crate) fn narrow(&mut self, range: Option<EpkRange>) {
+        if self.epk.is_none() {
+            self.epk = range;
+        }
+    }
+
     /// The change-feed request `headers` make, if they ask for one (`A-IM`); 400 for a
     /// mode, start or page size the service would refuse.
     pub(crate) fn from_headers(headers: &HeaderMap) -> Result<Option<Self>, ApiError> {
@@ -123,8 +131,7 @@ impl ChangeFeedRequest {
                 ));
             }
         };
-        // A range id is accepted as queries accept it: the container has one range, and
-        // every range id reads it whole.
+        // A range id limits the feed to its range (see `narrow`).
         let scope = match header(headers, "x-ms-documentdb-partitionkey") {
             Some(pk) => Scope::Partition(pk.to_string()),
             None => Scope::All,
@@ -218,7 +225,7 @@ impl ChangeView {
     /// One page of the changes `request` asks for, or 304 when nothing is new.
     pub(crate) fn answer(self, request: &ChangeFeedRequest) -> Result<Changes, ApiError> {
         let only = match &request.scope {
-            Scope::All => None,
+            Scope::All | Scope::Range(_) => None,
             Scope::Partition(header) => Some(partition_key(Some(header))?.0),
         };
         let reached = self.reached;

@@ -1,0 +1,216 @@
+//! Partition key range administration: split a range, merge two, fail one in one region —
+//! under `/_emulator/partitions/{db}/{coll}/…` and as typed [`Emulator`] methods.
+//!
+//! - `GET  …/partitions/{db}/{coll}`: the ranges (`id`, `minInclusive`, `maxExclusive`,
+//!   `parents`).
+//! - `POST …/split` `{"range": "0", "window_ms": 500}`: two children at the midpoint;
+//!   the old id answers 410/1007 for the window, then 410/1002.
+//! - `POST …/merge` `{"ranges": ["1", "2"], "window_ms": 500}`: two adjacent ranges into one.
+//! - `POST …/fail` `{"range": "0", "region": "East US", "failure": "unavailable"}`
+//!   (`write_forbidden`, `timeout`, or `null` to heal).
+
+use std::time::Duration;
+
+use http::{Method, Request, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::api_error::ApiError;
+use crate::budget::Charge;
+use crate::emulator::Emulator;
+use crate::error::EmulatorError;
+use crate::http::{Body, RequestBody, json_response, read_json, respond};
+use crate::partitions::{RangeFailure, container_rid};
+use crate::state::State;
+
+/// The 410/1007 window when a request does not give one.
+const DEFAULT_WINDOW: Duration = Duration::from_millis(500);
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Split {
+    range: String,
+    #[serde(default)]
+    window_ms: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Merge {
+    ranges: [String; 2],
+    #[serde(default)]
+    window_ms: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Fail {
+    range: String,
+    region: String,
+    failure: Option<RangeFailure>,
+}
+
+fn window(ms: Option<u64>) -> Duration {
+    ms.map_or(DEFAULT_WINDOW, Duration::from_millis)
+}
+
+fn refused(message: String) -> ApiError {
+    ApiError::new(400, "BadRequest", message)
+}
+
+async fn body<T: serde::de::DeserializeOwned>(
+    request: Request<impl RequestBody>,
+    charge: &Charge,
+) -> Result<T, ApiError> {
+    let value = read_json(request.into_body(), charge).await?;
+    serde_json::from_value(value).map_err(|e| refused(format!("unexpected body: {e}")))
+}
+
+fn list(state: &State, db: &str, coll: &str) -> Result<Value, ApiError> {
+    let rid = container_rid(&state.data, db, coll)?;
+    let ranges = state.partitions.ranges(&rid, db, coll);
+    Ok(json!(
+        ranges
+            .iter()
+            .map(|r| json!({
+                "id": r.id,
+                "minInclusive": r.min,
+                "maxExclusive": r.max,
+                "parents": r.parents,
+            }))
+            .collect::<Vec<_>>()
+    ))
+}
+
+fn split(state: &State, (db, coll): (&str, &str), split: Split) -> Result<Value, ApiError> {
+    let rid = container_rid(&state.data, db, coll)?;
+    let window = window(split.window_ms);
+    let children = state
+        .partitions
+        .split(&rid, db, coll, &split.range, window)
+        .map_err(refused)?;
+    Ok(json!({ "children": children }))
+}
+
+fn merge(state: &State, (db, coll): (&str, &str), merge: &Merge) -> Result<Value, ApiError> {
+    let rid = container_rid(&state.data, db, coll)?;
+    let [a, b] = &merge.ranges;
+    let merged = state
+        .partitions
+        .merge(&rid, db, coll, [a, b], window(merge.window_ms))
+        .map_err(refused)?;
+    Ok(json!({ "merged": merged }))
+}
+
+fn fail(state: &State, (db, coll): (&str, &str), fail: &Fail) -> Result<(), ApiError> {
+    if crate::lock::lock(&state.topology)
+        .region(&fail.region)
+        .is_none()
+    {
+        return Err(ApiError::new(
+            404,
+            "NotFound",
+            format!("no region {}", fail.region),
+        ));
+    }
+    let rid = container_rid(&state.data, db, coll)?;
+    let at = (fail.range.as_str(), fail.region.as_str());
+    state
+        .partitions
+        .fail(&rid, db, coll, at, fail.failure)
+        .map_err(refused)
+}
+
+/// `…/partitions/{db}/{coll}/{rest}`.
+pub(crate) async fn route(
+    state: &State,
+    method: &Method,
+    at: (&str, &str),
+    rest: &[&str],
+    request: Request<impl RequestBody>,
+    charge: &Charge,
+) -> Result<Response<Body>, ApiError> {
+    Ok(match (method, rest) {
+        (&Method::GET, []) => json_response(200, &list(state, at.0, at.1)?),
+        (&Method::POST, ["split"]) => {
+            json_response(200, &split(state, at, body(request, charge).await?)?)
+        }
+        (&Method::POST, ["merge"]) => {
+            json_response(200, &merge(state, at, &body(request, charge).await?)?)
+        }
+        (&Method::POST, ["fail"]) => {
+            fail(state, at, &body(request, charge).await?)?;
+            respond(204, None, None)
+        }
+        _ => {
+            return Err(ApiError::new(
+                404,
+                "NotFound",
+                format!("no admin route {method} partitions/{}", rest.join("/")),
+            ));
+        }
+    })
+}
+
+fn typed(error: ApiError) -> EmulatorError {
+    EmulatorError::Partition(error.message)
+}
+
+impl Emulator {
+    /// A container's partition key ranges in EPK order: `id`, `minInclusive`,
+    /// `maxExclusive`, `parents` (as `GET /_emulator/partitions/{db}/{coll}` shows).
+    pub fn partition_key_ranges(&self, db: &str, coll: &str) -> Result<Value, EmulatorError> {
+        list(&self.state, db, coll).map_err(typed)
+    }
+
+    /// Splits range `range` at its EPK midpoint; returns the two children's ids. Requests
+    /// naming the old id are answered 410/1007 (split in progress) for `window`, then
+    /// 410/1002 (gone), as the service does.
+    pub fn split_range(
+        &self,
+        (db, coll): (&str, &str),
+        range: &str,
+        window: Duration,
+    ) -> Result<[String; 2], EmulatorError> {
+        let request = Split {
+            range: range.to_owned(),
+            window_ms: Some(u64::try_from(window.as_millis()).unwrap_or(u64::MAX)),
+        };
+        let answer = split(&self.state, (db, coll), request).map_err(typed)?;
+        serde_json::from_value(answer["children"].clone())
+            .map_err(|e| EmulatorError::Partition(e.to_string()))
+    }
+
+    /// Merges two adjacent ranges into one; returns its id. Both old ids are gone as
+    /// after a split.
+    pub fn merge_ranges(
+        &self,
+        (db, coll): (&str, &str),
+        ranges: [&str; 2],
+        window: Duration,
+    ) -> Result<String, EmulatorError> {
+        let request = Merge {
+            ranges: ranges.map(str::to_owned),
+            window_ms: Some(u64::try_from(window.as_millis()).unwrap_or(u64::MAX)),
+        };
+        let answer = merge(&self.state, (db, coll), &request).map_err(typed)?;
+        Ok(answer["merged"].as_str().unwrap_or_default().to_owned())
+    }
+
+    /// Fails range `range` in `region` (`None` heals it); the region's other ranges, and
+    /// the range in other regions, keep serving.
+    pub fn fail_range(
+        &self,
+        (db, coll): (&str, &str),
+        range: &str,
+        region: &str,
+        failure: Option<RangeFailure>,
+    ) -> Result<(), EmulatorError> {
+        let request = Fail {
+            range: range.to_owned(),
+            region: region.to_owned(),
+            failure,
+        };
+        fail(&self.state, (db, coll), &request).map_err(typed)
+    }
+}
