@@ -53,6 +53,9 @@ pub(crate) struct ChangeFeedRequest {
     /// `x-ms-start-epk` / `x-ms-end-epk`: a range of the hash space (as the SDKs scope a
     /// feed to a partition key or a feed range).
     epk: Option<EpkRange>,
+    /// The physical partition a range-addressed feed is limited to (the emulator's own
+    /// hash places items in ranges whatever the container's hash version).
+    range: Option<EpkRange>,
 }
 
 /// What the feed answers.
@@ -77,12 +80,10 @@ fn parse_lsn(etag: &str) -> Option<u64> {
 }
 
 impl ChangeFeedRequest {
-    /// Limits the feed to the physical partition its range id names, unless the request
-    /// already names a narrower EPK range (as SDKs do for a feed range after a split).
+    /// Limits the feed to the physical partition its range id names (an EPK range the
+    /// request also names narrows it further).
     pub(crate) fn narrow(&mut self, range: Option<EpkRange>) {
-        if self.epk.is_none() {
-            self.epk = range;
-        }
+        self.range = range;
     }
 
     /// The change-feed request `headers` make, if they ask for one (`A-IM`); 400 for a
@@ -152,6 +153,7 @@ impl ChangeFeedRequest {
             page,
             scope,
             epk,
+            range: None,
         }))
     }
 }
@@ -232,6 +234,7 @@ impl ChangeView {
         let in_scope = |pk: &str| {
             only.as_deref().is_none_or(|only| only == pk)
                 && request.epk.as_ref().is_none_or(|range| range.contains(pk))
+                && request.range.as_ref().is_none_or(|range| range.contains(pk))
         };
         let after = match request.start {
             Start::Beginning | Start::Since(_) => 0,
