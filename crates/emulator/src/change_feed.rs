@@ -234,7 +234,10 @@ impl ChangeView {
         let in_scope = |pk: &str| {
             only.as_deref().is_none_or(|only| only == pk)
                 && request.epk.as_ref().is_none_or(|range| range.contains(pk))
-                && request.range.as_ref().is_none_or(|range| range.contains(pk))
+                && request
+                    .range
+                    .as_ref()
+                    .is_none_or(|range| range.contains(pk))
         };
         let after = match request.start {
             Start::Beginning | Start::Since(_) => 0,

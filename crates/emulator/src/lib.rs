@@ -80,6 +80,7 @@ mod patch;
 pub mod query;
 mod query_gate;
 mod range_admin;
+mod range_control;
 mod ranges;
 mod replication;
 mod resource;

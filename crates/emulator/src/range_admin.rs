@@ -1,5 +1,6 @@
 //! Partition key range administration: split a range, merge two, fail one in one region —
-//! under `/_emulator/partitions/{db}/{coll}/…` and as typed [`Emulator`] methods.
+//! under `/_emulator/partitions/{db}/{coll}/…` (the typed `Emulator` methods call the same
+//! functions).
 //!
 //! - `GET  …/partitions/{db}/{coll}`: the ranges (`id`, `minInclusive`, `maxExclusive`,
 //!   `parents`).
@@ -17,8 +18,6 @@ use serde_json::{Value, json};
 
 use crate::api_error::ApiError;
 use crate::budget::Charge;
-use crate::emulator::Emulator;
-use crate::error::EmulatorError;
 use crate::http::{Body, RequestBody, json_response, read_json, respond};
 use crate::partitions::{RangeFailure, container_rid};
 use crate::state::State;
@@ -28,26 +27,26 @@ const DEFAULT_WINDOW: Duration = Duration::from_millis(500);
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Split {
-    range: String,
+pub(crate) struct Split {
+    pub(crate) range: String,
     #[serde(default)]
-    window_ms: Option<u64>,
+    pub(crate) window_ms: Option<u64>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Merge {
-    ranges: [String; 2],
+pub(crate) struct Merge {
+    pub(crate) ranges: [String; 2],
     #[serde(default)]
-    window_ms: Option<u64>,
+    pub(crate) window_ms: Option<u64>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Fail {
-    range: String,
-    region: String,
-    failure: Option<RangeFailure>,
+pub(crate) struct Fail {
+    pub(crate) range: String,
+    pub(crate) region: String,
+    pub(crate) failure: Option<RangeFailure>,
 }
 
 fn window(ms: Option<u64>) -> Duration {
@@ -66,7 +65,7 @@ async fn body<T: serde::de::DeserializeOwned>(
     serde_json::from_value(value).map_err(|e| refused(format!("unexpected body: {e}")))
 }
 
-fn list(state: &State, db: &str, coll: &str) -> Result<Value, ApiError> {
+pub(crate) fn list(state: &State, db: &str, coll: &str) -> Result<Value, ApiError> {
     let rid = container_rid(&state.data, db, coll)?;
     let ranges = state.partitions.ranges(&rid, db, coll);
     Ok(json!(
@@ -82,7 +81,11 @@ fn list(state: &State, db: &str, coll: &str) -> Result<Value, ApiError> {
     ))
 }
 
-fn split(state: &State, (db, coll): (&str, &str), split: Split) -> Result<Value, ApiError> {
+pub(crate) fn split(
+    state: &State,
+    (db, coll): (&str, &str),
+    split: Split,
+) -> Result<Value, ApiError> {
     let rid = container_rid(&state.data, db, coll)?;
     let window = window(split.window_ms);
     let children = state
@@ -92,7 +95,11 @@ fn split(state: &State, (db, coll): (&str, &str), split: Split) -> Result<Value,
     Ok(json!({ "children": children }))
 }
 
-fn merge(state: &State, (db, coll): (&str, &str), merge: &Merge) -> Result<Value, ApiError> {
+pub(crate) fn merge(
+    state: &State,
+    (db, coll): (&str, &str),
+    merge: &Merge,
+) -> Result<Value, ApiError> {
     let rid = container_rid(&state.data, db, coll)?;
     let [a, b] = &merge.ranges;
     let merged = state
@@ -102,7 +109,7 @@ fn merge(state: &State, (db, coll): (&str, &str), merge: &Merge) -> Result<Value
     Ok(json!({ "merged": merged }))
 }
 
-fn fail(state: &State, (db, coll): (&str, &str), fail: &Fail) -> Result<(), ApiError> {
+pub(crate) fn fail(state: &State, (db, coll): (&str, &str), fail: &Fail) -> Result<(), ApiError> {
     if crate::lock::lock(&state.topology)
         .region(&fail.region)
         .is_none()
@@ -150,67 +157,4 @@ pub(crate) async fn route(
             ));
         }
     })
-}
-
-fn typed(error: ApiError) -> EmulatorError {
-    EmulatorError::Partition(error.message)
-}
-
-impl Emulator {
-    /// A container's partition key ranges in EPK order: `id`, `minInclusive`,
-    /// `maxExclusive`, `parents` (as `GET /_emulator/partitions/{db}/{coll}` shows).
-    pub fn partition_key_ranges(&self, db: &str, coll: &str) -> Result<Value, EmulatorError> {
-        list(&self.state, db, coll).map_err(typed)
-    }
-
-    /// Splits range `range` at its EPK midpoint; returns the two children's ids. Requests
-    /// naming the old id are answered 410/1007 (split in progress) for `window`, then
-    /// 410/1002 (gone), as the service does.
-    pub fn split_range(
-        &self,
-        (db, coll): (&str, &str),
-        range: &str,
-        window: Duration,
-    ) -> Result<[String; 2], EmulatorError> {
-        let request = Split {
-            range: range.to_owned(),
-            window_ms: Some(u64::try_from(window.as_millis()).unwrap_or(u64::MAX)),
-        };
-        let answer = split(&self.state, (db, coll), request).map_err(typed)?;
-        serde_json::from_value(answer["children"].clone())
-            .map_err(|e| EmulatorError::Partition(e.to_string()))
-    }
-
-    /// Merges two adjacent ranges into one; returns its id. Both old ids are gone as
-    /// after a split.
-    pub fn merge_ranges(
-        &self,
-        (db, coll): (&str, &str),
-        ranges: [&str; 2],
-        window: Duration,
-    ) -> Result<String, EmulatorError> {
-        let request = Merge {
-            ranges: ranges.map(str::to_owned),
-            window_ms: Some(u64::try_from(window.as_millis()).unwrap_or(u64::MAX)),
-        };
-        let answer = merge(&self.state, (db, coll), &request).map_err(typed)?;
-        Ok(answer["merged"].as_str().unwrap_or_default().to_owned())
-    }
-
-    /// Fails range `range` in `region` (`None` heals it); the region's other ranges, and
-    /// the range in other regions, keep serving.
-    pub fn fail_range(
-        &self,
-        (db, coll): (&str, &str),
-        range: &str,
-        region: &str,
-        failure: Option<RangeFailure>,
-    ) -> Result<(), EmulatorError> {
-        let request = Fail {
-            range: range.to_owned(),
-            region: region.to_owned(),
-            failure,
-        };
-        fail(&self.state, (db, coll), &request).map_err(typed)
-    }
 }
