@@ -160,13 +160,23 @@ impl Partitions {
         // SDKs send the bare id; some prefix it with the collection's rid.
         let range_id = text("x-ms-documentdb-partitionkeyrangeid")
             .map(|v| v.rsplit(',').next().unwrap_or(v).trim().to_owned());
-        let epk = text("x-ms-documentdb-partitionkey")
-            .and_then(|v| serde_json::from_str::<Value>(v).ok())
-            .and_then(|v| epk_of_key(&v));
+        // A partition key is hashed only when some range of the container is failing.
+        let epk = || {
+            text("x-ms-documentdb-partitionkey")
+                .and_then(|v| serde_json::from_str::<Value>(v).ok())
+                .and_then(|v| epk_of_key(&v))
+        };
         let changed = lock(&self.changed).clone();
         self.with_entry(db, coll, rid, |entry| {
             let mut gate = Gate::default();
-            let range: &PkRange = match (&range_id, &epk) {
+            let keyed = || {
+                if entry.failures.is_empty() {
+                    None
+                } else {
+                    epk()
+                }
+            };
+            let range: &PkRange = match (&range_id, range_id.is_none().then(keyed).flatten()) {
                 (Some(id), _) => match entry.layout.get(id) {
                     Some(range) => {
                         gate.range = Some(EpkRange {
@@ -187,7 +197,7 @@ impl Partitions {
                         ));
                     }
                 },
-                (None, Some(epk)) => match entry.layout.holding(epk) {
+                (None, Some(epk)) => match entry.layout.holding(&epk) {
                     Some(range) => range,
                     None => return Ok(gate),
                 },
@@ -269,6 +279,11 @@ impl Partitions {
     /// The ranges now, as `(id, min, max, parents)`.
     pub(crate) fn ranges(&self, rid: &str, db: &str, coll: &str) -> Vec<PkRange> {
         self.with_entry(db, coll, rid, |entry| entry.layout.ranges.clone())
+    }
+
+    /// Forgets `db/coll` (deleted), or every container of `db` when `coll` is `None`.
+    pub(crate) fn forget(&self, db: &str, coll: Option<&str>) {
+        lock(&self.entries).retain(|(d, c), _| d != db || coll.is_some_and(|coll| coll != c));
     }
 
     /// Splits range `id`; requests naming it get 410/1007 for `window`, then 410/1002.

@@ -169,7 +169,9 @@ pub(crate) async fn serve(
             resource_answer(lock(&state.data).read_database(&db)?)
         }
         (_, Method::DELETE, Resource::Database { db }) => {
-            resource_answer(lock(&state.data).delete_database(&db)?)
+            let deleted = lock(&state.data).delete_database(&db)?;
+            state.partitions.forget(&db, None);
+            resource_answer(deleted)
         }
         (_, Method::GET, Resource::Containers { db }) => {
             Answer::Feed(lock(&state.data).list_containers(&db, &feed)?)
@@ -184,7 +186,9 @@ pub(crate) async fn serve(
             resource_answer(lock(&state.data).read_container(&db, &coll)?)
         }
         (_, Method::DELETE, Resource::Container { db, coll }) => {
-            resource_answer(lock(&state.data).delete_container(&db, &coll)?)
+            let deleted = lock(&state.data).delete_container(&db, &coll)?;
+            state.partitions.forget(&db, Some(&coll));
+            resource_answer(deleted)
         }
         (_, Method::GET, Resource::PartitionKeyRanges { db, coll }) => {
             ranges::pkranges(state, &db, &coll, &headers)?
