@@ -306,6 +306,7 @@ impl EmulatorBuilder {
                 write_region,
                 multi_write: self.multi_write,
                 consistency: self.consistency,
+                per_partition_failover: false,
             }),
             data: Mutex::new(DataStore {
                 databases: BTreeMap::new(),

@@ -56,6 +56,13 @@ impl Emulator {
         Ok(answer["merged"].as_str().unwrap_or_default().to_owned())
     }
 
+    /// Sets the account's `enablePerPartitionFailoverBehavior` (off by default): clients
+    /// that honour it move one partition's writes to the next region when that partition
+    /// answers 403/3 or 503 (per-partition automatic failover).
+    pub fn set_per_partition_failover(&self, enabled: bool) {
+        crate::lock::lock(&self.state.topology).per_partition_failover = enabled;
+    }
+
     /// Fails range `range` in `region` (`None` heals it); the region's other ranges, and
     /// the range in other regions, keep serving.
     pub fn fail_range(

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use http::Method;
-use meridian_emulator::{RangeFailure, SUB_STATUS_SERVER_GENERATED_503};
+use meridian_emulator::{Emulator, RangeFailure, SUB_STATUS_SERVER_GENERATED_503};
 use serde_json::{Value, json};
 
 use crate::client::{COLLECTIONS, DATABASES, DOCS, Items, Reply, TestClient};
@@ -326,4 +326,13 @@ async fn emulator_fails_one_range_in_one_region() {
             .status,
         400
     );
+    // The account property that lets clients fail a partition's writes over (PPAF).
+    let enabled = |e: &Emulator| e.account_document()["enablePerPartitionFailoverBehavior"].clone();
+    assert_eq!(enabled(&emulator), json!(false));
+    emulator.set_per_partition_failover(true);
+    assert_eq!(enabled(&emulator), json!(true));
+    let url = admin_url(&emulator, "per_partition_failover");
+    let off = client.admin(Method::POST, &url, Some(json!({"enabled": false})));
+    assert_eq!(off.await.status, 204);
+    assert_eq!(enabled(&emulator), json!(false));
 }
