@@ -13,7 +13,9 @@
 //!   refresh, retry where or give up); [`RetryState`] spends the retry budgets.
 //! - [`effective_partition_key`] / [`EpkRange::for_key`]: the service's hash of a
 //!   partition key (V1, V2, hierarchical full and prefix keys); [`RangeMap`]: a
-//!   container's partition key ranges, the one holding an EPK, the ones a prefix spans.
+//!   container's partition key ranges, the one holding an EPK, the ones a prefix spans;
+//!   [`parse_partition_key_ranges`] / [`routing_map`] / [`apply_incremental`] build it from
+//!   `GET …/pkranges` answers (a split's or merge's incremental answer included).
 //! - Marks expire into probe candidates ([`LocationStore::due_probes`]); only a
 //!   successful probe returns an endpoint to rotation.
 //!
@@ -54,6 +56,7 @@ mod epk;
 mod epk_range;
 mod marks;
 mod outcome;
+mod pkranges;
 mod region;
 mod retry;
 mod snapshot;
@@ -77,6 +80,10 @@ pub use outcome::{
     Action, AttemptResult, Effect, GiveUpReason, OperationOutcome, RetryClass, RetryTarget,
     SUB_STATUS_DATABASE_ACCOUNT_NOT_FOUND, SUB_STATUS_READ_SESSION_NOT_AVAILABLE,
     SUB_STATUS_WRITE_FORBIDDEN, TransportErrorKind, classify,
+};
+pub use pkranges::{
+    MAX_PARTITION_KEY_RANGES, MAX_PKRANGES_BYTES, PartitionKeyRange, PkRangesError,
+    apply_incremental, parse_partition_key_ranges, routing_map,
 };
 pub use region::RegionName;
 pub use retry::{MAX_CROSS_REGION_RETRIES, Next, RetryPolicy, RetryState};
