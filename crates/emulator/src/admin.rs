@@ -44,6 +44,12 @@ struct Regenerate {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+struct PerPartitionFailover {
+    enabled: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct NewRegion {
     name: String,
 }
@@ -175,6 +181,14 @@ async fn route(
             let rule: FaultRule = body(request, charge).await?;
             let id = lock(&state.faults).add(rule).map_err(bad_request)?;
             json_response(201, &json!({"id": id}))
+        }
+        (&Method::POST, ["per_partition_failover"]) => {
+            let body: PerPartitionFailover = body(request, charge).await?;
+            lock(&state.topology).per_partition_failover = body.enabled;
+            no_content()
+        }
+        (_, ["partitions", db, coll, rest @ ..]) => {
+            crate::range_admin::route(state, &method, (db, coll), rest, request, charge).await?
         }
         (&Method::GET, ["faults"]) => json_response(200, &json!(lock(&state.faults).list())),
         (&Method::DELETE, ["faults"]) => {

@@ -37,8 +37,6 @@ pub(crate) struct BatchRequest {
     pub(crate) atomic: bool,
     /// `x-ms-documentdb-partitionkey`, raw.
     pub(crate) partition_key: Option<String>,
-    /// `x-ms-documentdb-partitionkeyrangeid`.
-    pub(crate) range_id: Option<String>,
 }
 
 impl BatchRequest {
@@ -54,7 +52,6 @@ impl BatchRequest {
             atomic: text("x-ms-cosmos-batch-atomic")
                 .is_none_or(|v| !v.trim().eq_ignore_ascii_case("false")),
             partition_key: text("x-ms-documentdb-partitionkey"),
-            range_id: text("x-ms-documentdb-partitionkeyrangeid"),
         }
     }
 }
@@ -134,7 +131,7 @@ impl DataStore {
             self.container(at.db, at.coll)?;
             self.atomic(at, &ops, &pk, header)
         } else {
-            self.check_range(at, request)?;
+            self.check_range(at)?;
             let results: Vec<Value> = ops
                 .iter()
                 .map(|op| {
@@ -197,19 +194,12 @@ impl DataStore {
         Ok((multi_status(&results), Some(Value::Array(results))))
     }
 
-    /// A bulk request names the partition key range it is for; this emulator serves one
-    /// range, `"0"`, per container (410/1002, PartitionKeyRangeGone, for any other).
-    fn check_range(&self, at: &BatchAt<'_>, request: &BatchRequest) -> Result<(), ApiError> {
+    /// A bulk request names the partition key range it is for: the range id was checked
+    /// at the partition gate (410/1002, PartitionKeyRangeGone, for a gone one); here only
+    /// the container must exist.
+    fn check_range(&self, at: &BatchAt<'_>) -> Result<(), ApiError> {
         self.container(at.db, at.coll)?;
-        match request.range_id.as_deref().map(str::trim) {
-            None | Some("0") => Ok(()),
-            Some(other) => Err(ApiError::new(
-                410,
-                "Gone",
-                format!("partition key range {other} does not exist (this container has one range, \"0\")"),
-            )
-            .with_sub_status(1002)),
-        }
+        Ok(())
     }
 
     /// Bulk: 429 for one operation when the container's replication log is at its cap.

@@ -306,6 +306,7 @@ impl EmulatorBuilder {
                 write_region,
                 multi_write: self.multi_write,
                 consistency: self.consistency,
+                per_partition_failover: false,
             }),
             data: Mutex::new(DataStore {
                 databases: BTreeMap::new(),
@@ -315,6 +316,7 @@ impl EmulatorBuilder {
             counters: Mutex::new(Counters::default()),
             faults: Mutex::new(FaultSet::default()),
             outages: crate::disruption::Outages::default(),
+            partitions: crate::partitions::Partitions::default(),
             listeners: Mutex::new(HashMap::new()),
             tasks: TaskTracker::new(),
             shutdown: CancellationToken::new(),

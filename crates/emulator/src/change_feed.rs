@@ -53,6 +53,9 @@ pub(crate) struct ChangeFeedRequest {
     /// `x-ms-start-epk` / `x-ms-end-epk`: a range of the hash space (as the SDKs scope a
     /// feed to a partition key or a feed range).
     epk: Option<EpkRange>,
+    /// The physical partition a range-addressed feed is limited to (the emulator's own
+    /// hash places items in ranges whatever the container's hash version).
+    range: Option<EpkRange>,
 }
 
 /// What the feed answers.
@@ -77,6 +80,12 @@ fn parse_lsn(etag: &str) -> Option<u64> {
 }
 
 impl ChangeFeedRequest {
+    /// Limits the feed to the physical partition its range id names (an EPK range the
+    /// request also names narrows it further).
+    pub(crate) fn narrow(&mut self, range: Option<EpkRange>) {
+        self.range = range;
+    }
+
     /// The change-feed request `headers` make, if they ask for one (`A-IM`); 400 for a
     /// mode, start or page size the service would refuse.
     pub(crate) fn from_headers(headers: &HeaderMap) -> Result<Option<Self>, ApiError> {
@@ -123,8 +132,7 @@ impl ChangeFeedRequest {
                 ));
             }
         };
-        // A range id is accepted as queries accept it: the container has one range, and
-        // every range id reads it whole.
+        // A range id limits the feed to its range (see `narrow`).
         let scope = match header(headers, "x-ms-documentdb-partitionkey") {
             Some(pk) => Scope::Partition(pk.to_string()),
             None => Scope::All,
@@ -145,6 +153,7 @@ impl ChangeFeedRequest {
             page,
             scope,
             epk,
+            range: None,
         }))
     }
 }
@@ -218,13 +227,17 @@ impl ChangeView {
     /// One page of the changes `request` asks for, or 304 when nothing is new.
     pub(crate) fn answer(self, request: &ChangeFeedRequest) -> Result<Changes, ApiError> {
         let only = match &request.scope {
-            Scope::All => None,
+            Scope::All | Scope::Range(_) => None,
             Scope::Partition(header) => Some(partition_key(Some(header))?.0),
         };
         let reached = self.reached;
         let in_scope = |pk: &str| {
             only.as_deref().is_none_or(|only| only == pk)
                 && request.epk.as_ref().is_none_or(|range| range.contains(pk))
+                && request
+                    .range
+                    .as_ref()
+                    .is_none_or(|range| range.contains(pk))
         };
         let after = match request.start {
             Start::Beginning | Start::Since(_) => 0,

@@ -103,6 +103,19 @@ pub(crate) fn epk_v2(value: &Value) -> Option<String> {
     Some(bytes.iter().map(|b| format!("{b:02X}")).collect())
 }
 
+/// The effective partition key of a partition key as a header carries it (`["p1"]`, or the
+/// components of a hierarchical key, each hashed alone and the hashes concatenated, as
+/// `MultiHash` containers do), or of one stored component value.
+pub(crate) fn epk_of_key(key: &Value) -> Option<String> {
+    match key {
+        Value::Array(components) if !components.is_empty() => {
+            components.iter().map(epk_v2).collect::<Option<String>>()
+        }
+        Value::Array(_) => None,
+        single => epk_v2(single),
+    }
+}
+
 /// An effective partition key range from a feed request: `[start, end)`, or the single
 /// key when both ends are the same.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,7 +130,7 @@ impl EpkRange {
         let Some(epk) = serde_json::from_str::<Value>(pk)
             .ok()
             .as_ref()
-            .and_then(epk_v2)
+            .and_then(epk_of_key)
         else {
             return false;
         };

@@ -21,4 +21,7 @@ pub enum EmulatorError {
     /// A fault rule was refused.
     #[error("invalid fault rule: {0}")]
     Fault(String),
+    /// A partition key range operation (split, merge, fail) was refused.
+    #[error("partition key range operation refused: {0}")]
+    Partition(String),
 }

@@ -45,6 +45,9 @@ pub(crate) enum Scope {
     Partition(String),
     /// Every partition (cross-partition query, or a read feed without a key).
     All,
+    /// One physical partition: the EPKs of the range a request's
+    /// `x-ms-documentdb-partitionkeyrangeid` names.
+    Range(crate::epk::EpkRange),
 }
 
 const CONTINUATION_PREFIX: &str = "meridian-offset:";
@@ -164,43 +167,4 @@ impl DataStore {
         self.container(db, coll)?;
         spec.plan().map_err(crate::query::query_error)
     }
-
-    /// `GET …/pkranges`: the container's single range, covering the whole hash space.
-    pub(crate) fn partition_key_ranges(&self, db: &str, coll: &str) -> Result<Page, ApiError> {
-        let container = self.container(db, coll)?;
-        let coll_rid = rid(&container.resource);
-        let range = json!({
-            "_rid": format!("{}-range-0", coll_rid.as_str().unwrap_or_default()),
-            "id": "0",
-            "_etag": pkranges_etag(&container.resource),
-            "minInclusive": "",
-            "maxExclusive": "FF",
-            "ridPrefix": 0,
-            "_self": format!("dbs/{db}/colls/{coll}/pkranges/0/"),
-            "throughputFraction": 1.0,
-            "status": "online",
-            "parents": [],
-            "ownedArchivalPKRangeIds": [],
-            "_ts": container.resource.get("_ts").cloned().unwrap_or(json!(0)),
-            "_lsn": container.lsn,
-        });
-        Ok(Page {
-            body: json!({"_rid": coll_rid, "PartitionKeyRanges": [range], "_count": 1}),
-            count: 1,
-            continuation: None,
-            etag: Some(pkranges_etag(&container.resource)),
-        })
-    }
-}
-
-/// The etag of a container's partition key ranges: ranges never split here, so it only
-/// changes when the container is recreated.
-pub(crate) fn pkranges_etag(container: &Value) -> String {
-    format!(
-        "\"{}-pkranges\"",
-        container
-            .get("_rid")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-    )
 }

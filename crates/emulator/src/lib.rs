@@ -75,9 +75,13 @@ mod limits;
 mod listener;
 mod lock;
 mod outage;
+mod partitions;
 mod patch;
 pub mod query;
 mod query_gate;
+mod range_admin;
+mod range_control;
+mod ranges;
 mod replication;
 mod resource;
 mod route;
@@ -110,6 +114,7 @@ pub use listener::MAX_CONCURRENT_STREAMS;
 pub use outage::{
     MAX_OUTAGE_DELAY_MS, Outage, OutageScope, OutageShape, SUB_STATUS_SERVER_GENERATED_503,
 };
+pub use partitions::RangeFailure;
 pub use query_gate::QueryHold;
 pub use replication::{FailoverMode, SUB_STATUS_READ_SESSION_NOT_AVAILABLE};
 pub use resource::{PathClass, Resource};

@@ -12,7 +12,7 @@ use crate::batch::{BatchAt, BatchRequest, total_charge};
 use crate::budget::Charge;
 use crate::change_feed::{ChangeFeedRequest, ChangeView, Changes};
 use crate::data::{DataStore, ItemRequest};
-use crate::feed::{FeedRequest, Scope, pkranges_etag};
+use crate::feed::{FeedRequest, Scope};
 use crate::http::{Body, RequestBody, read_body, read_json};
 use crate::http::{SUB_STATUS_DATABASE_ACCOUNT_NOT_FOUND, SUB_STATUS_WRITE_FORBIDDEN};
 use crate::items::ItemAt;
@@ -25,6 +25,7 @@ use crate::state::State;
 use crate::topology::ListenerId;
 
 mod answer;
+mod ranges;
 
 use answer::{Answer, resource_answer, response};
 
@@ -119,6 +120,13 @@ pub(crate) async fn serve(
         && method == Method::POST
         && flag(&headers, "x-ms-cosmos-is-batch-request");
     let now = Instant::now();
+    let range = match &session {
+        Some((db, coll)) => {
+            let write = kind == Kind::Write;
+            ranges::gate(state, (db, coll), &headers, &region, write, now).await?
+        }
+        None => None,
+    };
     if let (Kind::Read | Kind::Query, Some((db, coll))) = (kind, &session) {
         check_session(state, &headers, db, coll, &region, now)?;
     }
@@ -140,10 +148,11 @@ pub(crate) async fn serve(
         }
         (Kind::Query, _, Resource::Items { db, coll }) => {
             let spec = query_spec(read_json(body, charge).await?, &headers)?;
-            let scope = query_scope(&headers, &item_request)?;
+            let scope = ranges::narrow(query_scope(&headers, &item_request)?, range.as_ref());
             let snapshot = view(&db, &coll).snapshot(&scope)?;
             let resource = lock(&state.data).container(&db, &coll)?.resource.clone();
-            spec.check_request(&resource, matches!(scope, Scope::All), &headers)?;
+            let cross = !matches!(scope, Scope::Partition(_));
+            spec.check_request(&resource, cross, &headers)?;
             Answer::Feed(crate::snapshot::query(state, snapshot, spec, &feed, charge).await?)
         }
         (_, Method::GET, Resource::Account) => {
@@ -160,38 +169,39 @@ pub(crate) async fn serve(
             resource_answer(lock(&state.data).read_database(&db)?)
         }
         (_, Method::DELETE, Resource::Database { db }) => {
-            resource_answer(lock(&state.data).delete_database(&db)?)
+            let deleted = lock(&state.data).delete_database(&db)?;
+            state.partitions.forget(&db, None);
+            resource_answer(deleted)
         }
         (_, Method::GET, Resource::Containers { db }) => {
             Answer::Feed(lock(&state.data).list_containers(&db, &feed)?)
         }
         (_, Method::POST, Resource::Containers { db }) => {
             let body = read_json(body, charge).await?;
-            resource_answer(lock(&state.data).create_container(&db, body)?)
+            let created = lock(&state.data).create_container(&db, body)?;
+            ranges::created(state, &db, created.1.as_ref(), &headers);
+            resource_answer(created)
         }
         (_, Method::GET, Resource::Container { db, coll }) => {
             resource_answer(lock(&state.data).read_container(&db, &coll)?)
         }
         (_, Method::DELETE, Resource::Container { db, coll }) => {
-            resource_answer(lock(&state.data).delete_container(&db, &coll)?)
+            let deleted = lock(&state.data).delete_container(&db, &coll)?;
+            state.partitions.forget(&db, Some(&coll));
+            resource_answer(deleted)
         }
         (_, Method::GET, Resource::PartitionKeyRanges { db, coll }) => {
-            let data = lock(&state.data);
-            let etag = pkranges_etag(&data.container(&db, &coll)?.resource);
-            if header(&headers, "if-none-match").as_deref() == Some(etag.as_str()) {
-                Answer::NotModified(Some(etag))
-            } else {
-                Answer::Feed(data.partition_key_ranges(&db, &coll)?)
-            }
+            ranges::pkranges(state, &db, &coll, &headers)?
         }
         (_, Method::GET, Resource::Items { db, coll }) if change_feed.is_some() => {
-            let request = change_feed.take().ok_or_else(|| {
+            let mut request = change_feed.take().ok_or_else(|| {
                 ApiError::new(
                     500,
                     "InternalServerError",
                     "the change-feed request was lost",
                 )
             })?;
+            request.narrow(range);
             let taken = ChangeView::take(&lock(&state.data), &db, &coll, &region, now, &request);
             match taken?.answer(&request)? {
                 Changes::Page(page) => Answer::Feed(page),
@@ -201,7 +211,7 @@ pub(crate) async fn serve(
         (_, Method::GET, Resource::Items { db, coll }) => {
             let scope = match &item_request.partition_key {
                 Some(pk) => Scope::Partition(pk.clone()),
-                None => Scope::All,
+                None => ranges::narrow(Scope::All, range.as_ref()),
             };
             Answer::Feed(view(&db, &coll).snapshot(&scope)?.read_feed(&feed)?)
         }

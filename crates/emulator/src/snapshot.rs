@@ -14,6 +14,7 @@ use crate::api_error::ApiError;
 use crate::budget::Charge;
 use crate::cursor::paginate;
 use crate::data::{DataStore, ItemMap, partition_key};
+use crate::epk::EpkRange;
 use crate::feed::{FeedRequest, Page, Scope, rid};
 use crate::query::{Key, Position, QuerySpec};
 use crate::state::State;
@@ -24,6 +25,8 @@ pub(crate) struct Snapshot {
     items: ItemMap,
     /// The partition a scoped read sees (canonical JSON), or every partition.
     only: Option<String>,
+    /// The physical partition a range-addressed read sees.
+    range: Option<EpkRange>,
     /// The container's `_rid`, for the page.
     rid: Value,
 }
@@ -39,13 +42,15 @@ impl Snapshot {
         scope: &Scope,
     ) -> Result<Self, ApiError> {
         let container = data.container(db, coll)?;
-        let only = match scope {
-            Scope::All => None,
-            Scope::Partition(header) => Some(partition_key(Some(header))?.0),
+        let (only, range) = match scope {
+            Scope::All => (None, None),
+            Scope::Partition(header) => (Some(partition_key(Some(header))?.0), None),
+            Scope::Range(range) => (None, Some(range.clone())),
         };
         Ok(Self {
             items: data.replication.region_items(container, region, now),
             only,
+            range,
             rid: rid(&container.resource),
         })
     }
@@ -55,6 +60,7 @@ impl Snapshot {
         self.items
             .iter()
             .filter(|((pk, _), _)| self.only.as_ref().is_none_or(|only| only == pk))
+            .filter(|((pk, _), _)| self.range.as_ref().is_none_or(|range| range.contains(pk)))
     }
 
     fn items(&self) -> impl Iterator<Item = (&Key, &Value)> {

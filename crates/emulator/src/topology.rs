@@ -135,6 +135,9 @@ pub(crate) struct Topology {
     pub(crate) multi_write: bool,
     /// Reported as the account's `userConsistencyPolicy`.
     pub(crate) consistency: Consistency,
+    /// Reported as `enablePerPartitionFailoverBehavior`: clients fail one partition's
+    /// writes over on their own (PPAF).
+    pub(crate) per_partition_failover: bool,
 }
 
 /// Region names compare like the service does: case and spaces do not matter.
@@ -225,7 +228,7 @@ impl Topology {
             "writableLocations": writable,
             "readableLocations": readable,
             "enableMultipleWriteLocations": self.multi_write,
-            "enablePerPartitionFailoverBehavior": false,
+            "enablePerPartitionFailoverBehavior": self.per_partition_failover,
             "continuousBackupEnabled": false,
             "enableNRegionSynchronousCommit": false,
             "userReplicationPolicy": replication,

@@ -11,6 +11,11 @@
 //!   the tail (never removed), per-request excluded regions, account-endpoint fallback.
 //! - [`classify`]: an operation's [`OperationOutcome`] → [`Effect`] (mark, urgent
 //!   refresh, retry where or give up); [`RetryState`] spends the retry budgets.
+//! - [`effective_partition_key`] / [`EpkRange::for_key`]: the service's hash of a
+//!   partition key (V1, V2, hierarchical full and prefix keys); [`RangeMap`]: a
+//!   container's partition key ranges, the one holding an EPK, the ones a prefix spans;
+//!   [`parse_partition_key_ranges`] / [`routing_map`] / [`apply_incremental`] build it from
+//!   `GET …/pkranges` answers (a split's or merge's incremental answer included).
 //! - Marks expire into probe candidates ([`LocationStore::due_probes`]); only a
 //!   successful probe returns an endpoint to rotation.
 //!
@@ -47,8 +52,11 @@ pub struct ReadmeDoctest;
 
 mod account;
 mod endpoint;
+mod epk;
+mod epk_range;
 mod marks;
 mod outcome;
+mod pkranges;
 mod region;
 mod retry;
 mod snapshot;
@@ -61,12 +69,21 @@ pub use account::{
     MAX_DOCUMENT_BYTES, MAX_FIELD_BYTES, MAX_LOCATIONS, ReadPolicy, ReplicationPolicy,
 };
 pub use endpoint::{Endpoint, EndpointError};
+pub use epk::{
+    EpkError, HashVersion, PartitionKeyComponent, PartitionKeyKind, PartitionKeyScheme,
+    effective_partition_key,
+};
+pub use epk_range::{EpkRange, KeyTarget, MAX_EPK, MIN_EPK, RangeMap, RangeMapError};
 pub use marks::{Mark, MarkReason, MarkScope};
 pub use meridian_refresh_core::{Backoff, saturating_add};
 pub use outcome::{
     Action, AttemptResult, Effect, GiveUpReason, OperationOutcome, RetryClass, RetryTarget,
     SUB_STATUS_DATABASE_ACCOUNT_NOT_FOUND, SUB_STATUS_READ_SESSION_NOT_AVAILABLE,
     SUB_STATUS_WRITE_FORBIDDEN, TransportErrorKind, classify,
+};
+pub use pkranges::{
+    MAX_PARTITION_KEY_RANGES, MAX_PKRANGES_BYTES, PartitionKeyRange, PkRangesError,
+    apply_incremental, parse_partition_key_ranges, routing_map,
 };
 pub use region::RegionName;
 pub use retry::{MAX_CROSS_REGION_RETRIES, Next, RetryPolicy, RetryState};

@@ -46,6 +46,8 @@ pub(crate) struct State {
     pub(crate) faults: Mutex<FaultSet>,
     /// Each region's outage shape, if it has one.
     pub(crate) outages: Outages,
+    /// Every container's partition key ranges and range failures.
+    pub(crate) partitions: crate::partitions::Partitions,
     pub(crate) listeners: Mutex<HashMap<ListenerId, ListenerSlot>>,
     pub(crate) tasks: TaskTracker,
     pub(crate) shutdown: CancellationToken,

@@ -20,6 +20,7 @@ mod hostile;
 mod http2;
 mod keys;
 mod outages;
+mod partitions;
 mod patch_ops;
 mod query;
 mod query_generated;
