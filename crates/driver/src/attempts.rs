@@ -27,7 +27,7 @@ use crate::transport::TransportError;
 impl DriverInner {
     /// Sends `operation` until it succeeds, gives up, a retry budget runs out or its
     /// deadline passes. Each attempt takes a fresh routing snapshot; its outcome goes to
-    /// the account's one [`report`](meridian_runtime::AccountHandle::report) call, which
+    /// the account's one [`report`](crate::AccountHandle::report) call, which
     /// marks, refreshes and spends the retry budget, and says what to do next. After a
     /// failure signal the retry waits for a topology at least as new as one fetched
     /// after the failure. Runs in a `meridian.operation` span, the wait for a pool slot

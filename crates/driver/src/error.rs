@@ -154,7 +154,7 @@ pub enum DriverError {
         region: String,
     },
     /// The account document the service returned was rejected (malformed, or missing
-    /// required fields); see [`AccountError`](meridian_location_store::AccountError).
+    /// required fields); see [`AccountError`](crate::AccountError).
     #[error("the account document was rejected")]
     InvalidAccount(#[source] meridian_location_store::AccountError),
     /// A body could not be serialized or a response parsed.

@@ -90,11 +90,28 @@ pub use shared::{
 pub use status::Status;
 
 // What an application needs besides the driver: `cargo add meridian-driver` is enough.
+// Every type a public signature here names is re-exported (the tidy test
+// `every_public_type_is_nameable_through_the_driver_crate` enforces it).
 pub use meridian_location_store::{
-    AccountError, Endpoint, EndpointError, OperationKind, RegionName, RetryPolicy, RoutingSnapshot,
+    AccountError, AccountLocation, ConsistencyPolicy, DatabaseAccount, Endpoint, EndpointError,
+    GiveUpReason, Location, OperationKind, ReadPolicy, RegionName, ReplicationPolicy, RetryPolicy,
+    RoutingSnapshot,
 };
+pub use meridian_refresh_core::{Backoff, RefreshStats};
 pub use meridian_runtime::{
     AccountHandle, AccountStats, BuildError, EVENT_CAPACITY, FetchError, RefreshOutcome, Runtime,
-    RuntimeBuilder, RuntimeEvent, RuntimeHealth, RuntimeStats,
+    RuntimeBuilder, RuntimeConfig, RuntimeEvent, RuntimeHealth, RuntimeStats, TaskMonitor,
 };
+
+/// The runtime crate, whole: the advanced types reached through
+/// [`AccountHandle`] (outcome reports, custom fetchers) are nameable as
+/// `meridian_driver::runtime::T`.
+pub use meridian_runtime as runtime;
+
+/// The routing crate, whole (`meridian_driver::routing::T`): outcomes, retry state and
+/// route requests for callers that send requests of their own.
+pub use meridian_location_store as routing;
+
+/// The refresh machinery's crate, whole (`meridian_driver::refresh::T`).
+pub use meridian_refresh_core as refresh;
 pub use request::{API_VERSION, USER_AGENT};
