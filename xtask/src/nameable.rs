@@ -161,8 +161,8 @@ pub(crate) fn unnameable(
         .filter(|name| {
             direct.contains(name)
                 || foreign_types
-                .get(name)
-                .is_none_or(|(krate, _)| !aliased.contains(krate))
+                    .get(name)
+                    .is_none_or(|(krate, _)| !aliased.contains(krate))
         })
         .collect()
 }
@@ -314,7 +314,11 @@ mod tests {
             ));
         }
         let readme = fs::read_to_string(root.join("crates/driver/README.md")).unwrap_or_default();
-        paths.extend(foreign_paths_in_docs("crates/driver/README.md", &readme, true));
+        paths.extend(foreign_paths_in_docs(
+            "crates/driver/README.md",
+            &readme,
+            true,
+        ));
         assert!(
             paths.is_empty(),
             "driver docs must use only meridian_driver:: paths: {paths:#?}"

@@ -106,6 +106,7 @@ pub struct Container {
 pub(crate) fn item_response<T: DeserializeOwned>(
     success: Success,
     sent: Option<&Bytes>,
+    container: &str,
 ) -> Result<ItemResponse<T>, DriverError> {
     #[derive(serde::Deserialize)]
     struct EtagOnly {
@@ -116,7 +117,7 @@ pub(crate) fn item_response<T: DeserializeOwned>(
         Some(sent) if success.body.is_empty() => sent,
         _ => &success.body,
     };
-    let item = serde_json::from_slice(body)?;
+    let item = crate::decode::from_slice(body, container)?;
     let etag = match &success.metadata.etag {
         Some(etag) => Some(etag.clone()),
         None => serde_json::from_slice::<EtagOnly>(body)
@@ -237,7 +238,7 @@ impl Container {
         operation: Operation,
     ) -> Result<ItemResponse<T>, DriverError> {
         let success = self.driver.inner.execute(&operation).await?;
-        item_response(success, operation.body.as_ref())
+        item_response(success, operation.body.as_ref(), &self.link)
     }
 
     /// Creates an item; 409 if it exists. Not idempotent: a failure after the request may

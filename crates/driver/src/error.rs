@@ -7,6 +7,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::batch_result::BatchFailure;
+use crate::decode::DeserializeError;
 use crate::metadata::ResponseMetadata;
 use crate::status::Status;
 
@@ -160,6 +161,10 @@ pub enum DriverError {
     /// A body could not be serialized or a response parsed.
     #[error("serialization failed")]
     Serialization(#[from] serde_json::Error),
+    /// A returned item does not deserialize as the caller's type: which item, in which
+    /// container, as which type (boxed: errors stay small).
+    #[error(transparent)]
+    Deserialize(Box<DeserializeError>),
     /// A header value the caller supplied (an `If-Match` etag, a session token, a
     /// partition key...) holds a byte HTTP cannot carry (a control character, DEL).
     /// Nothing was sent: dropping the header instead would change what the request
@@ -181,6 +186,12 @@ pub enum DriverError {
         /// The setting's name.
         setting: &'static str,
     },
+}
+
+impl From<Box<DeserializeError>> for DriverError {
+    fn from(error: Box<DeserializeError>) -> Self {
+        Self::Deserialize(error)
+    }
 }
 
 impl From<ConfigError> for DriverError {

@@ -50,6 +50,7 @@ mod conditional;
 mod container;
 mod credential;
 mod database;
+mod decode;
 mod driver;
 mod error;
 mod fetcher;
@@ -77,6 +78,7 @@ pub use change_feed::{ChangeFeed, ChangeFeedOptions, ChangeFeedPage, ChangeFeedS
 pub use conditional::{NotModified, ReadOutcome};
 pub use container::{Container, ItemResponse, PartitionKey};
 pub use database::Database;
+pub use decode::DeserializeError;
 pub use driver::{AccountConfig, Driver, DriverBuilder};
 pub use error::{ConfigError, ConfigReason, DriverError, Failure};
 pub use metadata::ResponseMetadata;

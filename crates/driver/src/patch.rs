@@ -113,7 +113,8 @@ impl Container {
             Some(body),
             pk,
         );
-        item_response(driver.inner.execute(&operation).await?, None)
+        let link = format!("dbs/{db}/colls/{coll}");
+        item_response(driver.inner.execute(&operation).await?, None, &link)
     }
 }
 

@@ -119,18 +119,20 @@ impl<T> fmt::Debug for Pages<T> {
 }
 
 impl<T: DeserializeOwned + Send + 'static> Pages<T> {
-    fn new(engine: Engine) -> Self {
+    fn new(engine: Engine, container: &Container) -> Self {
+        let (_, db, coll, _) = container.parts();
+        let link = format!("dbs/{db}/colls/{coll}");
         let pages = stream::unfold(engine, |mut engine| async move {
             let page = engine.next_page().await?;
             Some((page, engine))
         });
         let inner = pages
-            .map(|page| {
+            .map(move |page| {
                 let page = page?;
                 let items = page
                     .items
                     .into_iter()
-                    .map(serde_json::from_value)
+                    .map(|item| crate::decode::from_value(item, &link))
                     .collect::<Result<Vec<T>, _>>()?;
                 Ok(Page {
                     items,
@@ -209,7 +211,7 @@ impl Container {
     /// ```
     pub fn query<T: DeserializeOwned + Send + 'static>(&self, query: Query) -> Items<T> {
         Items {
-            pages: Pages::new(Engine::query(self.clone(), query)),
+            pages: Pages::new(Engine::query(self.clone(), query), self),
             buffered: VecDeque::new(),
         }
     }
@@ -223,7 +225,7 @@ impl Container {
     /// continuation (the SQL and parameters are ignored).
     pub fn read_feed<T: DeserializeOwned + Send + 'static>(&self, options: Query) -> Items<T> {
         Items {
-            pages: Pages::new(Engine::feed(self.clone(), options)),
+            pages: Pages::new(Engine::feed(self.clone(), options), self),
             buffered: VecDeque::new(),
         }
     }

@@ -14,6 +14,7 @@ mod lifetimes;
 mod operations;
 mod order;
 mod outages;
+mod production;
 mod query;
 mod query_sql;
 mod resume;
