@@ -174,6 +174,18 @@ impl Container {
         self
     }
 
+    /// Refuses a level stronger than the account's default, before anything is sent.
+    pub(crate) fn check_consistency(&self, level: ConsistencyLevel) -> Result<(), DriverError> {
+        self.driver
+            .inner
+            .handle
+            .with_snapshot(|s| crate::options::check_consistency(level, s.default_consistency()))
+            .map_err(|(requested, account)| DriverError::ConsistencyTooStrong {
+                requested,
+                account,
+            })
+    }
+
     fn link(&self) -> Arc<str> {
         Arc::clone(&self.link)
     }
@@ -302,6 +314,9 @@ impl Container {
         id: &str,
         options: &ReadOptions,
     ) -> Result<ItemResponse<T>, DriverError> {
+        if let Some(level) = options.consistency {
+            self.check_consistency(level)?;
+        }
         let target = Target::item(&self.db, &self.coll, id);
         let mut operation = self
             .operation(Method::GET, target, true, None, pk)

@@ -9,6 +9,7 @@ use std::time::Duration;
 use crate::batch_result::BatchFailure;
 use crate::decode::DeserializeError;
 use crate::metadata::ResponseMetadata;
+use crate::options::ConsistencyLevel;
 use crate::status::Status;
 
 /// What an operation saw before it stopped.
@@ -175,6 +176,17 @@ pub enum DriverError {
     InvalidHeader {
         /// The header's name.
         header: &'static str,
+    },
+    /// The operation asked for a consistency level stronger than the account's default
+    /// (a level may only weaken it). Nothing was sent.
+    #[error(
+        "{requested} consistency is stronger than the account's default ({account}); nothing was sent"
+    )]
+    ConsistencyTooStrong {
+        /// The level asked for.
+        requested: ConsistencyLevel,
+        /// The account's default level.
+        account: ConsistencyLevel,
     },
     /// The runtime was shut down: no operation runs and no refresh comes any more.
     #[error("the runtime has been shut down")]

@@ -82,7 +82,7 @@ pub use decode::DeserializeError;
 pub use driver::{AccountConfig, Driver, DriverBuilder};
 pub use error::{ConfigError, ConfigReason, DriverError, Failure};
 pub use metadata::ResponseMetadata;
-pub use options::{ConsistencyLevel, ItemOptions, ReadOptions};
+pub use options::{ConsistencyLevel, ItemOptions, PatchOptions, QueryOptions, ReadOptions};
 pub use patch::PatchOperations;
 pub use query::{Items, Page, Pages, Query};
 pub use shared::{

@@ -30,6 +30,8 @@ use serde_json::Value;
 
 use crate::container::{Container, PartitionKey};
 use crate::error::DriverError;
+use crate::operation::Operation;
+use crate::options::QueryOptions;
 use exec::Engine;
 pub(crate) use source::{range_ids, results};
 
@@ -90,6 +92,20 @@ impl Query {
         self.continuation = Some(token.into());
         self
     }
+}
+
+/// `operation` (a page, plan or ranges request) with the query's options applied.
+fn with_options(operation: Operation, options: &QueryOptions, link: &str) -> Operation {
+    let mut operation = operation
+        .session(link.into(), options.sends_session())
+        .with_common(&options.common);
+    if let Some(level) = options.consistency {
+        operation = operation.header("x-ms-consistency-level", level.as_str());
+    }
+    if let Some(n) = options.max_item_count {
+        operation = operation.header("x-ms-max-item-count", n.to_string());
+    }
+    operation
 }
 
 /// One page of results.
@@ -210,8 +226,18 @@ impl Container {
     /// # Ok(()) }
     /// ```
     pub fn query<T: DeserializeOwned + Send + 'static>(&self, query: Query) -> Items<T> {
+        self.query_with(query, QueryOptions::default())
+    }
+
+    /// [`query`](Self::query) with options: consistency, session token, page size,
+    /// excluded regions, deadline (per page request).
+    pub fn query_with<T: DeserializeOwned + Send + 'static>(
+        &self,
+        query: Query,
+        options: QueryOptions,
+    ) -> Items<T> {
         Items {
-            pages: Pages::new(Engine::query(self.clone(), query), self),
+            pages: Pages::new(Engine::query(self.clone(), query, options), self),
             buffered: VecDeque::new(),
         }
     }
@@ -225,7 +251,10 @@ impl Container {
     /// continuation (the SQL and parameters are ignored).
     pub fn read_feed<T: DeserializeOwned + Send + 'static>(&self, options: Query) -> Items<T> {
         Items {
-            pages: Pages::new(Engine::feed(self.clone(), options), self),
+            pages: Pages::new(
+                Engine::feed(self.clone(), options, QueryOptions::default()),
+                self,
+            ),
             buffered: VecDeque::new(),
         }
     }
