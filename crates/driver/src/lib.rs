@@ -48,6 +48,7 @@ mod bulk_ops;
 mod change_feed;
 mod conditional;
 mod container;
+mod container_properties;
 mod credential;
 mod database;
 mod decode;
@@ -55,6 +56,7 @@ mod driver;
 mod error;
 mod fetcher;
 mod hedge;
+mod management;
 mod metadata;
 mod operation;
 mod options;
@@ -77,6 +79,10 @@ pub use bulk_ops::{BulkError, BulkOperation, BulkOutcome};
 pub use change_feed::{ChangeFeed, ChangeFeedOptions, ChangeFeedPage, ChangeFeedStart};
 pub use conditional::{NotModified, ReadOutcome};
 pub use container::{Container, ItemResponse, PartitionKey};
+pub use container_properties::{
+    ConflictResolutionMode, ConflictResolutionPolicy, ContainerProperties, DatabaseProperties,
+    IndexPath, IndexingPolicy, PartitionKeyDefinition, PartitionKeyKind, UniqueKey,
+};
 pub use database::Database;
 pub use decode::DeserializeError;
 pub use driver::{AccountConfig, Driver, DriverBuilder};

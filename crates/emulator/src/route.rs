@@ -175,6 +175,12 @@ pub(crate) async fn serve(
         (_, Method::DELETE, Resource::Container { db, coll }) => {
             resource_answer(lock(&state.data).delete_container(&db, &coll)?)
         }
+        (_, Method::PUT, Resource::Container { db, coll }) => {
+            let body = read_json(body, charge).await?;
+            let if_match = header(&headers, "if-match");
+            let mut data = lock(&state.data);
+            resource_answer(data.replace_container(&db, &coll, body, if_match.as_deref())?)
+        }
         (_, Method::GET, Resource::PartitionKeyRanges { db, coll }) => {
             let data = lock(&state.data);
             let etag = pkranges_etag(&data.container(&db, &coll)?.resource);

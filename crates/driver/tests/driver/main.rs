@@ -11,6 +11,7 @@ mod failover;
 mod hedging;
 mod hostile;
 mod lifetimes;
+mod management;
 mod operations;
 mod order;
 mod outages;
