@@ -7,7 +7,6 @@ use http::Method;
 use meridian_location_store::{Endpoint, RegionName};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_json::{Value, json};
 
 use crate::driver::Driver;
 use crate::error::DriverError;
@@ -16,41 +15,7 @@ use crate::operation::{Operation, Success};
 use crate::options::{ConsistencyLevel, ItemOptions, ReadOptions};
 use crate::request::Target;
 
-/// A partition key value, sent as `x-ms-documentdb-partitionkey: [value]`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PartitionKey(Value);
-
-impl PartitionKey {
-    /// The header value.
-    pub(crate) fn header(&self) -> String {
-        // `[value]`, serialized from a borrow: no copy of the value first.
-        serde_json::to_string(&[&self.0]).unwrap_or_default()
-    }
-}
-
-impl From<&str> for PartitionKey {
-    fn from(value: &str) -> Self {
-        Self(json!(value))
-    }
-}
-
-impl From<String> for PartitionKey {
-    fn from(value: String) -> Self {
-        Self(json!(value))
-    }
-}
-
-impl From<i64> for PartitionKey {
-    fn from(value: i64) -> Self {
-        Self(json!(value))
-    }
-}
-
-impl From<Value> for PartitionKey {
-    fn from(value: Value) -> Self {
-        Self(value)
-    }
-}
+pub(crate) use crate::partition_key::PartitionKey;
 
 /// An item with the response metadata.
 #[derive(Debug, Clone)]
@@ -186,6 +151,37 @@ impl Container {
             })
     }
 
+    /// Refuses a partition key value that cannot fit the container's definition, read
+    /// once per account and container in the runtime. If the definition cannot be read,
+    /// the operation goes ahead unchecked (the service has the last word).
+    pub(crate) async fn check_partition_key(&self, pk: &PartitionKey) -> Result<(), DriverError> {
+        let shapes = &self.driver.inner.pk_shapes;
+        let definition = match shapes.get(&self.link) {
+            Some(definition) => definition,
+            None => {
+                #[derive(serde::Deserialize)]
+                struct Definition {
+                    #[serde(rename = "partitionKey")]
+                    partition_key: crate::PartitionKeyDefinition,
+                }
+                let read = Operation::read(Target::container(&self.db, &self.coll))
+                    .excluding(&self.excluded_regions);
+                let Ok(success) = self.driver.inner.execute(&read).await else {
+                    return Ok(());
+                };
+                let Ok(found) = serde_json::from_slice::<Definition>(&success.body) else {
+                    return Ok(());
+                };
+                shapes.insert(self.link(), found.partition_key);
+                match shapes.get(&self.link) {
+                    Some(definition) => definition,
+                    None => return Ok(()),
+                }
+            }
+        };
+        crate::partition_key::check(pk, &definition, &self.link)
+    }
+
     fn link(&self) -> Arc<str> {
         Arc::clone(&self.link)
     }
@@ -271,6 +267,8 @@ impl Container {
         item: &T,
         options: &ItemOptions,
     ) -> Result<ItemResponse<T>, DriverError> {
+        let pk = pk.into();
+        self.check_partition_key(&pk).await?;
         self.run(self.post_item(pk, item, false, options)?).await
     }
 
@@ -291,6 +289,8 @@ impl Container {
         item: &T,
         options: &ItemOptions,
     ) -> Result<ItemResponse<T>, DriverError> {
+        let pk = pk.into();
+        self.check_partition_key(&pk).await?;
         self.run(self.post_item(pk, item, true, options)?).await
     }
 
@@ -317,6 +317,8 @@ impl Container {
         if let Some(level) = options.consistency {
             self.check_consistency(level)?;
         }
+        let pk = pk.into();
+        self.check_partition_key(&pk).await?;
         let target = Target::item(&self.db, &self.coll, id);
         let mut operation = self
             .operation(Method::GET, target, true, None, pk)
@@ -367,6 +369,8 @@ impl Container {
         item: &T,
         options: &ItemOptions,
     ) -> Result<ItemResponse<T>, DriverError> {
+        let pk = pk.into();
+        self.check_partition_key(&pk).await?;
         let body = Bytes::from(serde_json::to_vec(item)?);
         let target = Target::item(&self.db, &self.coll, id);
         let operation = self.operation(Method::PUT, target, true, Some(body), pk);
@@ -395,6 +399,8 @@ impl Container {
         id: &str,
         options: &ItemOptions,
     ) -> Result<ResponseMetadata, DriverError> {
+        let pk = pk.into();
+        self.check_partition_key(&pk).await?;
         let target = Target::item(&self.db, &self.coll, id);
         let operation = self.operation(Method::DELETE, target, true, None, pk);
         let operation = Self::write(operation, options);

@@ -177,6 +177,20 @@ pub enum DriverError {
         /// The header's name.
         header: &'static str,
     },
+    /// A partition key value does not fit the container's definition (an array or an
+    /// object for a one-path key, more values than a hierarchical key has levels).
+    /// Nothing was sent.
+    #[error(
+        "the partition key {sent} does not fit container `{container}`, which takes {expected}; nothing was sent"
+    )]
+    PartitionKeyShape {
+        /// The container's link.
+        container: String,
+        /// The shape its definition takes.
+        expected: String,
+        /// The value sent, as JSON.
+        sent: String,
+    },
     /// The operation asked for a consistency level stronger than the account's default
     /// (a level may only weaken it). Nothing was sent.
     #[error(

@@ -61,6 +61,7 @@ mod metadata;
 mod operation;
 mod options;
 mod outcome;
+mod partition_key;
 mod patch;
 mod query;
 mod request;
@@ -78,7 +79,7 @@ pub use bulk::{Bulk, DEFAULT_BULK_IN_FLIGHT, MAX_BULK_IN_FLIGHT};
 pub use bulk_ops::{BulkError, BulkOperation, BulkOutcome};
 pub use change_feed::{ChangeFeed, ChangeFeedOptions, ChangeFeedPage, ChangeFeedStart};
 pub use conditional::{NotModified, ReadOutcome};
-pub use container::{Container, ItemResponse, PartitionKey};
+pub use container::{Container, ItemResponse};
 pub use container_properties::{
     ConflictResolutionMode, ConflictResolutionPolicy, ContainerProperties, DatabaseProperties,
     IndexPath, IndexingPolicy, PartitionKeyDefinition, PartitionKeyKind, UniqueKey,
@@ -89,6 +90,7 @@ pub use driver::{AccountConfig, Driver, DriverBuilder};
 pub use error::{ConfigError, ConfigReason, DriverError, Failure};
 pub use metadata::ResponseMetadata;
 pub use options::{ConsistencyLevel, ItemOptions, PatchOptions, QueryOptions, ReadOptions};
+pub use partition_key::PartitionKey;
 pub use patch::PatchOperations;
 pub use query::{Items, Page, Pages, Query};
 pub use shared::{

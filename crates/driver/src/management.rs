@@ -74,6 +74,7 @@ impl Driver {
 
     /// Deletes database `id` and everything in it.
     pub async fn delete_database(&self, id: &str) -> Result<(), DriverError> {
+        self.inner.pk_shapes.forget_database(id);
         let operation = Operation::write(Method::DELETE, Target::database(id), false, None);
         self.run(operation).await.map(drop)
     }
@@ -170,6 +171,7 @@ impl Database {
         let target = Target::container(self.id(), &properties.id);
         let link = target.resource_link.clone();
         let sent = body(properties)?;
+        self.driver().inner.pk_shapes.forget(&link);
         let success = self
             .driver()
             .run(Operation::write(Method::PUT, target, true, Some(sent)))
@@ -180,6 +182,7 @@ impl Database {
     /// Deletes container `id` and its items.
     pub async fn delete_container(&self, id: &str) -> Result<(), DriverError> {
         let target = Target::container(self.id(), id);
+        self.driver().inner.pk_shapes.forget(&target.resource_link);
         let operation = Operation::write(Method::DELETE, target, false, None);
         self.driver().run(operation).await.map(drop)
     }

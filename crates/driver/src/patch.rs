@@ -118,6 +118,8 @@ impl Container {
         patch: &PatchOperations,
         options: &PatchOptions,
     ) -> Result<ItemResponse<T>, DriverError> {
+        let pk = pk.into();
+        self.check_partition_key(&pk).await?;
         let (driver, db, coll, _) = self.parts();
         let body = match &options.filter_predicate {
             Some(predicate) => patch.clone().condition(predicate.clone()).body(),

@@ -255,3 +255,77 @@ async fn query_and_patch_take_their_options() {
         .unwrap();
     assert_eq!(patched.item["n"], 11);
 }
+
+fn class_requests(emulator: &Emulator, class: &str) -> u64 {
+    emulator
+        .counters()
+        .listeners
+        .values()
+        .filter_map(|l| l.by_class.get(class))
+        .flat_map(|c| c.values())
+        .sum()
+}
+
+#[tokio::test]
+async fn partition_key_shape_is_checked_against_the_container() {
+    let runtime = quiet_runtime();
+    let (emulator, _driver, orders) = setup(&runtime).await;
+    let created = class_requests(&emulator, "containers");
+    orders
+        .create_item("eu", &json!({"id": "o-1", "pk": "eu"}))
+        .await
+        .unwrap();
+    assert_eq!(
+        class_requests(&emulator, "containers"),
+        created + 1,
+        "the first item operation reads the container's definition"
+    );
+    let items_before = item_requests(&emulator);
+    for wrong in [json!({"region": "eu"}), json!(["eu", "fr"])] {
+        let error = orders
+            .read_item::<Value>(wrong.clone(), "o-1")
+            .await
+            .unwrap_err();
+        let DriverError::PartitionKeyShape {
+            container,
+            expected,
+            sent,
+        } = &error
+        else {
+            panic!("expected a partition key shape error, got {error:?}");
+        };
+        assert_eq!(container, "dbs/shop/colls/orders");
+        assert!(
+            expected.contains("one value") && expected.contains("/pk"),
+            "{expected}"
+        );
+        assert_eq!(sent, &wrong.to_string());
+        assert!(error.to_string().contains("nothing was sent"), "{error}");
+        let write = orders
+            .upsert_item(wrong, &json!({"id": "o-2", "pk": "eu"}))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(write, DriverError::PartitionKeyShape { .. }),
+            "{write:?}"
+        );
+    }
+    assert_eq!(item_requests(&emulator), items_before, "nothing was sent");
+    // The definition is read once per runtime, whatever the number of drivers.
+    let definitions = class_requests(&emulator, "containers");
+    let second = crate::driver(&runtime, &emulator).await;
+    let again = second.container("shop", "orders");
+    for _ in 0..3 {
+        again.read_item::<Value>("eu", "o-1").await.unwrap();
+        orders.read_item::<Value>("eu", "o-1").await.unwrap();
+    }
+    let error = again
+        .read_item::<Value>(json!(["a", "b"]), "o-1")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, DriverError::PartitionKeyShape { .. }),
+        "{error:?}"
+    );
+    assert_eq!(class_requests(&emulator, "containers"), definitions);
+}
