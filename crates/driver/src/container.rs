@@ -152,9 +152,14 @@ impl Container {
     }
 
     /// Refuses a partition key value that cannot fit the container's definition, read
-    /// once per account and container in the runtime. If the definition cannot be read,
-    /// the operation goes ahead unchecked (the service has the last word).
+    /// once per account and container in the runtime (only for arrays and objects: a
+    /// single value is sent as it is). If the definition cannot be read, the operation
+    /// goes ahead unchecked (the service has the last word), unless the read was refused
+    /// as the operation would be (401, shutdown).
     pub(crate) async fn check_partition_key(&self, pk: &PartitionKey) -> Result<(), DriverError> {
+        if pk.is_scalar() {
+            return Ok(());
+        }
         let shapes = &self.driver.inner.pk_shapes;
         let definition = match shapes.get(&self.link) {
             Some(definition) => definition,
@@ -166,8 +171,12 @@ impl Container {
                 }
                 let read = Operation::read(Target::container(&self.db, &self.coll))
                     .excluding(&self.excluded_regions);
-                let Ok(success) = self.driver.inner.execute(&read).await else {
-                    return Ok(());
+                let success = match self.driver.inner.execute(&read).await {
+                    Ok(success) => success,
+                    Err(error @ (DriverError::Unauthorized(_) | DriverError::Shutdown)) => {
+                        return Err(error);
+                    }
+                    Err(_) => return Ok(()),
                 };
                 let Ok(found) = serde_json::from_slice::<Definition>(&success.body) else {
                     return Ok(());

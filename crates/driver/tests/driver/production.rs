@@ -277,8 +277,8 @@ async fn partition_key_shape_is_checked_against_the_container() {
         .unwrap();
     assert_eq!(
         class_requests(&emulator, "containers"),
-        created + 1,
-        "the first item operation reads the container's definition"
+        created,
+        "a single value is sent without reading the container's definition"
     );
     let items_before = item_requests(&emulator);
     for wrong in [json!({"region": "eu"}), json!(["eu", "fr"])] {
@@ -311,6 +311,11 @@ async fn partition_key_shape_is_checked_against_the_container() {
         );
     }
     assert_eq!(item_requests(&emulator), items_before, "nothing was sent");
+    assert_eq!(
+        class_requests(&emulator, "containers"),
+        created + 1,
+        "the first array or object read the container's definition, once"
+    );
     // The definition is read once per runtime, whatever the number of drivers.
     let definitions = class_requests(&emulator, "containers");
     let second = crate::driver(&runtime, &emulator).await;
