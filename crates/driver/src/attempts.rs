@@ -269,6 +269,11 @@ impl DriverInner {
                 Verdict::GiveUp(reason) => {
                     let failure = failure(progress);
                     tracing::debug!(region = %label, status = ?failure.status, ?reason, "operation gave up");
+                    if !matches!(reason, GiveUpReason::ClientError) {
+                        let account = self.handle.endpoint().as_str();
+                        self.failures
+                            .failed(account, &label, failure.status, &failure.message);
+                    }
                     return Err(match reason {
                         GiveUpReason::Unauthorized => DriverError::Unauthorized(failure),
                         GiveUpReason::MaybeApplied => DriverError::MaybeApplied(failure),
@@ -278,7 +283,10 @@ impl DriverInner {
                 }
                 Verdict::Exhausted(class) => {
                     let failure = failure(progress);
-                    tracing::warn!(region = %label, ?class, attempts = failure.metadata.attempts, "operation retries exhausted");
+                    tracing::debug!(region = %label, ?class, attempts = failure.metadata.attempts, "operation retries exhausted");
+                    let account = self.handle.endpoint().as_str();
+                    self.failures
+                        .failed(account, &label, failure.status, &failure.message);
                     return Err(DriverError::Exhausted(failure));
                 }
                 Verdict::Retry {
@@ -338,7 +346,7 @@ impl Progress {
             timeout,
             failure: Failure {
                 status: self.status,
-                message: format!("no answer within the operation's {timeout:?} deadline"),
+                message: "the operation was stopped".to_string(),
                 metadata: Box::new(self.meta.clone()),
             },
         }

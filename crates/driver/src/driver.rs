@@ -15,6 +15,7 @@ use meridian_runtime::{
 use crate::availability::AvailabilityStrategy;
 use crate::credential::Credential;
 use crate::error::{ConfigError, ConfigReason, DriverError};
+use crate::failure_log::{FailureLog, FailureLogs};
 use crate::fetcher::DriverFetcher;
 use crate::operation::Operation;
 use crate::partition_key::{AccountShapes, PartitionKeyShapes};
@@ -194,6 +195,10 @@ impl DriverBuilder {
             .runtime
             .extension(PartitionKeyShapes::default)
             .account(endpoint.as_str());
+        let failures = self
+            .runtime
+            .extension(FailureLogs::default)
+            .account(endpoint.as_str());
         let credential = Arc::new(Credential::new(key));
         let fetcher = Arc::new(DriverFetcher {
             transport: Arc::clone(&transport),
@@ -220,6 +225,7 @@ impl DriverBuilder {
                 availability: self.availability,
                 sessions: SessionTokens::default(),
                 pk_shapes,
+                failures,
             }),
         })
     }
@@ -240,6 +246,8 @@ pub(crate) struct DriverInner {
     /// The partition key definitions of the account's containers, shared by every
     /// driver of the account in this runtime.
     pub(crate) pk_shapes: Arc<AccountShapes>,
+    /// The account's failed operations, summarised (shared like `pk_shapes`).
+    pub(crate) failures: Arc<FailureLog>,
 }
 
 /// A client of one account, hosted by a [`Runtime`].

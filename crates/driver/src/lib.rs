@@ -54,6 +54,7 @@ mod database;
 mod decode;
 mod driver;
 mod error;
+mod failure_log;
 mod fetcher;
 mod hedge;
 mod management;
