@@ -334,3 +334,13 @@ async fn partition_key_shape_is_checked_against_the_container() {
     );
     assert_eq!(class_requests(&emulator, "containers"), definitions);
 }
+
+#[test]
+fn preferred_regions_take_owned_strings() {
+    // Regions read from configuration arrive as `String`s.
+    let from_config: Vec<String> = vec!["East US".into(), "West US".into()];
+    let names: Vec<meridian_driver::RegionName> = from_config.iter().map(Into::into).collect();
+    assert_eq!(names[0], meridian_driver::RegionName::from("East US"));
+    let owned: meridian_driver::RegionName = from_config[1].clone().into();
+    assert_eq!(owned.as_str(), "West US");
+}
