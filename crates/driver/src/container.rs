@@ -139,59 +139,7 @@ impl Container {
         self
     }
 
-    /// Refuses a level stronger than the account's default, before anything is sent.
-    pub(crate) fn check_consistency(&self, level: ConsistencyLevel) -> Result<(), DriverError> {
-        self.driver
-            .inner
-            .handle
-            .with_snapshot(|s| crate::options::check_consistency(level, s.default_consistency()))
-            .map_err(|(requested, account)| DriverError::ConsistencyTooStrong {
-                requested,
-                account,
-            })
-    }
-
-    /// Refuses a partition key value that cannot fit the container's definition, read
-    /// once per account and container in the runtime (only for arrays and objects: a
-    /// single value is sent as it is). If the definition cannot be read, the operation
-    /// goes ahead unchecked (the service has the last word), unless the read was refused
-    /// as the operation would be (401, shutdown).
-    pub(crate) async fn check_partition_key(&self, pk: &PartitionKey) -> Result<(), DriverError> {
-        if pk.is_scalar() {
-            return Ok(());
-        }
-        let shapes = &self.driver.inner.pk_shapes;
-        let definition = match shapes.get(&self.link) {
-            Some(definition) => definition,
-            None => {
-                #[derive(serde::Deserialize)]
-                struct Definition {
-                    #[serde(rename = "partitionKey")]
-                    partition_key: crate::PartitionKeyDefinition,
-                }
-                let read = Operation::read(Target::container(&self.db, &self.coll))
-                    .excluding(&self.excluded_regions);
-                let success = match self.driver.inner.execute(&read).await {
-                    Ok(success) => success,
-                    Err(error @ (DriverError::Unauthorized(_) | DriverError::Shutdown)) => {
-                        return Err(error);
-                    }
-                    Err(_) => return Ok(()),
-                };
-                let Ok(found) = serde_json::from_slice::<Definition>(&success.body) else {
-                    return Ok(());
-                };
-                shapes.insert(self.link(), found.partition_key);
-                match shapes.get(&self.link) {
-                    Some(definition) => definition,
-                    None => return Ok(()),
-                }
-            }
-        };
-        crate::partition_key::check(pk, &definition, &self.link)
-    }
-
-    fn link(&self) -> Arc<str> {
+    pub(crate) fn link(&self) -> Arc<str> {
         Arc::clone(&self.link)
     }
 

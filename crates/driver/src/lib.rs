@@ -48,6 +48,7 @@ mod bulk_ops;
 mod change_feed;
 mod conditional;
 mod container;
+mod container_checks;
 mod container_properties;
 mod credential;
 mod database;
