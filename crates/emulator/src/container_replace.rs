@@ -51,3 +51,60 @@ impl DataStore {
         Ok((200, Some(container.resource.clone())))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> DataStore {
+        let mut data = DataStore::default();
+        let created = data.create_database(json!({"id": "db"}));
+        assert!(created.is_ok());
+        let pk = json!({"paths": ["/pk"], "kind": "Hash", "version": 2});
+        let created = data.create_container("db", json!({"id": "c", "partitionKey": pk}));
+        assert!(created.is_ok());
+        data
+    }
+
+    fn status(result: ApiResult) -> u16 {
+        match result {
+            Ok((status, _)) => status,
+            Err(error) => error.status,
+        }
+    }
+
+    #[test]
+    fn a_container_definition_is_replaced_but_not_its_id_or_key() {
+        let mut data = store();
+        let pk = json!({"paths": ["/pk"], "kind": "Hash", "version": 2});
+        let before = data
+            .read_container("db", "c")
+            .map(|(_, r)| r)
+            .ok()
+            .flatten();
+        let before = before.unwrap_or_default();
+        let body = json!({"id": "c", "partitionKey": pk, "defaultTtl": 60});
+        let replaced = data.replace_container("db", "c", body.clone(), None);
+        let Ok((200, Some(after))) = replaced else {
+            panic!("replace failed: {replaced:?}");
+        };
+        assert_eq!(after["defaultTtl"], 60);
+        assert_eq!(after["_rid"], before["_rid"]);
+        assert_ne!(after["_etag"], before["_etag"]);
+        let stale = before["_etag"].as_str();
+        assert_eq!(status(data.replace_container("db", "c", body, stale)), 412);
+        let moved =
+            json!({"id": "c", "partitionKey": {"paths": ["/other"], "kind": "Hash", "version": 2}});
+        assert_eq!(status(data.replace_container("db", "c", moved, None)), 400);
+        let renamed = json!({"id": "d", "partitionKey": pk});
+        assert_eq!(
+            status(data.replace_container("db", "c", renamed, None)),
+            400
+        );
+        let missing = json!({"id": "x", "partitionKey": pk});
+        assert_eq!(
+            status(data.replace_container("db", "x", missing, None)),
+            404
+        );
+    }
+}
