@@ -84,7 +84,15 @@ impl DriverInner {
         // The whole attempt loop is under the deadline: a request in flight, a refresh
         // wait or a backoff is cut short when it passes.
         let result = tokio::time::timeout_at(at, attempts).await;
-        result.unwrap_or_else(|_| Err(progress.deadline_exceeded(timeout)))
+        result.unwrap_or_else(|_| {
+            let meta = &progress.meta;
+            let region = meta.region.as_ref().or(meta.regions_tried.last());
+            let region = region.map_or_else(String::new, ToString::to_string);
+            let account = self.handle.endpoint().as_str();
+            self.failures
+                .failed(account, &region, progress.status, "the deadline passed");
+            Err(progress.deadline_exceeded(timeout))
+        })
     }
 
     async fn attempts(
