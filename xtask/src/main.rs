@@ -2,6 +2,8 @@
 
 mod layering;
 mod modules;
+#[cfg(test)]
+mod nameable;
 #[cfg_attr(not(test), allow(dead_code))]
 mod tidy;
 

@@ -27,7 +27,7 @@ use crate::transport::TransportError;
 impl DriverInner {
     /// Sends `operation` until it succeeds, gives up, a retry budget runs out or its
     /// deadline passes. Each attempt takes a fresh routing snapshot; its outcome goes to
-    /// the account's one [`report`](meridian_runtime::AccountHandle::report) call, which
+    /// the account's one [`report`](crate::AccountHandle::report) call, which
     /// marks, refreshes and spends the retry budget, and says what to do next. After a
     /// failure signal the retry waits for a topology at least as new as one fetched
     /// after the failure. Runs in a `meridian.operation` span, the wait for a pool slot
@@ -84,7 +84,15 @@ impl DriverInner {
         // The whole attempt loop is under the deadline: a request in flight, a refresh
         // wait or a backoff is cut short when it passes.
         let result = tokio::time::timeout_at(at, attempts).await;
-        result.unwrap_or_else(|_| Err(progress.deadline_exceeded(timeout)))
+        result.unwrap_or_else(|_| {
+            let meta = &progress.meta;
+            let region = meta.region.as_ref().or(meta.regions_tried.last());
+            let region = region.map_or_else(String::new, ToString::to_string);
+            let account = self.handle.endpoint().as_str();
+            self.failures
+                .failed(account, &region, progress.status, "the deadline passed");
+            Err(progress.deadline_exceeded(timeout))
+        })
     }
 
     async fn attempts(
@@ -269,6 +277,11 @@ impl DriverInner {
                 Verdict::GiveUp(reason) => {
                     let failure = failure(progress);
                     tracing::debug!(region = %label, status = ?failure.status, ?reason, "operation gave up");
+                    if !matches!(reason, GiveUpReason::ClientError) {
+                        let account = self.handle.endpoint().as_str();
+                        self.failures
+                            .failed(account, &label, failure.status, &failure.message);
+                    }
                     return Err(match reason {
                         GiveUpReason::Unauthorized => DriverError::Unauthorized(failure),
                         GiveUpReason::MaybeApplied => DriverError::MaybeApplied(failure),
@@ -278,7 +291,10 @@ impl DriverInner {
                 }
                 Verdict::Exhausted(class) => {
                     let failure = failure(progress);
-                    tracing::warn!(region = %label, ?class, attempts = failure.metadata.attempts, "operation retries exhausted");
+                    tracing::debug!(region = %label, ?class, attempts = failure.metadata.attempts, "operation retries exhausted");
+                    let account = self.handle.endpoint().as_str();
+                    self.failures
+                        .failed(account, &label, failure.status, &failure.message);
                     return Err(DriverError::Exhausted(failure));
                 }
                 Verdict::Retry {
@@ -338,7 +354,7 @@ impl Progress {
             timeout,
             failure: Failure {
                 status: self.status,
-                message: format!("no answer within the operation's {timeout:?} deadline"),
+                message: "the operation was stopped".to_string(),
                 metadata: Box::new(self.meta.clone()),
             },
         }

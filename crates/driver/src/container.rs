@@ -7,7 +7,6 @@ use http::Method;
 use meridian_location_store::{Endpoint, RegionName};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_json::{Value, json};
 
 use crate::driver::Driver;
 use crate::error::DriverError;
@@ -16,41 +15,7 @@ use crate::operation::{Operation, Success};
 use crate::options::{ConsistencyLevel, ItemOptions, ReadOptions};
 use crate::request::Target;
 
-/// A partition key value, sent as `x-ms-documentdb-partitionkey: [value]`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PartitionKey(Value);
-
-impl PartitionKey {
-    /// The header value.
-    pub(crate) fn header(&self) -> String {
-        // `[value]`, serialized from a borrow: no copy of the value first.
-        serde_json::to_string(&[&self.0]).unwrap_or_default()
-    }
-}
-
-impl From<&str> for PartitionKey {
-    fn from(value: &str) -> Self {
-        Self(json!(value))
-    }
-}
-
-impl From<String> for PartitionKey {
-    fn from(value: String) -> Self {
-        Self(json!(value))
-    }
-}
-
-impl From<i64> for PartitionKey {
-    fn from(value: i64) -> Self {
-        Self(json!(value))
-    }
-}
-
-impl From<Value> for PartitionKey {
-    fn from(value: Value) -> Self {
-        Self(value)
-    }
-}
+pub(crate) use crate::partition_key::PartitionKey;
 
 /// An item with the response metadata.
 #[derive(Debug, Clone)]
@@ -106,6 +71,7 @@ pub struct Container {
 pub(crate) fn item_response<T: DeserializeOwned>(
     success: Success,
     sent: Option<&Bytes>,
+    container: &str,
 ) -> Result<ItemResponse<T>, DriverError> {
     #[derive(serde::Deserialize)]
     struct EtagOnly {
@@ -116,7 +82,7 @@ pub(crate) fn item_response<T: DeserializeOwned>(
         Some(sent) if success.body.is_empty() => sent,
         _ => &success.body,
     };
-    let item = serde_json::from_slice(body)?;
+    let item = crate::decode::from_slice(body, container)?;
     let etag = match &success.metadata.etag {
         Some(etag) => Some(etag.clone()),
         None => serde_json::from_slice::<EtagOnly>(body)
@@ -173,7 +139,7 @@ impl Container {
         self
     }
 
-    fn link(&self) -> Arc<str> {
+    pub(crate) fn link(&self) -> Arc<str> {
         Arc::clone(&self.link)
     }
 
@@ -237,7 +203,7 @@ impl Container {
         operation: Operation,
     ) -> Result<ItemResponse<T>, DriverError> {
         let success = self.driver.inner.execute(&operation).await?;
-        item_response(success, operation.body.as_ref())
+        item_response(success, operation.body.as_ref(), &self.link)
     }
 
     /// Creates an item; 409 if it exists. Not idempotent: a failure after the request may
@@ -258,6 +224,8 @@ impl Container {
         item: &T,
         options: &ItemOptions,
     ) -> Result<ItemResponse<T>, DriverError> {
+        let pk = pk.into();
+        self.check_partition_key(&pk).await?;
         self.run(self.post_item(pk, item, false, options)?).await
     }
 
@@ -278,6 +246,8 @@ impl Container {
         item: &T,
         options: &ItemOptions,
     ) -> Result<ItemResponse<T>, DriverError> {
+        let pk = pk.into();
+        self.check_partition_key(&pk).await?;
         self.run(self.post_item(pk, item, true, options)?).await
     }
 
@@ -301,6 +271,11 @@ impl Container {
         id: &str,
         options: &ReadOptions,
     ) -> Result<ItemResponse<T>, DriverError> {
+        if let Some(level) = options.consistency {
+            self.check_consistency(level)?;
+        }
+        let pk = pk.into();
+        self.check_partition_key(&pk).await?;
         let target = Target::item(&self.db, &self.coll, id);
         let mut operation = self
             .operation(Method::GET, target, true, None, pk)
@@ -351,6 +326,8 @@ impl Container {
         item: &T,
         options: &ItemOptions,
     ) -> Result<ItemResponse<T>, DriverError> {
+        let pk = pk.into();
+        self.check_partition_key(&pk).await?;
         let body = Bytes::from(serde_json::to_vec(item)?);
         let target = Target::item(&self.db, &self.coll, id);
         let operation = self.operation(Method::PUT, target, true, Some(body), pk);
@@ -379,6 +356,8 @@ impl Container {
         id: &str,
         options: &ItemOptions,
     ) -> Result<ResponseMetadata, DriverError> {
+        let pk = pk.into();
+        self.check_partition_key(&pk).await?;
         let target = Target::item(&self.db, &self.coll, id);
         let operation = self.operation(Method::DELETE, target, true, None, pk);
         let operation = Self::write(operation, options);

@@ -27,6 +27,10 @@ impl Database {
         }
     }
 
+    pub(crate) fn driver_ref(&self) -> &Driver {
+        &self.driver
+    }
+
     /// The database id.
     pub fn id(&self) -> &str {
         &self.id

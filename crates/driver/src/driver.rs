@@ -15,8 +15,10 @@ use meridian_runtime::{
 use crate::availability::AvailabilityStrategy;
 use crate::credential::Credential;
 use crate::error::{ConfigError, ConfigReason, DriverError};
+use crate::failure_log::{FailureLog, FailureLogs};
 use crate::fetcher::DriverFetcher;
 use crate::operation::Operation;
+use crate::partition_key::{AccountShapes, PartitionKeyShapes};
 use crate::request::Target;
 use crate::session::SessionTokens;
 use crate::shared::{
@@ -189,6 +191,14 @@ impl DriverBuilder {
             .extension(SharedTransports::default)
             .get(pool)
             .map_err(|e| ConfigError::new("trusted certificates", ConfigReason::Tls(e)))?;
+        let pk_shapes = self
+            .runtime
+            .extension(PartitionKeyShapes::default)
+            .account(endpoint.as_str());
+        let failures = self
+            .runtime
+            .extension(FailureLogs::default)
+            .account(endpoint.as_str());
         let credential = Arc::new(Credential::new(key));
         let fetcher = Arc::new(DriverFetcher {
             transport: Arc::clone(&transport),
@@ -214,6 +224,8 @@ impl DriverBuilder {
                 retry_policy: self.retry_policy,
                 availability: self.availability,
                 sessions: SessionTokens::default(),
+                pk_shapes,
+                failures,
             }),
         })
     }
@@ -231,6 +243,11 @@ pub(crate) struct DriverInner {
     pub(crate) availability: AvailabilityStrategy,
     /// The newest session token per container, shared by every clone of the driver.
     pub(crate) sessions: SessionTokens,
+    /// The partition key definitions of the account's containers, shared by every
+    /// driver of the account in this runtime.
+    pub(crate) pk_shapes: Arc<AccountShapes>,
+    /// The account's failed operations, summarised (shared like `pk_shapes`).
+    pub(crate) failures: Arc<FailureLog>,
 }
 
 /// A client of one account, hosted by a [`Runtime`].

@@ -7,7 +7,9 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::batch_result::BatchFailure;
+use crate::decode::DeserializeError;
 use crate::metadata::ResponseMetadata;
+use crate::options::ConsistencyLevel;
 use crate::status::Status;
 
 /// What an operation saw before it stopped.
@@ -154,12 +156,16 @@ pub enum DriverError {
         region: String,
     },
     /// The account document the service returned was rejected (malformed, or missing
-    /// required fields); see [`AccountError`](meridian_location_store::AccountError).
+    /// required fields); see [`AccountError`](crate::AccountError).
     #[error("the account document was rejected")]
     InvalidAccount(#[source] meridian_location_store::AccountError),
     /// A body could not be serialized or a response parsed.
     #[error("serialization failed")]
     Serialization(#[from] serde_json::Error),
+    /// A returned item does not deserialize as the caller's type: which item, in which
+    /// container, as which type (boxed: errors stay small).
+    #[error(transparent)]
+    Deserialize(Box<DeserializeError>),
     /// A header value the caller supplied (an `If-Match` etag, a session token, a
     /// partition key...) holds a byte HTTP cannot carry (a control character, DEL).
     /// Nothing was sent: dropping the header instead would change what the request
@@ -171,6 +177,31 @@ pub enum DriverError {
         /// The header's name.
         header: &'static str,
     },
+    /// A partition key value does not fit the container's definition (an array or an
+    /// object for a one-path key, more values than a hierarchical key has levels).
+    /// Nothing was sent.
+    #[error(
+        "the partition key {sent} does not fit container `{container}`, which takes {expected}; nothing was sent"
+    )]
+    PartitionKeyShape {
+        /// The container's link.
+        container: String,
+        /// The shape its definition takes.
+        expected: String,
+        /// The value sent, as JSON.
+        sent: String,
+    },
+    /// The operation asked for a consistency level stronger than the account's default
+    /// (a level may only weaken it). Nothing was sent.
+    #[error(
+        "{requested} consistency is stronger than the account's default ({account}); nothing was sent"
+    )]
+    ConsistencyTooStrong {
+        /// The level asked for.
+        requested: ConsistencyLevel,
+        /// The account's default level.
+        account: ConsistencyLevel,
+    },
     /// The runtime was shut down: no operation runs and no refresh comes any more.
     #[error("the runtime has been shut down")]
     Shutdown,
@@ -181,6 +212,12 @@ pub enum DriverError {
         /// The setting's name.
         setting: &'static str,
     },
+}
+
+impl From<Box<DeserializeError>> for DriverError {
+    fn from(error: Box<DeserializeError>) -> Self {
+        Self::Deserialize(error)
+    }
 }
 
 impl From<ConfigError> for DriverError {

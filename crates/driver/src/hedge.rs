@@ -121,7 +121,12 @@ impl DriverInner {
             second.region.clone(),
             hedge_activity.clone().unwrap_or_default(),
         );
-        tracing::debug!(from = %primary.endpoint, to = %second.endpoint, ?threshold, "hedging");
+        let name = |a: &Attempt| {
+            a.region
+                .as_ref()
+                .map_or_else(|| a.endpoint.to_string(), ToString::to_string)
+        };
+        tracing::debug!(from = %name(&primary), to = %name(&second), ?threshold, "hedging");
         let hedge = pin!(async {
             let admission = self.transport.admit().await?;
             self.transport.send(admission, request).await

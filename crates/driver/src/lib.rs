@@ -48,16 +48,22 @@ mod bulk_ops;
 mod change_feed;
 mod conditional;
 mod container;
+mod container_checks;
+mod container_properties;
 mod credential;
 mod database;
+mod decode;
 mod driver;
 mod error;
+mod failure_log;
 mod fetcher;
 mod hedge;
+mod management;
 mod metadata;
 mod operation;
 mod options;
 mod outcome;
+mod partition_key;
 mod patch;
 mod query;
 mod request;
@@ -75,12 +81,18 @@ pub use bulk::{Bulk, DEFAULT_BULK_IN_FLIGHT, MAX_BULK_IN_FLIGHT};
 pub use bulk_ops::{BulkError, BulkOperation, BulkOutcome};
 pub use change_feed::{ChangeFeed, ChangeFeedOptions, ChangeFeedPage, ChangeFeedStart};
 pub use conditional::{NotModified, ReadOutcome};
-pub use container::{Container, ItemResponse, PartitionKey};
+pub use container::{Container, ItemResponse};
+pub use container_properties::{
+    ConflictResolutionMode, ConflictResolutionPolicy, ContainerProperties, DatabaseProperties,
+    IndexPath, IndexingPolicy, PartitionKeyDefinition, PartitionKeyKind, UniqueKey,
+};
 pub use database::Database;
+pub use decode::DeserializeError;
 pub use driver::{AccountConfig, Driver, DriverBuilder};
 pub use error::{ConfigError, ConfigReason, DriverError, Failure};
 pub use metadata::ResponseMetadata;
-pub use options::{ConsistencyLevel, ItemOptions, ReadOptions};
+pub use options::{ConsistencyLevel, ItemOptions, PatchOptions, QueryOptions, ReadOptions};
+pub use partition_key::PartitionKey;
 pub use patch::PatchOperations;
 pub use query::{Items, Page, Pages, Query};
 pub use shared::{
@@ -90,11 +102,28 @@ pub use shared::{
 pub use status::Status;
 
 // What an application needs besides the driver: `cargo add meridian-driver` is enough.
+// Every type a public signature here names is re-exported (the tidy test
+// `every_public_type_is_nameable_through_the_driver_crate` enforces it).
 pub use meridian_location_store::{
-    AccountError, Endpoint, EndpointError, OperationKind, RegionName, RetryPolicy, RoutingSnapshot,
+    AccountError, AccountLocation, ConsistencyPolicy, DatabaseAccount, Endpoint, EndpointError,
+    GiveUpReason, Location, OperationKind, ReadPolicy, RegionName, ReplicationPolicy, RetryPolicy,
+    RoutingSnapshot,
 };
+pub use meridian_refresh_core::{Backoff, RefreshStats};
 pub use meridian_runtime::{
     AccountHandle, AccountStats, BuildError, EVENT_CAPACITY, FetchError, RefreshOutcome, Runtime,
-    RuntimeBuilder, RuntimeEvent, RuntimeHealth, RuntimeStats,
+    RuntimeBuilder, RuntimeConfig, RuntimeEvent, RuntimeHealth, RuntimeStats, TaskMonitor,
 };
+
+/// The runtime crate, whole: the advanced types reached through
+/// [`AccountHandle`] (outcome reports, custom fetchers) are nameable as
+/// `meridian_driver::runtime::T`.
+pub use meridian_runtime as runtime;
+
+/// The routing crate, whole (`meridian_driver::routing::T`): outcomes, retry state and
+/// route requests for callers that send requests of their own.
+pub use meridian_location_store as routing;
+
+/// The refresh machinery's crate, whole (`meridian_driver::refresh::T`).
+pub use meridian_refresh_core as refresh;
 pub use request::{API_VERSION, USER_AGENT};

@@ -10,8 +10,10 @@ use meridian_location_store::RegionName;
 
 use crate::availability::AvailabilityStrategy;
 
-/// A consistency level, sent as `x-ms-consistency-level` (it may only weaken the
-/// account's default).
+/// A consistency level, sent as `x-ms-consistency-level`. It may only weaken the
+/// account's default: asking for a stronger one fails with
+/// [`DriverError::ConsistencyTooStrong`](crate::DriverError::ConsistencyTooStrong)
+/// before anything is sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ConsistencyLevel {
@@ -39,9 +41,56 @@ impl ConsistencyLevel {
         }
     }
 
+    /// The level a `userConsistencyPolicy.defaultConsistencyLevel` names (any case).
+    pub fn parse(name: &str) -> Option<Self> {
+        [
+            Self::Strong,
+            Self::BoundedStaleness,
+            Self::Session,
+            Self::ConsistentPrefix,
+            Self::Eventual,
+        ]
+        .into_iter()
+        .find(|level| level.as_str().eq_ignore_ascii_case(name))
+    }
+
+    /// Strong 4 … Eventual 0.
+    fn strength(self) -> u8 {
+        match self {
+            Self::Strong => 4,
+            Self::BoundedStaleness => 3,
+            Self::Session => 2,
+            Self::ConsistentPrefix => 1,
+            Self::Eventual => 0,
+        }
+    }
+
+    /// Whether this level is stronger than `other`.
+    pub fn is_stronger_than(self, other: Self) -> bool {
+        self.strength() > other.strength()
+    }
+
     /// Whether reads at this level carry the driver's session token.
     pub(crate) fn sends_session_token(&self) -> bool {
         matches!(self, Self::Session)
+    }
+}
+
+impl std::fmt::Display for ConsistencyLevel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Refuses a `requested` level stronger than the account's `default` (as the account
+/// document names it); nothing is checked while the default is unknown.
+pub(crate) fn check_consistency(
+    requested: ConsistencyLevel,
+    default: Option<&str>,
+) -> Result<(), (ConsistencyLevel, ConsistencyLevel)> {
+    match default.and_then(ConsistencyLevel::parse) {
+        Some(account) if requested.is_stronger_than(account) => Err((requested, account)),
+        _ => Ok(()),
     }
 }
 
@@ -165,6 +214,72 @@ impl ItemOptions {
     /// sent (without the service's system properties); the etag is in the metadata.
     pub fn content_response(mut self, enabled: bool) -> Self {
         self.minimal_response = !enabled;
+        self
+    }
+}
+
+/// Options of a query or read feed
+/// ([`Container::query_with`](crate::Container::query_with)): page size, consistency,
+/// session token, excluded regions, deadline and hedging, as for point reads.
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct QueryOptions {
+    pub(crate) common: Common,
+    pub(crate) consistency: Option<ConsistencyLevel>,
+    pub(crate) max_item_count: Option<u32>,
+}
+
+impl QueryOptions {
+    common_setters!();
+
+    /// The consistency of every page request, as for
+    /// [`ReadOptions::consistency`]: unset or `Session` carries the container's session
+    /// token; stronger than the account's default is refused before anything is sent.
+    /// The deadline ([`timeout`](Self::timeout)) bounds each page request, retries
+    /// included.
+    pub fn consistency(mut self, level: ConsistencyLevel) -> Self {
+        self.consistency = Some(level);
+        self
+    }
+
+    /// At most `n` results per page request (overrides
+    /// [`Query::max_item_count`](crate::Query::max_item_count); `0` leaves the
+    /// query's).
+    pub fn max_item_count(mut self, n: u32) -> Self {
+        self.max_item_count = (n > 0).then_some(n);
+        self
+    }
+
+    /// Whether page requests carry the driver's session token.
+    pub(crate) fn sends_session(&self) -> bool {
+        self.consistency
+            .is_none_or(|level| level.sends_session_token())
+    }
+}
+
+/// Options of a patch
+/// ([`Container::patch_item_with`](crate::Container::patch_item_with)).
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct PatchOptions {
+    pub(crate) common: Common,
+    pub(crate) if_match: Option<String>,
+    pub(crate) filter_predicate: Option<String>,
+}
+
+impl PatchOptions {
+    common_setters!();
+
+    /// Apply the patch only if the item's etag is still this one (412 if not).
+    pub fn if_match(mut self, etag: impl Into<String>) -> Self {
+        self.if_match = Some(etag.into());
+        self
+    }
+
+    /// Apply the patch only if the item matches this predicate (`FROM c WHERE …`; 412
+    /// if not). Overrides a [`PatchOperations::condition`](crate::PatchOperations::condition).
+    pub fn filter_predicate(mut self, predicate: impl Into<String>) -> Self {
+        self.filter_predicate = Some(predicate.into());
         self
     }
 }

@@ -7,6 +7,7 @@ use serde_json::{Map, Value, json};
 
 use crate::container::{Container, ItemResponse, PartitionKey, item_response};
 use crate::error::DriverError;
+use crate::options::PatchOptions;
 use crate::request::Target;
 
 /// The operations of one patch, applied all or none (the service takes 1 to 10), and an
@@ -104,16 +105,40 @@ impl Container {
         id: &str,
         patch: &PatchOperations,
     ) -> Result<ItemResponse<T>, DriverError> {
+        self.patch_item_with(pk, id, patch, &PatchOptions::default())
+            .await
+    }
+
+    /// [`patch_item`](Self::patch_item) with options: `If-Match`, a filter predicate,
+    /// excluded regions, deadline, session token.
+    pub async fn patch_item_with<T: DeserializeOwned>(
+        &self,
+        pk: impl Into<PartitionKey>,
+        id: &str,
+        patch: &PatchOperations,
+        options: &PatchOptions,
+    ) -> Result<ItemResponse<T>, DriverError> {
+        let pk = pk.into();
+        self.check_partition_key(&pk).await?;
         let (driver, db, coll, _) = self.parts();
-        let body = Bytes::from(patch.body().to_string());
-        let operation = self.operation(
-            Method::PATCH,
-            Target::item(db, coll, id),
-            false,
-            Some(body),
-            pk,
-        );
-        item_response(driver.inner.execute(&operation).await?, None)
+        let body = match &options.filter_predicate {
+            Some(predicate) => patch.clone().condition(predicate.clone()).body(),
+            None => patch.body(),
+        };
+        let mut operation = self
+            .operation(
+                Method::PATCH,
+                Target::item(db, coll, id),
+                false,
+                Some(Bytes::from(body.to_string())),
+                pk,
+            )
+            .with_common(&options.common);
+        if let Some(etag) = &options.if_match {
+            operation = operation.header("if-match", etag.clone());
+        }
+        let link = format!("dbs/{db}/colls/{coll}");
+        item_response(driver.inner.execute(&operation).await?, None, &link)
     }
 }
 

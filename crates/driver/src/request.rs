@@ -68,6 +68,18 @@ impl Target {
         Self::new("dbs", String::new(), &["dbs"])
     }
 
+    pub(crate) fn database(db: &str) -> Self {
+        Self::new("dbs", format!("dbs/{db}"), &["dbs", db])
+    }
+
+    pub(crate) fn container(db: &str, coll: &str) -> Self {
+        Self::new(
+            "colls",
+            format!("dbs/{db}/colls/{coll}"),
+            &["dbs", db, "colls", coll],
+        )
+    }
+
     pub(crate) fn containers(db: &str) -> Self {
         Self::new("colls", format!("dbs/{db}"), &["dbs", db, "colls"])
     }

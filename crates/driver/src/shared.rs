@@ -1,6 +1,6 @@
 //! One HTTP connection pool per runtime: the driver's extension of the runtime.
 //!
-//! Drivers built on one [`Runtime`](meridian_runtime::Runtime) with the same transport
+//! Drivers built on one [`Runtime`](crate::Runtime) with the same transport
 //! settings (trusted certificates, request timeout, body cap, connection limit, idle
 //! timeout) share one
 //! [`HyperTransport`] — one hyper-util pool per endpoint and one TLS configuration, its

@@ -56,6 +56,7 @@ mod builder;
 mod change_feed;
 mod change_history;
 mod consistency;
+mod container_replace;
 mod counters;
 mod cursor;
 mod data;

@@ -190,6 +190,12 @@ pub(crate) async fn serve(
             state.partitions.forget(&db, Some(&coll));
             resource_answer(deleted)
         }
+        (_, Method::PUT, Resource::Container { db, coll }) => {
+            let body = read_json(body, charge).await?;
+            let if_match = header(&headers, "if-match");
+            let mut data = lock(&state.data);
+            resource_answer(data.replace_container(&db, &coll, body, if_match.as_deref())?)
+        }
         (_, Method::GET, Resource::PartitionKeyRanges { db, coll }) => {
             ranges::pkranges(state, &db, &coll, &headers)?
         }

@@ -78,6 +78,19 @@ impl From<&str> for RegionName {
     }
 }
 
+/// So `preferred_regions(vec_of_strings)` compiles as `preferred_regions(["East US"])` does.
+impl From<String> for RegionName {
+    fn from(name: String) -> Self {
+        Self::new(&name)
+    }
+}
+
+impl From<&String> for RegionName {
+    fn from(name: &String) -> Self {
+        Self::new(name)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

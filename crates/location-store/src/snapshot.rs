@@ -58,6 +58,7 @@ pub struct RoutingSnapshot {
     generation: u64,
     topology_generation: u64,
     account_id: Option<Arc<str>>,
+    default_consistency: Option<Arc<str>>,
     account_endpoint: Endpoint,
     multi_write: bool,
     read: Vec<RoutedLocation>,
@@ -69,6 +70,7 @@ pub(crate) struct SnapshotInput<'a> {
     pub(crate) generation: u64,
     pub(crate) topology_generation: u64,
     pub(crate) account_id: Option<Arc<str>>,
+    pub(crate) default_consistency: Option<Arc<str>>,
     pub(crate) account_endpoint: &'a Endpoint,
     pub(crate) multi_write: bool,
     pub(crate) readable: &'a [Location],
@@ -97,6 +99,7 @@ impl RoutingSnapshot {
             generation: input.generation,
             topology_generation: input.topology_generation,
             account_id: input.account_id,
+            default_consistency: input.default_consistency,
             account_endpoint: input.account_endpoint.clone(),
             multi_write: input.multi_write,
             read,
@@ -117,6 +120,13 @@ impl RoutingSnapshot {
     /// The account's `id`, once a document is installed.
     pub fn account_id(&self) -> Option<&str> {
         self.account_id.as_deref()
+    }
+
+    /// The account's default consistency level (`userConsistencyPolicy.
+    /// defaultConsistencyLevel`, e.g. `"Session"`), once a document naming one is
+    /// installed.
+    pub fn default_consistency(&self) -> Option<&str> {
+        self.default_consistency.as_deref()
     }
 
     /// The account endpoint: the fallback when no list has a candidate.

@@ -337,6 +337,11 @@ fn build(account_endpoint: &Endpoint, config: &StoreConfig, state: &StoreState) 
         generation: state.generation,
         topology_generation: state.topology_generation,
         account_id: topology.map(|t| Arc::from(t.account().id.as_str())),
+        default_consistency: topology
+            .and_then(|t| t.account().user_consistency_policy.as_ref())
+            .map(|p| p.default_consistency_level.as_str())
+            .filter(|level| !level.is_empty())
+            .map(Arc::from),
         account_endpoint,
         multi_write: topology.is_some_and(|t| t.account().enable_multiple_write_locations),
         readable: topology.map_or(&[], |t| t.readable()),

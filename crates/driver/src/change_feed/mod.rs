@@ -315,6 +315,8 @@ impl Container {
         &self,
         options: ChangeFeedOptions,
     ) -> ChangeFeed<T> {
+        let (_, db, coll, _) = self.parts();
+        let link = format!("dbs/{db}/colls/{coll}");
         let feed = Feed {
             container: self.clone(),
             options,
@@ -334,12 +336,12 @@ impl Container {
             Some((page, feed))
         });
         let inner = pages
-            .map(|page| {
+            .map(move |page| {
                 let page = page?;
                 let items = page
                     .items
                     .into_iter()
-                    .map(serde_json::from_value)
+                    .map(|item| crate::decode::from_value(item, &link))
                     .collect::<Result<Vec<T>, _>>()?;
                 Ok(ChangeFeedPage {
                     items,

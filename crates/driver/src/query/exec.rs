@@ -15,6 +15,7 @@ use super::{Page, Query};
 use crate::container::Container;
 use crate::error::DriverError;
 use crate::operation::{Operation, Success};
+use crate::options::QueryOptions;
 use crate::request::Target;
 
 mod checkpoint;
@@ -53,6 +54,7 @@ enum Mode {
 pub(crate) struct Engine {
     container: Container,
     query: Query,
+    options: QueryOptions,
     request: Request,
     mode: Mode,
     sources: Vec<Source>,
@@ -67,7 +69,7 @@ pub(crate) struct Engine {
 }
 
 impl Engine {
-    pub(crate) fn query(container: Container, query: Query) -> Self {
+    pub(crate) fn query(container: Container, query: Query, options: QueryOptions) -> Self {
         let single = query.partition_key.is_some();
         let body = Self::body(&query, &query.sql);
         Self {
@@ -84,6 +86,7 @@ impl Engine {
             request: Request::Query(body),
             container,
             query,
+            options,
             skip: 0,
             take: None,
             dedup: Dedup::default(),
@@ -92,8 +95,8 @@ impl Engine {
         }
     }
 
-    pub(crate) fn feed(container: Container, query: Query) -> Self {
-        let mut engine = Self::query(container, query);
+    pub(crate) fn feed(container: Container, query: Query, options: QueryOptions) -> Self {
+        let mut engine = Self::query(container, query, options);
         engine.request = Request::Feed;
         engine.mode = Mode::Concatenate;
         engine
@@ -111,9 +114,9 @@ impl Engine {
     /// A read of the container's items (`…/docs`) in its session, with `headers`.
     fn operation(&self, method: Method, body: Option<Bytes>) -> Operation {
         let (_, db, coll, excluded) = self.container.parts();
-        let mut operation = Operation::read(Target::items(db, coll))
-            .session(format!("dbs/{db}/colls/{coll}").into(), true)
-            .excluding(excluded);
+        let link = format!("dbs/{db}/colls/{coll}");
+        let operation = Operation::read(Target::items(db, coll)).excluding(excluded);
+        let mut operation = super::with_options(operation, &self.options, &link);
         operation.method = method;
         operation.body = body;
         operation
@@ -203,7 +206,11 @@ impl Engine {
                 .header("x-ms-documentdb-query-enablecrosspartition", "true")
                 .header("x-ms-documentdb-partitionkeyrangeid", range.clone());
         }
-        if let Some(n) = self.query.max_item_count {
+        if let Some(n) = self
+            .query
+            .max_item_count
+            .filter(|_| self.options.max_item_count.is_none())
+        {
             operation = operation.header("x-ms-max-item-count", n.to_string());
         }
         if let Some(token) = &source.continuation {
@@ -240,6 +247,14 @@ impl Engine {
     pub(crate) async fn next_page(&mut self) -> Option<Result<Page<Value>, DriverError>> {
         if self.finished {
             return None;
+        }
+        if let Some(Err(error)) = self
+            .options
+            .consistency
+            .map(|l| self.container.check_consistency(l))
+        {
+            self.finished = true;
+            return Some(Err(error));
         }
         let page = self.step().await;
         if !matches!(page, Some(Ok(_))) {

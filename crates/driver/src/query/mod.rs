@@ -30,6 +30,8 @@ use serde_json::Value;
 
 use crate::container::{Container, PartitionKey};
 use crate::error::DriverError;
+use crate::operation::Operation;
+use crate::options::QueryOptions;
 use exec::Engine;
 pub(crate) use source::{range_ids, results};
 
@@ -92,6 +94,20 @@ impl Query {
     }
 }
 
+/// `operation` (a page, plan or ranges request) with the query's options applied.
+fn with_options(operation: Operation, options: &QueryOptions, link: &str) -> Operation {
+    let mut operation = operation
+        .session(link.into(), options.sends_session())
+        .with_common(&options.common);
+    if let Some(level) = options.consistency {
+        operation = operation.header("x-ms-consistency-level", level.as_str());
+    }
+    if let Some(n) = options.max_item_count {
+        operation = operation.header("x-ms-max-item-count", n.to_string());
+    }
+    operation
+}
+
 /// One page of results.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -119,18 +135,20 @@ impl<T> fmt::Debug for Pages<T> {
 }
 
 impl<T: DeserializeOwned + Send + 'static> Pages<T> {
-    fn new(engine: Engine) -> Self {
+    fn new(engine: Engine, container: &Container) -> Self {
+        let (_, db, coll, _) = container.parts();
+        let link = format!("dbs/{db}/colls/{coll}");
         let pages = stream::unfold(engine, |mut engine| async move {
             let page = engine.next_page().await?;
             Some((page, engine))
         });
         let inner = pages
-            .map(|page| {
+            .map(move |page| {
                 let page = page?;
                 let items = page
                     .items
                     .into_iter()
-                    .map(serde_json::from_value)
+                    .map(|item| crate::decode::from_value(item, &link))
                     .collect::<Result<Vec<T>, _>>()?;
                 Ok(Page {
                     items,
@@ -208,8 +226,18 @@ impl Container {
     /// # Ok(()) }
     /// ```
     pub fn query<T: DeserializeOwned + Send + 'static>(&self, query: Query) -> Items<T> {
+        self.query_with(query, QueryOptions::default())
+    }
+
+    /// [`query`](Self::query) with options: consistency, session token, page size,
+    /// excluded regions, deadline (per page request).
+    pub fn query_with<T: DeserializeOwned + Send + 'static>(
+        &self,
+        query: Query,
+        options: QueryOptions,
+    ) -> Items<T> {
         Items {
-            pages: Pages::new(Engine::query(self.clone(), query)),
+            pages: Pages::new(Engine::query(self.clone(), query, options), self),
             buffered: VecDeque::new(),
         }
     }
@@ -223,7 +251,10 @@ impl Container {
     /// continuation (the SQL and parameters are ignored).
     pub fn read_feed<T: DeserializeOwned + Send + 'static>(&self, options: Query) -> Items<T> {
         Items {
-            pages: Pages::new(Engine::feed(self.clone(), options)),
+            pages: Pages::new(
+                Engine::feed(self.clone(), options, QueryOptions::default()),
+                self,
+            ),
             buffered: VecDeque::new(),
         }
     }

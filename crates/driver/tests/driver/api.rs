@@ -328,7 +328,7 @@ async fn error_sources_are_not_printed_twice() {
     items.create_item("p", &order("a", 1)).await.unwrap();
     // A body of the wrong shape: serialization, then serde's message.
     let shape = items.read_item::<Vec<u32>>("p", "a").await.unwrap_err();
-    assert!(matches!(shape, DriverError::Serialization(_)));
+    assert!(matches!(shape, DriverError::Deserialize(_)));
     assert_eq!(assert_printed_once(&shape), 2);
     // A status: one level, the failure is its own.
     let missing = items.read_item::<Value>("p", "nope").await.unwrap_err();

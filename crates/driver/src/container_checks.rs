@@ -1,0 +1,67 @@
+//! Checks an item operation passes before anything is sent: the consistency level
+//! against the account's default, the partition key value against the container's
+//! definition (see [`partition_key`](crate::partition_key)).
+
+use crate::container::Container;
+use crate::container_properties::PartitionKeyDefinition;
+use crate::error::DriverError;
+use crate::operation::Operation;
+use crate::options::ConsistencyLevel;
+use crate::partition_key::PartitionKey;
+use crate::request::Target;
+
+impl Container {
+    /// Refuses a level stronger than the account's default, before anything is sent.
+    pub(crate) fn check_consistency(&self, level: ConsistencyLevel) -> Result<(), DriverError> {
+        let (driver, ..) = self.parts();
+        driver
+            .inner
+            .handle
+            .with_snapshot(|s| crate::options::check_consistency(level, s.default_consistency()))
+            .map_err(|(requested, account)| DriverError::ConsistencyTooStrong {
+                requested,
+                account,
+            })
+    }
+
+    /// Refuses a partition key value that cannot fit the container's definition, read
+    /// once per account and container in the runtime (only for arrays and objects: a
+    /// single value is sent as it is). If the definition cannot be read, the operation
+    /// goes ahead unchecked (the service has the last word), unless the read was refused
+    /// as the operation would be (401, shutdown).
+    pub(crate) async fn check_partition_key(&self, pk: &PartitionKey) -> Result<(), DriverError> {
+        if pk.is_scalar() {
+            return Ok(());
+        }
+        let (driver, db, coll, excluded) = self.parts();
+        let link = self.link();
+        let shapes = &driver.inner.pk_shapes;
+        let definition = match shapes.get(&link) {
+            Some(definition) => definition,
+            None => {
+                #[derive(serde::Deserialize)]
+                struct Definition {
+                    #[serde(rename = "partitionKey")]
+                    partition_key: PartitionKeyDefinition,
+                }
+                let read = Operation::read(Target::container(db, coll)).excluding(excluded);
+                let success = match driver.inner.execute(&read).await {
+                    Ok(success) => success,
+                    Err(error @ (DriverError::Unauthorized(_) | DriverError::Shutdown)) => {
+                        return Err(error);
+                    }
+                    Err(_) => return Ok(()),
+                };
+                let Ok(found) = serde_json::from_slice::<Definition>(&success.body) else {
+                    return Ok(());
+                };
+                shapes.insert(link.clone(), found.partition_key);
+                match shapes.get(&link) {
+                    Some(definition) => definition,
+                    None => return Ok(()),
+                }
+            }
+        };
+        crate::partition_key::check(pk, &definition, &link)
+    }
+}
