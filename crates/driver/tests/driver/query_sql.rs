@@ -47,6 +47,12 @@ async fn driver_merges_distinct_and_group_by_across_ranges() {
         let doc = json!({"id": id, "pk": pk, "city": city, "total": total, "tags": tags});
         orders.create_item(pk, &doc).await.unwrap();
     }
+    // Two ranges: "asia" in range 1, "eu" and "us" in range 2, so Lima (o2 in one range, o6
+    // in the other) is one distinct value and one group only once the driver merges them.
+    let children = emulator
+        .split_range(("shop", "orders"), "0", std::time::Duration::ZERO)
+        .unwrap();
+    assert_eq!(children, ["1", "2"]);
 
     // DISTINCT, unordered (any order) and ordered (with ORDER BY), in pages of two.
     assert_eq!(
