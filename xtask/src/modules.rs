@@ -29,8 +29,9 @@ pub(crate) fn cycles(files: &[(PathBuf, String)]) -> Vec<Vec<PathBuf>> {
         .collect()
 }
 
-/// Every module cycle of the crate (as `cycles` lists them), each with the ties inside it: `src/a.rs → src/b.rs (crate::b::B)`, one per
-/// pair of files, naming the first path that makes the edge.
+/// Every module cycle of the crate, each with the ties inside it:
+/// `src/a.rs → src/b.rs (crate::b::B)`, one per pair of files, naming the first path that
+/// makes the edge.
 pub(crate) fn cycles_with_ties(files: &[(PathBuf, String)]) -> Vec<(Vec<PathBuf>, Vec<String>)> {
     let graph = Graph::read(files);
     strongly_connected(&graph.edges)
