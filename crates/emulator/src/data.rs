@@ -27,6 +27,9 @@ pub(crate) struct Database {
 pub(crate) struct Container {
     pub(crate) resource: Value,
     pub(crate) partition_key_path: Vec<String>,
+    /// Every partition key path, split into segments: one for `Hash`, one to three for a
+    /// hierarchical (`MultiHash`) key, whose items are keyed by the array of their values.
+    pub(crate) partition_key_paths: Vec<Vec<String>>,
     /// (partition key as canonical JSON, id) → item; ordered so feeds page stably. A
     /// persistent map: a query or feed takes a snapshot (a clone, sharing every node) and
     /// runs without the lock; a write while a snapshot lives copies only the nodes on its
@@ -69,10 +72,6 @@ pub(crate) fn id_of(body: &Map<String, Value>) -> Result<String, ApiError> {
     }
 }
 
-fn new_rid() -> String {
-    format!("{:016x}", fastrand::u64(..))
-}
-
 pub(crate) fn new_etag() -> String {
     format!(
         "\"{:08x}-{:04x}-0000-0000-{:012x}\"",
@@ -82,11 +81,13 @@ pub(crate) fn new_etag() -> String {
     )
 }
 
-pub(crate) fn stamp(resource: &mut Map<String, Value>, self_link: String) {
+/// Sets the system properties: `_rid` (`rid`), `_self` (the link by rids), a fresh
+/// `_etag` and `_ts`.
+pub(crate) fn stamp(resource: &mut Map<String, Value>, rid: String, self_link: String) {
     let ts = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    resource.insert("_rid".into(), json!(new_rid()));
+    resource.insert("_rid".into(), json!(rid));
     resource.insert("_self".into(), json!(self_link));
     resource.insert("_etag".into(), json!(new_etag()));
     resource.insert("_ts".into(), json!(ts));
@@ -99,7 +100,8 @@ pub(crate) fn object(body: Value) -> Result<Map<String, Value>, ApiError> {
     }
 }
 
-/// Parses `["value"]` into the canonical JSON of the value.
+/// Parses `["value"]` into the canonical JSON of the value; a hierarchical key's
+/// `["a","b"]` (two or three values) into the canonical JSON of the array.
 pub(crate) fn partition_key(header: Option<&str>) -> Result<(String, Value), ApiError> {
     let header = header.ok_or_else(|| {
         ApiError::bad_request("x-ms-documentdb-partitionkey is required for item operations")
@@ -109,10 +111,80 @@ pub(crate) fn partition_key(header: Option<&str>) -> Result<(String, Value), Api
             let value = values.remove(0);
             Ok((value.to_string(), value))
         }
+        Ok(Value::Array(values)) if (2..=3).contains(&values.len()) => {
+            let value = Value::Array(values);
+            Ok((value.to_string(), value))
+        }
         _ => Err(ApiError::bad_request(
-            "x-ms-documentdb-partitionkey must be a JSON array with one value",
+            "x-ms-documentdb-partitionkey must be a JSON array with one value (two or three for a hierarchical key)",
         )),
     }
+}
+
+/// Whether an item keyed `pk` (canonical JSON) is in the partition a request's key
+/// `only` names: the same key, or, for a hierarchical key, one it is a prefix of.
+pub(crate) fn in_partition(only: &str, pk: &str) -> bool {
+    only == pk
+        || pk.starts_with('[') && {
+            // `"a"` or `["a","b"]` is a prefix of `["a","b","c"]` when `["a",` or
+            // `["a","b",` starts it.
+            let head = match only.strip_prefix('[') {
+                Some(inner) => inner.strip_suffix(']').unwrap_or(inner),
+                None => only,
+            };
+            pk.len() > head.len() + 2
+                && pk[1..].starts_with(head)
+                && pk[1 + head.len()..].starts_with(',')
+        }
+}
+
+/// The partition key paths of a container body, split into segments: exactly one path
+/// for `Hash` (the default kind), one to three for `MultiHash`.
+fn key_paths(resource: &Map<String, Value>) -> Result<Vec<Vec<String>>, ApiError> {
+    let pk = resource.get("partitionKey");
+    let multi = pk.and_then(|pk| pk.get("kind")).and_then(Value::as_str) == Some("MultiHash");
+    let paths = pk
+        .and_then(|pk| pk.get("paths"))
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let allowed = if multi { 1..=3 } else { 1..=1 };
+    let split: Option<Vec<Vec<String>>> = paths
+        .iter()
+        .map(|path| match path {
+            Value::String(path) if path.starts_with('/') && path.len() > 1 => {
+                Some(path[1..].split('/').map(str::to_string).collect())
+            }
+            _ => None,
+        })
+        .collect();
+    match split {
+        Some(split) if allowed.contains(&split.len()) => Ok(split),
+        _ if multi => Err(ApiError::bad_request(
+            "partitionKey.paths of a MultiHash key must hold one to three paths like \"/pk\"",
+        )),
+        _ => Err(ApiError::bad_request(
+            "partitionKey.paths must hold exactly one path like \"/pk\"",
+        )),
+    }
+}
+
+/// What a container body holds when its creator leaves it out, as the service fills it.
+fn container_defaults(resource: &mut Map<String, Value>) {
+    resource.entry("indexingPolicy").or_insert_with(|| {
+        json!({
+            "indexingMode": "consistent",
+            "automatic": true,
+            "includedPaths": [{"path": "/*"}],
+            "excludedPaths": [{"path": "/\"_etag\"/?"}]
+        })
+    });
+    resource.entry("conflictResolutionPolicy").or_insert_with(|| {
+        json!({"mode": "LastWriterWins", "conflictResolutionPath": "/_ts", "conflictResolutionProcedure": ""})
+    });
+    resource
+        .entry("geospatialConfig")
+        .or_insert_with(|| json!({"type": "Geography"}));
 }
 
 impl DataStore {
@@ -122,7 +194,8 @@ impl DataStore {
         if self.databases.contains_key(&id) {
             return Err(ApiError::conflict(&format!("database {id}")));
         }
-        stamp(&mut resource, format!("dbs/{id}/"));
+        let rid = crate::rid::database();
+        stamp(&mut resource, rid.clone(), format!("dbs/{rid}/"));
         resource.insert("_colls".into(), json!("colls/"));
         resource.insert("_users".into(), json!("users/"));
         let resource = Value::Object(resource);
@@ -178,19 +251,7 @@ impl DataStore {
     pub(crate) fn create_container(&mut self, db: &str, body: Value) -> ApiResult {
         let mut resource = object(body)?;
         let id = id_of(&resource)?;
-        let path = resource
-            .get("partitionKey")
-            .and_then(|pk| pk.get("paths"))
-            .and_then(Value::as_array)
-            .and_then(|paths| match paths.as_slice() {
-                [Value::String(path)] if path.starts_with('/') && path.len() > 1 => {
-                    Some(path.clone())
-                }
-                _ => None,
-            })
-            .ok_or_else(|| {
-                ApiError::bad_request("partitionKey.paths must hold exactly one path like \"/pk\"")
-            })?;
+        let paths = key_paths(&resource)?;
         let database = self
             .databases
             .get_mut(db)
@@ -198,8 +259,15 @@ impl DataStore {
         if database.containers.contains_key(&id) {
             return Err(ApiError::conflict(&format!("container {id}")));
         }
-        stamp(&mut resource, format!("dbs/{db}/colls/{id}/"));
+        let db_rid = database.resource["_rid"].as_str().unwrap_or_default();
+        let rid = crate::rid::container(db_rid);
+        stamp(
+            &mut resource,
+            rid.clone(),
+            format!("dbs/{db_rid}/colls/{rid}/"),
+        );
         resource.insert("_docs".into(), json!("docs/"));
+        container_defaults(&mut resource);
         if let Some(Value::Object(pk)) = resource.get_mut("partitionKey") {
             pk.entry("kind").or_insert(json!("Hash"));
         }
@@ -208,7 +276,8 @@ impl DataStore {
             id,
             Container {
                 resource: resource.clone(),
-                partition_key_path: path[1..].split('/').map(str::to_string).collect(),
+                partition_key_path: paths[0].clone(),
+                partition_key_paths: paths,
                 items: ItemMap::new(),
                 lsn: 0,
                 log: Log::for_container(&resource),

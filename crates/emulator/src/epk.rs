@@ -114,11 +114,13 @@ pub(crate) struct EpkRange {
 impl EpkRange {
     /// Whether the item with this partition key (canonical JSON) is in the range.
     pub(crate) fn contains(&self, pk: &str) -> bool {
-        let Some(epk) = serde_json::from_str::<Value>(pk)
-            .ok()
-            .as_ref()
-            .and_then(epk_v2)
-        else {
+        // A hierarchical key's EPK is its values' EPKs one after another.
+        let epk = match serde_json::from_str::<Value>(pk) {
+            Ok(Value::Array(values)) => values.iter().map(epk_v2).collect::<Option<String>>(),
+            Ok(value) => epk_v2(&value),
+            Err(_) => None,
+        };
+        let Some(epk) = epk else {
             return false;
         };
         if self.start == self.end {

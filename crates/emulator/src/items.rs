@@ -23,11 +23,6 @@ impl<'a> ItemAt<'a> {
     pub(crate) const fn new(db: &'a str, coll: &'a str, id: &'a str) -> Self {
         Self { db, coll, id }
     }
-
-    /// The item's `_self` link.
-    pub(crate) fn self_link(&self) -> String {
-        format!("dbs/{}/colls/{}/docs/{}/", self.db, self.coll, self.id)
-    }
 }
 
 /// What an item write (create or replace) starts from.
@@ -86,8 +81,7 @@ impl DataStore {
         if existed {
             container.existing(&key, request)?;
         }
-        let self_link = ItemAt::new(db, coll, &id).self_link();
-        let resource = container.store(key, write.resource, self_link)?;
+        let resource = container.store(key, write.resource)?;
         Ok((if existed { 200 } else { 201 }, Some(resource)))
     }
 
@@ -121,7 +115,7 @@ impl DataStore {
         container.check_partition_key(&write.resource, &write.pk_value)?;
         let key = (write.pk, at.id.to_string());
         container.existing(&key, request)?;
-        let resource = container.store(key, write.resource, at.self_link())?;
+        let resource = container.store(key, write.resource)?;
         Ok((200, Some(resource)))
     }
 
@@ -136,16 +130,26 @@ impl DataStore {
 }
 
 impl Container {
-    /// Stamps `resource` with fresh system properties (`_self` is `self_link`), writes it
+    /// Stamps `resource` with system properties (the `_rid` of the item it replaces, or a
+    /// new one in this container's; `_self` by rids; a fresh `_etag` and `_ts`), writes it
     /// under `key` and returns it; 413 if it is longer than [`MAX_REQUEST_BODY`] as JSON
     /// (whichever write made it: a create, a replace, or a PATCH that grew it).
     pub(crate) fn store(
         &mut self,
         key: (String, String),
         mut resource: Map<String, Value>,
-        self_link: String,
     ) -> Result<Value, ApiError> {
-        stamp(&mut resource, self_link);
+        let kept = self
+            .items
+            .get(&key)
+            .and_then(|item| item.get("_rid"))
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let coll_rid = self.resource["_rid"].as_str().unwrap_or_default();
+        let rid = kept.unwrap_or_else(|| crate::rid::item(coll_rid));
+        let container_link = self.resource["_self"].as_str().unwrap_or_default();
+        let self_link = format!("{container_link}docs/{rid}/");
+        stamp(&mut resource, rid, self_link);
         let resource = Value::Object(resource);
         let size = json_len(&resource);
         if size > MAX_REQUEST_BODY {
@@ -185,14 +189,29 @@ impl Container {
         item: &Map<String, Value>,
         header: &Value,
     ) -> Result<(), ApiError> {
-        let mut at: Option<&Value> = None;
-        for (depth, segment) in self.partition_key_path.iter().enumerate() {
-            at = if depth == 0 {
-                item.get(segment)
-            } else {
-                at.and_then(|v| v.get(segment))
-            };
-        }
+        let value_at = |path: &Vec<String>| {
+            let mut at: Option<&Value> = None;
+            for (depth, segment) in path.iter().enumerate() {
+                at = if depth == 0 {
+                    item.get(segment)
+                } else {
+                    at.and_then(|v| v.get(segment))
+                };
+            }
+            at.cloned()
+        };
+        let at = match self.partition_key_paths.as_slice() {
+            [single] => value_at(single),
+            // A hierarchical key: the item's value under every path (a missing one as
+            // `{}`, the undefined value), compared with the header's array.
+            paths => Some(Value::Array(
+                paths
+                    .iter()
+                    .map(|p| value_at(p).unwrap_or_else(|| json!({})))
+                    .collect(),
+            )),
+        };
+        let at = at.as_ref();
         match at {
             Some(value) if value == header => Ok(()),
             // An item without the key property belongs to the "undefined" partition: `{}`.

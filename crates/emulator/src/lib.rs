@@ -78,6 +78,7 @@ pub mod query;
 mod query_gate;
 mod replication;
 mod resource;
+mod rid;
 mod route;
 mod service;
 mod snapshot;

@@ -25,6 +25,7 @@ use crate::state::State;
 use crate::topology::ListenerId;
 
 mod answer;
+mod resource_query;
 
 use answer::{Answer, resource_answer, response};
 
@@ -59,6 +60,7 @@ fn kind(method: &Method, resource: &Resource, headers: &HeaderMap) -> Kind {
     match (method, resource) {
         (&Method::POST, Resource::Items { .. }) if plan => Kind::QueryPlan,
         (&Method::POST, Resource::Items { .. }) if query => Kind::Query,
+        (&Method::POST, Resource::Databases | Resource::Containers { .. }) if query => Kind::Query,
         (&Method::POST | &Method::PUT | &Method::DELETE | &Method::PATCH, _) => Kind::Write,
         _ => Kind::Read,
     }
@@ -145,6 +147,12 @@ pub(crate) async fn serve(
             let resource = lock(&state.data).container(&db, &coll)?.resource.clone();
             spec.check_request(&resource, matches!(scope, Scope::All), &headers)?;
             Answer::Feed(crate::snapshot::query(state, snapshot, spec, &feed, charge).await?)
+        }
+        (Kind::Query, _, resource @ (Resource::Databases | Resource::Containers { .. })) => {
+            let body = read_json(body, charge).await?;
+            let query =
+                resource_query::query_resources(state, &resource, body, &headers, &feed, charge);
+            Answer::Feed(query.await?)
         }
         (_, Method::GET, Resource::Account) => {
             Answer::Resource(200, Some(lock(&state.topology).account_document()))
@@ -248,11 +256,17 @@ pub(crate) async fn serve(
     };
     // The session token is read after the operation: it includes this request's write.
     // It is the LSN this region has reached, which lags behind the write region's.
-    let lsn = session.and_then(|(db, coll)| {
-        let data = lock(&state.data);
-        let container = data.container(&db, &coll).ok()?;
-        Some(data.replication.region_lsn(container, &region, now))
-    });
+    let (lsn, paths) = session
+        .and_then(|(db, coll)| {
+            let data = lock(&state.data);
+            let container = data.container(&db, &coll).ok()?;
+            let lsn = data.replication.region_lsn(container, &region, now);
+            Some((
+                Some(lsn),
+                answer::content_paths(&db, &coll, &container.resource),
+            ))
+        })
+        .unwrap_or_default();
     // A batch's body is its per-operation results: never left out.
     let minimal = !batch
         && header(&headers, "prefer")
@@ -262,6 +276,7 @@ pub(crate) async fn serve(
         _ => None,
     };
     let mut response = response(answer, kind, lsn, minimal);
+    response.headers_mut().extend(paths);
     if let Some(value) = batch_charge.and_then(|c| HeaderValue::from_str(&c.to_string()).ok()) {
         response.headers_mut().insert("x-ms-request-charge", value);
     }

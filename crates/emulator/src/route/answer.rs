@@ -2,7 +2,7 @@
 //! headers SDKs read (etag, item count, continuation, session token, request charge).
 
 use bytes::Bytes;
-use http::{HeaderValue, Response};
+use http::{HeaderMap, HeaderValue, Response};
 use serde_json::Value;
 
 use super::Kind;
@@ -82,4 +82,21 @@ pub(super) fn response(
     };
     headers.insert("x-ms-request-charge", HeaderValue::from_static(charge));
     response
+}
+
+/// The headers that name an item request's container, as the service sends them:
+/// `x-ms-alt-content-path` (by ids) and `x-ms-content-path` (its rid). SDKs key their
+/// session tokens by the pair (with the container rid in the item's `_self`).
+pub(super) fn content_paths(db: &str, coll: &str, container: &Value) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    if let Ok(path) = HeaderValue::from_str(&format!("dbs/{db}/colls/{coll}")) {
+        headers.insert("x-ms-alt-content-path", path);
+    }
+    if let Some(rid) = container["_rid"]
+        .as_str()
+        .and_then(|r| HeaderValue::from_str(r).ok())
+    {
+        headers.insert("x-ms-content-path", rid);
+    }
+    headers
 }

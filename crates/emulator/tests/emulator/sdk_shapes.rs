@@ -1,0 +1,299 @@
+//! The resource model the official SDKs expect (issue 31): hierarchical partition keys,
+//! base64 rids and rid-based `_self` links, the content-path headers, database and
+//! container queries, a sub-status on every error, the container's default policies.
+
+use http::Method;
+use meridian_emulator::Emulator;
+use serde_json::{Value, json};
+
+use crate::client::{COLLECTION, COLLECTIONS, DATABASES, Items, Signed, TestClient};
+use crate::data_plane::setup;
+use crate::start;
+
+/// Creates container `h` in database `db` with a two-level MultiHash key `/a`, `/b`.
+async fn multihash(client: &TestClient, base: &str) -> Value {
+    let body = json!({"id": "h", "partitionKey": {"paths": ["/a", "/b"], "kind": "MultiHash", "version": 2}});
+    let reply = client
+        .signed(
+            Method::POST,
+            &format!("{base}dbs/db/colls"),
+            COLLECTIONS,
+            Some(body),
+        )
+        .await;
+    assert_eq!(reply.status, 201, "{:?}", reply.body);
+    reply.json()
+}
+
+/// Sends to container `h`'s items (`id` `None`: the feed) with `pk` as the key header.
+async fn h_items(
+    client: &TestClient,
+    base: &str,
+    method: Method,
+    id: Option<&str>,
+    pk: &str,
+    extra: &[(&str, &str)],
+    body: Option<Value>,
+) -> crate::client::Reply {
+    let link = match id {
+        Some(id) => format!("dbs/db/colls/h/docs/{id}"),
+        None => "dbs/db/colls/h".to_string(),
+    };
+    let path = id.map_or("dbs/db/colls/h/docs".to_string(), |_| link.clone());
+    let mut headers = vec![("x-ms-documentdb-partitionkey", pk)];
+    headers.extend_from_slice(extra);
+    client
+        .send(
+            method,
+            &format!("{base}{path}"),
+            Some(Signed::new("docs", &link)),
+            &headers,
+            body,
+        )
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn multihash_containers_accept_full_and_prefix_keys() {
+    let (emulator, client) = start().await;
+    let base = emulator.global_endpoint();
+    setup(&client, &base).await;
+    let created = multihash(&client, &base).await;
+    assert_eq!(created["partitionKey"]["kind"], "MultiHash");
+    for (id, a, b) in [("1", "x", "p"), ("2", "x", "q"), ("3", "y", "p")] {
+        let pk = format!("[\"{a}\",\"{b}\"]");
+        let item = json!({"id": id, "a": a, "b": b});
+        let reply = h_items(&client, &base, Method::POST, None, &pk, &[], Some(item)).await;
+        assert_eq!(reply.status, 201, "{:?}", reply.body);
+    }
+    // The full key reads the item; a key that is not the item's is refused on write.
+    let read = h_items(
+        &client,
+        &base,
+        Method::GET,
+        Some("2"),
+        r#"["x","q"]"#,
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(read.status, 200);
+    assert_eq!(read.json()["b"], "q");
+    let wrong = json!({"id": "4", "a": "x", "b": "p"});
+    let reply = h_items(
+        &client,
+        &base,
+        Method::POST,
+        None,
+        r#"["x","q"]"#,
+        &[],
+        Some(wrong),
+    )
+    .await;
+    assert_eq!(reply.status, 400);
+    // A prefix scopes a query and a read feed to every item under it.
+    let query = json!({"query": "SELECT VALUE c.id FROM c", "parameters": []});
+    let headers = [
+        ("x-ms-documentdb-isquery", "true"),
+        ("content-type", "application/query+json"),
+    ];
+    let reply = h_items(
+        &client,
+        &base,
+        Method::POST,
+        None,
+        r#"["x"]"#,
+        &headers,
+        Some(query.clone()),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    assert_eq!(reply.json()["Documents"], json!(["1", "2"]));
+    let reply = h_items(
+        &client,
+        &base,
+        Method::POST,
+        None,
+        r#"["y","p"]"#,
+        &headers,
+        Some(query),
+    )
+    .await;
+    assert_eq!(reply.json()["Documents"], json!(["3"]));
+    let feed = h_items(&client, &base, Method::GET, None, r#"["x"]"#, &[], None).await;
+    assert_eq!(feed.json()["_count"], 2);
+    // Still one path for Hash, at most three for MultiHash.
+    for pk in [
+        json!({"paths": ["/a", "/b"], "kind": "Hash"}),
+        json!({"paths": ["/a", "/b", "/c", "/d"], "kind": "MultiHash", "version": 2}),
+    ] {
+        let body = json!({"id": "bad", "partitionKey": pk});
+        let reply = client
+            .signed(
+                Method::POST,
+                &format!("{base}dbs/db/colls"),
+                COLLECTIONS,
+                Some(body),
+            )
+            .await;
+        assert_eq!(reply.status, 400);
+    }
+}
+
+/// Decodes a rid (base64 with `-` for `/`).
+fn rid_bytes(rid: &str) -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD
+        .decode(rid.replace('-', "/"))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn items_have_base64_rids_and_id_based_self_links() {
+    let (emulator, client) = start().await;
+    let base = emulator.global_endpoint();
+    setup(&client, &base).await;
+    let db = client
+        .get(&format!("{base}dbs/db"), Signed::new("dbs", "dbs/db"))
+        .await
+        .json();
+    let coll = client
+        .get(&format!("{base}dbs/db/colls/c"), COLLECTION)
+        .await
+        .json();
+    let items = Items::new(&client, &base, "p");
+    let item = items.create(json!({"id": "a", "pk": "p"})).await.json();
+    let [db_rid, coll_rid, item_rid] =
+        [&db, &coll, &item].map(|r| r["_rid"].as_str().unwrap().to_string());
+    assert_eq!(rid_bytes(&db_rid).len(), 4);
+    assert_eq!(rid_bytes(&coll_rid)[..4], rid_bytes(&db_rid)[..]);
+    assert_eq!(rid_bytes(&item_rid)[..8], rid_bytes(&coll_rid)[..]);
+    assert_eq!(rid_bytes(&item_rid).len(), 16);
+    assert_eq!(db["_self"], format!("dbs/{db_rid}/"));
+    assert_eq!(coll["_self"], format!("dbs/{db_rid}/colls/{coll_rid}/"));
+    assert_eq!(
+        item["_self"],
+        format!("dbs/{db_rid}/colls/{coll_rid}/docs/{item_rid}/")
+    );
+    // A replace keeps the item's rid; the item stays addressable by its id.
+    let replaced = items
+        .replace("a", &[], json!({"id": "a", "pk": "p", "n": 1}))
+        .await;
+    assert_eq!(replaced.json()["_rid"], item_rid.as_str());
+    assert_eq!(items.read("a").await.json()["_self"], item["_self"]);
+}
+
+#[tokio::test]
+async fn item_responses_carry_the_content_path_headers() {
+    let (emulator, client) = start().await;
+    let base = emulator.global_endpoint();
+    setup(&client, &base).await;
+    let coll = client
+        .get(&format!("{base}dbs/db/colls/c"), COLLECTION)
+        .await
+        .json();
+    let items = Items::new(&client, &base, "p");
+    for reply in [
+        items.create(json!({"id": "a", "pk": "p"})).await,
+        items.read("a").await,
+        items.send(Method::GET, None, &[], None).await,
+    ] {
+        assert_eq!(reply.headers["x-ms-alt-content-path"], "dbs/db/colls/c");
+        assert_eq!(
+            reply.headers["x-ms-content-path"],
+            coll["_rid"].as_str().unwrap()
+        );
+    }
+}
+
+async fn query_feed(client: &TestClient, url: &str, signed: Signed<'_>, sql: &str) -> Value {
+    let body = json!({"query": sql, "parameters": [{"name": "@id", "value": "db"}]});
+    let headers = [
+        ("x-ms-documentdb-isquery", "true"),
+        ("content-type", "application/query+json"),
+    ];
+    let reply = client
+        .send(Method::POST, url, Some(signed), &headers, Some(body))
+        .await
+        .unwrap();
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    reply.json()
+}
+
+#[tokio::test]
+async fn database_and_container_queries_are_reads_in_any_region() {
+    let emulator = Emulator::builder()
+        .regions(["West US", "East US"])
+        .start()
+        .await
+        .unwrap();
+    let client = TestClient::new(emulator.key());
+    setup(&client, &emulator.global_endpoint()).await;
+    // East US is a read region: a create there is 403/3, a query is served.
+    let east = emulator.region_endpoint("East US").unwrap();
+    let create = client
+        .signed(
+            Method::POST,
+            &format!("{east}dbs"),
+            DATABASES,
+            Some(json!({"id": "x"})),
+        )
+        .await;
+    assert_eq!(
+        (create.status.as_u16(), create.sub_status()),
+        (403, Some(3))
+    );
+    let sql = "SELECT * FROM root r WHERE r.id = @id";
+    let dbs = query_feed(&client, &format!("{east}dbs"), DATABASES, sql).await;
+    assert_eq!(dbs["_count"], 1);
+    assert_eq!(dbs["Databases"][0]["id"], "db");
+    let sql = "SELECT * FROM root r WHERE r.id = 'c'";
+    let colls = query_feed(&client, &format!("{east}dbs/db/colls"), COLLECTIONS, sql).await;
+    assert_eq!(colls["DocumentCollections"][0]["id"], "c");
+    assert_eq!(colls["_count"], 1);
+}
+
+#[tokio::test]
+async fn every_error_carries_a_substatus() {
+    let (emulator, client) = start().await;
+    let base = emulator.global_endpoint();
+    setup(&client, &base).await;
+    let items = Items::new(&client, &base, "p");
+    let missing = items.read("nope").await;
+    let conflict = client
+        .signed(
+            Method::POST,
+            &format!("{base}dbs"),
+            DATABASES,
+            Some(json!({"id": "db"})),
+        )
+        .await;
+    let bad = items.create(json!({"no": "id"})).await;
+    let unsigned = client
+        .send(Method::GET, &format!("{base}dbs"), None, &[], None)
+        .await
+        .unwrap();
+    for (reply, status) in [(missing, 404), (conflict, 409), (bad, 400), (unsigned, 401)] {
+        assert_eq!(reply.status.as_u16(), status);
+        assert_eq!(
+            reply.sub_status(),
+            Some(0),
+            "{status} carries x-ms-substatus: 0"
+        );
+    }
+}
+
+#[tokio::test]
+async fn container_bodies_carry_the_default_policies() {
+    let (emulator, client) = start().await;
+    let base = emulator.global_endpoint();
+    setup(&client, &base).await;
+    let coll = client
+        .get(&format!("{base}dbs/db/colls/c"), COLLECTION)
+        .await
+        .json();
+    assert_eq!(coll["indexingPolicy"]["indexingMode"], "consistent");
+    assert_eq!(coll["indexingPolicy"]["includedPaths"][0]["path"], "/*");
+    assert_eq!(coll["conflictResolutionPolicy"]["mode"], "LastWriterWins");
+}
