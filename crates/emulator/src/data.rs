@@ -169,16 +169,38 @@ fn key_paths(resource: &Map<String, Value>) -> Result<Vec<Vec<String>>, ApiError
     }
 }
 
-/// What a container body holds when its creator leaves it out, as the service fills it.
+/// What a container body holds when its creator leaves it out, as the service fills it:
+/// an indexing policy (consistent, automatic, `/*` included, `/"_etag"/?` always
+/// excluded, legacy per-path `indexes` dropped), last-writer-wins conflict resolution and
+/// geography.
 fn container_defaults(resource: &mut Map<String, Value>) {
-    resource.entry("indexingPolicy").or_insert_with(|| {
-        json!({
-            "indexingMode": "consistent",
-            "automatic": true,
-            "includedPaths": [{"path": "/*"}],
-            "excludedPaths": [{"path": "/\"_etag\"/?"}]
-        })
-    });
+    let policy = resource
+        .entry("indexingPolicy")
+        .or_insert_with(|| json!({}));
+    if !policy.is_object() {
+        *policy = json!({});
+    }
+    if let Value::Object(policy) = policy {
+        policy
+            .entry("indexingMode")
+            .or_insert_with(|| json!("consistent"));
+        policy.entry("automatic").or_insert(json!(true));
+        let included = policy
+            .entry("includedPaths")
+            .or_insert_with(|| json!([{"path": "/*"}]));
+        if let Value::Array(paths) = included {
+            for path in paths.iter_mut().filter_map(Value::as_object_mut) {
+                path.remove("indexes");
+            }
+        }
+        let excluded = policy.entry("excludedPaths").or_insert_with(|| json!([]));
+        let etag = json!({"path": "/\"_etag\"/?"});
+        if let Value::Array(paths) = excluded {
+            if !paths.iter().any(|p| p["path"] == etag["path"]) {
+                paths.push(etag);
+            }
+        }
+    }
     resource.entry("conflictResolutionPolicy").or_insert_with(|| {
         json!({"mode": "LastWriterWins", "conflictResolutionPath": "/_ts", "conflictResolutionProcedure": ""})
     });

@@ -124,6 +124,18 @@ impl DataStore {
         paginate(all, feed, &json!(""), "Databases")
     }
 
+    /// The conflict feed of a container (a read or a query): always empty, as the
+    /// emulator resolves every write by last writer wins.
+    pub(crate) fn conflicts(&self, db: &str, coll: &str) -> Result<Page, ApiError> {
+        let container = self.container(db, coll)?;
+        paginate(
+            Vec::new(),
+            &FeedRequest::default(),
+            &rid(&container.resource),
+            "Conflicts",
+        )
+    }
+
     /// `GET /dbs/{db}/colls`.
     pub(crate) fn list_containers(&self, db: &str, feed: &FeedRequest) -> Result<Page, ApiError> {
         let database = self.database(db)?;

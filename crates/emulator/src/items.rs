@@ -129,6 +129,30 @@ impl DataStore {
     }
 }
 
+impl DataStore {
+    /// Deletes every item of the partition key in `request` (each delete logged, so
+    /// replication and the change feed see them); 200 with no body.
+    pub(crate) fn delete_partition(
+        &mut self,
+        db: &str,
+        coll: &str,
+        request: &ItemRequest,
+    ) -> ApiResult {
+        let (pk, _) = partition_key(request.partition_key.as_deref())?;
+        let container = self.container_mut(db, coll)?;
+        let keys: Vec<(String, String)> = container
+            .items
+            .keys()
+            .filter(|(item_pk, _)| crate::data::in_partition(&pk, item_pk))
+            .cloned()
+            .collect();
+        for key in keys {
+            container.record(key, None);
+        }
+        Ok((200, None))
+    }
+}
+
 impl Container {
     /// Stamps `resource` with system properties (the `_rid` of the item it replaces, or a
     /// new one in this container's; `_self` by rids; a fresh `_etag` and `_ts`), writes it

@@ -40,6 +40,22 @@ pub enum Resource {
         /// Container id.
         coll: String,
     },
+    /// `/dbs/{db}/colls/{coll}/conflicts`: the conflict feed (always empty: the emulator
+    /// resolves every write by last writer wins).
+    Conflicts {
+        /// Database id.
+        db: String,
+        /// Container id.
+        coll: String,
+    },
+    /// `/dbs/{db}/colls/{coll}/operations/partitionkeydelete`: delete every item of one
+    /// partition key.
+    PartitionKeyDelete {
+        /// Database id.
+        db: String,
+        /// Container id.
+        coll: String,
+    },
     /// `/dbs/{db}/colls/{coll}/docs/{id}`.
     Item {
         /// Database id.
@@ -119,6 +135,16 @@ impl Resource {
                 db: ids.next()?,
                 coll: ids.next()?,
             },
+            (["dbs", "colls", "conflicts"], 5) => Self::Conflicts {
+                db: ids.next()?,
+                coll: ids.next()?,
+            },
+            (["dbs", "colls", "operations"], 6) if segments[5] == "partitionkeydelete" => {
+                Self::PartitionKeyDelete {
+                    db: ids.next()?,
+                    coll: ids.next()?,
+                }
+            }
             (["dbs", "colls", "docs"], 6) => Self::Item {
                 db: ids.next()?,
                 coll: ids.next()?,
@@ -140,6 +166,10 @@ impl Resource {
             Self::Container { db, coll } => ("colls", format!("dbs/{db}/colls/{coll}")),
             Self::Items { db, coll } => ("docs", format!("dbs/{db}/colls/{coll}")),
             Self::PartitionKeyRanges { db, coll } => ("pkranges", format!("dbs/{db}/colls/{coll}")),
+            Self::Conflicts { db, coll } => ("conflicts", format!("dbs/{db}/colls/{coll}")),
+            Self::PartitionKeyDelete { db, coll } => {
+                ("partitionkey", format!("dbs/{db}/colls/{coll}"))
+            }
             Self::Item { db, coll, id } => ("docs", format!("dbs/{db}/colls/{coll}/docs/{id}")),
         }
     }
@@ -149,10 +179,13 @@ impl Resource {
         match self {
             Self::Account => PathClass::Account,
             Self::Databases | Self::Database { .. } => PathClass::Databases,
-            Self::Containers { .. } | Self::Container { .. } | Self::PartitionKeyRanges { .. } => {
-                PathClass::Containers
+            Self::Containers { .. }
+            | Self::Container { .. }
+            | Self::PartitionKeyRanges { .. }
+            | Self::Conflicts { .. } => PathClass::Containers,
+            Self::Items { .. } | Self::Item { .. } | Self::PartitionKeyDelete { .. } => {
+                PathClass::Items
             }
-            Self::Items { .. } | Self::Item { .. } => PathClass::Items,
         }
     }
 }
@@ -171,6 +204,12 @@ mod tests {
             ("/dbs/d1/colls/c1/", "colls", "dbs/d1/colls/c1"),
             ("/dbs/d1/colls/c1/docs", "docs", "dbs/d1/colls/c1"),
             ("/dbs/d1/colls/c1/pkranges", "pkranges", "dbs/d1/colls/c1"),
+            ("/dbs/d1/colls/c1/conflicts", "conflicts", "dbs/d1/colls/c1"),
+            (
+                "/dbs/d1/colls/c1/operations/partitionkeydelete",
+                "partitionkey",
+                "dbs/d1/colls/c1",
+            ),
             (
                 "/dbs/d1/colls/c1/docs/my%20item",
                 "docs",

@@ -25,6 +25,7 @@ use crate::state::State;
 use crate::topology::ListenerId;
 
 mod answer;
+mod metrics;
 mod resource_query;
 
 use answer::{Answer, resource_answer, response};
@@ -61,6 +62,7 @@ fn kind(method: &Method, resource: &Resource, headers: &HeaderMap) -> Kind {
         (&Method::POST, Resource::Items { .. }) if plan => Kind::QueryPlan,
         (&Method::POST, Resource::Items { .. }) if query => Kind::Query,
         (&Method::POST, Resource::Databases | Resource::Containers { .. }) if query => Kind::Query,
+        (&Method::POST, Resource::Conflicts { .. }) if query => Kind::Query,
         (&Method::POST | &Method::PUT | &Method::DELETE | &Method::PATCH, _) => Kind::Write,
         _ => Kind::Read,
     }
@@ -92,6 +94,7 @@ pub(crate) async fn serve(
     }
     let (parts, body) = request.into_parts();
     let headers = parts.headers;
+    let location = answer::content_location(state.scheme(), &headers, &parts.uri);
     let kind = kind(&method, &resource, &headers);
     if kind == Kind::Write && !writable {
         return Err(ApiError::new(
@@ -112,9 +115,9 @@ pub(crate) async fn serve(
         continuation: header(&headers, "x-ms-continuation"),
     };
     let session = match &resource {
-        Resource::Items { db, coll } | Resource::Item { db, coll, .. } => {
-            Some((db.clone(), coll.clone()))
-        }
+        Resource::Items { db, coll }
+        | Resource::Item { db, coll, .. }
+        | Resource::PartitionKeyDelete { db, coll } => Some((db.clone(), coll.clone())),
         _ => None,
     };
     let batch = kind == Kind::Write
@@ -135,6 +138,7 @@ pub(crate) async fn serve(
         (&Method::GET, Resource::Items { .. }) => ChangeFeedRequest::from_headers(&headers)?,
         _ => None,
     };
+    let mut extra = HeaderMap::new();
     let answer = match (kind, method, resource) {
         (Kind::QueryPlan, _, Resource::Items { db, coll }) => {
             let spec = query_spec(read_json(body, charge).await?, &headers)?;
@@ -146,7 +150,9 @@ pub(crate) async fn serve(
             let snapshot = view(&db, &coll).snapshot(&scope)?;
             let resource = lock(&state.data).container(&db, &coll)?.resource.clone();
             spec.check_request(&resource, matches!(scope, Scope::All), &headers)?;
-            Answer::Feed(crate::snapshot::query(state, snapshot, spec, &feed, charge).await?)
+            let page = crate::snapshot::query(state, snapshot, spec, &feed, charge).await?;
+            extra = metrics::query_metrics(&headers, page.count);
+            Answer::Feed(page)
         }
         (Kind::Query, _, resource @ (Resource::Databases | Resource::Containers { .. })) => {
             let body = read_json(body, charge).await?;
@@ -182,6 +188,12 @@ pub(crate) async fn serve(
         }
         (_, Method::DELETE, Resource::Container { db, coll }) => {
             resource_answer(lock(&state.data).delete_container(&db, &coll)?)
+        }
+        (_, Method::POST, Resource::PartitionKeyDelete { db, coll }) => {
+            view(&db, &coll).write(|d| d.delete_partition(&db, &coll, &item_request))?
+        }
+        (Kind::Read | Kind::Query, _, Resource::Conflicts { db, coll }) => {
+            Answer::Feed(lock(&state.data).conflicts(&db, &coll)?)
         }
         (_, Method::GET, Resource::PartitionKeyRanges { db, coll }) => {
             let data = lock(&state.data);
@@ -277,6 +289,8 @@ pub(crate) async fn serve(
     };
     let mut response = response(answer, kind, lsn, minimal);
     response.headers_mut().extend(paths);
+    response.headers_mut().extend(extra);
+    response.headers_mut().extend(location);
     if let Some(value) = batch_charge.and_then(|c| HeaderValue::from_str(&c.to_string()).ok()) {
         response.headers_mut().insert("x-ms-request-charge", value);
     }

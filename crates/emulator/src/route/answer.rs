@@ -100,3 +100,20 @@ pub(super) fn content_paths(db: &str, coll: &str, container: &Value) -> HeaderMa
     }
     headers
 }
+
+/// `content-location`: the address the request was served at (scheme, `Host` or the h2
+/// authority, and path), as the service names the regional endpoint that answered.
+pub(super) fn content_location(scheme: &str, headers: &HeaderMap, uri: &http::Uri) -> HeaderMap {
+    let mut out = HeaderMap::new();
+    let path = uri.path();
+    let host = headers
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| uri.authority().map(http::uri::Authority::as_str));
+    if let Some(value) =
+        host.and_then(|h| HeaderValue::from_str(&format!("{scheme}://{h}{path}")).ok())
+    {
+        out.insert(http::header::CONTENT_LOCATION, value);
+    }
+    out
+}

@@ -297,3 +297,96 @@ async fn container_bodies_carry_the_default_policies() {
     assert_eq!(coll["indexingPolicy"]["includedPaths"][0]["path"], "/*");
     assert_eq!(coll["conflictResolutionPolicy"]["mode"], "LastWriterWins");
 }
+
+#[tokio::test]
+async fn delete_all_items_of_a_partition_key() {
+    let (emulator, client) = start().await;
+    let base = emulator.global_endpoint();
+    setup(&client, &base).await;
+    let (p, q) = (
+        Items::new(&client, &base, "p"),
+        Items::new(&client, &base, "q"),
+    );
+    for id in ["a", "b", "c"] {
+        assert_eq!(p.create(json!({"id": id, "pk": "p"})).await.status, 201);
+    }
+    assert_eq!(q.create(json!({"id": "a", "pk": "q"})).await.status, 201);
+    let url = format!("{base}dbs/db/colls/c/operations/partitionkeydelete");
+    let signed = Signed::new("partitionkey", "dbs/db/colls/c");
+    let headers = [("x-ms-documentdb-partitionkey", r#"["p"]"#)];
+    let reply = client
+        .send(Method::POST, &url, Some(signed), &headers, None)
+        .await
+        .unwrap();
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    for id in ["a", "b", "c"] {
+        assert_eq!(p.read(id).await.status, 404);
+    }
+    assert_eq!(
+        q.read("a").await.status,
+        200,
+        "another partition keeps its items"
+    );
+    // The deletes are writes like any other: the change feed's LSN moved past them.
+    let feed = p.send(Method::GET, None, &[], None).await;
+    assert_eq!(feed.json()["_count"], 0);
+    assert_eq!(feed.headers["x-ms-session-token"], "0:-1#7");
+}
+
+#[tokio::test]
+async fn conflict_feeds_are_empty_and_reads_name_their_location() {
+    let (emulator, client) = start().await;
+    let base = emulator.global_endpoint();
+    setup(&client, &base).await;
+    let conflicts = client
+        .get(
+            &format!("{base}dbs/db/colls/c/conflicts"),
+            Signed::new("conflicts", "dbs/db/colls/c"),
+        )
+        .await;
+    assert_eq!(conflicts.status, 200);
+    assert_eq!(conflicts.json()["Conflicts"], json!([]));
+    let items = Items::new(&client, &base, "p");
+    items.create(json!({"id": "a", "pk": "p"})).await;
+    let read = items.read("a").await;
+    let location = read.headers["content-location"].to_str().unwrap();
+    assert_eq!(location, format!("{base}dbs/db/colls/c/docs/a"));
+}
+
+#[tokio::test]
+async fn queries_report_metrics_when_asked() {
+    let (emulator, client) = start().await;
+    let base = emulator.global_endpoint();
+    setup(&client, &base).await;
+    let items = Items::new(&client, &base, "p");
+    items.create(json!({"id": "a", "pk": "p"})).await;
+    let query = json!({"query": "SELECT * FROM c", "parameters": []});
+    let headers = [
+        ("x-ms-documentdb-isquery", "true"),
+        ("content-type", "application/query+json"),
+        ("x-ms-documentdb-populatequerymetrics", "true"),
+        ("x-ms-cosmos-populateindexmetrics", "true"),
+    ];
+    let reply = items
+        .send(Method::POST, None, &headers, Some(query.clone()))
+        .await;
+    let metrics = reply.headers["x-ms-documentdb-query-metrics"]
+        .to_str()
+        .unwrap();
+    assert!(metrics.split(';').all(|m| m.contains('=')));
+    assert!(metrics.contains("outputDocumentCount=1"));
+    let index = reply.headers["x-ms-cosmos-index-utilization"]
+        .to_str()
+        .unwrap();
+    use base64::Engine;
+    let index = base64::engine::general_purpose::STANDARD
+        .decode(index)
+        .unwrap();
+    let index: Value = serde_json::from_slice(&index).unwrap();
+    assert_eq!(index["UtilizedSingleIndexes"], json!([]));
+    // Not asked, not sent.
+    let plain = items
+        .send(Method::POST, None, &headers[..2], Some(query))
+        .await;
+    assert!(!plain.headers.contains_key("x-ms-documentdb-query-metrics"));
+}
