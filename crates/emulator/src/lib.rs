@@ -46,6 +46,7 @@
 #[cfg(doctest)]
 pub struct ReadmeDoctest;
 
+mod addressing;
 mod admin;
 mod api_error;
 pub mod auth;

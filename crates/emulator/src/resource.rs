@@ -158,6 +158,20 @@ impl Resource {
     /// The resource type and link a client signs for this resource: a feed signs its
     /// parent's link; the account signs empty strings.
     pub fn signing_parts(&self) -> (&'static str, String) {
+        let (kind, link) = self.signing_parts_by_name();
+        // A path by rids (`dbs/{rid}/colls/{rid}/docs/{rid}`) signs the rid of the resource
+        // it names (for a feed, of the feed's owner) alone, as SDKs sign it.
+        let by_rids = link.strip_prefix("dbs/").is_some_and(|rest| {
+            crate::rid::is_rid_path(rest.split('/').next().unwrap_or_default())
+        });
+        if by_rids {
+            let last = link.rsplit('/').next().unwrap_or_default().to_string();
+            return (kind, last);
+        }
+        (kind, link)
+    }
+
+    fn signing_parts_by_name(&self) -> (&'static str, String) {
         match self {
             Self::Account => ("", String::new()),
             Self::Databases => ("dbs", String::new()),
@@ -205,6 +219,12 @@ mod tests {
             ("/dbs/d1/colls/c1/docs", "docs", "dbs/d1/colls/c1"),
             ("/dbs/d1/colls/c1/pkranges", "pkranges", "dbs/d1/colls/c1"),
             ("/dbs/d1/colls/c1/conflicts", "conflicts", "dbs/d1/colls/c1"),
+            ("/dbs/AAAAAA==/colls/AAAAAAAAAAA=/docs/x1", "docs", "x1"),
+            (
+                "/dbs/AAAAAA==/colls/AAAAAAAAAAA=/docs",
+                "docs",
+                "AAAAAAAAAAA=",
+            ),
             (
                 "/dbs/d1/colls/c1/operations/partitionkeydelete",
                 "partitionkey",

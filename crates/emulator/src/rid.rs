@@ -25,6 +25,12 @@ fn child(owner: &str, owner_len: usize, own: usize) -> String {
     encode(&bytes)
 }
 
+/// Whether a path whose database segment is `db` addresses by rids, by the SDKs' rule: a
+/// database rid is 8 characters of base64.
+pub(crate) fn is_rid_path(db: &str) -> bool {
+    db.len() == 8 && STANDARD.decode(db.replace('-', "/")).is_ok()
+}
+
 /// A new database's rid.
 pub(crate) fn database() -> String {
     child("", 0, 4)
@@ -53,5 +59,7 @@ mod tests {
         assert_eq!(decode(&coll)[..4], decode(&db)[..]);
         assert_eq!(decode(&item)[..8], decode(&coll)[..]);
         assert!(!item.contains('/'));
+        assert!(is_rid_path(&db));
+        assert!(!is_rid_path("my-database") && !is_rid_path("abc"));
     }
 }

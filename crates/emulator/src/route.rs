@@ -92,6 +92,7 @@ pub(crate) async fn serve(
         )
         .with_sub_status(SUB_STATUS_DATABASE_ACCOUNT_NOT_FOUND));
     }
+    let resource = lock(&state.data).by_ids(resource);
     let (parts, body) = request.into_parts();
     let headers = parts.headers;
     let location = answer::content_location(state.scheme(), &headers, &parts.uri);

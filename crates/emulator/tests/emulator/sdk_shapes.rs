@@ -182,6 +182,23 @@ async fn items_have_base64_rids_and_id_based_self_links() {
         .await;
     assert_eq!(replaced.json()["_rid"], item_rid.as_str());
     assert_eq!(items.read("a").await.json()["_self"], item["_self"]);
+    // Addressable by its `_self` link too, signed with its rid (as SDKs sign rid paths).
+    let by_rid = format!("{base}{}", item["_self"].as_str().unwrap());
+    let pk = [("x-ms-documentdb-partitionkey", r#"["p"]"#)];
+    let signed = Signed::new("docs", &item_rid);
+    let read = client
+        .send(Method::GET, &by_rid, Some(signed), &pk, None)
+        .await
+        .unwrap();
+    assert_eq!(read.status, 200, "{:?}", read.body);
+    assert_eq!(read.json()["id"], "a");
+    let signed = Signed::new("docs", &item_rid);
+    let deleted = client
+        .send(Method::DELETE, &by_rid, Some(signed), &pk, None)
+        .await
+        .unwrap();
+    assert_eq!(deleted.status, 204);
+    assert_eq!(items.read("a").await.status, 404);
 }
 
 #[tokio::test]
