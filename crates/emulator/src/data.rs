@@ -15,6 +15,8 @@ pub(crate) struct DataStore {
     pub(crate) databases: BTreeMap<String, Database>,
     /// Lag and consistency settings: what each region sees of the containers' logs.
     pub(crate) replication: Replication,
+    /// Throughput set by replacing a container's offer, by container rid (`offers.rs`).
+    pub(crate) throughput: BTreeMap<String, u64>,
 }
 
 #[derive(Debug)]
@@ -274,6 +276,15 @@ impl DataStore {
         let mut resource = object(body)?;
         let id = id_of(&resource)?;
         let paths = key_paths(&resource)?;
+        // The service's rule: off (absent), -1 (on, items live until their own ttl) or a
+        // positive number of seconds.
+        if let Some(ttl) = resource.get("defaultTtl").filter(|t| !t.is_null()) {
+            if !ttl.as_i64().is_some_and(|t| t == -1 || t > 0) {
+                return Err(ApiError::bad_request(
+                    "defaultTtl must be -1 or a positive number of seconds",
+                ));
+            }
+        }
         let database = self
             .databases
             .get_mut(db)

@@ -74,6 +74,7 @@ mod lag;
 mod limits;
 mod listener;
 mod lock;
+mod offers;
 mod patch;
 pub mod query;
 mod query_gate;

@@ -56,6 +56,13 @@ pub enum Resource {
         /// Container id.
         coll: String,
     },
+    /// `/offers`: the offer feed.
+    Offers,
+    /// `/offers/{rid}`.
+    Offer {
+        /// The offer's rid.
+        rid: String,
+    },
     /// `/dbs/{db}/colls/{coll}/docs/{id}`.
     Item {
         /// Database id.
@@ -120,6 +127,8 @@ impl Resource {
         let kinds: Vec<&str> = segments.iter().step_by(2).map(String::as_str).collect();
         let mut ids = segments.iter().skip(1).step_by(2).cloned();
         let resource = match (kinds.as_slice(), segments.len()) {
+            (["offers"], 1) => Self::Offers,
+            (["offers"], 2) => Self::Offer { rid: ids.next()? },
             (["dbs"], 1) => Self::Databases,
             (["dbs"], 2) => Self::Database { db: ids.next()? },
             (["dbs", "colls"], 3) => Self::Containers { db: ids.next()? },
@@ -159,13 +168,14 @@ impl Resource {
     /// parent's link; the account signs empty strings.
     pub fn signing_parts(&self) -> (&'static str, String) {
         let (kind, link) = self.signing_parts_by_name();
-        // A path by rids (`dbs/{rid}/colls/{rid}/docs/{rid}`) signs the rid of the resource
-        // it names (for a feed, of the feed's owner) alone, as SDKs sign it.
+        // A path by rids (`dbs/{rid}/colls/{rid}/docs/{rid}`, `offers/{rid}`) signs the rid
+        // of the resource it names (for a feed, of the feed's owner) alone and in lower
+        // case, as SDKs sign it.
         let by_rids = link.strip_prefix("dbs/").is_some_and(|rest| {
             crate::rid::is_rid_path(rest.split('/').next().unwrap_or_default())
         });
-        if by_rids {
-            let last = link.rsplit('/').next().unwrap_or_default().to_string();
+        if by_rids || matches!(self, Self::Offer { .. }) {
+            let last = link.rsplit('/').next().unwrap_or_default().to_lowercase();
             return (kind, last);
         }
         (kind, link)
@@ -175,6 +185,8 @@ impl Resource {
         match self {
             Self::Account => ("", String::new()),
             Self::Databases => ("dbs", String::new()),
+            Self::Offers => ("offers", String::new()),
+            Self::Offer { rid } => ("offers", rid.clone()),
             Self::Database { db } => ("dbs", format!("dbs/{db}")),
             Self::Containers { db } => ("colls", format!("dbs/{db}")),
             Self::Container { db, coll } => ("colls", format!("dbs/{db}/colls/{coll}")),
@@ -192,7 +204,9 @@ impl Resource {
     pub fn class(&self) -> PathClass {
         match self {
             Self::Account => PathClass::Account,
-            Self::Databases | Self::Database { .. } => PathClass::Databases,
+            Self::Databases | Self::Database { .. } | Self::Offers | Self::Offer { .. } => {
+                PathClass::Databases
+            }
             Self::Containers { .. }
             | Self::Container { .. }
             | Self::PartitionKeyRanges { .. }
@@ -219,12 +233,13 @@ mod tests {
             ("/dbs/d1/colls/c1/docs", "docs", "dbs/d1/colls/c1"),
             ("/dbs/d1/colls/c1/pkranges", "pkranges", "dbs/d1/colls/c1"),
             ("/dbs/d1/colls/c1/conflicts", "conflicts", "dbs/d1/colls/c1"),
-            ("/dbs/AAAAAA==/colls/AAAAAAAAAAA=/docs/x1", "docs", "x1"),
+            ("/dbs/AAAAAA==/colls/AAAAAAAAAAA=/docs/xY1", "docs", "xy1"),
             (
                 "/dbs/AAAAAA==/colls/AAAAAAAAAAA=/docs",
                 "docs",
-                "AAAAAAAAAAA=",
+                "aaaaaaaaaaa=",
             ),
+            ("/offers/AbC=", "offers", "abc="),
             (
                 "/dbs/d1/colls/c1/operations/partitionkeydelete",
                 "partitionkey",

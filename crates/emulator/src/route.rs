@@ -26,9 +26,10 @@ use crate::topology::ListenerId;
 
 mod answer;
 mod metrics;
+mod offers;
 mod resource_query;
 
-use answer::{Answer, resource_answer, response};
+use answer::{Answer, not_modified, resource_answer, response};
 
 /// What a request does, as far as regions care: queries are reads even though they POST.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,7 +62,11 @@ fn kind(method: &Method, resource: &Resource, headers: &HeaderMap) -> Kind {
     match (method, resource) {
         (&Method::POST, Resource::Items { .. }) if plan => Kind::QueryPlan,
         (&Method::POST, Resource::Items { .. }) if query => Kind::Query,
-        (&Method::POST, Resource::Databases | Resource::Containers { .. }) if query => Kind::Query,
+        (&Method::POST, Resource::Databases | Resource::Containers { .. } | Resource::Offers)
+            if query =>
+        {
+            Kind::Query
+        }
         (&Method::POST, Resource::Conflicts { .. }) if query => Kind::Query,
         (&Method::POST | &Method::PUT | &Method::DELETE | &Method::PATCH, _) => Kind::Write,
         _ => Kind::Read,
@@ -155,12 +160,20 @@ pub(crate) async fn serve(
             extra = metrics::query_metrics(&headers, page.count);
             Answer::Feed(page)
         }
-        (Kind::Query, _, resource @ (Resource::Databases | Resource::Containers { .. })) => {
+        (
+            Kind::Query,
+            _,
+            resource @ (Resource::Databases | Resource::Containers { .. } | Resource::Offers),
+        ) => {
             let body = read_json(body, charge).await?;
             let query =
                 resource_query::query_resources(state, &resource, body, &headers, &feed, charge);
             Answer::Feed(query.await?)
         }
+        (_, method, Resource::Offer { rid }) => {
+            resource_answer(offers::offer(state, &method, &rid, body, charge).await?)
+        }
+        (_, Method::GET, Resource::Offers) => resource_answer(offers::list(state)),
         (_, Method::GET, Resource::Account) => {
             Answer::Resource(200, Some(lock(&state.topology).account_document()))
         }
@@ -358,13 +371,6 @@ fn check_session(
         .with_sub_status(SUB_STATUS_READ_SESSION_NOT_AVAILABLE));
     }
     Ok(())
-}
-
-/// 304 with the item's etag when the read's `If-None-Match` names it (or is `*`).
-fn not_modified(request: &ItemRequest, item: Option<&Value>) -> Option<Answer> {
-    let etag = item?.get("_etag").and_then(Value::as_str)?;
-    let wanted = request.if_none_match.as_deref()?.trim();
-    (wanted == "*" || wanted == etag).then(|| Answer::NotModified(Some(etag.to_string())))
 }
 
 fn query_spec(body: Value, headers: &HeaderMap) -> Result<QuerySpec, ApiError> {

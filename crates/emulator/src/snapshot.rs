@@ -173,6 +173,7 @@ mod tests {
         let DataStore {
             databases,
             replication,
+            ..
         } = &mut data;
         let items = databases
             .get_mut("db")

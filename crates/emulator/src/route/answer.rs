@@ -6,6 +6,7 @@ use http::{HeaderMap, HeaderValue, Response};
 use serde_json::Value;
 
 use super::Kind;
+use crate::data::ItemRequest;
 use crate::feed::Page;
 use crate::http::{Body, respond};
 
@@ -116,4 +117,11 @@ pub(super) fn content_location(scheme: &str, headers: &HeaderMap, uri: &http::Ur
         out.insert(http::header::CONTENT_LOCATION, value);
     }
     out
+}
+
+/// 304 with the item's etag when the read's `If-None-Match` names it (or is `*`).
+pub(super) fn not_modified(request: &ItemRequest, item: Option<&Value>) -> Option<Answer> {
+    let etag = item?.get("_etag").and_then(Value::as_str)?;
+    let wanted = request.if_none_match.as_deref()?.trim();
+    (wanted == "*" || wanted == etag).then(|| Answer::NotModified(Some(etag.to_string())))
 }

@@ -1,5 +1,5 @@
-//! Queries over the database feed (`POST /dbs`) and a database's container feed
-//! (`POST /dbs/{db}/colls`) with `x-ms-documentdb-isquery` or a query content type: reads,
+//! Queries over the database feed (`POST /dbs`), a database's container feed
+//! (`POST /dbs/{db}/colls`) and the offer feed (`POST /offers`) with `x-ms-documentdb-isquery` or a query content type: reads,
 //! served in every region, answered as the feed's page (`Databases`,
 //! `DocumentCollections`).
 
@@ -35,6 +35,10 @@ pub(super) async fn query_resources(
                 let containers = database.containers.values().map(|c| c.resource.clone());
                 let snapshot = Snapshot::of_resources(containers, rid(&database.resource));
                 (snapshot, "DocumentCollections")
+            }
+            Resource::Offers => {
+                let offers = data.offers().into_iter();
+                (Snapshot::of_resources(offers, json!("")), "Offers")
             }
             _ => {
                 let databases = data.databases.values().map(|d| d.resource.clone());

@@ -185,14 +185,16 @@ async fn items_have_base64_rids_and_id_based_self_links() {
     // Addressable by its `_self` link too, signed with its rid (as SDKs sign rid paths).
     let by_rid = format!("{base}{}", item["_self"].as_str().unwrap());
     let pk = [("x-ms-documentdb-partitionkey", r#"["p"]"#)];
-    let signed = Signed::new("docs", &item_rid);
+    // SDKs sign a rid path's rid in lower case.
+    let lower = item_rid.to_lowercase();
+    let signed = Signed::new("docs", &lower);
     let read = client
         .send(Method::GET, &by_rid, Some(signed), &pk, None)
         .await
         .unwrap();
     assert_eq!(read.status, 200, "{:?}", read.body);
     assert_eq!(read.json()["id"], "a");
-    let signed = Signed::new("docs", &item_rid);
+    let signed = Signed::new("docs", &lower);
     let deleted = client
         .send(Method::DELETE, &by_rid, Some(signed), &pk, None)
         .await
@@ -406,4 +408,87 @@ async fn queries_report_metrics_when_asked() {
         .send(Method::POST, None, &headers[..2], Some(query))
         .await;
     assert!(!plain.headers.contains_key("x-ms-documentdb-query-metrics"));
+}
+
+#[tokio::test]
+async fn offers_read_query_and_replace_throughput() {
+    let (emulator, client) = start().await;
+    let base = emulator.global_endpoint();
+    setup(&client, &base).await;
+    let coll = client
+        .get(&format!("{base}dbs/db/colls/c"), COLLECTION)
+        .await
+        .json();
+    let offers = || Signed::new("offers", "");
+    let feed = client.get(&format!("{base}offers"), offers()).await.json();
+    assert_eq!(feed["_count"], 1);
+    // The SDKs find a container's offer by querying for its `_self`.
+    let body = json!({"query": "SELECT * FROM root r WHERE r.resource = @link",
+                      "parameters": [{"name": "@link", "value": coll["_self"]}]});
+    let headers = [
+        ("x-ms-documentdb-isquery", "true"),
+        ("content-type", "application/query+json"),
+    ];
+    let url = format!("{base}offers");
+    let found = client
+        .send(Method::POST, &url, Some(offers()), &headers, Some(body))
+        .await
+        .unwrap();
+    let offer = found.json()["Offers"][0].clone();
+    assert_eq!(offer["offerResourceId"], coll["_rid"]);
+    assert_eq!(offer["content"]["offerThroughput"], 400);
+    let rid = &offer["_rid"].as_str().unwrap().to_lowercase();
+    let link = format!("{base}{}", offer["_self"].as_str().unwrap());
+    let mut replaced = offer.clone();
+    replaced["content"]["offerThroughput"] = json!(1000);
+    let reply = client
+        .send(
+            Method::PUT,
+            &link,
+            Some(Signed::new("offers", rid)),
+            &[],
+            Some(replaced),
+        )
+        .await
+        .unwrap();
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    let read = client.get(&link, Signed::new("offers", rid)).await.json();
+    assert_eq!(read["content"]["offerThroughput"], 1000);
+    // Below the minimum: 400, nothing changed.
+    let mut low = offer.clone();
+    low["content"]["offerThroughput"] = json!(10);
+    let reply = client
+        .send(
+            Method::PUT,
+            &link,
+            Some(Signed::new("offers", rid)),
+            &[],
+            Some(low),
+        )
+        .await
+        .unwrap();
+    assert_eq!(reply.status, 400);
+    let read = client.get(&link, Signed::new("offers", rid)).await.json();
+    assert_eq!(read["content"]["offerThroughput"], 1000);
+}
+
+#[tokio::test]
+async fn default_ttl_is_validated_as_the_service_does() {
+    let (emulator, client) = start().await;
+    let base = emulator.global_endpoint();
+    setup(&client, &base).await;
+    for (ttl, status) in [
+        (json!(-10), 400),
+        (json!(0), 400),
+        (json!(-1), 201),
+        (json!(5), 201),
+    ] {
+        let id = format!("t{status}{}", ttl.as_i64().unwrap());
+        let body = json!({"id": id, "partitionKey": {"paths": ["/pk"]}, "defaultTtl": ttl});
+        let url = format!("{base}dbs/db/colls");
+        let reply = client
+            .signed(Method::POST, &url, COLLECTIONS, Some(body))
+            .await;
+        assert_eq!(reply.status.as_u16(), status, "defaultTtl {ttl}");
+    }
 }
