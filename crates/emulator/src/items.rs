@@ -108,14 +108,23 @@ impl DataStore {
         request: &ItemRequest,
     ) -> ApiResult {
         let write = self.item_write(at.db, at.coll, body, request)?;
-        if id_of(&write.resource)? != at.id {
-            return Err(ApiError::bad_request("the body's id must match the path"));
-        }
+        let new_id = id_of(&write.resource)?;
         let container = write.container;
         container.check_partition_key(&write.resource, &write.pk_value)?;
         let key = (write.pk, at.id.to_string());
         container.existing(&key, request)?;
-        let resource = container.store(key, write.resource)?;
+        if new_id == at.id {
+            let resource = container.store(key, write.resource)?;
+            return Ok((200, Some(resource)));
+        }
+        // A replace may change the id, as the service's does: the item moves to its new id
+        // (409 if that is taken), logged as a delete of the old id and a write of the new.
+        let new_key = (key.0.clone(), new_id);
+        if container.items.contains_key(&new_key) {
+            return Err(ApiError::conflict(&format!("item {}", new_key.1)));
+        }
+        container.record(key, None);
+        let resource = container.store(new_key, write.resource)?;
         Ok((200, Some(resource)))
     }
 

@@ -492,3 +492,23 @@ async fn default_ttl_is_validated_as_the_service_does() {
         assert_eq!(reply.status.as_u16(), status, "defaultTtl {ttl}");
     }
 }
+
+#[tokio::test]
+async fn a_replace_may_change_the_id() {
+    let (emulator, client) = start().await;
+    let base = emulator.global_endpoint();
+    setup(&client, &base).await;
+    let items = Items::new(&client, &base, "p");
+    items.create(json!({"id": "a", "pk": "p"})).await;
+    items.create(json!({"id": "taken", "pk": "p"})).await;
+    let taken = items
+        .replace("a", &[], json!({"id": "taken", "pk": "p"}))
+        .await;
+    assert_eq!(taken.status, 409);
+    let moved = items
+        .replace("a", &[], json!({"id": "b", "pk": "p", "n": 1}))
+        .await;
+    assert_eq!(moved.status, 200, "{:?}", moved.body);
+    assert_eq!(items.read("a").await.status, 404);
+    assert_eq!(items.read("b").await.json()["n"], 1);
+}
