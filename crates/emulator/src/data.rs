@@ -140,6 +140,34 @@ pub(crate) fn in_partition(only: &str, pk: &str) -> bool {
         }
 }
 
+/// A partition key path's segments: `/a/b`, where a segment may be quoted (`"…"` or `'…'`)
+/// to hold `/` and other characters; `None` for a malformed path.
+fn split_path(path: &str) -> Option<Vec<String>> {
+    let mut segments = Vec::new();
+    let mut rest = path.strip_prefix('/')?;
+    while !rest.is_empty() {
+        let quote = rest.chars().next().filter(|c| *c == '"' || *c == '\'');
+        let (segment, after) = match quote {
+            Some(q) => {
+                let end = rest[1..].find(q)? + 1;
+                (&rest[1..end], &rest[end + 1..])
+            }
+            None => rest.split_at(rest.find('/').unwrap_or(rest.len())),
+        };
+        if segment.is_empty() {
+            return None;
+        }
+        segments.push(segment.to_string());
+        rest = match after.strip_prefix('/') {
+            Some(next) if !next.is_empty() => next,
+            Some(_) => return None,
+            None if after.is_empty() => after,
+            None => return None,
+        };
+    }
+    (!segments.is_empty()).then_some(segments)
+}
+
 /// The partition key paths of a container body, split into segments: exactly one path
 /// for `Hash` (the default kind), one to three for `MultiHash`.
 fn key_paths(resource: &Map<String, Value>) -> Result<Vec<Vec<String>>, ApiError> {
@@ -154,9 +182,7 @@ fn key_paths(resource: &Map<String, Value>) -> Result<Vec<Vec<String>>, ApiError
     let split: Option<Vec<Vec<String>>> = paths
         .iter()
         .map(|path| match path {
-            Value::String(path) if path.starts_with('/') && path.len() > 1 => {
-                Some(path[1..].split('/').map(str::to_string).collect())
-            }
+            Value::String(path) if path.starts_with('/') && path.len() > 1 => split_path(path),
             _ => None,
         })
         .collect();
@@ -344,5 +370,27 @@ impl Container {
         let stored = after.as_deref().cloned();
         self.log.record(lsn, Change { key, before, after });
         stored
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_path;
+
+    #[test]
+    fn partition_key_paths_split_on_unquoted_slashes() {
+        let split = |p: &str| split_path(p).map(|s| s.join("|"));
+        assert_eq!(split("/a/b").as_deref(), Some("a|b"));
+        assert_eq!(
+            split(r#"/"level' 1*()"/"le/vel2""#).as_deref(),
+            Some("level' 1*()|le/vel2")
+        );
+        assert_eq!(
+            split(r#"/'level" 1*()'/'le/vel2'"#).as_deref(),
+            Some("level\" 1*()|le/vel2")
+        );
+        for bad in ["", "/", "a", "/a//b", "/a/", "/\"open"] {
+            assert_eq!(split(bad), None, "{bad}");
+        }
     }
 }

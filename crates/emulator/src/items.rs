@@ -247,8 +247,14 @@ impl Container {
         let at = at.as_ref();
         match at {
             Some(value) if value == header => Ok(()),
-            // An item without the key property belongs to the "undefined" partition: `{}`.
+            // An item without the key property, or with an object or array there (no
+            // partition key value), belongs to the "undefined" partition: `{}`.
             None if header == &json!({}) => Ok(()),
+            Some(Value::Object(_) | Value::Array(_))
+                if header == &json!({}) && self.partition_key_paths.len() == 1 =>
+            {
+                Ok(())
+            }
             _ => Err(ApiError::bad_request(
                 "the partition key in the document does not match x-ms-documentdb-partitionkey",
             )),
