@@ -49,7 +49,7 @@ pub enum Resource {
         coll: String,
     },
     /// `/dbs/{db}/colls/{coll}/operations/partitionkeydelete`: delete every item of one
-    /// partition key.
+    /// partition key (signed as the container, as SDKs sign it).
     PartitionKeyDelete {
         /// Database id.
         db: String,
@@ -193,9 +193,7 @@ impl Resource {
             Self::Items { db, coll } => ("docs", format!("dbs/{db}/colls/{coll}")),
             Self::PartitionKeyRanges { db, coll } => ("pkranges", format!("dbs/{db}/colls/{coll}")),
             Self::Conflicts { db, coll } => ("conflicts", format!("dbs/{db}/colls/{coll}")),
-            Self::PartitionKeyDelete { db, coll } => {
-                ("partitionkey", format!("dbs/{db}/colls/{coll}"))
-            }
+            Self::PartitionKeyDelete { db, coll } => ("colls", format!("dbs/{db}/colls/{coll}")),
             Self::Item { db, coll, id } => ("docs", format!("dbs/{db}/colls/{coll}/docs/{id}")),
         }
     }
@@ -242,7 +240,7 @@ mod tests {
             ("/offers/AbC=", "offers", "abc="),
             (
                 "/dbs/d1/colls/c1/operations/partitionkeydelete",
-                "partitionkey",
+                "colls",
                 "dbs/d1/colls/c1",
             ),
             (

@@ -331,7 +331,7 @@ async fn delete_all_items_of_a_partition_key() {
     }
     assert_eq!(q.create(json!({"id": "a", "pk": "q"})).await.status, 201);
     let url = format!("{base}dbs/db/colls/c/operations/partitionkeydelete");
-    let signed = Signed::new("partitionkey", "dbs/db/colls/c");
+    let signed = Signed::new("colls", "dbs/db/colls/c");
     let headers = [("x-ms-documentdb-partitionkey", r#"["p"]"#)];
     let reply = client
         .send(Method::POST, &url, Some(signed), &headers, None)
