@@ -57,6 +57,7 @@ mod builder;
 mod change_feed;
 mod change_history;
 mod consistency;
+mod container_props;
 mod counters;
 mod cursor;
 mod data;

@@ -200,6 +200,10 @@ pub(crate) async fn serve(
         (_, Method::GET, Resource::Container { db, coll }) => {
             resource_answer(lock(&state.data).read_container(&db, &coll)?)
         }
+        (_, Method::PUT, Resource::Container { db, coll }) => {
+            let body = read_json(body, charge).await?;
+            resource_answer(lock(&state.data).replace_container(&db, &coll, body)?)
+        }
         (_, Method::DELETE, Resource::Container { db, coll }) => {
             resource_answer(lock(&state.data).delete_container(&db, &coll)?)
         }
@@ -272,13 +276,7 @@ pub(crate) async fn serve(
         }
         (_, Method::DELETE, Resource::Item { db, coll, id }) => view(&db, &coll)
             .write(|d| d.delete_item(ItemAt::new(&db, &coll, &id), &item_request))?,
-        (_, method, _) => {
-            return Err(ApiError::new(
-                405,
-                "MethodNotAllowed",
-                format!("{method} is not supported here"),
-            ));
-        }
+        (_, method, _) => return Err(answer::method_not_allowed(&method)),
     };
     // The session token is read after the operation: it includes this request's write.
     // It is the LSN this region has reached, which lags behind the write region's.

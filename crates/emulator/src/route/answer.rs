@@ -125,3 +125,12 @@ pub(super) fn not_modified(request: &ItemRequest, item: Option<&Value>) -> Optio
     let wanted = request.if_none_match.as_deref()?.trim();
     (wanted == "*" || wanted == etag).then(|| Answer::NotModified(Some(etag.to_string())))
 }
+
+/// 405 for a method the addressed resource does not take.
+pub(super) fn method_not_allowed(method: &http::Method) -> crate::api_error::ApiError {
+    crate::api_error::ApiError::new(
+        405,
+        "MethodNotAllowed",
+        format!("{method} is not supported here"),
+    )
+}

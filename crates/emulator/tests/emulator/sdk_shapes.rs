@@ -512,3 +512,38 @@ async fn a_replace_may_change_the_id() {
     assert_eq!(items.read("a").await.status, 404);
     assert_eq!(items.read("b").await.json()["n"], 1);
 }
+
+#[tokio::test]
+async fn replace_container_changes_ttl_and_indexing_policy() {
+    let (emulator, client) = start().await;
+    let base = emulator.global_endpoint();
+    setup(&client, &base).await;
+    let url = format!("{base}dbs/db/colls/c");
+    let before = client.get(&url, COLLECTION).await.json();
+    let mut body = before.clone();
+    body["defaultTtl"] = json!(60);
+    body["indexingPolicy"] =
+        json!({"indexingMode": "consistent", "excludedPaths": [{"path": "/big/*"}]});
+    let reply = client
+        .signed(Method::PUT, &url, COLLECTION, Some(body.clone()))
+        .await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    let after = client.get(&url, COLLECTION).await.json();
+    assert_eq!(after["defaultTtl"], 60);
+    let excluded = after["indexingPolicy"]["excludedPaths"].as_array().unwrap();
+    assert_eq!(excluded.len(), 2, "/big/* and /\"_etag\"/?");
+    assert_eq!(after["_rid"], before["_rid"]);
+    assert_ne!(after["_etag"], before["_etag"]);
+    // Neither the partition key nor a TTL the service refuses can be set.
+    let mut key = body.clone();
+    key["partitionKey"]["paths"] = json!(["/other"]);
+    let mut ttl = body;
+    ttl["defaultTtl"] = json!(-10);
+    for bad in [key, ttl] {
+        let reply = client
+            .signed(Method::PUT, &url, COLLECTION, Some(bad))
+            .await;
+        assert_eq!(reply.status, 400);
+    }
+    assert_eq!(client.get(&url, COLLECTION).await.json()["defaultTtl"], 60);
+}
