@@ -18,6 +18,8 @@ pub(crate) struct DataStore {
     pub(crate) replication: Replication,
     /// Throughput set by replacing a container's offer, by container rid (`offers.rs`).
     pub(crate) throughput: BTreeMap<String, u64>,
+    /// Users and permissions (`principals.rs`).
+    pub(crate) principals: crate::principals::Principals,
 }
 
 #[derive(Debug)]

@@ -149,6 +149,8 @@ impl DataStore {
 
     /// `DELETE /dbs/{db}`, with everything in it.
     pub(crate) fn delete_database(&mut self, db: &str) -> ApiResult {
+        let prefix = format!("dbs/{db}/");
+        self.principals.retain(|feed, _| !feed.starts_with(&prefix));
         self.databases
             .remove(db)
             .map(|_| (204, None))

@@ -77,6 +77,7 @@ mod listener;
 mod lock;
 mod offers;
 mod patch;
+mod principals;
 pub mod query;
 mod query_gate;
 mod replication;

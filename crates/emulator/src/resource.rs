@@ -56,6 +56,23 @@ pub enum Resource {
         /// Container id.
         coll: String,
     },
+    /// `/dbs/{db}/users` (`user` `None`) and `/dbs/{db}/users/{user}/permissions`: a
+    /// feed of users or of a user's permissions.
+    Principals {
+        /// Database id.
+        db: String,
+        /// The user whose permissions these are; `None` for the user feed.
+        user: Option<String>,
+    },
+    /// `/dbs/{db}/users/{id}` (`user` `None`) or `/dbs/{db}/users/{user}/permissions/{id}`.
+    Principal {
+        /// Database id.
+        db: String,
+        /// The user whose permission this is; `None` for a user.
+        user: Option<String>,
+        /// The user's or permission's id.
+        id: String,
+    },
     /// `/offers`: the offer feed.
     Offers,
     /// `/offers/{rid}`.
@@ -127,6 +144,24 @@ impl Resource {
         let kinds: Vec<&str> = segments.iter().step_by(2).map(String::as_str).collect();
         let mut ids = segments.iter().skip(1).step_by(2).cloned();
         let resource = match (kinds.as_slice(), segments.len()) {
+            (["dbs", "users"], 3) => Self::Principals {
+                db: ids.next()?,
+                user: None,
+            },
+            (["dbs", "users"], 4) => Self::Principal {
+                db: ids.next()?,
+                user: None,
+                id: ids.next()?,
+            },
+            (["dbs", "users", "permissions"], 5) => Self::Principals {
+                db: ids.next()?,
+                user: Some(ids.next()?),
+            },
+            (["dbs", "users", "permissions"], 6) => Self::Principal {
+                db: ids.next()?,
+                user: Some(ids.next()?),
+                id: ids.next()?,
+            },
             (["offers"], 1) => Self::Offers,
             (["offers"], 2) => Self::Offer { rid: ids.next()? },
             (["dbs"], 1) => Self::Databases,
@@ -186,6 +221,20 @@ impl Resource {
             Self::Account => ("", String::new()),
             Self::Databases => ("dbs", String::new()),
             Self::Offers => ("offers", String::new()),
+            Self::Principals { db, user: None } => ("users", format!("dbs/{db}")),
+            Self::Principals {
+                db,
+                user: Some(user),
+            } => ("permissions", format!("dbs/{db}/users/{user}")),
+            Self::Principal { db, user: None, id } => ("users", format!("dbs/{db}/users/{id}")),
+            Self::Principal {
+                db,
+                user: Some(user),
+                id,
+            } => (
+                "permissions",
+                format!("dbs/{db}/users/{user}/permissions/{id}"),
+            ),
             Self::Offer { rid } => ("offers", rid.clone()),
             Self::Database { db } => ("dbs", format!("dbs/{db}")),
             Self::Containers { db } => ("colls", format!("dbs/{db}")),
@@ -202,9 +251,12 @@ impl Resource {
     pub fn class(&self) -> PathClass {
         match self {
             Self::Account => PathClass::Account,
-            Self::Databases | Self::Database { .. } | Self::Offers | Self::Offer { .. } => {
-                PathClass::Databases
-            }
+            Self::Databases
+            | Self::Database { .. }
+            | Self::Offers
+            | Self::Offer { .. }
+            | Self::Principals { .. }
+            | Self::Principal { .. } => PathClass::Databases,
             Self::Containers { .. }
             | Self::Container { .. }
             | Self::PartitionKeyRanges { .. }

@@ -27,6 +27,7 @@ use crate::topology::ListenerId;
 mod answer;
 mod metrics;
 mod offers;
+mod principals;
 mod resource_query;
 
 use answer::{Answer, not_modified, resource_answer, response};
@@ -169,6 +170,9 @@ pub(crate) async fn serve(
             let query =
                 resource_query::query_resources(state, &resource, body, &headers, &feed, charge);
             Answer::Feed(query.await?)
+        }
+        (_, method, r @ (Resource::Principals { .. } | Resource::Principal { .. })) => {
+            principals::serve(state, &method, &r, &headers, body, &feed, charge).await?
         }
         (_, method, Resource::Offer { rid }) => {
             resource_answer(offers::offer(state, &method, &rid, body, charge).await?)
