@@ -18,8 +18,9 @@ pub(crate) struct DataStore {
     pub(crate) replication: Replication,
     /// Throughput set by replacing a container's offer, by container rid (`offers.rs`).
     pub(crate) throughput: BTreeMap<String, u64>,
-    /// Users and permissions (`principals.rs`).
-    pub(crate) principals: crate::principals::Principals,
+    /// Users and permissions by their feed's link (`dbs/{db}/users`,
+    /// `dbs/{db}/users/{user}/permissions`), then by id (`principals.rs`).
+    pub(crate) principals: BTreeMap<String, BTreeMap<String, Value>>,
 }
 
 #[derive(Debug)]

@@ -3,16 +3,10 @@
 //! `_token`. Resource-token authorization is not implemented: requests are still checked
 //! against the master keys only, so a permission's token is not accepted as a credential.
 
-use std::collections::BTreeMap;
-
 use serde_json::{Value, json};
 
 use crate::api_error::{ApiError, ApiResult};
 use crate::data::{DataStore, id_of, object, stamp};
-
-/// Users and permissions by their feed's link (`dbs/{db}/users`,
-/// `dbs/{db}/users/{user}/permissions`), then by id.
-pub(crate) type Principals = BTreeMap<String, BTreeMap<String, Value>>;
 
 /// Where a user (`user` `None`) or a permission lives.
 #[derive(Debug, Clone, Copy)]

@@ -547,3 +547,82 @@ async fn replace_container_changes_ttl_and_indexing_policy() {
     }
     assert_eq!(client.get(&url, COLLECTION).await.json()["defaultTtl"], 60);
 }
+
+#[tokio::test]
+async fn users_and_permissions_are_kept_renamed_and_deleted() {
+    let (emulator, client) = start().await;
+    let base = emulator.global_endpoint();
+    setup(&client, &base).await;
+    let users = format!("{base}dbs/db/users");
+    let sign_users = || Signed::new("users", "dbs/db");
+    let created = client
+        .signed(
+            Method::POST,
+            &users,
+            sign_users(),
+            Some(json!({"id": "u1"})),
+        )
+        .await;
+    assert_eq!(created.status, 201);
+    let again = client
+        .signed(
+            Method::POST,
+            &users,
+            sign_users(),
+            Some(json!({"id": "u1"})),
+        )
+        .await;
+    assert_eq!(again.status, 409);
+    let perms = format!("{base}dbs/db/users/u1/permissions");
+    let body = json!({"id": "p1", "permissionMode": "Read", "resource": "dbs/db/colls/c"});
+    let sign_perms = |user: &'static str| Signed::new("permissions", user);
+    let perm = client
+        .signed(
+            Method::POST,
+            &perms,
+            sign_perms("dbs/db/users/u1"),
+            Some(body),
+        )
+        .await;
+    assert_eq!(perm.status, 201);
+    assert!(perm.json()["_token"].is_string());
+    // A replace with a new id renames the user, its permissions with it.
+    let renamed = client
+        .signed(
+            Method::PUT,
+            &format!("{users}/u1"),
+            Signed::new("users", "dbs/db/users/u1"),
+            Some(json!({"id": "u2"})),
+        )
+        .await;
+    assert_eq!(renamed.status, 200);
+    let moved = client
+        .get(
+            &format!("{base}dbs/db/users/u2/permissions"),
+            sign_perms("dbs/db/users/u2"),
+        )
+        .await
+        .json();
+    assert_eq!(moved["Permissions"][0]["id"], "p1");
+    let list = client.get(&users, sign_users()).await.json();
+    assert_eq!(
+        (list["_count"].clone(), list["Users"][0]["id"].clone()),
+        (json!(1), json!("u2"))
+    );
+    let gone = client
+        .signed(
+            Method::DELETE,
+            &format!("{users}/u2"),
+            Signed::new("users", "dbs/db/users/u2"),
+            None,
+        )
+        .await;
+    assert_eq!(gone.status, 204);
+    let read = client
+        .get(
+            &format!("{users}/u2"),
+            Signed::new("users", "dbs/db/users/u2"),
+        )
+        .await;
+    assert_eq!(read.status, 404);
+}
