@@ -293,7 +293,18 @@ fn run_file(
     let err_log = log.try_clone().map_err(|e| e.to_string())?;
     let mut pytest = Command::new(python)
         .current_dir(tests)
-        .args(["-m", "pytest", file, "-p", "no:cacheprovider", "-rfE", "-q"])
+        // Native tracebacks: pytest's own rendering parses the test's source and can die
+        // (INTERNALERROR, the rest of the file unrun) on a deep recursion in a test.
+        .args([
+            "-m",
+            "pytest",
+            file,
+            "-p",
+            "no:cacheprovider",
+            "-rfE",
+            "-q",
+            "--tb=native",
+        ])
         .arg(format!("--timeout={TEST_TIMEOUT_SECS}"))
         .arg(format!("--junitxml={}", junit.display()))
         .env("ACCOUNT_HOST", host)
