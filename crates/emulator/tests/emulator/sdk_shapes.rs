@@ -123,6 +123,35 @@ async fn multihash_containers_accept_full_and_prefix_keys() {
     assert_eq!(reply.json()["Documents"], json!(["3"]));
     let feed = h_items(&client, &base, Method::GET, None, r#"["x"]"#, &[], None).await;
     assert_eq!(feed.json()["_count"], 2);
+    // A batch runs in one whole key: a prefix is refused for the whole request.
+    let ops = json!([{"operationType": "Read", "id": "1"}]);
+    let batch = [
+        ("x-ms-cosmos-is-batch-request", "True"),
+        ("x-ms-cosmos-batch-atomic", "True"),
+    ];
+    let whole = h_items(
+        &client,
+        &base,
+        Method::POST,
+        None,
+        r#"["x","p"]"#,
+        &batch,
+        Some(ops.clone()),
+    )
+    .await;
+    assert_eq!(whole.status, 200, "{:?}", whole.body);
+    let prefix = h_items(
+        &client,
+        &base,
+        Method::POST,
+        None,
+        r#"["x"]"#,
+        &batch,
+        Some(ops),
+    )
+    .await;
+    assert_eq!(prefix.status, 400);
+    assert!(String::from_utf8_lossy(&prefix.body).contains("Partition key provided either"));
     // Still one path for Hash, at most three for MultiHash.
     for pk in [
         json!({"paths": ["/a", "/b"], "kind": "Hash"}),
