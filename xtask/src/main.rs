@@ -4,13 +4,14 @@ mod layering;
 mod modules;
 #[cfg(test)]
 mod nameable;
+mod sdk_suite;
 #[cfg_attr(not(test), allow(dead_code))]
 mod tidy;
 
 use std::process::{Command, ExitCode};
 
 const USAGE: &str =
-    "usage: cargo xtask <ci | layering | sim [--seeds N] [--seed S] | fuzz [SECONDS] | interop | compare [MEASUREMENT...] | package | modules>
+    "usage: cargo xtask <ci | layering | sim [--seeds N] [--seed S] | fuzz [SECONDS] | interop | compare [MEASUREMENT...] | package | modules | sdk-suite [FILE...]>
 
   ci        fmt --check, clippy -D warnings, tests (with doctests), every benchmark
             once in test mode, the tour, docs -D warnings, a check that the fuzz
@@ -32,7 +33,12 @@ const USAGE: &str =
             location-store, runtime, driver, emulator), each then built alone from
             its package; needs the crates.io index, so not part of ci
   modules   each crate's top-level modules in layers, leaves first, and any module
-            cycle (the tidy test `no_crate_has_a_module_cycle` fails on one)";
+            cycle (the tidy test `no_crate_has_a_module_cycle` fails on one)
+  sdk-suite the official Python SDK's own tests (azure-cosmos 4.17.1, from its sdist,
+            in a venv under target/sdk-suite/) against the emulator binary (TLS, port
+            8081 or ACCOUNT_HOST's), one emulator per file, each test at most 90 s;
+            default: the 25 files of issue 31. Prints a per-file table and writes
+            target/sdk-suite/summary.json; needs python3 and PyPI, so not part of ci";
 
 fn main() -> ExitCode {
     let task = std::env::args().nth(1);
@@ -45,6 +51,7 @@ fn main() -> ExitCode {
         Some("compare") => compare(&std::env::args().skip(2).collect::<Vec<_>>()),
         Some("package") => run_cargo(&PACKAGE),
         Some("modules") => modules_report(),
+        Some("sdk-suite") => sdk_suite(&std::env::args().skip(2).collect::<Vec<_>>()),
         Some("-h" | "--help") => {
             println!("{USAGE}");
             Ok(())
@@ -174,6 +181,13 @@ fn run_cargo(step: &Step) -> Result<(), String> {
             step.args.join(" ")
         ))
     }
+}
+
+fn sdk_suite(files: &[String]) -> Result<(), String> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .ok_or("xtask has no parent directory")?;
+    sdk_suite::run(root, files)
 }
 
 fn modules_report() -> Result<(), String> {

@@ -52,12 +52,15 @@ impl DriverFetcher {
     }
 }
 
+/// The response's `x-ms-substatus`; `0`, which the service sends on errors without a finer
+/// cause, is no sub-status (so a plain 404 is `Status::NOT_FOUND`).
 pub(crate) fn sub_status(response: &HttpResponse) -> Option<u32> {
     response
         .headers
         .get("x-ms-substatus")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse().ok())
+        .filter(|sub| *sub != 0)
 }
 
 impl AccountFetcher for DriverFetcher {

@@ -102,6 +102,9 @@ fn op_partition_key(op: &Value) -> Option<String> {
     }
 }
 
+/// The service's words for a partition key that does not fit the container or the item.
+pub(crate) const PK_MISMATCH: &str = "Partition key provided either doesn't correspond to definition in the collection or doesn't match partition key field values specified in the document.";
+
 impl DataStore {
     /// Runs a batch (atomic) or a bulk request (not atomic); the answer's status is 200
     /// when every operation succeeded, else 207, and its body the per-operation results.
@@ -127,8 +130,14 @@ impl DataStore {
         }
         if request.atomic {
             let header = request.partition_key.as_deref();
-            let (pk, _) = partition_key(header)?;
-            self.container(at.db, at.coll)?;
+            let (pk, value) = partition_key(header)?;
+            let paths = self.container(at.db, at.coll)?.partition_key_paths.len();
+            // A batch runs in one logical partition: its key must be whole (a hierarchical
+            // key's prefix is refused as the service refuses it, for the whole request).
+            let values = value.as_array().map_or(1, Vec::len);
+            if values != paths {
+                return Err(ApiError::bad_request(PK_MISMATCH));
+            }
             self.atomic(at, &ops, &pk, header)
         } else {
             self.check_range(at)?;

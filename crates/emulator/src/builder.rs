@@ -312,6 +312,8 @@ impl EmulatorBuilder {
                 databases: BTreeMap::new(),
                 replication: Replication::new(self.consistency, self.replication_lag)
                     .with_log_limit(self.replication_log_limit),
+                throughput: BTreeMap::new(),
+                principals: BTreeMap::new(),
             }),
             counters: Mutex::new(Counters::default()),
             faults: Mutex::new(FaultSet::default()),

@@ -19,7 +19,7 @@ use tokio::time::Instant;
 use crate::api_error::ApiError;
 use crate::budget::json_len;
 use crate::change_history::{Key, Version};
-use crate::data::{DataStore, ItemMap, partition_key};
+use crate::data::{DataStore, ItemMap, in_partition, partition_key};
 use crate::epk::EpkRange;
 use crate::feed::{DEFAULT_PAGE, MAX_PAGE, MAX_PAGE_BYTES, Page, Scope, rid};
 
@@ -232,7 +232,7 @@ impl ChangeView {
         };
         let reached = self.reached;
         let in_scope = |pk: &str| {
-            only.as_deref().is_none_or(|only| only == pk)
+            only.as_deref().is_none_or(|only| in_partition(only, pk))
                 && request.epk.as_ref().is_none_or(|range| range.contains(pk))
                 && request
                     .range

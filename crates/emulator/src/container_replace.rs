@@ -2,13 +2,19 @@
 //! unique keys, default TTL, conflict resolution), as the service allows it: the id and
 //! the partition key definition cannot change; `If-Match` is honoured.
 
-use serde_json::{Value, json};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde_json::{Map, Value, json};
 
 use crate::api_error::{ApiError, ApiResult};
+use crate::container_props::{check_default_ttl, container_defaults};
 use crate::data::{DataStore, id_of, new_etag, object};
 
 impl DataStore {
-    /// Replaces container `coll` of `db` with `body`, keeping its resource id and links.
+    /// `PUT /dbs/{db}/colls/{coll}`: the body replaces the container's settings (indexing
+    /// policy, `defaultTtl`, …) and is completed as a creation's is; the id and the
+    /// partition key cannot change (400); rid and links stay, the etag is new; `If-Match`
+    /// naming another etag is 412.
     pub(crate) fn replace_container(
         &mut self,
         db: &str,
@@ -19,34 +25,47 @@ impl DataStore {
         let mut resource = object(body)?;
         if id_of(&resource)? != coll {
             return Err(ApiError::bad_request(
-                "the body's id differs from the container's; a container cannot be renamed",
+                "the body's id must be the container's",
             ));
         }
+        check_default_ttl(&resource)?;
         let container = self.container_mut(db, coll)?;
-        let Value::Object(old) = &container.resource else {
-            return Err(ApiError::not_found(&format!("container {coll}")));
-        };
-        if if_match.is_some_and(|etag| old.get("_etag").and_then(Value::as_str) != Some(etag)) {
+        let current = &container.resource;
+        let etag = current.get("_etag").and_then(Value::as_str);
+        if if_match.is_some_and(|wanted| wanted != "*" && Some(wanted) != etag) {
             return Err(ApiError::precondition_failed(
                 "the container's etag has changed",
             ));
         }
-        let mut sent_key = resource.get("partitionKey").cloned().unwrap_or(Value::Null);
-        if let Value::Object(pk) = &mut sent_key {
-            pk.entry("kind").or_insert(json!("Hash"));
-        }
-        if old.get("partitionKey") != Some(&sent_key) {
+        let same_key = |r: &Map<String, Value>| {
+            let paths = |v: &Value| v["partitionKey"]["paths"].clone();
+            paths(&Value::Object(r.clone())) == paths(current)
+        };
+        if !same_key(&resource) {
             return Err(ApiError::bad_request(
-                "the partition key definition of a container cannot be changed",
+                "the partition key of a container cannot be changed",
             ));
         }
-        for system in ["_rid", "_self", "_docs"] {
-            if let Some(value) = old.get(system) {
-                resource.insert(system.into(), value.clone());
+        resource.insert("partitionKey".into(), current["partitionKey"].clone());
+        for kept in [
+            "_rid",
+            "_self",
+            "_docs",
+            "_sprocs",
+            "_triggers",
+            "_udfs",
+            "_conflicts",
+        ] {
+            if let Some(value) = current.get(kept) {
+                resource.insert(kept.into(), value.clone());
             }
         }
+        container_defaults(&mut resource);
         resource.insert("_etag".into(), json!(new_etag()));
-        resource.insert("_ts".into(), old.get("_ts").cloned().unwrap_or(json!(0)));
+        let ts = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        resource.insert("_ts".into(), json!(ts));
         container.resource = Value::Object(resource);
         Ok((200, Some(container.resource.clone())))
     }

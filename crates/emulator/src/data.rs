@@ -7,6 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde_json::{Map, Value, json};
 
 use crate::api_error::{ApiError, ApiResult};
+use crate::container_props::{check_default_ttl, container_defaults, key_paths};
 use crate::lag::Replication;
 use crate::write_log::{Change, Log};
 
@@ -15,6 +16,11 @@ pub(crate) struct DataStore {
     pub(crate) databases: BTreeMap<String, Database>,
     /// Lag and consistency settings: what each region sees of the containers' logs.
     pub(crate) replication: Replication,
+    /// Throughput set by replacing a container's offer, by container rid (`offers.rs`).
+    pub(crate) throughput: BTreeMap<String, u64>,
+    /// Users and permissions by their feed's link (`dbs/{db}/users`,
+    /// `dbs/{db}/users/{user}/permissions`), then by id (`principals.rs`).
+    pub(crate) principals: BTreeMap<String, BTreeMap<String, Value>>,
 }
 
 #[derive(Debug)]
@@ -27,6 +33,9 @@ pub(crate) struct Database {
 pub(crate) struct Container {
     pub(crate) resource: Value,
     pub(crate) partition_key_path: Vec<String>,
+    /// Every partition key path, split into segments: one for `Hash`, one to three for a
+    /// hierarchical (`MultiHash`) key, whose items are keyed by the array of their values.
+    pub(crate) partition_key_paths: Vec<Vec<String>>,
     /// (partition key as canonical JSON, id) → item; ordered so feeds page stably. A
     /// persistent map: a query or feed takes a snapshot (a clone, sharing every node) and
     /// runs without the lock; a write while a snapshot lives copies only the nodes on its
@@ -69,10 +78,6 @@ pub(crate) fn id_of(body: &Map<String, Value>) -> Result<String, ApiError> {
     }
 }
 
-fn new_rid() -> String {
-    format!("{:016x}", fastrand::u64(..))
-}
-
 pub(crate) fn new_etag() -> String {
     format!(
         "\"{:08x}-{:04x}-0000-0000-{:012x}\"",
@@ -82,11 +87,13 @@ pub(crate) fn new_etag() -> String {
     )
 }
 
-pub(crate) fn stamp(resource: &mut Map<String, Value>, self_link: String) {
+/// Sets the system properties: `_rid` (`rid`), `_self` (the link by rids), a fresh
+/// `_etag` and `_ts`.
+pub(crate) fn stamp(resource: &mut Map<String, Value>, rid: String, self_link: String) {
     let ts = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    resource.insert("_rid".into(), json!(new_rid()));
+    resource.insert("_rid".into(), json!(rid));
     resource.insert("_self".into(), json!(self_link));
     resource.insert("_etag".into(), json!(new_etag()));
     resource.insert("_ts".into(), json!(ts));
@@ -99,7 +106,8 @@ pub(crate) fn object(body: Value) -> Result<Map<String, Value>, ApiError> {
     }
 }
 
-/// Parses `["value"]` into the canonical JSON of the value.
+/// Parses `["value"]` into the canonical JSON of the value; a hierarchical key's
+/// `["a","b"]` (two or three values) into the canonical JSON of the array.
 pub(crate) fn partition_key(header: Option<&str>) -> Result<(String, Value), ApiError> {
     let header = header.ok_or_else(|| {
         ApiError::bad_request("x-ms-documentdb-partitionkey is required for item operations")
@@ -109,10 +117,31 @@ pub(crate) fn partition_key(header: Option<&str>) -> Result<(String, Value), Api
             let value = values.remove(0);
             Ok((value.to_string(), value))
         }
+        Ok(Value::Array(values)) if (2..=3).contains(&values.len()) => {
+            let value = Value::Array(values);
+            Ok((value.to_string(), value))
+        }
         _ => Err(ApiError::bad_request(
-            "x-ms-documentdb-partitionkey must be a JSON array with one value",
+            "x-ms-documentdb-partitionkey must be a JSON array with one value (two or three for a hierarchical key)",
         )),
     }
+}
+
+/// Whether an item keyed `pk` (canonical JSON) is in the partition a request's key
+/// `only` names: the same key, or, for a hierarchical key, one it is a prefix of.
+pub(crate) fn in_partition(only: &str, pk: &str) -> bool {
+    only == pk
+        || pk.starts_with('[') && {
+            // `"a"` or `["a","b"]` is a prefix of `["a","b","c"]` when `["a",` or
+            // `["a","b",` starts it.
+            let head = match only.strip_prefix('[') {
+                Some(inner) => inner.strip_suffix(']').unwrap_or(inner),
+                None => only,
+            };
+            pk.len() > head.len() + 2
+                && pk[1..].starts_with(head)
+                && pk[1 + head.len()..].starts_with(',')
+        }
 }
 
 impl DataStore {
@@ -122,7 +151,8 @@ impl DataStore {
         if self.databases.contains_key(&id) {
             return Err(ApiError::conflict(&format!("database {id}")));
         }
-        stamp(&mut resource, format!("dbs/{id}/"));
+        let rid = crate::rid::database();
+        stamp(&mut resource, rid.clone(), format!("dbs/{rid}/"));
         resource.insert("_colls".into(), json!("colls/"));
         resource.insert("_users".into(), json!("users/"));
         let resource = Value::Object(resource);
@@ -178,19 +208,8 @@ impl DataStore {
     pub(crate) fn create_container(&mut self, db: &str, body: Value) -> ApiResult {
         let mut resource = object(body)?;
         let id = id_of(&resource)?;
-        let path = resource
-            .get("partitionKey")
-            .and_then(|pk| pk.get("paths"))
-            .and_then(Value::as_array)
-            .and_then(|paths| match paths.as_slice() {
-                [Value::String(path)] if path.starts_with('/') && path.len() > 1 => {
-                    Some(path.clone())
-                }
-                _ => None,
-            })
-            .ok_or_else(|| {
-                ApiError::bad_request("partitionKey.paths must hold exactly one path like \"/pk\"")
-            })?;
+        let paths = key_paths(&resource)?;
+        check_default_ttl(&resource)?;
         let database = self
             .databases
             .get_mut(db)
@@ -198,8 +217,15 @@ impl DataStore {
         if database.containers.contains_key(&id) {
             return Err(ApiError::conflict(&format!("container {id}")));
         }
-        stamp(&mut resource, format!("dbs/{db}/colls/{id}/"));
+        let db_rid = database.resource["_rid"].as_str().unwrap_or_default();
+        let rid = crate::rid::container(db_rid);
+        stamp(
+            &mut resource,
+            rid.clone(),
+            format!("dbs/{db_rid}/colls/{rid}/"),
+        );
         resource.insert("_docs".into(), json!("docs/"));
+        container_defaults(&mut resource);
         if let Some(Value::Object(pk)) = resource.get_mut("partitionKey") {
             pk.entry("kind").or_insert(json!("Hash"));
         }
@@ -208,7 +234,8 @@ impl DataStore {
             id,
             Container {
                 resource: resource.clone(),
-                partition_key_path: path[1..].split('/').map(str::to_string).collect(),
+                partition_key_path: paths[0].clone(),
+                partition_key_paths: paths,
                 items: ItemMap::new(),
                 lsn: 0,
                 log: Log::for_container(&resource),

@@ -127,6 +127,18 @@ impl DataStore {
         paginate(all, feed, &json!(""), "Databases")
     }
 
+    /// The conflict feed of a container (a read or a query): always empty, as the
+    /// emulator resolves every write by last writer wins.
+    pub(crate) fn conflicts(&self, db: &str, coll: &str) -> Result<Page, ApiError> {
+        let container = self.container(db, coll)?;
+        paginate(
+            Vec::new(),
+            &FeedRequest::default(),
+            &rid(&container.resource),
+            "Conflicts",
+        )
+    }
+
     /// `GET /dbs/{db}/colls`.
     pub(crate) fn list_containers(&self, db: &str, feed: &FeedRequest) -> Result<Page, ApiError> {
         let database = self.database(db)?;
@@ -140,6 +152,8 @@ impl DataStore {
 
     /// `DELETE /dbs/{db}`, with everything in it.
     pub(crate) fn delete_database(&mut self, db: &str) -> ApiResult {
+        let prefix = format!("dbs/{db}/");
+        self.principals.retain(|feed, _| !feed.starts_with(&prefix));
         self.databases
             .remove(db)
             .map(|_| (204, None))

@@ -94,9 +94,10 @@ pub(crate) fn json_response(status: u16, value: &Value) -> Response<Body> {
 
 pub(crate) fn error_response(error: &ApiError) -> Response<Body> {
     let body = json!({"code": error.code, "message": error.message});
+    // The service sets `x-ms-substatus` on every error, `0` when there is no finer cause.
     let mut response = respond(
         error.status,
-        error.sub_status,
+        Some(error.sub_status.unwrap_or(0)),
         Some(Bytes::from(body.to_string())),
     );
     if let Some(ms) = error.retry_after_ms {

@@ -23,11 +23,6 @@ impl<'a> ItemAt<'a> {
     pub(crate) const fn new(db: &'a str, coll: &'a str, id: &'a str) -> Self {
         Self { db, coll, id }
     }
-
-    /// The item's `_self` link.
-    pub(crate) fn self_link(&self) -> String {
-        format!("dbs/{}/colls/{}/docs/{}/", self.db, self.coll, self.id)
-    }
 }
 
 /// What an item write (create or replace) starts from.
@@ -86,8 +81,7 @@ impl DataStore {
         if existed {
             container.existing(&key, request)?;
         }
-        let self_link = ItemAt::new(db, coll, &id).self_link();
-        let resource = container.store(key, write.resource, self_link)?;
+        let resource = container.store(key, write.resource)?;
         Ok((if existed { 200 } else { 201 }, Some(resource)))
     }
 
@@ -114,14 +108,23 @@ impl DataStore {
         request: &ItemRequest,
     ) -> ApiResult {
         let write = self.item_write(at.db, at.coll, body, request)?;
-        if id_of(&write.resource)? != at.id {
-            return Err(ApiError::bad_request("the body's id must match the path"));
-        }
+        let new_id = id_of(&write.resource)?;
         let container = write.container;
         container.check_partition_key(&write.resource, &write.pk_value)?;
         let key = (write.pk, at.id.to_string());
         container.existing(&key, request)?;
-        let resource = container.store(key, write.resource, at.self_link())?;
+        if new_id == at.id {
+            let resource = container.store(key, write.resource)?;
+            return Ok((200, Some(resource)));
+        }
+        // A replace may change the id, as the service's does: the item moves to its new id
+        // (409 if that is taken), logged as a delete of the old id and a write of the new.
+        let new_key = (key.0.clone(), new_id);
+        if container.items.contains_key(&new_key) {
+            return Err(ApiError::conflict(&format!("item {}", new_key.1)));
+        }
+        container.record(key, None);
+        let resource = container.store(new_key, write.resource)?;
         Ok((200, Some(resource)))
     }
 
@@ -135,17 +138,51 @@ impl DataStore {
     }
 }
 
+impl DataStore {
+    /// Deletes every item of the partition key in `request` (each delete logged, so
+    /// replication and the change feed see them); 200 with no body.
+    pub(crate) fn delete_partition(
+        &mut self,
+        db: &str,
+        coll: &str,
+        request: &ItemRequest,
+    ) -> ApiResult {
+        let (pk, _) = partition_key(request.partition_key.as_deref())?;
+        let container = self.container_mut(db, coll)?;
+        let keys: Vec<(String, String)> = container
+            .items
+            .keys()
+            .filter(|(item_pk, _)| crate::data::in_partition(&pk, item_pk))
+            .cloned()
+            .collect();
+        for key in keys {
+            container.record(key, None);
+        }
+        Ok((200, None))
+    }
+}
+
 impl Container {
-    /// Stamps `resource` with fresh system properties (`_self` is `self_link`), writes it
+    /// Stamps `resource` with system properties (the `_rid` of the item it replaces, or a
+    /// new one in this container's; `_self` by rids; a fresh `_etag` and `_ts`), writes it
     /// under `key` and returns it; 413 if it is longer than [`MAX_REQUEST_BODY`] as JSON
     /// (whichever write made it: a create, a replace, or a PATCH that grew it).
     pub(crate) fn store(
         &mut self,
         key: (String, String),
         mut resource: Map<String, Value>,
-        self_link: String,
     ) -> Result<Value, ApiError> {
-        stamp(&mut resource, self_link);
+        let kept = self
+            .items
+            .get(&key)
+            .and_then(|item| item.get("_rid"))
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let coll_rid = self.resource["_rid"].as_str().unwrap_or_default();
+        let rid = kept.unwrap_or_else(|| crate::rid::item(coll_rid));
+        let container_link = self.resource["_self"].as_str().unwrap_or_default();
+        let self_link = format!("{container_link}docs/{rid}/");
+        stamp(&mut resource, rid, self_link);
         let resource = Value::Object(resource);
         let size = json_len(&resource);
         if size > MAX_REQUEST_BODY {
@@ -185,18 +222,39 @@ impl Container {
         item: &Map<String, Value>,
         header: &Value,
     ) -> Result<(), ApiError> {
-        let mut at: Option<&Value> = None;
-        for (depth, segment) in self.partition_key_path.iter().enumerate() {
-            at = if depth == 0 {
-                item.get(segment)
-            } else {
-                at.and_then(|v| v.get(segment))
-            };
-        }
+        let value_at = |path: &Vec<String>| {
+            let mut at: Option<&Value> = None;
+            for (depth, segment) in path.iter().enumerate() {
+                at = if depth == 0 {
+                    item.get(segment)
+                } else {
+                    at.and_then(|v| v.get(segment))
+                };
+            }
+            at.cloned()
+        };
+        let at = match self.partition_key_paths.as_slice() {
+            [single] => value_at(single),
+            // A hierarchical key: the item's value under every path (a missing one as
+            // `{}`, the undefined value), compared with the header's array.
+            paths => Some(Value::Array(
+                paths
+                    .iter()
+                    .map(|p| value_at(p).unwrap_or_else(|| json!({})))
+                    .collect(),
+            )),
+        };
+        let at = at.as_ref();
         match at {
             Some(value) if value == header => Ok(()),
-            // An item without the key property belongs to the "undefined" partition: `{}`.
+            // An item without the key property, or with an object or array there (no
+            // partition key value), belongs to the "undefined" partition: `{}`.
             None if header == &json!({}) => Ok(()),
+            Some(Value::Object(_) | Value::Array(_))
+                if header == &json!({}) && self.partition_key_paths.len() == 1 =>
+            {
+                Ok(())
+            }
             _ => Err(ApiError::bad_request(
                 "the partition key in the document does not match x-ms-documentdb-partitionkey",
             )),

@@ -46,6 +46,7 @@
 #[cfg(doctest)]
 pub struct ReadmeDoctest;
 
+mod addressing;
 mod admin;
 mod api_error;
 pub mod auth;
@@ -56,6 +57,7 @@ mod builder;
 mod change_feed;
 mod change_history;
 mod consistency;
+mod container_props;
 mod container_replace;
 mod counters;
 mod cursor;
@@ -75,9 +77,11 @@ mod lag;
 mod limits;
 mod listener;
 mod lock;
+mod offers;
 mod outage;
 mod partitions;
 mod patch;
+mod principals;
 pub mod query;
 mod query_gate;
 mod range_admin;
@@ -85,6 +89,7 @@ mod range_control;
 mod ranges;
 mod replication;
 mod resource;
+mod rid;
 mod route;
 mod service;
 mod snapshot;

@@ -68,7 +68,7 @@ impl DataStore {
         let Value::Object(resource) = patched else {
             return Err(bad("the patched item is not an object"));
         };
-        let resource = container.store(key, resource, at.self_link())?;
+        let resource = container.store(key, resource)?;
         Ok((200, Some(resource)))
     }
 }

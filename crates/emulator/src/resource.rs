@@ -40,6 +40,46 @@ pub enum Resource {
         /// Container id.
         coll: String,
     },
+    /// `/dbs/{db}/colls/{coll}/conflicts`: the conflict feed (always empty: the emulator
+    /// resolves every write by last writer wins).
+    Conflicts {
+        /// Database id.
+        db: String,
+        /// Container id.
+        coll: String,
+    },
+    /// `/dbs/{db}/colls/{coll}/operations/partitionkeydelete`: delete every item of one
+    /// partition key (signed as the container, as SDKs sign it).
+    PartitionKeyDelete {
+        /// Database id.
+        db: String,
+        /// Container id.
+        coll: String,
+    },
+    /// `/dbs/{db}/users` (`user` `None`) and `/dbs/{db}/users/{user}/permissions`: a
+    /// feed of users or of a user's permissions.
+    Principals {
+        /// Database id.
+        db: String,
+        /// The user whose permissions these are; `None` for the user feed.
+        user: Option<String>,
+    },
+    /// `/dbs/{db}/users/{id}` (`user` `None`) or `/dbs/{db}/users/{user}/permissions/{id}`.
+    Principal {
+        /// Database id.
+        db: String,
+        /// The user whose permission this is; `None` for a user.
+        user: Option<String>,
+        /// The user's or permission's id.
+        id: String,
+    },
+    /// `/offers`: the offer feed.
+    Offers,
+    /// `/offers/{rid}`.
+    Offer {
+        /// The offer's rid.
+        rid: String,
+    },
     /// `/dbs/{db}/colls/{coll}/docs/{id}`.
     Item {
         /// Database id.
@@ -104,6 +144,26 @@ impl Resource {
         let kinds: Vec<&str> = segments.iter().step_by(2).map(String::as_str).collect();
         let mut ids = segments.iter().skip(1).step_by(2).cloned();
         let resource = match (kinds.as_slice(), segments.len()) {
+            (["dbs", "users"], 3) => Self::Principals {
+                db: ids.next()?,
+                user: None,
+            },
+            (["dbs", "users"], 4) => Self::Principal {
+                db: ids.next()?,
+                user: None,
+                id: ids.next()?,
+            },
+            (["dbs", "users", "permissions"], 5) => Self::Principals {
+                db: ids.next()?,
+                user: Some(ids.next()?),
+            },
+            (["dbs", "users", "permissions"], 6) => Self::Principal {
+                db: ids.next()?,
+                user: Some(ids.next()?),
+                id: ids.next()?,
+            },
+            (["offers"], 1) => Self::Offers,
+            (["offers"], 2) => Self::Offer { rid: ids.next()? },
             (["dbs"], 1) => Self::Databases,
             (["dbs"], 2) => Self::Database { db: ids.next()? },
             (["dbs", "colls"], 3) => Self::Containers { db: ids.next()? },
@@ -119,6 +179,16 @@ impl Resource {
                 db: ids.next()?,
                 coll: ids.next()?,
             },
+            (["dbs", "colls", "conflicts"], 5) => Self::Conflicts {
+                db: ids.next()?,
+                coll: ids.next()?,
+            },
+            (["dbs", "colls", "operations"], 6) if segments[5] == "partitionkeydelete" => {
+                Self::PartitionKeyDelete {
+                    db: ids.next()?,
+                    coll: ids.next()?,
+                }
+            }
             (["dbs", "colls", "docs"], 6) => Self::Item {
                 db: ids.next()?,
                 coll: ids.next()?,
@@ -132,14 +202,47 @@ impl Resource {
     /// The resource type and link a client signs for this resource: a feed signs its
     /// parent's link; the account signs empty strings.
     pub fn signing_parts(&self) -> (&'static str, String) {
+        let (kind, link) = self.signing_parts_by_name();
+        // A path by rids (`dbs/{rid}/colls/{rid}/docs/{rid}`, `offers/{rid}`) signs the rid
+        // of the resource it names (for a feed, of the feed's owner) alone and in lower
+        // case, as SDKs sign it.
+        let by_rids = link.strip_prefix("dbs/").is_some_and(|rest| {
+            crate::rid::is_rid_path(rest.split('/').next().unwrap_or_default())
+        });
+        if by_rids || matches!(self, Self::Offer { .. }) {
+            let last = link.rsplit('/').next().unwrap_or_default().to_lowercase();
+            return (kind, last);
+        }
+        (kind, link)
+    }
+
+    fn signing_parts_by_name(&self) -> (&'static str, String) {
         match self {
             Self::Account => ("", String::new()),
             Self::Databases => ("dbs", String::new()),
+            Self::Offers => ("offers", String::new()),
+            Self::Principals { db, user: None } => ("users", format!("dbs/{db}")),
+            Self::Principals {
+                db,
+                user: Some(user),
+            } => ("permissions", format!("dbs/{db}/users/{user}")),
+            Self::Principal { db, user: None, id } => ("users", format!("dbs/{db}/users/{id}")),
+            Self::Principal {
+                db,
+                user: Some(user),
+                id,
+            } => (
+                "permissions",
+                format!("dbs/{db}/users/{user}/permissions/{id}"),
+            ),
+            Self::Offer { rid } => ("offers", rid.clone()),
             Self::Database { db } => ("dbs", format!("dbs/{db}")),
             Self::Containers { db } => ("colls", format!("dbs/{db}")),
             Self::Container { db, coll } => ("colls", format!("dbs/{db}/colls/{coll}")),
             Self::Items { db, coll } => ("docs", format!("dbs/{db}/colls/{coll}")),
             Self::PartitionKeyRanges { db, coll } => ("pkranges", format!("dbs/{db}/colls/{coll}")),
+            Self::Conflicts { db, coll } => ("conflicts", format!("dbs/{db}/colls/{coll}")),
+            Self::PartitionKeyDelete { db, coll } => ("colls", format!("dbs/{db}/colls/{coll}")),
             Self::Item { db, coll, id } => ("docs", format!("dbs/{db}/colls/{coll}/docs/{id}")),
         }
     }
@@ -148,11 +251,19 @@ impl Resource {
     pub fn class(&self) -> PathClass {
         match self {
             Self::Account => PathClass::Account,
-            Self::Databases | Self::Database { .. } => PathClass::Databases,
-            Self::Containers { .. } | Self::Container { .. } | Self::PartitionKeyRanges { .. } => {
-                PathClass::Containers
+            Self::Databases
+            | Self::Database { .. }
+            | Self::Offers
+            | Self::Offer { .. }
+            | Self::Principals { .. }
+            | Self::Principal { .. } => PathClass::Databases,
+            Self::Containers { .. }
+            | Self::Container { .. }
+            | Self::PartitionKeyRanges { .. }
+            | Self::Conflicts { .. } => PathClass::Containers,
+            Self::Items { .. } | Self::Item { .. } | Self::PartitionKeyDelete { .. } => {
+                PathClass::Items
             }
-            Self::Items { .. } | Self::Item { .. } => PathClass::Items,
         }
     }
 }
@@ -171,6 +282,19 @@ mod tests {
             ("/dbs/d1/colls/c1/", "colls", "dbs/d1/colls/c1"),
             ("/dbs/d1/colls/c1/docs", "docs", "dbs/d1/colls/c1"),
             ("/dbs/d1/colls/c1/pkranges", "pkranges", "dbs/d1/colls/c1"),
+            ("/dbs/d1/colls/c1/conflicts", "conflicts", "dbs/d1/colls/c1"),
+            ("/dbs/AAAAAA==/colls/AAAAAAAAAAA=/docs/xY1", "docs", "xy1"),
+            (
+                "/dbs/AAAAAA==/colls/AAAAAAAAAAA=/docs",
+                "docs",
+                "aaaaaaaaaaa=",
+            ),
+            ("/offers/AbC=", "offers", "abc="),
+            (
+                "/dbs/d1/colls/c1/operations/partitionkeydelete",
+                "colls",
+                "dbs/d1/colls/c1",
+            ),
             (
                 "/dbs/d1/colls/c1/docs/my%20item",
                 "docs",

@@ -4,7 +4,6 @@
 use std::sync::Arc;
 
 use http::{HeaderMap, HeaderValue, Method, Request, Response};
-use serde_json::Value;
 use tokio::time::Instant;
 
 use crate::api_error::{ApiError, ApiResult};
@@ -17,17 +16,23 @@ use crate::http::{Body, RequestBody, read_body, read_json};
 use crate::http::{SUB_STATUS_DATABASE_ACCOUNT_NOT_FOUND, SUB_STATUS_WRITE_FORBIDDEN};
 use crate::items::ItemAt;
 use crate::lock::lock;
-use crate::query::QuerySpec;
-use crate::replication::{SUB_STATUS_READ_SESSION_NOT_AVAILABLE, session_lsn};
 use crate::resource::Resource;
 use crate::snapshot::Snapshot;
 use crate::state::State;
 use crate::topology::ListenerId;
 
 mod answer;
+mod metrics;
+mod offers;
+mod principals;
+mod query_request;
 mod ranges;
+mod resource_query;
+mod session;
 
-use answer::{Answer, resource_answer, response};
+use answer::{Answer, not_modified, resource_answer, response};
+use query_request::{query_scope, query_spec};
+use session::check_session;
 
 /// What a request does, as far as regions care: queries are reads even though they POST.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,6 +65,12 @@ fn kind(method: &Method, resource: &Resource, headers: &HeaderMap) -> Kind {
     match (method, resource) {
         (&Method::POST, Resource::Items { .. }) if plan => Kind::QueryPlan,
         (&Method::POST, Resource::Items { .. }) if query => Kind::Query,
+        (&Method::POST, Resource::Databases | Resource::Containers { .. } | Resource::Offers)
+            if query =>
+        {
+            Kind::Query
+        }
+        (&Method::POST, Resource::Conflicts { .. }) if query => Kind::Query,
         (&Method::POST | &Method::PUT | &Method::DELETE | &Method::PATCH, _) => Kind::Write,
         _ => Kind::Read,
     }
@@ -89,8 +100,10 @@ pub(crate) async fn serve(
         )
         .with_sub_status(SUB_STATUS_DATABASE_ACCOUNT_NOT_FOUND));
     }
+    let resource = lock(&state.data).by_ids(resource);
     let (parts, body) = request.into_parts();
     let headers = parts.headers;
+    let location = answer::content_location(state.scheme(), &headers, &parts.uri);
     let kind = kind(&method, &resource, &headers);
     if kind == Kind::Write && !writable {
         return Err(ApiError::new(
@@ -111,9 +124,9 @@ pub(crate) async fn serve(
         continuation: header(&headers, "x-ms-continuation"),
     };
     let session = match &resource {
-        Resource::Items { db, coll } | Resource::Item { db, coll, .. } => {
-            Some((db.clone(), coll.clone()))
-        }
+        Resource::Items { db, coll }
+        | Resource::Item { db, coll, .. }
+        | Resource::PartitionKeyDelete { db, coll } => Some((db.clone(), coll.clone())),
         _ => None,
     };
     let batch = kind == Kind::Write
@@ -141,6 +154,7 @@ pub(crate) async fn serve(
         (&Method::GET, Resource::Items { .. }) => ChangeFeedRequest::from_headers(&headers)?,
         _ => None,
     };
+    let mut extra = HeaderMap::new();
     let answer = match (kind, method, resource) {
         (Kind::QueryPlan, _, Resource::Items { db, coll }) => {
             let spec = query_spec(read_json(body, charge).await?, &headers)?;
@@ -153,8 +167,27 @@ pub(crate) async fn serve(
             let resource = lock(&state.data).container(&db, &coll)?.resource.clone();
             let cross = !matches!(scope, Scope::Partition(_));
             spec.check_request(&resource, cross, &headers)?;
-            Answer::Feed(crate::snapshot::query(state, snapshot, spec, &feed, charge).await?)
+            let page = crate::snapshot::query(state, snapshot, spec, &feed, charge).await?;
+            extra = metrics::query_metrics(&headers, page.count);
+            Answer::Feed(page)
         }
+        (
+            Kind::Query,
+            _,
+            resource @ (Resource::Databases | Resource::Containers { .. } | Resource::Offers),
+        ) => {
+            let body = read_json(body, charge).await?;
+            let query =
+                resource_query::query_resources(state, &resource, body, &headers, &feed, charge);
+            Answer::Feed(query.await?)
+        }
+        (_, method, r @ (Resource::Principals { .. } | Resource::Principal { .. })) => {
+            principals::serve(state, &method, &r, &headers, body, &feed, charge).await?
+        }
+        (_, method, Resource::Offer { rid }) => {
+            resource_answer(offers::offer(state, &method, &rid, body, charge).await?)
+        }
+        (_, Method::GET, Resource::Offers) => resource_answer(offers::list(state)),
         (_, Method::GET, Resource::Account) => {
             Answer::Resource(200, Some(lock(&state.topology).account_document()))
         }
@@ -195,6 +228,12 @@ pub(crate) async fn serve(
             let if_match = header(&headers, "if-match");
             let mut data = lock(&state.data);
             resource_answer(data.replace_container(&db, &coll, body, if_match.as_deref())?)
+        }
+        (_, Method::POST, Resource::PartitionKeyDelete { db, coll }) => {
+            view(&db, &coll).write(|d| d.delete_partition(&db, &coll, &item_request))?
+        }
+        (Kind::Read | Kind::Query, _, Resource::Conflicts { db, coll }) => {
+            Answer::Feed(lock(&state.data).conflicts(&db, &coll)?)
         }
         (_, Method::GET, Resource::PartitionKeyRanges { db, coll }) => {
             ranges::pkranges(state, &db, &coll, &headers)?
@@ -254,21 +293,21 @@ pub(crate) async fn serve(
         }
         (_, Method::DELETE, Resource::Item { db, coll, id }) => view(&db, &coll)
             .write(|d| d.delete_item(ItemAt::new(&db, &coll, &id), &item_request))?,
-        (_, method, _) => {
-            return Err(ApiError::new(
-                405,
-                "MethodNotAllowed",
-                format!("{method} is not supported here"),
-            ));
-        }
+        (_, method, _) => return Err(answer::method_not_allowed(&method)),
     };
     // The session token is read after the operation: it includes this request's write.
     // It is the LSN this region has reached, which lags behind the write region's.
-    let lsn = session.and_then(|(db, coll)| {
-        let data = lock(&state.data);
-        let container = data.container(&db, &coll).ok()?;
-        Some(data.replication.region_lsn(container, &region, now))
-    });
+    let (lsn, paths) = session
+        .and_then(|(db, coll)| {
+            let data = lock(&state.data);
+            let container = data.container(&db, &coll).ok()?;
+            let lsn = data.replication.region_lsn(container, &region, now);
+            Some((
+                Some(lsn),
+                answer::content_paths(&db, &coll, &container.resource),
+            ))
+        })
+        .unwrap_or_default();
     // A batch's body is its per-operation results: never left out.
     let minimal = !batch
         && header(&headers, "prefer")
@@ -278,6 +317,9 @@ pub(crate) async fn serve(
         _ => None,
     };
     let mut response = response(answer, kind, lsn, minimal);
+    response.headers_mut().extend(paths);
+    response.headers_mut().extend(extra);
+    response.headers_mut().extend(location);
     if let Some(value) = batch_charge.and_then(|c| HeaderValue::from_str(&c.to_string()).ok()) {
         response.headers_mut().insert("x-ms-request-charge", value);
     }
@@ -312,64 +354,5 @@ impl View<'_> {
             replication.stamp(container, self.region, self.now);
         }
         result.map(resource_answer)
-    }
-}
-
-/// A read or query whose session token is ahead of this region is answered 404/1002, so
-/// the client retries where its writes are.
-fn check_session(
-    state: &State,
-    headers: &HeaderMap,
-    db: &str,
-    coll: &str,
-    region: &str,
-    now: Instant,
-) -> Result<(), ApiError> {
-    let Some(wanted) = header(headers, "x-ms-session-token").and_then(|t| session_lsn(&t)) else {
-        return Ok(());
-    };
-    let data = lock(&state.data);
-    let Ok(container) = data.container(db, coll) else {
-        return Ok(());
-    };
-    let reached = data.replication.region_lsn(container, region, now);
-    if wanted > reached {
-        return Err(ApiError::new(
-            404,
-            "NotFound",
-            format!(
-                "ReadSessionNotAvailable: this region has reached LSN {reached}, the session token asks for {wanted}"
-            ),
-        )
-        .with_sub_status(SUB_STATUS_READ_SESSION_NOT_AVAILABLE));
-    }
-    Ok(())
-}
-
-/// 304 with the item's etag when the read's `If-None-Match` names it (or is `*`).
-fn not_modified(request: &ItemRequest, item: Option<&Value>) -> Option<Answer> {
-    let etag = item?.get("_etag").and_then(Value::as_str)?;
-    let wanted = request.if_none_match.as_deref()?.trim();
-    (wanted == "*" || wanted == etag).then(|| Answer::NotModified(Some(etag.to_string())))
-}
-
-fn query_spec(body: Value, headers: &HeaderMap) -> Result<QuerySpec, ApiError> {
-    let spec = QuerySpec::from_body(&body).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    Ok(spec.with_features(header(headers, "x-ms-cosmos-supported-query-features")))
-}
-
-/// A query with a partition key runs in that partition; without one it needs the
-/// cross-partition header (or a range id, as SDKs send when they run the plan).
-fn query_scope(headers: &HeaderMap, item: &ItemRequest) -> Result<Scope, ApiError> {
-    match &item.partition_key {
-        Some(pk) => Ok(Scope::Partition(pk.clone())),
-        None if flag(headers, "x-ms-documentdb-query-enablecrosspartition")
-            || headers.contains_key("x-ms-documentdb-partitionkeyrangeid") =>
-        {
-            Ok(Scope::All)
-        }
-        None => Err(ApiError::bad_request(
-            "Cross partition query is required but disabled: set x-ms-documentdb-query-enablecrosspartition to true, or send x-ms-documentdb-partitionkey",
-        )),
     }
 }

@@ -13,7 +13,7 @@ use tokio::time::Instant;
 use crate::api_error::ApiError;
 use crate::budget::Charge;
 use crate::cursor::paginate;
-use crate::data::{DataStore, ItemMap, partition_key};
+use crate::data::{DataStore, ItemMap, in_partition, partition_key};
 use crate::epk::EpkRange;
 use crate::feed::{FeedRequest, Page, Scope, rid};
 use crate::query::{Key, Position, QuerySpec};
@@ -32,6 +32,23 @@ pub(crate) struct Snapshot {
 }
 
 impl Snapshot {
+    /// A snapshot of resources that are not items (databases, containers), keyed by id,
+    /// for queries over their feeds.
+    pub(crate) fn of_resources(resources: impl Iterator<Item = Value>, rid: Value) -> Self {
+        let items = resources
+            .map(|r| {
+                let id = r["id"].as_str().unwrap_or_default().to_string();
+                ((String::new(), id), Arc::new(r))
+            })
+            .collect();
+        Self {
+            items,
+            only: None,
+            range: None,
+            rid,
+        }
+    }
+
     /// Takes the snapshot (under the caller's lock): `region`'s view at `now`.
     pub(crate) fn take(
         data: &DataStore,
@@ -59,7 +76,11 @@ impl Snapshot {
     fn entries(&self) -> impl Iterator<Item = (&Key, &Arc<Value>)> {
         self.items
             .iter()
-            .filter(|((pk, _), _)| self.only.as_ref().is_none_or(|only| only == pk))
+            .filter(|((pk, _), _)| {
+                self.only
+                    .as_deref()
+                    .is_none_or(|only| in_partition(only, pk))
+            })
             .filter(|((pk, _), _)| self.range.as_ref().is_none_or(|range| range.contains(pk)))
     }
 
@@ -100,6 +121,19 @@ pub(crate) async fn query(
     feed: &FeedRequest,
     charge: &Arc<Charge>,
 ) -> Result<Page, ApiError> {
+    query_as(state, snapshot, spec, feed, charge, "Documents").await
+}
+
+/// [`query`] over any resources, answered under `label` (`Databases`,
+/// `DocumentCollections`).
+pub(crate) async fn query_as(
+    state: &State,
+    snapshot: Snapshot,
+    spec: QuerySpec,
+    feed: &FeedRequest,
+    charge: &Arc<Charge>,
+    label: &str,
+) -> Result<Page, ApiError> {
     let gate = Arc::clone(&state.queries);
     let budget = state.query_budget;
     let rid = snapshot.rid.clone();
@@ -120,7 +154,7 @@ pub(crate) async fn query(
         .into_iter()
         .map(|(position, row)| (position, Arc::new(row)))
         .collect();
-    paginate(rows, feed, fingerprint, &rid, "Documents")
+    paginate(rows, feed, fingerprint, &rid, label)
 }
 
 #[cfg(test)]
@@ -148,6 +182,7 @@ mod tests {
         let DataStore {
             databases,
             replication,
+            ..
         } = &mut data;
         let items = databases
             .get_mut("db")

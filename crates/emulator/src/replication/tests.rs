@@ -19,6 +19,7 @@ fn container() -> Container {
     Container {
         resource: Value::Null,
         partition_key_path: vec!["pk".into()],
+        partition_key_paths: vec![vec!["pk".into()]],
         items: crate::data::ItemMap::new(),
         lsn: 0,
         log: Log::default(),

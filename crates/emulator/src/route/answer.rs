@@ -2,10 +2,11 @@
 //! headers SDKs read (etag, item count, continuation, session token, request charge).
 
 use bytes::Bytes;
-use http::{HeaderValue, Response};
+use http::{HeaderMap, HeaderValue, Response};
 use serde_json::Value;
 
 use super::Kind;
+use crate::data::ItemRequest;
 use crate::feed::Page;
 use crate::http::{Body, respond};
 
@@ -82,4 +83,54 @@ pub(super) fn response(
     };
     headers.insert("x-ms-request-charge", HeaderValue::from_static(charge));
     response
+}
+
+/// The headers that name an item request's container, as the service sends them:
+/// `x-ms-alt-content-path` (by ids) and `x-ms-content-path` (its rid). SDKs key their
+/// session tokens by the pair (with the container rid in the item's `_self`).
+pub(super) fn content_paths(db: &str, coll: &str, container: &Value) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    if let Ok(path) = HeaderValue::from_str(&format!("dbs/{db}/colls/{coll}")) {
+        headers.insert("x-ms-alt-content-path", path);
+    }
+    if let Some(rid) = container["_rid"]
+        .as_str()
+        .and_then(|r| HeaderValue::from_str(r).ok())
+    {
+        headers.insert("x-ms-content-path", rid);
+    }
+    headers
+}
+
+/// `content-location`: the address the request was served at (scheme, `Host` or the h2
+/// authority, and path), as the service names the regional endpoint that answered.
+pub(super) fn content_location(scheme: &str, headers: &HeaderMap, uri: &http::Uri) -> HeaderMap {
+    let mut out = HeaderMap::new();
+    let path = uri.path();
+    let host = headers
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| uri.authority().map(http::uri::Authority::as_str));
+    if let Some(value) =
+        host.and_then(|h| HeaderValue::from_str(&format!("{scheme}://{h}{path}")).ok())
+    {
+        out.insert(http::header::CONTENT_LOCATION, value);
+    }
+    out
+}
+
+/// 304 with the item's etag when the read's `If-None-Match` names it (or is `*`).
+pub(super) fn not_modified(request: &ItemRequest, item: Option<&Value>) -> Option<Answer> {
+    let etag = item?.get("_etag").and_then(Value::as_str)?;
+    let wanted = request.if_none_match.as_deref()?.trim();
+    (wanted == "*" || wanted == etag).then(|| Answer::NotModified(Some(etag.to_string())))
+}
+
+/// 405 for a method the addressed resource does not take.
+pub(super) fn method_not_allowed(method: &http::Method) -> crate::api_error::ApiError {
+    crate::api_error::ApiError::new(
+        405,
+        "MethodNotAllowed",
+        format!("{method} is not supported here"),
+    )
 }

@@ -1,0 +1,78 @@
+//! Offers: each container's provisioned throughput as the service's offer resource
+//! (`/offers`, `/offers/{rid}`), read, queried and replaced. A container's offer has the
+//! container's rid as its own and 400 RU/s until replaced; the emulator does not enforce
+//! throughput, it only keeps what was set.
+
+use serde_json::{Value, json};
+
+use crate::api_error::{ApiError, ApiResult};
+use crate::data::{DataStore, new_etag};
+
+/// Throughput of a container whose offer was never replaced.
+const DEFAULT_THROUGHPUT: u64 = 400;
+/// The service's lowest manual throughput.
+const MIN_THROUGHPUT: u64 = 400;
+
+impl DataStore {
+    /// Every container's offer.
+    pub(crate) fn offers(&self) -> Vec<Value> {
+        self.databases
+            .values()
+            .flat_map(|d| d.containers.values())
+            .map(|c| self.offer_of(&c.resource))
+            .collect()
+    }
+
+    fn offer_of(&self, container: &Value) -> Value {
+        let rid = container["_rid"].as_str().unwrap_or_default();
+        let throughput = self
+            .throughput
+            .get(rid)
+            .copied()
+            .unwrap_or(DEFAULT_THROUGHPUT);
+        json!({
+            "id": rid,
+            "_rid": rid,
+            "_self": format!("offers/{rid}/"),
+            "resource": container["_self"],
+            "offerResourceId": rid,
+            "offerType": "Invalid",
+            "offerVersion": "V2",
+            "content": {"offerThroughput": throughput, "offerIsRUPerMinuteThroughputEnabled": false},
+            "_etag": new_etag(),
+            "_ts": container["_ts"],
+        })
+    }
+
+    /// `GET /offers/{rid}`.
+    pub(crate) fn read_offer(&self, rid: &str) -> ApiResult {
+        let offer = self.offers().into_iter().find(|o| o["_rid"] == rid);
+        let offer = offer.ok_or_else(|| ApiError::not_found(&format!("offer {rid}")))?;
+        Ok((200, Some(offer)))
+    }
+
+    /// `PUT /offers/{rid}`: sets `content.offerThroughput` (a whole number ≥ 400);
+    /// autoscale settings are refused, as the emulator has none.
+    pub(crate) fn replace_offer(&mut self, rid: &str, body: &Value) -> ApiResult {
+        self.read_offer(rid)?;
+        let content = &body["content"];
+        if content
+            .get("offerAutopilotSettings")
+            .is_some_and(|s| !s.is_null())
+        {
+            return Err(ApiError::bad_request(
+                "autoscale throughput (offerAutopilotSettings) is not supported by the emulator",
+            ));
+        }
+        let throughput = content["offerThroughput"]
+            .as_u64()
+            .filter(|t| *t >= MIN_THROUGHPUT)
+            .ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "content.offerThroughput must be a whole number of at least {MIN_THROUGHPUT}"
+                ))
+            })?;
+        self.throughput.insert(rid.to_string(), throughput);
+        self.read_offer(rid)
+    }
+}
