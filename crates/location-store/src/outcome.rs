@@ -9,8 +9,8 @@
 //! | 2xx | – | – | done |
 //! | 403/3 WriteForbidden | write | yes | next region (backend failover) |
 //! | 403/1008 DatabaseAccountNotFound | both | yes | next region (backend failover) |
-//! | 503 | op's scope | – | next region (safe for any write: not applied) |
-//! | 500, other 5xx, 408, 410 (not a partition move) | op's scope | – | next region; non-idempotent write: give up (may be applied) |
+//! | 503 | op's scope | writes | next region (safe for any write: not applied) |
+//! | 500, other 5xx, 408, 410 (not a partition move) | op's scope | writes | next region; non-idempotent write: give up (may be applied) |
 //! | 410/1002, 410/1007, 410/1008 (partition moved, split, migration) | – | – | same region |
 //! | 404/1002 read session not available | – | – | next region (3+ regions), then the write region |
 //! | 429 | – | – | same region after `x-ms-retry-after-ms` |
@@ -21,6 +21,11 @@
 //! | stale pooled connection (reused, closed by the server before the request was written) | – | – | same region, safe for any write |
 //! | stale pooled connection, request may have been written | – | – | same region; non-idempotent write: give up (may be applied) |
 //! | reset, timeout, other transport error | both | yes | next region; non-idempotent write that may have been sent: give up |
+//!
+//! A write region failing with a status is a failover signal like a transport failure: on a
+//! single-write account there is no next write region until the account document names a
+//! new one, so waiting for the next tick would keep writes on the failing region. A read's
+//! regional failure asks for no refresh: the next read region is already known.
 //!
 //! 410 with sub-status 1002/1007/1008 means the partition moved inside the region; it is
 //! not a regional failure, so it is retried in place and marks nothing.
@@ -232,7 +237,7 @@ pub fn classify(outcome: &OperationOutcome) -> Effect {
             next(RetryClass::CrossRegion)
         },
         mark: Some((scope, reason)),
-        refresh: false,
+        refresh: outcome.kind == OperationKind::Write,
     };
     match outcome.result {
         AttemptResult::Transport {

@@ -115,7 +115,7 @@ fn event_effect_matrix() {
         (
             "503 create: not applied, safe",
             create(response(Write, 503, None)),
-            effect(cross, Some((S::Write, M::ServiceUnavailable)), false),
+            effect(cross, Some((S::Write, M::ServiceUnavailable)), true),
         ),
         (
             "500 read",
@@ -125,12 +125,12 @@ fn event_effect_matrix() {
         (
             "500 create",
             create(response(Write, 500, None)),
-            effect(maybe_applied, Some((S::Write, M::ServerError)), false),
+            effect(maybe_applied, Some((S::Write, M::ServerError)), true),
         ),
         (
             "500 upsert",
             upsert(response(Write, 500, None)),
-            effect(cross, Some((S::Write, M::ServerError)), false),
+            effect(cross, Some((S::Write, M::ServerError)), true),
         ),
         (
             "502 read",
@@ -145,7 +145,7 @@ fn event_effect_matrix() {
         (
             "408 create",
             create(response(Write, 408, None)),
-            effect(maybe_applied, Some((S::Write, M::Timeout)), false),
+            effect(maybe_applied, Some((S::Write, M::Timeout)), true),
         ),
         (
             "410 read",
@@ -155,7 +155,7 @@ fn event_effect_matrix() {
         (
             "410 create",
             create(response(Write, 410, None)),
-            effect(maybe_applied, Some((S::Write, M::Gone)), false),
+            effect(maybe_applied, Some((S::Write, M::Gone)), true),
         ),
         (
             "410/1002 partition moved",

@@ -236,6 +236,37 @@ async fn a_failover_inside_the_refresh_window_costs_one_gated_refresh_and_lands_
 }
 
 #[tokio::test]
+async fn a_failover_behind_a_write_region_answering_503_is_followed_without_a_tick() {
+    // The tick is ten minutes away: only the write's own failure can make the driver
+    // learn the new write region.
+    let emulator = Emulator::builder().start().await.unwrap();
+    let runtime = quiet_runtime();
+    let driver = driver(&runtime, &emulator).await;
+    setup(&driver).await;
+    emulator
+        .set_outage("West US", meridian_emulator::Outage::unavailable())
+        .unwrap();
+    emulator.failover("East US").unwrap();
+    let container = driver.container("db", "c");
+    let east = emulator.region_endpoint("East US").unwrap();
+    let mut n = 0;
+    let followed = wait_for(Duration::from_secs(20), || {
+        n += 1;
+        let id = format!("u{n}");
+        let container = container.clone();
+        let east = east.clone();
+        async move {
+            let written = container
+                .upsert_item("p", &json!({"id": id, "pk": "p"}))
+                .await;
+            written.is_ok_and(|w| w.endpoint.as_str() == east)
+        }
+    })
+    .await;
+    assert!(followed, "writes reach the new write region");
+}
+
+#[tokio::test]
 async fn the_failover_budget_starts_at_the_first_failover_signal() {
     // An operation throttled for longer than the failover budget, then met by a 403/3,
     // still waits for the refresh its 403/3 started: the budget bounds the failover,
