@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use meridian_emulator::{Emulator, Outage};
-use meridian_testkit::{WriteLog, Writer, create_database_and_container, driver};
+use meridian_testkit::{WriteLog, Writer, create_database_and_container, driver, routes_writes_to};
 use serde_json::Value;
 
 use crate::{quiet_runtime, wait_for};
@@ -34,7 +34,11 @@ async fn no_outage_shape_loses_an_acknowledged_write() {
         emulator.set_outage("West US", shape).unwrap();
         tokio::time::sleep(Duration::from_millis(300)).await;
         emulator.failover("East US").unwrap();
-        tokio::time::sleep(Duration::from_millis(700)).await;
+        let east = emulator.region_endpoint("East US").unwrap();
+        assert!(
+            routes_writes_to(&driver, &east, Duration::from_secs(20)).await,
+            "{name}: the writes follow the failover"
+        );
         emulator.region_up("West US").unwrap();
         tokio::time::sleep(Duration::from_millis(300)).await;
 
