@@ -7,7 +7,7 @@
 //! named threads in the same process).
 //!
 //! `cargo bench -p meridian-benches --bench floor` measures (20,000 operations per phase,
-//! three rounds); run in test mode (`cargo test --benches`) it does one small round of each
+//! three rounds; `-- read` or `-- upsert` for one kind); run in test mode (`cargo test --benches`) it does one small round of each
 //! and checks both clients work. Not a criterion benchmark: criterion times one closure,
 //! this needs CPU per operation and percentiles per phase.
 
@@ -63,12 +63,13 @@ async fn meridian_upsert(container: &Container, n: usize) -> Item {
         .item
 }
 
-/// Clock ticks of CPU (user + system) used by the client runtime's threads so far.
-fn client_cpu_ticks() -> u64 {
+/// The client runtime's threads so far: user ticks, system ticks, context switches
+/// (voluntary + involuntary: each is a sleep or a preemption, where the kernel time goes).
+fn client_cpu() -> (u64, u64, u64) {
     let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
-        return 0;
+        return (0, 0, 0);
     };
-    let mut ticks = 0;
+    let (mut user, mut system, mut switches) = (0, 0, 0);
     for task in tasks.flatten() {
         let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
             continue;
@@ -87,9 +88,17 @@ fn client_cpu_ticks() -> u64 {
                 .and_then(|f| f.parse::<u64>().ok())
                 .unwrap_or(0)
         };
-        ticks += field(11) + field(12);
+        user += field(11);
+        system += field(12);
+        if let Ok(status) = std::fs::read_to_string(task.path().join("status")) {
+            switches += status
+                .lines()
+                .filter(|l| l.contains("ctxt_switches"))
+                .filter_map(|l| l.split_whitespace().last()?.parse::<u64>().ok())
+                .sum::<u64>();
+        }
     }
-    ticks
+    (user, system, switches)
 }
 
 /// One phase: `callers` tasks share `ops` operations.
@@ -99,6 +108,10 @@ struct Phase {
     p50: Duration,
     p99: Duration,
     cpu_per_op: Duration,
+    /// The kernel's share of that CPU.
+    system_share: f64,
+    /// Context switches of the client's threads per operation.
+    switches_per_op: f64,
 }
 
 async fn phase<F, Fut>(ops: usize, callers: usize, op: F) -> Phase
@@ -106,7 +119,7 @@ where
     F: Fn(usize) -> Fut + Clone + Send + 'static,
     Fut: Future<Output = Item> + Send,
 {
-    let cpu_before = client_cpu_ticks();
+    let (user_before, system_before, switches_before) = client_cpu();
     let started = Instant::now();
     let tasks = (0..callers).map(|caller| {
         let op = op.clone();
@@ -129,7 +142,9 @@ where
         .flat_map(|r| r.expect("no caller panics"))
         .collect();
     let took = started.elapsed();
-    let cpu = client_cpu_ticks().saturating_sub(cpu_before);
+    let (user_after, system_after, switches_after) = client_cpu();
+    let system = system_after.saturating_sub(system_before);
+    let cpu = user_after.saturating_sub(user_before) + system;
     latencies.sort();
     let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q) as usize];
     let tick = Duration::from_secs(1) / 100; // USER_HZ is 100 on Linux
@@ -138,6 +153,8 @@ where
         p50: at(0.50),
         p99: at(0.99),
         cpu_per_op: tick * u32::try_from(cpu).unwrap_or(u32::MAX) / u32::try_from(ops).unwrap_or(1),
+        system_share: system as f64 / cpu.max(1) as f64,
+        switches_per_op: switches_after.saturating_sub(switches_before) as f64 / ops as f64,
     }
 }
 
@@ -195,10 +212,17 @@ fn main() {
          driver defaults vs a bare signed hyper client"
     );
     println!(
-        "| operation | callers | client | ops/s (median) | p50 | p99 | CPU/op | ÷ floor ops/s | ÷ floor CPU/op |"
+        "| operation | callers | client | ops/s (median) | p50 | p99 | CPU/op | system | switches/op | ÷ floor ops/s | ÷ floor CPU/op |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|");
-    for upsert in [false, true] {
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    // `-- read` or `-- upsert` measures one kind only.
+    let only = |kind: &str| std::env::args().any(|a| a == kind);
+    let kinds = match (only("read"), only("upsert")) {
+        (true, false) => vec![false],
+        (false, true) => vec![true],
+        _ => vec![false, true],
+    };
+    for upsert in kinds {
         for callers in [1, 64] {
             let (mut bare, mut ours) = (Vec::new(), Vec::new());
             for _ in 0..rounds {
@@ -254,10 +278,12 @@ fn main() {
                     format!("{:.2}", cpu / bare_cpu)
                 };
                 println!(
-                    "| {name} | {callers} | {client} | {rate:.0} | {:?} | {:?} | {:.1} µs | {ratio} | {cpu_ratio} |",
+                    "| {name} | {callers} | {client} | {rate:.0} | {:?} | {:?} | {:.1} µs | {:.0} % | {:.2} | {ratio} | {cpu_ratio} |",
                     mid.p50,
                     mid.p99,
-                    cpu * 1e6
+                    cpu * 1e6,
+                    mid.system_share * 100.0,
+                    mid.switches_per_op,
                 );
             }
         }
