@@ -265,6 +265,7 @@ impl DriverInner {
                 self.follow_range(route, progress.status, served, deadline)
                     .await;
             }
+            progress.meta.partition_key_range_id = partition.as_ref().map(|p| p.range_id.clone());
             match verdict {
                 Verdict::Done => {
                     return match result {
