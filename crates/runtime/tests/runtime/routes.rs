@@ -12,11 +12,14 @@ use serde_json::json;
 
 use crate::{attach, builder, serving};
 
+/// `(id, min, max, parents)` of one range.
+type Range = (String, String, String, Vec<String>);
+
 /// What the fake answers next, and what it was asked.
 #[derive(Default)]
 struct FakeRanges {
     /// `(id, min, max, parents)` of the current ranges, and their etag.
-    ranges: Mutex<(Vec<(String, String, String, Vec<String>)>, u32)>,
+    ranges: Mutex<(Vec<Range>, u32)>,
     fail: std::sync::atomic::AtomicBool,
     calls: AtomicUsize,
     /// The etag each call sent.
