@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use futures_util::future::join_all;
 use meridian_driver::{Container, Driver, PatchOperations};
-use meridian_emulator::Emulator;
+use meridian_emulator::{Emulator, FaultAction, FaultRule};
 use serde_json::{Value, json};
 
 use crate::{driver, quiet_runtime};
@@ -194,6 +194,40 @@ async fn point_operations_route_to_their_partition_key_range() {
     }
     assert_eq!(seen.len(), 3, "the keys cover every range: {seen:?}");
     assert_eq!(emulator.partition_key_range_reads(DB, "items"), 1);
+    runtime.shutdown().await;
+    emulator.shutdown().await;
+}
+
+/// A 410/1002 is answered by one refresh of the map before the retry, not by a retry
+/// on the map that named the gone range. (Here the gateway's 410 is injected and the
+/// ranges did not change: the refresh is a 304 and the range stays.)
+#[tokio::test]
+async fn a_gone_range_is_refreshed_before_the_retry() {
+    let emulator = Emulator::builder().start().await.unwrap();
+    let runtime = quiet_runtime();
+    let driver = driver(&runtime, &emulator).await;
+    driver.create_database(DB).await.unwrap();
+    driver.create_container(DB, "items", "/pk").await.unwrap();
+    let container = driver.container(DB, "items");
+    let ids = upsert_and_read(&container, "x", "one").await;
+    assert_eq!(ids, [Some("0".to_owned()), Some("0".to_owned())]);
+    let gone = FaultAction::Status {
+        status: 410,
+        sub_status: Some(1002),
+        body: None,
+        retry_after_ms: None,
+    };
+    emulator
+        .add_fault(FaultRule::on_class("items", gone).times(1))
+        .unwrap();
+    let read = container.read_item::<Value>("x", "one").await.unwrap();
+    assert_eq!(read.attempts, 2, "one 410, then the retry");
+    assert_eq!(read.metadata.partition_key_range_id.as_deref(), Some("0"));
+    assert_eq!(
+        emulator.partition_key_range_reads(DB, "items"),
+        2,
+        "one refresh"
+    );
     runtime.shutdown().await;
     emulator.shutdown().await;
 }
