@@ -129,6 +129,15 @@ impl RouteCache {
         containers.remove(container);
     }
 
+    /// Forgets every container whose link starts with `prefix`.
+    pub(crate) fn forget_under(&self, prefix: &str) {
+        let mut containers = self
+            .containers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        containers.retain(|link, _| !link.starts_with(prefix));
+    }
+
     /// The map of `container`: the one in force, or the one the first fetch installs
     /// (started here or joined), waiting no later than `deadline` (or a few fetch
     /// timeouts).
