@@ -1,6 +1,7 @@
 //! One operation's attempt loop: route, send, report, retry or stop.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 use std::time::Duration;
 
 use meridian_location_store::{
@@ -50,6 +51,7 @@ impl DriverInner {
             region = tracing::field::Empty,
             activity_id = tracing::field::Empty,
             status = tracing::field::Empty,
+            range = operation.range_id().unwrap_or(""),
         );
         let deadline = operation.timeout.map(|timeout| (after(timeout), timeout));
         // Queued behind a busy pool, an operation holds only this small future: the
@@ -106,6 +108,9 @@ impl DriverInner {
             .handle
             .with_snapshot(|s| s.locations(operation.kind).len());
         let mut retries = RetryState::new(self.retry_policy, regions.max(1));
+        // The partition key range this operation addresses is known before its first
+        // attempt (`operation.partition`); re-resolved when it turns out to be gone.
+        let mut rerouted = None;
         let mut tried = Tried::new();
         let mut last: Option<Endpoint> = None;
         let mut target = RetryTarget::NextRegion;
@@ -255,6 +260,22 @@ impl DriverInner {
                 message: message_of(&result),
                 metadata: Box::new(progress.meta.clone()),
             };
+            if let Some(route) = rerouted.as_ref().or(operation.partition.as_ref()) {
+                let served = result.as_ref().ok().map(|r| &r.headers);
+                let deadline = deadline.map(|(at, _)| at);
+                let moved = self
+                    .follow_range(
+                        route,
+                        &operation.excluded_regions,
+                        progress.status,
+                        served,
+                        deadline,
+                    )
+                    .await;
+                rerouted = moved.or(rerouted);
+            }
+            let route = rerouted.as_ref().or(operation.partition.as_ref());
+            progress.meta.partition_key_range_id = route.map(|p| Arc::clone(&p.range_id));
             match verdict {
                 Verdict::Done => {
                     return match result {

@@ -31,22 +31,16 @@ impl PartitionKey {
         }
     }
 
-    /// Whether the value is one string, number, boolean or null (or `{}`, "no value"):
-    /// a shape every one-path definition takes, so it is sent without reading the
-    /// container's definition.
-    pub(crate) fn is_scalar(&self) -> bool {
-        match &self.0 {
-            Value::Array(_) => false,
-            Value::Object(map) => map.is_empty(),
-            _ => true,
-        }
+    /// The value as JSON.
+    pub(crate) fn value(&self) -> &Value {
+        &self.0
     }
 
     /// Whether the value fits `definition` for a point operation; if not, the shape
     /// expected.
     fn misfit(&self, definition: &PartitionKeyDefinition) -> Option<String> {
         let scalar = |v: &Value| !matches!(v, Value::Array(_) | Value::Object(_));
-        let paths = definition.paths.join(", ");
+        let paths = || definition.paths.join(", ");
         match (definition.kind, &self.0) {
             (PartitionKeyKind::MultiHash, Value::Array(values))
                 if values.len() == definition.paths.len() && values.iter().all(scalar) =>
@@ -54,14 +48,16 @@ impl PartitionKey {
                 None
             }
             (PartitionKeyKind::MultiHash, _) => Some(format!(
-                "an array of {} values (string, number, boolean or null) for {paths}",
-                definition.paths.len()
+                "an array of {} values (string, number, boolean or null) for {}",
+                definition.paths.len(),
+                paths()
             )),
             // `{}`: the item has no value at the path (the SDKs' `PartitionKey::None`).
             (_, Value::Object(map)) if map.is_empty() => None,
             (_, value) if scalar(value) => None,
             _ => Some(format!(
-                "one value (string, number, boolean or null) for {paths}"
+                "one value (string, number, boolean or null) for {}",
+                paths()
             )),
         }
     }
@@ -178,8 +174,6 @@ mod tests {
         let fits = |v: Value| PartitionKey::from(v).misfit(&levels).is_none();
         assert!(fits(json!(["a", "b"])) && fits(json!(["a", null])));
         assert!(!fits(json!(["a"])) && !fits(json!(["a", "b", "c"])) && !fits(json!([["a"]])));
-        assert!(PartitionKey::from("a").is_scalar() && PartitionKey::from(json!({})).is_scalar());
-        assert!(!PartitionKey::from(json!(["a"])).is_scalar());
         assert_eq!(PartitionKey::from("a").header(), r#"["a"]"#);
         assert_eq!(PartitionKey::from(json!(["a", 1])).header(), r#"["a",1]"#);
     }

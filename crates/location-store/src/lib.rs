@@ -53,6 +53,7 @@ pub struct ReadmeDoctest;
 mod account;
 mod endpoint;
 mod epk;
+mod epk_json;
 mod epk_range;
 mod marks;
 mod outcome;
@@ -73,13 +74,15 @@ pub use epk::{
     EpkError, HashVersion, PartitionKeyComponent, PartitionKeyKind, PartitionKeyScheme,
     effective_partition_key,
 };
+pub use epk_json::effective_partition_key_of_json;
 pub use epk_range::{EpkRange, KeyTarget, MAX_EPK, MIN_EPK, RangeMap, RangeMapError};
 pub use marks::{Mark, MarkReason, MarkScope};
 pub use meridian_refresh_core::{Backoff, saturating_add};
 pub use outcome::{
-    Action, AttemptResult, Effect, GiveUpReason, OperationOutcome, RetryClass, RetryTarget,
-    SUB_STATUS_DATABASE_ACCOUNT_NOT_FOUND, SUB_STATUS_READ_SESSION_NOT_AVAILABLE,
-    SUB_STATUS_WRITE_FORBIDDEN, TransportErrorKind, classify,
+    Action, AttemptResult, Effect, GiveUpReason, OperationOutcome, PARTITION_MOVE_SUB_STATUSES,
+    RetryClass, RetryTarget, SUB_STATUS_DATABASE_ACCOUNT_NOT_FOUND,
+    SUB_STATUS_READ_SESSION_NOT_AVAILABLE, SUB_STATUS_WRITE_FORBIDDEN, TransportErrorKind,
+    classify,
 };
 pub use pkranges::{
     MAX_PARTITION_KEY_RANGES, MAX_PKRANGES_BYTES, PartitionKeyRange, PkRangesError,
