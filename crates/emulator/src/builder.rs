@@ -45,6 +45,7 @@ pub struct EmulatorBuilder {
     memory_budget: usize,
     replication_log_limit: usize,
     query_budget: u64,
+    entra: bool,
 }
 
 /// The smallest memory budget accepted: room for one request body of the largest size.
@@ -72,6 +73,7 @@ impl fmt::Debug for EmulatorBuilder {
             .field("memory_budget", &self.memory_budget)
             .field("replication_log_limit", &self.replication_log_limit)
             .field("query_budget", &self.query_budget)
+            .field("entra", &self.entra)
             .finish_non_exhaustive()
     }
 }
@@ -96,11 +98,21 @@ impl Default for EmulatorBuilder {
             memory_budget: DEFAULT_MEMORY_BUDGET,
             replication_log_limit: DEFAULT_REPLICATION_LOG_LIMIT,
             query_budget: DEFAULT_QUERY_BUDGET,
+            entra: false,
         }
     }
 }
 
 impl EmulatorBuilder {
+    /// Accept Entra ID (`type=aad`) tokens besides the keys (off by default; `--entra`):
+    /// tokens the emulator minted ([`Emulator::entra_token`], or the admin API), checked
+    /// for signature, audience and expiry; control-plane writes refused to them (403,
+    /// sub-status 5300).
+    pub fn entra(mut self, enabled: bool) -> Self {
+        self.entra = enabled;
+        self
+    }
+
     /// The account's `id` (default `meridian-emulator`).
     pub fn account_id(mut self, id: impl Into<String>) -> Self {
         self.account_id = id.into();
@@ -298,8 +310,14 @@ impl EmulatorBuilder {
         } else {
             None
         };
+        let entra = if self.entra {
+            Some(crate::entra::Entra::generate().map_err(EmulatorError::Config)?)
+        } else {
+            None
+        };
         let state = Arc::new(State {
             keys: Mutex::new(keys),
+            entra,
             topology: Mutex::new(Topology {
                 account_id: self.account_id.clone(),
                 regions: Vec::new(),
