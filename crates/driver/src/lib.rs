@@ -73,6 +73,7 @@ mod session;
 mod shared;
 mod signing;
 mod status;
+mod throughput;
 mod transport;
 
 pub use account_config::AccountConfig;
@@ -106,6 +107,7 @@ pub use shared::{
     MAX_CONNECTIONS_LIMIT, MAX_POOL_IDLE_TIMEOUT,
 };
 pub use status::Status;
+pub use throughput::ThroughputProperties;
 
 // What an application needs besides the driver: `cargo add meridian-driver` is enough.
 // Every type a public signature here names is re-exported (the tidy test

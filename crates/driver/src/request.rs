@@ -84,6 +84,16 @@ impl Target {
         Self::new("colls", format!("dbs/{db}"), &["dbs", db, "colls"])
     }
 
+    /// The offer feed (`/offers`).
+    pub(crate) fn offers() -> Self {
+        Self::new("offers", String::new(), &["offers"])
+    }
+
+    /// Offer `rid` (`/offers/{rid}`): signed with the rid alone, lower-cased.
+    pub(crate) fn offer(rid: &str) -> Self {
+        Self::new("offers", rid.to_lowercase(), &["offers", rid])
+    }
+
     pub(crate) fn items(db: &str, coll: &str) -> Self {
         Self::container_feed("docs", db, coll)
     }

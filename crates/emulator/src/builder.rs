@@ -331,6 +331,7 @@ impl EmulatorBuilder {
                 replication: Replication::new(self.consistency, self.replication_lag)
                     .with_log_limit(self.replication_log_limit),
                 throughput: BTreeMap::new(),
+                autoscale: BTreeMap::new(),
                 principals: BTreeMap::new(),
             }),
             counters: Mutex::new(Counters::default()),
