@@ -239,5 +239,4 @@ fn cached(
 }
 
 #[cfg(test)]
-#[path = "entra_tests.rs"]
 mod tests;
