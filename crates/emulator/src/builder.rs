@@ -46,6 +46,7 @@ pub struct EmulatorBuilder {
     replication_log_limit: usize,
     query_budget: u64,
     entra: bool,
+    disable_keys: bool,
 }
 
 /// The smallest memory budget accepted: room for one request body of the largest size.
@@ -74,6 +75,7 @@ impl fmt::Debug for EmulatorBuilder {
             .field("replication_log_limit", &self.replication_log_limit)
             .field("query_budget", &self.query_budget)
             .field("entra", &self.entra)
+            .field("disable_keys", &self.disable_keys)
             .finish_non_exhaustive()
     }
 }
@@ -99,6 +101,7 @@ impl Default for EmulatorBuilder {
             replication_log_limit: DEFAULT_REPLICATION_LOG_LIMIT,
             query_budget: DEFAULT_QUERY_BUDGET,
             entra: false,
+            disable_keys: false,
         }
     }
 }
@@ -110,6 +113,14 @@ impl EmulatorBuilder {
     /// sub-status 5300).
     pub fn entra(mut self, enabled: bool) -> Self {
         self.entra = enabled;
+        self
+    }
+
+    /// With [`entra`](Self::entra): refuse requests signed with a master key (401,
+    /// sub-status 5202), as an account with local authorization disabled does; the admin
+    /// API is unaffected. Refused at start without `entra`.
+    pub fn disable_keys(mut self, disabled: bool) -> Self {
+        self.disable_keys = disabled;
         self
     }
 
@@ -310,8 +321,13 @@ impl EmulatorBuilder {
         } else {
             None
         };
+        if self.disable_keys && !self.entra {
+            return Err(EmulatorError::Config(
+                "disable_keys needs entra: nothing could authenticate".into(),
+            ));
+        }
         let entra = if self.entra {
-            Some(crate::entra::Entra::generate().map_err(EmulatorError::Config)?)
+            Some(crate::entra::Entra::generate(self.disable_keys).map_err(EmulatorError::Config)?)
         } else {
             None
         };

@@ -32,6 +32,8 @@ const INVALID_SIGNATURE: u32 = 5004;
 const EXPIRED: u32 = 5006;
 const INVALID_AUDIENCE: u32 = 5008;
 const MISSING_OBJECT_ID: u32 = 5011;
+/// 401: the account's keys are disabled (`--disable-keys`): only Entra tokens are accepted.
+pub const LOCAL_AUTH_DISABLED: u32 = 5202;
 /// 403: the operation is not allowed to an RBAC (Entra) identity through the endpoint.
 pub const RBAC_OPERATION_NOT_SUPPORTED: u32 = 5300;
 
@@ -97,19 +99,23 @@ pub(crate) struct Entra {
     encoding: EncodingKey,
     decoding: DecodingKey,
     jwk: Value,
+    /// Master-key requests are refused (`--disable-keys`).
+    keys_disabled: bool,
 }
 
 impl fmt::Debug for Entra {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Entra")
             .field("kid", &self.kid)
+            .field("keys_disabled", &self.keys_disabled)
             .finish_non_exhaustive()
     }
 }
 
 impl Entra {
-    /// A fresh P-256 key pair.
-    pub(crate) fn generate() -> Result<Self, String> {
+    /// A fresh P-256 key pair; with `keys_disabled`, requests signed with a master key
+    /// are refused.
+    pub(crate) fn generate(keys_disabled: bool) -> Result<Self, String> {
         let pair = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
             .map_err(|e| format!("cannot make the Entra signing key: {e}"))?;
         let point = pair.public_key_raw();
@@ -131,7 +137,20 @@ impl Entra {
             decoding,
             jwk,
             kid,
+            keys_disabled,
         })
+    }
+
+    /// The refusal of a request that is not `type=aad` when keys are disabled (401 /
+    /// 5202, as the service answers accounts with local authentication disabled).
+    pub(crate) fn refuse_keys(&self) -> Result<(), ApiError> {
+        if self.keys_disabled {
+            return Err(unauthorized(
+                LOCAL_AUTH_DISABLED,
+                "local (key) authorization is disabled for this account; use an Entra ID token",
+            ));
+        }
+        Ok(())
     }
 
     /// The published key set: `{"keys": [<the public JWK>]}`.
@@ -237,8 +256,8 @@ mod tests {
 
     #[test]
     fn tokens_are_checked_for_signer_audience_expiry_and_object_id() {
-        let issuer = Entra::generate().unwrap();
-        let other = Entra::generate().unwrap();
+        let issuer = Entra::generate(false).unwrap();
+        let other = Entra::generate(false).unwrap();
         let mint = |claims: EntraClaims| issuer.mint(&claims).unwrap();
         let sub = |r: Result<(), ApiError>| r.map_err(|e| (e.status, e.sub_status));
         assert_eq!(

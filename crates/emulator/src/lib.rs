@@ -108,7 +108,7 @@ pub use builder::{DEFAULT_IDLE_TIMEOUT, EmulatorBuilder, MIN_MEMORY_BUDGET};
 pub use consistency::Consistency;
 pub use counters::{Counters, ListenerCounters, OTHER_METHOD};
 pub use emulator::Emulator;
-pub use entra::{COSMOS_AUDIENCE, EntraClaims, RBAC_OPERATION_NOT_SUPPORTED};
+pub use entra::{COSMOS_AUDIENCE, EntraClaims, LOCAL_AUTH_DISABLED, RBAC_OPERATION_NOT_SUPPORTED};
 pub use error::EmulatorError;
 pub use faults::{FaultAction, FaultLimit, FaultMatch, FaultRule, FaultStatus};
 pub use feed::MAX_PAGE_BYTES;

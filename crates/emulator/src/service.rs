@@ -148,6 +148,7 @@ fn authorize(
                 .unwrap_or_default();
             return entra.authorize(&global, &jwt, write);
         }
+        entra.refuse_keys()?;
     }
     let keys = lock(&state.keys).clone();
     let now = SystemTime::now();

@@ -2,7 +2,7 @@
 //! foreign-signed or wrong-audience tokens are 401; control-plane writes are 403.
 
 use http::Method;
-use meridian_emulator::{Emulator, EntraClaims, RBAC_OPERATION_NOT_SUPPORTED};
+use meridian_emulator::{Emulator, EntraClaims, LOCAL_AUTH_DISABLED, RBAC_OPERATION_NOT_SUPPORTED};
 use serde_json::json;
 
 use crate::admin_url;
@@ -158,4 +158,41 @@ async fn emulator_refuses_an_expired_or_foreign_entra_token() {
     let status = with_token(&client, Method::GET, &plain.global_endpoint(), &valid, None).await;
     assert_eq!(status.0, 401);
     assert!(plain.entra_token(&EntraClaims::default()).is_none());
+}
+
+#[tokio::test]
+async fn disabled_keys_leave_only_entra_tokens() {
+    let emulator = Emulator::builder()
+        .entra(true)
+        .disable_keys(true)
+        .start()
+        .await
+        .unwrap();
+    let client = TestClient::new(emulator.key());
+    let account = emulator.global_endpoint();
+    let key_signed = client.get(&account, crate::client::ACCOUNT).await;
+    assert_eq!(
+        (key_signed.status.as_u16(), key_signed.sub_status()),
+        (401, Some(LOCAL_AUTH_DISABLED))
+    );
+    let valid = emulator.entra_token(&EntraClaims::default()).unwrap();
+    assert_eq!(
+        with_token(&client, Method::GET, &account, &valid, None)
+            .await
+            .0,
+        200
+    );
+    // The admin API needs no key either way.
+    let jwks = client
+        .admin(Method::GET, &admin_url(&emulator, "entra/jwks"), None)
+        .await;
+    assert_eq!(jwks.status.as_u16(), 200);
+    // Keys cannot be disabled without Entra: nothing could authenticate.
+    assert!(
+        Emulator::builder()
+            .disable_keys(true)
+            .start()
+            .await
+            .is_err()
+    );
 }
