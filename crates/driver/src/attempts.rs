@@ -175,8 +175,14 @@ impl DriverInner {
             };
             let result = match admission {
                 Ok(admission) => {
+                    // After admission: a token is checked for expiry as late as possible.
+                    let signer = self
+                        .credential
+                        .signer()
+                        .await
+                        .map_err(DriverError::Credential)?;
                     let request = signed(
-                        &self.credential.key(),
+                        &signer,
                         operation.method.clone(),
                         &endpoint,
                         &operation.target,

@@ -12,8 +12,10 @@ use meridian_runtime::{
     AccountHandle, AccountSpec, AccountStats, AttachError, RefreshOutcome, Runtime,
 };
 
+use crate::account_config::{AccountConfig, Auth};
 use crate::availability::AvailabilityStrategy;
 use crate::credential::Credential;
+use crate::entra::TokenCaches;
 use crate::error::{ConfigError, ConfigReason, DriverError};
 use crate::failure_log::{FailureLog, FailureLogs};
 use crate::fetcher::DriverFetcher;
@@ -26,38 +28,6 @@ use crate::shared::{
     PooledTransport, SharedTransports,
 };
 use crate::signing::MasterKey;
-
-/// Which account to use and how to authenticate. `Debug` never shows the key.
-#[derive(Clone)]
-pub struct AccountConfig {
-    endpoint: String,
-    key: String,
-}
-
-impl AccountConfig {
-    /// The account endpoint (`https://{account}.documents.azure.com/`, or the emulator's
-    /// `http://127.0.0.1:8081/`) and its base64 master key.
-    pub fn new(endpoint: impl Into<String>, key: impl Into<String>) -> Self {
-        Self {
-            endpoint: endpoint.into(),
-            key: key.into(),
-        }
-    }
-
-    /// The account endpoint as given.
-    pub fn endpoint(&self) -> &str {
-        &self.endpoint
-    }
-}
-
-impl fmt::Debug for AccountConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AccountConfig")
-            .field("endpoint", &self.endpoint)
-            .field("key", &"<redacted>")
-            .finish()
-    }
-}
 
 /// Builds a [`Driver`].
 ///
@@ -167,8 +137,17 @@ impl DriverBuilder {
     pub async fn build(self) -> Result<Driver, DriverError> {
         let endpoint = Endpoint::parse(&self.account.endpoint)
             .map_err(|e| ConfigError::new("account endpoint", ConfigReason::Endpoint(e)))?;
-        let key = MasterKey::from_base64(&self.account.key)
-            .map_err(|e| ConfigError::new("account key", ConfigReason::Key(e)))?;
+        let credential = match &self.account.auth {
+            Auth::Key(key) => Credential::new(
+                MasterKey::from_base64(key)
+                    .map_err(|e| ConfigError::new("account key", ConfigReason::Key(e)))?,
+            ),
+            Auth::Token(credential) => Credential::Token(
+                self.runtime
+                    .extension(TokenCaches::default)
+                    .cache(credential),
+            ),
+        };
         let bootstrap = self
             .bootstrap_endpoints
             .iter()
@@ -199,7 +178,7 @@ impl DriverBuilder {
             .runtime
             .extension(FailureLogs::default)
             .account(endpoint.as_str());
-        let credential = Arc::new(Credential::new(key));
+        let credential = Arc::new(credential);
         let fetcher = Arc::new(DriverFetcher {
             transport: Arc::clone(&transport),
             credential: Arc::clone(&credential),
@@ -293,11 +272,18 @@ impl Driver {
 
     /// Signs every later request — operations and the account's refreshes — with
     /// `key` (base64), in place: for key rotation. Clones of this driver share the key.
-    /// The error never echoes the key.
+    /// The error never echoes the key. A driver built with a token credential has no key
+    /// to rotate (a configuration error; its credential refreshes itself).
     pub fn rotate_key(&self, key: &str) -> Result<(), DriverError> {
         let key = MasterKey::from_base64(key)
             .map_err(|e| ConfigError::new("account key", ConfigReason::Key(e)))?;
-        self.inner.credential.replace(key);
+        if !self.inner.credential.replace(key) {
+            return Err(ConfigError::new(
+                "account key",
+                ConfigReason::Unsupported("this driver signs with a token credential"),
+            )
+            .into());
+        }
         Ok(())
     }
 

@@ -113,8 +113,8 @@ pub enum DriverError {
     /// The configuration is unusable: which setting and why.
     #[error("invalid driver configuration")]
     Config(#[source] ConfigError),
-    /// 401: the key or signature was refused. Not retried.
-    #[error("unauthorized; check the account key ({0})")]
+    /// 401: the key, signature or Entra ID token was refused. Not retried.
+    #[error("unauthorized; check the account key or token credential ({0})")]
     Unauthorized(Failure),
     /// A final answer from the service that is not success (404, 409, 412, other 4xx).
     #[error("the service refused the request: {0}")]
@@ -202,6 +202,10 @@ pub enum DriverError {
         /// The account's default level.
         account: ConsistencyLevel,
     },
+    /// The Entra ID token credential gave no usable token (failed, timed out or returned
+    /// an expired one). Nothing was sent. Never contains the token.
+    #[error("no Entra ID token to sign with")]
+    Credential(#[source] crate::entra::CredentialError),
     /// The runtime was shut down: no operation runs and no refresh comes any more.
     #[error("the runtime has been shut down")]
     Shutdown,

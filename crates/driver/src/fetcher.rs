@@ -12,7 +12,8 @@ use crate::shared::PooledTransport;
 use crate::transport::{HttpResponse, TransportError};
 
 /// One driver's fetcher: its registration's credential in the runtime. It signs with
-/// the driver's current key (so `Driver::rotate_key` applies to refreshes at once) and
+/// the driver's current key (so `Driver::rotate_key` applies to refreshes at once) or the
+/// token credential's runtime-wide cached token, and
 /// holds no reference to the driver or the runtime.
 pub(crate) struct DriverFetcher {
     pub(crate) transport: Arc<PooledTransport>,
@@ -21,13 +22,20 @@ pub(crate) struct DriverFetcher {
 
 impl DriverFetcher {
     async fn get_account(&self, endpoint: &Endpoint) -> Result<HttpResponse, FetchError> {
+        // A credential that cannot give a token fails the fetch with the
+        // `CredentialError` as the transport error's source.
+        let signer = self
+            .credential
+            .signer()
+            .await
+            .map_err(FetchError::transport)?;
         let send = async {
             // No operation slot: the runtime bounds fetches and probes itself (its
             // `concurrency`), and in an outage the operations hung in a failing region
             // can hold every slot — the refresh that routes around them must not wait
             // for them.
             let request = signed(
-                &self.credential.key(),
+                &signer,
                 Method::GET,
                 endpoint,
                 &Target::account(),

@@ -102,8 +102,12 @@ impl DriverInner {
             // No other region to ask.
             return (primary, send.await);
         }
+        let Ok(signer) = self.credential.signer().await else {
+            // No token to sign a second request with: the first one stands alone.
+            return (primary, send.await);
+        };
         let Ok(request) = signed(
-            &self.credential.key(),
+            &signer,
             operation.method.clone(),
             &second.endpoint,
             &operation.target,

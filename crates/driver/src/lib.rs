@@ -38,6 +38,7 @@
 #[cfg(doctest)]
 pub struct ReadmeDoctest;
 
+mod account_config;
 mod attempts;
 mod availability;
 mod batch;
@@ -54,6 +55,7 @@ mod credential;
 mod database;
 mod decode;
 mod driver;
+mod entra;
 mod error;
 mod failure_log;
 mod fetcher;
@@ -73,8 +75,10 @@ mod session;
 mod shared;
 mod signing;
 mod status;
+mod throughput;
 mod transport;
 
+pub use account_config::AccountConfig;
 pub use availability::{AvailabilityStrategy, DEFAULT_HEDGE_THRESHOLD};
 pub use batch::Batch;
 pub use batch_op::MAX_BATCH_OPERATIONS;
@@ -90,7 +94,10 @@ pub use container_properties::{
 };
 pub use database::Database;
 pub use decode::DeserializeError;
-pub use driver::{AccountConfig, Driver, DriverBuilder};
+pub use driver::{Driver, DriverBuilder};
+pub use entra::{
+    COSMOS_SCOPE, CredentialError, EXPIRY_GUARD, REFRESH_WINDOW, RETRY_AFTER_FAILURE, TOKEN_TIMEOUT,
+};
 pub use error::{ConfigError, ConfigReason, DriverError, Failure};
 pub use metadata::ResponseMetadata;
 pub use options::{ConsistencyLevel, ItemOptions, PatchOptions, QueryOptions, ReadOptions};
@@ -102,6 +109,7 @@ pub use shared::{
     MAX_CONNECTIONS_LIMIT, MAX_POOL_IDLE_TIMEOUT,
 };
 pub use status::Status;
+pub use throughput::ThroughputProperties;
 
 // What an application needs besides the driver: `cargo add meridian-driver` is enough.
 // Every type a public signature here names is re-exported (the tidy test
@@ -116,6 +124,11 @@ pub use meridian_runtime::{
     AccountHandle, AccountStats, BuildError, EVENT_CAPACITY, FetchError, RefreshOutcome, Runtime,
     RuntimeBuilder, RuntimeConfig, RuntimeEvent, RuntimeHealth, RuntimeStats, TaskMonitor,
 };
+
+pub use azure_core;
+/// Entra ID: the ecosystem's token credential trait and token type (implemented by every
+/// `azure_identity` credential), and `azure_core` whole.
+pub use azure_core::credentials::{AccessToken, TokenCredential};
 
 /// The runtime crate, whole: the advanced types reached through
 /// [`AccountHandle`] (outcome reports, custom fetchers) are nameable as

@@ -33,7 +33,7 @@ impl Driver {
     }
 
     /// Every resource of a feed (`dbs`, `dbs/{db}/colls`), following continuations.
-    async fn list<T: DeserializeOwned>(
+    pub(crate) async fn list<T: DeserializeOwned>(
         &self,
         target: Target,
         key: &str,

@@ -8,7 +8,7 @@ use http::{HeaderName, HeaderValue, Method};
 use meridian_location_store::Endpoint;
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 
-use crate::signing::MasterKey;
+use crate::credential::Signer;
 use crate::transport::HttpRequest;
 
 /// The REST API version the driver speaks.
@@ -82,6 +82,16 @@ impl Target {
 
     pub(crate) fn containers(db: &str) -> Self {
         Self::new("colls", format!("dbs/{db}"), &["dbs", db, "colls"])
+    }
+
+    /// The offer feed (`/offers`).
+    pub(crate) fn offers() -> Self {
+        Self::new("offers", String::new(), &["offers"])
+    }
+
+    /// Offer `rid` (`/offers/{rid}`): signed with the rid alone, lower-cased.
+    pub(crate) fn offer(rid: &str) -> Self {
+        Self::new("offers", rid.to_lowercase(), &["offers", rid])
     }
 
     pub(crate) fn items(db: &str, coll: &str) -> Self {
@@ -184,7 +194,7 @@ fn fixed(name: &'static str, value: &'static str) -> (HeaderName, HeaderValue) {
 /// A signed request for `method` on `target` at `endpoint`, with `extra` headers; an
 /// error, and no request, if a value cannot be sent.
 pub(crate) fn signed(
-    key: &MasterKey,
+    signer: &Signer,
     method: Method,
     endpoint: &Endpoint,
     target: &Target,
@@ -192,15 +202,21 @@ pub(crate) fn signed(
     body: Option<Bytes>,
 ) -> Result<HttpRequest, Unsendable> {
     let date = date_now()?;
-    let authorization = key.authorization(
-        method.as_str(),
-        target.resource_type,
-        &target.resource_link,
-        date.to_str().map_err(|_| Unsendable("x-ms-date"))?,
-    );
+    let authorization = match signer {
+        Signer::Key(key) => header(
+            "authorization",
+            key.authorization(
+                method.as_str(),
+                target.resource_type,
+                &target.resource_link,
+                date.to_str().map_err(|_| Unsendable("x-ms-date"))?,
+            ),
+        )?,
+        Signer::Token(value) => (HeaderName::from_static("authorization"), value.clone()),
+    };
     let mut headers: Vec<(HeaderName, HeaderValue)> = Vec::with_capacity(7 + extra.len());
     headers.push((HeaderName::from_static("x-ms-date"), date));
-    headers.push(header("authorization", authorization)?);
+    headers.push(authorization);
     headers.push(fixed("x-ms-version", API_VERSION));
     headers.push(fixed("user-agent", USER_AGENT));
     headers.push((HeaderName::from_static("x-ms-activity-id"), activity_id()?));
@@ -245,7 +261,9 @@ mod tests {
 
     #[test]
     fn requests_carry_the_standard_headers_and_no_key() {
-        let key = MasterKey::from_base64("c2VjcmV0LWtleS1ieXRlcw==").unwrap();
+        let key = Signer::Key(std::sync::Arc::new(
+            crate::signing::MasterKey::from_base64("c2VjcmV0LWtleS1ieXRlcw==").unwrap(),
+        ));
         let endpoint = Endpoint::parse("http://127.0.0.1:1/").unwrap();
         let request = signed(&key, Method::GET, &endpoint, &Target::account(), &[], None).unwrap();
         let names: Vec<&str> = request.headers.iter().map(|(n, _)| n.as_str()).collect();
@@ -294,7 +312,9 @@ mod tests {
 
     #[test]
     fn an_unsendable_value_is_an_error_not_a_missing_header() {
-        let key = MasterKey::from_base64("c2VjcmV0LWtleS1ieXRlcw==").unwrap();
+        let key = Signer::Key(std::sync::Arc::new(
+            crate::signing::MasterKey::from_base64("c2VjcmV0LWtleS1ieXRlcw==").unwrap(),
+        ));
         let endpoint = Endpoint::parse("http://127.0.0.1:1/").unwrap();
         for bad in ["\"etag\"\u{1}", "a\u{7f}", "line\nbreak"] {
             let extra = [("if-match", bad.to_string())];

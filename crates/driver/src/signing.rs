@@ -89,6 +89,16 @@ impl MasterKey {
     }
 }
 
+/// The `authorization` header value for an Entra ID token: `type=aad&ver=1.0&sig=<token>`,
+/// URL-encoded as the service's header values are.
+pub(crate) fn aad_authorization(token: &str) -> String {
+    const PREFIX: &str = "type%3Daad%26ver%3D1.0%26sig%3D";
+    let mut header = String::with_capacity(PREFIX.len() + token.len() + 8);
+    header.push_str(PREFIX);
+    header.extend(utf8_percent_encode(token, COMPONENT));
+    header
+}
+
 /// Feeds `text` lower-cased (ASCII, as the service lower-cases verbs and dates) to `mac`,
 /// through a stack buffer.
 fn update_lowercase(mac: &mut Hmac<Sha256>, text: &str) {

@@ -171,6 +171,9 @@ async fn route(
             state.remove_region(name)?;
             no_content()
         }
+        (_, ["entra", ..]) => {
+            crate::entra_admin::route(state, &method, &segments[1..], request, charge).await?
+        }
         (&Method::GET, ["keys"]) => json_response(200, &json!(lock(&state.keys).current())),
         (&Method::POST, ["keys", "regenerate"]) => {
             let Regenerate { key: kind } = body(request, charge).await?;

@@ -45,6 +45,8 @@ pub struct EmulatorBuilder {
     memory_budget: usize,
     replication_log_limit: usize,
     query_budget: u64,
+    entra: bool,
+    disable_keys: bool,
 }
 
 /// The smallest memory budget accepted: room for one request body of the largest size.
@@ -72,6 +74,8 @@ impl fmt::Debug for EmulatorBuilder {
             .field("memory_budget", &self.memory_budget)
             .field("replication_log_limit", &self.replication_log_limit)
             .field("query_budget", &self.query_budget)
+            .field("entra", &self.entra)
+            .field("disable_keys", &self.disable_keys)
             .finish_non_exhaustive()
     }
 }
@@ -96,11 +100,30 @@ impl Default for EmulatorBuilder {
             memory_budget: DEFAULT_MEMORY_BUDGET,
             replication_log_limit: DEFAULT_REPLICATION_LOG_LIMIT,
             query_budget: DEFAULT_QUERY_BUDGET,
+            entra: false,
+            disable_keys: false,
         }
     }
 }
 
 impl EmulatorBuilder {
+    /// Accept Entra ID (`type=aad`) tokens besides the keys (off by default; `--entra`):
+    /// tokens the emulator minted ([`Emulator::entra_token`], or the admin API), checked
+    /// for signature, audience and expiry; control-plane writes refused to them (403,
+    /// sub-status 5300).
+    pub fn entra(mut self, enabled: bool) -> Self {
+        self.entra = enabled;
+        self
+    }
+
+    /// With [`entra`](Self::entra): refuse requests signed with a master key (401,
+    /// sub-status 5202), as an account with local authorization disabled does; the admin
+    /// API is unaffected. Refused at start without `entra`.
+    pub fn disable_keys(mut self, disabled: bool) -> Self {
+        self.disable_keys = disabled;
+        self
+    }
+
     /// The account's `id` (default `meridian-emulator`).
     pub fn account_id(mut self, id: impl Into<String>) -> Self {
         self.account_id = id.into();
@@ -298,8 +321,19 @@ impl EmulatorBuilder {
         } else {
             None
         };
+        if self.disable_keys && !self.entra {
+            return Err(EmulatorError::Config(
+                "disable_keys needs entra: nothing could authenticate".into(),
+            ));
+        }
+        let entra = if self.entra {
+            Some(crate::entra::Entra::generate(self.disable_keys).map_err(EmulatorError::Config)?)
+        } else {
+            None
+        };
         let state = Arc::new(State {
             keys: Mutex::new(keys),
+            entra,
             topology: Mutex::new(Topology {
                 account_id: self.account_id.clone(),
                 regions: Vec::new(),
@@ -313,6 +347,7 @@ impl EmulatorBuilder {
                 replication: Replication::new(self.consistency, self.replication_lag)
                     .with_log_limit(self.replication_log_limit),
                 throughput: BTreeMap::new(),
+                autoscale: BTreeMap::new(),
                 principals: BTreeMap::new(),
             }),
             counters: Mutex::new(Counters::default()),

@@ -18,6 +18,9 @@ pub(crate) struct DataStore {
     pub(crate) replication: Replication,
     /// Throughput set by replacing a container's offer, by container rid (`offers.rs`).
     pub(crate) throughput: BTreeMap<String, u64>,
+    /// Autoscale maximum per container rid, for offers set to autoscale (their
+    /// `throughput` is then a tenth of it, as the service reports).
+    pub(crate) autoscale: BTreeMap<String, u64>,
     /// Users and permissions by their feed's link (`dbs/{db}/users`,
     /// `dbs/{db}/users/{user}/permissions`), then by id (`principals.rs`).
     pub(crate) principals: BTreeMap<String, BTreeMap<String, Value>>,

@@ -66,6 +66,17 @@ impl Emulator {
         &self.key
     }
 
+    /// A token signed by the emulator's Entra ID key, saying what `claims` say; `None`
+    /// unless the emulator was started with [`entra`](crate::EmulatorBuilder::entra).
+    pub fn entra_token(&self, claims: &crate::EntraClaims) -> Option<String> {
+        self.state.entra.as_ref()?.mint(claims).ok()
+    }
+
+    /// The Entra ID key set the emulator publishes (`GET /_emulator/entra/jwks`), if on.
+    pub fn entra_jwks(&self) -> Option<Value> {
+        self.state.entra.as_ref().map(crate::entra::Entra::jwks)
+    }
+
     /// The current primary and secondary keys (both are accepted).
     pub fn keys(&self) -> AccountKeys {
         lock(&self.state.keys).current()

@@ -44,6 +44,13 @@ struct Args {
     /// Serve HTTPS with a self-signed certificate; its PEM path is in the ready line.
     #[arg(long)]
     tls: bool,
+    /// Also accept Entra ID (`type=aad`) tokens the emulator mints (admin API
+    /// `/_emulator/entra/token`; key set at `/_emulator/entra/jwks`). Keys still work.
+    #[arg(long)]
+    entra: bool,
+    /// With `--entra`: refuse requests signed with a master key (401/5202).
+    #[arg(long, requires = "entra")]
+    disable_keys: bool,
     /// The host written into the account document's endpoints (default: the bind
     /// address, or 127.0.0.1 when binding a wildcard such as 0.0.0.0 or ::).
     #[arg(long)]
@@ -144,6 +151,8 @@ async fn run(args: Args) -> Result<(), String> {
         .port(args.port)
         .account_id(args.account)
         .tls(args.tls)
+        .entra(args.entra)
+        .disable_keys(args.disable_keys)
         .idle_timeout(args.idle_timeout)
         .consistency(args.consistency)
         .replication_lag(Duration::from_millis(args.replication_lag_ms))

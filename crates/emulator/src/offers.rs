@@ -1,7 +1,9 @@
 //! Offers: each container's provisioned throughput as the service's offer resource
 //! (`/offers`, `/offers/{rid}`), read, queried and replaced. A container's offer has the
-//! container's rid as its own and 400 RU/s until replaced; the emulator does not enforce
-//! throughput, it only keeps what was set.
+//! container's rid as its own and 400 RU/s until replaced, manual or autoscale (content
+//! `offerAutopilotSettings.maxThroughput`, reported with a tenth of it as
+//! `offerThroughput`, as the service does); the emulator does not enforce throughput, it
+//! only keeps what was set.
 
 use serde_json::{Value, json};
 
@@ -12,6 +14,8 @@ use crate::data::{DataStore, new_etag};
 const DEFAULT_THROUGHPUT: u64 = 400;
 /// The service's lowest manual throughput.
 const MIN_THROUGHPUT: u64 = 400;
+/// The service's lowest autoscale maximum; maxima are whole thousands.
+const MIN_AUTOSCALE_MAX: u64 = 1000;
 
 impl DataStore {
     /// Every container's offer.
@@ -38,7 +42,13 @@ impl DataStore {
             "offerResourceId": rid,
             "offerType": "Invalid",
             "offerVersion": "V2",
-            "content": {"offerThroughput": throughput, "offerIsRUPerMinuteThroughputEnabled": false},
+            "content": match self.autoscale.get(rid) {
+                Some(max) => json!({"offerThroughput": throughput,
+                    "offerAutopilotSettings": {"maxThroughput": max},
+                    "offerIsRUPerMinuteThroughputEnabled": false}),
+                None => json!({"offerThroughput": throughput,
+                    "offerIsRUPerMinuteThroughputEnabled": false}),
+            },
             "_etag": new_etag(),
             "_ts": container["_ts"],
         })
@@ -51,18 +61,28 @@ impl DataStore {
         Ok((200, Some(offer)))
     }
 
-    /// `PUT /offers/{rid}`: sets `content.offerThroughput` (a whole number ≥ 400);
-    /// autoscale settings are refused, as the emulator has none.
+    /// `PUT /offers/{rid}`: sets `content.offerThroughput` (manual, a whole number ≥ 400)
+    /// or `content.offerAutopilotSettings.maxThroughput` (autoscale, a whole number of
+    /// thousands ≥ 1000).
     pub(crate) fn replace_offer(&mut self, rid: &str, body: &Value) -> ApiResult {
         self.read_offer(rid)?;
         let content = &body["content"];
-        if content
+        if let Some(settings) = content
             .get("offerAutopilotSettings")
-            .is_some_and(|s| !s.is_null())
+            .filter(|s| !s.is_null())
         {
-            return Err(ApiError::bad_request(
-                "autoscale throughput (offerAutopilotSettings) is not supported by the emulator",
-            ));
+            let max = settings["maxThroughput"]
+                .as_u64()
+                .filter(|m| *m >= MIN_AUTOSCALE_MAX && m % 1000 == 0)
+                .ok_or_else(|| {
+                    ApiError::bad_request(format!(
+                        "content.offerAutopilotSettings.maxThroughput must be a whole number \
+                         of thousands, at least {MIN_AUTOSCALE_MAX}"
+                    ))
+                })?;
+            self.autoscale.insert(rid.to_string(), max);
+            self.throughput.insert(rid.to_string(), max / 10);
+            return self.read_offer(rid);
         }
         let throughput = content["offerThroughput"]
             .as_u64()
@@ -72,6 +92,7 @@ impl DataStore {
                     "content.offerThroughput must be a whole number of at least {MIN_THROUGHPUT}"
                 ))
             })?;
+        self.autoscale.remove(rid);
         self.throughput.insert(rid.to_string(), throughput);
         self.read_offer(rid)
     }

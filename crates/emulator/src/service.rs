@@ -137,6 +137,19 @@ fn authorize(
 ) -> Result<(), ApiError> {
     let header = |name: &str| request.headers().get(name).and_then(|v| v.to_str().ok());
     let (resource_type, resource_link) = resource.signing_parts();
+    if let Some(entra) = &state.entra {
+        if let Some(jwt) = header("authorization").and_then(crate::entra::aad_token) {
+            let is_query = header("x-ms-documentdb-isquery").is_some_and(|v| v == "true");
+            let write =
+                crate::entra::is_control_plane_write(method.as_str(), resource_type, is_query);
+            let global = lock(&state.listeners)
+                .get(&ListenerId::Global)
+                .map(|slot| state.endpoint(slot.addr))
+                .unwrap_or_default();
+            return entra.authorize(&global, &jwt, write);
+        }
+        entra.refuse_keys()?;
+    }
     let keys = lock(&state.keys).clone();
     let now = SystemTime::now();
     keys.verify(|key| {

@@ -6,6 +6,7 @@ mod accounts;
 mod api;
 mod batch;
 mod change_feed;
+mod entra;
 mod events;
 mod failover;
 mod hedging;

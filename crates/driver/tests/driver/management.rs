@@ -3,7 +3,7 @@
 
 use meridian_driver::{
     ConflictResolutionMode, ConflictResolutionPolicy, ContainerProperties, IndexingPolicy,
-    PartitionKeyKind,
+    PartitionKeyKind, ThroughputProperties,
 };
 use meridian_emulator::Emulator;
 use serde_json::json;
@@ -129,4 +129,82 @@ async fn create_container_if_not_exists_is_idempotent() {
     }
     assert_eq!(db.list_containers().await.unwrap().len(), 1);
     assert_eq!(driver.list_databases().await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn throughput_read_and_replace() {
+    let runtime = quiet_runtime();
+    let emulator = Emulator::builder()
+        .regions(["West US"])
+        .start()
+        .await
+        .unwrap();
+    let driver = crate::driver(&runtime, &emulator).await;
+    meridian_testkit::create_database_and_container(&driver, "db", "orders").await;
+    let orders = driver.database("db").container("orders");
+
+    // A new container has the service's default manual throughput.
+    let read = orders.read_throughput().await.unwrap().unwrap();
+    assert_eq!(read.throughput, Some(400));
+    assert!(!read.is_autoscale());
+    assert!(!read.offer_id.is_empty());
+    assert!(read.etag.is_some());
+
+    // Manual: the new value is answered and read back.
+    let replaced = orders
+        .replace_throughput(&ThroughputProperties::manual(1200))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(replaced.throughput, Some(1200));
+    let read = orders.read_throughput().await.unwrap().unwrap();
+    assert_eq!(
+        (read.throughput, read.autoscale_max_throughput),
+        (Some(1200), None)
+    );
+
+    // Autoscale: the maximum, and a tenth of it as the current throughput.
+    let replaced = orders
+        .replace_throughput(&ThroughputProperties::autoscale(4000))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(replaced.is_autoscale());
+    let read = orders.read_throughput().await.unwrap().unwrap();
+    assert_eq!(
+        (read.throughput, read.autoscale_max_throughput),
+        (Some(400), Some(4000))
+    );
+
+    // Back to manual; an invalid value is the service's 400.
+    let read = orders
+        .replace_throughput(&ThroughputProperties::manual(500))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (read.throughput, read.autoscale_max_throughput),
+        (Some(500), None)
+    );
+    let refused = orders
+        .replace_throughput(&ThroughputProperties::autoscale(1500))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.status(), Some(400), "{refused:?}");
+    let refused = orders
+        .replace_throughput(&ThroughputProperties::manual(100))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.status(), Some(400), "{refused:?}");
+
+    // Another container's offer is its own.
+    driver.create_container("db", "other", "/pk").await.unwrap();
+    let other = driver.database("db").container("other");
+    assert_eq!(
+        other.read_throughput().await.unwrap().unwrap().throughput,
+        Some(400)
+    );
+    // A missing container is a 404.
+    let missing = driver.database("db").container("missing");
+    assert!(missing.read_throughput().await.unwrap_err().is_not_found());
 }

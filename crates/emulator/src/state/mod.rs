@@ -40,6 +40,8 @@ pub(crate) struct ListenerSlot {
 pub(crate) struct State {
     /// The primary and secondary keys; a regeneration swaps one under this lock.
     pub(crate) keys: Mutex<Keys>,
+    /// The Entra ID issuer, with `--entra` (`type=aad` tokens are accepted).
+    pub(crate) entra: Option<crate::entra::Entra>,
     pub(crate) topology: Mutex<Topology>,
     pub(crate) data: Mutex<DataStore>,
     pub(crate) counters: Mutex<Counters>,

@@ -14,6 +14,7 @@ mod conditional;
 mod conn;
 mod continuations;
 mod data_plane;
+mod entra;
 mod faults;
 mod feeds;
 mod hostile;
