@@ -49,6 +49,10 @@ pub struct RouteRequest<'a> {
     /// Empty: the snapshot's order. Evaluated per call without allocating, so drivers
     /// with different preferences share one snapshot.
     pub preferred_regions: &'a [RegionName],
+    /// Endpoints where the operation's partition key range is marked
+    /// ([`PartitionHealth::demoted`](crate::PartitionHealth::demoted)): skipped, like
+    /// `avoid`, while another candidate remains; tried before `avoid`ed ones.
+    pub demoted: Option<&'a Tried>,
 }
 
 /// The routing view of one account at one moment. Immutable; the store publishes a new
@@ -179,15 +183,23 @@ impl RoutingSnapshot {
             request.preferred_regions
         };
         let tried = |endpoint: &Endpoint| request.avoid.is_some_and(|t| t.contains(endpoint));
-        let mut candidates = preferred_order(list, preferred)
-            .filter(|l| !request.excluded_regions.contains(&l.region));
-        let Some(first) = candidates.next() else {
+        let candidates = || {
+            preferred_order(list, preferred)
+                .filter(|l| !request.excluded_regions.contains(&l.region))
+        };
+        let Some(first) = candidates().next() else {
             return &self.account_endpoint;
         };
+        if let Some(demoted) = request.demoted.filter(|d| !d.is_empty()) {
+            // Rare (a range is marked): a second pass over a handful of locations.
+            if let Some(l) = candidates().find(|l| !tried(&l.endpoint) && !demoted.contains(&l.endpoint)) {
+                return &l.endpoint;
+            }
+        }
         if !tried(&first.endpoint) {
             return &first.endpoint;
         }
-        candidates
+        candidates()
             .find(|l| !tried(&l.endpoint))
             .map_or(&first.endpoint, |l| &l.endpoint)
     }
