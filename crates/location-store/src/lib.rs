@@ -59,6 +59,7 @@ mod epk_range;
 mod marks;
 mod outcome;
 mod partition_health;
+mod partition_types;
 mod pkranges;
 mod region;
 mod retry;
@@ -84,9 +85,10 @@ pub use outcome::{
     SUB_STATUS_DATABASE_ACCOUNT_NOT_FOUND, SUB_STATUS_READ_SESSION_NOT_AVAILABLE,
     SUB_STATUS_WRITE_FORBIDDEN, TransportErrorKind, classify,
 };
-pub use partition_health::{
-    PartitionConfig, PartitionDecision, PartitionFailback, PartitionHealth, PartitionId,
-    PartitionOutcome, PartitionRule, PartitionStats,
+pub use partition_health::PartitionHealth;
+pub use partition_types::{
+    PartitionConfig, PartitionDecision, PartitionFailback, PartitionId, PartitionOutcome,
+    PartitionRule, PartitionStats,
 };
 pub use pkranges::{
     MAX_PARTITION_KEY_RANGES, MAX_PKRANGES_BYTES, PartitionKeyRange, PkRangesError,

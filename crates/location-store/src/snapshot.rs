@@ -192,7 +192,9 @@ impl RoutingSnapshot {
         };
         if let Some(demoted) = request.demoted.filter(|d| !d.is_empty()) {
             // Rare (a range is marked): a second pass over a handful of locations.
-            if let Some(l) = candidates().find(|l| !tried(&l.endpoint) && !demoted.contains(&l.endpoint)) {
+            if let Some(l) =
+                candidates().find(|l| !tried(&l.endpoint) && !demoted.contains(&l.endpoint))
+            {
                 return &l.endpoint;
             }
         }

@@ -1,5 +1,7 @@
 //! Partition-level failover state: the circuit breaker's threshold, automatic
 //! failover's override, probation after a hold, and the entry cap.
+#![allow(clippy::unwrap_used)]
+
 
 use std::time::{Duration, Instant};
 
@@ -55,7 +57,14 @@ fn automatic_failover_moves_writes_at_the_first_refusal() {
     let t = Instant::now();
     let write = OperationKind::Write;
     let rule = PartitionRule::AutomaticFailover;
-    let d = h.record(&r0, &west(), write, rule, PartitionOutcome::WriteForbidden, t);
+    let d = h.record(
+        &r0,
+        &west(),
+        write,
+        rule,
+        PartitionOutcome::WriteForbidden,
+        t,
+    );
     assert!(matches!(d, PartitionDecision::Marked { .. }));
     assert!(h.write_override(&r0, &west()));
     assert!(!demoted(&h, &r0, READ), "reads are not moved");
@@ -72,7 +81,10 @@ fn an_expired_mark_is_on_probation_and_its_next_failure_re_marks_with_a_longer_h
     assert!(h.expire(t + Duration::from_millis(999)).is_empty());
     let t1 = t + Duration::from_secs(1);
     assert_eq!(h.expire(t1).len(), 1);
-    assert!(!demoted(&h, &r0, READ), "on probation the range routes there again");
+    assert!(
+        !demoted(&h, &r0, READ),
+        "on probation the range routes there again"
+    );
     assert_eq!(h.next_expiry(), None);
     let d = h.record(&r0, &west(), READ, CB, PartitionOutcome::Failed, t1);
     assert_eq!(
