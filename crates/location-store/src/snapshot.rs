@@ -65,6 +65,7 @@ pub struct RoutingSnapshot {
     default_consistency: Option<Arc<str>>,
     account_endpoint: Endpoint,
     multi_write: bool,
+    per_partition_failover: bool,
     read: Vec<RoutedLocation>,
     write: Vec<RoutedLocation>,
 }
@@ -77,6 +78,7 @@ pub(crate) struct SnapshotInput<'a> {
     pub(crate) default_consistency: Option<Arc<str>>,
     pub(crate) account_endpoint: &'a Endpoint,
     pub(crate) multi_write: bool,
+    pub(crate) per_partition_failover: bool,
     pub(crate) readable: &'a [Location],
     pub(crate) writable: &'a [Location],
     pub(crate) preferred: &'a [RegionName],
@@ -106,6 +108,7 @@ impl RoutingSnapshot {
             default_consistency: input.default_consistency,
             account_endpoint: input.account_endpoint.clone(),
             multi_write: input.multi_write,
+            per_partition_failover: input.per_partition_failover,
             read,
             write,
         }
@@ -147,6 +150,12 @@ impl RoutingSnapshot {
     /// Whether writes may go to every writable region.
     pub fn is_multi_write(&self) -> bool {
         self.multi_write
+    }
+
+    /// Whether the account enables per-partition automatic failover
+    /// (`enablePerPartitionFailoverBehavior`).
+    pub fn per_partition_failover(&self) -> bool {
+        self.per_partition_failover
     }
 
     /// The ordered read locations.

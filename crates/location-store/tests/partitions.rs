@@ -2,7 +2,6 @@
 //! failover's override, probation after a hold, and the entry cap.
 #![allow(clippy::unwrap_used)]
 
-
 use std::time::{Duration, Instant};
 
 use meridian_location_store::{

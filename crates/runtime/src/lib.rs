@@ -68,6 +68,7 @@ mod events;
 mod fetcher;
 mod flight;
 mod handle;
+mod partitions;
 mod refresh_loop;
 mod runtime;
 mod shared;
@@ -79,7 +80,10 @@ mod tick;
 mod work;
 
 pub use account::MAX_FALLBACK_ENDPOINTS;
-pub use config::{BuildError, DEFAULT_FIRST_PROBE_DELAY, MAX_CONCURRENCY, RuntimeConfig};
+pub use config::{
+    BuildError, DEFAULT_FIRST_PROBE_DELAY, DEFAULT_PARTITION_FAILURE_THRESHOLD, MAX_CONCURRENCY,
+    MAX_PARTITION_ENTRIES, RuntimeConfig,
+};
 pub use events::{EVENT_CAPACITY, RuntimeEvent};
 pub use fetcher::{AccountFetcher, FetchError, FetchFuture};
 pub use flight::FlightResult;
