@@ -50,6 +50,7 @@ impl DriverInner {
             region = tracing::field::Empty,
             activity_id = tracing::field::Empty,
             status = tracing::field::Empty,
+            range = operation.range_id().unwrap_or(""),
         );
         let deadline = operation.timeout.map(|timeout| (after(timeout), timeout));
         // Queued behind a busy pool, an operation holds only this small future: the
@@ -106,6 +107,9 @@ impl DriverInner {
             .handle
             .with_snapshot(|s| s.locations(operation.kind).len());
         let mut retries = RetryState::new(self.retry_policy, regions.max(1));
+        // The partition key range this operation addresses, known before its first
+        // attempt; re-resolved when the range turns out to be gone (split or merged).
+        let mut partition = operation.partition.clone();
         let mut tried = Tried::new();
         let mut last: Option<Endpoint> = None;
         let mut target = RetryTarget::NextRegion;
@@ -255,6 +259,12 @@ impl DriverInner {
                 message: message_of(&result),
                 metadata: Box::new(progress.meta.clone()),
             };
+            if let Some(route) = &mut partition {
+                let served = result.as_ref().ok().map(|r| &r.headers);
+                let deadline = deadline.map(|(at, _)| at);
+                self.follow_range(route, progress.status, served, deadline)
+                    .await;
+            }
             match verdict {
                 Verdict::Done => {
                     return match result {

@@ -225,8 +225,9 @@ impl Container {
         options: &ItemOptions,
     ) -> Result<ItemResponse<T>, DriverError> {
         let pk = pk.into();
-        self.check_partition_key(&pk).await?;
-        self.run(self.post_item(pk, item, false, options)?).await
+        let route = self.prepare(&pk).await?;
+        self.run(self.post_item(pk, item, false, options)?.routed(route))
+            .await
     }
 
     /// Creates or replaces an item (idempotent).
@@ -247,8 +248,9 @@ impl Container {
         options: &ItemOptions,
     ) -> Result<ItemResponse<T>, DriverError> {
         let pk = pk.into();
-        self.check_partition_key(&pk).await?;
-        self.run(self.post_item(pk, item, true, options)?).await
+        let route = self.prepare(&pk).await?;
+        self.run(self.post_item(pk, item, true, options)?.routed(route))
+            .await
     }
 
     /// Reads an item. Under session consistency: it carries the newest session token
@@ -275,12 +277,13 @@ impl Container {
             self.check_consistency(level)?;
         }
         let pk = pk.into();
-        self.check_partition_key(&pk).await?;
+        let route = self.prepare(&pk).await?;
         let target = Target::item(&self.db, &self.coll, id);
         let mut operation = self
             .operation(Method::GET, target, true, None, pk)
             .session(self.link(), options.sends_session())
-            .with_common(&options.common);
+            .with_common(&options.common)
+            .routed(route);
         if let Some(level) = options.consistency {
             operation = operation.header("x-ms-consistency-level", level.as_str());
         }
@@ -327,11 +330,11 @@ impl Container {
         options: &ItemOptions,
     ) -> Result<ItemResponse<T>, DriverError> {
         let pk = pk.into();
-        self.check_partition_key(&pk).await?;
+        let route = self.prepare(&pk).await?;
         let body = Bytes::from(serde_json::to_vec(item)?);
         let target = Target::item(&self.db, &self.coll, id);
         let operation = self.operation(Method::PUT, target, true, Some(body), pk);
-        let operation = Self::write(operation, options);
+        let operation = Self::write(operation, options).routed(route);
         self.run(operation).await
     }
 
@@ -357,10 +360,10 @@ impl Container {
         options: &ItemOptions,
     ) -> Result<ResponseMetadata, DriverError> {
         let pk = pk.into();
-        self.check_partition_key(&pk).await?;
+        let route = self.prepare(&pk).await?;
         let target = Target::item(&self.db, &self.coll, id);
         let operation = self.operation(Method::DELETE, target, true, None, pk);
-        let operation = Self::write(operation, options);
+        let operation = Self::write(operation, options).routed(route);
         let success = self.driver.inner.execute(&operation).await?;
         Ok(success.metadata)
     }

@@ -2,12 +2,15 @@
 //! against the account's default, the partition key value against the container's
 //! definition (see [`partition_key`](crate::partition_key)).
 
+use std::sync::Arc;
+
 use crate::container::Container;
 use crate::container_properties::PartitionKeyDefinition;
 use crate::error::DriverError;
 use crate::operation::Operation;
 use crate::options::ConsistencyLevel;
 use crate::partition_key::PartitionKey;
+use crate::partition_route::PartitionRoute;
 use crate::request::Target;
 
 impl Container {
@@ -24,44 +27,49 @@ impl Container {
             })
     }
 
-    /// Refuses a partition key value that cannot fit the container's definition, read
-    /// once per account and container in the runtime (only for arrays and objects: a
-    /// single value is sent as it is). If the definition cannot be read, the operation
-    /// goes ahead unchecked (the service has the last word), unless the read was refused
-    /// as the operation would be (401, shutdown).
-    pub(crate) async fn check_partition_key(&self, pk: &PartitionKey) -> Result<(), DriverError> {
-        if pk.is_scalar() {
-            return Ok(());
-        }
+    /// Refuses a partition key value that cannot fit the container's definition and
+    /// resolves the partition key range it addresses. The definition is read once per
+    /// account and container in the runtime, the routing map likewise. If the definition
+    /// cannot be read, the operation goes ahead unchecked and unresolved (the service has
+    /// the last word), unless the read was refused as the operation would be (401,
+    /// shutdown).
+    pub(crate) async fn prepare(
+        &self,
+        pk: &PartitionKey,
+    ) -> Result<Option<PartitionRoute>, DriverError> {
+        let Some(definition) = self.definition().await? else {
+            return Ok(None);
+        };
+        crate::partition_key::check(pk, &definition, &self.link())?;
+        Ok(self.route_of(pk, Some(&definition), None).await)
+    }
+
+    /// The container's partition key definition (read once per account and container in
+    /// the runtime); `None` when it cannot be read.
+    async fn definition(&self) -> Result<Option<Arc<PartitionKeyDefinition>>, DriverError> {
         let (driver, db, coll, excluded) = self.parts();
         let link = self.link();
         let shapes = &driver.inner.pk_shapes;
-        let definition = match shapes.get(&link) {
-            Some(definition) => definition,
-            None => {
-                #[derive(serde::Deserialize)]
-                struct Definition {
-                    #[serde(rename = "partitionKey")]
-                    partition_key: PartitionKeyDefinition,
-                }
-                let read = Operation::read(Target::container(db, coll)).excluding(excluded);
-                let success = match driver.inner.execute(&read).await {
-                    Ok(success) => success,
-                    Err(error @ (DriverError::Unauthorized(_) | DriverError::Shutdown)) => {
-                        return Err(error);
-                    }
-                    Err(_) => return Ok(()),
-                };
-                let Ok(found) = serde_json::from_slice::<Definition>(&success.body) else {
-                    return Ok(());
-                };
-                shapes.insert(link.clone(), found.partition_key);
-                match shapes.get(&link) {
-                    Some(definition) => definition,
-                    None => return Ok(()),
-                }
+        if let Some(definition) = shapes.get(&link) {
+            return Ok(Some(definition));
+        }
+        #[derive(serde::Deserialize)]
+        struct Definition {
+            #[serde(rename = "partitionKey")]
+            partition_key: PartitionKeyDefinition,
+        }
+        let read = Operation::read(Target::container(db, coll)).excluding(excluded);
+        let success = match driver.inner.execute(&read).await {
+            Ok(success) => success,
+            Err(error @ (DriverError::Unauthorized(_) | DriverError::Shutdown)) => {
+                return Err(error);
             }
+            Err(_) => return Ok(None),
         };
-        crate::partition_key::check(pk, &definition, &link)
+        let Ok(found) = serde_json::from_slice::<Definition>(&success.body) else {
+            return Ok(None);
+        };
+        shapes.insert(link.clone(), found.partition_key);
+        Ok(shapes.get(&link))
     }
 }

@@ -11,6 +11,7 @@ use meridian_location_store::{Endpoint, OperationKind, RegionName};
 use crate::availability::AvailabilityStrategy;
 use crate::metadata::ResponseMetadata;
 use crate::options::Common;
+use crate::partition_route::PartitionRoute;
 use crate::request::Target;
 use crate::session::SessionUse;
 
@@ -33,6 +34,9 @@ pub(crate) struct Operation {
     pub(crate) timeout: Option<Duration>,
     /// Hedging for this operation instead of the driver's.
     pub(crate) availability: Option<AvailabilityStrategy>,
+    /// The partition key range an item operation addresses, resolved before its first
+    /// attempt (`None` when unknown: not an item operation, or no routing map to be had).
+    pub(crate) partition: Option<PartitionRoute>,
 }
 
 /// A successful response.
@@ -62,6 +66,7 @@ impl Operation {
             session_token: None,
             timeout: None,
             availability: None,
+            partition: None,
         }
     }
 
@@ -83,6 +88,7 @@ impl Operation {
             session_token: None,
             timeout: None,
             availability: None,
+            partition: None,
         }
     }
 
@@ -90,6 +96,17 @@ impl Operation {
     pub(crate) fn session(mut self, container: Arc<str>, send: bool) -> Self {
         self.session = Some(SessionUse { container, send });
         self
+    }
+
+    /// Addresses the partition key range `route` (see [`PartitionRoute`]).
+    pub(crate) fn routed(mut self, route: Option<PartitionRoute>) -> Self {
+        self.partition = route;
+        self
+    }
+
+    /// The id of the partition key range this operation addresses, if resolved.
+    pub(crate) fn range_id(&self) -> Option<&str> {
+        self.partition.as_ref().map(PartitionRoute::range_id)
     }
 
     pub(crate) fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {

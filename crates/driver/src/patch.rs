@@ -119,7 +119,7 @@ impl Container {
         options: &PatchOptions,
     ) -> Result<ItemResponse<T>, DriverError> {
         let pk = pk.into();
-        self.check_partition_key(&pk).await?;
+        let route = self.prepare(&pk).await?;
         let (driver, db, coll, _) = self.parts();
         let body = match &options.filter_predicate {
             Some(predicate) => patch.clone().condition(predicate.clone()).body(),
@@ -133,7 +133,8 @@ impl Container {
                 Some(Bytes::from(body.to_string())),
                 pk,
             )
-            .with_common(&options.common);
+            .with_common(&options.common)
+            .routed(route);
         if let Some(etag) = &options.if_match {
             operation = operation.header("if-match", etag.clone());
         }

@@ -81,9 +81,10 @@ pub use epk_range::{EpkRange, KeyTarget, MAX_EPK, MIN_EPK, RangeMap, RangeMapErr
 pub use marks::{Mark, MarkReason, MarkScope};
 pub use meridian_refresh_core::{Backoff, saturating_add};
 pub use outcome::{
-    Action, AttemptResult, Effect, GiveUpReason, OperationOutcome, RetryClass, RetryTarget,
-    SUB_STATUS_DATABASE_ACCOUNT_NOT_FOUND, SUB_STATUS_READ_SESSION_NOT_AVAILABLE,
-    SUB_STATUS_WRITE_FORBIDDEN, TransportErrorKind, classify,
+    Action, AttemptResult, Effect, GiveUpReason, OperationOutcome, PARTITION_MOVE_SUB_STATUSES,
+    RetryClass, RetryTarget, SUB_STATUS_DATABASE_ACCOUNT_NOT_FOUND,
+    SUB_STATUS_READ_SESSION_NOT_AVAILABLE, SUB_STATUS_WRITE_FORBIDDEN, TransportErrorKind,
+    classify,
 };
 pub use partition_health::PartitionHealth;
 pub use partition_types::{

@@ -206,7 +206,9 @@ pub const SUB_STATUS_DATABASE_ACCOUNT_NOT_FOUND: u32 = 1008;
 /// Sub-status 1002 of 404: the read session is not available in this region.
 pub const SUB_STATUS_READ_SESSION_NOT_AVAILABLE: u32 = 1002;
 
-const PARTITION_MOVE_SUB_STATUSES: [u32; 3] = [1002, 1007, 1008];
+/// Sub-statuses of 410 meaning the partition key range moved (1002 gone, 1007 split or
+/// merge completing, 1008 the partition migrated): refresh the routing map, retry there.
+pub const PARTITION_MOVE_SUB_STATUSES: [u32; 3] = [1002, 1007, 1008];
 
 /// Maps an outcome to its effect (see the module docs for the table).
 pub fn classify(outcome: &OperationOutcome) -> Effect {

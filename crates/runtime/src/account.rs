@@ -20,6 +20,7 @@ use crate::credentials::{CredentialSource, Credentials};
 use crate::events::{AccountEvents, RuntimeEvent};
 use crate::fetcher::{FetchError, FetchFuture};
 use crate::flight::{FlightReporter, FlightResult, Waiter};
+use crate::route_cache::RouteCache;
 use crate::slots::Slots;
 use crate::spec::AccountSpec;
 use crate::tasks::Tasks;
@@ -62,6 +63,8 @@ pub(crate) struct AccountState {
     /// Rung when a mark this account sets expires, so the loop probes it then.
     pub(crate) alarm: Arc<ProbeAlarm>,
     fetch_timeout: Duration,
+    /// The routing maps of the account's containers (one per container per runtime).
+    pub(crate) routes: RouteCache,
 }
 
 impl std::fmt::Debug for AccountState {
@@ -120,6 +123,7 @@ impl AccountState {
             slots,
             alarm,
             fetch_timeout: config.fetch_timeout,
+            routes: RouteCache::new(config.gate(), config.fetch_timeout),
         }
     }
 

@@ -5,7 +5,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
-use meridian_location_store::{AccountError, Endpoint, ValidatedAccount};
+use meridian_location_store::{AccountError, Endpoint, PkRangesError, ValidatedAccount};
 
 /// A boxed, sendable future returned by an [`AccountFetcher`].
 pub type FetchFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, FetchError>> + Send + 'a>>;
@@ -49,6 +49,9 @@ pub enum FetchError {
     /// The body was not a valid account document.
     #[error("invalid account document")]
     Document(#[from] AccountError),
+    /// The body was not a valid list of partition key ranges.
+    #[error("invalid partition key ranges")]
+    PartitionKeyRanges(#[from] PkRangesError),
     /// The body was larger than the transport accepts.
     #[error("response body over the {limit}-byte cap")]
     BodyTooLarge {

@@ -1,0 +1,218 @@
+//! An item operation's partition key range: the container's routing map from the
+//! runtime (fetched once per account and container, through [`PkRangesFetch`]), the
+//! partition key's effective partition key under the container's definition, and the
+//! range holding it ([`PartitionRoute`]).
+//!
+//! Resolution never blocks an operation for good: if the definition or the map cannot be
+//! had, the operation goes out unresolved (the gateway routes by partition key anyway).
+
+use std::sync::Arc;
+
+use meridian_location_store::{
+    EpkRange, HashVersion, KeyTarget, PARTITION_MOVE_SUB_STATUSES, PartitionKeyComponent,
+    PartitionKeyKind as Kind, PartitionKeyScheme,
+};
+use meridian_runtime::{FetchError, FetchFuture, RangesAnswer, RangesFetcher, RoutingMap};
+use serde_json::Value;
+use tokio::time::Instant;
+
+use crate::container::Container;
+use crate::container_properties::{PartitionKeyDefinition, PartitionKeyKind};
+use crate::driver::DriverInner;
+use crate::error::DriverError;
+use crate::operation::Operation;
+use crate::partition_key::PartitionKey;
+use crate::partition_route::PartitionRoute;
+use crate::request::Target;
+use crate::status::Status;
+
+/// The header naming a partition key range (sent by feeds, returned by the service).
+pub(crate) const RANGE_ID_HEADER: &str = "x-ms-documentdb-partitionkeyrangeid";
+
+/// The most `pkranges` pages one fetch follows.
+const MAX_PAGES: usize = 100;
+
+/// `GET …/pkranges` of one container through the driver's attempt loop (routed, signed and
+/// retried like any read), as the runtime's [`RangesFetcher`].
+pub(crate) struct PkRangesFetch<'a> {
+    pub(crate) inner: &'a DriverInner,
+    pub(crate) db: &'a str,
+    pub(crate) coll: &'a str,
+}
+
+impl RangesFetcher for PkRangesFetch<'_> {
+    fn fetch_ranges<'a>(&'a self, etag: Option<&'a str>) -> FetchFuture<'a, RangesAnswer> {
+        Box::pin(async move {
+            let target = Target::container_feed("pkranges", self.db, self.coll);
+            let mut ranges: Vec<Value> = Vec::new();
+            let mut continuation: Option<String> = None;
+            let mut last_etag = None;
+            for _ in 0..MAX_PAGES {
+                let mut operation = Operation::read(target.clone());
+                if let Some(etag) = etag {
+                    operation = operation
+                        .header("a-im", "Incremental feed")
+                        .header("if-none-match", etag);
+                }
+                if let Some(token) = &continuation {
+                    operation = operation.header("x-ms-continuation", token.clone());
+                }
+                let success = match self.inner.execute(&operation).await {
+                    Ok(success) => success,
+                    Err(error) if error.status() == Some(304) => {
+                        return Ok(RangesAnswer::NotModified);
+                    }
+                    Err(error) => return Err(fetch_error(&error)),
+                };
+                let mut page: Value = serde_json::from_slice(&success.body)
+                    .map_err(|e| FetchError::transport(e.to_string()))?;
+                if let Some(Value::Array(listed)) =
+                    page.get_mut("PartitionKeyRanges").map(Value::take)
+                {
+                    ranges.extend(listed);
+                }
+                last_etag = success.metadata.etag.clone();
+                continuation = success
+                    .headers
+                    .get("x-ms-continuation")
+                    .and_then(|v| v.to_str().ok())
+                    .filter(|v| !v.is_empty())
+                    .map(str::to_owned);
+                if continuation.is_none() {
+                    break;
+                }
+            }
+            let body = serde_json::json!({ "PartitionKeyRanges": ranges }).to_string();
+            Ok(RangesAnswer::Ranges {
+                body: body.into_bytes(),
+                etag: last_etag,
+            })
+        })
+    }
+}
+
+fn fetch_error(error: &DriverError) -> FetchError {
+    match error.status() {
+        Some(status) => FetchError::Status {
+            status,
+            sub_status: error.sub_status(),
+        },
+        None => FetchError::transport(error.to_string()),
+    }
+}
+
+/// The hashing scheme of a definition, if the service would accept it.
+fn scheme_of(definition: &PartitionKeyDefinition) -> Option<PartitionKeyScheme> {
+    let kind = match definition.kind {
+        PartitionKeyKind::MultiHash => Kind::MultiHash,
+        _ => Kind::Hash,
+    };
+    let version = match definition.version {
+        Some(2) => HashVersion::V2,
+        // Containers created without a version hash with V1, except hierarchical ones.
+        _ if kind == Kind::MultiHash => HashVersion::V2,
+        _ => HashVersion::V1,
+    };
+    PartitionKeyScheme::new(kind, version, definition.paths.len()).ok()
+}
+
+/// The effective partition key of a full key under `definition` (`None` for a prefix or a
+/// value the definition does not take).
+pub(crate) fn epk_of(pk: &PartitionKey, definition: &PartitionKeyDefinition) -> Option<String> {
+    let scheme = scheme_of(definition)?;
+    let components = PartitionKeyComponent::key_from_json(pk.value()).ok()?;
+    match EpkRange::for_key(&scheme, &components).ok()? {
+        KeyTarget::Point(epk) => Some(epk),
+        _ => None,
+    }
+}
+
+impl Container {
+    /// The range `pk` addresses in this container, resolved on the runtime's routing map
+    /// (fetched once per account and container), or `None` when the definition or the
+    /// map cannot be had.
+    pub(crate) async fn route_of(
+        &self,
+        pk: &PartitionKey,
+        definition: Option<&PartitionKeyDefinition>,
+        deadline: Option<Instant>,
+    ) -> Option<PartitionRoute> {
+        let epk = epk_of(pk, definition?)?;
+        let map = self.routing_map(deadline).await?;
+        PartitionRoute::resolve(self.link(), epk, map)
+    }
+
+    /// This container's routing map from the runtime.
+    pub(crate) async fn routing_map(&self, deadline: Option<Instant>) -> Option<Arc<RoutingMap>> {
+        let (driver, db, coll, _) = self.parts();
+        let fetcher = PkRangesFetch {
+            inner: &driver.inner,
+            db,
+            coll,
+        };
+        let handle = &driver.inner.handle;
+        handle
+            .routing_map(&self.link(), &fetcher, deadline)
+            .await
+            .ok()
+    }
+}
+
+impl DriverInner {
+    /// After an attempt of an operation addressing `route`: if the range is gone
+    /// (410/1002, 410/1007) or the answer came from a range the map does not know (the
+    /// service names the serving range in `x-ms-documentdb-partitionkeyrangeid`), the
+    /// map is refreshed — once for all the account's drivers — and `route` re-resolved on
+    /// it. A failed or throttled refresh leaves `route` as it was.
+    pub(crate) async fn follow_range(
+        &self,
+        route: &mut PartitionRoute,
+        status: Option<Status>,
+        served: Option<&http::HeaderMap>,
+        deadline: Option<Instant>,
+    ) {
+        let gone = status.is_some_and(|s| {
+            s.code == 410
+                && s.sub_status
+                    .is_some_and(|sub| PARTITION_MOVE_SUB_STATUSES.contains(&sub))
+        });
+        let unknown = served
+            .and_then(|h| h.get(RANGE_ID_HEADER))
+            .and_then(|v| v.to_str().ok())
+            .map(|id| id.rsplit(',').next().unwrap_or(id).trim())
+            .is_some_and(|id| id != route.range_id && !route.map.contains_id(id));
+        if gone || unknown {
+            if let Some(rerouted) = self.reroute(route, deadline).await {
+                *route = rerouted;
+            }
+        }
+    }
+
+    /// `route` re-resolved after its range turned out to be gone, on a map refreshed once
+    /// for all the account's drivers (or the newer one already in force).
+    pub(crate) async fn reroute(
+        &self,
+        route: &PartitionRoute,
+        deadline: Option<Instant>,
+    ) -> Option<PartitionRoute> {
+        let (db, coll) = split_link(&route.container)?;
+        let fetcher = PkRangesFetch {
+            inner: self,
+            db,
+            coll,
+        };
+        let map = self
+            .handle
+            .refresh_routing_map(&route.container, &fetcher, &route.map, deadline)
+            .await
+            .ok()?;
+        PartitionRoute::resolve(Arc::clone(&route.container), route.epk.clone(), map)
+    }
+}
+
+/// `(db, coll)` of a container link `dbs/{db}/colls/{coll}`.
+fn split_link(link: &str) -> Option<(&str, &str)> {
+    let rest = link.strip_prefix("dbs/")?;
+    let (db, coll) = rest.split_once("/colls/")?;
+    Some((db, coll))
+}
