@@ -18,6 +18,7 @@ use crate::hedge::Attempt;
 use crate::metadata::ResponseMetadata;
 use crate::operation::{Operation, Success};
 use crate::outcome::{message_of, outcome_of};
+use crate::partition_failover::Steer;
 use crate::request::{Unsendable, signed};
 use crate::session::SESSION_TOKEN;
 use crate::shared::Admission;
@@ -139,6 +140,7 @@ impl DriverInner {
         loop {
             // One snapshot per attempt: the endpoint, its region and what the retry logic
             // compares against all come from the same topology.
+            let steer = self.steer(partition.as_ref(), operation.kind);
             let (mut routed, mut endpoint, region) = self.handle.with_snapshot(|s| {
                 let endpoint = match (target, &last) {
                     (RetryTarget::SameRegion, Some(last)) => last.clone(),
@@ -156,9 +158,11 @@ impl DriverInner {
                             avoid: Some(&tried),
                             preferred_regions: &self.preferred_regions,
                             excluded_regions: &operation.excluded_regions,
+                            demoted: Steer::demoted(steer.as_ref()),
                             ..RouteRequest::default()
                         };
-                        s.route(operation.kind, &request).clone()
+                        let kind = Steer::kind(steer.as_ref(), operation.kind);
+                        s.route(kind, &request).clone()
                     }
                 };
                 let region = s.region_of(&endpoint).cloned();
@@ -250,9 +254,13 @@ impl DriverInner {
                 span.record("status", response.status);
             }
             let outcome = outcome_of(operation, &result);
-            let verdict = self
-                .handle
-                .report(&endpoint, &outcome, routed, &mut retries);
+            let verdict = self.report_attempt(
+                partition.as_ref(),
+                &endpoint,
+                &outcome,
+                routed,
+                &mut retries,
+            );
             tried.insert(&endpoint);
             let failure = |progress: &Progress| Failure {
                 status: progress.status,

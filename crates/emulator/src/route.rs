@@ -105,7 +105,10 @@ pub(crate) async fn serve(
     let headers = parts.headers;
     let location = answer::content_location(state.scheme(), &headers, &parts.uri);
     let kind = kind(&method, &resource, &headers);
-    if kind == Kind::Write && !writable {
+    if kind == Kind::Write
+        && !writable
+        && !crate::partitions::takes_moved_write(state, &resource, &headers, listener)
+    {
         return Err(ApiError::new(
             403,
             "Forbidden",

@@ -311,6 +311,12 @@ impl PartitionHealth {
             .min()
     }
 
+    /// Whether no range has any state (one atomic load): a success then has nothing to
+    /// reset.
+    pub fn is_empty(&self) -> bool {
+        self.count.load(Ordering::Relaxed) == 0
+    }
+
     /// Entries, marks and dropped failures.
     pub fn stats(&self) -> PartitionStats {
         PartitionStats {

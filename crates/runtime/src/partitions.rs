@@ -29,6 +29,12 @@ impl AccountHandle {
         self.state.partitions.demoted(partition, kind, out)
     }
 
+    /// Whether the account has any partition state at all (one atomic load): while it has
+    /// none, a successful attempt need not be reported per range.
+    pub fn has_partition_state(&self) -> bool {
+        !self.state.partitions.is_empty()
+    }
+
     /// Whether `partition`'s writes are moved off the account's write region by
     /// per-partition automatic failover: route them over the read regions, skipping the
     /// ones [`partition_demoted`](Self::partition_demoted) lists.

@@ -1,0 +1,94 @@
+//! Partition-level failover in the attempt loop: before an attempt, where its partition
+//! key range must not go (marked by the circuit breaker, or moved by automatic failover);
+//! after it, its outcome reported against that range.
+//!
+//! The state lives once per account in the runtime (see
+//! `meridian_runtime::AccountHandle::report_partition`); the driver only asks and tells.
+//! An operation with no resolved range (not an item operation, or no routing map) routes
+//! and reports per account, as before.
+
+use meridian_location_store::{
+    Endpoint, OperationKind, OperationOutcome, PartitionId, RetryState, Tried,
+};
+use meridian_runtime::{RoutedOn, Verdict};
+
+use crate::driver::DriverInner;
+use crate::partition_route::PartitionRoute;
+
+/// How one attempt's partition steers its routing.
+#[derive(Debug, Default)]
+pub(crate) struct Steer {
+    /// Endpoints where the range is marked for this kind of operation.
+    pub(crate) demoted: Tried,
+    /// A single-write account's write moved off the write region by automatic failover:
+    /// route it over the read regions.
+    pub(crate) writes_over_reads: bool,
+}
+
+impl Steer {
+    /// The list to route `kind` over.
+    pub(crate) fn kind(steer: Option<&Self>, kind: OperationKind) -> OperationKind {
+        if steer.is_some_and(|s| s.writes_over_reads) {
+            OperationKind::Read
+        } else {
+            kind
+        }
+    }
+
+    /// The endpoints to skip while another candidate remains.
+    pub(crate) fn demoted(steer: Option<&Self>) -> Option<&Tried> {
+        steer.map(|s| &s.demoted)
+    }
+}
+
+fn partition_id(route: &PartitionRoute) -> PartitionId {
+    PartitionId::new(route.container.clone(), route.range_id.as_str())
+}
+
+impl DriverInner {
+    /// Where this attempt's range must not go; `None` (one atomic load, nothing
+    /// allocated) while no range of the account is marked.
+    pub(crate) fn steer(
+        &self,
+        route: Option<&PartitionRoute>,
+        kind: OperationKind,
+    ) -> Option<Steer> {
+        let route = route?;
+        if !self.handle.has_partition_state() {
+            return None;
+        }
+        let partition = partition_id(route);
+        let mut steer = Steer::default();
+        let marked = self
+            .handle
+            .partition_demoted(&partition, kind, &mut steer.demoted);
+        steer.writes_over_reads =
+            kind == OperationKind::Write && self.handle.partition_write_override(&partition);
+        (marked || steer.writes_over_reads).then_some(steer)
+    }
+
+    /// Reports one attempt: against its range when it has one (a success only while the
+    /// account has partition state, so the happy path allocates nothing more).
+    pub(crate) fn report_attempt(
+        &self,
+        route: Option<&PartitionRoute>,
+        endpoint: &Endpoint,
+        outcome: &OperationOutcome,
+        routed: RoutedOn,
+        retries: &mut RetryState,
+    ) -> Verdict {
+        let failed = !matches!(
+            outcome.result,
+            meridian_location_store::AttemptResult::Response {
+                status: 200..=299,
+                ..
+            }
+        );
+        match route {
+            Some(route) if failed || self.handle.has_partition_state() => self
+                .handle
+                .report_partition(&partition_id(route), endpoint, outcome, routed, retries),
+            _ => self.handle.report(endpoint, outcome, routed, retries),
+        }
+    }
+}
