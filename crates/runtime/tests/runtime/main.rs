@@ -9,6 +9,7 @@ mod fake;
 mod fallback_probe;
 mod hardening;
 mod lifecycle;
+mod partitions;
 mod saturation;
 mod schedule;
 mod signals;
