@@ -56,7 +56,10 @@ async fn partition_failback_runs_in_the_one_loop() {
         }
     }
     assert!((0..50).all(|r| handles.iter().all(|h| demoted(h, &range(r), &west))));
-    assert!(!demoted(&handles[0], &range(50), &west), "other ranges are untouched");
+    assert!(
+        !demoted(&handles[0], &range(50), &west),
+        "other ranges are untouched"
+    );
     assert_eq!(
         handles[0].stats().marked_endpoints,
         0,
