@@ -3,7 +3,7 @@
 //! after it, its outcome reported against that range.
 //!
 //! The state lives once per account in the runtime (see
-//! `meridian_runtime::AccountHandle::report_partition`); the driver only asks and tells.
+//! `AccountHandle::report_partition` in the runtime); the driver only asks and tells.
 //! An operation with no resolved range (not an item operation, or no routing map) routes
 //! and reports per account, as before.
 

@@ -28,7 +28,6 @@ use crate::ranges::{Layout, PkRange, ranges_for};
 use crate::topology::canonical;
 
 mod moved_writes;
-pub(crate) use moved_writes::takes_moved_write;
 
 /// 410 sub-status: the partition key range is gone (split or merged); refresh `pkranges`.
 pub(crate) const SUB_STATUS_PARTITION_KEY_RANGE_GONE: u32 = 1002;

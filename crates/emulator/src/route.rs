@@ -23,6 +23,7 @@ use crate::topology::ListenerId;
 
 mod answer;
 mod metrics;
+mod moved_writes;
 mod offers;
 mod principals;
 mod query_request;
@@ -107,7 +108,7 @@ pub(crate) async fn serve(
     let kind = kind(&method, &resource, &headers);
     if kind == Kind::Write
         && !writable
-        && !crate::partitions::takes_moved_write(state, &resource, &headers, listener)
+        && !moved_writes::takes_moved_write(state, &resource, &headers, listener)
     {
         return Err(ApiError::new(
             403,
