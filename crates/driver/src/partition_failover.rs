@@ -54,7 +54,7 @@ impl DriverInner {
         kind: OperationKind,
     ) -> Option<Steer> {
         let route = route?;
-        if !self.handle.has_partition_state() {
+        if !self.handle.has_partition_marks() {
             return None;
         }
         let partition = partition_id(route);

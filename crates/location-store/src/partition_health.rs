@@ -317,6 +317,11 @@ impl PartitionHealth {
         self.count.load(Ordering::Relaxed) == 0
     }
 
+    /// Whether any range is marked anywhere (one atomic load).
+    pub fn has_marks(&self) -> bool {
+        self.marks.load(Ordering::Relaxed) > 0
+    }
+
     /// Entries, marks and dropped failures.
     pub fn stats(&self) -> PartitionStats {
         PartitionStats {

@@ -35,6 +35,12 @@ impl AccountHandle {
         !self.state.partitions.is_empty()
     }
 
+    /// Whether any range of the account is marked (one atomic load): while none is, no
+    /// attempt needs steering.
+    pub fn has_partition_marks(&self) -> bool {
+        self.state.partitions.has_marks()
+    }
+
     /// Whether `partition`'s writes are moved off the account's write region by
     /// per-partition automatic failover: route them over the read regions, skipping the
     /// ones [`partition_demoted`](Self::partition_demoted) lists.
@@ -131,6 +137,9 @@ impl AccountState {
     /// the alarm for the next one. Run by the loop when the alarm rings: no task or timer
     /// per driver, container or partition.
     pub(crate) fn expire_partitions(&self) {
+        if self.partitions.is_empty() {
+            return;
+        }
         for lifted in self.partitions.expire(now()) {
             tracing::debug!(account = %self.spec.endpoint, container = %lifted.partition.container, range = %lifted.partition.range, endpoint = %lifted.endpoint, kind = ?lifted.kind, "partition failed back (on probation)");
             self.events
