@@ -1,6 +1,7 @@
 //! One operation's attempt loop: route, send, report, retry or stop.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 use std::time::Duration;
 
 use meridian_location_store::{
@@ -108,9 +109,9 @@ impl DriverInner {
             .handle
             .with_snapshot(|s| s.locations(operation.kind).len());
         let mut retries = RetryState::new(self.retry_policy, regions.max(1));
-        // The partition key range this operation addresses, known before its first
-        // attempt; re-resolved when the range turns out to be gone (split or merged).
-        let mut partition = operation.partition.clone();
+        // The partition key range this operation addresses is known before its first
+        // attempt (`operation.partition`); re-resolved when it turns out to be gone.
+        let mut rerouted = None;
         let mut tried = Tried::new();
         let mut last: Option<Endpoint> = None;
         let mut target = RetryTarget::NextRegion;
@@ -267,12 +268,22 @@ impl DriverInner {
                 message: message_of(&result),
                 metadata: Box::new(progress.meta.clone()),
             };
-            if let Some(route) = &mut partition {
+            if let Some(route) = rerouted.as_ref().or(operation.partition.as_ref()) {
                 let served = result.as_ref().ok().map(|r| &r.headers);
                 let deadline = deadline.map(|(at, _)| at);
-                self.follow_range(route, progress.status, served, deadline)
+                let moved = self
+                    .follow_range(
+                        route,
+                        &operation.excluded_regions,
+                        progress.status,
+                        served,
+                        deadline,
+                    )
                     .await;
+                rerouted = moved.or(rerouted);
             }
+            let route = rerouted.as_ref().or(operation.partition.as_ref());
+            progress.meta.partition_key_range_id = route.map(|p| Arc::clone(&p.range_id));
             match verdict {
                 Verdict::Done => {
                     return match result {

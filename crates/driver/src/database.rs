@@ -63,15 +63,16 @@ impl Driver {
         )?)
     }
 
-    /// Creates a container in `db` partitioned by `partition_key_path` (e.g. `/pk`).
+    /// Creates a container in `db` partitioned by `partition_key_path` (e.g. `/pk`), with
+    /// hash version 2 as the official SDKs create them (the service takes a definition
+    /// without a version as version 1).
     pub async fn create_container(
         &self,
         db: &str,
         id: &str,
         partition_key_path: &str,
     ) -> Result<Value, DriverError> {
-        let body =
-            json!({"id": id, "partitionKey": {"paths": [partition_key_path], "kind": "Hash"}});
+        let body = json!({"id": id, "partitionKey": {"paths": [partition_key_path], "kind": "Hash", "version": 2}});
         let operation = Operation::write(
             Method::POST,
             Target::containers(db),

@@ -75,6 +75,8 @@ impl Driver {
     /// Deletes database `id` and everything in it.
     pub async fn delete_database(&self, id: &str) -> Result<(), DriverError> {
         self.inner.pk_shapes.forget_database(id);
+        let prefix = format!("dbs/{id}/colls/");
+        self.inner.handle.forget_routing_maps_under(&prefix);
         let operation = Operation::write(Method::DELETE, Target::database(id), false, None);
         self.run(operation).await.map(drop)
     }
@@ -183,6 +185,8 @@ impl Database {
     pub async fn delete_container(&self, id: &str) -> Result<(), DriverError> {
         let target = Target::container(self.id(), id);
         self.driver().inner.pk_shapes.forget(&target.resource_link);
+        let handle = &self.driver().inner.handle;
+        handle.forget_routing_map(&target.resource_link);
         let operation = Operation::write(Method::DELETE, target, false, None);
         self.driver().run(operation).await.map(drop)
     }

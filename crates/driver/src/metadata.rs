@@ -1,5 +1,7 @@
 //! What every response and failure says about how it was served.
 
+use std::sync::Arc;
+
 use http::{HeaderMap, HeaderName};
 
 use crate::session::SESSION_TOKEN_HEADER;
@@ -32,6 +34,11 @@ pub struct ResponseMetadata {
     /// had no answer within the hedge threshold. [`region`](Self::region) is the one
     /// whose answer was taken.
     pub hedged: bool,
+    /// The partition key range an item operation addressed, as the driver resolved it
+    /// from the container's routing map before sending (re-resolved after a split or
+    /// merge); `None` for other operations, or when no map could be had. Not sent: the
+    /// service routes point operations by partition key.
+    pub partition_key_range_id: Option<Arc<str>>,
 }
 
 /// Response headers read on every operation, as names ready to look up (no parse per

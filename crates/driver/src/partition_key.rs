@@ -40,7 +40,7 @@ impl PartitionKey {
     /// expected.
     fn misfit(&self, definition: &PartitionKeyDefinition) -> Option<String> {
         let scalar = |v: &Value| !matches!(v, Value::Array(_) | Value::Object(_));
-        let paths = definition.paths.join(", ");
+        let paths = || definition.paths.join(", ");
         match (definition.kind, &self.0) {
             (PartitionKeyKind::MultiHash, Value::Array(values))
                 if values.len() == definition.paths.len() && values.iter().all(scalar) =>
@@ -48,14 +48,16 @@ impl PartitionKey {
                 None
             }
             (PartitionKeyKind::MultiHash, _) => Some(format!(
-                "an array of {} values (string, number, boolean or null) for {paths}",
-                definition.paths.len()
+                "an array of {} values (string, number, boolean or null) for {}",
+                definition.paths.len(),
+                paths()
             )),
             // `{}`: the item has no value at the path (the SDKs' `PartitionKey::None`).
             (_, Value::Object(map)) if map.is_empty() => None,
             (_, value) if scalar(value) => None,
             _ => Some(format!(
-                "one value (string, number, boolean or null) for {paths}"
+                "one value (string, number, boolean or null) for {}",
+                paths()
             )),
         }
     }

@@ -20,7 +20,7 @@ pub(crate) struct PartitionRoute {
     /// The effective partition key of the operation's partition key.
     pub(crate) epk: String,
     /// The id of the range holding `epk` in `map`.
-    pub(crate) range_id: String,
+    pub(crate) range_id: Arc<str>,
     /// The routing map `range_id` comes from.
     pub(crate) map: Arc<RoutingMap>,
 }
@@ -28,7 +28,7 @@ pub(crate) struct PartitionRoute {
 impl PartitionRoute {
     /// The range in `map` holding `epk` (`None` only if `map` does not cover it).
     pub(crate) fn resolve(container: Arc<str>, epk: String, map: Arc<RoutingMap>) -> Option<Self> {
-        let range_id = map.range_of(&epk)?.id().to_owned();
+        let range_id = Arc::clone(map.range_of(&epk)?.shared_id());
         Some(Self {
             container,
             epk,

@@ -9,8 +9,8 @@
 use std::sync::Arc;
 
 use meridian_location_store::{
-    EpkRange, HashVersion, KeyTarget, PARTITION_MOVE_SUB_STATUSES, PartitionKeyComponent,
-    PartitionKeyKind as Kind, PartitionKeyScheme,
+    HashVersion, PARTITION_MOVE_SUB_STATUSES, PartitionKeyKind as Kind, PartitionKeyScheme,
+    RegionName, effective_partition_key_of_json,
 };
 use meridian_runtime::{FetchError, FetchFuture, RangesAnswer, RangesFetcher, RoutingMap};
 use serde_json::Value;
@@ -38,6 +38,8 @@ pub(crate) struct PkRangesFetch<'a> {
     pub(crate) inner: &'a DriverInner,
     pub(crate) db: &'a str,
     pub(crate) coll: &'a str,
+    /// The regions the operation that needs the map excludes.
+    pub(crate) excluded: &'a [RegionName],
 }
 
 impl RangesFetcher for PkRangesFetch<'_> {
@@ -48,7 +50,7 @@ impl RangesFetcher for PkRangesFetch<'_> {
             let mut continuation: Option<String> = None;
             let mut last_etag = None;
             for _ in 0..MAX_PAGES {
-                let mut operation = Operation::read(target.clone());
+                let mut operation = Operation::read(target.clone()).excluding(self.excluded);
                 if let Some(etag) = etag {
                     operation = operation
                         .header("a-im", "Incremental feed")
@@ -120,11 +122,13 @@ fn scheme_of(definition: &PartitionKeyDefinition) -> Option<PartitionKeyScheme> 
 /// value the definition does not take).
 pub(crate) fn epk_of(pk: &PartitionKey, definition: &PartitionKeyDefinition) -> Option<String> {
     let scheme = scheme_of(definition)?;
-    let components = PartitionKeyComponent::key_from_json(pk.value()).ok()?;
-    match EpkRange::for_key(&scheme, &components).ok()? {
-        KeyTarget::Point(epk) => Some(epk),
-        _ => None,
-    }
+    let full = match pk.value() {
+        Value::Array(values) => values.len() == scheme.paths(),
+        _ => scheme.paths() == 1,
+    };
+    // A prefix of a hierarchical key spans ranges: no point operation takes one.
+    full.then(|| effective_partition_key_of_json(&scheme, pk.value()).ok())
+        .flatten()
 }
 
 impl Container {
@@ -144,11 +148,12 @@ impl Container {
 
     /// This container's routing map from the runtime.
     pub(crate) async fn routing_map(&self, deadline: Option<Instant>) -> Option<Arc<RoutingMap>> {
-        let (driver, db, coll, _) = self.parts();
+        let (driver, db, coll, excluded) = self.parts();
         let fetcher = PkRangesFetch {
             inner: &driver.inner,
             db,
             coll,
+            excluded,
         };
         let handle = &driver.inner.handle;
         handle
@@ -163,14 +168,16 @@ impl DriverInner {
     /// (410/1002, 410/1007) or the answer came from a range the map does not know (the
     /// service names the serving range in `x-ms-documentdb-partitionkeyrangeid`), the
     /// map is refreshed — once for all the account's drivers — and `route` re-resolved on
-    /// it. A failed or throttled refresh leaves `route` as it was.
+    /// it: the new route, or `None` to keep `route` (nothing seen, or the refresh failed or
+    /// was throttled).
     pub(crate) async fn follow_range(
         &self,
-        route: &mut PartitionRoute,
+        route: &PartitionRoute,
+        excluded: &[RegionName],
         status: Option<Status>,
         served: Option<&http::HeaderMap>,
         deadline: Option<Instant>,
-    ) {
+    ) -> Option<PartitionRoute> {
         let gone = status.is_some_and(|s| {
             s.code == 410
                 && s.sub_status
@@ -180,12 +187,11 @@ impl DriverInner {
             .and_then(|h| h.get(RANGE_ID_HEADER))
             .and_then(|v| v.to_str().ok())
             .map(|id| id.rsplit(',').next().unwrap_or(id).trim())
-            .is_some_and(|id| id != route.range_id && !route.map.contains_id(id));
+            .is_some_and(|id| id != &*route.range_id && !route.map.contains_id(id));
         if gone || unknown {
-            if let Some(rerouted) = self.reroute(route, deadline).await {
-                *route = rerouted;
-            }
+            return self.reroute(route, excluded, deadline).await;
         }
+        None
     }
 
     /// `route` re-resolved after its range turned out to be gone, on a map refreshed once
@@ -193,6 +199,7 @@ impl DriverInner {
     pub(crate) async fn reroute(
         &self,
         route: &PartitionRoute,
+        excluded: &[RegionName],
         deadline: Option<Instant>,
     ) -> Option<PartitionRoute> {
         let (db, coll) = split_link(&route.container)?;
@@ -200,6 +207,7 @@ impl DriverInner {
             inner: self,
             db,
             coll,
+            excluded,
         };
         let map = self
             .handle

@@ -59,6 +59,8 @@ struct Entry {
     gone: HashMap<String, Instant>,
     /// (range id, canonical region) → how the range fails there.
     failures: HashMap<(String, String), RangeFailure>,
+    /// `GET …/pkranges` requests answered (304s included).
+    reads: u64,
 }
 
 impl Entry {
@@ -68,6 +70,7 @@ impl Entry {
             layout: Layout::even(ranges),
             gone: HashMap::new(),
             failures: HashMap::new(),
+            reads: 0,
         }
     }
 }
@@ -79,6 +82,9 @@ pub(crate) struct Gate {
     pub(crate) range: Option<EpkRange>,
     /// Set when the range times out here: wait on it (cancelled when failures change).
     pub(crate) hold: Option<CancellationToken>,
+    /// The id of the range serving the request (named, or holding its partition key):
+    /// returned in `x-ms-documentdb-partitionkeyrangeid`, as the service does.
+    pub(crate) served_by: Option<String>,
 }
 
 /// Every container's ranges, gone ids and range failures.
@@ -162,7 +168,6 @@ impl Partitions {
         // SDKs send the bare id; some prefix it with the collection's rid.
         let range_id = text("x-ms-documentdb-partitionkeyrangeid")
             .map(|v| v.rsplit(',').next().unwrap_or(v).trim().to_owned());
-        // A partition key is hashed only when some range of the container is failing.
         let epk = || {
             text("x-ms-documentdb-partitionkey")
                 .and_then(|v| serde_json::from_str::<Value>(v).ok())
@@ -171,14 +176,7 @@ impl Partitions {
         let changed = lock(&self.changed).clone();
         self.with_entry(db, coll, rid, |entry| {
             let mut gate = Gate::default();
-            let keyed = || {
-                if entry.failures.is_empty() {
-                    None
-                } else {
-                    epk()
-                }
-            };
-            let range: &PkRange = match (&range_id, range_id.is_none().then(keyed).flatten()) {
+            let range: &PkRange = match (&range_id, range_id.is_none().then(epk).flatten()) {
                 (Some(id), _) => match entry.layout.get(id) {
                     Some(range) => {
                         gate.range = Some(EpkRange {
@@ -205,6 +203,7 @@ impl Partitions {
                 },
                 (None, None) => return Ok(gate),
             };
+            gate.served_by = Some(range.id.clone());
             match entry.failures.get(&(range.id.clone(), canonical(region))) {
                 Some(RangeFailure::Unavailable) => Err(ApiError::new(
                     503,
@@ -242,6 +241,7 @@ impl Partitions {
         if_none_match: Option<&str>,
     ) -> Result<Page, String> {
         self.with_entry(db, coll, rid, |entry| {
+            entry.reads += 1;
             let etag = format!("\"{rid}-pkranges-{}\"", entry.layout.generation);
             if if_none_match.map(str::trim) == Some(etag.as_str()) {
                 return Err(etag);
@@ -276,6 +276,14 @@ impl Partitions {
                 etag: Some(etag),
             })
         })
+    }
+
+    /// `GET …/pkranges` requests `db/coll` answered.
+    pub(crate) fn reads(&self, db: &str, coll: &str) -> u64 {
+        let entries = lock(&self.entries);
+        entries
+            .get(&(db.to_owned(), coll.to_owned()))
+            .map_or(0, |entry| entry.reads)
     }
 
     /// The ranges now, as `(id, min, max, parents)`.

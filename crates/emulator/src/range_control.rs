@@ -22,6 +22,30 @@ impl Emulator {
         list(&self.state, db, coll).map_err(typed)
     }
 
+    /// How many `GET …/pkranges` requests of `db/coll` were answered (304s included)
+    /// since the container was created.
+    pub fn partition_key_range_reads(&self, db: &str, coll: &str) -> u64 {
+        self.state.partitions.reads(db, coll)
+    }
+
+    /// The id of the range holding items of `partition_key` (its JSON value, an array
+    /// for a hierarchical key) — where the emulator stores them, by its own hash.
+    pub fn range_holding(
+        &self,
+        (db, coll): (&str, &str),
+        partition_key: &Value,
+    ) -> Result<String, EmulatorError> {
+        let rid = crate::partitions::container_rid(&self.state.data, db, coll).map_err(typed)?;
+        let epk = crate::epk::epk_of_key(partition_key)
+            .ok_or_else(|| EmulatorError::Partition("not a partition key value".to_owned()))?;
+        let ranges = self.state.partitions.ranges(&rid, db, coll);
+        ranges
+            .into_iter()
+            .find(|r| r.holds(&epk))
+            .map(|r| r.id)
+            .ok_or_else(|| EmulatorError::Partition("no range holds the key".to_owned()))
+    }
+
     /// Splits range `range` at its EPK midpoint; returns the two children's ids. Requests
     /// naming the old id are answered 410/1007 (split in progress) for `window`, then
     /// 410/1002 (gone), as the service does.

@@ -137,12 +137,12 @@ pub(crate) async fn serve(
         && method == Method::POST
         && flag(&headers, "x-ms-cosmos-is-batch-request");
     let now = Instant::now();
-    let range = match &session {
+    let (range, served_by) = match &session {
         Some((db, coll)) => {
             let write = kind == Kind::Write;
             ranges::gate(state, (db, coll), &headers, &region, write, now).await?
         }
-        None => None,
+        None => (None, None),
     };
     if let (Kind::Read | Kind::Query, Some((db, coll))) = (kind, &session) {
         check_session(state, &headers, db, coll, &region, now)?;
@@ -322,6 +322,9 @@ pub(crate) async fn serve(
     };
     let mut response = response(answer, kind, lsn, minimal);
     response.headers_mut().extend(paths);
+    if let Some(id) = served_by.and_then(|id| http::HeaderValue::from_str(&id).ok()) {
+        extra.insert("x-ms-documentdb-partitionkeyrangeid", id);
+    }
     response.headers_mut().extend(extra);
     response.headers_mut().extend(location);
     if let Some(value) = batch_charge.and_then(|c| HeaderValue::from_str(&c.to_string()).ok()) {

@@ -25,13 +25,13 @@ const V1_MAX_STRING_UNITS: usize = 100;
 const V1_MAX_STRING_BYTES: usize = 100;
 
 /// Component type markers of the service's partition key encodings.
-mod marker {
-    pub(super) const UNDEFINED: u8 = 0x00;
-    pub(super) const NULL: u8 = 0x01;
-    pub(super) const FALSE: u8 = 0x02;
-    pub(super) const TRUE: u8 = 0x03;
-    pub(super) const NUMBER: u8 = 0x05;
-    pub(super) const STRING: u8 = 0x08;
+pub(crate) mod marker {
+    pub(crate) const UNDEFINED: u8 = 0x00;
+    pub(crate) const NULL: u8 = 0x01;
+    pub(crate) const FALSE: u8 = 0x02;
+    pub(crate) const TRUE: u8 = 0x03;
+    pub(crate) const NUMBER: u8 = 0x05;
+    pub(crate) const STRING: u8 = 0x08;
 }
 
 /// Why a partition key has no effective partition key.
@@ -265,7 +265,7 @@ fn write_v1_number(value: f64, out: &mut Vec<u8>) {
 }
 
 /// MurmurHash3 x64 128 (seed 0) as the service lays it out: big-endian, top two bits clear.
-fn hash_v2(bytes: &[u8]) -> [u8; 16] {
+pub(crate) fn hash_v2(bytes: &[u8]) -> [u8; 16] {
     // Reading from a slice cannot fail; the default is never taken.
     let hash = murmur3::murmur3_x64_128(&mut &bytes[..], 0).unwrap_or_default();
     let mut out = hash.to_be_bytes();
@@ -279,7 +279,7 @@ fn hash_v1(bytes: &[u8]) -> u32 {
     murmur3::murmur3_32(&mut &bytes[..], 0).unwrap_or_default()
 }
 
-fn push_hex(bytes: &[u8], out: &mut String) {
+pub(crate) fn push_hex(bytes: &[u8], out: &mut String) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     for b in bytes {
         out.push(char::from(HEX[usize::from(b >> 4)]));
@@ -303,7 +303,7 @@ pub fn effective_partition_key(
             paths: scheme.paths,
         });
     }
-    let mut hex = String::new();
+    let mut hex = String::with_capacity(32 * key.len());
     let mut buf = Vec::new();
     match (scheme.kind, scheme.version) {
         (PartitionKeyKind::MultiHash, _) => {

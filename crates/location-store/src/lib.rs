@@ -55,6 +55,7 @@ pub struct ReadmeDoctest;
 mod account;
 mod endpoint;
 mod epk;
+mod epk_json;
 mod epk_range;
 mod marks;
 mod outcome;
@@ -77,6 +78,7 @@ pub use epk::{
     EpkError, HashVersion, PartitionKeyComponent, PartitionKeyKind, PartitionKeyScheme,
     effective_partition_key,
 };
+pub use epk_json::effective_partition_key_of_json;
 pub use epk_range::{EpkRange, KeyTarget, MAX_EPK, MIN_EPK, RangeMap, RangeMapError};
 pub use marks::{Mark, MarkReason, MarkScope};
 pub use meridian_refresh_core::{Backoff, saturating_add};

@@ -6,6 +6,8 @@
 //! Pure: the caller fetches; this only turns bytes into a map that tiles the hash space,
 //! or says why not (a gap after an incremental answer means: fetch the whole list again).
 
+use std::sync::Arc;
+
 use serde::Deserialize;
 
 use crate::epk_range::{EpkRange, RangeMap, RangeMapError};
@@ -18,7 +20,7 @@ pub const MAX_PARTITION_KEY_RANGES: usize = 10_000;
 /// One partition key range: its id, its EPKs and the ranges it was split or merged from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PartitionKeyRange {
-    id: String,
+    id: Arc<str>,
     range: EpkRange,
     parents: Vec<String>,
 }
@@ -27,7 +29,7 @@ impl PartitionKeyRange {
     /// A range (as a test or a caller that already parsed one builds it).
     pub fn new(id: &str, range: EpkRange, parents: Vec<String>) -> Self {
         Self {
-            id: id.to_owned(),
+            id: id.into(),
             range,
             parents,
         }
@@ -35,6 +37,11 @@ impl PartitionKeyRange {
 
     /// The id (`x-ms-documentdb-partitionkeyrangeid`).
     pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The id, shared (a clone costs no allocation).
+    pub fn shared_id(&self) -> &Arc<str> {
         &self.id
     }
 
@@ -100,7 +107,7 @@ pub fn parse_partition_key_ranges(body: &[u8]) -> Result<Vec<PartitionKeyRange>,
             let range = EpkRange::new(&r.min, &r.max)
                 .ok_or_else(|| PkRangesError::Inverted(r.id.clone()))?;
             Ok(PartitionKeyRange {
-                id: r.id,
+                id: r.id.into(),
                 range,
                 parents: r.parents,
             })
@@ -126,7 +133,7 @@ pub fn apply_incremental(
     let replaced = |id: &str| {
         changed
             .iter()
-            .any(|c| c.id == id || c.parents.iter().any(|p| p == id))
+            .any(|c| &*c.id == id || c.parents.iter().any(|p| p == id))
     };
     let mut ranges: Vec<PartitionKeyRange> = map
         .iter()

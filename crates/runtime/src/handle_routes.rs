@@ -51,6 +51,12 @@ impl AccountHandle {
         self.state.routes.forget(container);
     }
 
+    /// Forgets the maps of every container whose link starts with `prefix` (a deleted
+    /// database: `dbs/{db}/colls/`).
+    pub fn forget_routing_maps_under(&self, prefix: &str) {
+        self.state.routes.forget_under(prefix);
+    }
+
     /// `GET …/pkranges` requests this runtime sent for `container` of this account (a
     /// full fetch after an incremental answer that did not apply counts twice).
     pub fn routing_map_fetches(&self, container: &str) -> u64 {

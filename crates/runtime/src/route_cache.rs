@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
 use meridian_location_store::{apply_incremental, parse_partition_key_ranges, routing_map};
-use meridian_refresh_core::{Decision, GateConfig, RefreshGate, SignalKind, Ticket};
+use meridian_refresh_core::{Decision, FetchEpoch, GateConfig, RefreshGate, SignalKind, Ticket};
 use tokio::time::Instant;
 
 use crate::fetcher::FetchError;
@@ -35,6 +35,9 @@ struct ContainerRoutes {
     gate: RefreshGate<Waiter>,
     /// `pkranges` requests sent (304s and failures included).
     fetches: AtomicU64,
+    /// The gate's epoch after the last failed flight: a failure answers no refresh, so a
+    /// caller still on the map in force may start another (within the failure backoff).
+    failed: Mutex<Option<FetchEpoch>>,
 }
 
 impl ContainerRoutes {
@@ -91,6 +94,7 @@ impl RouteCache {
             current: RwLock::new(None),
             gate: RefreshGate::new(self.gate),
             fetches: AtomicU64::new(0),
+            failed: Mutex::new(None),
         });
         containers.insert(container.into(), Arc::clone(&entry));
         entry
@@ -123,6 +127,15 @@ impl RouteCache {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         containers.remove(container);
+    }
+
+    /// Forgets every container whose link starts with `prefix`.
+    pub(crate) fn forget_under(&self, prefix: &str) {
+        let mut containers = self
+            .containers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        containers.retain(|link, _| !link.starts_with(prefix));
     }
 
     /// The map of `container`: the one in force, or the one the first fetch installs
@@ -185,10 +198,12 @@ impl RouteCache {
             Some(_) => {}
         }
         let deadline = self.bound(deadline);
+        let failed = *entry.failed.lock().unwrap_or_else(PoisonError::into_inner);
+        let routed = failed.map_or(stale.epoch, |failed| failed.max(stale.epoch));
         let mut reporter = None;
         let decision = entry
             .gate
-            .signal(now(), stale.epoch, SignalKind::BackendMoved, |_| {
+            .signal(now(), routed, SignalKind::BackendMoved, |_| {
                 let (r, waiter) = FlightReporter::new();
                 reporter = Some(r);
                 waiter
@@ -278,6 +293,8 @@ impl RouteCache {
                 Ok(())
             }
             Err(error) => {
+                *entry.failed.lock().unwrap_or_else(PoisonError::into_inner) =
+                    Some(entry.gate.epoch());
                 ticket.fail(now(), fastrand::f64());
                 let error = Arc::new(error);
                 reporter.finish(FlightResult::Failed(Arc::clone(&error)));

@@ -21,6 +21,7 @@ mod query;
 mod query_sql;
 mod resume;
 mod rotation;
+mod routing;
 mod session;
 mod sharing;
 

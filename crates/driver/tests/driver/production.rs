@@ -277,8 +277,17 @@ async fn partition_key_shape_is_checked_against_the_container() {
         .unwrap();
     assert_eq!(
         class_requests(&emulator, "containers"),
-        created,
-        "a single value is sent without reading the container's definition"
+        created + 2,
+        "the container's definition and routing map are read before its first item operation"
+    );
+    orders
+        .upsert_item("eu", &json!({"id": "o-1", "pk": "eu"}))
+        .await
+        .unwrap();
+    assert_eq!(
+        class_requests(&emulator, "containers"),
+        created + 2,
+        "and never again in this runtime"
     );
     let items_before = item_requests(&emulator);
     for wrong in [json!({"region": "eu"}), json!(["eu", "fr"])] {
@@ -313,8 +322,8 @@ async fn partition_key_shape_is_checked_against_the_container() {
     assert_eq!(item_requests(&emulator), items_before, "nothing was sent");
     assert_eq!(
         class_requests(&emulator, "containers"),
-        created + 1,
-        "the first array or object read the container's definition, once"
+        created + 2,
+        "the container's definition and routing map were read once, before the first item operation"
     );
     // The definition is read once per runtime, whatever the number of drivers.
     let definitions = class_requests(&emulator, "containers");

@@ -14,7 +14,8 @@ use crate::state::State;
 
 /// Passes `db/coll`'s partition gate for a request in `region`: 410 for a gone range id,
 /// the range's failure here (a timed-out range holds the request until it heals or the
-/// emulator stops). Returns the range a range-addressed request is limited to.
+/// emulator stops). Returns the range a range-addressed request is limited to, and the
+/// id of the range serving the request.
 pub(super) async fn gate(
     state: &State,
     (db, coll): (&str, &str),
@@ -22,10 +23,10 @@ pub(super) async fn gate(
     region: &str,
     write: bool,
     now: Instant,
-) -> Result<Option<EpkRange>, ApiError> {
+) -> Result<(Option<EpkRange>, Option<String>), ApiError> {
     // A missing container is answered by the operation itself (404).
     let Ok(rid) = container_rid(&state.data, db, coll) else {
-        return Ok(None);
+        return Ok((None, None));
     };
     let gate = state
         .partitions
@@ -36,7 +37,7 @@ pub(super) async fn gate(
             () = state.shutdown.cancelled() => {}
         }
     }
-    Ok(gate.range)
+    Ok((gate.range, gate.served_by))
 }
 
 /// A feed or query addressed by range id sees only that range's items.

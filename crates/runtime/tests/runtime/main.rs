@@ -10,6 +10,7 @@ mod fallback_probe;
 mod hardening;
 mod lifecycle;
 mod partitions;
+mod routes;
 mod saturation;
 mod schedule;
 mod signals;
