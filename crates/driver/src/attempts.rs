@@ -19,7 +19,6 @@ use crate::hedge::Attempt;
 use crate::metadata::ResponseMetadata;
 use crate::operation::{Operation, Success};
 use crate::outcome::{message_of, outcome_of};
-use crate::partition_failover::Steer;
 use crate::request::{Unsendable, signed};
 use crate::session::SESSION_TOKEN;
 use crate::shared::Admission;
@@ -141,7 +140,10 @@ impl DriverInner {
         loop {
             // One snapshot per attempt: the endpoint, its region and what the retry logic
             // compares against all come from the same topology.
-            let steer = self.steer(partition.as_ref(), operation.kind);
+            let steer = self.steer(
+                rerouted.as_ref().or(operation.partition.as_ref()),
+                operation,
+            );
             let (mut routed, mut endpoint, region) = self.handle.with_snapshot(|s| {
                 let endpoint = match (target, &last) {
                     (RetryTarget::SameRegion, Some(last)) => last.clone(),
@@ -154,17 +156,7 @@ impl DriverInner {
                         };
                         s.route(operation.kind, &request).clone()
                     }
-                    _ => {
-                        let request = RouteRequest {
-                            avoid: Some(&tried),
-                            preferred_regions: &self.preferred_regions,
-                            excluded_regions: &operation.excluded_regions,
-                            demoted: Steer::demoted(steer.as_ref()),
-                            ..RouteRequest::default()
-                        };
-                        let kind = Steer::kind(steer.as_ref(), operation.kind);
-                        s.route(kind, &request).clone()
-                    }
+                    _ => self.route_next(s, operation, &tried, steer.as_ref()),
                 };
                 let region = s.region_of(&endpoint).cloned();
                 (self.handle.routed_on(s), endpoint, region)
@@ -255,13 +247,8 @@ impl DriverInner {
                 span.record("status", response.status);
             }
             let outcome = outcome_of(operation, &result);
-            let verdict = self.report_attempt(
-                partition.as_ref(),
-                &endpoint,
-                &outcome,
-                routed,
-                &mut retries,
-            );
+            let on = rerouted.as_ref().or(operation.partition.as_ref());
+            let verdict = self.report_attempt(on, &endpoint, &outcome, routed, &mut retries);
             tried.insert(&endpoint);
             let failure = |progress: &Progress| Failure {
                 status: progress.status,

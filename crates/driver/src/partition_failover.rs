@@ -7,12 +7,16 @@
 //! An operation with no resolved range (not an item operation, or no routing map) routes
 //! and reports per account, as before.
 
+use std::sync::Arc;
+
 use meridian_location_store::{
-    Endpoint, OperationKind, OperationOutcome, PartitionId, RetryState, Tried,
+    Endpoint, OperationKind, OperationOutcome, PartitionId, RetryState, RouteRequest,
+    RoutingSnapshot, Tried,
 };
 use meridian_runtime::{RoutedOn, Verdict};
 
 use crate::driver::DriverInner;
+use crate::operation::Operation;
 use crate::partition_route::PartitionRoute;
 
 /// How one attempt's partition steers its routing.
@@ -25,24 +29,8 @@ pub(crate) struct Steer {
     pub(crate) writes_over_reads: bool,
 }
 
-impl Steer {
-    /// The list to route `kind` over.
-    pub(crate) fn kind(steer: Option<&Self>, kind: OperationKind) -> OperationKind {
-        if steer.is_some_and(|s| s.writes_over_reads) {
-            OperationKind::Read
-        } else {
-            kind
-        }
-    }
-
-    /// The endpoints to skip while another candidate remains.
-    pub(crate) fn demoted(steer: Option<&Self>) -> Option<&Tried> {
-        steer.map(|s| &s.demoted)
-    }
-}
-
 fn partition_id(route: &PartitionRoute) -> PartitionId {
-    PartitionId::new(route.container.clone(), route.range_id.as_str())
+    PartitionId::new(Arc::clone(&route.container), Arc::clone(&route.range_id))
 }
 
 impl DriverInner {
@@ -51,8 +39,9 @@ impl DriverInner {
     pub(crate) fn steer(
         &self,
         route: Option<&PartitionRoute>,
-        kind: OperationKind,
+        operation: &Operation,
     ) -> Option<Steer> {
+        let kind = operation.kind;
         let route = route?;
         if !self.handle.has_partition_marks() {
             return None;
@@ -65,6 +54,31 @@ impl DriverInner {
         steer.writes_over_reads =
             kind == OperationKind::Write && self.handle.partition_write_override(&partition);
         (marked || steer.writes_over_reads).then_some(steer)
+    }
+
+    /// The endpoint for the next attempt of `operation` (not a same-region or
+    /// write-region retry): avoiding endpoints already tried, and where `steer` says the
+    /// range is marked; a PPAF-moved write over the read regions.
+    pub(crate) fn route_next(
+        &self,
+        snapshot: &RoutingSnapshot,
+        operation: &Operation,
+        tried: &Tried,
+        steer: Option<&Steer>,
+    ) -> Endpoint {
+        let request = RouteRequest {
+            avoid: Some(tried),
+            preferred_regions: &self.preferred_regions,
+            excluded_regions: &operation.excluded_regions,
+            demoted: steer.map(|s| &s.demoted),
+            ..RouteRequest::default()
+        };
+        let kind = if steer.is_some_and(|s| s.writes_over_reads) {
+            OperationKind::Read
+        } else {
+            operation.kind
+        };
+        snapshot.route(kind, &request).clone()
     }
 
     /// Reports one attempt: against its range when it has one (a success only while the
