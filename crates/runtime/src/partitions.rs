@@ -123,11 +123,13 @@ fn partition_outcome(outcome: &OperationOutcome) -> PartitionOutcome {
     }
 }
 
-/// Whether a failure is left to partition state instead of marking the whole endpoint.
+/// Whether a failure is left to partition state instead of marking the whole endpoint:
+/// only what the rule counts (automatic failover counts 403/3 and 503, not timeouts).
 fn range_scoped(seen: PartitionOutcome, rule: PartitionRule) -> bool {
     match seen {
         PartitionOutcome::Healthy => false,
         PartitionOutcome::WriteForbidden => rule == PartitionRule::AutomaticFailover,
+        PartitionOutcome::Failed => rule == PartitionRule::CircuitBreaker,
         _ => true,
     }
 }
@@ -148,5 +150,41 @@ impl AccountState {
         if let Some(at) = self.partitions.next_expiry() {
             self.alarm.arm(at);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_what_the_rule_counts_spares_the_endpoint_its_mark() {
+        use PartitionOutcome::{Failed, Healthy, Unavailable, WriteForbidden};
+        use PartitionRule::{AutomaticFailover as Ppaf, CircuitBreaker as Cb};
+        let cases = [
+            (Healthy, Cb, false),
+            (Unavailable, Cb, true),
+            (Failed, Cb, true),
+            (WriteForbidden, Cb, false),
+            (Unavailable, Ppaf, true),
+            (WriteForbidden, Ppaf, true),
+            (Failed, Ppaf, false),
+        ];
+        for (seen, rule, scoped) in cases {
+            assert_eq!(range_scoped(seen, rule), scoped, "{seen:?} under {rule:?}");
+        }
+        let timeout =
+            OperationOutcome::transport(OperationKind::Write, TransportErrorKind::Timeout, true);
+        assert_eq!(partition_outcome(&timeout), Failed);
+        let refused = OperationOutcome::transport(
+            OperationKind::Read,
+            TransportErrorKind::ConnectionRefused,
+            false,
+        );
+        assert_eq!(
+            partition_outcome(&refused),
+            Healthy,
+            "a refused connection is the region's"
+        );
     }
 }
