@@ -331,6 +331,7 @@ pub(crate) fn account_stats(state: &AccountState, handles: usize) -> AccountStat
         skipped_busy: counters.skipped_busy.load(Ordering::Relaxed),
         fetcher_panics: counters.panics.load(Ordering::Relaxed),
         credential_fallbacks: counters.credential_fallbacks.load(Ordering::Relaxed),
+        partitions: state.partitions.stats(),
     }
 }
 

@@ -114,6 +114,18 @@ async fn a_thousand_drivers_with_partition_marks_live_keep_a_constant_number_of_
         assert!(demoted(handle, &range(d), &west));
     }
     assert_eq!(monitor.live_tasks(), tasks, "1,000 drivers, 1,000 marks");
+    let marks: usize = ["acct", "other"]
+        .iter()
+        .map(|a| {
+            runtime
+                .stats()
+                .accounts
+                .iter()
+                .find(|s| s.endpoint == crate::fake::endpoint(a))
+                .map_or(0, |s| s.partitions.marks)
+        })
+        .sum();
+    assert_eq!(marks, 1_000);
 
     // Through failback, probation and re-marks, still the same tasks.
     for round in 0..3 {
