@@ -50,7 +50,7 @@ pub enum PartitionOutcome {
     WriteForbidden,
 }
 
-/// What [`PartitionHealth::record`] decided.
+/// What [`PartitionHealth::record`](crate::PartitionHealth::record) decided.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum PartitionDecision {
@@ -67,7 +67,7 @@ pub enum PartitionDecision {
     },
 }
 
-/// A mark the loop lifted ([`PartitionHealth::expire`]): the range routes to the region
+/// A mark the loop lifted ([`PartitionHealth::expire`](crate::PartitionHealth::expire)): the range routes to the region
 /// again, on probation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PartitionFailback {
@@ -79,7 +79,7 @@ pub struct PartitionFailback {
     pub kind: OperationKind,
 }
 
-/// Settings of [`PartitionHealth`].
+/// Settings of [`PartitionHealth`](crate::PartitionHealth).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PartitionConfig {
     /// Consecutive failures that trip the circuit breaker (at least 1).
@@ -103,7 +103,7 @@ impl Default for PartitionConfig {
     }
 }
 
-/// Counters of a [`PartitionHealth`].
+/// Counters of a [`PartitionHealth`](crate::PartitionHealth).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct PartitionStats {
