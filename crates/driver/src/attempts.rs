@@ -140,6 +140,10 @@ impl DriverInner {
         loop {
             // One snapshot per attempt: the endpoint, its region and what the retry logic
             // compares against all come from the same topology.
+            let steer = self.steer(
+                rerouted.as_ref().or(operation.partition.as_ref()),
+                operation,
+            );
             let (mut routed, mut endpoint, region) = self.handle.with_snapshot(|s| {
                 let endpoint = match (target, &last) {
                     (RetryTarget::SameRegion, Some(last)) => last.clone(),
@@ -152,15 +156,7 @@ impl DriverInner {
                         };
                         s.route(operation.kind, &request).clone()
                     }
-                    _ => {
-                        let request = RouteRequest {
-                            avoid: Some(&tried),
-                            preferred_regions: &self.preferred_regions,
-                            excluded_regions: &operation.excluded_regions,
-                            ..RouteRequest::default()
-                        };
-                        s.route(operation.kind, &request).clone()
-                    }
+                    _ => self.route_next(s, operation, &tried, steer.as_ref()),
                 };
                 let region = s.region_of(&endpoint).cloned();
                 (self.handle.routed_on(s), endpoint, region)
@@ -257,9 +253,8 @@ impl DriverInner {
                 span.record("status", response.status);
             }
             let outcome = outcome_of(operation, &result);
-            let verdict = self
-                .handle
-                .report(&endpoint, &outcome, routed, &mut retries);
+            let on = rerouted.as_ref().or(operation.partition.as_ref());
+            let verdict = self.report_attempt(on, &endpoint, &outcome, routed, &mut retries);
             tried.insert(&endpoint);
             let failure = |progress: &Progress| Failure {
                 status: progress.status,

@@ -65,6 +65,7 @@ mod metadata;
 mod operation;
 mod options;
 mod outcome;
+mod partition_failover;
 mod partition_key;
 mod partition_route;
 mod patch;

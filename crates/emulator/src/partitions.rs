@@ -27,6 +27,8 @@ use crate::outage::SUB_STATUS_SERVER_GENERATED_503;
 use crate::ranges::{Layout, PkRange, ranges_for};
 use crate::topology::canonical;
 
+mod moved_writes;
+
 /// 410 sub-status: the partition key range is gone (split or merged); refresh `pkranges`.
 pub(crate) const SUB_STATUS_PARTITION_KEY_RANGE_GONE: u32 = 1002;
 /// 410 sub-status: the range is being split or merged; retry after a refresh.

@@ -23,6 +23,7 @@ use crate::topology::ListenerId;
 
 mod answer;
 mod metrics;
+mod moved_writes;
 mod offers;
 mod principals;
 mod query_request;
@@ -105,7 +106,10 @@ pub(crate) async fn serve(
     let headers = parts.headers;
     let location = answer::content_location(state.scheme(), &headers, &parts.uri);
     let kind = kind(&method, &resource, &headers);
-    if kind == Kind::Write && !writable {
+    if kind == Kind::Write
+        && !writable
+        && !moved_writes::takes_moved_write(state, &resource, &headers, listener)
+    {
         return Err(ApiError::new(
             403,
             "Forbidden",

@@ -16,6 +16,8 @@
 //!   container's partition key ranges, the one holding an EPK, the ones a prefix spans;
 //!   [`parse_partition_key_ranges`] / [`routing_map`] / [`apply_incremental`] build it from
 //!   `GET …/pkranges` answers (a split's or merge's incremental answer included).
+//! - [`PartitionHealth`]: partition-level failover (circuit breaker and automatic
+//!   failover per partition key range and region), lifted by the runtime's loop.
 //! - Marks expire into probe candidates ([`LocationStore::due_probes`]); only a
 //!   successful probe returns an endpoint to rotation.
 //!
@@ -57,6 +59,8 @@ mod epk_json;
 mod epk_range;
 mod marks;
 mod outcome;
+mod partition_health;
+mod partition_types;
 mod pkranges;
 mod region;
 mod retry;
@@ -83,6 +87,11 @@ pub use outcome::{
     RetryClass, RetryTarget, SUB_STATUS_DATABASE_ACCOUNT_NOT_FOUND,
     SUB_STATUS_READ_SESSION_NOT_AVAILABLE, SUB_STATUS_WRITE_FORBIDDEN, TransportErrorKind,
     classify,
+};
+pub use partition_health::PartitionHealth;
+pub use partition_types::{
+    PartitionConfig, PartitionDecision, PartitionFailback, PartitionId, PartitionOutcome,
+    PartitionRule, PartitionStats,
 };
 pub use pkranges::{
     MAX_PARTITION_KEY_RANGES, MAX_PKRANGES_BYTES, PartitionKeyRange, PkRangesError,

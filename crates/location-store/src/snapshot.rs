@@ -49,6 +49,10 @@ pub struct RouteRequest<'a> {
     /// Empty: the snapshot's order. Evaluated per call without allocating, so drivers
     /// with different preferences share one snapshot.
     pub preferred_regions: &'a [RegionName],
+    /// Endpoints where the operation's partition key range is marked
+    /// ([`PartitionHealth::demoted`](crate::PartitionHealth::demoted)): skipped, like
+    /// `avoid`, while another candidate remains; tried before `avoid`ed ones.
+    pub demoted: Option<&'a Tried>,
 }
 
 /// The routing view of one account at one moment. Immutable; the store publishes a new
@@ -61,6 +65,7 @@ pub struct RoutingSnapshot {
     default_consistency: Option<Arc<str>>,
     account_endpoint: Endpoint,
     multi_write: bool,
+    per_partition_failover: bool,
     read: Vec<RoutedLocation>,
     write: Vec<RoutedLocation>,
 }
@@ -73,6 +78,7 @@ pub(crate) struct SnapshotInput<'a> {
     pub(crate) default_consistency: Option<Arc<str>>,
     pub(crate) account_endpoint: &'a Endpoint,
     pub(crate) multi_write: bool,
+    pub(crate) per_partition_failover: bool,
     pub(crate) readable: &'a [Location],
     pub(crate) writable: &'a [Location],
     pub(crate) preferred: &'a [RegionName],
@@ -102,6 +108,7 @@ impl RoutingSnapshot {
             default_consistency: input.default_consistency,
             account_endpoint: input.account_endpoint.clone(),
             multi_write: input.multi_write,
+            per_partition_failover: input.per_partition_failover,
             read,
             write,
         }
@@ -145,6 +152,12 @@ impl RoutingSnapshot {
         self.multi_write
     }
 
+    /// Whether the account enables per-partition automatic failover
+    /// (`enablePerPartitionFailoverBehavior`).
+    pub fn per_partition_failover(&self) -> bool {
+        self.per_partition_failover
+    }
+
     /// The ordered read locations.
     pub fn read_locations(&self) -> &[RoutedLocation] {
         &self.read
@@ -179,15 +192,25 @@ impl RoutingSnapshot {
             request.preferred_regions
         };
         let tried = |endpoint: &Endpoint| request.avoid.is_some_and(|t| t.contains(endpoint));
-        let mut candidates = preferred_order(list, preferred)
-            .filter(|l| !request.excluded_regions.contains(&l.region));
-        let Some(first) = candidates.next() else {
+        let candidates = || {
+            preferred_order(list, preferred)
+                .filter(|l| !request.excluded_regions.contains(&l.region))
+        };
+        let Some(first) = candidates().next() else {
             return &self.account_endpoint;
         };
+        if let Some(demoted) = request.demoted.filter(|d| !d.is_empty()) {
+            // Rare (a range is marked): a second pass over a handful of locations.
+            if let Some(l) =
+                candidates().find(|l| !tried(&l.endpoint) && !demoted.contains(&l.endpoint))
+            {
+                return &l.endpoint;
+            }
+        }
         if !tried(&first.endpoint) {
             return &first.endpoint;
         }
-        candidates
+        candidates()
             .find(|l| !tried(&l.endpoint))
             .map_or(&first.endpoint, |l| &l.endpoint)
     }

@@ -344,6 +344,8 @@ fn build(account_endpoint: &Endpoint, config: &StoreConfig, state: &StoreState) 
             .map(Arc::from),
         account_endpoint,
         multi_write: topology.is_some_and(|t| t.account().enable_multiple_write_locations),
+        per_partition_failover: topology
+            .is_some_and(|t| t.account().enable_per_partition_failover_behavior),
         readable: topology.map_or(&[], |t| t.readable()),
         writable: topology.map_or(&[], |t| t.writable()),
         preferred: &config.preferred_regions,

@@ -7,7 +7,9 @@ use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
-use meridian_location_store::{Endpoint, Installed, LocationStore, ValidatedAccount};
+use meridian_location_store::{
+    Endpoint, Installed, LocationStore, PartitionConfig, PartitionHealth, ValidatedAccount,
+};
 use meridian_refresh_core::{Decision, FetchEpoch, FlightId, RefreshGate, SignalKind, Ticket};
 use tokio::sync::broadcast;
 use tracing::Instrument;
@@ -51,6 +53,9 @@ pub(crate) struct AccountCounters {
 pub(crate) struct AccountState {
     pub(crate) spec: AccountSpec,
     pub(crate) store: LocationStore,
+    /// Partition-level failover state (circuit breaker, automatic failover), shared by
+    /// every driver of the account; its marks are lifted by the one loop.
+    pub(crate) partitions: PartitionHealth,
     pub(crate) gate: RefreshGate<Waiter>,
     pub(crate) counters: AccountCounters,
     pub(crate) events: AccountEvents,
@@ -105,6 +110,12 @@ impl AccountState {
             .with_first_probe_delay(config.first_probe_delay);
         Self {
             store: LocationStore::new(spec.endpoint.clone(), store_config),
+            partitions: PartitionHealth::new(PartitionConfig {
+                threshold: config.partition_failure_threshold,
+                first_hold: config.first_probe_delay.min(config.unavailability_ttl),
+                longest_hold: config.unavailability_ttl,
+                max_entries: config.partition_max_entries,
+            }),
             gate: RefreshGate::new(config.gate()),
             events: AccountEvents::new(spec.endpoint.clone(), events),
             spec,

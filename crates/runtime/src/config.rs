@@ -79,6 +79,14 @@ pub(crate) const DURATION_BOUNDS: [(&str, Duration, Duration); 8] = [
 /// per runtime, however many drivers share it.
 pub const DEFAULT_FIRST_PROBE_DELAY: Duration = Duration::from_secs(1);
 
+/// Consecutive failures of one partition key range in one region that mark it there, by
+/// default (the circuit breaker; automatic failover moves writes at the first refusal).
+pub const DEFAULT_PARTITION_FAILURE_THRESHOLD: u32 = 3;
+
+/// The most (container, range, region) entries of partition state one account keeps: at
+/// the cap a new failure evicts a counter that marks nothing, or is not tracked.
+pub const MAX_PARTITION_ENTRIES: usize = 10_000;
+
 /// The most fetches and probes a runtime runs at once.
 pub const MAX_CONCURRENCY: usize = 4_096;
 
@@ -96,6 +104,10 @@ pub struct RuntimeConfig {
     pub(crate) probe_interval: Duration,
     pub(crate) first_probe_delay: Duration,
     pub(crate) shutdown_grace: Duration,
+    /// Consecutive failures of one partition key range in one region that mark it there.
+    pub(crate) partition_failure_threshold: u32,
+    /// The most (container, range, region) entries of partition state per account.
+    pub(crate) partition_max_entries: usize,
 }
 
 impl Default for RuntimeConfig {
@@ -112,6 +124,8 @@ impl Default for RuntimeConfig {
             probe_interval: Duration::from_secs(10),
             first_probe_delay: DEFAULT_FIRST_PROBE_DELAY,
             shutdown_grace: Duration::from_secs(5),
+            partition_failure_threshold: DEFAULT_PARTITION_FAILURE_THRESHOLD,
+            partition_max_entries: MAX_PARTITION_ENTRIES,
         }
     }
 }
@@ -179,6 +193,14 @@ impl RuntimeConfig {
                     max,
                 });
             }
+        }
+        if !(1..=1_000).contains(&self.partition_failure_threshold) {
+            return Err(BuildError::CountOutOfRange {
+                setting: "partition_failure_threshold",
+                value: usize::try_from(self.partition_failure_threshold).unwrap_or(usize::MAX),
+                min: 1,
+                max: 1_000,
+            });
         }
         if !(1..=MAX_CONCURRENCY).contains(&self.concurrency) {
             return Err(BuildError::CountOutOfRange {

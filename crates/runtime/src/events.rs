@@ -6,7 +6,9 @@
 
 use std::sync::{Arc, Mutex, PoisonError};
 
-use meridian_location_store::{Endpoint, Installed, RegionName};
+use meridian_location_store::{
+    Endpoint, Installed, OperationKind, PartitionId, PartitionRule, RegionName,
+};
 use tokio::sync::broadcast;
 
 use crate::fetcher::FetchError;
@@ -50,6 +52,32 @@ pub enum RuntimeEvent {
         account: Endpoint,
         /// Why.
         error: Arc<FetchError>,
+    },
+    /// One partition key range was marked in one region (partition-level failover): its
+    /// operations of `kind` go to the next region until the mark's hold ends.
+    PartitionMarked {
+        /// The account endpoint.
+        account: Endpoint,
+        /// The container and range.
+        partition: PartitionId,
+        /// The region's endpoint.
+        endpoint: Endpoint,
+        /// Reads or writes.
+        kind: OperationKind,
+        /// Circuit breaker or automatic failover.
+        rule: PartitionRule,
+    },
+    /// The loop lifted a partition mark whose hold ended: the range routes to the region
+    /// again, on probation (its next failure there re-marks it).
+    PartitionFailedBack {
+        /// The account endpoint.
+        account: Endpoint,
+        /// The container and range.
+        partition: PartitionId,
+        /// The region's endpoint.
+        endpoint: Endpoint,
+        /// Reads or writes.
+        kind: OperationKind,
     },
     /// A probe of a demoted endpoint finished.
     ProbeResult {
@@ -126,6 +154,36 @@ impl AccountEvents {
                 endpoint: endpoint.clone(),
             });
         }
+    }
+
+    pub(crate) fn partition_marked(
+        &self,
+        partition: &PartitionId,
+        endpoint: &Endpoint,
+        kind: OperationKind,
+        rule: PartitionRule,
+    ) {
+        self.emit(RuntimeEvent::PartitionMarked {
+            account: self.account.clone(),
+            partition: partition.clone(),
+            endpoint: endpoint.clone(),
+            kind,
+            rule,
+        });
+    }
+
+    pub(crate) fn partition_failed_back(
+        &self,
+        partition: PartitionId,
+        endpoint: Endpoint,
+        kind: OperationKind,
+    ) {
+        self.emit(RuntimeEvent::PartitionFailedBack {
+            account: self.account.clone(),
+            partition,
+            endpoint,
+            kind,
+        });
     }
 
     pub(crate) fn refresh_failed(&self, error: Arc<FetchError>) {

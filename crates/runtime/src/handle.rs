@@ -6,8 +6,8 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use meridian_location_store::{
-    Action, Endpoint, GiveUpReason, Next, OperationOutcome, RetryClass, RetryState, RetryTarget,
-    RoutingSnapshot, classify,
+    Action, Effect, Endpoint, GiveUpReason, Next, OperationOutcome, RetryClass, RetryState,
+    RetryTarget, RoutingSnapshot, classify,
 };
 use meridian_refresh_core::{FetchEpoch, Registration, SignalKind};
 
@@ -163,7 +163,18 @@ impl AccountHandle {
         routed: RoutedOn,
         retries: &mut RetryState,
     ) -> Verdict {
-        let effect = classify(outcome);
+        self.apply(endpoint, classify(outcome), routed, retries)
+    }
+
+    /// The second half of [`report`](Self::report): applies `effect` (mark, refresh)
+    /// and spends `retries`.
+    pub(crate) fn apply(
+        &self,
+        endpoint: &Endpoint,
+        effect: Effect,
+        routed: RoutedOn,
+        retries: &mut RetryState,
+    ) -> Verdict {
         // Only a failure can mark; the event is for an endpoint that had no mark.
         let unmarked = effect.mark.is_some() && self.state.store.marks_of(endpoint) == (None, None);
         let marked_at = now();
@@ -320,6 +331,7 @@ pub(crate) fn account_stats(state: &AccountState, handles: usize) -> AccountStat
         skipped_busy: counters.skipped_busy.load(Ordering::Relaxed),
         fetcher_panics: counters.panics.load(Ordering::Relaxed),
         credential_fallbacks: counters.credential_fallbacks.load(Ordering::Relaxed),
+        partitions: state.partitions.stats(),
     }
 }
 

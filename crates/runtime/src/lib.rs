@@ -69,6 +69,7 @@ mod fetcher;
 mod flight;
 mod handle;
 mod handle_routes;
+mod partitions;
 mod refresh_loop;
 mod route_cache;
 mod routes;
@@ -82,7 +83,10 @@ mod tick;
 mod work;
 
 pub use account::MAX_FALLBACK_ENDPOINTS;
-pub use config::{BuildError, DEFAULT_FIRST_PROBE_DELAY, MAX_CONCURRENCY, RuntimeConfig};
+pub use config::{
+    BuildError, DEFAULT_FIRST_PROBE_DELAY, DEFAULT_PARTITION_FAILURE_THRESHOLD, MAX_CONCURRENCY,
+    MAX_PARTITION_ENTRIES, RuntimeConfig,
+};
 pub use events::{EVENT_CAPACITY, RuntimeEvent};
 pub use fetcher::{AccountFetcher, FetchError, FetchFuture};
 pub use flight::FlightResult;

@@ -49,7 +49,12 @@ pub(crate) async fn run_loop(shared: Arc<Shared>, tasks: Tasks) {
     // on (its queued probe rounds went with it): every mark is in a store, so the alarm
     // is set again from them.
     for listed in shared.registry.accounts().iter() {
-        if let Some(at) = listed.shared.store.next_mark_expiry() {
+        let account = &listed.shared;
+        let expiries = [
+            account.store.next_mark_expiry(),
+            account.partitions.next_expiry(),
+        ];
+        for at in expiries.into_iter().flatten() {
             shared.alarm.arm(at);
         }
     }
@@ -98,6 +103,9 @@ pub(crate) async fn run_loop(shared: Arc<Shared>, tasks: Tasks) {
         if rang || now() >= probe_at {
             let mut queue = lock(&queue);
             for listed in shared.registry.accounts().iter() {
+                // Partition marks are lifted here, in the loop, without I/O: the range's
+                // next operation is its probe (see `partitions.rs`).
+                listed.shared.expire_partitions();
                 if listed.shared.store.marked_count() > 0 {
                     queue.push(Job::probe(Listed::of(listed)));
                 }

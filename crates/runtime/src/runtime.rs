@@ -115,6 +115,17 @@ impl RuntimeBuilder {
         self
     }
 
+    /// Consecutive failures of one partition key range in one region that mark the range
+    /// there (the per-partition circuit breaker; default
+    /// [`DEFAULT_PARTITION_FAILURE_THRESHOLD`](crate::DEFAULT_PARTITION_FAILURE_THRESHOLD),
+    /// 1 to 1,000). A partition mark holds for
+    /// [`first_probe_delay`](Self::first_probe_delay), doubled per re-mark, at most the
+    /// unavailability TTL.
+    pub fn partition_failure_threshold(mut self, failures: u32) -> Self {
+        self.config.partition_failure_threshold = failures;
+        self
+    }
+
     /// The longest an endpoint stays marked before it is probed (default 60 s): the cap
     /// of the backed-off hold (see [`first_probe_delay`](Self::first_probe_delay)).
     pub fn unavailability_ttl(mut self, ttl: Duration) -> Self {

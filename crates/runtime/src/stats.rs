@@ -1,6 +1,6 @@
 //! Plain snapshots of what the runtime and its accounts have done.
 
-use meridian_location_store::Endpoint;
+use meridian_location_store::{Endpoint, PartitionStats};
 use meridian_refresh_core::RefreshStats;
 
 /// One account's counters.
@@ -31,6 +31,9 @@ pub struct AccountStats {
     pub fetcher_panics: u64,
     /// Fetches and probes retried with another live handle's credential after a 401.
     pub credential_fallbacks: u64,
+    /// Partition-level failover state: (range, region) entries, live marks, failures not
+    /// tracked at the cap.
+    pub partitions: PartitionStats,
 }
 
 /// The whole runtime's counters.

@@ -16,6 +16,7 @@ mod management;
 mod operations;
 mod order;
 mod outages;
+mod partition_failover;
 mod production;
 mod query;
 mod query_sql;

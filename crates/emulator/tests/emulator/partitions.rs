@@ -336,3 +336,44 @@ async fn emulator_fails_one_range_in_one_region() {
     assert_eq!(off.await.status, 204);
     assert_eq!(enabled(&emulator), json!(false));
 }
+
+#[tokio::test]
+async fn a_failed_over_ranges_writes_are_taken_by_the_next_region() {
+    let (emulator, client) = start().await;
+    let west = emulator.region_endpoint("West US").unwrap();
+    let east = emulator.region_endpoint("East US").unwrap();
+    setup(&client, &west, &[("x-ms-offer-throughput", "20000")]).await;
+    fill(&client, &west).await;
+    let [(pk0, id0), (pk1, id1)] = key_per_range(&client, &west).await;
+    let status = |r: Reply| (r.status.as_u16(), r.sub_status());
+    let upsert = |base: &str, pk: &str, id: &str| {
+        let (client, base, pk, id) = (
+            client.clone(),
+            base.to_owned(),
+            pk.to_owned(),
+            id.to_owned(),
+        );
+        async move {
+            let item = json!({"id": id, "pk": pk});
+            Items::new(&client, &base, &pk).upsert(item).await
+        }
+    };
+
+    // Range 0 refuses writes in West US; without per-partition failover East US (a read
+    // region) refuses every write.
+    emulator
+        .fail_range(C, "0", "West US", Some(RangeFailure::WriteForbidden))
+        .unwrap();
+    assert_eq!(status(upsert(&east, &pk0, &id0).await), (403, Some(3)));
+
+    // With it, East US takes range 0's writes and still refuses range 1's.
+    emulator.set_per_partition_failover(true);
+    assert_eq!(upsert(&east, &pk0, &id0).await.status, 200);
+    assert_eq!(status(upsert(&east, &pk1, &id1).await), (403, Some(3)));
+    assert_eq!(upsert(&west, &pk1, &id1).await.status, 200);
+
+    // Healed: range 0's writes are back in West US and refused in East US again.
+    emulator.fail_range(C, "0", "West US", None).unwrap();
+    assert_eq!(status(upsert(&east, &pk0, &id0).await), (403, Some(3)));
+    assert_eq!(upsert(&west, &pk0, &id0).await.status, 200);
+}

@@ -9,6 +9,7 @@ mod fake;
 mod fallback_probe;
 mod hardening;
 mod lifecycle;
+mod partitions;
 mod routes;
 mod saturation;
 mod schedule;
