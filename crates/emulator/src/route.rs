@@ -31,7 +31,7 @@ mod resource_query;
 mod session;
 
 use answer::{Answer, not_modified, resource_answer, response};
-use query_request::{query_scope, query_spec};
+use query_request::{check_servable, query_scope, query_spec};
 use session::check_session;
 
 /// What a request does, as far as regions care: queries are reads even though they POST.
@@ -163,6 +163,7 @@ pub(crate) async fn serve(
         (Kind::Query, _, Resource::Items { db, coll }) => {
             let spec = query_spec(read_json(body, charge).await?, &headers)?;
             let scope = ranges::narrow(query_scope(&headers, &item_request)?, range.as_ref());
+            check_servable(state, (&db, &coll), &spec, &scope)?;
             let snapshot = view(&db, &coll).snapshot(&scope)?;
             let resource = lock(&state.data).container(&db, &coll)?.resource.clone();
             let cross = !matches!(scope, Scope::Partition(_));
@@ -232,7 +233,13 @@ pub(crate) async fn serve(
         (_, Method::POST, Resource::PartitionKeyDelete { db, coll }) => {
             view(&db, &coll).write(|d| d.delete_partition(&db, &coll, &item_request))?
         }
-        (Kind::Read | Kind::Query, _, Resource::Conflicts { db, coll }) => {
+        (Kind::Query, _, Resource::Conflicts { db, coll }) => {
+            // A conflicts query is scoped like an items query: the service refuses one with
+            // neither a partition key nor the cross-partition header.
+            query_scope(&headers, &item_request)?;
+            Answer::Feed(lock(&state.data).conflicts(&db, &coll)?)
+        }
+        (Kind::Read, _, Resource::Conflicts { db, coll }) => {
             Answer::Feed(lock(&state.data).conflicts(&db, &coll)?)
         }
         (_, Method::GET, Resource::PartitionKeyRanges { db, coll }) => {

@@ -19,6 +19,7 @@ mod plan;
 mod position;
 mod print;
 mod rules;
+mod spatial;
 mod text;
 mod value;
 mod work;
@@ -229,6 +230,20 @@ impl QuerySpec {
         let fans_out = cross && !headers.contains_key("x-ms-documentdb-partitionkeyrangeid");
         let indexes = container.pointer("/indexingPolicy/compositeIndexes");
         rules::check(&query, indexes.unwrap_or(&Value::Null), fans_out)
+    }
+
+    /// Whether merging this query's results across ranges takes more than concatenating
+    /// them (TOP, ORDER BY, aggregates, DISTINCT, GROUP BY, OFFSET/LIMIT): the gateway
+    /// leaves such a query to the SDK when it spans several ranges.
+    pub(crate) fn needs_pipeline(&self) -> Result<bool, ApiError> {
+        let query = parser::parse(&self.text, &self.params).map_err(query_error)?;
+        Ok(query.top.is_some()
+            || !query.order_by.is_empty()
+            || !query.aggregates.is_empty()
+            || query.distinct
+            || !query.group_by.is_empty()
+            || query.offset.is_some()
+            || query.limit.is_some())
     }
 
     /// The query plan document for SDK-side execution.

@@ -50,7 +50,14 @@ pub(crate) fn plan(query: &Query) -> Value {
     let mut aliases: Vec<String> = Vec::new();
     let mut alias_types = Map::new();
 
-    let (rewritten, aggregates) = if !query.order_by.is_empty() {
+    // Beside aggregates (no GROUP BY: one row), ORDER BY changes nothing: the plan is the
+    // aggregate's, with no order for the SDK to merge by.
+    let order_by: &[(Expr, bool)] = if query.aggregates.is_empty() {
+        &query.order_by
+    } else {
+        &[]
+    };
+    let (rewritten, aggregates) = if !order_by.is_empty() {
         let payload = match &query.select {
             Select::Star => query.alias().to_string(),
             Select::Value(expr) => sql(expr),
@@ -156,8 +163,8 @@ pub(crate) fn plan(query: &Query) -> Value {
             "top": query.top,
             "offset": query.offset,
             "limit": query.limit,
-            "orderBy": query.order_by.iter().map(|(_, d)| if *d { "Descending" } else { "Ascending" }).collect::<Vec<_>>(),
-            "orderByExpressions": query.order_by.iter().map(|(k, _)| sql(k)).collect::<Vec<_>>(),
+            "orderBy": order_by.iter().map(|(_, d)| if *d { "Descending" } else { "Ascending" }).collect::<Vec<_>>(),
+            "orderByExpressions": order_by.iter().map(|(k, _)| sql(k)).collect::<Vec<_>>(),
             "groupByExpressions": query.group_by.iter().map(sql).collect::<Vec<_>>(),
             "groupByAliases": aliases,
             "aggregates": aggregates,

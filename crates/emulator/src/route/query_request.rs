@@ -8,7 +8,37 @@ use super::{flag, header};
 use crate::api_error::ApiError;
 use crate::data::ItemRequest;
 use crate::feed::Scope;
-use crate::query::QuerySpec;
+use crate::partitions::container_rid;
+use crate::query::{QuerySpec, query_error};
+use crate::state::State;
+
+/// The sub-status of a cross-partition query the gateway leaves to the SDK.
+const CROSS_PARTITION_QUERY_NOT_SERVABLE: u32 = 1004;
+
+/// The gateway's answer to a query over every range of a container with several that
+/// needs merging (TOP, ORDER BY, aggregates, DISTINCT, GROUP BY, OFFSET/LIMIT): 400/1004
+/// with the query plan in `additionalErrorInfo`, from which SDKs run it range by range.
+/// Over one range, or when the query only concatenates, the gateway answers it itself.
+pub(super) fn check_servable(
+    state: &State,
+    (db, coll): (&str, &str),
+    spec: &QuerySpec,
+    scope: &Scope,
+) -> Result<(), ApiError> {
+    if !matches!(scope, Scope::All) || !spec.needs_pipeline()? {
+        return Ok(());
+    }
+    let rid = container_rid(&state.data, db, coll)?;
+    if state.partitions.ranges(&rid, db, coll).len() < 2 {
+        return Ok(());
+    }
+    let plan = spec.plan().map_err(query_error)?;
+    Err(ApiError::bad_request(
+        "The provided cross partition query can not be directly served by the gateway. This is a first chance (internal) exception that all newer clients will know how to handle gracefully.",
+    )
+    .with_sub_status(CROSS_PARTITION_QUERY_NOT_SERVABLE)
+    .with_additional_info(plan.to_string()))
+}
 
 pub(super) fn query_spec(body: Value, headers: &HeaderMap) -> Result<QuerySpec, ApiError> {
     let spec = QuerySpec::from_body(&body).map_err(|e| ApiError::bad_request(e.to_string()))?;
