@@ -255,9 +255,11 @@ impl Container {
             {
                 Ok(())
             }
+            // The service's sub-status for it: 1001, PartitionKeyMismatch.
             _ => Err(ApiError::bad_request(
                 "the partition key in the document does not match x-ms-documentdb-partitionkey",
-            )),
+            )
+            .with_sub_status(1001)),
         }
     }
 }

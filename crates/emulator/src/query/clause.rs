@@ -323,7 +323,7 @@ fn select_is_grouped(query: &Query) -> bool {
 }
 
 /// Whether a select clause with aggregates also reads the rows outside them.
-fn reads_rows(select: &Select) -> bool {
+pub(super) fn reads_rows(select: &Select) -> bool {
     match select {
         Select::Star => true,
         Select::Value(expr) => reads_var(expr),
@@ -331,7 +331,7 @@ fn reads_rows(select: &Select) -> bool {
     }
 }
 
-fn reads_var(expr: &Expr) -> bool {
+pub(super) fn reads_var(expr: &Expr) -> bool {
     match expr {
         Expr::Var { up: 0, .. } => true,
         Expr::Subquery(..) => false,

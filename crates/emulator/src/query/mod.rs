@@ -15,6 +15,7 @@ mod function;
 mod group;
 mod lexer;
 mod parser;
+mod pinned;
 mod plan;
 mod position;
 mod print;
@@ -244,6 +245,30 @@ impl QuerySpec {
             || !query.group_by.is_empty()
             || query.offset.is_some()
             || query.limit.is_some())
+    }
+
+    /// The partition key (its values, one per path of `paths`) the query's filter pins by
+    /// top-level equalities (`WHERE c.pk = @pk AND …`), if it pins every path.
+    pub(crate) fn pinned_key(&self, paths: &[String]) -> Option<Vec<Value>> {
+        let query = parser::parse(&self.text, &self.params).ok()?;
+        pinned::pinned_key(&query, paths)
+    }
+
+    /// Whether the service answers this query from its index alone, loading no document:
+    /// aggregates over constants (`SELECT VALUE COUNT(1) FROM c`) with no filter or join.
+    pub(crate) fn index_only(&self) -> bool {
+        let Ok(query) = parser::parse(&self.text, &self.params) else {
+            return false;
+        };
+        query.filter.is_none()
+            && query.sources.len() == 1
+            && query.group_by.is_empty()
+            && !query.aggregates.is_empty()
+            && query
+                .aggregates
+                .iter()
+                .all(|(_, arg)| !clause::reads_var(arg))
+            && !clause::reads_rows(&query.select)
     }
 
     /// The query plan document for SDK-side execution.

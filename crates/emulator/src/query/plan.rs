@@ -127,8 +127,15 @@ pub(crate) fn plan(query: &Query) -> Value {
         };
         let rewritten =
             format!("SELECT {group_items}{payload} AS payload {from}{condition}{group_by}");
+        // A field-list aggregate without GROUP BY lists its aggregates too, as the service
+        // does (SDKs that only combine `VALUE` aggregates refuse it from this list).
         let aggregates = match single_aggregate {
             Some((aggregate, _)) => vec![aggregate.plan_name()],
+            None if query.group_by.is_empty() => query
+                .aggregates
+                .iter()
+                .map(|(a, _)| a.plan_name())
+                .collect(),
             None => Vec::new(),
         };
         (rewritten, aggregates)

@@ -7,6 +7,7 @@ use serde_json::Value;
 use super::{flag, header};
 use crate::api_error::ApiError;
 use crate::data::ItemRequest;
+use crate::epk::EpkRange;
 use crate::feed::Scope;
 use crate::partitions::container_rid;
 use crate::query::{QuerySpec, query_error};
@@ -45,6 +46,32 @@ pub(super) fn query_spec(body: Value, headers: &HeaderMap) -> Result<QuerySpec, 
     Ok(spec.with_features(header(headers, "x-ms-cosmos-supported-query-features")))
 }
 
+/// An items query's scope: [`query_scope`], except that without the header a filter that
+/// pins the whole partition key (`WHERE c.pk = @pk`) scopes the query to that partition,
+/// as the service serves it.
+pub(super) fn items_query_scope(
+    headers: &HeaderMap,
+    item: &ItemRequest,
+    spec: &QuerySpec,
+    container: &Value,
+) -> Result<Scope, ApiError> {
+    query_scope(headers, item).or_else(|refused| {
+        let paths: Vec<String> = container
+            .pointer("/partitionKey/paths")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|p| Some(p.as_str()?.to_string()))
+            .collect();
+        match spec.pinned_key(&paths) {
+            Some(values) if !paths.is_empty() => {
+                Ok(Scope::Partition(Value::from(values).to_string()))
+            }
+            _ => Err(refused),
+        }
+    })
+}
+
 /// A query with a partition key runs in that partition; without one it needs the
 /// cross-partition header (or a range id, as SDKs send when they run the plan).
 pub(super) fn query_scope(headers: &HeaderMap, item: &ItemRequest) -> Result<Scope, ApiError> {
@@ -59,4 +86,37 @@ pub(super) fn query_scope(headers: &HeaderMap, item: &ItemRequest) -> Result<Sco
             "Cross partition query is required but disabled: set x-ms-documentdb-query-enablecrosspartition to true, or send x-ms-documentdb-partitionkey",
         )),
     }
+}
+
+/// A query on a range that `x-ms-start-epk` / `x-ms-end-epk` narrow further (SDKs query a
+/// feed range, or a prefix of a hierarchical key, this way): only the items whose EPK is
+/// in both.
+pub(super) fn narrow_to_epks(scope: Scope, headers: &HeaderMap) -> Scope {
+    let (Some(start), Some(end)) = (
+        header(headers, "x-ms-start-epk"),
+        header(headers, "x-ms-end-epk"),
+    ) else {
+        return scope;
+    };
+    let (start, end) = (start.to_ascii_uppercase(), end.to_ascii_uppercase());
+    let (start, end) = match &scope {
+        Scope::Range(range) => (
+            start.max(range.start.clone()),
+            match (end.as_str(), range.end.as_str()) {
+                ("", other) | (other, "") => other.to_string(),
+                (a, b) => a.min(b).to_string(),
+            },
+        ),
+        Scope::All => (start, end),
+        Scope::Partition(_) => return scope,
+    };
+    if !end.is_empty() && start >= end {
+        // Nothing is in an empty range; a range whose ends are equal is one key, so an
+        // end no key has stands for none.
+        return Scope::Range(EpkRange {
+            start: "-".to_string(),
+            end: "-".to_string(),
+        });
+    }
+    Scope::Range(EpkRange { start, end })
 }

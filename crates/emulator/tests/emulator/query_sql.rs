@@ -317,6 +317,10 @@ async fn query_plan_describes_distinct_and_group_by() {
         counted["groupByAliasToAggregateType"],
         json!({"n": "Count"})
     );
+    // Its aggregates are listed, as the service lists them: the Python SDK refuses a
+    // cross-partition one from this (`hasSelectValue` false).
+    assert_eq!(counted["aggregates"], json!(["Count"]));
+    assert_eq!(counted["hasSelectValue"], json!(false));
     let rewritten = counted["rewrittenQuery"].as_str().unwrap();
     let rows = documents(&query(&client, &base, json!({"query": rewritten}), &[RANGE]).await);
     assert_eq!(rows, vec![json!({"payload": {"n": {"item": 6}}})]);
