@@ -60,6 +60,19 @@ pub(crate) fn paginate(
     rid: &Value,
     field: &str,
 ) -> Result<Page, ApiError> {
+    paginate_grouped(rows, feed, fingerprint, rid, field, &|_| None)
+}
+
+/// [`paginate`], a page also ending where `group` of the next result differs from the
+/// page's first (results in order of their group).
+pub(crate) fn paginate_grouped(
+    rows: Vec<Positioned>,
+    feed: &FeedRequest,
+    fingerprint: u64,
+    rid: &Value,
+    field: &str,
+    group: &dyn Fn(&Position) -> Option<usize>,
+) -> Result<Page, ApiError> {
     let size = feed.page_size()?;
     let start = match feed.continuation.as_deref().map(str::trim) {
         None | Some("") => 0,
@@ -82,6 +95,12 @@ pub(crate) fn paginate(
         if bytes > MAX_PAGE_BYTES && index > start {
             end = index;
             break;
+        }
+    }
+    let group_of = |index: usize| rows.get(index)?.0.as_ref().and_then(group);
+    if let Some(first) = group_of(start) {
+        if let Some(other) = (start + 1..end).find(|&i| group_of(i) != Some(first)) {
+            end = other;
         }
     }
     let continuation = if end < rows.len() && end > start {

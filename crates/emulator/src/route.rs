@@ -31,7 +31,9 @@ mod resource_query;
 mod session;
 
 use answer::{Answer, not_modified, resource_answer, response};
-use query_request::{check_servable, items_query_scope, narrow_to_epks, query_scope, query_spec};
+use query_request::{
+    check_servable, gateway_ranges, items_query_scope, narrow_to_epks, query_scope, query_spec,
+};
 use session::check_session;
 
 /// What a request does, as far as regions care: queries are reads even though they POST.
@@ -174,7 +176,9 @@ pub(crate) async fn serve(
                 .pointer("/partitionKey/paths/0")
                 .and_then(|p| p.as_str());
             let key_path = key_path.filter(|_| !cross).map(str::to_string);
-            let page = crate::snapshot::query(state, snapshot, spec, &feed, charge).await?;
+            let ranges = gateway_ranges(state, (&db, &coll), &scope);
+            let page = crate::snapshot::query(state, snapshot, spec, &feed, charge, &ranges);
+            let page = page.await?;
             extra = metrics::query_metrics(&headers, page.count, index_only, key_path.as_deref());
             Answer::Feed(page)
         }

@@ -11,12 +11,17 @@ pub(crate) const ORDER_BY_FILTER: &str = "{documentdb-formattableorderbyquery-fi
 
 /// The plan for `query`: what the SDK must do across ranges, and the query to send to each.
 ///
-/// The emulator has one partition key range, so the SDK's merge is over one stream; the
-/// plan still has the service's shape so SDK-side pipelines (ORDER BY merge, DISTINCT,
+/// The plan has the service's shape so SDK-side pipelines (ORDER BY merge, DISTINCT,
 /// GROUP BY, aggregates, TOP, OFFSET/LIMIT) run as they would against the service.
 pub(crate) fn plan(query: &Query) -> Value {
     let sql = |expr: &Expr| Sql { expr, query }.to_string();
-    let top = query.top.map(|n| format!("TOP {n} ")).unwrap_or_default();
+    // With DISTINCT a range's first n rows may hold fewer than n distinct results: the
+    // ranges return every row and the SDK takes TOP / OFFSET / LIMIT after removing
+    // duplicates.
+    let top = (query.top)
+        .filter(|_| !query.distinct)
+        .map(|n| format!("TOP {n} "))
+        .unwrap_or_default();
     let distinct = if query.distinct { "DISTINCT " } else { "" };
     let from = from_sql(query);
     let filter = query.filter.as_ref().map(sql);
@@ -26,7 +31,7 @@ pub(crate) fn plan(query: &Query) -> Value {
         .unwrap_or_default();
     // The SDK applies OFFSET/LIMIT itself: each range returns the first offset+limit.
     let window = match (query.offset, query.limit) {
-        (Some(offset), Some(limit)) => {
+        (Some(offset), Some(limit)) if !query.distinct => {
             format!(" OFFSET 0 LIMIT {}", offset.saturating_add(limit))
         }
         _ => String::new(),

@@ -120,3 +120,16 @@ pub(super) fn narrow_to_epks(scope: Scope, headers: &HeaderMap) -> Scope {
     }
     Scope::Range(EpkRange { start, end })
 }
+
+/// The ranges a query over every range of `db/coll` pages by: the container's, when the
+/// gateway serves it across ranges (`Scope::All`); none otherwise.
+pub(super) fn gateway_ranges(
+    state: &State,
+    (db, coll): (&str, &str),
+    scope: &Scope,
+) -> Vec<crate::ranges::PkRange> {
+    match (scope, container_rid(&state.data, db, coll)) {
+        (Scope::All, Ok(rid)) => state.partitions.ranges(&rid, db, coll),
+        _ => Vec::new(),
+    }
+}
