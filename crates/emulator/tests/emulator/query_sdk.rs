@@ -291,6 +291,31 @@ async fn an_item_whose_key_is_not_the_headers_is_400_1001() {
         (reply.status.as_u16(), reply.sub_status()),
         (400, Some(1001))
     );
+    // A point read by a prefix of a hierarchical key is 400/1001 too; by the whole key, 404.
+    let coll = json!({"id": "h", "partitionKey": {"paths": ["/a", "/b"], "kind": "MultiHash", "version": 2}});
+    let url = format!("{base}dbs/db/colls");
+    let created = client.send(Method::POST, &url, Some(COLLECTIONS), &[], Some(coll));
+    assert_eq!(created.await.unwrap().status, 201);
+    for (key, status, sub_status) in [
+        ("[\"x\"]", 400, Some(1001)),
+        ("[\"x\",\"y\"]", 404, Some(0)),
+    ] {
+        let reply = client
+            .send(
+                Method::GET,
+                &format!("{base}dbs/db/colls/h/docs/missing"),
+                Some(Signed::new("docs", "dbs/db/colls/h/docs/missing")),
+                &[("x-ms-documentdb-partitionkey", key)],
+                None,
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            (reply.status.as_u16(), reply.sub_status()),
+            (status, sub_status),
+            "{key}"
+        );
+    }
 }
 
 #[tokio::test]
