@@ -1,13 +1,14 @@
 //! A cross-partition query the gateway serves itself over a container with several
 //! partition key ranges answers range by range, as the service does: each result's
-//! position leads with its item's effective partition key, so results come in range order,
-//! and a page ends where the next result lies in another range (one page per range at
-//! least). A continuation names the EPK too, so it stays valid across a split.
+//! position leads with its item's effective partition key, so results come in range order;
+//! a page holds results of one range only, and a page that ends a range continues at the
+//! next one — even a range with no results gets its (empty) page. Continuations name an
+//! EPK, so they stay valid across a split.
 
 use serde_json::Value;
 
 use crate::api_error::ApiError;
-use crate::cursor::{Positioned, paginate_grouped};
+use crate::cursor::{Bounds, Positioned, page, start_after};
 use crate::epk::epk_of_key;
 use crate::feed::{FeedRequest, Page};
 use crate::query::Position;
@@ -23,7 +24,7 @@ pub(crate) fn paginate_by_range(
     rid: &Value,
 ) -> Result<Page, ApiError> {
     if ranges.len() < 2 {
-        return paginate_grouped(rows, feed, fingerprint, rid, "Documents", &|_| None);
+        return crate::cursor::paginate(rows, feed, fingerprint, rid, "Documents");
     }
     for position in rows.iter_mut().filter_map(|(p, _)| p.as_mut()) {
         let epk = serde_json::from_str::<Value>(&position.key.0)
@@ -38,11 +39,29 @@ pub(crate) fn paginate_by_range(
         (Some(a), Some(b)) => a.cmp_to(b),
         (a, b) => a.is_some().cmp(&b.is_some()),
     });
-    let group = |position: &Position| -> Option<usize> {
-        let epk = position.keys.first()?.0.as_ref()?.as_str()?;
-        ranges
-            .iter()
+    let range_of = |position: &Position| -> usize {
+        let epk = (position.keys.first())
+            .and_then(|(value, _)| value.as_ref()?.as_str())
+            .unwrap_or_default();
+        (ranges.iter())
             .position(|r| r.min.as_str() <= epk && epk < r.max.as_str())
+            .unwrap_or(0)
     };
-    paginate_grouped(rows, feed, fingerprint, rid, "Documents", &group)
+    let (start, after) = start_after(&rows, feed, fingerprint)?;
+    let current = after.as_ref().map_or(0, range_of);
+    let in_range = rows[start.min(rows.len())..]
+        .iter()
+        .take_while(|(p, _)| p.as_ref().is_none_or(|p| range_of(p) == current))
+        .count();
+    // The next range starts at its lower bound: a position before all of its results.
+    let at_limit = ranges.get(current + 1).map(|next| Position {
+        keys: vec![(Some(Value::String(next.min.clone())), false)],
+        key: (String::new(), String::new()),
+    });
+    let bounds = Bounds {
+        start,
+        limit: start + in_range,
+        at_limit,
+    };
+    page(rows, bounds, feed, fingerprint, rid, "Documents")
 }

@@ -166,7 +166,7 @@ pub(crate) async fn serve(
             let spec = query_spec(read_json(body, charge).await?, &headers)?;
             let resource = lock(&state.data).container(&db, &coll)?.resource.clone();
             let scope = items_query_scope(&headers, &item_request, &spec, &resource)?;
-            let scope = narrow_to_epks(ranges::narrow(scope, range.as_ref()), &headers);
+            let scope = narrow_to_epks(ranges::narrow(scope, range.as_ref()), &headers, &resource);
             check_servable(state, (&db, &coll), &spec, &scope)?;
             let snapshot = view(&db, &coll).snapshot(&scope)?;
             let cross = !matches!(scope, Scope::Partition(_));

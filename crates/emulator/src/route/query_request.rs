@@ -90,15 +90,22 @@ pub(super) fn query_scope(headers: &HeaderMap, item: &ItemRequest) -> Result<Sco
 
 /// A query on a range that `x-ms-start-epk` / `x-ms-end-epk` narrow further (SDKs query a
 /// feed range, or a prefix of a hierarchical key, this way): only the items whose EPK is
-/// in both.
-pub(super) fn narrow_to_epks(scope: Scope, headers: &HeaderMap) -> Scope {
-    let (Some(start), Some(end)) = (
+/// in both. The emulator's EPKs are hash V2's: on a container with another hash version
+/// the headers are not applied (the range alone scopes the query).
+pub(super) fn narrow_to_epks(scope: Scope, headers: &HeaderMap, container: &Value) -> Scope {
+    let version = container
+        .pointer("/partitionKey/version")
+        .and_then(Value::as_u64);
+    let (Some(start), Some(end), Some(2)) = (
         header(headers, "x-ms-start-epk"),
         header(headers, "x-ms-end-epk"),
+        version,
     ) else {
         return scope;
     };
     let (start, end) = (start.to_ascii_uppercase(), end.to_ascii_uppercase());
+    // Equal ends name one key (an SDK's feed range of one partition key value).
+    let one_key = start == end;
     let (start, end) = match &scope {
         Scope::Range(range) => (
             start.max(range.start.clone()),
@@ -110,6 +117,9 @@ pub(super) fn narrow_to_epks(scope: Scope, headers: &HeaderMap) -> Scope {
         Scope::All => (start, end),
         Scope::Partition(_) => return scope,
     };
+    if one_key && start == end {
+        return Scope::Range(EpkRange { start, end });
+    }
     if !end.is_empty() && start >= end {
         // Nothing is in an empty range; a range whose ends are equal is one key, so an
         // end no key has stands for none.
