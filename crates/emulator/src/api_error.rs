@@ -12,6 +12,9 @@ pub(crate) struct ApiError {
     pub(crate) message: String,
     /// `x-ms-retry-after-ms`, for answers a client should retry later (429).
     pub(crate) retry_after_ms: Option<u64>,
+    /// The body's `additionalErrorInfo` (a JSON document as a string): the query plan of a
+    /// cross-partition query the gateway does not serve itself (400/1004).
+    pub(crate) additional_info: Option<String>,
 }
 
 impl ApiError {
@@ -22,6 +25,7 @@ impl ApiError {
             code,
             message: message.into(),
             retry_after_ms: None,
+            additional_info: None,
         }
     }
 
@@ -32,6 +36,12 @@ impl ApiError {
 
     pub(crate) fn with_sub_status(mut self, sub_status: u32) -> Self {
         self.sub_status = Some(sub_status);
+        self
+    }
+
+    /// With the body's `additionalErrorInfo`.
+    pub(crate) fn with_additional_info(mut self, info: String) -> Self {
+        self.additional_info = Some(info);
         self
     }
 

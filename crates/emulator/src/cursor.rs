@@ -60,9 +60,25 @@ pub(crate) fn paginate(
     rid: &Value,
     field: &str,
 ) -> Result<Page, ApiError> {
-    let size = feed.page_size()?;
-    let start = match feed.continuation.as_deref().map(str::trim) {
-        None | Some("") => 0,
+    let (start, _) = start_after(&rows, feed, fingerprint)?;
+    let limit = rows.len();
+    let bounds = Bounds {
+        start,
+        limit,
+        at_limit: None,
+    };
+    page(rows, bounds, feed, fingerprint, rid, field)
+}
+
+/// Where the page `feed` asks for starts in `rows`: the index of the first result after
+/// the continuation's position (0 without one), and that position.
+pub(crate) fn start_after(
+    rows: &[Positioned],
+    feed: &FeedRequest,
+    fingerprint: u64,
+) -> Result<(usize, Option<Position>), ApiError> {
+    match feed.continuation.as_deref().map(str::trim) {
+        None | Some("") => Ok((0, None)),
         Some(token) => {
             let after = read_token(token, fingerprint)?;
             if let Some(Some(first)) = rows.first().map(|(p, _)| p) {
@@ -70,12 +86,36 @@ pub(crate) fn paginate(
                     return Err(refused("it belongs to another query"));
                 }
             }
-            rows.partition_point(|(position, _)| {
+            let start = rows.partition_point(|(position, _)| {
                 position.as_ref().is_none_or(|p| p.cmp_to(&after).is_le())
-            })
+            });
+            Ok((start, Some(after)))
         }
-    };
-    let mut end = start.saturating_add(size).min(rows.len());
+    }
+}
+
+/// The rows a page may hold: from `start` to at most `limit` (exclusive); a page that
+/// reaches `limit` continues from `at_limit` (none: the results end there).
+pub(crate) struct Bounds {
+    pub(crate) start: usize,
+    pub(crate) limit: usize,
+    pub(crate) at_limit: Option<Position>,
+}
+
+/// The page of `rows` within `bounds`: at most the page size and [`MAX_PAGE_BYTES`] (but
+/// always one result when there is one).
+pub(crate) fn page(
+    rows: Vec<Positioned>,
+    bounds: Bounds,
+    feed: &FeedRequest,
+    fingerprint: u64,
+    rid: &Value,
+    field: &str,
+) -> Result<Page, ApiError> {
+    let size = feed.page_size()?;
+    let limit = bounds.limit.min(rows.len());
+    let start = bounds.start.min(limit);
+    let mut end = start.saturating_add(size).min(limit);
     let mut bytes = 0usize;
     for (index, (_, item)) in rows.iter().enumerate().take(end).skip(start) {
         bytes = bytes.saturating_add(json_len(item) + 1);
@@ -84,10 +124,15 @@ pub(crate) fn paginate(
             break;
         }
     }
-    let continuation = if end < rows.len() && end > start {
+    let continuation = if end < limit && end > start {
         rows.get(end - 1)
             .and_then(|(last, _)| last.as_ref())
             .map(|last| write_token(last, fingerprint))
+    } else if end == limit {
+        bounds
+            .at_limit
+            .as_ref()
+            .map(|next| write_token(next, fingerprint))
     } else {
         None
     };

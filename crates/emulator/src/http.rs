@@ -93,7 +93,10 @@ pub(crate) fn json_response(status: u16, value: &Value) -> Response<Body> {
 }
 
 pub(crate) fn error_response(error: &ApiError) -> Response<Body> {
-    let body = json!({"code": error.code, "message": error.message});
+    let mut body = json!({"code": error.code, "message": error.message});
+    if let Some(info) = &error.additional_info {
+        body["additionalErrorInfo"] = Value::from(info.as_str());
+    }
     // The service sets `x-ms-substatus` on every error, `0` when there is no finer cause.
     let mut response = respond(
         error.status,

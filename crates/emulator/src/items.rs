@@ -93,8 +93,9 @@ impl DataStore {
         region: &str,
         now: Instant,
     ) -> ApiResult {
-        let (pk, _) = partition_key(request.partition_key.as_deref())?;
+        let (pk, value) = partition_key(request.partition_key.as_deref())?;
         let container = self.container(at.db, at.coll)?;
+        container.check_full_key(&value)?;
         let key = (pk, at.id.to_string());
         let item = self.replication.region_item(container, &key, region, now);
         let item = item.ok_or_else(|| ApiError::not_found(&format!("item {}", at.id)))?;
@@ -217,6 +218,19 @@ impl Container {
         Ok(item)
     }
 
+    /// A point read names a whole key: a prefix of a hierarchical one (fewer values than
+    /// paths) is 400/1001, as the service answers it.
+    pub(crate) fn check_full_key(&self, key: &Value) -> Result<(), ApiError> {
+        let given = key.as_array().map_or(1, Vec::len);
+        if given == self.partition_key_paths.len() {
+            return Ok(());
+        }
+        Err(ApiError::bad_request(
+            "the partition key does not correspond to the container's partition key definition",
+        )
+        .with_sub_status(1001))
+    }
+
     pub(crate) fn check_partition_key(
         &self,
         item: &Map<String, Value>,
@@ -255,9 +269,11 @@ impl Container {
             {
                 Ok(())
             }
+            // The service's sub-status for it: 1001, PartitionKeyMismatch.
             _ => Err(ApiError::bad_request(
                 "the partition key in the document does not match x-ms-documentdb-partitionkey",
-            )),
+            )
+            .with_sub_status(1001)),
         }
     }
 }

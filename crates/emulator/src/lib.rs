@@ -88,6 +88,7 @@ pub mod query;
 mod query_gate;
 mod range_admin;
 mod range_control;
+mod range_pages;
 mod ranges;
 mod replication;
 mod resource;

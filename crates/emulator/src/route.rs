@@ -32,7 +32,9 @@ mod resource_query;
 mod session;
 
 use answer::{Answer, not_modified, resource_answer, response};
-use query_request::{query_scope, query_spec};
+use query_request::{
+    check_servable, gateway_ranges, items_query_scope, narrow_to_epks, query_scope, query_spec,
+};
 use session::check_session;
 
 /// What a request does, as far as regions care: queries are reads even though they POST.
@@ -166,13 +168,22 @@ pub(crate) async fn serve(
         }
         (Kind::Query, _, Resource::Items { db, coll }) => {
             let spec = query_spec(read_json(body, charge).await?, &headers)?;
-            let scope = ranges::narrow(query_scope(&headers, &item_request)?, range.as_ref());
-            let snapshot = view(&db, &coll).snapshot(&scope)?;
             let resource = lock(&state.data).container(&db, &coll)?.resource.clone();
+            let scope = items_query_scope(&headers, &item_request, &spec, &resource)?;
+            let scope = narrow_to_epks(ranges::narrow(scope, range.as_ref()), &headers, &resource);
+            check_servable(state, (&db, &coll), &spec, &scope)?;
+            let snapshot = view(&db, &coll).snapshot(&scope)?;
             let cross = !matches!(scope, Scope::Partition(_));
             spec.check_request(&resource, cross, &headers)?;
-            let page = crate::snapshot::query(state, snapshot, spec, &feed, charge).await?;
-            extra = metrics::query_metrics(&headers, page.count);
+            let index_only = spec.index_only();
+            let key_path = resource
+                .pointer("/partitionKey/paths/0")
+                .and_then(|p| p.as_str());
+            let key_path = key_path.filter(|_| !cross).map(str::to_string);
+            let ranges = gateway_ranges(state, (&db, &coll), &scope);
+            let page = crate::snapshot::query(state, snapshot, spec, &feed, charge, &ranges);
+            let page = page.await?;
+            extra = metrics::query_metrics(&headers, page.count, index_only, key_path.as_deref());
             Answer::Feed(page)
         }
         (
@@ -236,7 +247,13 @@ pub(crate) async fn serve(
         (_, Method::POST, Resource::PartitionKeyDelete { db, coll }) => {
             view(&db, &coll).write(|d| d.delete_partition(&db, &coll, &item_request))?
         }
-        (Kind::Read | Kind::Query, _, Resource::Conflicts { db, coll }) => {
+        (Kind::Query, _, Resource::Conflicts { db, coll }) => {
+            // A conflicts query is scoped like an items query: the service refuses one with
+            // neither a partition key nor the cross-partition header.
+            query_scope(&headers, &item_request)?;
+            Answer::Feed(lock(&state.data).conflicts(&db, &coll)?)
+        }
+        (Kind::Read, _, Resource::Conflicts { db, coll }) => {
             Answer::Feed(lock(&state.data).conflicts(&db, &coll)?)
         }
         (_, Method::GET, Resource::PartitionKeyRanges { db, coll }) => {

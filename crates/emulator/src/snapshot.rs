@@ -12,11 +12,13 @@ use tokio::time::Instant;
 
 use crate::api_error::ApiError;
 use crate::budget::Charge;
-use crate::cursor::paginate;
+use crate::cursor::{Positioned, paginate};
 use crate::data::{DataStore, ItemMap, in_partition, partition_key};
 use crate::epk::EpkRange;
 use crate::feed::{FeedRequest, Page, Scope, rid};
 use crate::query::{Key, Position, QuerySpec};
+use crate::range_pages;
+use crate::ranges::PkRange;
 use crate::state::State;
 
 /// One container's items as a region saw them at one instant.
@@ -110,18 +112,20 @@ impl Snapshot {
     }
 }
 
-/// Runs `spec` over `snapshot` on a blocking thread, within the emulator's query budget
-/// and with its results charged to the request's `charge`: one page of its results. Only
-/// so many queries evaluate at once (about one per core); the others wait for a turn
-/// here, before taking a thread.
+/// Runs `spec` over the snapshot and answers the page `feed` asks for. Over every range
+/// of a container with several (`ranges`), pages follow the ranges (see `range_pages`).
 pub(crate) async fn query(
     state: &State,
     snapshot: Snapshot,
     spec: QuerySpec,
     feed: &FeedRequest,
     charge: &Arc<Charge>,
+    ranges: &[PkRange],
 ) -> Result<Page, ApiError> {
-    query_as(state, snapshot, spec, feed, charge, "Documents").await
+    let rid = snapshot.rid.clone();
+    let fingerprint = snapshot.fingerprint(spec.fingerprint());
+    let rows = evaluate(state, snapshot, spec, charge).await?;
+    range_pages::paginate_by_range(rows, ranges, feed, fingerprint, &rid)
 }
 
 /// [`query`] over any resources, answered under `label` (`Databases`,
@@ -134,10 +138,21 @@ pub(crate) async fn query_as(
     charge: &Arc<Charge>,
     label: &str,
 ) -> Result<Page, ApiError> {
-    let gate = Arc::clone(&state.queries);
-    let budget = state.query_budget;
     let rid = snapshot.rid.clone();
     let fingerprint = snapshot.fingerprint(spec.fingerprint());
+    let rows = evaluate(state, snapshot, spec, charge).await?;
+    paginate(rows, feed, fingerprint, &rid, label)
+}
+
+/// Every result of `spec` over the snapshot, each with its position.
+async fn evaluate(
+    state: &State,
+    snapshot: Snapshot,
+    spec: QuerySpec,
+    charge: &Arc<Charge>,
+) -> Result<Vec<Positioned>, ApiError> {
+    let gate = Arc::clone(&state.queries);
+    let budget = state.query_budget;
     let charge = Arc::clone(charge);
     // The turn moves into the thread: it is given back when the evaluation ends, even if
     // this request is dropped meanwhile.
@@ -150,11 +165,10 @@ pub(crate) async fn query_as(
     let results = run
         .await
         .map_err(|_| ApiError::new(500, "InternalServerError", "the query did not finish"))??;
-    let rows = results
+    Ok(results
         .into_iter()
         .map(|(position, row)| (position, Arc::new(row)))
-        .collect();
-    paginate(rows, feed, fingerprint, &rid, label)
+        .collect())
 }
 
 #[cfg(test)]

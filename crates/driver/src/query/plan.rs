@@ -117,9 +117,6 @@ impl Plan {
                 .collect::<Result<_, _>>()?,
             Some(_) => return Err(invalid("aggregates is not an array")),
         };
-        if aggregates.len() > 1 {
-            return Err(invalid("more than one aggregate to combine"));
-        }
         let distinct = match info.get("distinctType").and_then(Value::as_str) {
             None | Some("None") => Distinct::None,
             Some("Ordered") => Distinct::Ordered,
@@ -127,6 +124,11 @@ impl Plan {
             Some(_) => return Err(invalid("an unknown distinctType")),
         };
         let group_by = group_by(info, aggregates.first().copied())?;
+        // Several aggregates combine only as a field list's groups (the service lists a
+        // field list's aggregates as well as their aliases' types).
+        if aggregates.len() > 1 && group_by.is_none() {
+            return Err(invalid("more than one aggregate to combine"));
+        }
         if !aggregates.is_empty() && !descending.is_empty() {
             return Err(invalid("ORDER BY together with aggregates"));
         }

@@ -100,7 +100,8 @@ async fn a_bad_request_is_a_typed_error_with_status_and_region() {
     let driver = driver(&runtime, &emulator).await;
     driver.create_database("db").await.unwrap();
     driver.create_container("db", "c", "/pk").await.unwrap();
-    // The body's partition key disagrees with the header: 400, not retried.
+    // The body's partition key disagrees with the header: 400 (sub-status 1001,
+    // PartitionKeyMismatch, as the service answers), not retried.
     let error = driver
         .container("db", "c")
         .create_item("other", &order("x", 1))
@@ -109,7 +110,7 @@ async fn a_bad_request_is_a_typed_error_with_status_and_region() {
     let failure = error.failure().unwrap();
     assert_eq!(
         (failure.status, failure.attempts()),
-        (Some(meridian_driver::Status::BAD_REQUEST), 1)
+        (Some(meridian_driver::Status::new(400, Some(1001))), 1)
     );
     assert_eq!(
         failure.metadata.regions_tried,

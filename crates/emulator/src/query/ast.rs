@@ -128,6 +128,24 @@ pub(crate) enum Expr {
 }
 
 impl Expr {
+    /// A chain `a OP b OP c …` of an associative operator (`AND`, `OR`: three-valued logic
+    /// groups either way) as a balanced tree, operands kept in order: a query the SDK
+    /// generates with a thousand `OR`s (`read_items`) is ten levels deep, not a thousand.
+    pub(crate) fn balanced(op: BinaryOp, mut operands: Vec<Expr>) -> Expr {
+        match operands.len() {
+            0 => Expr::Literal(Value::Null),
+            1 => operands.pop().unwrap_or(Expr::Literal(Value::Null)),
+            n => {
+                let right = operands.split_off(n / 2);
+                Expr::Binary(
+                    op,
+                    Box::new(Self::balanced(op, operands)),
+                    Box::new(Self::balanced(op, right)),
+                )
+            }
+        }
+    }
+
     /// Every direct sub-expression (not inside subqueries).
     pub(crate) fn children(&self) -> Vec<&Expr> {
         match self {

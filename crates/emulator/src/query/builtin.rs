@@ -6,6 +6,7 @@ use serde_json::Value;
 
 use super::datetime;
 use super::function::Function;
+use super::spatial;
 use super::text;
 use super::value::Val;
 use super::value::number;
@@ -106,6 +107,7 @@ pub(crate) fn call(function: Function, args: &[Option<Val<'_>>], work: &Work) ->
         Function::Atn2 => finite(num(1)?.atan2(num(0)?)),
         Function::Degrees => math(f64::to_degrees),
         Function::Radians => math(f64::to_radians),
+        Function::StDistance => finite(spatial::distance(first?, arg(1)?)?),
         Function::GetCurrentDateTime
         | Function::GetCurrentTimestamp
         | Function::DateTimeAdd

@@ -66,21 +66,21 @@ impl Parser<'_> {
     }
 
     fn or(&mut self) -> Result<Expr, QueryError> {
-        let mut left = self.and()?;
+        let mut operands = vec![self.and()?];
         while self.eat_keyword("OR") {
             self.bump()?;
-            left = Expr::Binary(BinaryOp::Or, Box::new(left), Box::new(self.and()?));
+            operands.push(self.and()?);
         }
-        Ok(left)
+        Ok(Expr::balanced(BinaryOp::Or, operands))
     }
 
     fn and(&mut self) -> Result<Expr, QueryError> {
-        let mut left = self.not()?;
+        let mut operands = vec![self.not()?];
         while self.eat_keyword("AND") {
             self.bump()?;
-            left = Expr::Binary(BinaryOp::And, Box::new(left), Box::new(self.not()?));
+            operands.push(self.not()?);
         }
-        Ok(left)
+        Ok(Expr::balanced(BinaryOp::And, operands))
     }
 
     fn not(&mut self) -> Result<Expr, QueryError> {

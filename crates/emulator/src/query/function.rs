@@ -85,6 +85,7 @@ functions! {
     DateTimeAdd "DATETIMEADD" 3 3;
     DateTimeDiff "DATETIMEDIFF" 3 3;
     DateTimePart "DATETIMEPART" 2 2;
+    StDistance "ST_DISTANCE" 2 2;
 }
 
 impl Function {

@@ -15,10 +15,12 @@ mod function;
 mod group;
 mod lexer;
 mod parser;
+mod pinned;
 mod plan;
 mod position;
 mod print;
 mod rules;
+mod spatial;
 mod text;
 mod value;
 mod work;
@@ -229,6 +231,44 @@ impl QuerySpec {
         let fans_out = cross && !headers.contains_key("x-ms-documentdb-partitionkeyrangeid");
         let indexes = container.pointer("/indexingPolicy/compositeIndexes");
         rules::check(&query, indexes.unwrap_or(&Value::Null), fans_out)
+    }
+
+    /// Whether merging this query's results across ranges takes more than concatenating
+    /// them (TOP, ORDER BY, aggregates, DISTINCT, GROUP BY, OFFSET/LIMIT): the gateway
+    /// leaves such a query to the SDK when it spans several ranges.
+    pub(crate) fn needs_pipeline(&self) -> Result<bool, ApiError> {
+        let query = parser::parse(&self.text, &self.params).map_err(query_error)?;
+        Ok(query.top.is_some()
+            || !query.order_by.is_empty()
+            || !query.aggregates.is_empty()
+            || query.distinct
+            || !query.group_by.is_empty()
+            || query.offset.is_some()
+            || query.limit.is_some())
+    }
+
+    /// The partition key (its values, one per path of `paths`) the query's filter pins by
+    /// top-level equalities (`WHERE c.pk = @pk AND …`), if it pins every path.
+    pub(crate) fn pinned_key(&self, paths: &[String]) -> Option<Vec<Value>> {
+        let query = parser::parse(&self.text, &self.params).ok()?;
+        pinned::pinned_key(&query, paths)
+    }
+
+    /// Whether the service answers this query from its index alone, loading no document:
+    /// aggregates over constants (`SELECT VALUE COUNT(1) FROM c`) with no filter or join.
+    pub(crate) fn index_only(&self) -> bool {
+        let Ok(query) = parser::parse(&self.text, &self.params) else {
+            return false;
+        };
+        query.filter.is_none()
+            && query.sources.len() == 1
+            && query.group_by.is_empty()
+            && !query.aggregates.is_empty()
+            && query
+                .aggregates
+                .iter()
+                .all(|(_, arg)| !clause::reads_var(arg))
+            && !clause::reads_rows(&query.select)
     }
 
     /// The query plan document for SDK-side execution.

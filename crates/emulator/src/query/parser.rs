@@ -50,11 +50,11 @@ pub(super) const UNSUPPORTED: [(&str, &str); 1] = [("HAVING", "HAVING")];
 pub(crate) const MAX_SUBQUERY_DEPTH: usize = 8;
 
 /// The longest query text accepted (the service's `maxSqlQueryInputLength`).
-pub(crate) const MAX_QUERY_LENGTH: usize = 30 * 1024;
+pub(crate) const MAX_QUERY_LENGTH: usize = 256 * 1024;
 /// The deepest expression accepted: parsing and evaluation recurse this deep at most.
 pub(crate) const MAX_DEPTH: usize = 64;
 /// The most operators and sub-expressions in one query.
-pub(crate) const MAX_NODES: usize = 4096;
+pub(crate) const MAX_NODES: usize = 16 * 1024;
 
 /// A query's parameters by name (with the `@`), each value shared by its references.
 pub(crate) type Params = BTreeMap<String, Arc<Value>>;

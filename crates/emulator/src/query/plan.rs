@@ -11,12 +11,17 @@ pub(crate) const ORDER_BY_FILTER: &str = "{documentdb-formattableorderbyquery-fi
 
 /// The plan for `query`: what the SDK must do across ranges, and the query to send to each.
 ///
-/// The emulator has one partition key range, so the SDK's merge is over one stream; the
-/// plan still has the service's shape so SDK-side pipelines (ORDER BY merge, DISTINCT,
+/// The plan has the service's shape so SDK-side pipelines (ORDER BY merge, DISTINCT,
 /// GROUP BY, aggregates, TOP, OFFSET/LIMIT) run as they would against the service.
 pub(crate) fn plan(query: &Query) -> Value {
     let sql = |expr: &Expr| Sql { expr, query }.to_string();
-    let top = query.top.map(|n| format!("TOP {n} ")).unwrap_or_default();
+    // With DISTINCT a range's first n rows may hold fewer than n distinct results: the
+    // ranges return every row and the SDK takes TOP / OFFSET / LIMIT after removing
+    // duplicates.
+    let top = (query.top)
+        .filter(|_| !query.distinct)
+        .map(|n| format!("TOP {n} "))
+        .unwrap_or_default();
     let distinct = if query.distinct { "DISTINCT " } else { "" };
     let from = from_sql(query);
     let filter = query.filter.as_ref().map(sql);
@@ -26,7 +31,7 @@ pub(crate) fn plan(query: &Query) -> Value {
         .unwrap_or_default();
     // The SDK applies OFFSET/LIMIT itself: each range returns the first offset+limit.
     let window = match (query.offset, query.limit) {
-        (Some(offset), Some(limit)) => {
+        (Some(offset), Some(limit)) if !query.distinct => {
             format!(" OFFSET 0 LIMIT {}", offset.saturating_add(limit))
         }
         _ => String::new(),
@@ -50,7 +55,14 @@ pub(crate) fn plan(query: &Query) -> Value {
     let mut aliases: Vec<String> = Vec::new();
     let mut alias_types = Map::new();
 
-    let (rewritten, aggregates) = if !query.order_by.is_empty() {
+    // Beside aggregates (no GROUP BY: one row), ORDER BY changes nothing: the plan is the
+    // aggregate's, with no order for the SDK to merge by.
+    let order_by: &[(Expr, bool)] = if query.aggregates.is_empty() {
+        &query.order_by
+    } else {
+        &[]
+    };
+    let (rewritten, aggregates) = if !order_by.is_empty() {
         let payload = match &query.select {
             Select::Star => query.alias().to_string(),
             Select::Value(expr) => sql(expr),
@@ -120,8 +132,15 @@ pub(crate) fn plan(query: &Query) -> Value {
         };
         let rewritten =
             format!("SELECT {group_items}{payload} AS payload {from}{condition}{group_by}");
+        // A field-list aggregate without GROUP BY lists its aggregates too, as the service
+        // does (SDKs that only combine `VALUE` aggregates refuse it from this list).
         let aggregates = match single_aggregate {
             Some((aggregate, _)) => vec![aggregate.plan_name()],
+            None if query.group_by.is_empty() => query
+                .aggregates
+                .iter()
+                .map(|(a, _)| a.plan_name())
+                .collect(),
             None => Vec::new(),
         };
         (rewritten, aggregates)
@@ -156,8 +175,8 @@ pub(crate) fn plan(query: &Query) -> Value {
             "top": query.top,
             "offset": query.offset,
             "limit": query.limit,
-            "orderBy": query.order_by.iter().map(|(_, d)| if *d { "Descending" } else { "Ascending" }).collect::<Vec<_>>(),
-            "orderByExpressions": query.order_by.iter().map(|(k, _)| sql(k)).collect::<Vec<_>>(),
+            "orderBy": order_by.iter().map(|(_, d)| if *d { "Descending" } else { "Ascending" }).collect::<Vec<_>>(),
+            "orderByExpressions": order_by.iter().map(|(k, _)| sql(k)).collect::<Vec<_>>(),
             "groupByExpressions": query.group_by.iter().map(sql).collect::<Vec<_>>(),
             "groupByAliases": aliases,
             "aggregates": aggregates,

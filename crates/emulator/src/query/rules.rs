@@ -65,7 +65,7 @@ fn has_composite_index(query: &Query, indexes: &Value) -> bool {
 }
 
 /// `c.a.b` → `/a/b`; `None` for anything but a path from the item.
-fn path(expr: &Expr) -> Option<String> {
+pub(super) fn path(expr: &Expr) -> Option<String> {
     match expr {
         Expr::Var { up: 0, slot: 0, .. } => Some(String::new()),
         Expr::Member(base, name) => Some(format!("{}/{name}", path(base)?)),

@@ -25,6 +25,7 @@ mod partitions;
 mod patch_ops;
 mod query;
 mod query_generated;
+mod query_sdk;
 mod query_sql;
 mod replication;
 mod sdk_shapes;

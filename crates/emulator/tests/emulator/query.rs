@@ -259,8 +259,8 @@ async fn unsupported_sql_is_400_naming_the_construct_and_position() {
             "not contained in either an aggregate function or the GROUP BY clause. (at position 7)",
         ),
         (
-            "SELECT * FROM c WHERE ST_DISTANCE(c.a, c.b) < 1",
-            "function ST_DISTANCE is not supported). (at position 22)",
+            "SELECT * FROM c WHERE ST_WITHIN(c.a, c.b)",
+            "function ST_WITHIN is not supported). (at position 22)",
         ),
         ("SELECT * FROM c WHERE", "(at position 21)"),
     ] {
