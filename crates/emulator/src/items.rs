@@ -97,6 +97,7 @@ impl DataStore {
         let container = self.container(at.db, at.coll)?;
         let key = (pk, at.id.to_string());
         let item = self.replication.region_item(container, &key, region, now);
+        let item = item.filter(|item| !container.is_expired(item));
         let item = item.ok_or_else(|| ApiError::not_found(&format!("item {}", at.id)))?;
         Ok((200, Some(Value::clone(&item))))
     }
@@ -182,7 +183,8 @@ impl Container {
         let rid = kept.unwrap_or_else(|| crate::rid::item(coll_rid));
         let container_link = self.resource["_self"].as_str().unwrap_or_default();
         let self_link = format!("{container_link}docs/{rid}/");
-        stamp(&mut resource, rid, self_link);
+        crate::ttl::check_item_ttl(&resource)?;
+        stamp(&mut resource, rid, self_link, self.clock.now_secs());
         let resource = Value::Object(resource);
         let size = json_len(&resource);
         if size > MAX_REQUEST_BODY {

@@ -56,6 +56,7 @@ mod budget;
 mod builder;
 mod change_feed;
 mod change_history;
+mod clock;
 mod consistency;
 mod container_props;
 mod container_replace;
@@ -89,6 +90,7 @@ mod range_control;
 mod ranges;
 mod replication;
 mod resource;
+mod resource_token;
 mod rid;
 mod route;
 mod service;
@@ -96,6 +98,7 @@ mod snapshot;
 mod state;
 mod tls;
 mod topology;
+mod ttl;
 mod write_log;
 
 pub use budget::{

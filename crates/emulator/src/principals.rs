@@ -112,6 +112,7 @@ impl DataStore {
             &mut resource,
             rid.clone(),
             format!("{owner_link}{kind}/{rid}/"),
+            self.clock.now_secs(),
         );
         let child_value = match owner.user {
             None => json!("permissions/"),

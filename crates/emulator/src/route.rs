@@ -348,6 +348,8 @@ impl View<'_> {
         let mut data = lock(&self.state.data);
         if let Some((replication, container)) = data.split(&self.db, &self.coll) {
             replication.make_room(container, self.now)?;
+            // Expired items leave first, logged as deletes made here (`ttl.rs`).
+            container.purge_expired();
         }
         let result = op(&mut data);
         if let Some((replication, container)) = data.split(&self.db, &self.coll) {

@@ -26,6 +26,7 @@ mod query;
 mod query_generated;
 mod query_sql;
 mod replication;
+mod sdk_model;
 mod sdk_shapes;
 mod tls;
 mod wire;
