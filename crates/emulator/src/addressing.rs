@@ -52,6 +52,16 @@ impl DataStore {
                 let coll = coll_id(&db, coll);
                 Resource::Items { db, coll }
             }
+            Resource::Scripts { db, coll, kind } => {
+                let db = db_id(db);
+                let coll = coll_id(&db, coll);
+                Resource::Scripts { db, coll, kind }
+            }
+            Resource::Script { db, coll, kind, id } => {
+                let db = db_id(db);
+                let coll = coll_id(&db, coll);
+                Resource::Script { db, coll, kind, id }
+            }
             Resource::Item { db, coll, id } => {
                 let by_rids = is_rid_path(&db);
                 let db = db_id(db);

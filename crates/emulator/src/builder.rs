@@ -314,6 +314,7 @@ impl EmulatorBuilder {
                     .with_log_limit(self.replication_log_limit),
                 throughput: BTreeMap::new(),
                 principals: BTreeMap::new(),
+                scripts: BTreeMap::new(),
                 clock: crate::clock::Clock::default(),
                 token_secret: crate::resource_token::Secret::default(),
             }),

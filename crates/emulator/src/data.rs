@@ -21,6 +21,9 @@ pub(crate) struct DataStore {
     /// Users and permissions by their feed's link (`dbs/{db}/users`,
     /// `dbs/{db}/users/{user}/permissions`), then by id (`principals.rs`).
     pub(crate) principals: BTreeMap<String, BTreeMap<String, Value>>,
+    /// Stored procedures, triggers and UDFs by `{container rid}/{sprocs|triggers|udfs}`,
+    /// then by id (`scripts.rs`): kept as resources, never executed.
+    pub(crate) scripts: BTreeMap<String, BTreeMap<String, Value>>,
     /// The emulator's wall clock (`_ts`, TTL, token expiry), shared with every container.
     pub(crate) clock: Clock,
     /// The secret resource tokens are signed with (`resource_token.rs`).

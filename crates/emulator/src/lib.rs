@@ -93,6 +93,7 @@ mod resource;
 mod resource_token;
 mod rid;
 mod route;
+mod scripts;
 mod service;
 mod snapshot;
 mod state;
@@ -126,5 +127,5 @@ pub use outage::{
 pub use partitions::RangeFailure;
 pub use query_gate::QueryHold;
 pub use replication::{FailoverMode, SUB_STATUS_READ_SESSION_NOT_AVAILABLE};
-pub use resource::{PathClass, Resource};
+pub use resource::{PathClass, Resource, ScriptKind};
 pub use topology::{MAX_REGION_NAME, RegionInfo, TopologyError};

@@ -80,6 +80,27 @@ pub enum Resource {
         /// The offer's rid.
         rid: String,
     },
+    /// `/dbs/{db}/colls/{coll}/{sprocs|triggers|udfs}`: a feed of server-side scripts
+    /// (kept and served as resources; never executed).
+    Scripts {
+        /// Database id.
+        db: String,
+        /// Container id.
+        coll: String,
+        /// Which scripts.
+        kind: ScriptKind,
+    },
+    /// `/dbs/{db}/colls/{coll}/{sprocs|triggers|udfs}/{id}`.
+    Script {
+        /// Database id.
+        db: String,
+        /// Container id.
+        coll: String,
+        /// Which kind of script.
+        kind: ScriptKind,
+        /// The script's id.
+        id: String,
+    },
     /// `/dbs/{db}/colls/{coll}/docs/{id}`.
     Item {
         /// Database id.
@@ -89,6 +110,38 @@ pub enum Resource {
         /// Item id.
         id: String,
     },
+}
+
+/// A kind of server-side script.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ScriptKind {
+    /// Stored procedures (`sprocs`).
+    StoredProcedure,
+    /// Triggers (`triggers`).
+    Trigger,
+    /// User-defined functions (`udfs`).
+    UserDefinedFunction,
+}
+
+impl ScriptKind {
+    /// The path segment (and signed resource type) of this kind's feed.
+    pub fn segment(self) -> &'static str {
+        match self {
+            Self::StoredProcedure => "sprocs",
+            Self::Trigger => "triggers",
+            Self::UserDefinedFunction => "udfs",
+        }
+    }
+
+    fn from_segment(segment: &str) -> Option<Self> {
+        match segment {
+            "sprocs" => Some(Self::StoredProcedure),
+            "triggers" => Some(Self::Trigger),
+            "udfs" => Some(Self::UserDefinedFunction),
+            _ => None,
+        }
+    }
 }
 
 /// The counter class of a request.
@@ -189,6 +242,21 @@ impl Resource {
                     coll: ids.next()?,
                 }
             }
+            (["dbs", "colls", kind], 5) if ScriptKind::from_segment(kind).is_some() => {
+                Self::Scripts {
+                    db: ids.next()?,
+                    coll: ids.next()?,
+                    kind: ScriptKind::from_segment(kind)?,
+                }
+            }
+            (["dbs", "colls", kind], 6) if ScriptKind::from_segment(kind).is_some() => {
+                Self::Script {
+                    db: ids.next()?,
+                    coll: ids.next()?,
+                    kind: ScriptKind::from_segment(kind)?,
+                    id: ids.next()?,
+                }
+            }
             (["dbs", "colls", "docs"], 6) => Self::Item {
                 db: ids.next()?,
                 coll: ids.next()?,
@@ -244,6 +312,11 @@ impl Resource {
             Self::Conflicts { db, coll } => ("conflicts", format!("dbs/{db}/colls/{coll}")),
             Self::PartitionKeyDelete { db, coll } => ("colls", format!("dbs/{db}/colls/{coll}")),
             Self::Item { db, coll, id } => ("docs", format!("dbs/{db}/colls/{coll}/docs/{id}")),
+            Self::Scripts { db, coll, kind } => (kind.segment(), format!("dbs/{db}/colls/{coll}")),
+            Self::Script { db, coll, kind, id } => (
+                kind.segment(),
+                format!("dbs/{db}/colls/{coll}/{}/{id}", kind.segment()),
+            ),
         }
     }
 
@@ -260,7 +333,9 @@ impl Resource {
             Self::Containers { .. }
             | Self::Container { .. }
             | Self::PartitionKeyRanges { .. }
-            | Self::Conflicts { .. } => PathClass::Containers,
+            | Self::Conflicts { .. }
+            | Self::Scripts { .. }
+            | Self::Script { .. } => PathClass::Containers,
             Self::Items { .. } | Self::Item { .. } | Self::PartitionKeyDelete { .. } => {
                 PathClass::Items
             }
@@ -290,6 +365,12 @@ mod tests {
                 "aaaaaaaaaaa=",
             ),
             ("/offers/AbC=", "offers", "abc="),
+            ("/dbs/d1/colls/c1/sprocs", "sprocs", "dbs/d1/colls/c1"),
+            (
+                "/dbs/d1/colls/c1/udfs/u1",
+                "udfs",
+                "dbs/d1/colls/c1/udfs/u1",
+            ),
             (
                 "/dbs/d1/colls/c1/operations/partitionkeydelete",
                 "colls",

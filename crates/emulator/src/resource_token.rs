@@ -152,6 +152,10 @@ fn path_of(resource: &Resource) -> Option<String> {
             format!("dbs/{db}/colls/{coll}/operations/partitionkeydelete")
         }
         Resource::Item { db, coll, id } => format!("dbs/{db}/colls/{coll}/docs/{id}"),
+        Resource::Scripts { db, coll, kind } => format!("dbs/{db}/colls/{coll}/{}", kind.segment()),
+        Resource::Script { db, coll, kind, id } => {
+            format!("dbs/{db}/colls/{coll}/{}/{id}", kind.segment())
+        }
         Resource::Principals { db, user: None } => format!("dbs/{db}/users"),
         Resource::Principals { db, user: Some(u) } => format!("dbs/{db}/users/{u}/permissions"),
         Resource::Principal { db, user: None, id } => format!("dbs/{db}/users/{id}"),
@@ -227,10 +231,12 @@ pub(crate) fn authorize(
             "the resource token does not grant access to this resource",
         ));
     }
-    let all = permission.get("permissionMode").and_then(Value::as_str) == Some("All");
-    if !all && !reads_only(method, headers) {
+    // Modes are matched as the service does, whatever their case (`All`, `all`).
+    let mode = permission.get("permissionMode").and_then(Value::as_str);
+    let is = |wanted: &str| mode.is_some_and(|m| m.eq_ignore_ascii_case(wanted));
+    if !is("all") && !(is("read") && reads_only(method, headers)) {
         return Err(forbidden(
-            "the resource token's permission mode is Read: this request writes",
+            "the resource token's permission mode does not allow this request",
         ));
     }
     check_partition_key(permission, resource, headers)

@@ -28,11 +28,12 @@ mod principals;
 mod query_request;
 mod ranges;
 mod resource_query;
+mod scripts;
 mod session;
 
 use answer::{Answer, not_modified, resource_answer, response};
 use query_request::{query_scope, query_spec};
-use session::check_session;
+use session::{check_session, session_token, touched_ranges};
 
 /// What a request does, as far as regions care: queries are reads even though they POST.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,7 +71,9 @@ fn kind(method: &Method, resource: &Resource, headers: &HeaderMap) -> Kind {
         {
             Kind::Query
         }
-        (&Method::POST, Resource::Conflicts { .. }) if query => Kind::Query,
+        (&Method::POST, Resource::Conflicts { .. } | Resource::Scripts { .. }) if query => {
+            Kind::Query
+        }
         (&Method::POST | &Method::PUT | &Method::DELETE | &Method::PATCH, _) => Kind::Write,
         _ => Kind::Read,
     }
@@ -129,6 +132,9 @@ pub(crate) async fn serve(
         | Resource::PartitionKeyDelete { db, coll } => Some((db.clone(), coll.clone())),
         _ => None,
     };
+    if kind == Kind::Write && session.is_some() {
+        scripts::check_no_triggers(&headers)?;
+    }
     let batch = kind == Kind::Write
         && method == Method::POST
         && flag(&headers, "x-ms-cosmos-is-batch-request");
@@ -184,6 +190,9 @@ pub(crate) async fn serve(
         (_, method, r @ (Resource::Principals { .. } | Resource::Principal { .. })) => {
             principals::serve(state, &method, &r, &headers, body, &feed, charge).await?
         }
+        (_, method, r @ (Resource::Scripts { .. } | Resource::Script { .. })) => {
+            scripts::serve(state, &method, &r, &headers, body, &feed, charge).await?
+        }
         (_, method, Resource::Offer { rid }) => {
             resource_answer(offers::offer(state, &method, &rid, body, charge).await?)
         }
@@ -196,7 +205,10 @@ pub(crate) async fn serve(
         }
         (_, Method::POST, Resource::Databases) => {
             let body = read_json(body, charge).await?;
-            resource_answer(lock(&state.data).create_database(body)?)
+            let mut data = lock(&state.data);
+            let created = data.create_database(body)?;
+            data.provision(created.1.as_ref(), offers::offered(&headers));
+            resource_answer(created)
         }
         (_, Method::GET, Resource::Database { db }) => {
             resource_answer(lock(&state.data).read_database(&db)?)
@@ -211,7 +223,12 @@ pub(crate) async fn serve(
         }
         (_, Method::POST, Resource::Containers { db }) => {
             let body = read_json(body, charge).await?;
-            let created = lock(&state.data).create_container(&db, body)?;
+            let created = {
+                let mut data = lock(&state.data);
+                let created = data.create_container(&db, body)?;
+                data.provision(created.1.as_ref(), offers::offered(&headers));
+                created
+            };
             ranges::created(state, &db, created.1.as_ref(), &headers);
             resource_answer(created)
         }
@@ -297,13 +314,14 @@ pub(crate) async fn serve(
     };
     // The session token is read after the operation: it includes this request's write.
     // It is the LSN this region has reached, which lags behind the write region's.
-    let (lsn, paths) = session
+    let (token, paths) = session
         .and_then(|(db, coll)| {
+            let ranges = touched_ranges(state, &db, &coll, &headers);
             let data = lock(&state.data);
             let container = data.container(&db, &coll).ok()?;
             let lsn = data.replication.region_lsn(container, &region, now);
             Some((
-                Some(lsn),
+                session_token(&ranges, lsn),
                 answer::content_paths(&db, &coll, &container.resource),
             ))
         })
@@ -316,7 +334,7 @@ pub(crate) async fn serve(
         (Answer::Resource(_, Some(results)), true) => Some(total_charge(results)),
         _ => None,
     };
-    let mut response = response(answer, kind, lsn, minimal);
+    let mut response = response(answer, kind, token, minimal);
     response.headers_mut().extend(paths);
     response.headers_mut().extend(extra);
     response.headers_mut().extend(location);

@@ -86,7 +86,7 @@ async fn resource_tokens_grant_only_their_permission() {
         assert_eq!(items.create(json!({"id": id, "pk": "a"})).await.status, 201);
     }
     let read = permission(&client, &base, "read", "Read", "dbs/db/colls/c", None).await;
-    let doc = permission(&client, &base, "doc", "All", "dbs/db/colls/c/docs/1", None).await;
+    let doc = permission(&client, &base, "doc", "all", "dbs/db/colls/c/docs/1", None).await;
     let pk_a = Some(json!(["a"]));
     let all_a = permission(&client, &base, "all-a", "All", "dbs/db/colls/c", pk_a).await;
     let pk = [("x-ms-documentdb-partitionkey", r#"["a"]"#)];
@@ -367,5 +367,287 @@ async fn expired_items_vanish_from_reads_queries_and_feeds() {
     );
     let read = on(&client, &base, "t", Method::GET, Some("never"), &[], None).await;
     assert_eq!(read.status, 200);
+    emulator.shutdown().await;
+}
+
+/// A session token's parts: (range id, version, global LSN), checking each is
+/// `<range>:<version>#<global LSN>` with numbers where the service has them.
+fn token_parts(token: &str) -> Vec<(String, i64, u64)> {
+    token
+        .split(',')
+        .map(|part| {
+            let (range, vector) = part.split_once(':').unwrap_or_else(|| panic!("{token}"));
+            let mut fields = vector.split('#');
+            let version = fields.next().unwrap().parse::<i64>().unwrap();
+            let global = fields.next().unwrap().parse::<u64>().unwrap();
+            for region in fields {
+                let (id, lsn) = region.split_once('=').unwrap_or_else(|| panic!("{token}"));
+                assert!(
+                    id.parse::<u32>().is_ok() && lsn.parse::<u64>().is_ok(),
+                    "{token}"
+                );
+            }
+            assert!(range.parse::<u32>().is_ok(), "{token}");
+            (range.to_string(), version, global)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn session_tokens_have_the_services_per_range_form() {
+    let (emulator, client) = start().await;
+    let base = emulator.global_endpoint();
+    setup(&client, &base).await;
+    // 30,000 RU/s: three partition key ranges.
+    let body = json!({"id": "r", "partitionKey": {"paths": ["/pk"], "kind": "Hash", "version": 2}});
+    let made = client
+        .send(
+            Method::POST,
+            &format!("{base}dbs/db/colls"),
+            Some(COLLECTIONS),
+            &[("x-ms-offer-throughput", "30000")],
+            Some(body),
+        )
+        .await
+        .unwrap();
+    assert_eq!(made.status, 201);
+    let ranges = client
+        .get(
+            &format!("{base}dbs/db/colls/r/pkranges"),
+            Signed::new("pkranges", "dbs/db/colls/r"),
+        )
+        .await
+        .json();
+    let ids: Vec<String> = ranges["PartitionKeyRanges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids.len(), 3);
+    // Each write names the one range holding its key, at the container's LSN.
+    let mut written = Vec::new();
+    for n in 0..12u64 {
+        let key = format!("[\"k{n}\"]");
+        let reply = client
+            .send(
+                Method::POST,
+                &format!("{base}dbs/db/colls/r/docs"),
+                Some(Signed::new("docs", "dbs/db/colls/r")),
+                &[("x-ms-documentdb-partitionkey", &key)],
+                Some(json!({"id": format!("i{n}"), "pk": format!("k{n}")})),
+            )
+            .await
+            .unwrap();
+        assert_eq!(reply.status, 201);
+        let token = reply.headers["x-ms-session-token"].to_str().unwrap();
+        let parts = token_parts(token);
+        assert_eq!(parts.len(), 1, "{token}");
+        assert_eq!((parts[0].1, parts[0].2), (-1, n + 1), "{token}");
+        written.push((format!("i{n}"), parts[0].0.clone()));
+    }
+    // … the range whose own feed holds the item; a range's feed names that range alone.
+    let mut seen = Vec::new();
+    for id in &ids {
+        let feed = client
+            .send(
+                Method::GET,
+                &format!("{base}dbs/db/colls/r/docs"),
+                Some(Signed::new("docs", "dbs/db/colls/r")),
+                &[("x-ms-documentdb-partitionkeyrangeid", id)],
+                None,
+            )
+            .await
+            .unwrap();
+        let token = feed.headers["x-ms-session-token"].to_str().unwrap();
+        assert_eq!(token_parts(token), vec![(id.clone(), -1, 12)], "{token}");
+        for item in ids_of(&feed) {
+            seen.push((item, id.clone()));
+        }
+    }
+    seen.sort();
+    written.sort();
+    assert_eq!(
+        seen, written,
+        "each write's token names the range that holds it"
+    );
+    // A cross-partition query touches every range: one token each, comma-separated.
+    let query = client
+        .send(
+            Method::POST,
+            &format!("{base}dbs/db/colls/r/docs"),
+            Some(Signed::new("docs", "dbs/db/colls/r")),
+            &[
+                ("x-ms-documentdb-isquery", "true"),
+                ("content-type", "application/query+json"),
+                ("x-ms-documentdb-query-enablecrosspartition", "true"),
+            ],
+            Some(json!({"query": "SELECT * FROM c"})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(query.status, 200, "{:?}", query.body);
+    let token = query.headers["x-ms-session-token"].to_str().unwrap();
+    let mut parts = token_parts(token);
+    parts.sort();
+    let mut every: Vec<(String, i64, u64)> = ids.iter().map(|id| (id.clone(), -1, 12)).collect();
+    every.sort();
+    assert_eq!(parts, every, "{token}");
+    emulator.shutdown().await;
+}
+
+fn ids_of(reply: &Reply) -> Vec<String> {
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    reply.json()["Documents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn scripts_are_stored_but_never_executed() {
+    let (emulator, client) = start().await;
+    let base = emulator.global_endpoint();
+    setup(&client, &base).await;
+    let feed = |kind: &str| format!("{base}dbs/db/colls/c/{kind}");
+    let signed = |kind: &'static str| Signed::new(kind, "dbs/db/colls/c");
+    for kind in ["sprocs", "triggers", "udfs"] {
+        let url = feed(kind);
+        let mut body = json!({"id": "s1", "body": "function() {}"});
+        if kind == "triggers" {
+            body["triggerType"] = json!("Pre");
+            body["triggerOperation"] = json!("All");
+        }
+        let made = client
+            .signed(Method::POST, &url, signed(kind), Some(body.clone()))
+            .await;
+        assert_eq!(made.status, 201, "{kind}: {:?}", made.body);
+        assert!(
+            made.json()["_self"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("/{kind}/"))
+        );
+        let again = client
+            .signed(Method::POST, &url, signed(kind), Some(body.clone()))
+            .await;
+        assert_eq!(again.status, 409, "{kind}");
+        let list = client.get(&url, signed(kind)).await;
+        assert_eq!(list.json()["_count"], 1, "{kind}");
+        let link = format!("dbs/db/colls/c/{kind}/s1");
+        let one = || Signed::new(kind, &link);
+        body["body"] = json!("function() { return 2; }");
+        let replaced = client
+            .signed(Method::PUT, &format!("{base}{link}"), one(), Some(body))
+            .await;
+        assert_eq!(replaced.status, 200, "{kind}");
+        assert_eq!(replaced.json()["_rid"], made.json()["_rid"], "{kind}");
+        let read = client.get(&format!("{base}{link}"), one()).await;
+        assert_eq!(read.json()["body"], "function() { return 2; }", "{kind}");
+    }
+    // Executing a stored procedure, or a write naming a trigger, is refused: no JavaScript.
+    let link = "dbs/db/colls/c/sprocs/s1";
+    let run = client
+        .send(
+            Method::POST,
+            &format!("{base}{link}"),
+            Some(Signed::new("sprocs", link)),
+            &[("x-ms-documentdb-partitionkey", r#"["a"]"#)],
+            Some(json!([])),
+        )
+        .await
+        .unwrap();
+    assert_eq!(run.status, 400, "{:?}", run.body);
+    assert!(String::from_utf8_lossy(&run.body).contains("not supported"));
+    let items = Items::new(&client, &base, "a");
+    let trigger = [("x-ms-documentdb-pre-trigger-include", "s1")];
+    let body = Some(json!({"id": "x", "pk": "a"}));
+    let write = items.send(Method::POST, None, &trigger, body).await;
+    assert_eq!(write.status, 400, "{:?}", write.body);
+    assert_eq!(items.read("x").await.status, 404, "nothing was written");
+    // Deleted with their container.
+    let url = feed("udfs");
+    let coll = Signed::new("colls", "dbs/db/colls/c");
+    let gone = client
+        .signed(Method::DELETE, &format!("{base}dbs/db/colls/c"), coll, None)
+        .await;
+    assert_eq!(gone.status, 204);
+    setup_container(&client, &base).await;
+    assert_eq!(client.get(&url, signed("udfs")).await.json()["_count"], 0);
+    emulator.shutdown().await;
+}
+
+async fn setup_container(client: &TestClient, base: &str) {
+    let body = json!({"id": "c", "partitionKey": {"paths": ["/pk"], "kind": "Hash"}});
+    let url = format!("{base}dbs/db/colls");
+    assert_eq!(
+        client
+            .signed(Method::POST, &url, COLLECTIONS, Some(body))
+            .await
+            .status,
+        201
+    );
+}
+
+#[tokio::test]
+async fn creations_offer_their_throughput() {
+    let (emulator, client) = start().await;
+    let base = emulator.global_endpoint();
+    let throughput = [("x-ms-offer-throughput", "1000")];
+    for (id, headers) in [("shared", &throughput[..]), ("plain", &[][..])] {
+        let url = format!("{base}dbs");
+        let made = client
+            .send(
+                Method::POST,
+                &url,
+                Some(Signed::new("dbs", "")),
+                headers,
+                Some(json!({"id": id})),
+            )
+            .await;
+        assert_eq!(made.unwrap().status, 201);
+    }
+    let body = json!({"id": "big", "partitionKey": {"paths": ["/pk"], "kind": "Hash"}});
+    let url = format!("{base}dbs/plain/colls");
+    let signed = Some(Signed::new("colls", "dbs/plain"));
+    let headers = [("x-ms-offer-throughput", "10100")];
+    let made = client
+        .send(Method::POST, &url, signed, &headers, Some(body))
+        .await
+        .unwrap();
+    assert_eq!(made.status, 201);
+    let offers = client
+        .get(&format!("{base}offers"), Signed::new("offers", ""))
+        .await
+        .json();
+    let throughput_of = |rid: &Value| {
+        offers["Offers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| &o["offerResourceId"] == rid)
+            .map(|o| o["content"]["offerThroughput"].as_u64().unwrap())
+    };
+    let mut rids = Vec::new();
+    for (kind, path) in [
+        ("dbs", "dbs/shared"),
+        ("dbs", "dbs/plain"),
+        ("colls", "dbs/plain/colls/big"),
+    ] {
+        let read = client
+            .get(&format!("{base}{path}"), Signed::new(kind, path))
+            .await;
+        rids.push(read.json()["_rid"].clone());
+    }
+    let [shared, plain, big] = [&rids[0], &rids[1], &rids[2]];
+    assert_eq!(throughput_of(shared), Some(1000), "{offers}");
+    assert_eq!(
+        throughput_of(plain),
+        None,
+        "a database without throughput has no offer"
+    );
+    assert_eq!(throughput_of(big), Some(10100), "{offers}");
     emulator.shutdown().await;
 }
