@@ -22,6 +22,7 @@ use crate::state::State;
 use crate::topology::ListenerId;
 
 mod answer;
+mod container_read;
 mod metrics;
 mod offers;
 mod principals;
@@ -233,7 +234,9 @@ pub(crate) async fn serve(
             resource_answer(created)
         }
         (_, Method::GET, Resource::Container { db, coll }) => {
-            resource_answer(lock(&state.data).read_container(&db, &coll)?)
+            let (answer, headers) = container_read::read(state, &db, &coll, &headers)?;
+            extra = headers;
+            answer
         }
         (_, Method::DELETE, Resource::Container { db, coll }) => {
             let deleted = lock(&state.data).delete_container(&db, &coll)?;

@@ -546,6 +546,18 @@ async fn scripts_are_stored_but_never_executed() {
         assert_eq!(replaced.json()["_rid"], made.json()["_rid"], "{kind}");
         let read = client.get(&format!("{base}{link}"), one()).await;
         assert_eq!(read.json()["body"], "function() { return 2; }", "{kind}");
+        // Addressable by its rid `_self` link too (signed by its rid, in lower case).
+        let self_link = made.json()["_self"]
+            .as_str()
+            .unwrap()
+            .trim_end_matches('/')
+            .to_string();
+        let rid = made.json()["_rid"].as_str().unwrap().to_lowercase();
+        let by_rid = client
+            .get(&format!("{base}{self_link}"), Signed::new(kind, &rid))
+            .await;
+        assert_eq!(by_rid.status, 200, "{kind}: {:?}", by_rid.body);
+        assert_eq!(by_rid.json()["id"], "s1");
     }
     // Executing a stored procedure, or a write naming a trigger, is refused: no JavaScript.
     let link = "dbs/db/colls/c/sprocs/s1";
@@ -649,5 +661,44 @@ async fn creations_offer_their_throughput() {
         "a database without throughput has no offer"
     );
     assert_eq!(throughput_of(big), Some(10100), "{offers}");
+    emulator.shutdown().await;
+}
+
+#[tokio::test]
+async fn container_reads_report_quota_and_partition_statistics() {
+    let (emulator, client) = start().await;
+    let base = emulator.global_endpoint();
+    setup(&client, &base).await;
+    let items = Items::new(&client, &base, "a");
+    for id in ["1", "2"] {
+        assert_eq!(items.create(json!({"id": id, "pk": "a"})).await.status, 201);
+    }
+    let url = format!("{base}dbs/db/colls/c");
+    let signed = || Some(Signed::new("colls", "dbs/db/colls/c"));
+    let plain = client
+        .send(Method::GET, &url, signed(), &[], None)
+        .await
+        .unwrap();
+    assert!(plain.headers.get("x-ms-resource-usage").is_none());
+    assert!(plain.json().get("statistics").is_none());
+    let asked = [
+        ("x-ms-documentdb-populatequotainfo", "true"),
+        ("x-ms-documentdb-populatepartitionstatistics", "true"),
+    ];
+    let read = client
+        .send(Method::GET, &url, signed(), &asked, None)
+        .await
+        .unwrap();
+    let usage = read.headers["x-ms-resource-usage"].to_str().unwrap();
+    assert!(usage.contains("documentsCount=2"), "{usage}");
+    let progress = "x-ms-documentdb-collection-index-transformation-progress";
+    assert_eq!(read.headers[progress], "100");
+    assert!(
+        read.headers
+            .get("x-ms-documentdb-collection-lazy-indexing-progress")
+            .is_none()
+    );
+    let statistics = read.json()["statistics"].clone();
+    assert_eq!(statistics[0]["documentCount"], 2, "{statistics}");
     emulator.shutdown().await;
 }
