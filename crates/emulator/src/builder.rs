@@ -316,7 +316,7 @@ impl EmulatorBuilder {
                 principals: BTreeMap::new(),
                 scripts: BTreeMap::new(),
                 clock: crate::clock::Clock::default(),
-                token_secret: crate::resource_token::Secret::default(),
+                token_secret: crate::token_secret::Secret::default(),
             }),
             counters: Mutex::new(Counters::default()),
             faults: Mutex::new(FaultSet::default()),

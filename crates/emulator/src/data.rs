@@ -27,7 +27,7 @@ pub(crate) struct DataStore {
     /// The emulator's wall clock (`_ts`, TTL, token expiry), shared with every container.
     pub(crate) clock: Clock,
     /// The secret resource tokens are signed with (`resource_token.rs`).
-    pub(crate) token_secret: crate::resource_token::Secret,
+    pub(crate) token_secret: crate::token_secret::Secret,
 }
 
 #[derive(Debug)]

@@ -2,6 +2,8 @@
 
 use percent_encoding::percent_decode_str;
 
+use crate::script_kind::ScriptKind;
+
 /// The resource a wire request addresses.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Resource {
@@ -110,38 +112,6 @@ pub enum Resource {
         /// Item id.
         id: String,
     },
-}
-
-/// A kind of server-side script.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum ScriptKind {
-    /// Stored procedures (`sprocs`).
-    StoredProcedure,
-    /// Triggers (`triggers`).
-    Trigger,
-    /// User-defined functions (`udfs`).
-    UserDefinedFunction,
-}
-
-impl ScriptKind {
-    /// The path segment (and signed resource type) of this kind's feed.
-    pub fn segment(self) -> &'static str {
-        match self {
-            Self::StoredProcedure => "sprocs",
-            Self::Trigger => "triggers",
-            Self::UserDefinedFunction => "udfs",
-        }
-    }
-
-    fn from_segment(segment: &str) -> Option<Self> {
-        match segment {
-            "sprocs" => Some(Self::StoredProcedure),
-            "triggers" => Some(Self::Trigger),
-            "udfs" => Some(Self::UserDefinedFunction),
-            _ => None,
-        }
-    }
 }
 
 /// The counter class of a request.

@@ -16,46 +16,20 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use hmac::{Hmac, Mac};
+use hmac::Mac;
 use http::{HeaderMap, Method};
 use percent_encoding::percent_decode_str;
 use serde_json::Value;
-use sha2::Sha256;
 
 use crate::api_error::ApiError;
 use crate::data::DataStore;
 use crate::resource::Resource;
+use crate::token_secret::Secret;
 
 /// The header that sets a minted token's validity, in seconds.
 pub(crate) const EXPIRY_HEADER: &str = "x-ms-documentdb-expiry-seconds";
 const DEFAULT_EXPIRY_SECS: u64 = 3600;
 const MAX_EXPIRY_SECS: u64 = 18_000;
-
-/// The secret tokens are signed with: random per emulator, never shown.
-#[derive(Clone)]
-pub(crate) struct Secret([u8; 32]);
-
-impl Default for Secret {
-    fn default() -> Self {
-        let mut bytes = [0u8; 32];
-        fastrand::fill(&mut bytes);
-        Self(bytes)
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret(<redacted>)")
-    }
-}
-
-impl Secret {
-    fn mac(&self, payload: &str) -> Option<Hmac<Sha256>> {
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).ok()?;
-        mac.update(payload.as_bytes());
-        Some(mac)
-    }
-}
 
 /// Whether an `authorization` header value is a resource token (not a master-key one).
 pub(crate) fn is_resource_token(authorization: &str) -> bool {
@@ -234,7 +208,8 @@ pub(crate) fn authorize(
     // Modes are matched as the service does, whatever their case (`All`, `all`).
     let mode = permission.get("permissionMode").and_then(Value::as_str);
     let is = |wanted: &str| mode.is_some_and(|m| m.eq_ignore_ascii_case(wanted));
-    if !is("all") && !(is("read") && reads_only(method, headers)) {
+    let allowed = is("all") || (is("read") && reads_only(method, headers));
+    if !allowed {
         return Err(forbidden(
             "the resource token's permission mode does not allow this request",
         ));

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::api_error::{ApiError, ApiResult};
 use crate::data::{DataStore, id_of, object, stamp};
-use crate::resource::ScriptKind;
+use crate::script_kind::ScriptKind;
 
 /// Where a script (or the feed of one kind) lives.
 #[derive(Debug, Clone, Copy)]
