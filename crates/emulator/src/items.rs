@@ -11,6 +11,9 @@ use crate::budget::json_len;
 use crate::api_error::{ApiError, ApiResult};
 use crate::data::{Container, DataStore, ItemRequest, id_of, object, partition_key, stamp};
 
+/// Sub-status of 400 for an item whose partition key is not the request's.
+const SUB_STATUS_PARTITION_KEY_MISMATCH: u32 = 1001;
+
 /// Where an item lives: its database, container and id.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ItemAt<'a> {
@@ -257,9 +260,11 @@ impl Container {
             {
                 Ok(())
             }
+            // 400/1001 (PartitionKeyMismatch), as the service answers.
             _ => Err(ApiError::bad_request(
                 "the partition key in the document does not match x-ms-documentdb-partitionkey",
-            )),
+            )
+            .with_sub_status(SUB_STATUS_PARTITION_KEY_MISMATCH)),
         }
     }
 }

@@ -702,3 +702,15 @@ async fn container_reads_report_quota_and_partition_statistics() {
     assert_eq!(statistics[0]["documentCount"], 2, "{statistics}");
     emulator.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_partition_key_mismatch_is_400_with_sub_status_1001() {
+    let (emulator, client) = start().await;
+    let base = emulator.global_endpoint();
+    setup(&client, &base).await;
+    let items = Items::new(&client, &base, "a");
+    let reply = items.create(json!({"id": "1", "pk": "b"})).await;
+    assert_eq!(reply.status, 400, "{:?}", reply.body);
+    assert_eq!(reply.sub_status(), Some(1001));
+    emulator.shutdown().await;
+}
