@@ -57,6 +57,10 @@ pub(super) fn touched_ranges(
         return Vec::new();
     };
     let ranges = state.partitions.ranges(&rid, db, coll);
+    // One range (most containers): nothing to hash.
+    if let [only] = ranges.as_slice() {
+        return vec![only.id.clone()];
+    }
     if let Some(id) = header(headers, "x-ms-documentdb-partitionkeyrangeid") {
         let id = id.rsplit(',').next().unwrap_or(&id).trim().to_string();
         if ranges.iter().any(|r| r.id == id) {
