@@ -52,6 +52,27 @@ impl DataStore {
                 let coll = coll_id(&db, coll);
                 Resource::Items { db, coll }
             }
+            Resource::Scripts { db, coll, kind } => {
+                let db = db_id(db);
+                let coll = coll_id(&db, coll);
+                Resource::Scripts { db, coll, kind }
+            }
+            Resource::Script { db, coll, kind, id } => {
+                let by_rids = is_rid_path(&db);
+                let db = db_id(db);
+                let coll = coll_id(&db, coll);
+                // A script's `_self` names its rid: find the script that has it.
+                let id = match self.container(&db, &coll) {
+                    Ok(container) if by_rids => {
+                        let feed = format!("{}/{}", rid_of(&container.resource), kind.segment());
+                        let scripts = self.scripts.get(&feed);
+                        let found = scripts.and_then(|s| s.iter().find(|(_, v)| rid_of(v) == id));
+                        found.map_or(id, |(script_id, _)| script_id.clone())
+                    }
+                    _ => id,
+                };
+                Resource::Script { db, coll, kind, id }
+            }
             Resource::Item { db, coll, id } => {
                 let by_rids = is_rid_path(&db);
                 let db = db_id(db);

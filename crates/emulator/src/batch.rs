@@ -168,6 +168,7 @@ impl DataStore {
             container.items.clone(),
             container.lsn,
             container.log.checkpoint(container.lsn),
+            container.expiry.clone(),
         );
         let mut results = Vec::with_capacity(ops.len());
         for (index, op) in ops.iter().enumerate() {
@@ -183,8 +184,9 @@ impl DataStore {
                 Ok(ok) => results.push(ok),
                 Err(error) => {
                     let container = self.container_mut(at.db, at.coll)?;
-                    let (items, lsn, checkpoint) = saved;
+                    let (items, lsn, checkpoint, expiry) = saved;
                     container.items = items;
+                    container.expiry = expiry;
                     container.lsn = lsn;
                     container.log.rollback(checkpoint);
                     let results = (0..ops.len())

@@ -203,7 +203,10 @@ impl ChangeView {
         let index = (reached == container.lsn).then(|| container.log.history.index());
         let (items, versions) = match request.mode {
             Mode::LatestVersion => (
-                data.replication.region_items(container, region, now),
+                without_expired(
+                    container,
+                    data.replication.region_items(container, region, now),
+                ),
                 Vec::new(),
             ),
             Mode::AllVersions if container.log.history.enabled() => {
@@ -223,7 +226,27 @@ impl ChangeView {
             rid: rid(&container.resource),
         })
     }
+}
 
+/// `items` without the container's expired items (the expiry index up to now: a look at
+/// its first entry when nothing has expired).
+fn without_expired(container: &crate::data::Container, mut items: ItemMap) -> ItemMap {
+    let now = container.clock.now_secs();
+    for (at, key) in &container.expiry {
+        if *at > now {
+            break;
+        }
+        if items
+            .get(key)
+            .is_some_and(|item| container.is_expired(item))
+        {
+            items.remove(key);
+        }
+    }
+    items
+}
+
+impl ChangeView {
     /// One page of the changes `request` asks for, or 304 when nothing is new.
     pub(crate) fn answer(self, request: &ChangeFeedRequest) -> Result<Changes, ApiError> {
         let only = match &request.scope {

@@ -54,6 +54,13 @@ pub(crate) fn key_paths(resource: &Map<String, Value>) -> Result<Vec<Vec<String>
         .collect();
     match split {
         Some(split) if allowed.contains(&split.len()) => Ok(split),
+        // The service's words, which SDK tests look for.
+        Some(split) if split.len() > *allowed.end() => Err(ApiError::bad_request(format!(
+            "Too many partition key paths: a {} key takes at most {} (\"/pk\" each), {} were given",
+            if multi { "MultiHash" } else { "Hash" },
+            allowed.end(),
+            split.len()
+        ))),
         _ if multi => Err(ApiError::bad_request(
             "partitionKey.paths of a MultiHash key must hold one to three paths like \"/pk\"",
         )),
@@ -117,7 +124,21 @@ pub(crate) fn check_default_ttl(resource: &Map<String, Value>) -> Result<(), Api
 
 #[cfg(test)]
 mod tests {
-    use super::split_path;
+    use super::{key_paths, split_path};
+    use serde_json::json;
+
+    #[test]
+    fn too_many_partition_key_paths_are_named_so() {
+        for (kind, paths) in [("MultiHash", 4), ("Hash", 2)] {
+            let paths: Vec<String> = (0..paths).map(|n| format!("/p{n}")).collect();
+            let body = json!({"partitionKey": {"paths": paths, "kind": kind}});
+            let error = key_paths(body.as_object().unwrap()).unwrap_err();
+            assert!(
+                error.message.contains("Too many partition key paths"),
+                "{error:?}"
+            );
+        }
+    }
 
     #[test]
     fn partition_key_paths_split_on_unquoted_slashes() {

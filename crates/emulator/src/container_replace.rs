@@ -2,8 +2,6 @@
 //! unique keys, default TTL, conflict resolution), as the service allows it: the id and
 //! the partition key definition cannot change; `If-Match` is honoured.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use serde_json::{Map, Value, json};
 
 use crate::api_error::{ApiError, ApiResult};
@@ -62,11 +60,9 @@ impl DataStore {
         }
         container_defaults(&mut resource);
         resource.insert("_etag".into(), json!(new_etag()));
-        let ts = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        resource.insert("_ts".into(), json!(ts));
+        resource.insert("_ts".into(), json!(container.clock.now_secs()));
         container.resource = Value::Object(resource);
+        container.reindex_expiry();
         Ok((200, Some(container.resource.clone())))
     }
 }

@@ -2,11 +2,11 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value, json};
 
 use crate::api_error::{ApiError, ApiResult};
+use crate::clock::Clock;
 use crate::container_props::{check_default_ttl, container_defaults, key_paths};
 use crate::lag::Replication;
 use crate::write_log::{Change, Log};
@@ -24,6 +24,13 @@ pub(crate) struct DataStore {
     /// Users and permissions by their feed's link (`dbs/{db}/users`,
     /// `dbs/{db}/users/{user}/permissions`), then by id (`principals.rs`).
     pub(crate) principals: BTreeMap<String, BTreeMap<String, Value>>,
+    /// Stored procedures, triggers and UDFs by `{container rid}/{sprocs|triggers|udfs}`,
+    /// then by id (`scripts.rs`): kept as resources, never executed.
+    pub(crate) scripts: BTreeMap<String, BTreeMap<String, Value>>,
+    /// The emulator's wall clock (`_ts`, TTL, token expiry), shared with every container.
+    pub(crate) clock: Clock,
+    /// The secret resource tokens are signed with (`resource_token.rs`).
+    pub(crate) token_secret: crate::token_secret::Secret,
 }
 
 #[derive(Debug)]
@@ -51,6 +58,11 @@ pub(crate) struct Container {
     /// the change feed's history (its LSN index, and every version and delete when the
     /// container's `changeFeedPolicy` asks for them).
     pub(crate) log: Log,
+    /// The emulator's clock (a clone of the store's).
+    pub(crate) clock: Clock,
+    /// When items expire (`ttl.rs`): (expiry in epoch seconds, key), for items whose
+    /// container or own `ttl` gives them one. Persistent, so a batch saves it cheaply.
+    pub(crate) expiry: imbl::OrdSet<(u64, (String, String))>,
 }
 
 /// A container's items by (partition key as canonical JSON, id), each shared; ordered by
@@ -91,11 +103,8 @@ pub(crate) fn new_etag() -> String {
 }
 
 /// Sets the system properties: `_rid` (`rid`), `_self` (the link by rids), a fresh
-/// `_etag` and `_ts`.
-pub(crate) fn stamp(resource: &mut Map<String, Value>, rid: String, self_link: String) {
-    let ts = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+/// `_etag` and `_ts` (`ts`, the emulator's clock in epoch seconds).
+pub(crate) fn stamp(resource: &mut Map<String, Value>, rid: String, self_link: String, ts: u64) {
     resource.insert("_rid".into(), json!(rid));
     resource.insert("_self".into(), json!(self_link));
     resource.insert("_etag".into(), json!(new_etag()));
@@ -155,7 +164,8 @@ impl DataStore {
             return Err(ApiError::conflict(&format!("database {id}")));
         }
         let rid = crate::rid::database();
-        stamp(&mut resource, rid.clone(), format!("dbs/{rid}/"));
+        let ts = self.clock.now_secs();
+        stamp(&mut resource, rid.clone(), format!("dbs/{rid}/"), ts);
         resource.insert("_colls".into(), json!("colls/"));
         resource.insert("_users".into(), json!("users/"));
         let resource = Value::Object(resource);
@@ -226,6 +236,7 @@ impl DataStore {
             &mut resource,
             rid.clone(),
             format!("dbs/{db_rid}/colls/{rid}/"),
+            self.clock.now_secs(),
         );
         resource.insert("_docs".into(), json!("docs/"));
         container_defaults(&mut resource);
@@ -242,6 +253,8 @@ impl DataStore {
                 items: ItemMap::new(),
                 lsn: 0,
                 log: Log::for_container(&resource),
+                clock: self.clock.clone(),
+                expiry: imbl::OrdSet::new(),
             },
         );
         Ok((201, Some(resource)))
@@ -269,6 +282,7 @@ impl Container {
             Some(value) => self.items.insert(key.clone(), Arc::clone(value)),
             None => self.items.remove(&key),
         };
+        self.index_expiry(&key, before.as_deref(), after.as_deref());
         let stored = after.as_deref().cloned();
         self.log.record(lsn, Change { key, before, after });
         stored

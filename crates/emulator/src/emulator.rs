@@ -133,6 +133,13 @@ impl Emulator {
         }
     }
 
+    /// Moves the emulator's clock forward by `by` (whole seconds): what `_ts`, TTL expiry
+    /// and resource-token expiry read, so a test sees items and tokens expire without
+    /// waiting. The clock never goes back.
+    pub fn advance_clock(&self, by: std::time::Duration) {
+        lock(&self.state.data).clock.advance(by);
+    }
+
     /// Queries evaluating now (held ones included).
     pub fn queries_running(&self) -> usize {
         self.state.queries.running()

@@ -154,21 +154,31 @@ impl DataStore {
     pub(crate) fn delete_database(&mut self, db: &str) -> ApiResult {
         let prefix = format!("dbs/{db}/");
         self.principals.retain(|feed, _| !feed.starts_with(&prefix));
-        self.databases
-            .remove(db)
-            .map(|_| (204, None))
-            .ok_or_else(|| ApiError::not_found(&format!("database {db}")))
+        let removed = self.databases.remove(db);
+        let removed = removed.ok_or_else(|| ApiError::not_found(&format!("database {db}")))?;
+        for container in removed.containers.values() {
+            self.forget_scripts(&container.resource);
+        }
+        Ok((204, None))
+    }
+
+    /// Drops the scripts of a deleted container (`resource`, its body).
+    fn forget_scripts(&mut self, resource: &Value) {
+        let prefix = format!("{}/", resource["_rid"].as_str().unwrap_or_default());
+        self.scripts.retain(|feed, _| !feed.starts_with(&prefix));
     }
 
     /// `DELETE /dbs/{db}/colls/{coll}`, with its items.
     pub(crate) fn delete_container(&mut self, db: &str, coll: &str) -> ApiResult {
-        self.databases
+        let removed = self
+            .databases
             .get_mut(db)
             .ok_or_else(|| ApiError::not_found(&format!("database {db}")))?
             .containers
             .remove(coll)
-            .map(|_| (204, None))
-            .ok_or_else(|| ApiError::not_found(&format!("container {coll}")))
+            .ok_or_else(|| ApiError::not_found(&format!("container {coll}")))?;
+        self.forget_scripts(&removed.resource);
+        Ok((204, None))
     }
 
     /// The query plan for `spec` over an existing container.

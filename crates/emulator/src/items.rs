@@ -11,6 +11,9 @@ use crate::budget::json_len;
 use crate::api_error::{ApiError, ApiResult};
 use crate::data::{Container, DataStore, ItemRequest, id_of, object, partition_key, stamp};
 
+/// Sub-status of 400 for an item whose partition key is not the request's.
+const SUB_STATUS_PARTITION_KEY_MISMATCH: u32 = 1001;
+
 /// Where an item lives: its database, container and id.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ItemAt<'a> {
@@ -98,6 +101,7 @@ impl DataStore {
         container.check_full_key(&value)?;
         let key = (pk, at.id.to_string());
         let item = self.replication.region_item(container, &key, region, now);
+        let item = item.filter(|item| !container.is_expired(item));
         let item = item.ok_or_else(|| ApiError::not_found(&format!("item {}", at.id)))?;
         Ok((200, Some(Value::clone(&item))))
     }
@@ -183,7 +187,8 @@ impl Container {
         let rid = kept.unwrap_or_else(|| crate::rid::item(coll_rid));
         let container_link = self.resource["_self"].as_str().unwrap_or_default();
         let self_link = format!("{container_link}docs/{rid}/");
-        stamp(&mut resource, rid, self_link);
+        crate::ttl::check_item_ttl(&resource)?;
+        stamp(&mut resource, rid, self_link, self.clock.now_secs());
         let resource = Value::Object(resource);
         let size = json_len(&resource);
         if size > MAX_REQUEST_BODY {
@@ -269,11 +274,11 @@ impl Container {
             {
                 Ok(())
             }
-            // The service's sub-status for it: 1001, PartitionKeyMismatch.
+            // 400/1001 (PartitionKeyMismatch), as the service answers.
             _ => Err(ApiError::bad_request(
                 "the partition key in the document does not match x-ms-documentdb-partitionkey",
             )
-            .with_sub_status(1001)),
+            .with_sub_status(SUB_STATUS_PARTITION_KEY_MISMATCH)),
         }
     }
 }

@@ -1,9 +1,11 @@
 //! Offers: each container's provisioned throughput as the service's offer resource
 //! (`/offers`, `/offers/{rid}`), read, queried and replaced. A container's offer has the
-//! container's rid as its own and 400 RU/s until replaced, manual or autoscale (content
-//! `offerAutopilotSettings.maxThroughput`, reported with a tenth of it as
-//! `offerThroughput`, as the service does); the emulator does not enforce throughput, it
-//! only keeps what was set.
+//! container's rid as its own and the throughput its creation offered
+//! (`x-ms-offer-throughput`, or autoscale's `maxThroughput`), else 400 RU/s, until
+//! replaced, manual or autoscale (content `offerAutopilotSettings.maxThroughput`, reported
+//! with a tenth of it as `offerThroughput`, as the service does). A database has an offer
+//! only when its creation offered throughput (shared by its containers). The emulator does
+//! not enforce throughput, it only keeps what was set.
 
 use serde_json::{Value, json};
 
@@ -18,13 +20,33 @@ const MIN_THROUGHPUT: u64 = 400;
 const MIN_AUTOSCALE_MAX: u64 = 1000;
 
 impl DataStore {
-    /// Every container's offer.
+    /// Every container's offer, and those of databases with shared throughput.
     pub(crate) fn offers(&self) -> Vec<Value> {
-        self.databases
+        let databases = self
+            .databases
+            .values()
+            .filter(|d| {
+                d.resource["_rid"]
+                    .as_str()
+                    .is_some_and(|r| self.throughput.contains_key(r))
+            })
+            .map(|d| self.offer_of(&d.resource));
+        let containers = self
+            .databases
             .values()
             .flat_map(|d| d.containers.values())
-            .map(|c| self.offer_of(&c.resource))
-            .collect()
+            .map(|c| self.offer_of(&c.resource));
+        databases.chain(containers).collect()
+    }
+
+    /// A database or container was created (`created`, its body) by a request that offered
+    /// `throughput`: its offer starts there. 400 below the service's minimum is left to
+    /// the offer's replace; a creation keeps what it asked.
+    pub(crate) fn provision(&mut self, created: Option<&Value>, throughput: Option<u64>) {
+        let rid = created.and_then(|c| c["_rid"].as_str());
+        if let (Some(rid), Some(throughput)) = (rid, throughput) {
+            self.throughput.insert(rid.to_string(), throughput);
+        }
     }
 
     fn offer_of(&self, container: &Value) -> Value {

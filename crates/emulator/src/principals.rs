@@ -1,7 +1,7 @@
 //! Users and their permissions: created (or upserted), listed, read, replaced (the id may
-//! change) and deleted as the service does, with nested rids, rid links and a permission
-//! `_token`. Resource-token authorization is not implemented: requests are still checked
-//! against the master keys only, so a permission's token is not accepted as a credential.
+//! change) and deleted as the service does, with nested rids and rid links. A permission's
+//! `_token` is minted afresh on every answer (`route/principals.rs`, `resource_token.rs`,
+//! which also accepts it as a credential); the stored one is a placeholder.
 
 use serde_json::{Value, json};
 
@@ -112,6 +112,7 @@ impl DataStore {
             &mut resource,
             rid.clone(),
             format!("{owner_link}{kind}/{rid}/"),
+            self.clock.now_secs(),
         );
         let child_value = match owner.user {
             None => json!("permissions/"),

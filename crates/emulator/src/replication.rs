@@ -160,6 +160,7 @@ impl Replication {
             };
         }
         container.log.history.reindex(&container.items);
+        container.reindex_expiry();
         let dropped = (before - container.log.entries.len()) as u64;
         container.lsn = container.lsn.saturating_sub(dropped);
         dropped

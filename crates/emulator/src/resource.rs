@@ -2,6 +2,8 @@
 
 use percent_encoding::percent_decode_str;
 
+use crate::script_kind::ScriptKind;
+
 /// The resource a wire request addresses.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Resource {
@@ -79,6 +81,27 @@ pub enum Resource {
     Offer {
         /// The offer's rid.
         rid: String,
+    },
+    /// `/dbs/{db}/colls/{coll}/{sprocs|triggers|udfs}`: a feed of server-side scripts
+    /// (kept and served as resources; never executed).
+    Scripts {
+        /// Database id.
+        db: String,
+        /// Container id.
+        coll: String,
+        /// Which scripts.
+        kind: ScriptKind,
+    },
+    /// `/dbs/{db}/colls/{coll}/{sprocs|triggers|udfs}/{id}`.
+    Script {
+        /// Database id.
+        db: String,
+        /// Container id.
+        coll: String,
+        /// Which kind of script.
+        kind: ScriptKind,
+        /// The script's id.
+        id: String,
     },
     /// `/dbs/{db}/colls/{coll}/docs/{id}`.
     Item {
@@ -189,6 +212,21 @@ impl Resource {
                     coll: ids.next()?,
                 }
             }
+            (["dbs", "colls", kind], 5) if ScriptKind::from_segment(kind).is_some() => {
+                Self::Scripts {
+                    db: ids.next()?,
+                    coll: ids.next()?,
+                    kind: ScriptKind::from_segment(kind)?,
+                }
+            }
+            (["dbs", "colls", kind], 6) if ScriptKind::from_segment(kind).is_some() => {
+                Self::Script {
+                    db: ids.next()?,
+                    coll: ids.next()?,
+                    kind: ScriptKind::from_segment(kind)?,
+                    id: ids.next()?,
+                }
+            }
             (["dbs", "colls", "docs"], 6) => Self::Item {
                 db: ids.next()?,
                 coll: ids.next()?,
@@ -244,6 +282,11 @@ impl Resource {
             Self::Conflicts { db, coll } => ("conflicts", format!("dbs/{db}/colls/{coll}")),
             Self::PartitionKeyDelete { db, coll } => ("colls", format!("dbs/{db}/colls/{coll}")),
             Self::Item { db, coll, id } => ("docs", format!("dbs/{db}/colls/{coll}/docs/{id}")),
+            Self::Scripts { db, coll, kind } => (kind.segment(), format!("dbs/{db}/colls/{coll}")),
+            Self::Script { db, coll, kind, id } => (
+                kind.segment(),
+                format!("dbs/{db}/colls/{coll}/{}/{id}", kind.segment()),
+            ),
         }
     }
 
@@ -260,7 +303,9 @@ impl Resource {
             Self::Containers { .. }
             | Self::Container { .. }
             | Self::PartitionKeyRanges { .. }
-            | Self::Conflicts { .. } => PathClass::Containers,
+            | Self::Conflicts { .. }
+            | Self::Scripts { .. }
+            | Self::Script { .. } => PathClass::Containers,
             Self::Items { .. } | Self::Item { .. } | Self::PartitionKeyDelete { .. } => {
                 PathClass::Items
             }
@@ -290,6 +335,12 @@ mod tests {
                 "aaaaaaaaaaa=",
             ),
             ("/offers/AbC=", "offers", "abc="),
+            ("/dbs/d1/colls/c1/sprocs", "sprocs", "dbs/d1/colls/c1"),
+            (
+                "/dbs/d1/colls/c1/udfs/u1",
+                "udfs",
+                "dbs/d1/colls/c1/udfs/u1",
+            ),
             (
                 "/dbs/d1/colls/c1/operations/partitionkeydelete",
                 "colls",

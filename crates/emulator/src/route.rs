@@ -22,6 +22,7 @@ use crate::state::State;
 use crate::topology::ListenerId;
 
 mod answer;
+mod container_read;
 mod metrics;
 mod moved_writes;
 mod offers;
@@ -29,13 +30,14 @@ mod principals;
 mod query_request;
 mod ranges;
 mod resource_query;
+mod scripts;
 mod session;
 
 use answer::{Answer, not_modified, resource_answer, response};
 use query_request::{
     check_servable, gateway_ranges, items_query_scope, narrow_to_epks, query_scope, query_spec,
 };
-use session::check_session;
+use session::{check_session, session_token, touched_ranges};
 
 /// What a request does, as far as regions care: queries are reads even though they POST.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,7 +75,9 @@ fn kind(method: &Method, resource: &Resource, headers: &HeaderMap) -> Kind {
         {
             Kind::Query
         }
-        (&Method::POST, Resource::Conflicts { .. }) if query => Kind::Query,
+        (&Method::POST, Resource::Conflicts { .. } | Resource::Scripts { .. }) if query => {
+            Kind::Query
+        }
         (&Method::POST | &Method::PUT | &Method::DELETE | &Method::PATCH, _) => Kind::Write,
         _ => Kind::Read,
     }
@@ -135,6 +139,9 @@ pub(crate) async fn serve(
         | Resource::PartitionKeyDelete { db, coll } => Some((db.clone(), coll.clone())),
         _ => None,
     };
+    if kind == Kind::Write && session.is_some() {
+        scripts::check_no_triggers(&headers)?;
+    }
     let batch = kind == Kind::Write
         && method == Method::POST
         && flag(&headers, "x-ms-cosmos-is-batch-request");
@@ -199,6 +206,9 @@ pub(crate) async fn serve(
         (_, method, r @ (Resource::Principals { .. } | Resource::Principal { .. })) => {
             principals::serve(state, &method, &r, &headers, body, &feed, charge).await?
         }
+        (_, method, r @ (Resource::Scripts { .. } | Resource::Script { .. })) => {
+            scripts::serve(state, &method, &r, &headers, body, &feed, charge).await?
+        }
         (_, method, Resource::Offer { rid }) => {
             resource_answer(offers::offer(state, &method, &rid, body, charge).await?)
         }
@@ -211,7 +221,10 @@ pub(crate) async fn serve(
         }
         (_, Method::POST, Resource::Databases) => {
             let body = read_json(body, charge).await?;
-            resource_answer(lock(&state.data).create_database(body)?)
+            let mut data = lock(&state.data);
+            let created = data.create_database(body)?;
+            data.provision(created.1.as_ref(), offers::offered(&headers));
+            resource_answer(created)
         }
         (_, Method::GET, Resource::Database { db }) => {
             resource_answer(lock(&state.data).read_database(&db)?)
@@ -226,12 +239,19 @@ pub(crate) async fn serve(
         }
         (_, Method::POST, Resource::Containers { db }) => {
             let body = read_json(body, charge).await?;
-            let created = lock(&state.data).create_container(&db, body)?;
+            let created = {
+                let mut data = lock(&state.data);
+                let created = data.create_container(&db, body)?;
+                data.provision(created.1.as_ref(), offers::offered(&headers));
+                created
+            };
             ranges::created(state, &db, created.1.as_ref(), &headers);
             resource_answer(created)
         }
         (_, Method::GET, Resource::Container { db, coll }) => {
-            resource_answer(lock(&state.data).read_container(&db, &coll)?)
+            let (answer, headers) = container_read::read(state, &db, &coll, &headers)?;
+            extra = headers;
+            answer
         }
         (_, Method::DELETE, Resource::Container { db, coll }) => {
             let deleted = lock(&state.data).delete_container(&db, &coll)?;
@@ -318,13 +338,14 @@ pub(crate) async fn serve(
     };
     // The session token is read after the operation: it includes this request's write.
     // It is the LSN this region has reached, which lags behind the write region's.
-    let (lsn, paths) = session
+    let (token, paths) = session
         .and_then(|(db, coll)| {
+            let ranges = touched_ranges(state, &db, &coll, &headers);
             let data = lock(&state.data);
             let container = data.container(&db, &coll).ok()?;
             let lsn = data.replication.region_lsn(container, &region, now);
             Some((
-                Some(lsn),
+                session_token(&ranges, lsn),
                 answer::content_paths(&db, &coll, &container.resource),
             ))
         })
@@ -337,7 +358,7 @@ pub(crate) async fn serve(
         (Answer::Resource(_, Some(results)), true) => Some(total_charge(results)),
         _ => None,
     };
-    let mut response = response(answer, kind, lsn, minimal);
+    let mut response = response(answer, kind, token, minimal);
     response.headers_mut().extend(paths);
     if let Some(id) = served_by.and_then(|id| http::HeaderValue::from_str(&id).ok()) {
         extra.insert("x-ms-documentdb-partitionkeyrangeid", id);
@@ -372,6 +393,8 @@ impl View<'_> {
         let mut data = lock(&self.state.data);
         if let Some((replication, container)) = data.split(&self.db, &self.coll) {
             replication.make_room(container, self.now)?;
+            // Expired items leave first, logged as deletes made here (`ttl.rs`).
+            container.purge_expired();
         }
         let result = op(&mut data);
         if let Some((replication, container)) = data.split(&self.db, &self.coll) {

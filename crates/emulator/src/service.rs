@@ -17,6 +17,7 @@ use crate::faults::{FaultAction, RequestFacts};
 use crate::http::{Body, Metered, RequestBody, error_response, hold, json_response, respond};
 use crate::lock::lock;
 use crate::resource::{PathClass, Resource};
+use crate::resource_token::{self, is_resource_token};
 use crate::state::State;
 use crate::topology::ListenerId;
 
@@ -136,6 +137,10 @@ fn authorize(
     request: &Request<impl RequestBody>,
 ) -> Result<(), ApiError> {
     let header = |name: &str| request.headers().get(name).and_then(|v| v.to_str().ok());
+    if let Some(token) = header("authorization").filter(|a| is_resource_token(a)) {
+        let data = lock(&state.data);
+        return resource_token::authorize(&data, method, resource, request.headers(), token);
+    }
     let (resource_type, resource_link) = resource.signing_parts();
     if let Some(entra) = &state.entra {
         if let Some(jwt) = header("authorization").and_then(crate::entra::aad_token) {

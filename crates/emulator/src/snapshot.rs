@@ -31,6 +31,9 @@ pub(crate) struct Snapshot {
     range: Option<EpkRange>,
     /// The container's `_rid`, for the page.
     rid: Value,
+    /// The container's `defaultTtl` and the clock's seconds when taken: expired items are
+    /// left out (`ttl.rs`).
+    ttl: (Option<i64>, u64),
 }
 
 impl Snapshot {
@@ -48,6 +51,7 @@ impl Snapshot {
             only: None,
             range: None,
             rid,
+            ttl: (None, 0),
         }
     }
 
@@ -71,6 +75,10 @@ impl Snapshot {
             only,
             range,
             rid: rid(&container.resource),
+            ttl: (
+                crate::ttl::default_ttl(&container.resource),
+                container.clock.now_secs(),
+            ),
         })
     }
 
@@ -84,6 +92,7 @@ impl Snapshot {
                     .is_none_or(|only| in_partition(only, pk))
             })
             .filter(|((pk, _), _)| self.range.as_ref().is_none_or(|range| range.contains(pk)))
+            .filter(|(_, item)| !crate::ttl::expired(self.ttl.0, item, self.ttl.1))
     }
 
     fn items(&self) -> impl Iterator<Item = (&Key, &Value)> {

@@ -23,6 +23,8 @@ fn container() -> Container {
         items: crate::data::ItemMap::new(),
         lsn: 0,
         log: Log::default(),
+        clock: crate::clock::Clock::default(),
+        expiry: imbl::OrdSet::new(),
     }
 }
 

@@ -27,7 +27,7 @@ pub(super) fn resource_answer((status, body): (u16, Option<Value>)) -> Answer {
 pub(super) fn response(
     answer: Answer,
     kind: Kind,
-    lsn: Option<u64>,
+    session_token: Option<String>,
     minimal: bool,
 ) -> Response<Body> {
     let mut response = match answer {
@@ -70,10 +70,8 @@ pub(super) fn response(
         }
     };
     let headers = response.headers_mut();
-    if let Some(lsn) = lsn {
-        if let Ok(token) = HeaderValue::from_str(&format!("0:-1#{lsn}")) {
-            headers.insert("x-ms-session-token", token);
-        }
+    if let Some(token) = session_token.and_then(|t| HeaderValue::from_str(&t).ok()) {
+        headers.insert("x-ms-session-token", token);
     }
     // Nominal charges: a point read 1 RU, a query 2.5, a write 5.
     let charge = match kind {

@@ -42,3 +42,15 @@ pub(super) async fn offer(
         )),
     }
 }
+
+/// The throughput a creation request offers: `x-ms-offer-throughput`, or autoscale's
+/// `maxThroughput` in `x-ms-cosmos-offer-autopilot-settings`; `None` when it offers none.
+pub(super) fn offered(headers: &http::HeaderMap) -> Option<u64> {
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if let Some(manual) = text("x-ms-offer-throughput").and_then(|v| v.trim().parse().ok()) {
+        return Some(manual);
+    }
+    text("x-ms-cosmos-offer-autopilot-settings")
+        .and_then(|v| serde_json::from_str::<serde_json::Value>(v).ok())
+        .and_then(|v| v.get("maxThroughput").and_then(serde_json::Value::as_u64))
+}

@@ -16,6 +16,7 @@ use crate::http::{RequestBody, read_json};
 use crate::lock::lock;
 use crate::principals::Owner;
 use crate::resource::Resource;
+use crate::resource_token::{expiry_secs, mint_into};
 use crate::snapshot::{Snapshot, query_as};
 use crate::state::State;
 
@@ -45,15 +46,30 @@ pub(super) async fn serve(
             .get("content-type")
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("application/query+json"));
+    // A permission is answered with a fresh resource token (`resource_token.rs`).
+    let expires = match user {
+        Some(_) => Some(lock(&state.data).clock.now_secs() + expiry_secs(headers)?),
+        None => None,
+    };
+    let mint = |values: &mut [Value]| {
+        if let Some(expires) = expires {
+            let data = lock(&state.data);
+            for value in values {
+                mint_into(&data.token_secret, value, expires);
+            }
+        }
+    };
     let answer = match (method, id) {
         (&Method::GET, None) => {
-            let all = lock(&state.data).principals(owner)?;
+            let mut all = lock(&state.data).principals(owner)?;
+            mint(&mut all);
             let count = all.len();
             (200, Some(json!({"_rid": "", label: all, "_count": count})))
         }
         (&Method::POST, None) if query => {
             let spec = query_spec(read_json(body, charge).await?, headers)?;
-            let all = lock(&state.data).principals(owner)?;
+            let mut all = lock(&state.data).principals(owner)?;
+            mint(&mut all);
             let snapshot = Snapshot::of_resources(all.into_iter(), Value::from(""));
             return Ok(Answer::Feed(
                 query_as(state, snapshot, spec, feed, charge, label).await?,
@@ -72,5 +88,9 @@ pub(super) async fn serve(
         (&Method::DELETE, Some(id)) => lock(&state.data).delete_principal(owner, id)?,
         _ => return Err(method_not_allowed(method)),
     };
-    Ok(Answer::Resource(answer.0, answer.1))
+    let (status, mut body) = answer;
+    if let Some(body) = &mut body {
+        mint(std::slice::from_mut(body));
+    }
+    Ok(Answer::Resource(status, body))
 }

@@ -28,6 +28,7 @@ mod query_generated;
 mod query_sdk;
 mod query_sql;
 mod replication;
+mod sdk_model;
 mod sdk_shapes;
 mod tls;
 mod wire;
