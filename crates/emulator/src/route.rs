@@ -23,6 +23,7 @@ use crate::topology::ListenerId;
 
 mod answer;
 mod container_read;
+mod kind;
 mod metrics;
 mod moved_writes;
 mod offers;
@@ -34,54 +35,11 @@ mod scripts;
 mod session;
 
 use answer::{Answer, not_modified, resource_answer, response};
+use kind::{Kind, flag, header, kind};
 use query_request::{
     check_servable, gateway_ranges, items_query_scope, narrow_to_epks, query_scope, query_spec,
 };
 use session::{check_session, session_token, touched_ranges};
-
-/// What a request does, as far as regions care: queries are reads even though they POST.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Read,
-    Write,
-    Query,
-    QueryPlan,
-}
-
-fn flag(headers: &HeaderMap, name: &str) -> bool {
-    headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
-}
-
-fn header(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
-}
-
-fn kind(method: &Method, resource: &Resource, headers: &HeaderMap) -> Kind {
-    let query_content = header(headers, "content-type")
-        .is_some_and(|v| v.to_ascii_lowercase().starts_with("application/query+json"));
-    let plan = flag(headers, "x-ms-cosmos-is-query-plan-request");
-    let query = flag(headers, "x-ms-documentdb-isquery") || query_content;
-    match (method, resource) {
-        (&Method::POST, Resource::Items { .. }) if plan => Kind::QueryPlan,
-        (&Method::POST, Resource::Items { .. }) if query => Kind::Query,
-        (&Method::POST, Resource::Databases | Resource::Containers { .. } | Resource::Offers)
-            if query =>
-        {
-            Kind::Query
-        }
-        (&Method::POST, Resource::Conflicts { .. } | Resource::Scripts { .. }) if query => {
-            Kind::Query
-        }
-        (&Method::POST | &Method::PUT | &Method::DELETE | &Method::PATCH, _) => Kind::Write,
-        _ => Kind::Read,
-    }
-}
 
 pub(crate) async fn serve(
     state: &State,
