@@ -29,7 +29,14 @@ impl Router for LocationStore {
     }
     fn swap(&self, generation: u64) {
         let _ = self.install(
-            account_doc(if generation % 2 == 0 { "a" } else { "b" }, 3),
+            account_doc(
+                if generation.is_multiple_of(2) {
+                    "a"
+                } else {
+                    "b"
+                },
+                3,
+            ),
             Instant::now(),
         );
     }

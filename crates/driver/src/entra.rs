@@ -140,12 +140,12 @@ impl TokenCache {
                 return Ok(token.header);
             }
             // In the refresh window: one caller refreshes, the others use this token.
-            if let Ok(_flight) = self.flight.try_lock() {
-                if self.usable(now).is_some_and(|t| now >= t.refresh_at) && !self.failed(now) {
-                    if let Err(error) = self.fetch().await {
-                        tracing::warn!(%error, "Entra ID token refresh failed; the current token is used until it expires");
-                    }
-                }
+            if let Ok(_flight) = self.flight.try_lock()
+                && self.usable(now).is_some_and(|t| now >= t.refresh_at)
+                && !self.failed(now)
+                && let Err(error) = self.fetch().await
+            {
+                tracing::warn!(%error, "Entra ID token refresh failed; the current token is used until it expires");
             }
             return Ok(self
                 .usable(Instant::now())

@@ -81,10 +81,10 @@ impl ResponseMetadata {
         self.request_charge = 0.0;
         self.session_token = None;
         self.etag = None;
-        if let Some(region) = &region {
-            if !self.regions_tried.contains(region) {
-                self.regions_tried.push(region.clone());
-            }
+        if let Some(region) = &region
+            && !self.regions_tried.contains(region)
+        {
+            self.regions_tried.push(region.clone());
         }
         self.region = region;
     }

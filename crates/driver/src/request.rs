@@ -158,10 +158,10 @@ fn date_now() -> Result<HeaderValue, Unsendable> {
         .map_or(0, |d| d.as_secs());
     DATE.with(|cell| {
         let mut cached = cell.borrow_mut();
-        if let Some((at, value)) = cached.as_ref() {
-            if *at == second {
-                return Ok(value.clone());
-            }
+        if let Some((at, value)) = cached.as_ref()
+            && *at == second
+        {
+            return Ok(value.clone());
         }
         let value = HeaderValue::try_from(httpdate::fmt_http_date(now))
             .map_err(|_| Unsendable("x-ms-date"))?;

@@ -131,10 +131,10 @@ impl Charge {
                 "the request would hold more than {REQUEST_MEMORY_LIMIT} bytes (body, decoded value, query results and response)"
             )));
         }
-        if let Some(connection) = &self.connection {
-            if !connection.reserve(bytes) {
-                return Err(self.busy("this connection's requests hold"));
-            }
+        if let Some(connection) = &self.connection
+            && !connection.reserve(bytes)
+        {
+            return Err(self.busy("this connection's requests hold"));
         }
         if !self.global.reserve(bytes) {
             if let Some(connection) = &self.connection {

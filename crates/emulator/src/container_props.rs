@@ -96,10 +96,10 @@ pub(crate) fn container_defaults(resource: &mut Map<String, Value>) {
         }
         let excluded = policy.entry("excludedPaths").or_insert_with(|| json!([]));
         let etag = json!({"path": "/\"_etag\"/?"});
-        if let Value::Array(paths) = excluded {
-            if !paths.iter().any(|p| p["path"] == etag["path"]) {
-                paths.push(etag);
-            }
+        if let Value::Array(paths) = excluded
+            && !paths.iter().any(|p| p["path"] == etag["path"])
+        {
+            paths.push(etag);
         }
     }
     resource.entry("conflictResolutionPolicy").or_insert_with(|| {

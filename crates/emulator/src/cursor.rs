@@ -81,10 +81,10 @@ pub(crate) fn start_after(
         None | Some("") => Ok((0, None)),
         Some(token) => {
             let after = read_token(token, fingerprint)?;
-            if let Some(Some(first)) = rows.first().map(|(p, _)| p) {
-                if !first.same_shape(&after) {
-                    return Err(refused("it belongs to another query"));
-                }
+            if let Some(Some(first)) = rows.first().map(|(p, _)| p)
+                && !first.same_shape(&after)
+            {
+                return Err(refused("it belongs to another query"));
             }
             let start = rows.partition_point(|(position, _)| {
                 position.as_ref().is_none_or(|p| p.cmp_to(&after).is_le())

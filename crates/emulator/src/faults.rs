@@ -147,10 +147,10 @@ impl FaultRule {
     }
 
     pub(crate) fn validate(&self) -> Result<(), String> {
-        if let Some(p) = self.limit.probability {
-            if !(0.0..=1.0).contains(&p) {
-                return Err("limit.probability must be within 0.0..=1.0".into());
-            }
+        if let Some(p) = self.limit.probability
+            && !(0.0..=1.0).contains(&p)
+        {
+            return Err("limit.probability must be within 0.0..=1.0".into());
         }
         match &self.action {
             FaultAction::Status { status, .. } | FaultAction::Body { status, .. }
@@ -256,10 +256,10 @@ impl FaultSet {
             if active.rule.limit.hits.is_some_and(|max| active.hits >= max) {
                 continue;
             }
-            if let Some(p) = active.rule.limit.probability {
-                if active.rng.f64() >= p {
-                    continue;
-                }
+            if let Some(p) = active.rule.limit.probability
+                && active.rng.f64() >= p
+            {
+                continue;
             }
             active.hits += 1;
             return Some(active.rule.action.clone());

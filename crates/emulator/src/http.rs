@@ -212,10 +212,10 @@ impl hyper::body::Body for Metered {
         let this = self.get_mut();
         match Pin::new(&mut this.inner).poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => {
-                if let Some(data) = frame.data_ref() {
-                    if let Err(refused) = this.charge.add(data.len()) {
-                        return Poll::Ready(Some(Err(Box::new(Refused(refused)))));
-                    }
+                if let Some(data) = frame.data_ref()
+                    && let Err(refused) = this.charge.add(data.len())
+                {
+                    return Poll::Ready(Some(Err(Box::new(Refused(refused)))));
                 }
                 Poll::Ready(Some(Ok(frame)))
             }

@@ -66,10 +66,10 @@ impl State {
 
     /// Closes `id`'s listener and its connections: new connections are refused.
     pub(crate) fn stop_listener(&self, id: &ListenerId) {
-        if let Some(slot) = lock(&self.listeners).get_mut(id) {
-            if let Some(token) = slot.running.take() {
-                token.cancel();
-            }
+        if let Some(slot) = lock(&self.listeners).get_mut(id)
+            && let Some(token) = slot.running.take()
+        {
+            token.cancel();
         }
     }
 

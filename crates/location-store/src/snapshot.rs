@@ -267,10 +267,10 @@ fn order(
 ) -> Vec<RoutedLocation> {
     let mut ordered: Vec<&Location> = Vec::with_capacity(locations.len());
     for region in preferred {
-        if let Some(location) = locations.iter().find(|l| &l.region == region) {
-            if !ordered.iter().any(|o| o.endpoint == location.endpoint) {
-                ordered.push(location);
-            }
+        if let Some(location) = locations.iter().find(|l| &l.region == region)
+            && !ordered.iter().any(|o| o.endpoint == location.endpoint)
+        {
+            ordered.push(location);
         }
     }
     for location in locations {

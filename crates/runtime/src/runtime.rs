@@ -239,13 +239,12 @@ impl Runtime {
             tasks: tasks.clone(),
             fetcher,
         };
-        if handle.snapshot().topology_generation() == 0 {
-            if let crate::account::Triggered::Started(waiter)
+        if handle.snapshot().topology_generation() == 0
+            && let crate::account::Triggered::Started(waiter)
             | crate::account::Triggered::Joined(waiter) =
                 handle.state.trigger(tasks, &handle.registry)
-            {
-                wait(waiter).await;
-            }
+        {
+            wait(waiter).await;
         }
         Ok(handle)
     }

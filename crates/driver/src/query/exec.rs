@@ -264,10 +264,10 @@ impl Engine {
     }
 
     async fn step(&mut self) -> Option<Result<Page<Value>, DriverError>> {
-        if matches!(self.mode, Mode::Planning) {
-            if let Err(error) = self.plan().await {
-                return Some(Err(error));
-            }
+        if matches!(self.mode, Mode::Planning)
+            && let Err(error) = self.plan().await
+        {
+            return Some(Err(error));
         }
         match &self.mode {
             Mode::Planning | Mode::Concatenate => self.concatenate().await,
@@ -336,16 +336,16 @@ impl Engine {
                     };
                     fetched = true;
                     charge += raw.charge;
-                    if let Mode::OrderBy { buffers, .. } = &mut self.mode {
-                        if let Some(buffer) = buffers.get_mut(i) {
-                            buffer.results.extend(raw.results);
-                            // A resumed merge drops what it had already returned.
-                            let skip = std::mem::take(&mut buffer.skip);
-                            buffer.results.drain(..skip.min(buffer.results.len()));
-                            buffer.consumed = skip;
-                            buffer.page_token = page_token;
-                            buffer.more = raw.continuation.is_some();
-                        }
+                    if let Mode::OrderBy { buffers, .. } = &mut self.mode
+                        && let Some(buffer) = buffers.get_mut(i)
+                    {
+                        buffer.results.extend(raw.results);
+                        // A resumed merge drops what it had already returned.
+                        let skip = std::mem::take(&mut buffer.skip);
+                        buffer.results.drain(..skip.min(buffer.results.len()));
+                        buffer.consumed = skip;
+                        buffer.page_token = page_token;
+                        buffer.more = raw.continuation.is_some();
                     }
                 }
                 Next::Done => {

@@ -93,10 +93,9 @@ pub(crate) fn eval<'a>(expr: &'a Expr, scope: &Scope<'_, 'a>) -> Option<Val<'a>>
             let (left, right) = (eval(left, scope)?, eval(right, scope)?);
             if let (BinaryOp::Concat, Value::String(a), Value::String(b)) =
                 (op, left.as_ref(), right.as_ref())
+                && !scope.work.charge(text_units(a.len() + b.len()))
             {
-                if !scope.work.charge(text_units(a.len() + b.len())) {
-                    return None;
-                }
+                return None;
             }
             binary(*op, &left, &right).map(Cow::Owned)
         }
@@ -104,11 +103,11 @@ pub(crate) fn eval<'a>(expr: &'a Expr, scope: &Scope<'_, 'a>) -> Option<Val<'a>>
             let value = eval(operand, scope)?;
             let mut found = false;
             for item in items {
-                if let Some(candidate) = eval(item, scope) {
-                    if compare(&value, &candidate) == Some(Ordering::Equal) {
-                        found = true;
-                        break;
-                    }
+                if let Some(candidate) = eval(item, scope)
+                    && compare(&value, &candidate) == Some(Ordering::Equal)
+                {
+                    found = true;
+                    break;
                 }
             }
             Some(Cow::Owned(Value::Bool(found != *negated)))

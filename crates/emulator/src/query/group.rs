@@ -160,15 +160,16 @@ impl<'a> Groups<'a> {
             return Ok(());
         };
         for ((aggregate, arg), acc) in self.query.aggregates.iter().zip(accumulators) {
-            if let Some(value) = eval(arg, scope) {
-                if let Some(best) = acc.add(*aggregate, value) {
-                    let units = value_size(&best) / BYTES_PER_UNIT + 1;
-                    let units = u64::try_from(units).unwrap_or(u64::MAX);
-                    if work.hold(&best) && work.charge(units) {
-                        if let Acc::Extreme { best: kept, .. } = acc {
-                            *kept = Some(best);
-                        }
-                    }
+            if let Some(value) = eval(arg, scope)
+                && let Some(best) = acc.add(*aggregate, value)
+            {
+                let units = value_size(&best) / BYTES_PER_UNIT + 1;
+                let units = u64::try_from(units).unwrap_or(u64::MAX);
+                if work.hold(&best)
+                    && work.charge(units)
+                    && let Acc::Extreme { best: kept, .. } = acc
+                {
+                    *kept = Some(best);
                 }
             }
             work.spent()?;

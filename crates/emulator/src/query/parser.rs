@@ -145,13 +145,12 @@ impl Parser<'_> {
     /// An error at the current token: an unsupported construct by name, or `what`.
     pub(super) fn unexpected(&self, what: &str) -> QueryError {
         let pos = self.pos();
-        if let Some(Token::Ident(word)) = self.peek() {
-            if let Some((_, name)) = UNSUPPORTED
+        if let Some(Token::Ident(word)) = self.peek()
+            && let Some((_, name)) = UNSUPPORTED
                 .iter()
                 .find(|(k, _)| k.eq_ignore_ascii_case(word))
-            {
-                return QueryError::new(format!("{name} is not supported"), pos);
-            }
+        {
+            return QueryError::new(format!("{name} is not supported"), pos);
         }
         match self.peek() {
             None => QueryError::coded(

@@ -143,12 +143,12 @@ fn pieces(pattern: &str, escape: Option<char>) -> Vec<Piece> {
     while i < chars.len() {
         let c = chars[i];
         i += 1;
-        if Some(c) == escape {
-            if let Some(&next) = chars.get(i) {
-                out.push(Piece::Char(next));
-                i += 1;
-                continue;
-            }
+        if Some(c) == escape
+            && let Some(&next) = chars.get(i)
+        {
+            out.push(Piece::Char(next));
+            i += 1;
+            continue;
         }
         match c {
             '%' => out.push(Piece::Any),

@@ -203,11 +203,10 @@ proptest! {
                     match decision {
                         Decision::Start(ticket) => {
                             prop_assert!(flight.is_none(), "two flights at once");
-                            if matches!(op, Op::Trigger) {
-                                if let Some(at) = last_success {
+                            if matches!(op, Op::Trigger)
+                                && let Some(at) = last_success {
                                     prop_assert!(now >= at + min, "event start inside the window");
                                 }
-                            }
                             flight = Some(ticket);
                         }
                         Decision::Join { flight: id, .. } => {
