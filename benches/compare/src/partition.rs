@@ -22,8 +22,15 @@ use crate::clients::{COLL, Client, DB, Fleet, Kind};
 use crate::emulator::{EmulatorProcess, count};
 use crate::report::{Row, quantile};
 
-/// The emulator's range failure shapes.
-pub const SHAPES: [&str; 3] = ["unavailable", "write_forbidden", "timeout"];
+/// The runs: (label, the emulator's range failure shape, whether the failing partition is
+/// also written). The last run leaves out the failing partition's writes, so that their
+/// failures cannot mark the whole region: what is left is the reads' own routing.
+pub const SHAPES: [(&str, &str, bool); 4] = [
+    ("unavailable", "unavailable", true),
+    ("write_forbidden", "write_forbidden", true),
+    ("timeout", "timeout", true),
+    ("unavailable, no writes to it", "unavailable", false),
+];
 /// How long the loops run after the failure.
 const WINDOW: Duration = Duration::from_secs(10);
 /// How long the loops run before it.
@@ -123,8 +130,8 @@ const LANES: [(&str, bool, bool); 4] = [
 pub async fn run(binary: &str) -> Result<Vec<Row>, String> {
     let mut rows = Vec::new();
     for kind in [Kind::Sdk, Kind::Meridian] {
-        for (s, shape) in SHAPES.iter().enumerate() {
-            let mut lanes = one(binary, kind, shape).await?;
+        for (s, &(shape, failure, written)) in SHAPES.iter().enumerate() {
+            let mut lanes = one(binary, kind, failure, written).await?;
             let (hot, cold, _) = lanes.pop().ok_or("no probe")?;
             eprintln!(
                 "compare: partition {shape} {}: of {PROBES} reads after the window, {hot} of the failing and {cold} of the other partition reached West US",
@@ -140,7 +147,10 @@ pub async fn run(binary: &str) -> Result<Vec<Row>, String> {
                     "reads",
                 ));
             }
-            for ((label, _, _), (first, failed, p50)) in LANES.iter().zip(lanes) {
+            for ((label, write, hot), (first, failed, p50)) in LANES.iter().zip(lanes) {
+                if *write && *hot && !written {
+                    continue;
+                }
                 eprintln!(
                     "compare: partition {shape} {} {label}: first success {first:.1} ms, {failed} failed, p50 {p50:.2} ms",
                     kind.label()
@@ -177,7 +187,12 @@ pub async fn run(binary: &str) -> Result<Vec<Row>, String> {
 /// when none, a lower bound —, failed operations, p50 of the second half's successes);
 /// then one more entry, (reads of the failing partition reaching West US, the same for the
 /// other partition, unused), of [`PROBES`] each after the window, the loops stopped.
-async fn one(binary: &str, kind: Kind, shape: &str) -> Result<Vec<(f64, u64, f64)>, String> {
+async fn one(
+    binary: &str,
+    kind: Kind,
+    shape: &str,
+    written: bool,
+) -> Result<Vec<(f64, u64, f64)>, String> {
     let emulator = EmulatorProcess::start(binary, &["West US", "East US"])?;
     crate::clients::seed(&emulator.account, 0).await?;
     let keys = split_and_pick(&emulator).await?;
@@ -192,6 +207,7 @@ async fn one(binary: &str, kind: Kind, shape: &str) -> Result<Vec<(f64, u64, f64
     let loops: Vec<_> = LANES
         .iter()
         .enumerate()
+        .filter(|(_, (_, write, hot))| written || !(*write && *hot))
         .map(|(lane, (_, write, hot))| {
             let (client, tx) = (client.clone(), tx.clone());
             let pk = if *hot {
