@@ -171,7 +171,8 @@ pub async fn reads_and_writes_through_a_split(w: &mut World) -> Step {
         return Err("the stale client's first query missed items".into());
     }
     let victim = before[0]["id"].as_str().unwrap_or("0").to_string();
-    let gets = [container_reads(w).await?];
+    // Container/pkranges GETs at each step: before, window end, after the stale query, end.
+    let mut gets = vec![container_reads(w).await?];
     let split = admin(
         w,
         "POST",
@@ -187,16 +188,16 @@ pub async fn reads_and_writes_through_a_split(w: &mut World) -> Step {
         in_window += 1;
     }
     tokio::time::sleep_until(window_ends + Duration::from_millis(50)).await;
-    let gets = [gets[0], container_reads(w).await?];
+    gets.push(container_reads(w).await?);
     // After the window: the old id is gone (410/1002) for whoever still names it.
     let gone_answer = probe(w, &victim).await?;
     let written_then = written.clone();
     let stale_seen = all_ids(&stale).await;
-    let gets = [gets[0], gets[1], container_reads(w).await?];
+    gets.push(container_reads(w).await?);
     for _ in 0..ROUNDS_AFTER {
         round(&busy, &mut written, &mut tally).await;
     }
-    let gets = [gets[0], gets[1], gets[2], container_reads(w).await?];
+    gets.push(container_reads(w).await?);
     let after = admin(w, "GET", &ranges_path, &Value::Null).await?;
     let count_after = after.as_array().map_or(0, Vec::len);
     let stale_note = match stale_seen {
@@ -235,9 +236,9 @@ pub async fn reads_and_writes_through_a_split(w: &mut World) -> Step {
         tally.ops,
         tally.queries,
         tally.failures.len(),
-        gets[1] - gets[0],
-        gets[2] - gets[1],
-        gets[3] - gets[2],
+        gets[1].saturating_sub(gets[0]),
+        gets[2].saturating_sub(gets[1]),
+        gets[3].saturating_sub(gets[2]),
     );
     let answers_ok = in_window_answer == "410/1007" && gone_answer == "410/1002";
     if tally.failures.is_empty() && count_after == count_before + 1 && answers_ok {
