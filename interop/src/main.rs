@@ -5,6 +5,7 @@
 //! Run it with `cargo xtask interop` (it builds with its own target dir, `interop/target`).
 
 mod scenarios;
+mod split;
 mod wire;
 
 use std::future::Future;
@@ -101,7 +102,7 @@ fn print_table(rows: &[(&str, Outcome)]) {
         };
         let detail: String = detail
             .chars()
-            .take(300)
+            .take(600)
             .collect::<String>()
             .replace('\n', " ");
         println!("| {name:width$} | {result:6} | {detail} |");

@@ -19,8 +19,8 @@ use crate::{Outcome, ScenarioFuture, Step, wire};
 
 /// What the scenarios share: where the emulator is, and what earlier scenarios made.
 pub struct World {
-    endpoint: String,
-    key: String,
+    pub(crate) endpoint: String,
+    pub(crate) key: String,
     client: Option<CosmosClient>,
     container: Option<ContainerClient>,
 }
@@ -36,7 +36,7 @@ impl World {
         }
     }
 
-    fn client(&self) -> Result<&CosmosClient, String> {
+    pub(crate) fn client(&self) -> Result<&CosmosClient, String> {
         self.client
             .as_ref()
             .ok_or_else(|| "needs client start".to_string())
@@ -110,6 +110,9 @@ pub const ALL: &[(&str, Scenario)] = &[
     ("query, cross-partition ORDER BY, paged", |w| {
         Box::pin(async move { outcome(query_order_by_pages(w).await) })
     }),
+    ("reads and writes through a split", |w| {
+        Box::pin(async move { outcome(crate::split::reads_and_writes_through_a_split(w).await) })
+    }),
     ("write across /_emulator/failover", |w| {
         Box::pin(async move { outcome(write_across_failover(w).await) })
     }),
@@ -117,7 +120,6 @@ pub const ALL: &[(&str, Scenario)] = &[
         Box::pin(async move { outcome(wrong_key_refused(w).await) })
     }),
 ];
-
 
 fn outcome(step: Step) -> Outcome {
     match step {
@@ -127,7 +129,7 @@ fn outcome(step: Step) -> Outcome {
 }
 
 /// The error and its causes, one level each, so a row says why.
-fn err(context: &str) -> impl Fn(azure_data_cosmos::CosmosError) -> String + '_ {
+pub(crate) fn err(context: &str) -> impl Fn(azure_data_cosmos::CosmosError) -> String + '_ {
     move |e| {
         let mut text = format!("{context}: {e}");
         let mut source = std::error::Error::source(&e);
@@ -139,7 +141,7 @@ fn err(context: &str) -> impl Fn(azure_data_cosmos::CosmosError) -> String + '_ 
     }
 }
 
-async fn build_client(endpoint: &str, key: &str) -> Result<CosmosClient, String> {
+pub(crate) async fn build_client(endpoint: &str, key: &str) -> Result<CosmosClient, String> {
     let endpoint: AccountEndpoint = endpoint.parse().map_err(|e| format!("endpoint: {e}"))?;
     let account =
         AccountReference::with_authentication_key(endpoint, Secret::from(key.to_string()));

@@ -10,11 +10,13 @@ use sha2::Sha256;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-/// A reply: status and body.
+/// A reply: status, sub-status and body.
 #[derive(Debug)]
 pub struct Reply {
     /// The HTTP status.
     pub status: u16,
+    /// The `x-ms-substatus` header, if any.
+    pub sub_status: Option<String>,
     /// The body, as text (lossy).
     pub body: String,
 }
@@ -69,11 +71,18 @@ pub async fn send(
                 text.chars().take(80).collect::<String>()
             )
         })?;
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    Ok(Reply { status, body })
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let sub_status = head.lines().find_map(|line| {
+        let (name, value) = line.split_once(':')?;
+        name.trim()
+            .eq_ignore_ascii_case("x-ms-substatus")
+            .then(|| value.trim().to_string())
+    });
+    Ok(Reply {
+        status,
+        sub_status,
+        body: body.to_string(),
+    })
 }
 
 /// The master-key `authorization` and `x-ms-date` headers for one request.

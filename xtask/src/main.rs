@@ -28,7 +28,7 @@ const USAGE: &str =
             official SDK and Meridian head to head, one emulator process per
             measurement; own target dir benches/compare/target); prints a table and
             writes target/compare/summary.json. Measurements: fanout, cost, point-ops,
-            failover, outage, bulk (default: all)
+            failover, outage, bulk, shapes, partition, partition-cost (default: all)
   package   cargo package for the crates people depend on (refresh-core,
             location-store, runtime, driver, emulator), each then built alone from
             its package; needs the crates.io index, so not part of ci

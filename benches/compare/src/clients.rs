@@ -266,3 +266,30 @@ pub async fn seed(account: &Account, items: usize) -> Result<(), String> {
     runtime.shutdown().await;
     result
 }
+
+/// Upserts item `x` in each of `keys`, with a Meridian driver on a runtime of its own that
+/// is shut down before this returns (the container exists: [`seed`] made it).
+pub async fn seed_keys(account: &Account, keys: &[&str]) -> Result<(), String> {
+    let runtime = Runtime::builder()
+        .build()
+        .map_err(|e| format!("seed runtime: {e}"))?;
+    let result = async {
+        let driver = meridian_driver(&runtime, account)
+            .await
+            .map_err(|e| format!("seed driver: {e}"))?;
+        let container = driver.container(DB, COLL);
+        for &key in keys {
+            let item = serde_json::json!({"id": "x", "pk": key});
+            container
+                .upsert_item(key, &item)
+                .await
+                .map_err(|e| format!("seed item: {e}"))?;
+        }
+        Ok(())
+    };
+    let result = tokio::time::timeout(Duration::from_secs(60), result)
+        .await
+        .unwrap_or_else(|_| Err("seeding took over 60 s".into()));
+    runtime.shutdown().await;
+    result
+}

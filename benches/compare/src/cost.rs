@@ -5,34 +5,78 @@
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::clients::{Fleet, Kind};
+use crate::clients::{Client, Fleet, Kind};
 use crate::emulator::{Account, EmulatorProcess};
+use crate::partition::Keys;
 use crate::process::footprint;
 use crate::report::Row;
 
 /// Clients at the end of the measurement.
 pub const N: usize = 1_000;
+/// Clients per SDK kind with partition state live: building 1,000 SDK clients that each
+/// meet a failing partition did not fit [`CHILD_DEADLINE`] on 2 shared cores; Meridian
+/// keeps [`N`] (the `n` column says which).
+const N_SDK_PARTITION: usize = 200;
+/// The environment that hands the child its client count.
+const N_ENV: &str = "COMPARE_CLIENTS";
 /// The longest one child may take.
 const CHILD_DEADLINE: Duration = Duration::from_secs(300);
 /// The environment that hands the account to the child (never on its command line).
 const ENDPOINT_ENV: &str = "COMPARE_ACCOUNT_ENDPOINT";
 const KEY_ENV: &str = "COMPARE_ACCOUNT_KEY";
+/// The keys each client reads in the partition variant: `hot,cold`.
+const KEYS_ENV: &str = "COMPARE_PARTITION_KEYS";
 
 /// One emulator process and one child process per client kind.
 pub async fn run(binary: &str) -> Result<Vec<Row>, String> {
+    measure(binary, false).await
+}
+
+/// As [`run`], with partition state live: the container split in two ranges, one of them
+/// `unavailable` in West US, and every client reads a key in each (so each holds the
+/// routing map and has met the failing partition).
+pub async fn run_partition(binary: &str) -> Result<Vec<Row>, String> {
+    measure(binary, true).await
+}
+
+async fn measure(binary: &str, partition: bool) -> Result<Vec<Row>, String> {
     let mut rows = Vec::new();
-    for kind in [Kind::Sdk, Kind::SdkSharedRuntime, Kind::Meridian] {
+    let kinds: &[Kind] = if partition {
+        &[Kind::Sdk, Kind::Meridian]
+    } else {
+        &[Kind::Sdk, Kind::SdkSharedRuntime, Kind::Meridian]
+    };
+    for &kind in kinds {
+        let n = if partition && kind != Kind::Meridian {
+            N_SDK_PARTITION
+        } else {
+            N
+        };
         let emulator = EmulatorProcess::start(binary, &["West US", "East US"])?;
         crate::clients::seed(&emulator.account, 1).await?;
+        let keys = if partition {
+            let keys = crate::partition::split_and_pick(&emulator).await?;
+            crate::clients::seed_keys(&emulator.account, &[&keys.hot, &keys.cold]).await?;
+            crate::partition::fail(&emulator, &keys, Some("unavailable")).await?;
+            Some(keys)
+        } else {
+            None
+        };
         let account = emulator.account.clone();
-        let output = tokio::task::spawn_blocking(move || child(kind, &account))
+        let output = tokio::task::spawn_blocking(move || child(kind, &account, keys.as_ref(), n))
             .await
             .map_err(|e| format!("cost child: {e}"))??;
         let parsed: Vec<serde_json::Value> = serde_json::from_str(output.trim())
             .map_err(|e| format!("cost child printed no rows ({e}): {output}"))?;
         for row in parsed {
+            let name = row["measurement"].as_str().unwrap_or("?");
+            let name = if partition {
+                format!("{name}, partition state live")
+            } else {
+                name.to_string()
+            };
             rows.push(Row::new(
-                row["measurement"].as_str().unwrap_or("?"),
+                &name,
                 kind.label(),
                 row["n"].as_u64().unwrap_or(0),
                 row["value"].as_f64().unwrap_or(f64::NAN),
@@ -45,9 +89,14 @@ pub async fn run(binary: &str) -> Result<Vec<Row>, String> {
 }
 
 /// Runs this binary as `cost-child KIND` and returns its stdout; killed after the deadline.
-fn child(kind: Kind, account: &Account) -> Result<String, String> {
+fn child(kind: Kind, account: &Account, keys: Option<&Keys>, n: usize) -> Result<String, String> {
     let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
-    let mut child = Command::new(exe)
+    let mut command = Command::new(exe);
+    command.env(N_ENV, n.to_string());
+    if let Some(keys) = keys {
+        command.env(KEYS_ENV, format!("{},{}", keys.hot, keys.cold));
+    }
+    let mut child = command
         .args(["cost-child", kind.label()])
         .env(ENDPOINT_ENV, &account.global)
         .env(KEY_ENV, account.key())
@@ -83,28 +132,50 @@ fn child(kind: Kind, account: &Account) -> Result<String, String> {
     }
 }
 
-/// In the child: one client, then N - 1 more (one read each); prints the rows as JSON.
+/// In the child: one client, then N - 1 more (one read each; N from the parent, else
+/// [`N`]); prints the rows as JSON.
 pub async fn child_main(kind: &str) -> Result<String, String> {
     let kind = Kind::parse(kind).ok_or_else(|| format!("unknown client kind {kind}"))?;
     let endpoint = std::env::var(ENDPOINT_ENV).map_err(|_| format!("{ENDPOINT_ENV} unset"))?;
     let key = std::env::var(KEY_ENV).map_err(|_| format!("{KEY_ENV} unset"))?;
     let account = Account::new(endpoint, key);
+    // Each client reads `i0` in `p`, or, with partition state live, `x` in the hot and the
+    // cold key (the hot read meets the failing range; it may fail to the caller).
+    let keys: Option<Vec<String>> = std::env::var(KEYS_ENV)
+        .ok()
+        .map(|k| k.split(',').map(str::to_string).collect());
+    let touch = async |client: &Client| -> Result<(), String> {
+        match &keys {
+            None => client.read("p", "i0").await,
+            Some(keys) => {
+                for key in keys {
+                    let _ = client.read(key, "x").await;
+                }
+                Ok(())
+            }
+        }
+    };
     // The first client pays the one-off costs (runtime, pools); the rest is per client.
     let first = Fleet::build(kind, &account, 1).await?;
-    first.clients[0].read("p", "i0").await?;
+    touch(&first.clients[0]).await?;
     settle().await;
     let before = footprint();
-    let rest = Fleet::build(kind, &account, N - 1).await?;
+    let n_clients = std::env::var(N_ENV)
+        .ok()
+        .and_then(|n| n.parse::<usize>().ok())
+        .filter(|n| *n >= 2)
+        .unwrap_or(N);
+    let rest = Fleet::build(kind, &account, n_clients - 1).await?;
     for client in &rest.clients {
-        client.read("p", "i0").await?;
+        touch(client).await?;
     }
     settle().await;
     let after = footprint();
-    let extra = (N - 1) as f64;
+    let extra = (n_clients - 1) as f64;
     let tasks = tokio::runtime::Handle::current()
         .metrics()
         .num_alive_tasks();
-    let n = N as u64;
+    let n = n_clients as u64;
     let rows = vec![
         crate::report::Row::new(
             "memory per extra client",

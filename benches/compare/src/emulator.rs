@@ -117,11 +117,16 @@ impl EmulatorProcess {
 
     /// `GET /_emulator/stats`, as JSON.
     pub async fn stats(&self) -> Result<Value, String> {
-        let (status, text) = send(&self.account.global, "GET", "/_emulator/stats", "").await?;
+        self.get("/_emulator/stats").await
+    }
+
+    /// `GET {path}` (an admin path), as JSON; anything but 200 is an error.
+    pub async fn get(&self, path: &str) -> Result<Value, String> {
+        let (status, text) = send(&self.account.global, "GET", path, "").await?;
         if status != 200 {
-            return Err(format!("stats: {status} {text}"));
+            return Err(format!("GET {path}: {status} {text}"));
         }
-        serde_json::from_str(&text).map_err(|e| format!("stats are not JSON: {e}"))
+        serde_json::from_str(&text).map_err(|e| format!("GET {path}: not JSON: {e}"))
     }
 }
 

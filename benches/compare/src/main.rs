@@ -1,8 +1,9 @@
 //! Head to head: the official Rust Cosmos DB SDK (`azure_data_cosmos` 1.1.0-beta.1, its
 //! defaults) and Meridian, against the same `meridian-emulator` binary in the same run.
-//! Six measurements, one emulator process per measurement (per run where a run changes
+//! Nine measurements, one emulator process per measurement (per run where a run changes
 //! the account): refresh fan-out, cost per client, point operations, failover, region
-//! outage for reads, bulk insert, outage shapes. Prints a table and writes
+//! outage for reads, bulk insert, outage shapes, one failing partition, and cost per
+//! client with partition state live. Prints a table and writes
 //! `target/compare/summary.json`.
 //!
 //! Run it with `cargo xtask compare`, which builds the emulator in release mode, sets
@@ -17,6 +18,7 @@ mod emulator;
 mod failover;
 mod fanout;
 mod outage;
+mod partition;
 mod point_ops;
 mod process;
 mod report;
@@ -29,7 +31,7 @@ use report::Row;
 /// Where the summary goes, relative to the working directory (the repository root).
 const SUMMARY: &str = "target/compare/summary.json";
 /// The measurements, in order; `cargo xtask compare -- fanout` runs one.
-const MEASUREMENTS: [&str; 7] = [
+const MEASUREMENTS: [&str; 9] = [
     "fanout",
     "cost",
     "point-ops",
@@ -37,6 +39,8 @@ const MEASUREMENTS: [&str; 7] = [
     "outage",
     "bulk",
     "shapes",
+    "partition",
+    "partition-cost",
 ];
 
 fn main() -> ExitCode {
@@ -97,6 +101,8 @@ async fn run(args: &[String]) -> Result<(), String> {
             "outage" => outage::run(&binary).await,
             "bulk" => bulk::run(&binary).await,
             "shapes" => shapes::run(&binary).await,
+            "partition" => partition::run(&binary).await,
+            "partition-cost" => cost::run_partition(&binary).await,
             other => Err(format!(
                 "unknown measurement {other}; one of {MEASUREMENTS:?}"
             )),
