@@ -212,6 +212,7 @@ impl DriverInner {
                                     primary,
                                     send,
                                     threshold,
+                                    rerouted.as_ref().or(operation.partition.as_ref()),
                                     &mut tried,
                                     &mut retries,
                                     &mut progress.meta,

@@ -6,7 +6,10 @@
 //! A request that fails as a regional failure (503, timeout, refused...) while the other
 //! is still in flight is reported as any failed attempt is (it marks its region) and the
 //! other one's answer is awaited; a good answer (anything that is not a regional
-//! failure: 2xx, 404, 409, 429...) wins at once.
+//! failure: 2xx, 404, 409, 429...) wins at once. A primary outrun by a good answer counts
+//! against its partition key range in its region (the circuit breaker's timeout), so a
+//! range hanging in one region is routed around after a few hedges instead of costing the
+//! threshold on every read.
 
 use std::future::Future;
 use std::pin::pin;
@@ -21,6 +24,7 @@ use crate::driver::DriverInner;
 use crate::metadata::ResponseMetadata;
 use crate::operation::Operation;
 use crate::outcome::outcome_of;
+use crate::partition_route::PartitionRoute;
 use crate::request::signed;
 use crate::transport::{HttpResponse, TransportError};
 
@@ -73,6 +77,7 @@ impl DriverInner {
         primary: Attempt,
         send: impl Future<Output = Result<HttpResponse, TransportError>>,
         threshold: Duration,
+        route: Option<&PartitionRoute>,
         tried: &mut Tried,
         retries: &mut RetryState,
         meta: &mut ResponseMetadata,
@@ -140,6 +145,18 @@ impl DriverInner {
             result = &mut send => (true, result),
             result = &mut hedge => (false, result),
         };
+        if !primary_won
+            && is_final(operation, &result)
+            && let Some(route) = route
+        {
+            // Outrun: the primary is still in flight and will be cancelled, so its own
+            // timeout never counts; the range's circuit breaker counts it instead.
+            self.handle.report_partition_outrun(
+                &route.partition_id(),
+                &primary.endpoint,
+                operation.kind,
+            );
+        }
         if !is_final(operation, &result) {
             // A regional failure while the other request is in flight: reported like any
             // failed attempt (it marks its region); the other request decides.

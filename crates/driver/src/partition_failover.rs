@@ -33,6 +33,13 @@ fn partition_id(route: &PartitionRoute) -> PartitionId {
     PartitionId::new(Arc::clone(&route.container), Arc::clone(&route.range_id))
 }
 
+impl PartitionRoute {
+    /// The range as the runtime's partition state names it.
+    pub(crate) fn partition_id(&self) -> PartitionId {
+        partition_id(self)
+    }
+}
+
 impl DriverInner {
     /// Where this attempt's range must not go; `None` (one atomic load, nothing
     /// allocated) while no range of the account is marked.

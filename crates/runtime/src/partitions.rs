@@ -53,6 +53,42 @@ impl AccountHandle {
         })
     }
 
+    /// An attempt at `partition` that lost a hedge race: no answer from `endpoint` within
+    /// the hedge threshold while another region answered. Under the circuit breaker (reads,
+    /// and writes of multi-write accounts) it counts against the range in that region as a
+    /// timeout would — the attempt was cancelled, so its own timeout never comes — and
+    /// marks nothing else: no endpoint mark, no refresh, no retry budget spent. So a range
+    /// that hangs in one region costs a hedge threshold on its first few reads, not on
+    /// every one.
+    pub fn report_partition_outrun(
+        &self,
+        partition: &PartitionId,
+        endpoint: &Endpoint,
+        kind: OperationKind,
+    ) {
+        let (multi_write, ppaf) =
+            self.with_snapshot(|s| (s.is_multi_write(), s.per_partition_failover()));
+        if PartitionHealth::rule_for(kind, multi_write, ppaf) != Some(PartitionRule::CircuitBreaker)
+        {
+            return;
+        }
+        let decision = self.state.partitions.record(
+            partition,
+            endpoint,
+            kind,
+            PartitionRule::CircuitBreaker,
+            PartitionOutcome::Failed,
+            now(),
+        );
+        if let PartitionDecision::Marked { until, kind, rule } = decision {
+            self.state.alarm.arm(until);
+            self.state
+                .events
+                .partition_marked(partition, endpoint, kind, rule);
+            tracing::debug!(account = %self.endpoint(), container = %partition.container, range = %partition.range, %endpoint, ?kind, "partition marked in one region (outrun by hedges)");
+        }
+    }
+
     /// [`report`](Self::report) for an attempt at a known partition key range. When a
     /// partition rule governs the operation (the circuit breaker for reads and
     /// multi-write writes; automatic failover for single-write writes when the account

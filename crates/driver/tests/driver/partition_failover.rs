@@ -233,3 +233,54 @@ async fn ppaf_moves_one_partitions_writes_and_fails_back() {
         ("West US", 1)
     );
 }
+
+#[tokio::test]
+async fn a_range_hanging_in_one_region_is_routed_around_after_a_few_hedges() {
+    let emulator = west_and_east().await;
+    let runtime = runtime(Duration::from_secs(60));
+    let driver = driver_builder(&runtime, &emulator)
+        .preferred_regions(["West US", "East US"])
+        .request_timeout(Duration::from_secs(30))
+        .availability_strategy(meridian_driver::AvailabilityStrategy::hedging(
+            Duration::from_millis(50),
+        ))
+        .build()
+        .await
+        .unwrap();
+    let (container, [(failing, k0), (_, k1)]) = two_ranges(&emulator, &driver).await;
+    emulator
+        .fail_range(C, &failing, "West US", Some(RangeFailure::Timeout))
+        .unwrap();
+
+    // West US never answers the range: each read is answered by the hedge in East US,
+    // and the outrun primaries count against the range there (three trip its breaker).
+    for _ in 0..3 {
+        let read = container
+            .read_item::<Value>(k0.as_str(), "a")
+            .await
+            .unwrap();
+        assert_eq!(
+            (region_of(&emulator, &read.endpoint), read.metadata.hedged),
+            ("East US", true)
+        );
+    }
+    // Then the range reads from East US directly, without waiting for a hedge.
+    let west = item_requests(&emulator, "West US", "GET");
+    for _ in 0..5 {
+        let read = container
+            .read_item::<Value>(k0.as_str(), "a")
+            .await
+            .unwrap();
+        assert_eq!(
+            (region_of(&emulator, &read.endpoint), read.metadata.hedged),
+            ("East US", false)
+        );
+    }
+    assert_eq!(item_requests(&emulator, "West US", "GET"), west);
+    // The other range still reads from West US.
+    let read = container
+        .read_item::<Value>(k1.as_str(), "a")
+        .await
+        .unwrap();
+    assert_eq!(region_of(&emulator, &read.endpoint), "West US");
+}
