@@ -290,7 +290,8 @@ impl DriverInner {
                                 body: response.body,
                                 endpoint,
                                 attempts: progress.meta.attempts,
-                                metadata: progress.meta.clone(),
+                                // The operation ends here: its metadata moves, not copied.
+                                metadata: std::mem::take(&mut progress.meta),
                                 headers: response.headers,
                             })
                         }
