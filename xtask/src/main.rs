@@ -49,7 +49,7 @@ fn main() -> ExitCode {
         Some("fuzz") => fuzz(std::env::args().nth(2).as_deref()),
         Some("interop") => interop(),
         Some("compare") => compare(&std::env::args().skip(2).collect::<Vec<_>>()),
-        Some("package") => run_cargo(&PACKAGE),
+        Some("package") => package(),
         Some("modules") => modules_report(),
         Some("sdk-suite") => sdk_suite(&std::env::args().skip(2).collect::<Vec<_>>()),
         Some("-h" | "--help") => {
@@ -179,6 +179,76 @@ fn run_cargo(step: &Step) -> Result<(), String> {
             "step `{}` failed (cargo {}): {status}",
             step.name,
             step.args.join(" ")
+        ))
+    }
+}
+
+/// The workspace's target directory (`CARGO_TARGET_DIR`, relative to the root, or `target`).
+fn target_dir(root: &std::path::Path) -> std::path::PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| root.join("target"));
+    if target.is_absolute() {
+        target
+    } else {
+        root.join(target)
+    }
+}
+
+/// `cargo package` of the library crates, from a clean slate: cargo takes a registry
+/// crate's version as immutable, so the previous run's packages of our crates (same names,
+/// same versions, older sources) — their builds and their unpacked sources under
+/// `$CARGO_HOME/registry/src/<the overlay registry>/` — would be reused when verifying the
+/// new ones. Only our own crates' directories outside the crates.io index's
+/// are removed.
+fn package() -> Result<(), String> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .ok_or("xtask has no parent directory")?;
+    // Verified in a target directory of their own: the workspace's would hold last run's
+    // builds of the same registry versions.
+    let verify = target_dir(root).join("package-verify");
+    let mut stale = vec![target_dir(root).join("package"), verify.clone()];
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".cargo")));
+    if let Some(sources) = cargo_home.map(|h| h.join("registry").join("src"))
+        && let Ok(registries) = std::fs::read_dir(sources)
+    {
+        for registry in registries.flatten() {
+            if registry
+                .file_name()
+                .to_string_lossy()
+                .starts_with("index.crates.io")
+            {
+                continue;
+            }
+            for krate in std::fs::read_dir(registry.path())
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
+                if krate.file_name().to_string_lossy().starts_with("meridian-") {
+                    stale.push(krate.path());
+                }
+            }
+        }
+    }
+    for dir in stale.iter().filter(|d| d.exists()) {
+        std::fs::remove_dir_all(dir)
+            .map_err(|e| format!("package: could not remove {}: {e}", dir.display()))?;
+    }
+    let status = Command::new(cargo())
+        .args(PACKAGE.args)
+        .env("CARGO_TARGET_DIR", &verify)
+        .status()
+        .map_err(|e| format!("package: could not run cargo: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "package: cargo {} failed: {status}",
+            PACKAGE.args.join(" ")
         ))
     }
 }
@@ -359,15 +429,7 @@ fn compare(measurements: &[String]) -> Result<(), String> {
     if !status.success() {
         return Err(format!("building the emulator failed ({status})"));
     }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| root.join("target"));
-    let target = if target.is_absolute() {
-        target
-    } else {
-        root.join(target)
-    };
-    let emulator = target.join("release").join("meridian-emulator");
+    let emulator = target_dir(root).join("release").join("meridian-emulator");
     eprintln!("xtask: == compare == (first build of the SDK takes minutes)");
     let status = Command::new(cargo())
         .current_dir(root)
