@@ -29,14 +29,10 @@ pub(crate) struct Steer {
     pub(crate) writes_over_reads: bool,
 }
 
-fn partition_id(route: &PartitionRoute) -> PartitionId {
-    PartitionId::new(Arc::clone(&route.container), Arc::clone(&route.range_id))
-}
-
 impl PartitionRoute {
     /// The range as the runtime's partition state names it.
     pub(crate) fn partition_id(&self) -> PartitionId {
-        partition_id(self)
+        PartitionId::new(Arc::clone(&self.container), Arc::clone(&self.range_id))
     }
 }
 
@@ -53,7 +49,7 @@ impl DriverInner {
         if !self.handle.has_partition_marks() {
             return None;
         }
-        let partition = partition_id(route);
+        let partition = route.partition_id();
         let mut steer = Steer::default();
         let marked = self
             .handle
@@ -108,7 +104,7 @@ impl DriverInner {
         match route {
             Some(route) if failed || self.handle.has_partition_state() => self
                 .handle
-                .report_partition(&partition_id(route), endpoint, outcome, routed, retries),
+                .report_partition(&route.partition_id(), endpoint, outcome, routed, retries),
             _ => self.handle.report(endpoint, outcome, routed, retries),
         }
     }

@@ -80,12 +80,22 @@ impl AccountHandle {
             PartitionOutcome::Failed,
             now(),
         );
+        self.follow_partition_decision(partition, endpoint, decision);
+    }
+
+    /// A new mark arms the loop's alarm for its hold and is announced.
+    fn follow_partition_decision(
+        &self,
+        partition: &PartitionId,
+        endpoint: &Endpoint,
+        decision: PartitionDecision,
+    ) {
         if let PartitionDecision::Marked { until, kind, rule } = decision {
             self.state.alarm.arm(until);
             self.state
                 .events
                 .partition_marked(partition, endpoint, kind, rule);
-            tracing::debug!(account = %self.endpoint(), container = %partition.container, range = %partition.range, %endpoint, ?kind, "partition marked in one region (outrun by hedges)");
+            tracing::debug!(account = %self.endpoint(), container = %partition.container, range = %partition.range, %endpoint, ?kind, ?rule, "partition marked in one region");
         }
     }
 
@@ -119,13 +129,7 @@ impl AccountHandle {
                     seen,
                     now(),
                 );
-                if let PartitionDecision::Marked { until, kind, rule } = decision {
-                    self.state.alarm.arm(until);
-                    self.state
-                        .events
-                        .partition_marked(partition, endpoint, kind, rule);
-                    tracing::debug!(account = %self.endpoint(), container = %partition.container, range = %partition.range, %endpoint, ?kind, ?rule, "partition marked in one region");
-                }
+                self.follow_partition_decision(partition, endpoint, decision);
             }
             if range_scoped(seen, rule) {
                 effect = Effect {
