@@ -3,11 +3,12 @@
 //! the item type, and does nothing else (no routing, retries, session, metadata, spans or
 //! pool bounds). Same emulator, same run, alternating rounds; reads and upserts at 1 and 64
 //! callers. Reported: throughput, p50/p99 and the client's CPU per operation (the client
-//! runtime's threads only, from `/proc/self/task/*/stat`; the emulator runs on its own
+//! runtime's threads only, from `/proc/self/task/*/schedstat`; the emulator runs on its own
 //! named threads in the same process).
 //!
 //! `cargo bench -p meridian-benches --bench floor` measures (20,000 operations per phase,
-//! three rounds; `-- read` or `-- upsert` for one kind); run in test mode (`cargo test --benches`) it does one small round of each
+//! five rounds, ratios the median of each round's; `-- read` or `-- upsert` for one kind, `-- 1` or `-- 64` for one number of
+//! callers, `-- meridian` or `-- floor` for one client, as under a profiler); run in test mode (`cargo test --benches`) it does one small round of each
 //! and checks both clients work. Not a criterion benchmark: criterion times one closure,
 //! this needs CPU per operation and percentiles per phase.
 
@@ -63,13 +64,26 @@ async fn meridian_upsert(container: &Container, n: usize) -> Item {
         .item
 }
 
-/// The client runtime's threads so far: user ticks, system ticks, context switches
-/// (voluntary + involuntary: each is a sleep or a preemption, where the kernel time goes).
-fn client_cpu() -> (u64, u64, u64) {
+/// The client runtime's threads so far.
+#[derive(Debug, Clone, Copy, Default)]
+struct ClientCpu {
+    /// Time on a CPU, in nanoseconds (`schedstat`: the scheduler's own account, exact —
+    /// `stat`'s user and system ticks are sampled at the timer tick and charge a whole
+    /// tick to whichever thread is running when it fires).
+    on_cpu_ns: u64,
+    /// User and system ticks (`stat`), for the kernel's share only.
+    user_ticks: u64,
+    system_ticks: u64,
+    /// Context switches, voluntary and involuntary: each is a sleep or a preemption,
+    /// where the kernel time goes.
+    switches: u64,
+}
+
+fn client_cpu() -> ClientCpu {
+    let mut cpu = ClientCpu::default();
     let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
-        return (0, 0, 0);
+        return cpu;
     };
-    let (mut user, mut system, mut switches) = (0, 0, 0);
     for task in tasks.flatten() {
         let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
             continue;
@@ -88,17 +102,24 @@ fn client_cpu() -> (u64, u64, u64) {
                 .and_then(|f| f.parse::<u64>().ok())
                 .unwrap_or(0)
         };
-        user += field(11);
-        system += field(12);
+        cpu.user_ticks += field(11);
+        cpu.system_ticks += field(12);
+        if let Ok(schedstat) = std::fs::read_to_string(task.path().join("schedstat")) {
+            cpu.on_cpu_ns += schedstat
+                .split_whitespace()
+                .next()
+                .and_then(|ns| ns.parse::<u64>().ok())
+                .unwrap_or(0);
+        }
         if let Ok(status) = std::fs::read_to_string(task.path().join("status")) {
-            switches += status
+            cpu.switches += status
                 .lines()
                 .filter(|l| l.contains("ctxt_switches"))
                 .filter_map(|l| l.split_whitespace().last()?.parse::<u64>().ok())
                 .sum::<u64>();
         }
     }
-    (user, system, switches)
+    cpu
 }
 
 /// One phase: `callers` tasks share `ops` operations.
@@ -119,7 +140,7 @@ where
     F: Fn(usize) -> Fut + Clone + Send + 'static,
     Fut: Future<Output = Item> + Send,
 {
-    let (user_before, system_before, switches_before) = client_cpu();
+    let before = client_cpu();
     let started = Instant::now();
     let tasks = (0..callers).map(|caller| {
         let op = op.clone();
@@ -142,19 +163,19 @@ where
         .flat_map(|r| r.expect("no caller panics"))
         .collect();
     let took = started.elapsed();
-    let (user_after, system_after, switches_after) = client_cpu();
-    let system = system_after.saturating_sub(system_before);
-    let cpu = user_after.saturating_sub(user_before) + system;
+    let after = client_cpu();
     latencies.sort();
     let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q) as usize];
-    let tick = Duration::from_secs(1) / 100; // USER_HZ is 100 on Linux
+    let system = after.system_ticks.saturating_sub(before.system_ticks);
+    let ticks = after.user_ticks.saturating_sub(before.user_ticks) + system;
+    let on_cpu = after.on_cpu_ns.saturating_sub(before.on_cpu_ns);
     Phase {
         per_second: ops as f64 / took.as_secs_f64(),
         p50: at(0.50),
         p99: at(0.99),
-        cpu_per_op: tick * u32::try_from(cpu).unwrap_or(u32::MAX) / u32::try_from(ops).unwrap_or(1),
-        system_share: system as f64 / cpu.max(1) as f64,
-        switches_per_op: switches_after.saturating_sub(switches_before) as f64 / ops as f64,
+        cpu_per_op: Duration::from_nanos(on_cpu / ops.max(1) as u64),
+        system_share: system as f64 / ticks.max(1) as f64,
+        switches_per_op: after.switches.saturating_sub(before.switches) as f64 / ops as f64,
     }
 }
 
@@ -165,7 +186,16 @@ fn median(mut values: Vec<f64>) -> f64 {
 
 fn main() {
     let measuring = std::env::args().any(|a| a == "--bench");
-    let (ops, rounds) = if measuring { (20_000, 3) } else { (200, 1) };
+    let (ops, rounds) = if measuring { (20_000, 5) } else { (200, 1) };
+    // `FLOOR_OPS` / `FLOOR_ROUNDS` override them (longer phases for a profiler).
+    let setting = |name: &str, default: usize| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .filter(|n| *n > 0)
+            .unwrap_or(default)
+    };
+    let (ops, rounds) = (setting("FLOOR_OPS", ops), setting("FLOOR_ROUNDS", rounds));
 
     let server = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -181,7 +211,7 @@ fn main() {
             .expect("the emulator starts")
     });
     let client_rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(setting("FLOOR_CLIENT_THREADS", 2))
         .thread_name(CLIENT_THREAD)
         .enable_all()
         .build()
@@ -192,6 +222,12 @@ fn main() {
         let config = AccountConfig::new(emulator.global_endpoint(), emulator.key());
         let driver = Driver::builder(&runtime, config)
             .preferred_regions(["West US"])
+            .max_connections(
+                std::env::var("FLOOR_MAX_CONNECTIONS")
+                    .ok()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(32),
+            )
             .build()
             .await
             .expect("a driver");
@@ -222,33 +258,55 @@ fn main() {
         (false, true) => vec![true],
         _ => vec![false, true],
     };
+    // `-- 64` (or `-- 1`) measures one number of callers; `-- meridian` (or `-- floor`)
+    // runs one client only, for a profiler (its ratios then read 1).
+    let callers_list: Vec<usize> = match (only("1"), only("64")) {
+        (true, false) => vec![1],
+        (false, true) => vec![64],
+        _ => vec![1, 64],
+    };
+    let (run_floor, run_ours) = match (only("floor"), only("meridian")) {
+        (true, false) => (true, false),
+        (false, true) => (false, true),
+        _ => (true, true),
+    };
     for upsert in kinds {
-        for callers in [1, 64] {
+        for &callers in &callers_list {
             let (mut bare, mut ours) = (Vec::new(), Vec::new());
             for _ in 0..rounds {
-                let f = Arc::clone(&floor);
-                bare.push(client_rt.block_on(phase(ops, callers, move |n| {
-                    let f = Arc::clone(&f);
-                    async move {
-                        let item = item(n);
-                        if upsert {
-                            f.upsert(&item.pk, &item).await
-                        } else {
-                            f.read(&item.pk, &item.id).await
+                if run_floor {
+                    let f = Arc::clone(&floor);
+                    bare.push(client_rt.block_on(phase(ops, callers, move |n| {
+                        let f = Arc::clone(&f);
+                        async move {
+                            let item = item(n);
+                            if upsert {
+                                f.upsert(&item.pk, &item).await
+                            } else {
+                                f.read(&item.pk, &item.id).await
+                            }
                         }
-                    }
-                })));
-                let c = container.clone();
-                ours.push(client_rt.block_on(phase(ops, callers, move |n| {
-                    let c = c.clone();
-                    async move {
-                        if upsert {
-                            meridian_upsert(&c, n).await
-                        } else {
-                            meridian_read(&c, n).await
+                    })));
+                }
+                if run_ours {
+                    let c = container.clone();
+                    ours.push(client_rt.block_on(phase(ops, callers, move |n| {
+                        let c = c.clone();
+                        async move {
+                            if upsert {
+                                meridian_upsert(&c, n).await
+                            } else {
+                                meridian_read(&c, n).await
+                            }
                         }
-                    }
-                })));
+                    })));
+                }
+            }
+            // One client only (a profiler's run): its rows are compared with themselves.
+            if bare.is_empty() {
+                bare = ours.clone();
+            } else if ours.is_empty() {
+                ours = bare.clone();
             }
             let summary = |phases: &[Phase]| {
                 let rate = median(phases.iter().map(|p| p.per_second).collect());
@@ -262,20 +320,22 @@ fn main() {
             };
             let (bare_rate, bare_mid, bare_cpu) = summary(&bare);
             let (our_rate, our_mid, our_cpu) = summary(&ours);
+            // The ratios are medians of each round's ratio: a round's two phases run back
+            // to back, so a machine that slows down for a while slows both.
+            let per_round = |f: fn(&Phase) -> f64| {
+                median(bare.iter().zip(&ours).map(|(b, o)| f(o) / f(b)).collect())
+            };
+            let rate_ratio = per_round(|p| p.per_second);
+            let cpu_ratio = per_round(|p| p.cpu_per_op.as_secs_f64());
             let name = if upsert { "upsert" } else { "read" };
             for (client, rate, mid, cpu) in [
                 ("floor", bare_rate, bare_mid, bare_cpu),
                 ("Meridian", our_rate, our_mid, our_cpu),
             ] {
-                let ratio = if client == "floor" {
-                    "1".to_string()
+                let (ratio, cpu_ratio) = if client == "floor" {
+                    ("1".to_string(), "1".to_string())
                 } else {
-                    format!("{:.2}", rate / bare_rate)
-                };
-                let cpu_ratio = if client == "floor" || bare_cpu == 0.0 {
-                    "1".to_string()
-                } else {
-                    format!("{:.2}", cpu / bare_cpu)
+                    (format!("{rate_ratio:.2}"), format!("{cpu_ratio:.2}"))
                 };
                 println!(
                     "| {name} | {callers} | {client} | {rate:.0} | {:?} | {:?} | {:.1} µs | {:.0} % | {:.2} | {ratio} | {cpu_ratio} |",

@@ -8,7 +8,7 @@
 //! for op in read upsert; do for client in floor meridian; do
 //!   valgrind --tool=callgrind --collect-atstart=no --toggle-collect='*measured_ops*' \
 //!     --callgrind-out-file=target/callgrind.$op.$client \
-//!     target/release/examples/point_instructions $client $op
+//!     target/release/examples/point_instructions $client $op   # [callers], 1 by default
 //! done; done
 //! callgrind_annotate target/callgrind.read.meridian | head -30
 //! ```
@@ -39,13 +39,18 @@ fn measured_ops(
     rt: &tokio::runtime::Runtime,
     floor: bool,
     upsert: bool,
+    callers: u64,
     bare: &BareClient,
     c: &Container,
 ) {
     rt.block_on(async {
-        for _ in 0..OPERATIONS {
-            one(floor, upsert, bare, c).await;
-        }
+        // `callers` operations in flight at once, OPERATIONS in all.
+        let each = (0..callers).map(|_| async {
+            for _ in 0..OPERATIONS / callers {
+                one(floor, upsert, bare, c).await;
+            }
+        });
+        futures_util::future::join_all(each).await;
     });
 }
 
@@ -66,16 +71,22 @@ async fn one(floor: bool, upsert: bool, bare: &BareClient, c: &Container) {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let (floor, upsert) = match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
+    let (floor, upsert) = match args.iter().map(String::as_str).take(2).collect::<Vec<_>>()[..] {
         ["floor", "read"] => (true, false),
         ["floor", "upsert"] => (true, true),
         ["meridian", "read"] => (false, false),
         ["meridian", "upsert"] => (false, true),
         _ => {
-            eprintln!("usage: point_instructions floor|meridian read|upsert");
+            eprintln!("usage: point_instructions floor|meridian read|upsert [callers]");
             std::process::exit(2);
         }
     };
+    // Callers at once (one by default): with many, what concurrency adds on one thread.
+    let callers: u64 = args
+        .get(2)
+        .and_then(|n| n.parse().ok())
+        .filter(|n| (1..=OPERATIONS).contains(n))
+        .unwrap_or(1);
     let (tx, rx) = std::sync::mpsc::channel();
     let server = std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -132,7 +143,7 @@ fn main() {
         }
     });
     let started = Instant::now();
-    measured_ops(&rt, floor, upsert, &bare, &container);
+    measured_ops(&rt, floor, upsert, callers, &bare, &container);
     println!(
         "{OPERATIONS} operations ({args:?}): {:?}",
         started.elapsed()

@@ -1,6 +1,7 @@
 //! One operation's attempt loop: route, send, report, retry or stop.
 
 use std::borrow::Cow;
+use std::pin::pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -196,7 +197,7 @@ impl DriverInner {
                     if let Some(id) = &progress.meta.activity_id {
                         span.record("activity_id", id.as_str());
                     }
-                    let send = self.transport.send(admission, request);
+                    let mut send = pin!(self.transport.send(admission, request));
                     match self.hedge_threshold(operation) {
                         None => send.await,
                         Some(threshold) => {
@@ -210,7 +211,7 @@ impl DriverInner {
                                     operation,
                                     &headers,
                                     primary,
-                                    send,
+                                    send.as_mut(),
                                     threshold,
                                     rerouted.as_ref().or(operation.partition.as_ref()),
                                     &mut tried,
@@ -264,17 +265,13 @@ impl DriverInner {
             };
             if let Some(route) = rerouted.as_ref().or(operation.partition.as_ref()) {
                 let served = result.as_ref().ok().map(|r| &r.headers);
-                let deadline = deadline.map(|(at, _)| at);
-                let moved = self
-                    .follow_range(
-                        route,
-                        &operation.excluded_regions,
-                        progress.status,
-                        served,
-                        deadline,
-                    )
-                    .await;
-                rerouted = moved.or(rerouted);
+                if Self::range_moved(route, progress.status, served) {
+                    // Boxed: only an operation whose range moved carries the refresh.
+                    let deadline = deadline.map(|(at, _)| at);
+                    let excluded = &operation.excluded_regions;
+                    let moved = Box::pin(self.reroute(route, excluded, deadline)).await;
+                    rerouted = moved.or(rerouted);
+                }
             }
             let route = rerouted.as_ref().or(operation.partition.as_ref());
             progress.meta.partition_key_range_id = route.map(|p| Arc::clone(&p.range_id));
@@ -385,7 +382,8 @@ impl Progress {
     }
 }
 
-fn activity_id_of(headers: &[(http::HeaderName, http::HeaderValue)]) -> String {
+/// The `x-ms-activity-id` a request carries (empty if none).
+pub(crate) fn activity_id_of(headers: &[(http::HeaderName, http::HeaderValue)]) -> String {
     headers
         .iter()
         .find(|(name, _)| name.as_str() == "x-ms-activity-id")

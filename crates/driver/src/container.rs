@@ -56,13 +56,20 @@ impl<T> ItemResponse<T> {
 /// before writing again, as after [`DriverError::MaybeApplied`]).
 #[derive(Debug, Clone)]
 pub struct Container {
+    /// One reference count: a handle cloned into every task costs one shared counter,
+    /// not one per part.
+    parts: Arc<Parts>,
+}
+
+#[derive(Debug)]
+struct Parts {
     driver: Driver,
-    db: Arc<str>,
-    coll: Arc<str>,
+    db: Box<str>,
+    coll: Box<str>,
     /// `dbs/{db}/colls/{coll}`, the session tokens' key: built once, shared by every
     /// operation.
     link: Arc<str>,
-    excluded_regions: Arc<[RegionName]>,
+    excluded_regions: Box<[RegionName]>,
 }
 
 /// The item itself, or with `prefer: return=minimal`, the item as it was sent. The body is
@@ -101,29 +108,37 @@ pub(crate) fn item_response<T: DeserializeOwned>(
 
 impl Container {
     pub(crate) fn new(driver: &Driver, db: &str, coll: &str) -> Self {
-        Self {
+        let parts = Parts {
             driver: driver.clone(),
             db: db.into(),
             coll: coll.into(),
             link: format!("dbs/{db}/colls/{coll}").into(),
-            excluded_regions: Arc::new([]),
+            excluded_regions: Box::new([]),
+        };
+        Self {
+            parts: Arc::new(parts),
         }
     }
 
     /// The driver, the container's database and id, and the regions it excludes (for
     /// the query and patch modules).
     pub(crate) fn parts(&self) -> (&Driver, &str, &str, &[RegionName]) {
-        (&self.driver, &self.db, &self.coll, &self.excluded_regions)
+        (
+            &self.parts.driver,
+            &self.parts.db,
+            &self.parts.coll,
+            &self.parts.excluded_regions,
+        )
     }
 
     /// The database id.
     pub fn database_id(&self) -> &str {
-        &self.db
+        &self.parts.db
     }
 
     /// The container id.
     pub fn id(&self) -> &str {
-        &self.coll
+        &self.parts.coll
     }
 
     /// The same container, with these regions excluded from the routing of all its
@@ -135,12 +150,20 @@ impl Container {
         I: IntoIterator<Item = R>,
         R: Into<RegionName>,
     {
-        self.excluded_regions = regions.into_iter().map(Into::into).collect();
+        let parts = Parts {
+            driver: self.parts.driver.clone(),
+            db: self.parts.db.clone(),
+            coll: self.parts.coll.clone(),
+            link: Arc::clone(&self.parts.link),
+            excluded_regions: regions.into_iter().map(Into::into).collect(),
+        };
+        self.parts = Arc::new(parts);
         self
     }
 
-    pub(crate) fn link(&self) -> Arc<str> {
-        Arc::clone(&self.link)
+    /// `dbs/{db}/colls/{coll}`.
+    pub(crate) fn link(&self) -> &Arc<str> {
+        &self.parts.link
     }
 
     /// An item operation carrying the partition-key header.
@@ -158,9 +181,9 @@ impl Container {
             Operation::write(method, target, idempotent, body)
         };
         operation
-            .session(self.link(), true)
+            .session(Arc::clone(self.link()), true)
             .header("x-ms-documentdb-partitionkey", pk.into().header())
-            .excluding(&self.excluded_regions)
+            .excluding(&self.parts.excluded_regions)
     }
 
     /// A write `operation` with its options applied.
@@ -188,7 +211,7 @@ impl Container {
         options: &ItemOptions,
     ) -> Result<Operation, DriverError> {
         let body = Bytes::from(serde_json::to_vec(item)?);
-        let target = Target::items(&self.db, &self.coll);
+        let target = Target::items(&self.parts.db, &self.parts.coll);
         let operation = self.operation(Method::POST, target, upsert, Some(body), pk);
         let operation = Self::write(operation, options);
         Ok(if upsert {
@@ -202,8 +225,8 @@ impl Container {
         &self,
         operation: Operation,
     ) -> Result<ItemResponse<T>, DriverError> {
-        let success = self.driver.inner.execute(&operation).await?;
-        item_response(success, operation.body.as_ref(), &self.link)
+        let success = self.parts.driver.inner.execute(&operation).await?;
+        item_response(success, operation.body.as_ref(), &self.parts.link)
     }
 
     /// Creates an item; 409 if it exists. Not idempotent: a failure after the request may
@@ -278,10 +301,10 @@ impl Container {
         }
         let pk = pk.into();
         let route = self.prepare(&pk).await?;
-        let target = Target::item(&self.db, &self.coll, id);
+        let target = Target::item(&self.parts.db, &self.parts.coll, id);
         let mut operation = self
             .operation(Method::GET, target, true, None, pk)
-            .session(self.link(), options.sends_session())
+            .session(Arc::clone(self.link()), options.sends_session())
             .with_common(&options.common)
             .routed(route);
         if let Some(level) = options.consistency {
@@ -332,7 +355,7 @@ impl Container {
         let pk = pk.into();
         let route = self.prepare(&pk).await?;
         let body = Bytes::from(serde_json::to_vec(item)?);
-        let target = Target::item(&self.db, &self.coll, id);
+        let target = Target::item(&self.parts.db, &self.parts.coll, id);
         let operation = self.operation(Method::PUT, target, true, Some(body), pk);
         let operation = Self::write(operation, options).routed(route);
         self.run(operation).await
@@ -361,10 +384,10 @@ impl Container {
     ) -> Result<ResponseMetadata, DriverError> {
         let pk = pk.into();
         let route = self.prepare(&pk).await?;
-        let target = Target::item(&self.db, &self.coll, id);
+        let target = Target::item(&self.parts.db, &self.parts.coll, id);
         let operation = self.operation(Method::DELETE, target, true, None, pk);
         let operation = Self::write(operation, options).routed(route);
-        let success = self.driver.inner.execute(&operation).await?;
+        let success = self.parts.driver.inner.execute(&operation).await?;
         Ok(success.metadata)
     }
 }

@@ -11,6 +11,7 @@ use crate::operation::Operation;
 use crate::options::ConsistencyLevel;
 use crate::partition_key::PartitionKey;
 use crate::partition_route::PartitionRoute;
+use crate::range_fetch::epk_of;
 use crate::request::Target;
 
 impl Container {
@@ -37,22 +38,37 @@ impl Container {
         &self,
         pk: &PartitionKey,
     ) -> Result<Option<PartitionRoute>, DriverError> {
-        let Some(definition) = self.definition().await? else {
+        // Once the definition is known (every operation but the first): checked and
+        // hashed in place, nothing cloned.
+        let (driver, ..) = self.parts();
+        let link = self.link();
+        let known = driver.inner.pk_shapes.with(link, |definition| {
+            crate::partition_key::check(pk, definition, link).map(|()| epk_of(pk, definition))
+        });
+        let epk = match known {
+            Some(epk) => epk?,
+            None => {
+                let Some(definition) = self.definition().await? else {
+                    return Ok(None);
+                };
+                crate::partition_key::check(pk, &definition, link)?;
+                epk_of(pk, &definition)
+            }
+        };
+        let Some(epk) = epk else {
             return Ok(None);
         };
-        crate::partition_key::check(pk, &definition, &self.link())?;
-        Ok(self.route_of(pk, Some(&definition), None).await)
+        let Some(map) = self.routing_map(None).await else {
+            return Ok(None);
+        };
+        Ok(PartitionRoute::resolve(Arc::clone(link), epk, map))
     }
 
-    /// The container's partition key definition (read once per account and container in
-    /// the runtime); `None` when it cannot be read.
-    async fn definition(&self) -> Result<Option<Arc<PartitionKeyDefinition>>, DriverError> {
+    /// The container's partition key definition, read from the service (once per account
+    /// and container in the runtime: kept for every later operation); `None` when it
+    /// cannot be read.
+    async fn definition(&self) -> Result<Option<PartitionKeyDefinition>, DriverError> {
         let (driver, db, coll, excluded) = self.parts();
-        let link = self.link();
-        let shapes = &driver.inner.pk_shapes;
-        if let Some(definition) = shapes.get(&link) {
-            return Ok(Some(definition));
-        }
         #[derive(serde::Deserialize)]
         struct Definition {
             #[serde(rename = "partitionKey")]
@@ -69,7 +85,10 @@ impl Container {
         let Ok(found) = serde_json::from_slice::<Definition>(&success.body) else {
             return Ok(None);
         };
-        shapes.insert(link.clone(), found.partition_key);
-        Ok(shapes.get(&link))
+        driver
+            .inner
+            .pk_shapes
+            .insert(Arc::clone(self.link()), found.partition_key.clone());
+        Ok(Some(found.partition_key))
     }
 }

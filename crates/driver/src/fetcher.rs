@@ -63,9 +63,10 @@ impl DriverFetcher {
 /// The response's `x-ms-substatus`; `0`, which the service sends on errors without a finer
 /// cause, is no sub-status (so a plain 404 is `Status::NOT_FOUND`).
 pub(crate) fn sub_status(response: &HttpResponse) -> Option<u32> {
+    const SUB_STATUS: http::HeaderName = http::HeaderName::from_static("x-ms-substatus");
     response
         .headers
-        .get("x-ms-substatus")
+        .get(&SUB_STATUS)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse().ok())
         .filter(|sub| *sub != 0)

@@ -12,7 +12,7 @@
 //! threshold on every read.
 
 use std::future::Future;
-use std::pin::pin;
+use std::pin::{Pin, pin};
 use std::time::Duration;
 
 use meridian_location_store::{
@@ -75,19 +75,40 @@ impl DriverInner {
         operation: &Operation,
         headers: &[(&'static str, String)],
         primary: Attempt,
-        send: impl Future<Output = Result<HttpResponse, TransportError>>,
+        mut send: Pin<&mut impl Future<Output = Result<HttpResponse, TransportError>>>,
         threshold: Duration,
         route: Option<&PartitionRoute>,
         tried: &mut Tried,
         retries: &mut RetryState,
         meta: &mut ResponseMetadata,
     ) -> Answered {
-        let mut send = pin!(send);
         tokio::select! {
             biased;
             result = &mut send => return (primary, result),
             () = tokio::time::sleep(threshold) => {}
         }
+        // Past the threshold (rare): the second request's state is allocated only now, so
+        // every operation in flight does not carry it.
+        Box::pin(self.second_leg(
+            operation, headers, primary, send, threshold, route, tried, retries, meta,
+        ))
+        .await
+    }
+
+    /// [`hedged`](Self::hedged) once the threshold passed with `send` unanswered.
+    #[allow(clippy::too_many_arguments)]
+    async fn second_leg(
+        &self,
+        operation: &Operation,
+        headers: &[(&'static str, String)],
+        primary: Attempt,
+        mut send: Pin<&mut impl Future<Output = Result<HttpResponse, TransportError>>>,
+        threshold: Duration,
+        route: Option<&PartitionRoute>,
+        tried: &mut Tried,
+        retries: &mut RetryState,
+        meta: &mut ResponseMetadata,
+    ) -> Answered {
         tried.insert(&primary.endpoint);
         let second = self.handle.with_snapshot(|s| {
             let request = RouteRequest {
@@ -123,7 +144,8 @@ impl DriverInner {
             return (primary, send.await);
         };
         let primary_activity = meta.activity_id.clone();
-        let hedge_activity = activity_id(&request.headers);
+        let hedge_activity =
+            Some(crate::attempts::activity_id_of(&request.headers)).filter(|id| !id.is_empty());
         meta.hedged = true;
         meta.record_attempt(
             &second.endpoint,
@@ -178,12 +200,4 @@ impl DriverInner {
         meta.answered_by(&winner.endpoint, winner.region.clone(), activity);
         (winner, result)
     }
-}
-
-fn activity_id(headers: &[(http::HeaderName, http::HeaderValue)]) -> Option<String> {
-    headers
-        .iter()
-        .find(|(name, _)| name.as_str() == "x-ms-activity-id")
-        .and_then(|(_, value)| value.to_str().ok())
-        .map(str::to_string)
 }

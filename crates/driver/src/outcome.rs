@@ -18,9 +18,11 @@ pub(crate) fn outcome_of(
         Ok(response) => {
             let mut outcome =
                 OperationOutcome::response(operation.kind, response.status, sub_status(response));
+            const RETRY_AFTER_MS: http::HeaderName =
+                http::HeaderName::from_static("x-ms-retry-after-ms");
             if let Some(ms) = response
                 .headers
-                .get("x-ms-retry-after-ms")
+                .get(&RETRY_AFTER_MS)
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse::<u64>().ok())
             {

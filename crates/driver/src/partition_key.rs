@@ -2,14 +2,15 @@
 //!
 //! The definition (`partitionKey` of the container) is read once per account and
 //! container in a runtime, on the first item operation that needs it, and kept in a
-//! runtime extension shared by every driver of the account; a lookup takes a read lock
-//! and clones an `Arc` (no allocation). A value that cannot fit the definition — an
+//! runtime extension shared by every driver of the account; a lookup takes no lock and
+//! writes nothing shared (a lock-free map, read in place: every point operation does one,
+//! from every thread). A value that cannot fit the definition — an
 //! array or an object for a one-path container, more values than a hierarchical key has
 //! levels — is refused with [`DriverError::PartitionKeyShape`] before anything is sent.
 //! Deleting or replacing a container through the driver forgets its definition.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use serde_json::{Value, json};
 
@@ -107,42 +108,36 @@ pub(crate) fn check(
 /// The partition key definitions of one account's containers, by container link.
 #[derive(Debug, Default)]
 pub(crate) struct AccountShapes {
-    containers: RwLock<HashMap<Arc<str>, Arc<PartitionKeyDefinition>>>,
+    containers: papaya::HashMap<Arc<str>, Arc<PartitionKeyDefinition>, foldhash::fast::RandomState>,
 }
 
 impl AccountShapes {
-    pub(crate) fn get(&self, link: &str) -> Option<Arc<PartitionKeyDefinition>> {
-        let map = self
-            .containers
-            .read()
-            .unwrap_or_else(PoisonError::into_inner);
-        map.get(link).cloned()
+    /// `f` applied to the definition of `link`, read in place, if it is known.
+    pub(crate) fn with<R>(
+        &self,
+        link: &str,
+        f: impl FnOnce(&PartitionKeyDefinition) -> R,
+    ) -> Option<R> {
+        self.containers
+            .pin()
+            .get(link)
+            .map(|definition| f(definition))
     }
 
     pub(crate) fn insert(&self, link: Arc<str>, definition: PartitionKeyDefinition) {
-        let mut map = self
-            .containers
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
-        map.insert(link, Arc::new(definition));
+        self.containers.pin().insert(link, Arc::new(definition));
     }
 
     pub(crate) fn forget(&self, link: &str) {
-        let mut map = self
-            .containers
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
-        map.remove(link);
+        self.containers.pin().remove(link);
     }
 
     /// Forgets every container of database `db`.
     pub(crate) fn forget_database(&self, db: &str) {
         let prefix = format!("dbs/{db}/colls/");
-        let mut map = self
-            .containers
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
-        map.retain(|link, _| !link.starts_with(&prefix));
+        self.containers
+            .pin()
+            .retain(|link, _| !link.starts_with(&prefix));
     }
 }
 

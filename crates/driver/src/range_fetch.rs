@@ -27,7 +27,8 @@ use crate::request::Target;
 use crate::status::Status;
 
 /// The header naming a partition key range (sent by feeds, returned by the service).
-pub(crate) const RANGE_ID_HEADER: &str = "x-ms-documentdb-partitionkeyrangeid";
+pub(crate) const RANGE_ID_HEADER: http::HeaderName =
+    http::HeaderName::from_static("x-ms-documentdb-partitionkeyrangeid");
 
 /// The most `pkranges` pages one fetch follows.
 const MAX_PAGES: usize = 100;
@@ -132,20 +133,6 @@ pub(crate) fn epk_of(pk: &PartitionKey, definition: &PartitionKeyDefinition) -> 
 }
 
 impl Container {
-    /// The range `pk` addresses in this container, resolved on the runtime's routing map
-    /// (fetched once per account and container), or `None` when the definition or the
-    /// map cannot be had.
-    pub(crate) async fn route_of(
-        &self,
-        pk: &PartitionKey,
-        definition: Option<&PartitionKeyDefinition>,
-        deadline: Option<Instant>,
-    ) -> Option<PartitionRoute> {
-        let epk = epk_of(pk, definition?)?;
-        let map = self.routing_map(deadline).await?;
-        PartitionRoute::resolve(self.link(), epk, map)
-    }
-
     /// This container's routing map from the runtime.
     pub(crate) async fn routing_map(&self, deadline: Option<Instant>) -> Option<Arc<RoutingMap>> {
         let (driver, db, coll, excluded) = self.parts();
@@ -157,45 +144,38 @@ impl Container {
         };
         let handle = &driver.inner.handle;
         handle
-            .routing_map(&self.link(), &fetcher, deadline)
+            .routing_map(self.link(), &fetcher, deadline)
             .await
             .ok()
     }
 }
 
 impl DriverInner {
-    /// After an attempt of an operation addressing `route`: if the range is gone
+    /// After an attempt of an operation addressing `route`: whether the range is gone
     /// (410/1002, 410/1007) or the answer came from a range the map does not know (the
-    /// service names the serving range in `x-ms-documentdb-partitionkeyrangeid`), the
-    /// map is refreshed — once for all the account's drivers — and `route` re-resolved on
-    /// it: the new route, or `None` to keep `route` (nothing seen, or the refresh failed or
-    /// was throttled).
-    pub(crate) async fn follow_range(
-        &self,
+    /// service names the serving range in `x-ms-documentdb-partitionkeyrangeid`) — then
+    /// the caller [`reroute`](Self::reroute)s. No I/O: every attempt asks.
+    pub(crate) fn range_moved(
         route: &PartitionRoute,
-        excluded: &[RegionName],
         status: Option<Status>,
         served: Option<&http::HeaderMap>,
-        deadline: Option<Instant>,
-    ) -> Option<PartitionRoute> {
+    ) -> bool {
         let gone = status.is_some_and(|s| {
             s.code == 410
                 && s.sub_status
                     .is_some_and(|sub| PARTITION_MOVE_SUB_STATUSES.contains(&sub))
         });
         let unknown = served
-            .and_then(|h| h.get(RANGE_ID_HEADER))
+            .and_then(|h| h.get(&RANGE_ID_HEADER))
             .and_then(|v| v.to_str().ok())
             .map(|id| id.rsplit(',').next().unwrap_or(id).trim())
             .is_some_and(|id| id != &*route.range_id && !route.map.contains_id(id));
-        if gone || unknown {
-            return self.reroute(route, excluded, deadline).await;
-        }
-        None
+        gone || unknown
     }
 
     /// `route` re-resolved after its range turned out to be gone, on a map refreshed once
-    /// for all the account's drivers (or the newer one already in force).
+    /// for all the account's drivers (or the newer one already in force); `None` to keep
+    /// `route` (the refresh failed or was throttled).
     pub(crate) async fn reroute(
         &self,
         route: &PartitionRoute,

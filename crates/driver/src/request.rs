@@ -4,6 +4,7 @@ use std::cell::RefCell;
 use std::time::SystemTime;
 
 use bytes::Bytes;
+use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, USER_AGENT as USER_AGENT_HEADER};
 use http::{HeaderName, HeaderValue, Method};
 use meridian_location_store::Endpoint;
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
@@ -126,22 +127,10 @@ impl Target {
 
 /// A fresh `x-ms-activity-id` (a random UUID v4), formatted on the stack.
 fn activity_id() -> Result<HeaderValue, Unsendable> {
-    use std::io::Write;
-    let (a, b) = (fastrand::u64(..), fastrand::u64(..));
-    let mut buffer = [0u8; 36];
-    let written = write!(
-        &mut buffer[..],
-        "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
-        a >> 32,
-        (a >> 16) & 0xffff,
-        a & 0x0fff,
-        (b >> 48) & 0x3fff | 0x8000,
-        b & 0xffff_ffff_ffff
-    );
-    written
-        .ok()
-        .and_then(|()| HeaderValue::from_bytes(&buffer).ok())
-        .ok_or(Unsendable("x-ms-activity-id"))
+    let random = uuid::Builder::from_random_bytes(fastrand::u128(..).to_le_bytes()).into_uuid();
+    let mut buffer = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    HeaderValue::from_str(random.hyphenated().encode_lower(&mut buffer))
+        .map_err(|_| Unsendable("x-ms-activity-id"))
 }
 
 thread_local! {
@@ -178,18 +167,27 @@ fn header<V>(name: &'static str, value: V) -> Result<(HeaderName, HeaderValue), 
 where
     HeaderValue: TryFrom<V>,
 {
-    HeaderValue::try_from(value)
-        .map(|v| (HeaderName::from_static(name), v))
-        .map_err(|_| Unsendable(name))
+    header_named(HeaderName::from_static(name), name, value)
 }
 
-/// A header whose value is a constant: no allocation.
-fn fixed(name: &'static str, value: &'static str) -> (HeaderName, HeaderValue) {
-    (
-        HeaderName::from_static(name),
-        HeaderValue::from_static(value),
-    )
+fn header_named<V>(
+    name: HeaderName,
+    label: &'static str,
+    value: V,
+) -> Result<(HeaderName, HeaderValue), Unsendable>
+where
+    HeaderValue: TryFrom<V>,
+{
+    HeaderValue::try_from(value)
+        .map(|v| (name, v))
+        .map_err(|_| Unsendable(label))
 }
+
+// The standard headers' names, made at compile time (`from_static` at run time
+// validates the name on every call).
+const X_MS_DATE: HeaderName = HeaderName::from_static("x-ms-date");
+const X_MS_VERSION: HeaderName = HeaderName::from_static("x-ms-version");
+const X_MS_ACTIVITY_ID: HeaderName = HeaderName::from_static("x-ms-activity-id");
 
 /// A signed request for `method` on `target` at `endpoint`, with `extra` headers; an
 /// error, and no request, if a value cannot be sent.
@@ -203,7 +201,8 @@ pub(crate) fn signed(
 ) -> Result<HttpRequest, Unsendable> {
     let date = date_now()?;
     let authorization = match signer {
-        Signer::Key(key) => header(
+        Signer::Key(key) => header_named(
+            AUTHORIZATION,
             "authorization",
             key.authorization(
                 method.as_str(),
@@ -212,19 +211,20 @@ pub(crate) fn signed(
                 date.to_str().map_err(|_| Unsendable("x-ms-date"))?,
             ),
         )?,
-        Signer::Token(value) => (HeaderName::from_static("authorization"), value.clone()),
+        Signer::Token(value) => (AUTHORIZATION, value.clone()),
     };
     let mut headers: Vec<(HeaderName, HeaderValue)> = Vec::with_capacity(7 + extra.len());
-    headers.push((HeaderName::from_static("x-ms-date"), date));
+    let json = HeaderValue::from_static("application/json");
+    headers.push((X_MS_DATE, date));
     headers.push(authorization);
-    headers.push(fixed("x-ms-version", API_VERSION));
-    headers.push(fixed("user-agent", USER_AGENT));
-    headers.push((HeaderName::from_static("x-ms-activity-id"), activity_id()?));
-    headers.push(fixed("accept", "application/json"));
+    headers.push((X_MS_VERSION, HeaderValue::from_static(API_VERSION)));
+    headers.push((USER_AGENT_HEADER, HeaderValue::from_static(USER_AGENT)));
+    headers.push((X_MS_ACTIVITY_ID, activity_id()?));
+    headers.push((ACCEPT, json.clone()));
     // A query says `application/query+json`; other bodies are JSON.
     let typed = extra.iter().any(|(name, _)| *name == "content-type");
     if body.is_some() && !typed {
-        headers.push(fixed("content-type", "application/json"));
+        headers.push((CONTENT_TYPE, json));
     }
     for (name, value) in extra {
         headers.push(header(name, value.as_str())?);

@@ -6,8 +6,9 @@
 //! held; reads send it back unless the caller opts out. A region that has not reached
 //! that LSN answers 404/1002 and the read moves on (next region, then the write region).
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
+
+use papaya::Operation;
 
 use http::HeaderMap;
 
@@ -31,10 +32,12 @@ pub(crate) struct SessionUse {
     pub(crate) send: bool,
 }
 
-/// The driver's session tokens, by container link.
+/// The driver's session tokens, by container link. Every read looks its container's
+/// token up and every answer is checked against it, from every thread: a lock-free map,
+/// written only when a token changes.
 #[derive(Debug, Default)]
 pub(crate) struct SessionTokens {
-    tokens: Mutex<HashMap<String, Held>>,
+    tokens: papaya::HashMap<String, Held, foldhash::fast::RandomState>,
 }
 
 #[derive(Debug, Clone)]
@@ -63,8 +66,10 @@ fn lsn_of(token: &str) -> Option<u64> {
 impl SessionTokens {
     /// The token to send for `container`, if any.
     pub(crate) fn get(&self, container: &str) -> Option<String> {
-        let tokens = self.tokens.lock().unwrap_or_else(PoisonError::into_inner);
-        tokens.get(container).map(|held| held.token.clone())
+        self.tokens
+            .pin()
+            .get(container)
+            .map(|held| held.token.clone())
     }
 
     /// Keeps the response's token for `container` unless the one held is newer.
@@ -77,32 +82,25 @@ impl SessionTokens {
         else {
             return;
         };
-        let mut tokens = self.tokens.lock().unwrap_or_else(PoisonError::into_inner);
-        let full = tokens.len() >= MAX_CONTAINERS;
-        match tokens.get_mut(container) {
+        let tokens = self.tokens.pin();
+        match tokens.get(container) {
             // A read usually answers with the token already held: nothing to parse or copy.
-            Some(held) if held.token == token => {}
-            Some(held) => {
-                let lsn = lsn_of(token);
-                let older = matches!((held.lsn, lsn), (Some(held), Some(new)) if new < held);
-                if !older {
-                    *held = Held {
-                        lsn,
-                        token: token.to_string(),
-                    };
-                }
-            }
-            None if !full => {
-                tokens.insert(
-                    container.to_string(),
-                    Held {
-                        lsn: lsn_of(token),
-                        token: token.to_string(),
-                    },
-                );
-            }
-            None => {}
+            Some(held) if held.token == token => return,
+            None if tokens.len() >= MAX_CONTAINERS => return,
+            _ => {}
         }
+        let lsn = lsn_of(token);
+        // Compared and replaced as one step: of two answers racing, the newer stays.
+        tokens.compute(container.to_string(), |held| match held {
+            Some((_, held)) if matches!((held.lsn, lsn), (Some(h), Some(new)) if new < h) => {
+                Operation::Abort(())
+            }
+            Some((_, held)) if held.token == token => Operation::Abort(()),
+            _ => Operation::Insert(Held {
+                lsn,
+                token: token.to_string(),
+            }),
+        });
     }
 }
 

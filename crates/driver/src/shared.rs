@@ -120,6 +120,10 @@ impl PooledTransport {
     /// Callers build and sign their request only once admitted, so a thousand queued
     /// operations hold a slot wait each, not a thousand built requests.
     pub(crate) async fn admit(&self) -> Result<Admission<'_>, TransportError> {
+        // A free slot is taken without arming the timeout (no clock read, no timer).
+        if let Ok(permit) = self.permits.try_acquire() {
+            return Ok(Admission { _permit: permit });
+        }
         match tokio::time::timeout(self.timeout, self.permits.acquire()).await {
             Ok(Ok(permit)) => Ok(Admission { _permit: permit }),
             // Every connection stayed busy for a whole request timeout (the semaphore is

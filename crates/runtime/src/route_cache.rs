@@ -12,9 +12,10 @@
 //! backwards. No task and no timer: a fetch runs in the future of the caller that started
 //! it, bounded by the runtime's fetch timeout.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use arc_swap::ArcSwapOption;
 use std::time::Duration;
 
 use meridian_location_store::{apply_incremental, parse_partition_key_ranges, routing_map};
@@ -31,7 +32,7 @@ const MAX_ROUNDS: usize = 3;
 
 /// One container's map and gate.
 struct ContainerRoutes {
-    current: RwLock<Option<Arc<RoutingMap>>>,
+    current: ArcSwapOption<RoutingMap>,
     gate: RefreshGate<Waiter>,
     /// `pkranges` requests sent (304s and failures included).
     fetches: AtomicU64,
@@ -42,27 +43,25 @@ struct ContainerRoutes {
 
 impl ContainerRoutes {
     fn current(&self) -> Option<Arc<RoutingMap>> {
-        self.current
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        self.current.load_full()
     }
 }
 
+/// The containers' entries, by link. Every point operation looks its container up here:
+/// a lock-free map (and an `ArcSwap` for the map in force) so lookups from many threads
+/// write to no shared line but the map's reference count.
+type Containers = papaya::HashMap<Arc<str>, Arc<ContainerRoutes>, foldhash::fast::RandomState>;
+
 /// The routing maps of one account's containers, keyed by container link.
 pub(crate) struct RouteCache {
-    containers: Mutex<HashMap<Arc<str>, Arc<ContainerRoutes>>>,
+    containers: Containers,
     gate: GateConfig,
     fetch_timeout: Duration,
 }
 
 impl std::fmt::Debug for RouteCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let containers = self
-            .containers
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .len();
+        let containers = self.containers.len();
         f.debug_struct("RouteCache")
             .field("containers", &containers)
             .finish_non_exhaustive()
@@ -76,45 +75,37 @@ fn now() -> std::time::Instant {
 impl RouteCache {
     pub(crate) fn new(gate: GateConfig, fetch_timeout: Duration) -> Self {
         Self {
-            containers: Mutex::new(HashMap::new()),
+            containers: Containers::default(),
             gate,
             fetch_timeout,
         }
     }
 
     fn entry(&self, container: &str) -> Arc<ContainerRoutes> {
-        let mut containers = self
-            .containers
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let containers = self.containers.pin();
         if let Some(entry) = containers.get(container) {
             return Arc::clone(entry);
         }
-        let entry = Arc::new(ContainerRoutes {
-            current: RwLock::new(None),
-            gate: RefreshGate::new(self.gate),
-            fetches: AtomicU64::new(0),
-            failed: Mutex::new(None),
+        let entry = containers.get_or_insert_with(container.into(), || {
+            Arc::new(ContainerRoutes {
+                current: ArcSwapOption::empty(),
+                gate: RefreshGate::new(self.gate),
+                fetches: AtomicU64::new(0),
+                failed: Mutex::new(None),
+            })
         });
-        containers.insert(container.into(), Arc::clone(&entry));
-        entry
+        Arc::clone(entry)
     }
 
     /// The map in force for `container`, if one was fetched (no I/O).
     pub(crate) fn current(&self, container: &str) -> Option<Arc<RoutingMap>> {
-        let containers = self
-            .containers
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let containers = self.containers.pin();
         containers.get(container).and_then(|entry| entry.current())
     }
 
     /// `pkranges` requests sent for `container` so far.
     pub(crate) fn fetches(&self, container: &str) -> u64 {
-        let containers = self
-            .containers
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let containers = self.containers.pin();
         containers
             .get(container)
             .map_or(0, |entry| entry.fetches.load(Ordering::Relaxed))
@@ -122,20 +113,14 @@ impl RouteCache {
 
     /// Forgets `container` (deleted or recreated): the next caller fetches afresh.
     pub(crate) fn forget(&self, container: &str) {
-        let mut containers = self
-            .containers
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        containers.remove(container);
+        self.containers.pin().remove(container);
     }
 
     /// Forgets every container whose link starts with `prefix`.
     pub(crate) fn forget_under(&self, prefix: &str) {
-        let mut containers = self
-            .containers
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        containers.retain(|link, _| !link.starts_with(prefix));
+        self.containers
+            .pin()
+            .retain(|link, _| !link.starts_with(prefix));
     }
 
     /// The map of `container`: the one in force, or the one the first fetch installs
@@ -147,10 +132,11 @@ impl RouteCache {
         fetcher: &dyn RangesFetcher,
         deadline: Option<Instant>,
     ) -> Result<Arc<RoutingMap>, RoutingMapError> {
-        let entry = self.entry(container);
-        if let Some(map) = entry.current() {
+        // The path of every operation once the map is known: no entry handle cloned.
+        if let Some(map) = self.current(container) {
             return Ok(map);
         }
+        let entry = self.entry(container);
         let deadline = self.bound(deadline);
         let mut last = RoutingMapError::Unavailable;
         for _ in 0..MAX_ROUNDS {
@@ -270,10 +256,7 @@ impl RouteCache {
                     generation: generation.max(1),
                     epoch: entry.gate.epoch(),
                 });
-                *entry
-                    .current
-                    .write()
-                    .unwrap_or_else(PoisonError::into_inner) = Some(installed);
+                entry.current.store(Some(installed));
                 if changed {
                     ticket.succeed(now());
                 } else {

@@ -1,6 +1,8 @@
 //! Every task the runtime spawns, tracked and cancellable as one group.
 
 use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
@@ -18,6 +20,10 @@ pub(crate) struct Tasks {
     tracker: TaskTracker,
     abort: CancellationToken,
     stop: CancellationToken,
+    /// Set before `stop` is cancelled: every operation asks whether the runtime is
+    /// stopping, and a token's `is_cancelled` takes its tree's mutex — shared by every
+    /// caller of the runtime, so a hot line moving between cores on each operation.
+    stopping: Arc<AtomicBool>,
     handle: tokio::runtime::Handle,
 }
 
@@ -28,6 +34,7 @@ impl Tasks {
             tracker: TaskTracker::new(),
             stop: abort.child_token(),
             abort,
+            stopping: Arc::new(AtomicBool::new(false)),
             handle,
         }
     }
@@ -35,7 +42,7 @@ impl Tasks {
     /// Spawns `future` in the group; it is dropped unfinished if the group is aborted.
     /// Returns `false` (and drops `future` at once) once the group is stopping.
     pub(crate) fn spawn(&self, future: impl Future<Output = ()> + Send + 'static) -> bool {
-        if self.stop.is_cancelled() {
+        if self.is_stopping() {
             return false;
         }
         let cancel = self.abort.clone();
@@ -54,18 +61,20 @@ impl Tasks {
 
     /// Graceful: the loop exits at its next wake-up and nothing new is spawned.
     pub(crate) fn stop(&self) {
+        self.stopping.store(true, Ordering::Release);
         self.stop.cancel();
         self.tracker.close();
     }
 
     /// Immediate: every task is dropped at its next poll.
     pub(crate) fn abort(&self) {
+        self.stopping.store(true, Ordering::Release);
         self.abort.cancel();
         self.tracker.close();
     }
 
     pub(crate) fn is_stopping(&self) -> bool {
-        self.stop.is_cancelled()
+        self.stopping.load(Ordering::Acquire)
     }
 
     pub(crate) fn stopped(&self) -> tokio_util::sync::WaitForCancellationFuture<'_> {
