@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use meridian_location_store::{
-    Endpoint, GiveUpReason, OperationKind, RetryState, RetryTarget, RouteRequest, Tried,
-    saturating_add,
+    Endpoint, GiveUpReason, OperationKind, RegionName, RetryState, RetryTarget, RouteRequest,
+    Tried, saturating_add,
 };
 use meridian_runtime::Verdict;
 use tokio::time::Instant;
@@ -55,18 +55,29 @@ impl DriverInner {
             range = operation.range_id().unwrap_or(""),
         );
         let deadline = operation.timeout.map(|timeout| (after(timeout), timeout));
-        // Queued behind a busy pool, an operation holds only this small future: the
-        // attempt loop's state (two kilobytes) is allocated once a connection slot is
-        // free, so a thousand queued operations cost a thousand slot waits.
-        let admit = self.transport.admit().instrument(span.clone());
-        let admission = match deadline {
-            None => admit.await,
-            Some((at, timeout)) => match tokio::time::timeout_at(at, admit).await {
-                Ok(admission) => admission,
-                Err(_) => return Err(Progress::default().deadline_exceeded(timeout)),
-            },
+        // A free slot is taken at once. Queued behind a busy pool, an operation holds only
+        // a small future: the attempt loop's state (two kilobytes) is allocated once a
+        // slot is free, so a thousand queued operations cost a thousand slot waits.
+        let admission = match self.transport.try_admit() {
+            Some(admission) => Ok(admission),
+            None => Box::pin(self.wait_for_slot(deadline, &span)).await?,
         };
         Box::pin(self.admitted(operation, deadline, admission, span)).await
+    }
+
+    /// Waits for a slot of the pool (within the deadline, if any).
+    async fn wait_for_slot(
+        &self,
+        deadline: Option<(Instant, Duration)>,
+        span: &tracing::Span,
+    ) -> Result<Result<Admission<'_>, TransportError>, DriverError> {
+        let admit = self.transport.admit().instrument(span.clone());
+        match deadline {
+            None => Ok(admit.await),
+            Some((at, timeout)) => tokio::time::timeout_at(at, admit)
+                .await
+                .map_err(|_| Progress::default().deadline_exceeded(timeout)),
+        }
     }
 
     /// [`execute`](Self::execute) once the first attempt's slot wait is over.
@@ -145,7 +156,7 @@ impl DriverInner {
                 rerouted.as_ref().or(operation.partition.as_ref()),
                 operation,
             );
-            let (mut routed, mut endpoint, region) = self.handle.with_snapshot(|s| {
+            let routing = self.handle.with_snapshot(|s| {
                 let endpoint = match (target, &last) {
                     (RetryTarget::SameRegion, Some(last)) => last.clone(),
                     (RetryTarget::WriteRegion, _) => {
@@ -162,9 +173,8 @@ impl DriverInner {
                 let region = s.region_of(&endpoint).cloned();
                 (self.handle.routed_on(s), endpoint, region)
             });
-            let mut label = region
-                .as_ref()
-                .map_or_else(|| endpoint.to_string(), ToString::to_string);
+            drop(steer);
+            let (mut routed, mut endpoint, mut region) = routing;
             // Signed once a connection slot is free: a queued operation holds no request.
             let admission = match first.take() {
                 Some(admission) => admission,
@@ -172,61 +182,78 @@ impl DriverInner {
             };
             let result = match admission {
                 Ok(admission) => {
-                    // After admission: a token is checked for expiry as late as possible.
-                    let signer = self
-                        .credential
-                        .signer()
-                        .await
-                        .map_err(DriverError::Credential)?;
-                    let request = signed(
-                        &signer,
-                        operation.method.clone(),
-                        &endpoint,
-                        &operation.target,
-                        &headers,
-                        operation.body.clone(),
-                    )
-                    .map_err(|Unsendable(header)| DriverError::InvalidHeader { header })?;
-                    progress.meta.record_attempt(
-                        &endpoint,
-                        region.clone(),
-                        activity_id_of(&request.headers),
-                    );
-                    span.record("attempt", progress.meta.attempts);
-                    span.record("region", label.as_str());
-                    if let Some(id) = &progress.meta.activity_id {
-                        span.record("activity_id", id.as_str());
+                    // The signer and the request live in this block only, so the
+                    // operation's state keeps no room for them while it waits.
+                    let send = {
+                        // After admission: a token is checked for expiry as late as
+                        // possible.
+                        let signer = match self.credential.signer_now() {
+                            Some(signer) => signer,
+                            // A token to fetch first (boxed: rare, and large).
+                            None => Box::pin(self.credential.signer())
+                                .await
+                                .map_err(DriverError::Credential)?,
+                        };
+                        let request = signed(
+                            &signer,
+                            operation.method.clone(),
+                            &endpoint,
+                            &operation.target,
+                            &headers,
+                            operation.body.clone(),
+                        )
+                        .map_err(|Unsendable(header)| DriverError::InvalidHeader { header })?;
+                        progress.meta.record_attempt(
+                            &endpoint,
+                            region.clone(),
+                            activity_id_of(&request.headers),
+                        );
+                        self.transport.send(admission, request)
+                    };
+                    if !span.is_disabled() {
+                        span.record("attempt", progress.meta.attempts);
+                        span.record("region", label_of(region.as_ref(), &endpoint).as_str());
+                        if let Some(id) = &progress.meta.activity_id {
+                            span.record("activity_id", id.as_str());
+                        }
                     }
-                    let mut send = pin!(self.transport.send(admission, request));
-                    match self.hedge_threshold(operation) {
-                        None => send.await,
-                        Some(threshold) => {
+                    let mut send = pin!(send);
+                    let threshold = self.hedge_threshold(operation);
+                    let answered = match threshold {
+                        None => Ok(send.as_mut().await),
+                        Some(threshold) => tokio::select! {
+                            biased;
+                            result = send.as_mut() => Ok(result),
+                            () = tokio::time::sleep(threshold) => Err(threshold),
+                        },
+                    };
+                    match answered {
+                        Ok(result) => result,
+                        // No answer within the threshold: hedged (rare; boxed).
+                        Err(threshold) => {
                             let primary = Attempt {
                                 endpoint: endpoint.clone(),
                                 region: region.clone(),
                                 routed,
                             };
-                            let (answered, result) = self
-                                .hedged(
-                                    operation,
-                                    &headers,
-                                    primary,
-                                    send.as_mut(),
-                                    threshold,
-                                    rerouted.as_ref().or(operation.partition.as_ref()),
-                                    &mut tried,
-                                    &mut retries,
-                                    &mut progress.meta,
-                                )
-                                .await;
-                            if answered.endpoint != endpoint {
-                                label = answered.region.as_ref().map_or_else(
-                                    || answered.endpoint.to_string(),
-                                    ToString::to_string,
-                                );
+                            let (answered, result) = Box::pin(self.hedge(
+                                operation,
+                                &headers,
+                                primary,
+                                send.as_mut(),
+                                threshold,
+                                rerouted.as_ref().or(operation.partition.as_ref()),
+                                &mut tried,
+                                &mut retries,
+                                &mut progress.meta,
+                            ))
+                            .await;
+                            if answered.endpoint != endpoint && !span.is_disabled() {
+                                let label = label_of(answered.region.as_ref(), &answered.endpoint);
                                 span.record("region", label.as_str());
                             }
                             (endpoint, routed) = (answered.endpoint, answered.routed);
+                            region = answered.region;
                             result
                         }
                     }
@@ -243,7 +270,7 @@ impl DriverInner {
                 // failure and not worth repeating elsewhere.
                 return Err(DriverError::ResponseTooLarge {
                     limit,
-                    region: label,
+                    region: label_of(region.as_ref(), &endpoint),
                 });
             }
             progress.status = result
@@ -257,7 +284,6 @@ impl DriverInner {
             let outcome = outcome_of(operation, &result);
             let on = rerouted.as_ref().or(operation.partition.as_ref());
             let verdict = self.report_attempt(on, &endpoint, &outcome, routed, &mut retries);
-            tried.insert(&endpoint);
             let failure = |progress: &Progress| Failure {
                 status: progress.status,
                 message: message_of(&result),
@@ -296,6 +322,7 @@ impl DriverInner {
                     };
                 }
                 Verdict::GiveUp(reason) => {
+                    let label = label_of(region.as_ref(), &endpoint);
                     let failure = failure(progress);
                     tracing::debug!(region = %label, status = ?failure.status, ?reason, "operation gave up");
                     if !matches!(reason, GiveUpReason::ClientError) {
@@ -311,6 +338,7 @@ impl DriverInner {
                     });
                 }
                 Verdict::Exhausted(class) => {
+                    let label = label_of(region.as_ref(), &endpoint);
                     let failure = failure(progress);
                     tracing::debug!(region = %label, ?class, attempts = failure.metadata.attempts, "operation retries exhausted");
                     let account = self.handle.endpoint().as_str();
@@ -323,7 +351,8 @@ impl DriverInner {
                     delay,
                     refresh,
                 } => {
-                    tracing::debug!(region = %label, ?next, ?delay, status = ?progress.status, "retrying");
+                    tried.insert(&endpoint);
+                    tracing::debug!(region = %label_of(region.as_ref(), &endpoint), ?next, ?delay, status = ?progress.status, "retrying");
                     let started_waiting = Instant::now();
                     // Boxed: only a retry pays for this future's space, not every
                     // operation waiting in the pool's queue.
@@ -383,13 +412,18 @@ impl Progress {
 }
 
 /// The `x-ms-activity-id` a request carries (empty if none).
-pub(crate) fn activity_id_of(headers: &[(http::HeaderName, http::HeaderValue)]) -> String {
+pub(crate) fn activity_id_of(headers: &http::HeaderMap) -> String {
     headers
-        .iter()
-        .find(|(name, _)| name.as_str() == "x-ms-activity-id")
-        .and_then(|(_, value)| value.to_str().ok())
+        .get(&crate::request::X_MS_ACTIVITY_ID)
+        .and_then(|value| value.to_str().ok())
         .unwrap_or_default()
         .to_string()
+}
+
+/// How logs and errors name where an attempt went: its region, or its endpoint when the
+/// topology names none. Made only when a log or error needs it.
+fn label_of(region: Option<&RegionName>, endpoint: &Endpoint) -> String {
+    region.map_or_else(|| endpoint.to_string(), ToString::to_string)
 }
 
 /// `delay` from now, saturating (a `Duration::MAX` budget must not panic).

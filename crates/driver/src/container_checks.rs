@@ -38,30 +38,54 @@ impl Container {
         &self,
         pk: &PartitionKey,
     ) -> Result<Option<PartitionRoute>, DriverError> {
-        // Once the definition is known (every operation but the first): checked and
-        // hashed in place, nothing cloned.
-        let (driver, ..) = self.parts();
-        let link = self.link();
-        let known = driver.inner.pk_shapes.with(link, |definition| {
-            crate::partition_key::check(pk, definition, link).map(|()| epk_of(pk, definition))
-        });
-        let epk = match known {
+        // Every operation but a container's first: definition and map known, no await —
+        // and the fetching path is boxed, so each operation's future stays small.
+        let epk = match self.known_epk(pk) {
             Some(epk) => epk?,
-            None => {
-                let Some(definition) = self.definition().await? else {
-                    return Ok(None);
-                };
-                crate::partition_key::check(pk, &definition, link)?;
-                epk_of(pk, &definition)
-            }
+            None => return Box::pin(self.prepare_first(pk)).await,
         };
         let Some(epk) = epk else {
+            return Ok(None);
+        };
+        let (driver, ..) = self.parts();
+        let map = match driver.inner.handle.current_routing_map(self.link()) {
+            Some(map) => map,
+            None => match Box::pin(self.routing_map(None)).await {
+                Some(map) => map,
+                None => return Ok(None),
+            },
+        };
+        Ok(PartitionRoute::resolve(Arc::clone(self.link()), epk, map))
+    }
+
+    /// `pk` checked against the known definition and hashed in place (nothing cloned):
+    /// its effective partition key (`None` for a value no point operation takes), or
+    /// `None` when the definition is not known yet.
+    fn known_epk(&self, pk: &PartitionKey) -> Option<Result<Option<String>, DriverError>> {
+        let (driver, ..) = self.parts();
+        let link = self.link();
+        driver.inner.pk_shapes.with(link, |definition| {
+            crate::partition_key::check(pk, definition, link).map(|()| epk_of(pk, definition))
+        })
+    }
+
+    /// [`prepare`](Self::prepare) for a container's first operation in the runtime: the
+    /// definition read, then the routing map.
+    async fn prepare_first(
+        &self,
+        pk: &PartitionKey,
+    ) -> Result<Option<PartitionRoute>, DriverError> {
+        let Some(definition) = self.definition().await? else {
+            return Ok(None);
+        };
+        crate::partition_key::check(pk, &definition, self.link())?;
+        let Some(epk) = epk_of(pk, &definition) else {
             return Ok(None);
         };
         let Some(map) = self.routing_map(None).await else {
             return Ok(None);
         };
-        Ok(PartitionRoute::resolve(Arc::clone(link), epk, map))
+        Ok(PartitionRoute::resolve(Arc::clone(self.link()), epk, map))
     }
 
     /// The container's partition key definition, read from the service (once per account

@@ -41,6 +41,15 @@ impl Credential {
         Self::Key(RwLock::new((Arc::new(key), id)))
     }
 
+    /// What to sign the next request with, when that takes no wait: the key, or a token
+    /// not yet due for a refresh. `None`: ask [`signer`](Self::signer).
+    pub(crate) fn signer_now(&self) -> Option<Signer> {
+        match self {
+            Self::Key(current) => Some(Signer::Key(Arc::clone(&read(current).0))),
+            Self::Token(cache) => cache.fresh().map(Signer::Token),
+        }
+    }
+
     /// What to sign the next request with: the key at once; a token from the cache
     /// (refreshed first if it must be, within a bounded wait).
     pub(crate) async fn signer(&self) -> Result<Signer, CredentialError> {

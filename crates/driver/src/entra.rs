@@ -132,6 +132,15 @@ impl TokenCache {
         self.id
     }
 
+    /// The `authorization` header value, if the token held is not yet due for a refresh
+    /// (no wait, nothing to fetch).
+    pub(crate) fn fresh(&self) -> Option<HeaderValue> {
+        let now = Instant::now();
+        self.usable(now)
+            .filter(|token| now < token.refresh_at)
+            .map(|token| token.header)
+    }
+
     /// The `authorization` header value to send now.
     pub(crate) async fn authorization(&self) -> Result<HeaderValue, CredentialError> {
         let now = Instant::now();

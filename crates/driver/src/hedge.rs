@@ -66,38 +66,13 @@ impl DriverInner {
         hedged.then_some(threshold)
     }
 
-    /// Awaits `send` (the request to `primary`); after `threshold` without an answer,
-    /// sends the same request to the next region not yet tried and takes the first good
-    /// answer. Returns the attempt answered and its result.
+    /// After `threshold` with `send` (the request to `primary`) unanswered: sends the same
+    /// request to the next region not yet tried and takes the first good answer. Returns
+    /// the attempt answered and its result. The attempt loop waits out the threshold
+    /// itself and calls this only then (boxed), so an operation carries none of this
+    /// state, and clones nothing, until its hedge is due.
     #[allow(clippy::too_many_arguments)]
-    pub(crate) async fn hedged(
-        &self,
-        operation: &Operation,
-        headers: &[(&'static str, String)],
-        primary: Attempt,
-        mut send: Pin<&mut impl Future<Output = Result<HttpResponse, TransportError>>>,
-        threshold: Duration,
-        route: Option<&PartitionRoute>,
-        tried: &mut Tried,
-        retries: &mut RetryState,
-        meta: &mut ResponseMetadata,
-    ) -> Answered {
-        tokio::select! {
-            biased;
-            result = &mut send => return (primary, result),
-            () = tokio::time::sleep(threshold) => {}
-        }
-        // Past the threshold (rare): the second request's state is allocated only now, so
-        // every operation in flight does not carry it.
-        Box::pin(self.second_leg(
-            operation, headers, primary, send, threshold, route, tried, retries, meta,
-        ))
-        .await
-    }
-
-    /// [`hedged`](Self::hedged) once the threshold passed with `send` unanswered.
-    #[allow(clippy::too_many_arguments)]
-    async fn second_leg(
+    pub(crate) async fn hedge(
         &self,
         operation: &Operation,
         headers: &[(&'static str, String)],

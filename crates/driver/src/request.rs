@@ -5,7 +5,7 @@ use std::time::SystemTime;
 
 use bytes::Bytes;
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, USER_AGENT as USER_AGENT_HEADER};
-use http::{HeaderName, HeaderValue, Method};
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use meridian_location_store::Endpoint;
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 
@@ -187,7 +187,7 @@ where
 // validates the name on every call).
 const X_MS_DATE: HeaderName = HeaderName::from_static("x-ms-date");
 const X_MS_VERSION: HeaderName = HeaderName::from_static("x-ms-version");
-const X_MS_ACTIVITY_ID: HeaderName = HeaderName::from_static("x-ms-activity-id");
+pub(crate) const X_MS_ACTIVITY_ID: HeaderName = HeaderName::from_static("x-ms-activity-id");
 
 /// A signed request for `method` on `target` at `endpoint`, with `extra` headers; an
 /// error, and no request, if a value cannot be sent.
@@ -213,21 +213,23 @@ pub(crate) fn signed(
         )?,
         Signer::Token(value) => (AUTHORIZATION, value.clone()),
     };
-    let mut headers: Vec<(HeaderName, HeaderValue)> = Vec::with_capacity(7 + extra.len());
+    // Straight into the map hyper sends: no list built first and copied over.
+    let mut headers = HeaderMap::with_capacity(8 + extra.len());
     let json = HeaderValue::from_static("application/json");
-    headers.push((X_MS_DATE, date));
-    headers.push(authorization);
-    headers.push((X_MS_VERSION, HeaderValue::from_static(API_VERSION)));
-    headers.push((USER_AGENT_HEADER, HeaderValue::from_static(USER_AGENT)));
-    headers.push((X_MS_ACTIVITY_ID, activity_id()?));
-    headers.push((ACCEPT, json.clone()));
+    headers.insert(X_MS_DATE, date);
+    headers.insert(authorization.0, authorization.1);
+    headers.insert(X_MS_VERSION, HeaderValue::from_static(API_VERSION));
+    headers.insert(USER_AGENT_HEADER, HeaderValue::from_static(USER_AGENT));
+    headers.insert(X_MS_ACTIVITY_ID, activity_id()?);
+    headers.insert(ACCEPT, json.clone());
     // A query says `application/query+json`; other bodies are JSON.
     let typed = extra.iter().any(|(name, _)| *name == "content-type");
     if body.is_some() && !typed {
-        headers.push((CONTENT_TYPE, json));
+        headers.insert(CONTENT_TYPE, json);
     }
     for (name, value) in extra {
-        headers.push(header(name, value.as_str())?);
+        let (name, value) = header(name, value.as_str())?;
+        headers.append(name, value);
     }
     Ok(HttpRequest {
         method,
@@ -281,7 +283,7 @@ mod tests {
             request
                 .headers
                 .iter()
-                .filter(|(n, _)| n == "content-type")
+                .filter(|(n, _)| *n == "content-type")
                 .map(|(_, v)| v.to_str().unwrap().to_string())
                 .collect()
         };

@@ -9,6 +9,7 @@
 //! registration's refresh fetcher) uses it and is dropped after the last one.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
@@ -121,8 +122,8 @@ impl PooledTransport {
     /// operations hold a slot wait each, not a thousand built requests.
     pub(crate) async fn admit(&self) -> Result<Admission<'_>, TransportError> {
         // A free slot is taken without arming the timeout (no clock read, no timer).
-        if let Ok(permit) = self.permits.try_acquire() {
-            return Ok(Admission { _permit: permit });
+        if let Some(admission) = self.try_admit() {
+            return Ok(admission);
         }
         match tokio::time::timeout(self.timeout, self.permits.acquire()).await {
             Ok(Ok(permit)) => Ok(Admission { _permit: permit }),
@@ -132,16 +133,29 @@ impl PooledTransport {
         }
     }
 
+    /// A free slot, if one is free now (no wait, no timer). Never ahead of operations
+    /// already queued: a released slot goes to the first waiter, not to the pool.
+    pub(crate) fn try_admit(&self) -> Option<Admission<'_>> {
+        let permit = self.permits.try_acquire().ok()?;
+        Some(Admission { _permit: permit })
+    }
+
     /// Sends `request` on the slot `admission` holds; the slot is free again when the
     /// response (body included) is in, or the request failed.
-    pub(crate) async fn send(
-        &self,
-        admission: Admission<'_>,
+    ///
+    /// Not an `async fn`: the request moves into the transport's future at once, so the
+    /// future returned holds that future's box and the slot, not a copy of the request.
+    pub(crate) fn send<'a>(
+        &'a self,
+        admission: Admission<'a>,
         request: HttpRequest,
-    ) -> Result<HttpResponse, TransportError> {
-        let response = self.inner.send(request).await;
-        drop(admission);
-        response
+    ) -> impl Future<Output = Result<HttpResponse, TransportError>> + Send + 'a {
+        let response = self.inner.send(request);
+        async move {
+            let response = response.await;
+            drop(admission);
+            response
+        }
     }
 }
 

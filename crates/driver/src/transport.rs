@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderName, HeaderValue, Method, Request};
+use http::{HeaderMap, Method, Request};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
@@ -20,7 +20,7 @@ use rustls::pki_types::CertificateDer;
 pub(crate) struct HttpRequest {
     pub(crate) method: Method,
     pub(crate) url: String,
-    pub(crate) headers: Vec<(HeaderName, HeaderValue)>,
+    pub(crate) headers: HeaderMap,
     pub(crate) body: Option<Bytes>,
 }
 
@@ -144,11 +144,7 @@ impl HyperTransport {
         let mut hyper_request = Request::new(Full::new(request.body.unwrap_or_default()));
         *hyper_request.method_mut() = request.method;
         *hyper_request.uri_mut() = uri;
-        let headers = hyper_request.headers_mut();
-        headers.reserve(request.headers.len());
-        for (name, value) in request.headers {
-            headers.append(name, value);
-        }
+        *hyper_request.headers_mut() = request.headers;
         let request = hyper_request;
         let response = self.client.request(request).await.map_err(|error| {
             let stage = SendStage {

@@ -19,7 +19,7 @@ use crate::endpoint::Endpoint;
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct Tried {
-    endpoints: HashSet<Endpoint>,
+    endpoints: HashSet<Endpoint, foldhash::fast::RandomState>,
 }
 
 impl Tried {
