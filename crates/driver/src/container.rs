@@ -1,5 +1,6 @@
 //! Item operations in one container, and what they take and return.
 
+use std::future::Future;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -221,12 +222,18 @@ impl Container {
         })
     }
 
-    async fn run<T: DeserializeOwned>(
+    /// Sends `operation` and reads its item. Not an `async fn`: an async block holds the
+    /// operation once (an `async fn` keeps its argument and a moved copy), and every
+    /// item operation's future carries this one.
+    #[allow(clippy::manual_async_fn, reason = "the async block is smaller, see above")]
+    fn run<T: DeserializeOwned>(
         &self,
         operation: Operation,
-    ) -> Result<ItemResponse<T>, DriverError> {
-        let success = self.parts.driver.inner.execute(&operation).await?;
-        item_response(success, operation.body.as_ref(), &self.parts.link)
+    ) -> impl Future<Output = Result<ItemResponse<T>, DriverError>> + '_ {
+        async move {
+            let success = self.parts.driver.inner.execute(&operation).await?;
+            item_response(success, operation.body.as_ref(), &self.parts.link)
+        }
     }
 
     /// Creates an item; 409 if it exists. Not idempotent: a failure after the request may
