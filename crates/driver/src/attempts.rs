@@ -1,6 +1,5 @@
 //! One operation's attempt loop: route, send, report, retry or stop.
 
-use std::borrow::Cow;
 use std::pin::pin;
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,7 +20,6 @@ use crate::metadata::ResponseMetadata;
 use crate::operation::{Operation, Success};
 use crate::outcome::{message_of, outcome_of};
 use crate::request::{Unsendable, signed};
-use crate::session::SESSION_TOKEN;
 use crate::shared::Admission;
 use crate::status::Status;
 use crate::transport::TransportError;
@@ -136,14 +134,6 @@ impl DriverInner {
                 .filter(|s| s.send && operation.kind == OperationKind::Read)
                 .and_then(|s| self.sessions.get(&s.container))
         });
-        let headers: Cow<'_, [(&'static str, String)]> = match session_header {
-            Some(token) => {
-                let mut headers = operation.headers.clone();
-                headers.push((SESSION_TOKEN, token));
-                Cow::Owned(headers)
-            }
-            None => Cow::Borrowed(&operation.headers),
-        };
         // The failover budget bounds the waits for refreshes; it starts at the first
         // failover signal, not at the operation's start (an operation throttled for a
         // while still waits for the refresh its first 403/3 starts).
@@ -199,7 +189,8 @@ impl DriverInner {
                             operation.method.clone(),
                             &endpoint,
                             &operation.target,
-                            &headers,
+                            &operation.headers,
+                            session_header.as_deref(),
                             operation.body.clone(),
                         )
                         .map_err(|Unsendable(header)| DriverError::InvalidHeader { header })?;
@@ -238,7 +229,7 @@ impl DriverInner {
                             };
                             let (answered, result) = Box::pin(self.hedge(
                                 operation,
-                                &headers,
+                                session_header.as_deref(),
                                 primary,
                                 send.as_mut(),
                                 threshold,

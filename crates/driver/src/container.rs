@@ -225,7 +225,10 @@ impl Container {
     /// Sends `operation` and reads its item. Not an `async fn`: an async block holds the
     /// operation once (an `async fn` keeps its argument and a moved copy), and every
     /// item operation's future carries this one.
-    #[allow(clippy::manual_async_fn, reason = "the async block is smaller, see above")]
+    #[allow(
+        clippy::manual_async_fn,
+        reason = "the async block is smaller, see above"
+    )]
     fn run<T: DeserializeOwned>(
         &self,
         operation: Operation,

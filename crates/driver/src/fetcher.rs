@@ -41,6 +41,7 @@ impl DriverFetcher {
                 &Target::account(),
                 &[],
                 None,
+                None,
             )
             .map_err(|Unsendable(name)| TransportError::Invalid(format!("header `{name}`")))?;
             self.transport.send_refresh(request).await

@@ -75,7 +75,7 @@ impl DriverInner {
     pub(crate) async fn hedge(
         &self,
         operation: &Operation,
-        headers: &[(&'static str, String)],
+        session_token: Option<&str>,
         primary: Attempt,
         mut send: Pin<&mut impl Future<Output = Result<HttpResponse, TransportError>>>,
         threshold: Duration,
@@ -112,7 +112,8 @@ impl DriverInner {
             operation.method.clone(),
             &second.endpoint,
             &operation.target,
-            headers,
+            &operation.headers,
+            session_token,
             operation.body.clone(),
         ) else {
             // The same headers signed for the first request: cannot happen; no hedge.

@@ -10,6 +10,7 @@ use meridian_location_store::Endpoint;
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 
 use crate::credential::Signer;
+use crate::session::{SESSION_TOKEN, SESSION_TOKEN_HEADER};
 use crate::transport::HttpRequest;
 
 /// The REST API version the driver speaks.
@@ -189,14 +190,15 @@ const X_MS_DATE: HeaderName = HeaderName::from_static("x-ms-date");
 const X_MS_VERSION: HeaderName = HeaderName::from_static("x-ms-version");
 pub(crate) const X_MS_ACTIVITY_ID: HeaderName = HeaderName::from_static("x-ms-activity-id");
 
-/// A signed request for `method` on `target` at `endpoint`, with `extra` headers; an
-/// error, and no request, if a value cannot be sent.
+/// A signed request for `method` on `target` at `endpoint`, with `extra` headers and the
+/// session token to send, if any; an error, and no request, if a value cannot be sent.
 pub(crate) fn signed(
     signer: &Signer,
     method: Method,
     endpoint: &Endpoint,
     target: &Target,
     extra: &[(&'static str, String)],
+    session_token: Option<&str>,
     body: Option<Bytes>,
 ) -> Result<HttpRequest, Unsendable> {
     let date = date_now()?;
@@ -230,6 +232,12 @@ pub(crate) fn signed(
     for (name, value) in extra {
         let (name, value) = header(name, value.as_str())?;
         headers.append(name, value);
+    }
+    // Apart from `extra`, so a read adds its container's token without copying its
+    // other headers.
+    if let Some(token) = session_token {
+        let value = HeaderValue::from_str(token).map_err(|_| Unsendable(SESSION_TOKEN))?;
+        headers.append(SESSION_TOKEN_HEADER, value);
     }
     Ok(HttpRequest {
         method,
@@ -267,7 +275,16 @@ mod tests {
             crate::signing::MasterKey::from_base64("c2VjcmV0LWtleS1ieXRlcw==").unwrap(),
         ));
         let endpoint = Endpoint::parse("http://127.0.0.1:1/").unwrap();
-        let request = signed(&key, Method::GET, &endpoint, &Target::account(), &[], None).unwrap();
+        let request = signed(
+            &key,
+            Method::GET,
+            &endpoint,
+            &Target::account(),
+            &[],
+            None,
+            None,
+        )
+        .unwrap();
         let names: Vec<&str> = request.headers.iter().map(|(n, _)| n.as_str()).collect();
         for expected in [
             "x-ms-date",
@@ -294,6 +311,7 @@ mod tests {
             &endpoint,
             &Target::account(),
             &[],
+            None,
             body.clone(),
         )
         .unwrap();
@@ -305,6 +323,7 @@ mod tests {
             &endpoint,
             &Target::account(),
             &query_type,
+            None,
             body,
         )
         .unwrap();
@@ -327,6 +346,7 @@ mod tests {
                 &Target::account(),
                 &extra,
                 None,
+                None,
             );
             assert_eq!(request.unwrap_err(), Unsendable("if-match"), "{bad:?}");
         }
@@ -337,6 +357,7 @@ mod tests {
             &endpoint,
             &Target::account(),
             &good,
+            None,
             None,
         );
         assert!(request.is_ok());
