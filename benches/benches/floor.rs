@@ -2,15 +2,18 @@
 //! floor, a bare hyper client that signs each request, reads the body and parses it into
 //! the item type, and does nothing else (no routing, retries, session, metadata, spans or
 //! pool bounds). Same emulator, same run, alternating rounds; reads and upserts at 1 and 64
-//! callers. Reported: throughput, p50/p99 and the client's CPU per operation (the client
+//! callers. Reported: throughput, p50/p99, the client's CPU per operation (the client
 //! runtime's threads only, from `/proc/self/task/*/schedstat`; the emulator runs on its own
-//! named threads in the same process).
+//! named threads in the same process) and the whole process's.
 //!
-//! `cargo bench -p meridian-benches --bench floor` measures (20,000 operations per phase,
-//! five rounds, ratios the median of each round's; `-- read` or `-- upsert` for one kind, `-- 1` or `-- 64` for one number of
-//! callers, `-- meridian` or `-- floor` for one client, as under a profiler); run in test mode (`cargo test --benches`) it does one small round of each
-//! and checks both clients work. Not a criterion benchmark: criterion times one closure,
-//! this needs CPU per operation and percentiles per phase.
+//! `cargo bench -p meridian-benches --bench floor` measures: 20,000 operations per phase,
+//! five rounds, each ratio the median of the rounds' ratios. Arguments narrow it: `-- read`
+//! or `-- upsert` (one kind), `-- 1` or `-- 64` (one number of callers), `-- meridian` or
+//! `-- floor` (one client, as under a profiler). Environment: `FLOOR_OPS`, `FLOOR_ROUNDS`,
+//! `FLOOR_CLIENT_THREADS` (2), `FLOOR_MAX_CONNECTIONS` (the driver's default). Run in test
+//! mode (`cargo test --benches`) it does one small round of each and checks both clients
+//! work. Not a criterion benchmark: criterion times one closure, this needs CPU per
+//! operation and percentiles per phase.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -231,12 +234,10 @@ fn main() {
         let config = AccountConfig::new(emulator.global_endpoint(), emulator.key());
         let driver = Driver::builder(&runtime, config)
             .preferred_regions(["West US"])
-            .max_connections(
-                std::env::var("FLOOR_MAX_CONNECTIONS")
-                    .ok()
-                    .and_then(|v| v.parse().ok())
-                    .unwrap_or(32),
-            )
+            .max_connections(setting(
+                "FLOOR_MAX_CONNECTIONS",
+                meridian_driver::DEFAULT_MAX_CONNECTIONS,
+            ))
             .build()
             .await
             .expect("a driver");
