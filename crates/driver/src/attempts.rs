@@ -16,10 +16,10 @@ use crate::driver::DriverInner;
 use crate::error::{DriverError, Failure};
 use crate::fetcher::sub_status;
 use crate::hedge::Attempt;
-use crate::metadata::ResponseMetadata;
 use crate::operation::{Operation, Success};
 use crate::outcome::{message_of, outcome_of};
-use crate::request::{Unsendable, signed};
+use crate::progress::Progress;
+use crate::request::{Unsendable, activity_id_of, signed};
 use crate::shared::Admission;
 use crate::status::Status;
 use crate::transport::TransportError;
@@ -380,35 +380,6 @@ impl DriverInner {
             }
         }
     }
-}
-
-/// What an operation has seen so far; read after its deadline cut it short.
-#[derive(Debug, Default)]
-struct Progress {
-    meta: ResponseMetadata,
-    status: Option<Status>,
-}
-
-impl Progress {
-    fn deadline_exceeded(&self, timeout: Duration) -> DriverError {
-        DriverError::DeadlineExceeded {
-            timeout,
-            failure: Failure {
-                status: self.status,
-                message: "the operation was stopped".to_string(),
-                metadata: Box::new(self.meta.clone()),
-            },
-        }
-    }
-}
-
-/// The `x-ms-activity-id` a request carries (empty if none).
-pub(crate) fn activity_id_of(headers: &http::HeaderMap) -> String {
-    headers
-        .get(&crate::request::X_MS_ACTIVITY_ID)
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or_default()
-        .to_string()
 }
 
 /// How logs and errors name where an attempt went: its region, or its endpoint when the

@@ -3,8 +3,9 @@
 
 use serde::de::DeserializeOwned;
 
-use crate::container::{Container, ItemResponse, PartitionKey};
+use crate::container::{Container, PartitionKey};
 use crate::error::DriverError;
+use crate::item_response::ItemResponse;
 use crate::metadata::ResponseMetadata;
 use crate::options::ReadOptions;
 use crate::status::Status;

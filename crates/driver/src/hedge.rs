@@ -121,7 +121,7 @@ impl DriverInner {
         };
         let primary_activity = meta.activity_id.clone();
         let hedge_activity =
-            Some(crate::attempts::activity_id_of(&request.headers)).filter(|id| !id.is_empty());
+            Some(crate::request::activity_id_of(&request.headers)).filter(|id| !id.is_empty());
         meta.hedged = true;
         meta.record_attempt(
             &second.endpoint,

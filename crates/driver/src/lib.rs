@@ -60,6 +60,7 @@ mod error;
 mod failure_log;
 mod fetcher;
 mod hedge;
+mod item_response;
 mod management;
 mod metadata;
 mod operation;
@@ -69,6 +70,7 @@ mod partition_failover;
 mod partition_key;
 mod partition_route;
 mod patch;
+mod progress;
 mod query;
 mod range_fetch;
 mod request;
@@ -88,7 +90,7 @@ pub use bulk::{Bulk, DEFAULT_BULK_IN_FLIGHT, MAX_BULK_IN_FLIGHT};
 pub use bulk_ops::{BulkError, BulkOperation, BulkOutcome};
 pub use change_feed::{ChangeFeed, ChangeFeedOptions, ChangeFeedPage, ChangeFeedStart};
 pub use conditional::{NotModified, ReadOutcome};
-pub use container::{Container, ItemResponse};
+pub use container::Container;
 pub use container_properties::{
     ConflictResolutionMode, ConflictResolutionPolicy, ContainerProperties, DatabaseProperties,
     IndexPath, IndexingPolicy, PartitionKeyDefinition, PartitionKeyKind, UniqueKey,
@@ -100,6 +102,7 @@ pub use entra::{
     COSMOS_SCOPE, CredentialError, EXPIRY_GUARD, REFRESH_WINDOW, RETRY_AFTER_FAILURE, TOKEN_TIMEOUT,
 };
 pub use error::{ConfigError, ConfigReason, DriverError, Failure};
+pub use item_response::ItemResponse;
 pub use metadata::ResponseMetadata;
 pub use options::{ConsistencyLevel, ItemOptions, PatchOptions, QueryOptions, ReadOptions};
 pub use partition_key::PartitionKey;

@@ -5,8 +5,9 @@ use http::Method;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
-use crate::container::{Container, ItemResponse, PartitionKey, item_response};
+use crate::container::{Container, PartitionKey};
 use crate::error::DriverError;
+use crate::item_response::{ItemResponse, item_response};
 use crate::options::PatchOptions;
 use crate::request::Target;
 

@@ -134,6 +134,15 @@ fn activity_id() -> Result<HeaderValue, Unsendable> {
         .map_err(|_| Unsendable("x-ms-activity-id"))
 }
 
+/// The `x-ms-activity-id` a request carries (empty if none).
+pub(crate) fn activity_id_of(headers: &http::HeaderMap) -> String {
+    headers
+        .get(&X_MS_ACTIVITY_ID)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_string()
+}
+
 thread_local! {
     /// This thread's `x-ms-date` for the current second: formatted once per second per
     /// thread, cloned (a reference count) for every request in that second.
