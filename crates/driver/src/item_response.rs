@@ -14,7 +14,7 @@ use crate::operation::Success;
 #[non_exhaustive]
 pub struct ItemResponse<T> {
     /// The item as the service returned it (or, for a write with
-    /// [`content_response(false)`](ItemOptions::content_response), as it was sent).
+    /// [`content_response(false)`](crate::ItemOptions::content_response), as it was sent).
     pub item: T,
     /// Its `_etag`, for `If-Match`.
     pub etag: Option<String>,
