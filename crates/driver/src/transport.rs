@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::FutureExt;
 use http::{HeaderMap, Method, Request};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper_rustls::HttpsConnector;
@@ -136,63 +137,77 @@ impl HyperTransport {
         })
     }
 
-    async fn exchange(&self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
-        // The names and values are typed already: they go into the map as they are, and
-        // the URL's bytes become the URI's without a copy.
-        let uri =
-            http::Uri::try_from(request.url).map_err(|e| TransportError::Invalid(e.to_string()))?;
-        let mut hyper_request = Request::new(Full::new(request.body.unwrap_or_default()));
-        *hyper_request.method_mut() = request.method;
-        *hyper_request.uri_mut() = uri;
-        *hyper_request.headers_mut() = request.headers;
-        let request = hyper_request;
-        let response = self.client.request(request).await.map_err(|error| {
-            let stage = SendStage {
-                connect: error.is_connect(),
-                kind: hyper_kind(&error),
-                on_a_connection: error.connect_info().is_some(),
-            };
-            if stage.never_sent() {
-                TransportError::Connect(error_chain(&error))
-            } else {
-                TransportError::Broken(error_chain(&error))
-            }
-        })?;
-        let (parts, body) = response.into_parts();
-        let declared = parts
-            .headers
-            .get(http::header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<usize>().ok());
-        if declared.is_some_and(|len| len > self.max_body) {
-            return Err(TransportError::BodyTooLarge(self.max_body));
-        }
-        let body = Limited::new(body, self.max_body)
-            .collect()
-            .await
-            .map_err(|error| {
-                if error.is::<http_body_util::LengthLimitError>() {
-                    TransportError::BodyTooLarge(self.max_body)
+    /// One request and its whole response. Not an `async fn`: the async block holds the
+    /// request once (an `async fn` keeps its argument and a moved copy).
+    #[allow(
+        clippy::manual_async_fn,
+        reason = "the async block is smaller, see above"
+    )]
+    fn exchange(
+        &self,
+        request: HttpRequest,
+    ) -> impl Future<Output = Result<HttpResponse, TransportError>> + Send + '_ {
+        async move {
+            // The names and values are typed already: they go into the map as they are, and
+            // the URL's bytes become the URI's without a copy.
+            let uri = http::Uri::try_from(request.url)
+                .map_err(|e| TransportError::Invalid(e.to_string()))?;
+            let mut hyper_request = Request::new(Full::new(request.body.unwrap_or_default()));
+            *hyper_request.method_mut() = request.method;
+            *hyper_request.uri_mut() = uri;
+            *hyper_request.headers_mut() = request.headers;
+            let request = hyper_request;
+            let response = self.client.request(request).await.map_err(|error| {
+                let stage = SendStage {
+                    connect: error.is_connect(),
+                    kind: hyper_kind(&error),
+                    on_a_connection: error.connect_info().is_some(),
+                };
+                if stage.never_sent() {
+                    TransportError::Connect(error_chain(&error))
                 } else {
-                    TransportError::Broken(error.to_string())
+                    TransportError::Broken(error_chain(&error))
                 }
-            })?
-            .to_bytes();
-        Ok(HttpResponse {
-            status: parts.status.as_u16(),
-            headers: parts.headers,
-            body,
-        })
+            })?;
+            let (parts, body) = response.into_parts();
+            let declared = parts
+                .headers
+                .get(http::header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<usize>().ok());
+            if declared.is_some_and(|len| len > self.max_body) {
+                return Err(TransportError::BodyTooLarge(self.max_body));
+            }
+            let body = Limited::new(body, self.max_body)
+                .collect()
+                .await
+                .map_err(|error| {
+                    if error.is::<http_body_util::LengthLimitError>() {
+                        TransportError::BodyTooLarge(self.max_body)
+                    } else {
+                        TransportError::Broken(error.to_string())
+                    }
+                })?
+                .to_bytes();
+            Ok(HttpResponse {
+                status: parts.status.as_u16(),
+                headers: parts.headers,
+                body,
+            })
+        }
     }
 }
 
 impl Transport for HyperTransport {
     fn send(&self, request: HttpRequest) -> SendFuture<'_> {
-        Box::pin(async move {
-            tokio::time::timeout(self.timeout, self.exchange(request))
-                .await
-                .unwrap_or(Err(TransportError::Timeout(self.timeout)))
-        })
+        // The timeout over the exchange, boxed as it is (no async block around it holding
+        // the request a second time): the box stays within the allocator's per-thread
+        // cache, which serves blocks up to about a kilobyte without a lock.
+        let timeout = self.timeout;
+        Box::pin(
+            tokio::time::timeout(timeout, self.exchange(request))
+                .map(move |answer| answer.unwrap_or(Err(TransportError::Timeout(timeout)))),
+        )
     }
 }
 
