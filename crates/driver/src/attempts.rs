@@ -54,7 +54,7 @@ impl DriverInner {
         );
         let deadline = operation.timeout.map(|timeout| (after(timeout), timeout));
         // A free slot is taken at once. Queued behind a busy pool, an operation holds only
-        // a small future: the attempt loop's state (two kilobytes) is allocated once a
+        // a small future: the attempt loop's state (1.9 KiB) is allocated once a
         // slot is free, so a thousand queued operations cost a thousand slot waits.
         let admission = match self.transport.try_admit() {
             Some(admission) => Ok(admission),

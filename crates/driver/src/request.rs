@@ -212,16 +212,22 @@ pub(crate) fn signed(
 ) -> Result<HttpRequest, Unsendable> {
     let date = date_now()?;
     let authorization = match signer {
-        Signer::Key(key) => header_named(
-            AUTHORIZATION,
-            "authorization",
-            key.authorization(
-                method.as_str(),
-                target.resource_type,
-                &target.resource_link,
-                date.to_str().map_err(|_| Unsendable("x-ms-date"))?,
-            ),
-        )?,
+        Signer::Key(key) => {
+            let (name, mut value) = header_named(
+                AUTHORIZATION,
+                "authorization",
+                key.authorization(
+                    method.as_str(),
+                    target.resource_type,
+                    &target.resource_link,
+                    date.to_str().map_err(|_| Unsendable("x-ms-date"))?,
+                ),
+            )?;
+            // A signature is not the key, but nothing prints it (`Debug` of the request
+            // shows `Sensitive`), as for a token.
+            value.set_sensitive(true);
+            (name, value)
+        }
         Signer::Token(value) => (AUTHORIZATION, value.clone()),
     };
     // Straight into the map hyper sends: no list built first and copied over.
@@ -343,6 +349,8 @@ mod tests {
         .unwrap();
         assert_eq!(content_types(&query), ["application/query+json"]);
         assert!(!rendered.contains("c2VjcmV0LWtleS1ieXRlcw=="));
+        // Nor the signature: the header is sensitive.
+        assert!(!rendered.contains("type%3Dmaster"), "{rendered}");
     }
 
     #[test]

@@ -20,7 +20,9 @@ pub(crate) const SESSION_TOKEN_HEADER: http::HeaderName =
 
 /// The longest token kept: a hostile or broken server cannot make every read huge.
 const MAX_TOKEN_LEN: usize = 2 * 1024;
-/// The most containers tracked; beyond it new containers go without session tokens.
+/// The most containers tracked; beyond it new containers go without session tokens. The
+/// check is not atomic with the insert: first answers for new containers racing at the
+/// limit may add one each past it (at most one per thread, once).
 const MAX_CONTAINERS: usize = 4 * 1024;
 
 /// How an operation takes part in the session.

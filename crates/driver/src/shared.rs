@@ -141,7 +141,8 @@ impl PooledTransport {
     }
 
     /// Sends `request` on the slot `admission` holds; the slot is free again when the
-    /// response (body included) is in, or the request failed.
+    /// response (body included) is in, the request failed, or the future is dropped
+    /// (a hedge's loser, a deadline).
     ///
     /// Not an `async fn`: the request moves into the transport's future at once, so the
     /// future returned holds that future's box and the slot, not a copy of the request.

@@ -21,8 +21,8 @@ pub(crate) struct Tasks {
     abort: CancellationToken,
     stop: CancellationToken,
     /// Set before `stop` is cancelled: every operation asks whether the runtime is
-    /// stopping, and a token's `is_cancelled` takes its tree's mutex — shared by every
-    /// caller of the runtime, so a hot line moving between cores on each operation.
+    /// stopping, and a token's `is_cancelled` locks the token's mutex — one mutex for
+    /// every caller of the runtime, a hot line moving between cores on each operation.
     stopping: Arc<AtomicBool>,
     handle: tokio::runtime::Handle,
 }
