@@ -7,6 +7,7 @@
 //! that LSN answers 404/1002 and the read moves on (next region, then the write region).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use papaya::Operation;
 
@@ -20,9 +21,7 @@ pub(crate) const SESSION_TOKEN_HEADER: http::HeaderName =
 
 /// The longest token kept: a hostile or broken server cannot make every read huge.
 const MAX_TOKEN_LEN: usize = 2 * 1024;
-/// The most containers tracked; beyond it new containers go without session tokens. The
-/// check is not atomic with the insert: first answers for new containers racing at the
-/// limit may add one each past it (at most one per thread, once).
+/// The most containers tracked; beyond it new containers go without session tokens.
 const MAX_CONTAINERS: usize = 4 * 1024;
 
 /// How an operation takes part in the session.
@@ -40,6 +39,9 @@ pub(crate) struct SessionUse {
 #[derive(Debug, Default)]
 pub(crate) struct SessionTokens {
     tokens: papaya::HashMap<String, Held, foldhash::fast::RandomState>,
+    /// Containers held or being added: a new container reserves its place here before it
+    /// is inserted, so racing first answers cannot pass [`MAX_CONTAINERS`].
+    containers: AtomicUsize,
 }
 
 #[derive(Debug, Clone)]
@@ -85,15 +87,21 @@ impl SessionTokens {
             return;
         };
         let tokens = self.tokens.pin();
-        match tokens.get(container) {
+        let reserved = match tokens.get(container) {
             // A read usually answers with the token already held: nothing to parse or copy.
             Some(held) if held.token == token => return,
-            None if tokens.len() >= MAX_CONTAINERS => return,
-            _ => {}
-        }
+            Some(_) => false,
+            None => {
+                if self.containers.fetch_add(1, Ordering::AcqRel) >= MAX_CONTAINERS {
+                    self.containers.fetch_sub(1, Ordering::AcqRel);
+                    return;
+                }
+                true
+            }
+        };
         let lsn = lsn_of(token);
         // Compared and replaced as one step: of two answers racing, the newer stays.
-        tokens.compute(container.to_string(), |held| match held {
+        let outcome = tokens.compute(container.to_string(), |held| match held {
             Some((_, held)) if matches!((held.lsn, lsn), (Some(h), Some(new)) if new < h) => {
                 Operation::Abort(())
             }
@@ -103,6 +111,10 @@ impl SessionTokens {
                 token: token.to_string(),
             }),
         });
+        // Another answer for the same new container inserted it first: its place is taken.
+        if reserved && !matches!(outcome, papaya::Compute::Inserted(..)) {
+            self.containers.fetch_sub(1, Ordering::AcqRel);
+        }
     }
 }
 
@@ -142,5 +154,32 @@ mod tests {
         let tokens = SessionTokens::default();
         tokens.update("c", &headers(&"9".repeat(MAX_TOKEN_LEN + 1)));
         assert_eq!(tokens.get("c"), None);
+    }
+
+    #[test]
+    fn the_container_cap_holds_when_first_answers_race() {
+        let answer = headers("0:-1#1");
+        for round in 0..20 {
+            let tokens = SessionTokens::default();
+            for n in 0..MAX_CONTAINERS - 1 {
+                tokens.update(&format!("dbs/d/colls/{n}"), &answer);
+            }
+            // Eight first answers for eight new containers at once, one place left.
+            let start = std::sync::Barrier::new(8);
+            std::thread::scope(|scope| {
+                for thread in 0..8 {
+                    let (tokens, start, answer) = (&tokens, &start, &answer);
+                    scope.spawn(move || {
+                        start.wait();
+                        tokens.update(&format!("dbs/d/colls/new-{thread}"), answer);
+                    });
+                }
+            });
+            let held = tokens.tokens.pin().len();
+            assert_eq!(
+                held, MAX_CONTAINERS,
+                "round {round}: {held} containers held"
+            );
+        }
     }
 }
