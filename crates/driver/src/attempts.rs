@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use meridian_location_store::{
-    Endpoint, GiveUpReason, OperationKind, RegionName, RetryState, RetryTarget, RouteRequest,
-    Tried, saturating_add,
+    Endpoint, GiveUpReason, OperationKind, RetryState, RetryTarget, RouteRequest, Tried,
+    saturating_add,
 };
 use meridian_runtime::Verdict;
 use tokio::time::Instant;
@@ -15,9 +15,10 @@ use tracing::Instrument;
 use crate::driver::DriverInner;
 use crate::error::{DriverError, Failure};
 use crate::fetcher::sub_status;
-use crate::hedge::Attempt;
+use crate::hedge::{Attempt, label_of};
 use crate::operation::{Operation, Success};
 use crate::outcome::{message_of, outcome_of};
+use crate::partition_route::PartitionRoute;
 use crate::progress::Progress;
 use crate::request::{Unsendable, activity_id_of, signed};
 use crate::shared::Admission;
@@ -142,29 +143,27 @@ impl DriverInner {
         loop {
             // One snapshot per attempt: the endpoint, its region and what the retry logic
             // compares against all come from the same topology.
-            let steer = self.steer(
-                rerouted.as_ref().or(operation.partition.as_ref()),
-                operation,
-            );
-            let routing = self.handle.with_snapshot(|s| {
-                let endpoint = match (target, &last) {
-                    (RetryTarget::SameRegion, Some(last)) => last.clone(),
-                    (RetryTarget::WriteRegion, _) => {
-                        let request = RouteRequest {
-                            use_write_region: true,
-                            preferred_regions: &self.preferred_regions,
-                            excluded_regions: &operation.excluded_regions,
-                            ..RouteRequest::default()
-                        };
-                        s.route(operation.kind, &request).clone()
-                    }
-                    _ => self.route_next(s, operation, &tried, steer.as_ref()),
-                };
-                let region = s.region_of(&endpoint).cloned();
-                (self.handle.routed_on(s), endpoint, region)
-            });
-            drop(steer);
-            let (mut routed, mut endpoint, mut region) = routing;
+            // `steer` lives in this block only: the loop's state keeps no room for it.
+            let (mut routed, mut endpoint, mut region) = {
+                let steer = self.steer(in_force(&rerouted, operation), operation);
+                self.handle.with_snapshot(|s| {
+                    let endpoint = match (target, &last) {
+                        (RetryTarget::SameRegion, Some(last)) => last.clone(),
+                        (RetryTarget::WriteRegion, _) => {
+                            let request = RouteRequest {
+                                use_write_region: true,
+                                preferred_regions: &self.preferred_regions,
+                                excluded_regions: &operation.excluded_regions,
+                                ..RouteRequest::default()
+                            };
+                            s.route(operation.kind, &request).clone()
+                        }
+                        _ => self.route_next(s, operation, &tried, steer.as_ref()),
+                    };
+                    let region = s.region_of(&endpoint).cloned();
+                    (self.handle.routed_on(s), endpoint, region)
+                })
+            };
             // Signed once a connection slot is free: a queued operation holds no request.
             let admission = match first.take() {
                 Some(admission) => admission,
@@ -233,7 +232,7 @@ impl DriverInner {
                                 primary,
                                 send.as_mut(),
                                 threshold,
-                                rerouted.as_ref().or(operation.partition.as_ref()),
+                                in_force(&rerouted, operation),
                                 &mut tried,
                                 &mut retries,
                                 &mut progress.meta,
@@ -273,14 +272,14 @@ impl DriverInner {
                 span.record("status", response.status);
             }
             let outcome = outcome_of(operation, &result);
-            let on = rerouted.as_ref().or(operation.partition.as_ref());
+            let on = in_force(&rerouted, operation);
             let verdict = self.report_attempt(on, &endpoint, &outcome, routed, &mut retries);
             let failure = |progress: &Progress| Failure {
                 status: progress.status,
                 message: message_of(&result),
                 metadata: Box::new(progress.meta.clone()),
             };
-            if let Some(route) = rerouted.as_ref().or(operation.partition.as_ref()) {
+            if let Some(route) = in_force(&rerouted, operation) {
                 let served = result.as_ref().ok().map(|r| &r.headers);
                 if Self::range_moved(route, progress.status, served) {
                     // Boxed: only an operation whose range moved carries the refresh.
@@ -290,7 +289,7 @@ impl DriverInner {
                     rerouted = moved.or(rerouted);
                 }
             }
-            let route = rerouted.as_ref().or(operation.partition.as_ref());
+            let route = in_force(&rerouted, operation);
             progress.meta.partition_key_range_id = route.map(|p| Arc::clone(&p.range_id));
             match verdict {
                 Verdict::Done => {
@@ -382,10 +381,13 @@ impl DriverInner {
     }
 }
 
-/// How logs and errors name where an attempt went: its region, or its endpoint when the
-/// topology names none. Made only when a log or error needs it.
-fn label_of(region: Option<&RegionName>, endpoint: &Endpoint) -> String {
-    region.map_or_else(|| endpoint.to_string(), ToString::to_string)
+/// The range an operation addresses now: the one it was re-resolved to after its range
+/// moved, else the one resolved before its first attempt.
+fn in_force<'a>(
+    rerouted: &'a Option<PartitionRoute>,
+    operation: &'a Operation,
+) -> Option<&'a PartitionRoute> {
+    rerouted.as_ref().or(operation.partition.as_ref())
 }
 
 /// `delay` from now, saturating (a `Duration::MAX` budget must not panic).
