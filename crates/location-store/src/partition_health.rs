@@ -136,13 +136,8 @@ impl PartitionHealth {
         outcome: PartitionOutcome,
         now: Instant,
     ) -> PartitionDecision {
-        let counts = match (rule, outcome) {
-            (_, PartitionOutcome::Healthy) => false,
-            (PartitionRule::CircuitBreaker, o) => o != PartitionOutcome::WriteForbidden,
-            (PartitionRule::AutomaticFailover, o) => {
-                kind == OperationKind::Write && o != PartitionOutcome::Failed
-            }
-        };
+        let counts = rule.counts(outcome)
+            && (rule != PartitionRule::AutomaticFailover || kind == OperationKind::Write);
         let mut entries = self.lock();
         if !counts {
             // A success resets the count, and ends probation (strikes are kept until

@@ -36,6 +36,21 @@ pub enum PartitionRule {
     AutomaticFailover,
 }
 
+impl PartitionRule {
+    /// Whether `outcome` counts against a range under this rule: the circuit breaker
+    /// counts failures but not 403/3, automatic failover counts 403/3 and 503 but not
+    /// timeouts and other failures. The one place the rule is written: partition state
+    /// counts by it, and the runtime spares the endpoint its mark by it.
+    pub fn counts(self, outcome: PartitionOutcome) -> bool {
+        match outcome {
+            PartitionOutcome::Healthy => false,
+            PartitionOutcome::WriteForbidden => self == Self::AutomaticFailover,
+            PartitionOutcome::Failed => self == Self::CircuitBreaker,
+            _ => true,
+        }
+    }
+}
+
 /// What one attempt at one range in one region came to, for partition state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]

@@ -131,7 +131,9 @@ impl AccountHandle {
                 );
                 self.follow_partition_decision(partition, endpoint, decision);
             }
-            if range_scoped(seen, rule) {
+            // Only what the rule counts is left to partition state; anything else marks the
+            // whole endpoint.
+            if rule.counts(seen) {
                 effect = Effect {
                     mark: None,
                     ..effect
@@ -160,17 +162,6 @@ fn partition_outcome(outcome: &OperationOutcome) -> PartitionOutcome {
             ..
         } => PartitionOutcome::Failed,
         _ => PartitionOutcome::Healthy,
-    }
-}
-
-/// Whether a failure is left to partition state instead of marking the whole endpoint:
-/// only what the rule counts (automatic failover counts 403/3 and 503, not timeouts).
-fn range_scoped(seen: PartitionOutcome, rule: PartitionRule) -> bool {
-    match seen {
-        PartitionOutcome::Healthy => false,
-        PartitionOutcome::WriteForbidden => rule == PartitionRule::AutomaticFailover,
-        PartitionOutcome::Failed => rule == PartitionRule::CircuitBreaker,
-        _ => true,
     }
 }
 
@@ -211,7 +202,7 @@ mod tests {
             (Failed, Ppaf, false),
         ];
         for (seen, rule, scoped) in cases {
-            assert_eq!(range_scoped(seen, rule), scoped, "{seen:?} under {rule:?}");
+            assert_eq!(rule.counts(seen), scoped, "{seen:?} under {rule:?}");
         }
         let timeout =
             OperationOutcome::transport(OperationKind::Write, TransportErrorKind::Timeout, true);
