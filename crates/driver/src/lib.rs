@@ -48,6 +48,7 @@ mod bulk;
 mod bulk_ops;
 mod change_feed;
 mod conditional;
+mod connections;
 mod container;
 mod container_checks;
 mod container_properties;
@@ -79,6 +80,7 @@ mod shared;
 mod signing;
 mod status;
 mod throughput;
+mod tls;
 mod transport;
 
 pub use account_config::AccountConfig;

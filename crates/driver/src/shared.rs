@@ -3,7 +3,7 @@
 //! Drivers built on one [`Runtime`](crate::Runtime) with the same transport
 //! settings (trusted certificates, request timeout, body cap, connection limit, idle
 //! timeout) share one
-//! [`HyperTransport`] — one hyper-util pool per endpoint and one TLS configuration, its
+//! [`HyperTransport`] — one set of connections per endpoint and one TLS configuration, its
 //! root store parsed once — kept in the runtime's typed extension slot. The runtime
 //! stays HTTP-agnostic: it only stores the value. A pool lives while a driver (or a
 //! registration's refresh fetcher) uses it and is dropped after the last one.
@@ -107,9 +107,8 @@ impl SharedTransports {
 /// A shared transport with a bound on operations in flight, so on connections open: an
 /// operation's request waits (within its timeout) for one of `max_connections` permits
 /// (refresh fetches and probes take none: [`send_refresh`](Self::send_refresh)), and the pool
-/// keeps at most `max_connections` idle connections per endpoint (a connection that
-/// hyper opened while another was on its way back to the pool is closed when it
-/// returns to a full pool).
+/// keeps at most `max_connections` idle connections per endpoint (one coming back to a
+/// full pool — the refresh fetches' connections are over the bound — is closed).
 pub(crate) struct PooledTransport {
     inner: HyperTransport,
     permits: Semaphore,

@@ -1,20 +1,16 @@
-//! The HTTP transport: an internal trait, and its default over hyper-util + rustls.
+//! The HTTP transport: an internal trait, and its default — hyper's HTTP/1.1 client on the
+//! driver's own [`Connections`](crate::connections::Connections).
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::FutureExt;
 use http::{HeaderMap, Method, Request};
 use http_body_util::{BodyExt, Full, Limited};
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
-use rustls::RootCertStore;
-use rustls::pki_types::CertificateDer;
+
+use crate::connections::{Connections, SendError};
 
 /// One request, fully built (signed) by the caller.
 #[derive(Debug, Clone)]
@@ -73,11 +69,12 @@ pub(crate) fn reuse_horizon(idle_timeout: Duration) -> Duration {
     idle_timeout.saturating_sub((idle_timeout / 4).min(Duration::from_secs(2)))
 }
 
-/// hyper-util's pooled client over rustls (webpki roots, plus certificates the user chose
-/// to trust), with a per-request timeout, a response body cap, and idle connections
-/// dropped before [`reuse_horizon`] of the configured idle timeout.
+/// HTTP/1.1 over TCP or rustls (webpki roots, plus certificates the user chose to trust)
+/// on the driver's own [`Connections`], with a per-request timeout, a response body cap,
+/// and idle connections reused only within [`reuse_horizon`] of the configured idle
+/// timeout.
 pub(crate) struct HyperTransport {
-    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    connections: Connections,
     timeout: Duration,
     max_body: usize,
 }
@@ -90,48 +87,18 @@ impl HyperTransport {
         pool_idle_timeout: Duration,
         max_idle_per_host: usize,
     ) -> Result<Self, String> {
-        let mut roots = RootCertStore::empty();
-        roots.extend(webpki_roots_anchors());
-        for der in trusted {
-            roots
-                .add(CertificateDer::from(der.clone()))
-                .map_err(|e| format!("a trusted certificate was refused: {e}"))?;
-        }
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| e.to_string())?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_connect_timeout(Some(timeout));
-        http.set_nodelay(true);
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http);
-        let horizon = reuse_horizon(pool_idle_timeout);
-        let mut builder = Client::builder(TokioExecutor::new());
-        // The timer lets the pool close expired connections in the background; the
-        // horizon is also checked whenever a connection is taken from the pool. A request
-        // a *reused* connection hands back unsent (the server closed it first) is re-sent
-        // by hyper on a new connection, so such a hand-back never reaches the driver (see
-        // `SendStage::never_sent`). A closed connection that took the request before it
-        // saw the close fails as maybe sent: the reuse horizon keeps that from happening.
-        builder
-            .pool_timer(TokioTimer::new())
-            .pool_idle_timeout(horizon)
-            .retry_canceled_requests(true);
-        builder.pool_max_idle_per_host(if horizon.is_zero() {
-            0
-        } else {
-            max_idle_per_host
-        });
-        let client = builder.build(connector);
+        let connector = crate::tls::connector(trusted, timeout)?;
+        // A connection that took a request before it saw the server's close fails the
+        // request as maybe sent: the reuse horizon keeps that from happening. One the
+        // server closed first hands the request back unsent, and it goes on the next
+        // connection (`Connections::send`).
+        let connections = Connections::new(
+            connector,
+            reuse_horizon(pool_idle_timeout),
+            max_idle_per_host,
+        );
         Ok(Self {
-            client,
+            connections,
             timeout,
             max_body,
         })
@@ -157,18 +124,15 @@ impl HyperTransport {
             *hyper_request.uri_mut() = uri;
             *hyper_request.headers_mut() = request.headers;
             let request = hyper_request;
-            let response = self.client.request(request).await.map_err(|error| {
-                let stage = SendStage {
-                    connect: error.is_connect(),
-                    kind: hyper_kind(&error),
-                    on_a_connection: error.connect_info().is_some(),
-                };
-                if stage.never_sent() {
-                    TransportError::Connect(error_chain(&error))
-                } else {
-                    TransportError::Broken(error_chain(&error))
-                }
-            })?;
+            let (response, lease) =
+                self.connections
+                    .send(request)
+                    .await
+                    .map_err(|error| match error {
+                        SendError::NeverSent(e) => TransportError::Connect(e),
+                        SendError::MaybeSent(e) => TransportError::Broken(e),
+                        SendError::Invalid(e) => TransportError::Invalid(e),
+                    })?;
             let (parts, body) = response.into_parts();
             let declared = parts
                 .headers
@@ -189,6 +153,8 @@ impl HyperTransport {
                     }
                 })?
                 .to_bytes();
+            // The body is in: the connection may take the next request.
+            lease.release();
             Ok(HttpResponse {
                 status: parts.status.as_u16(),
                 headers: parts.headers,
@@ -208,97 +174,5 @@ impl Transport for HyperTransport {
             tokio::time::timeout(timeout, self.exchange(request))
                 .map(move |answer| answer.unwrap_or(Err(TransportError::Timeout(timeout)))),
         )
-    }
-}
-
-fn webpki_roots_anchors() -> impl Iterator<Item = rustls::pki_types::TrustAnchor<'static>> {
-    webpki_roots::TLS_SERVER_ROOTS.iter().cloned()
-}
-
-/// hyper-util's error kind, which has no public accessor in 0.1: its `Display` is
-/// `client error ({kind:?})` (0.1.21).
-fn hyper_kind(error: &hyper_util::client::legacy::Error) -> HyperKind {
-    match error.to_string().as_str() {
-        "client error (Canceled)" => HyperKind::Canceled,
-        "client error (SendRequest)" => HyperKind::SendRequest,
-        _ => HyperKind::Other,
-    }
-}
-
-/// The hyper-util error kinds the transport tells apart.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum HyperKind {
-    /// Given up before any byte was written: a connection handed the request back, or a
-    /// connection attempt gave way to another one.
-    Canceled,
-    /// Sending failed, or (without connection info) a new connection failed its
-    /// handshake before it could take a request.
-    SendRequest,
-    Other,
-}
-
-/// How far a failed request got, from what hyper-util's error says.
-#[derive(Debug, Clone, Copy)]
-struct SendStage {
-    /// `is_connect()`: no connection could be made.
-    connect: bool,
-    kind: HyperKind,
-    /// `connect_info()` is set: hyper-util attaches it once a connection was handed the
-    /// request (every error of its `try_send_request`), never before.
-    on_a_connection: bool,
-}
-
-impl SendStage {
-    /// Whether the request certainly never left the client, so repeating it anywhere is
-    /// harmless — and, since the endpoint refused or dropped a *new* connection, the
-    /// region is failing (mark, refresh, next region):
-    /// - a connect error;
-    /// - a new connection that closed during its handshake, before it took the request
-    ///   (`SendRequest` with no connection info: a draining node or a load balancer with
-    ///   no backend accepts and closes);
-    /// - `Canceled`: the connection handed the request back unsent. With
-    ///   `retry_canceled_requests` hyper-util re-sends such a request itself when the
-    ///   connection was *reused* (a stale pooled connection), so the ones that reach the
-    ///   driver come from a *fresh* connection.
-    ///
-    /// Anything else may have been written: a non-idempotent write must not be repeated.
-    fn never_sent(self) -> bool {
-        self.connect
-            || self.kind == HyperKind::Canceled
-            || (self.kind == HyperKind::SendRequest && !self.on_a_connection)
-    }
-}
-
-/// An error and its sources on one line (hyper's top-level messages are terse).
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut message = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    message
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_errors_before_a_connection_took_the_request_are_never_sent() {
-        let stage = |connect, kind, on_a_connection| SendStage {
-            connect,
-            kind,
-            on_a_connection,
-        };
-        // Refused; a new connection closed in its handshake; handed back unsent.
-        assert!(stage(true, HyperKind::Other, false).never_sent());
-        assert!(stage(false, HyperKind::SendRequest, false).never_sent());
-        assert!(stage(false, HyperKind::Canceled, true).never_sent());
-        // Written to a connection that then failed: may have been sent.
-        assert!(!stage(false, HyperKind::SendRequest, true).never_sent());
-        assert!(!stage(false, HyperKind::Other, true).never_sent());
-        assert!(!stage(false, HyperKind::Other, false).never_sent());
     }
 }
