@@ -2,9 +2,11 @@
 //! floor, a bare hyper client that signs each request, reads the body and parses it into
 //! the item type, and does nothing else (no routing, retries, session, metadata, spans or
 //! pool bounds). Same emulator, same run, alternating rounds; reads and upserts at 1 and 64
-//! callers. Reported: throughput, p50/p99, the client's CPU per operation (the client
-//! runtime's threads only, from `/proc/self/task/*/schedstat`; the emulator runs on its own
-//! named threads in the same process) and the whole process's.
+//! callers; at 64 callers Meridian also with 64 connections, as many as the floor opens
+//! (its default bound, 32, queues half the callers). Reported: throughput, p50/p99, the
+//! client's CPU per operation (the client runtime's threads only, from
+//! `/proc/self/task/*/schedstat`; the emulator runs on its own named threads in the same
+//! process) and the whole process's.
 //!
 //! `cargo bench -p meridian-benches --bench floor` measures: 20,000 operations per phase,
 //! five rounds, each ratio the median of the rounds' ratios. Arguments narrow it: `-- read`
@@ -196,6 +198,45 @@ fn median(mut values: Vec<f64>) -> f64 {
     values[values.len() / 2]
 }
 
+/// One row of the table: `phases`' medians and, per round, their ratios to the floor's
+/// (a round's phases run back to back, so a machine that slows down for a while slows
+/// both).
+fn print_row(name: &str, callers: usize, client: &str, bare: &[Phase], phases: &[Phase]) {
+    let rate = median(phases.iter().map(|p| p.per_second).collect());
+    let mid = phases
+        .iter()
+        .find(|p| p.per_second == rate)
+        .copied()
+        .expect("the median is one of them");
+    let cpu = median(phases.iter().map(|p| p.cpu_per_op.as_secs_f64()).collect());
+    let process = median(
+        phases
+            .iter()
+            .map(|p| p.process_per_op.as_secs_f64())
+            .collect(),
+    );
+    let per_round =
+        |f: fn(&Phase) -> f64| median(bare.iter().zip(phases).map(|(b, o)| f(o) / f(b)).collect());
+    let (ratio, cpu_ratio, process_ratio) = if client == "floor" {
+        ("1".to_string(), "1".to_string(), "1".to_string())
+    } else {
+        (
+            format!("{:.2}", per_round(|p| p.per_second)),
+            format!("{:.2}", per_round(|p| p.cpu_per_op.as_secs_f64())),
+            format!("{:.2}", per_round(|p| p.process_per_op.as_secs_f64())),
+        )
+    };
+    println!(
+        "| {name} | {callers} | {client} | {rate:.0} | {:?} | {:?} | {:.1} µs | {:.0} % | {:.2} | {ratio} | {cpu_ratio} | {:.1} µs | {process_ratio} |",
+        mid.p50,
+        mid.p99,
+        cpu * 1e6,
+        mid.system_share * 100.0,
+        mid.switches_per_op,
+        process * 1e6,
+    );
+}
+
 fn main() {
     let measuring = std::env::args().any(|a| a == "--bench");
     let (ops, rounds) = if measuring { (20_000, 5) } else { (200, 1) };
@@ -229,28 +270,48 @@ fn main() {
         .build()
         .expect("the client's runtime");
     let floor = Arc::new(client_rt.block_on(async { BareClient::new(&emulator, "db", "c") }));
-    let (runtime, container) = client_rt.block_on(async {
+    // The driver with its defaults, and one allowed as many connections as the floor
+    // opens at 64 callers: the default bound (32) queues half of those callers, so the
+    // client has half as many requests in flight to wait for together.
+    let (runtime, container, unbounded) = client_rt.block_on(async {
         let runtime = Runtime::builder().build().expect("a runtime");
-        let config = AccountConfig::new(emulator.global_endpoint(), emulator.key());
-        let driver = Driver::builder(&runtime, config)
-            .preferred_regions(["West US"])
-            .max_connections(setting(
-                "FLOOR_MAX_CONNECTIONS",
-                meridian_driver::DEFAULT_MAX_CONNECTIONS,
-            ))
-            .build()
-            .await
-            .expect("a driver");
-        driver.create_database("db").await.expect("the database");
-        driver
+        let container = |max_connections: usize| {
+            let runtime = &runtime;
+            let emulator = &emulator;
+            async move {
+                let config = AccountConfig::new(emulator.global_endpoint(), emulator.key());
+                let driver = Driver::builder(runtime, config)
+                    .preferred_regions(["West US"])
+                    .max_connections(max_connections)
+                    .build()
+                    .await
+                    .expect("a driver");
+                driver.container("db", "c")
+            }
+        };
+        let default_connections = setting(
+            "FLOOR_MAX_CONNECTIONS",
+            meridian_driver::DEFAULT_MAX_CONNECTIONS,
+        );
+        let setup = Driver::builder(
+            &runtime,
+            AccountConfig::new(emulator.global_endpoint(), emulator.key()),
+        )
+        .build()
+        .await
+        .expect("a driver");
+        setup.create_database("db").await.expect("the database");
+        setup
             .create_container("db", "c", "/pk")
             .await
             .expect("the container");
-        let container = driver.container("db", "c");
+        let (ours, unbounded) = (container(default_connections).await, container(64).await);
         for n in 0..ITEMS {
-            meridian_upsert(&container, n).await;
+            meridian_upsert(&ours, n).await;
         }
-        (runtime, container)
+        // Its container's definition and routing map fetched before any phase.
+        meridian_read(&unbounded, 0).await;
+        (runtime, ours, unbounded)
     });
 
     println!(
@@ -282,7 +343,13 @@ fn main() {
     };
     for upsert in kinds {
         for &callers in &callers_list {
-            let (mut bare, mut ours) = (Vec::new(), Vec::new());
+            // At 64 callers, Meridian twice: with its defaults, and with 64 connections.
+            let mut clients = vec![("Meridian", container.clone())];
+            if callers > meridian_driver::DEFAULT_MAX_CONNECTIONS {
+                clients.push(("Meridian, 64 connections", unbounded.clone()));
+            }
+            let mut bare = Vec::new();
+            let mut ours: Vec<Vec<Phase>> = vec![Vec::new(); clients.len()];
             for _ in 0..rounds {
                 if run_floor {
                     let f = Arc::clone(&floor);
@@ -298,9 +365,12 @@ fn main() {
                         }
                     })));
                 }
-                if run_ours {
+                for ((_, container), phases) in clients.iter().zip(&mut ours) {
+                    if !run_ours {
+                        continue;
+                    }
                     let c = container.clone();
-                    ours.push(client_rt.block_on(phase(ops, callers, move |n| {
+                    phases.push(client_rt.block_on(phase(ops, callers, move |n| {
                         let c = c.clone();
                         async move {
                             if upsert {
@@ -314,62 +384,14 @@ fn main() {
             }
             // One client only (a profiler's run): its rows are compared with themselves.
             if bare.is_empty() {
-                bare = ours.clone();
-            } else if ours.is_empty() {
-                ours = bare.clone();
+                bare = ours[0].clone();
+            } else if ours[0].is_empty() {
+                ours = vec![bare.clone(); clients.len()];
             }
-            let summary = |phases: &[Phase]| {
-                let rate = median(phases.iter().map(|p| p.per_second).collect());
-                let mid = phases
-                    .iter()
-                    .find(|p| p.per_second == rate)
-                    .copied()
-                    .expect("the median is one of them");
-                let cpu = median(phases.iter().map(|p| p.cpu_per_op.as_secs_f64()).collect());
-                (rate, mid, cpu)
-            };
-            let (bare_rate, bare_mid, bare_cpu) = summary(&bare);
-            let (our_rate, our_mid, our_cpu) = summary(&ours);
-            // The ratios are medians of each round's ratio: a round's two phases run back
-            // to back, so a machine that slows down for a while slows both.
-            let per_round = |f: fn(&Phase) -> f64| {
-                median(bare.iter().zip(&ours).map(|(b, o)| f(o) / f(b)).collect())
-            };
-            let rate_ratio = per_round(|p| p.per_second);
-            let cpu_ratio = per_round(|p| p.cpu_per_op.as_secs_f64());
-            let process_ratio = per_round(|p| p.process_per_op.as_secs_f64());
-            let process = |phases: &[Phase]| {
-                median(
-                    phases
-                        .iter()
-                        .map(|p| p.process_per_op.as_secs_f64())
-                        .collect(),
-                )
-            };
-            let (bare_process, our_process) = (process(&bare), process(&ours));
             let name = if upsert { "upsert" } else { "read" };
-            for (client, rate, mid, cpu, process) in [
-                ("floor", bare_rate, bare_mid, bare_cpu, bare_process),
-                ("Meridian", our_rate, our_mid, our_cpu, our_process),
-            ] {
-                let (ratio, cpu_ratio, process_ratio) = if client == "floor" {
-                    ("1".to_string(), "1".to_string(), "1".to_string())
-                } else {
-                    (
-                        format!("{rate_ratio:.2}"),
-                        format!("{cpu_ratio:.2}"),
-                        format!("{process_ratio:.2}"),
-                    )
-                };
-                println!(
-                    "| {name} | {callers} | {client} | {rate:.0} | {:?} | {:?} | {:.1} µs | {:.0} % | {:.2} | {ratio} | {cpu_ratio} | {:.1} µs | {process_ratio} |",
-                    mid.p50,
-                    mid.p99,
-                    cpu * 1e6,
-                    mid.system_share * 100.0,
-                    mid.switches_per_op,
-                    process * 1e6,
-                );
+            print_row(name, callers, "floor", &bare, &bare);
+            for ((client, _), phases) in clients.iter().zip(&ours) {
+                print_row(name, callers, client, &bare, phases);
             }
         }
     }
