@@ -135,6 +135,9 @@ impl DriverInner {
                 .filter(|s| s.send && operation.kind == OperationKind::Read)
                 .and_then(|s| self.sessions.get(&s.container))
         });
+        // The container's own token was sent: an answer that carries it back has nothing
+        // new for the session.
+        let sent_held = operation.session_token.is_none() && session_header.is_some();
         // The failover budget bounds the waits for refreshes; it starts at the first
         // failover signal, not at the operation's start (an operation throttled for a
         // while still waits for the refresh its first 403/3 starts).
@@ -296,7 +299,9 @@ impl DriverInner {
                     return match result {
                         Ok(response) => {
                             if let Some(session) = &operation.session {
-                                self.sessions.update(&session.container, &response.headers);
+                                let sent = session_header.as_deref().filter(|_| sent_held);
+                                let headers = &response.headers;
+                                self.sessions.update(&session.container, headers, sent);
                             }
                             Ok(Success {
                                 status: response.status,

@@ -8,8 +8,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-
-use papaya::Operation;
+use std::sync::{Mutex, PoisonError};
 
 use http::HeaderMap;
 
@@ -34,20 +33,31 @@ pub(crate) struct SessionUse {
 }
 
 /// The driver's session tokens, by container link. Every read looks its container's
-/// token up and every answer is checked against it, from every thread: a lock-free map,
-/// written only when a token changes.
+/// token up and every answer is checked against it, from every thread: a lock-free map
+/// of slots, each container's token changed in place under its own lock (a write's new
+/// token costs no allocation and nothing to reclaim).
 #[derive(Debug, Default)]
 pub(crate) struct SessionTokens {
-    tokens: papaya::HashMap<String, Held, foldhash::fast::RandomState>,
+    tokens: papaya::HashMap<String, Slot, foldhash::fast::RandomState>,
     /// Containers held or being added: a new container reserves its place here before it
     /// is inserted, so racing first answers cannot pass [`MAX_CONTAINERS`].
     containers: AtomicUsize,
 }
 
-#[derive(Debug, Clone)]
+/// One container's token; empty until its first answer.
+#[derive(Debug, Default)]
+struct Slot(Mutex<Held>);
+
+#[derive(Debug, Default)]
 struct Held {
     lsn: Option<u64>,
     token: String,
+}
+
+impl Slot {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Held> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 /// The largest global LSN over a token's parts (`0:-1#12`, `0:12`, `0:-1#12#1=4`).
@@ -70,51 +80,55 @@ fn lsn_of(token: &str) -> Option<u64> {
 impl SessionTokens {
     /// The token to send for `container`, if any.
     pub(crate) fn get(&self, container: &str) -> Option<String> {
-        self.tokens
-            .pin()
-            .get(container)
-            .map(|held| held.token.clone())
+        let tokens = self.tokens.pin();
+        let held = tokens.get(container)?.lock();
+        (!held.token.is_empty()).then(|| held.token.clone())
     }
 
-    /// Keeps the response's token for `container` unless the one held is newer.
-    pub(crate) fn update(&self, container: &str, headers: &HeaderMap) {
+    /// Keeps the response's token for `container` unless the one held is newer. `sent`:
+    /// the container's token the request carried, if it did — an answer with the same
+    /// token changes nothing, and is not looked up.
+    pub(crate) fn update(&self, container: &str, headers: &HeaderMap, sent: Option<&str>) {
         let Some(token) = headers
             .get(&SESSION_TOKEN_HEADER)
             .and_then(|v| v.to_str().ok())
             .map(str::trim)
-            .filter(|t| !t.is_empty() && t.len() <= MAX_TOKEN_LEN)
+            .filter(|t| !t.is_empty() && t.len() <= MAX_TOKEN_LEN && Some(*t) != sent)
         else {
             return;
         };
         let tokens = self.tokens.pin();
-        let reserved = match tokens.get(container) {
-            // A read usually answers with the token already held: nothing to parse or copy.
-            Some(held) if held.token == token => return,
-            Some(_) => false,
+        let slot = match tokens.get(container) {
+            Some(slot) => slot,
             None => {
                 if self.containers.fetch_add(1, Ordering::AcqRel) >= MAX_CONTAINERS {
                     self.containers.fetch_sub(1, Ordering::AcqRel);
                     return;
                 }
-                true
+                match tokens.try_insert(container.to_string(), Slot::default()) {
+                    Ok(slot) => slot,
+                    // Another answer for the same new container inserted it first: its
+                    // place is taken.
+                    Err(occupied) => {
+                        self.containers.fetch_sub(1, Ordering::AcqRel);
+                        occupied.current
+                    }
+                }
             }
         };
-        let lsn = lsn_of(token);
-        // Compared and replaced as one step: of two answers racing, the newer stays.
-        let outcome = tokens.compute(container.to_string(), |held| match held {
-            Some((_, held)) if matches!((held.lsn, lsn), (Some(h), Some(new)) if new < h) => {
-                Operation::Abort(())
-            }
-            Some((_, held)) if held.token == token => Operation::Abort(()),
-            _ => Operation::Insert(Held {
-                lsn,
-                token: token.to_string(),
-            }),
-        });
-        // Another answer for the same new container inserted it first: its place is taken.
-        if reserved && !matches!(outcome, papaya::Compute::Inserted(..)) {
-            self.containers.fetch_sub(1, Ordering::AcqRel);
+        // Compared and replaced under the slot's lock: of two answers racing, the newer
+        // stays. A read usually answers with the token already held: nothing to parse.
+        let mut held = slot.lock();
+        if held.token == token {
+            return;
         }
+        let lsn = lsn_of(token);
+        if matches!((held.lsn, lsn), (Some(h), Some(new)) if new < h) {
+            return;
+        }
+        held.lsn = lsn;
+        held.token.clear();
+        held.token.push_str(token);
     }
 }
 
@@ -135,13 +149,16 @@ mod tests {
     fn the_newest_token_wins_and_an_older_one_is_ignored() {
         let tokens = SessionTokens::default();
         assert_eq!(tokens.get("dbs/d/colls/c"), None);
-        tokens.update("dbs/d/colls/c", &headers("0:-1#5"));
-        tokens.update("dbs/d/colls/c", &headers("0:-1#3"));
+        tokens.update("dbs/d/colls/c", &headers("0:-1#5"), None);
+        tokens.update("dbs/d/colls/c", &headers("0:-1#3"), None);
         assert_eq!(tokens.get("dbs/d/colls/c").as_deref(), Some("0:-1#5"));
-        tokens.update("dbs/d/colls/c", &headers("0:-1#7"));
+        tokens.update("dbs/d/colls/c", &headers("0:-1#7"), None);
         assert_eq!(tokens.get("dbs/d/colls/c").as_deref(), Some("0:-1#7"));
         assert_eq!(tokens.get("dbs/d/colls/other"), None);
-        tokens.update("dbs/d/colls/c", &HeaderMap::new());
+        tokens.update("dbs/d/colls/c", &HeaderMap::new(), None);
+        // An answer carrying back the token its request sent is not even looked at.
+        tokens.update("dbs/d/colls/other", &headers("0:-1#9"), Some("0:-1#9"));
+        assert_eq!(tokens.get("dbs/d/colls/other"), None);
         assert_eq!(tokens.get("dbs/d/colls/c").as_deref(), Some("0:-1#7"));
     }
 
@@ -152,7 +169,7 @@ mod tests {
         assert_eq!(lsn_of("0:-1#3,1:-1#9"), Some(9));
         assert_eq!(lsn_of("junk"), None);
         let tokens = SessionTokens::default();
-        tokens.update("c", &headers(&"9".repeat(MAX_TOKEN_LEN + 1)));
+        tokens.update("c", &headers(&"9".repeat(MAX_TOKEN_LEN + 1)), None);
         assert_eq!(tokens.get("c"), None);
     }
 
@@ -162,7 +179,7 @@ mod tests {
         for round in 0..20 {
             let tokens = SessionTokens::default();
             for n in 0..MAX_CONTAINERS - 1 {
-                tokens.update(&format!("dbs/d/colls/{n}"), &answer);
+                tokens.update(&format!("dbs/d/colls/{n}"), &answer, None);
             }
             // Eight first answers for eight new containers at once, one place left.
             let start = std::sync::Barrier::new(8);
@@ -171,7 +188,7 @@ mod tests {
                     let (tokens, start, answer) = (&tokens, &start, &answer);
                     scope.spawn(move || {
                         start.wait();
-                        tokens.update(&format!("dbs/d/colls/new-{thread}"), answer);
+                        tokens.update(&format!("dbs/d/colls/new-{thread}"), answer, None);
                     });
                 }
             });
