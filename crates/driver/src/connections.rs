@@ -16,17 +16,21 @@ use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::uri::{Authority, Scheme};
-use http::{HeaderValue, Request, Response, Uri};
+use http::uri::{Authority, PathAndQuery, Scheme};
+use http::{HeaderValue, Request, Uri};
 use http_body_util::Full;
-use hyper::body::Incoming;
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use tokio::task::AbortHandle;
 use tower_service::Service;
 
-type Sender = SendRequest<Full<Bytes>>;
+/// The shortest time between two sweeps: a tiny idle timeout does not make the sweeper
+/// spin (its connections are never reused anyway: taking one checks the horizon).
+const MIN_SWEEP: Duration = Duration::from_millis(50);
+
+/// A connection's request handle.
+pub(crate) type Sender = SendRequest<Full<Bytes>>;
 
 /// Why a request got no response head.
 #[derive(Debug)]
@@ -95,15 +99,26 @@ pub(crate) struct Lease<'a> {
 }
 
 impl Lease<'_> {
-    /// Puts the connection back among the idle ones (unless the pool keeps no more).
+    /// Puts the connection back among the idle ones — unless the pool keeps no more, or
+    /// the connection is not idle yet: a server that answered before reading a whole
+    /// request body leaves it still sending, and the next request would wait behind that
+    /// upload instead of going out (rare otherwise: a connection is ready once its
+    /// response is read).
     pub(crate) fn release(self) {
         let connections = self.connections;
-        if connections.horizon.is_zero() || self.sender.is_closed() {
+        if connections.horizon.is_zero() || !self.sender.is_ready() {
             return;
         }
         let now = Instant::now();
         let mut set = connections.lock();
         let idle = set.by_endpoint.entry(self.authority).or_default();
+        // Those idle past the horizon would not be reused: they make no room.
+        while idle
+            .front()
+            .is_some_and(|c| now.saturating_duration_since(c.since) >= connections.horizon)
+        {
+            idle.pop_front();
+        }
         if idle.len() >= connections.max_idle_per_endpoint {
             return;
         }
@@ -112,7 +127,8 @@ impl Lease<'_> {
             sender: self.sender,
             since: now,
         });
-        if set.sweeper.is_none() {
+        // None yet, or it ended (with the runtime it ran on: the pool outlives runtimes).
+        if set.sweeper.as_ref().is_none_or(AbortHandle::is_finished) {
             set.sweeper = connections.spawn_sweeper();
         }
     }
@@ -136,53 +152,80 @@ impl Connections {
         self.idle.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Sends `request` (an absolute URL) on an idle connection to its endpoint, or on a
-    /// new one. A reused connection found closed, or one that hands the request back
-    /// unsent (hyper does when the connection closes before writing it), costs nothing:
-    /// the request goes on the next one. One that wrote the request and then read the
-    /// server's close fails it as maybe sent — what the reuse horizon prevents.
-    pub(crate) async fn send(
-        &self,
-        mut request: Request<Full<Bytes>>,
-    ) -> Result<(Response<Incoming>, Lease<'_>), SendError> {
-        let uri = request.uri().clone();
-        let (Some(scheme), Some(authority)) = (uri.scheme(), uri.authority()) else {
-            return Err(SendError::Invalid(format!("{uri} is not an absolute URL")));
+    /// Makes `request` (an absolute URL) one for a connection to its endpoint — the
+    /// target in origin form (path and query), the endpoint in `Host` — and returns the
+    /// endpoint.
+    pub(crate) fn target(
+        request: &mut Request<Full<Bytes>>,
+    ) -> Result<(Scheme, Authority), SendError> {
+        let parts = std::mem::take(request.uri_mut()).into_parts();
+        let (Some(scheme), Some(authority)) = (parts.scheme, parts.authority) else {
+            return Err(SendError::Invalid("not an absolute URL".into()));
         };
-        let host = host_header(scheme, authority)?;
+        let host = host_header(&scheme, &authority)?;
         request
             .headers_mut()
             .entry(http::header::HOST)
             .or_insert(host);
-        *request.uri_mut() = origin_form(&uri)?;
+        *request.uri_mut() = Uri::from(
+            parts
+                .path_and_query
+                .unwrap_or_else(|| PathAndQuery::from_static("/")),
+        );
+        Ok((scheme, authority))
+    }
+
+    /// A connection to the endpoint ready for a request — an idle one, or a new one —
+    /// and whether it was reused. A reused connection found closed costs nothing: the
+    /// next one is taken.
+    ///
+    /// The transport sends on it (`try_send_request`) and leases it ([`Self::lease`]);
+    /// when it refused the request, [`Self::resend`] says whether the request goes on the
+    /// next connection. The pieces, not one `send`: a request's future then holds the
+    /// request once.
+    pub(crate) async fn ready(
+        &self,
+        scheme: &Scheme,
+        authority: &Authority,
+    ) -> Result<(Sender, bool), SendError> {
         loop {
             let (mut sender, reused) = match self.take(scheme, authority) {
                 Some(sender) => (sender, true),
-                None => (self.connect(&uri).await?, false),
+                // Boxed: the new connection's stream (TLS state and all) would otherwise
+                // sit in every request's future, copied with it.
+                None => (Box::pin(self.connect(scheme, authority)).await?, false),
             };
-            if let Err(error) = sender.ready().await {
-                if reused {
-                    continue;
-                }
-                return Err(SendError::NeverSent(error_chain(&error)));
+            match sender.ready().await {
+                Ok(()) => return Ok((sender, reused)),
+                Err(_) if reused => {}
+                Err(error) => return Err(SendError::NeverSent(error_chain(&error))),
             }
-            match sender.try_send_request(request).await {
-                Ok(response) => {
-                    let lease = Lease {
-                        connections: self,
-                        authority: authority.clone(),
-                        scheme: scheme.clone(),
-                        sender,
-                    };
-                    return Ok((response, lease));
-                }
-                Err(mut error) => match error.take_message() {
-                    // A stale pooled connection gave it back: the next connection.
-                    Some(unsent) if reused => request = unsent,
-                    Some(_) => return Err(SendError::NeverSent(error_chain(error.error()))),
-                    None => return Err(SendError::MaybeSent(error_chain(error.error()))),
-                },
-            }
+        }
+    }
+
+    /// The connection `sender`, lent to the request it took.
+    pub(crate) fn lease(&self, scheme: Scheme, authority: Authority, sender: Sender) -> Lease<'_> {
+        Lease {
+            connections: self,
+            authority,
+            scheme,
+            sender,
+        }
+    }
+
+    /// What follows a connection's refusal of a request: the request back, to go on the
+    /// next connection — a *reused* connection handed it back unsent (hyper does when the
+    /// connection closed before writing it) — or the error. A new connection that handed
+    /// it back never sent it; one that wrote the request and then read the server's close
+    /// may have (what the reuse horizon prevents).
+    pub(crate) fn resend(
+        mut refused: hyper::client::conn::TrySendError<Request<Full<Bytes>>>,
+        reused: bool,
+    ) -> Result<Request<Full<Bytes>>, SendError> {
+        match refused.take_message() {
+            Some(unsent) if reused => Ok(unsent),
+            Some(_) => Err(SendError::NeverSent(error_chain(refused.error()))),
+            None => Err(SendError::MaybeSent(error_chain(refused.error()))),
         }
     }
 
@@ -191,27 +234,34 @@ impl Connections {
         let now = Instant::now();
         let mut set = self.lock();
         let idle = set.by_endpoint.get_mut(authority)?;
-        while let Some(connection) = idle.pop_back() {
-            if now.saturating_duration_since(connection.since) >= self.horizon {
-                // The rest idled longer still.
-                idle.clear();
-                break;
-            }
-            if connection.scheme == *scheme && !connection.sender.is_closed() {
-                return Some(connection.sender);
-            }
+        // Oldest first: those idle past the horizon go.
+        while idle
+            .front()
+            .is_some_and(|c| now.saturating_duration_since(c.since) >= self.horizon)
+        {
+            idle.pop_front();
         }
-        None
+        // Closed ones stay until they expire; the other scheme's are not this request's.
+        let newest = idle
+            .iter()
+            .rposition(|c| c.scheme == *scheme && !c.sender.is_closed())?;
+        idle.remove(newest).map(|c| c.sender)
     }
 
-    /// A new connection to `uri`'s endpoint, its dispatcher running on a task of its own.
-    async fn connect(&self, uri: &Uri) -> Result<Sender, SendError> {
+    /// A new connection to the endpoint, its dispatcher running on a task of its own.
+    async fn connect(&self, scheme: &Scheme, authority: &Authority) -> Result<Sender, SendError> {
+        let uri = Uri::builder()
+            .scheme(scheme.clone())
+            .authority(authority.clone())
+            .path_and_query("/")
+            .build()
+            .map_err(|e| SendError::Invalid(e.to_string()))?;
         let mut connector = self.connector.clone();
         std::future::poll_fn(|cx| connector.poll_ready(cx))
             .await
             .map_err(|error| SendError::NeverSent(error_chain(&*error)))?;
         let io = connector
-            .call(uri.clone())
+            .call(uri)
             .await
             .map_err(|error| SendError::NeverSent(error_chain(&*error)))?;
         let (sender, connection) = http1::Builder::new()
@@ -235,11 +285,11 @@ impl Connections {
     }
 }
 
-/// Every half horizon, drops the connections idle past it; ends when none is idle or
-/// the pool is gone.
+/// Every half horizon (at least [`MIN_SWEEP`] apart), drops the connections idle past
+/// it; ends when none is idle or the pool is gone.
 async fn sweep(idle: Weak<Mutex<IdleSet>>, horizon: Duration) {
     loop {
-        tokio::time::sleep(horizon / 2).await;
+        tokio::time::sleep((horizon / 2).max(MIN_SWEEP)).await;
         let Some(idle) = idle.upgrade() else { return };
         let mut set = idle.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(oldest) = Instant::now().checked_sub(horizon) {
@@ -252,30 +302,25 @@ async fn sweep(idle: Weak<Mutex<IdleSet>>, horizon: Duration) {
     }
 }
 
-/// `Host`: the authority without the scheme's default port, as a browser sends it.
+/// `Host`: the host, and the port unless it is the scheme's default, as a browser sends
+/// it. An endpoint with credentials in it (`user@host`) is refused: they would be sent.
 fn host_header(scheme: &Scheme, authority: &Authority) -> Result<HeaderValue, SendError> {
+    if authority.as_str().contains('@') {
+        return Err(SendError::Invalid(
+            "credentials in an endpoint's URL".into(),
+        ));
+    }
     let default_port = match scheme.as_str() {
         "https" => Some(443),
         "http" => Some(80),
         _ => None,
     };
-    let host = if authority.port_u16().is_some() && authority.port_u16() == default_port {
-        authority.host()
-    } else {
-        authority.as_str()
+    let host = match authority.port_u16() {
+        // `host:port` as written: no copy.
+        Some(port) if Some(port) != default_port => authority.as_str(),
+        _ => authority.host(),
     };
     HeaderValue::from_str(host).map_err(|e| SendError::Invalid(e.to_string()))
-}
-
-/// The request target HTTP/1.1 sends to an origin server: path and query only.
-fn origin_form(uri: &Uri) -> Result<Uri, SendError> {
-    let mut parts = http::uri::Parts::default();
-    parts.path_and_query = Some(
-        uri.path_and_query()
-            .cloned()
-            .unwrap_or_else(|| http::uri::PathAndQuery::from_static("/")),
-    );
-    Uri::from_parts(parts).map_err(|e| SendError::Invalid(e.to_string()))
 }
 
 /// An error and its sources on one line (hyper's top-level messages are terse).

@@ -54,8 +54,11 @@ fn connections(horizon: Duration, max_idle: usize) -> Connections {
 
 /// One GET to `url`, its body read; the connection's lease comes back with it.
 async fn get<'a>(connections: &'a Connections, url: &str) -> Lease<'a> {
-    let request = Request::get(url).body(Full::default()).unwrap();
-    let (response, lease) = connections.send(request).await.unwrap();
+    let mut request = Request::get(url).body(Full::default()).unwrap();
+    let (scheme, authority) = Connections::target(&mut request).unwrap();
+    let (mut sender, _) = connections.ready(&scheme, &authority).await.unwrap();
+    let response = sender.try_send_request(request).await.unwrap();
+    let lease = connections.lease(scheme, authority, sender);
     let body = response.into_body().collect().await.unwrap().to_bytes();
     assert_eq!(&body[..], b"ok");
     lease
@@ -137,8 +140,10 @@ fn answering_once_then_closing(
             seen.0.fetch_add(1, SeqCst);
             let (mut request, mut chunk) = (Vec::new(), [0; 1024]);
             while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-                let read = socket.read(&mut chunk).unwrap();
-                request.extend_from_slice(&chunk[..read]);
+                match socket.read(&mut chunk) {
+                    Ok(read @ 1..) => request.extend_from_slice(&chunk[..read]),
+                    _ => break,
+                }
             }
             let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
             socket.write_all(answer).unwrap();
@@ -177,6 +182,74 @@ async fn a_connection_the_server_closed_while_idle_is_not_reused() {
     );
 }
 
+#[tokio::test]
+async fn a_connection_still_sending_its_request_is_not_reused() {
+    use std::io::{Read, Write};
+    // The first connection's server answers as soon as it has the head of a large upload
+    // and never reads the body, so the client is still sending it when the answer is in.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/x", listener.local_addr().unwrap());
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let (done, finished) = std::sync::mpsc::channel::<()>();
+    let seen = Arc::clone(&accepted);
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for socket in listener.incoming().take(2) {
+            let mut socket = socket.unwrap();
+            seen.fetch_add(1, SeqCst);
+            let (mut head, mut chunk) = (Vec::new(), [0; 1]);
+            while !head.ends_with(b"\r\n\r\n") {
+                match socket.read(&mut chunk) {
+                    Ok(1) => head.push(chunk[0]),
+                    _ => break,
+                }
+            }
+            let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+            let _ = socket.write_all(answer);
+            held.push(socket);
+        }
+        let _ = finished.recv_timeout(Duration::from_secs(30));
+    });
+    let connections = connections(Duration::from_secs(60), 4);
+    let upload = Bytes::from(vec![b'x'; 16 << 20]);
+    let mut request = Request::post(&url).body(Full::new(upload)).unwrap();
+    let (scheme, authority) = Connections::target(&mut request).unwrap();
+    let (mut sender, _) = connections.ready(&scheme, &authority).await.unwrap();
+    let response = sender.try_send_request(request).await.unwrap();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(&body[..], b"ok");
+    connections.lease(scheme, authority, sender).release();
+    // Reused, it would hold the next request behind the upload (for ever, here).
+    let next = tokio::time::timeout(Duration::from_secs(10), get(&connections, &url)).await;
+    assert!(next.is_ok(), "the next request waited behind the upload");
+    assert_eq!(accepted.load(SeqCst), 2, "on a new connection");
+    drop(done);
+}
+
+#[test]
+fn a_sweeper_gone_with_its_runtime_is_started_again() {
+    // The pool outlives runtimes (a driver's `Runtime` is not a tokio runtime).
+    let main = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let server = main.block_on(server());
+    let connections = connections(Duration::from_millis(200), 4);
+    let first = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    first.block_on(async { get(&connections, &server.url).await.release() });
+    // Its sweeper (and the connection's task) end with it.
+    drop(first);
+    main.block_on(async {
+        assert!(until(&server.closed, 1).await);
+        get(&connections, &server.url).await.release();
+        assert!(until(&server.closed, 2).await, "a new sweeper closed it");
+    });
+}
+
 #[test]
 fn the_host_header_drops_only_the_schemes_default_port() {
     let host = |url: &str| {
@@ -187,7 +260,9 @@ fn the_host_header_drops_only_the_schemes_default_port() {
     assert_eq!(host("http://127.0.0.1:80/"), "127.0.0.1");
     assert_eq!(host("http://127.0.0.1:8081/"), "127.0.0.1:8081");
     assert_eq!(host("https://a.example/"), "a.example");
-    let target = |url: &str| origin_form(&url.parse().unwrap()).unwrap().to_string();
-    assert_eq!(target("http://h:1/dbs/d?x=1"), "/dbs/d?x=1");
-    assert_eq!(target("http://h:1"), "/");
+    assert_eq!(host("http://[::1]:8081/"), "[::1]:8081");
+    assert_eq!(host("https://[::1]:443/"), "[::1]");
+    assert_eq!(host("http://h:/"), "h");
+    let uri: Uri = "http://user:key@h:1/".parse().unwrap();
+    assert!(host_header(uri.scheme().unwrap(), uri.authority().unwrap()).is_err());
 }
