@@ -303,24 +303,25 @@ async fn sweep(idle: Weak<Mutex<IdleSet>>, horizon: Duration) {
 }
 
 /// `Host`: the host, and the port unless it is the scheme's default, as a browser sends
-/// it. An endpoint with credentials in it (`user@host`) is refused: they would be sent.
+/// it — never credentials written into the endpoint's URL (`user@host`).
 fn host_header(scheme: &Scheme, authority: &Authority) -> Result<HeaderValue, SendError> {
-    if authority.as_str().contains('@') {
-        return Err(SendError::Invalid(
-            "credentials in an endpoint's URL".into(),
-        ));
-    }
     let default_port = match scheme.as_str() {
         "https" => Some(443),
         "http" => Some(80),
         _ => None,
     };
-    let host = match authority.port_u16() {
-        // `host:port` as written: no copy.
-        Some(port) if Some(port) != default_port => authority.as_str(),
-        _ => authority.host(),
+    let value = match authority.port_u16() {
+        Some(port) if Some(port) != default_port => {
+            if authority.as_str().contains('@') {
+                HeaderValue::try_from(format!("{}:{port}", authority.host()))
+            } else {
+                // `host:port` as written: no copy.
+                HeaderValue::from_str(authority.as_str())
+            }
+        }
+        _ => HeaderValue::from_str(authority.host()),
     };
-    HeaderValue::from_str(host).map_err(|e| SendError::Invalid(e.to_string()))
+    value.map_err(|e| SendError::Invalid(e.to_string()))
 }
 
 /// An error and its sources on one line (hyper's top-level messages are terse).
