@@ -135,8 +135,7 @@ impl DriverInner {
                 .filter(|s| s.send && operation.kind == OperationKind::Read)
                 .and_then(|s| self.sessions.get(&s.container))
         });
-        // The container's own token was sent: an answer that carries it back has nothing
-        // new for the session.
+        // The container's own token sent: an answer echoing it has nothing new.
         let sent_held = operation.session_token.is_none() && session_header.is_some();
         // The failover budget bounds the waits for refreshes; it starts at the first
         // failover signal, not at the operation's start (an operation throttled for a
