@@ -10,7 +10,7 @@ use crate::batch_result::{BatchFailure, BatchResponse, parse_results};
 use crate::container::{Container, PartitionKey};
 use crate::error::DriverError;
 use crate::patch::PatchOperations;
-use crate::request::Target;
+use crate::request::{Target, header_name};
 
 /// A transactional batch in one partition: up to
 /// [`MAX_BATCH_OPERATIONS`](crate::MAX_BATCH_OPERATIONS) operations applied all or
@@ -128,9 +128,9 @@ impl Batch {
                 Some(body),
                 self.pk,
             )
-            .header("x-ms-cosmos-is-batch-request", "True")
-            .header("x-ms-cosmos-batch-atomic", "True")
-            .header("x-ms-cosmos-batch-continue-on-error", "False");
+            .header(header_name!("x-ms-cosmos-is-batch-request"), "True")
+            .header(header_name!("x-ms-cosmos-batch-atomic"), "True")
+            .header(header_name!("x-ms-cosmos-batch-continue-on-error"), "False");
         let success = driver.inner.execute(&operation).await?;
         let count = self.ops.len();
         let response = BatchResponse {

@@ -22,7 +22,7 @@ use crate::bulk_ops::{BulkOperation, BulkOutcome, Chunk, bulk_error, not_sent, p
 use crate::container::{Container, PartitionKey};
 use crate::error::DriverError;
 use crate::operation::Operation;
-use crate::request::Target;
+use crate::request::{Target, header_name};
 
 /// Requests in flight by default.
 pub const DEFAULT_BULK_IN_FLIGHT: usize = 4;
@@ -149,12 +149,15 @@ impl Bulk {
         )
         .session(format!("dbs/{db}/colls/{coll}").into(), true)
         .excluding(excluded)
-        .header("x-ms-cosmos-is-batch-request", "True")
-        .header("x-ms-cosmos-batch-atomic", "False")
-        .header("x-ms-cosmos-batch-continue-on-error", "True");
+        .header(header_name!("x-ms-cosmos-is-batch-request"), "True")
+        .header(header_name!("x-ms-cosmos-batch-atomic"), "False")
+        .header(header_name!("x-ms-cosmos-batch-continue-on-error"), "True");
         operation = match address {
-            Ok(range) => operation.header("x-ms-documentdb-partitionkeyrangeid", range.clone()),
-            Err(pk) => operation.header("x-ms-documentdb-partitionkey", pk.header()),
+            Ok(range) => operation.header(
+                header_name!("x-ms-documentdb-partitionkeyrangeid"),
+                range.clone(),
+            ),
+            Err(pk) => operation.header(header_name!("x-ms-documentdb-partitionkey"), pk.header()),
         };
         let success = driver.inner.execute(&operation).await?;
         let results = parse_results(&success.body)?;

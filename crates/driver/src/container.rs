@@ -15,7 +15,7 @@ use crate::item_response::{ItemResponse, item_response};
 use crate::metadata::ResponseMetadata;
 use crate::operation::Operation;
 use crate::options::{ConsistencyLevel, ItemOptions, ReadOptions};
-use crate::request::Target;
+use crate::request::{Target, header_name};
 
 pub(crate) use crate::partition_key::PartitionKey;
 
@@ -119,7 +119,10 @@ impl Container {
         };
         operation
             .session(Arc::clone(self.link()), true)
-            .header("x-ms-documentdb-partitionkey", pk.into().header())
+            .header(
+                header_name!("x-ms-documentdb-partitionkey"),
+                pk.into().header(),
+            )
             .excluding(&self.parts.excluded_regions)
     }
 
@@ -127,13 +130,13 @@ impl Container {
     fn write(operation: Operation, options: &ItemOptions) -> Operation {
         let mut operation = operation.with_common(&options.common);
         if let Some(etag) = &options.if_match {
-            operation = operation.header("if-match", etag.clone());
+            operation = operation.header(header_name!("if-match"), etag.clone());
         }
         if let Some(etag) = &options.if_none_match {
-            operation = operation.header("if-none-match", etag.clone());
+            operation = operation.header(header_name!("if-none-match"), etag.clone());
         }
         if options.minimal_response {
-            operation = operation.header("prefer", "return=minimal");
+            operation = operation.header(header_name!("prefer"), "return=minimal");
         }
         operation
     }
@@ -152,7 +155,7 @@ impl Container {
         let operation = self.operation(Method::POST, target, upsert, Some(body), pk);
         let operation = Self::write(operation, options);
         Ok(if upsert {
-            operation.header("x-ms-documentdb-is-upsert", "true")
+            operation.header(header_name!("x-ms-documentdb-is-upsert"), "true")
         } else {
             operation
         })
@@ -254,10 +257,10 @@ impl Container {
             .with_common(&options.common)
             .routed(route);
         if let Some(level) = options.consistency {
-            operation = operation.header("x-ms-consistency-level", level.as_str());
+            operation = operation.header(header_name!("x-ms-consistency-level"), level.as_str());
         }
         if let Some(etag) = &options.if_none_match {
-            operation = operation.header("if-none-match", etag.clone());
+            operation = operation.header(header_name!("if-none-match"), etag.clone());
         }
         self.run(operation).await
     }

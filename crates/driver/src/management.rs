@@ -14,7 +14,7 @@ use crate::database::Database;
 use crate::driver::Driver;
 use crate::error::DriverError;
 use crate::operation::{Operation, Success};
-use crate::request::Target;
+use crate::request::{Target, header_name};
 
 /// Most pages a listing follows (each holds up to the service's page size).
 const MAX_LIST_PAGES: usize = 10_000;
@@ -43,7 +43,7 @@ impl Driver {
         for _ in 0..MAX_LIST_PAGES {
             let mut operation = Operation::read(target.clone());
             if let Some(token) = continuation.take() {
-                operation = operation.header("x-ms-continuation", token);
+                operation = operation.header(header_name!("x-ms-continuation"), token);
             }
             let success = self.run(operation).await?;
             for value in crate::query::results(&success.body, key)? {

@@ -12,7 +12,7 @@ use crate::availability::AvailabilityStrategy;
 use crate::metadata::ResponseMetadata;
 use crate::options::Common;
 use crate::partition_route::PartitionRoute;
-use crate::request::Target;
+use crate::request::{Name, Target};
 use crate::session::SessionUse;
 
 /// One operation, described once and sent as many times as its retries allow.
@@ -22,7 +22,7 @@ pub(crate) struct Operation {
     pub(crate) target: Target,
     pub(crate) kind: OperationKind,
     pub(crate) idempotent: bool,
-    pub(crate) headers: Vec<(&'static str, String)>,
+    pub(crate) headers: Vec<(Name, String)>,
     pub(crate) body: Option<Bytes>,
     /// Regions this operation must not be routed to.
     pub(crate) excluded_regions: Vec<RegionName>,
@@ -109,7 +109,7 @@ impl Operation {
         self.partition.as_ref().map(PartitionRoute::range_id)
     }
 
-    pub(crate) fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+    pub(crate) fn header(mut self, name: Name, value: impl Into<String>) -> Self {
         self.headers.push((name, value.into()));
         self
     }

@@ -9,7 +9,7 @@ use crate::container::{Container, PartitionKey};
 use crate::error::DriverError;
 use crate::item_response::{ItemResponse, item_response};
 use crate::options::PatchOptions;
-use crate::request::Target;
+use crate::request::{Target, header_name};
 
 /// The operations of one patch, applied all or none (the service takes 1 to 10), and an
 /// optional condition.
@@ -137,7 +137,7 @@ impl Container {
             .with_common(&options.common)
             .routed(route);
         if let Some(etag) = &options.if_match {
-            operation = operation.header("if-match", etag.clone());
+            operation = operation.header(header_name!("if-match"), etag.clone());
         }
         let link = format!("dbs/{db}/colls/{coll}");
         item_response(driver.inner.execute(&operation).await?, None, &link)

@@ -23,7 +23,7 @@ use crate::error::DriverError;
 use crate::operation::Operation;
 use crate::partition_key::PartitionKey;
 use crate::partition_route::PartitionRoute;
-use crate::request::Target;
+use crate::request::{Target, header_name};
 use crate::status::Status;
 
 /// The header naming a partition key range (sent by feeds, returned by the service).
@@ -54,11 +54,11 @@ impl RangesFetcher for PkRangesFetch<'_> {
                 let mut operation = Operation::read(target.clone()).excluding(self.excluded);
                 if let Some(etag) = etag {
                     operation = operation
-                        .header("a-im", "Incremental feed")
-                        .header("if-none-match", etag);
+                        .header(header_name!("a-im"), "Incremental feed")
+                        .header(header_name!("if-none-match"), etag);
                 }
                 if let Some(token) = &continuation {
-                    operation = operation.header("x-ms-continuation", token.clone());
+                    operation = operation.header(header_name!("x-ms-continuation"), token.clone());
                 }
                 let success = match self.inner.execute(&operation).await {
                     Ok(success) => success,

@@ -173,12 +173,39 @@ fn date_now() -> Result<HeaderValue, Unsendable> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Unsendable(pub(crate) &'static str);
 
-fn header<V>(name: &'static str, value: V) -> Result<(HeaderName, HeaderValue), Unsendable>
-where
-    HeaderValue: TryFrom<V>,
-{
-    header_named(HeaderName::from_static(name), name, value)
+/// A header's name, made at compile time by [`header_name!`], with its text for errors
+/// (`from_static` at run time validates the name on every call).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Name {
+    pub(crate) text: &'static str,
+    pub(crate) name: HeaderName,
 }
+
+impl Name {
+    /// Panics on a name HTTP cannot carry: use it in a constant (as [`header_name!`]
+    /// does), so the panic is a compile error.
+    pub(crate) const fn new(text: &'static str) -> Self {
+        Self {
+            text,
+            name: HeaderName::from_static(text),
+        }
+    }
+}
+
+impl PartialEq<&str> for Name {
+    fn eq(&self, other: &&str) -> bool {
+        self.text == *other
+    }
+}
+
+/// `header_name!("if-match")`: the [`Name`], made at compile time.
+macro_rules! header_name {
+    ($text:literal) => {{
+        const NAME: $crate::request::Name = $crate::request::Name::new($text);
+        NAME
+    }};
+}
+pub(crate) use header_name;
 
 fn header_named<V>(
     name: HeaderName,
@@ -206,7 +233,7 @@ pub(crate) fn signed(
     method: Method,
     endpoint: &Endpoint,
     target: &Target,
-    extra: &[(&'static str, String)],
+    extra: &[(Name, String)],
     session_token: Option<&str>,
     body: Option<Bytes>,
 ) -> Result<HttpRequest, Unsendable> {
@@ -234,7 +261,7 @@ pub(crate) fn signed(
     let mut headers = HeaderMap::with_capacity(9 + extra.len());
     let json = HeaderValue::from_static("application/json");
     // A query says `application/query+json`; other bodies are JSON.
-    let typed = extra.iter().any(|(name, _)| *name == "content-type");
+    let typed = extra.iter().any(|(name, _)| name.name == CONTENT_TYPE);
     let content_type = (body.is_some() && !typed).then(|| (CONTENT_TYPE, json.clone()));
     let standard = [
         (X_MS_DATE, date),
@@ -250,8 +277,8 @@ pub(crate) fn signed(
         headers.append(name, value);
     }
     for (name, value) in extra {
-        let (name, value) = header(name, value.as_str())?;
-        headers.append(name, value);
+        let value = HeaderValue::try_from(value.as_str()).map_err(|_| Unsendable(name.text))?;
+        headers.append(name.name.clone(), value);
     }
     // Apart from `extra`, so a read adds its container's token without copying its
     // other headers.
@@ -336,7 +363,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(content_types(&json), ["application/json"]);
-        let query_type = [("content-type", "application/query+json".to_string())];
+        let query_type = [(
+            header_name!("content-type"),
+            "application/query+json".to_string(),
+        )];
         let query = signed(
             &key,
             Method::POST,
@@ -360,7 +390,7 @@ mod tests {
         ));
         let endpoint = Endpoint::parse("http://127.0.0.1:1/").unwrap();
         for bad in ["\"etag\"\u{1}", "a\u{7f}", "line\nbreak"] {
-            let extra = [("if-match", bad.to_string())];
+            let extra = [(header_name!("if-match"), bad.to_string())];
             let request = signed(
                 &key,
                 Method::PUT,
@@ -372,7 +402,7 @@ mod tests {
             );
             assert_eq!(request.unwrap_err(), Unsendable("if-match"), "{bad:?}");
         }
-        let good = [("if-match", "\"0x1\"".to_string())];
+        let good = [(header_name!("if-match"), "\"0x1\"".to_string())];
         let request = signed(
             &key,
             Method::PUT,

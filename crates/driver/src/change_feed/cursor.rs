@@ -13,6 +13,8 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 
+use crate::request::{Name, header_name};
+
 /// What every token starts with.
 const PREFIX: &str = "meridian-cf1:";
 
@@ -50,13 +52,16 @@ impl Start {
     }
 
     /// The header a source without an etag is asked with.
-    pub(crate) fn header(self) -> Option<(&'static str, String)> {
+    pub(crate) fn header(self) -> Option<(Name, String)> {
         match self {
             Self::Beginning => None,
-            Self::Now => Some(("if-none-match", "*".to_string())),
+            Self::Now => Some((header_name!("if-none-match"), "*".to_string())),
             Self::Time(secs) => {
                 let at = UNIX_EPOCH + Duration::from_secs(secs);
-                Some(("if-modified-since", httpdate::fmt_http_date(at)))
+                Some((
+                    header_name!("if-modified-since"),
+                    httpdate::fmt_http_date(at),
+                ))
             }
         }
     }
@@ -64,9 +69,9 @@ impl Start {
 
 impl Cursor {
     /// The header source `i` is asked with next.
-    pub(crate) fn condition(&self, i: usize) -> Option<(&'static str, String)> {
+    pub(crate) fn condition(&self, i: usize) -> Option<(Name, String)> {
         match self.sources.get(i).and_then(|s| s.etag.clone()) {
-            Some(etag) => Some(("if-none-match", etag)),
+            Some(etag) => Some((header_name!("if-none-match"), etag)),
             None => self.from.header(),
         }
     }
@@ -161,7 +166,7 @@ mod tests {
         assert_eq!(Cursor::parse(&token), Some(cursor.clone()));
         assert_eq!(
             cursor.condition(0),
-            Some(("if-none-match", "\"12\"".into()))
+            Some((header_name!("if-none-match"), "\"12\"".into()))
         );
         let (name, date) = cursor.condition(1).unwrap();
         assert_eq!(name, "if-modified-since");

@@ -29,7 +29,7 @@ use crate::container::{Container, PartitionKey};
 use crate::error::{ConfigError, ConfigReason, DriverError};
 use crate::operation::Operation;
 use crate::query::{range_ids, results};
-use crate::request::Target;
+use crate::request::{Target, header_name};
 use crate::status::Status;
 use cursor::{Cursor, SourceCursor, Start};
 
@@ -224,18 +224,19 @@ impl Feed {
         let mut operation = Operation::read(Target::items(db, coll))
             .session(cursor.container.as_str().into(), true)
             .excluding(excluded)
-            .header("a-im", "Incremental Feed");
+            .header(header_name!("a-im"), "Incremental Feed");
         if let Some(pk) = &cursor.partition_key {
-            operation = operation.header("x-ms-documentdb-partitionkey", pk.clone());
+            operation = operation.header(header_name!("x-ms-documentdb-partitionkey"), pk.clone());
         }
         if let Some(range) = cursor.sources.get(i).and_then(|s| s.range.clone()) {
-            operation = operation.header("x-ms-documentdb-partitionkeyrangeid", range);
+            operation =
+                operation.header(header_name!("x-ms-documentdb-partitionkeyrangeid"), range);
         }
         if let Some((name, value)) = cursor.condition(i) {
             operation = operation.header(name, value);
         }
         if let Some(n) = self.options.max_item_count {
-            operation = operation.header("x-ms-max-item-count", n.to_string());
+            operation = operation.header(header_name!("x-ms-max-item-count"), n.to_string());
         }
         match driver.inner.execute(&operation).await {
             Ok(success) => {

@@ -16,7 +16,7 @@ use crate::container::Container;
 use crate::error::DriverError;
 use crate::operation::{Operation, Success};
 use crate::options::QueryOptions;
-use crate::request::Target;
+use crate::request::{Target, header_name};
 
 mod checkpoint;
 
@@ -138,12 +138,11 @@ impl Engine {
         };
         let operation = self
             .operation(Method::POST, Some(body.clone()))
-            .header("content-type", QUERY_JSON)
-            .header("x-ms-documentdb-isquery", "true")
-            .header("x-ms-cosmos-is-query-plan-request", "true")
-            .header("x-ms-documentdb-query-enablecrosspartition", "true")
-            .header(
-                "x-ms-cosmos-supported-query-features",
+            .header(header_name!("content-type"), QUERY_JSON)
+            .header(header_name!("x-ms-documentdb-isquery"), "true")
+            .header(header_name!("x-ms-cosmos-is-query-plan-request"), "true")
+            .header(header_name!("x-ms-documentdb-query-enablecrosspartition"), "true")
+            .header(header_name!("x-ms-cosmos-supported-query-features"),
                 "Aggregate, CompositeAggregate, Distinct, GroupBy, MultipleOrderBy, OrderBy, OffsetAndLimit, Top",
             );
         let success = self.execute(&operation).await?;
@@ -195,26 +194,32 @@ impl Engine {
             Request::Feed => self.operation(Method::GET, None),
             Request::Query(body) => self
                 .operation(Method::POST, Some(body.clone()))
-                .header("content-type", QUERY_JSON)
-                .header("x-ms-documentdb-isquery", "true"),
+                .header(header_name!("content-type"), QUERY_JSON)
+                .header(header_name!("x-ms-documentdb-isquery"), "true"),
         };
         if let Some(pk) = &self.query.partition_key {
-            operation = operation.header("x-ms-documentdb-partitionkey", pk.header());
+            operation = operation.header(header_name!("x-ms-documentdb-partitionkey"), pk.header());
         }
         if let Some(range) = &source.range {
             operation = operation
-                .header("x-ms-documentdb-query-enablecrosspartition", "true")
-                .header("x-ms-documentdb-partitionkeyrangeid", range.clone());
+                .header(
+                    header_name!("x-ms-documentdb-query-enablecrosspartition"),
+                    "true",
+                )
+                .header(
+                    header_name!("x-ms-documentdb-partitionkeyrangeid"),
+                    range.clone(),
+                );
         }
         if let Some(n) = self
             .query
             .max_item_count
             .filter(|_| self.options.max_item_count.is_none())
         {
-            operation = operation.header("x-ms-max-item-count", n.to_string());
+            operation = operation.header(header_name!("x-ms-max-item-count"), n.to_string());
         }
         if let Some(token) = &source.continuation {
-            operation = operation.header("x-ms-continuation", token.clone());
+            operation = operation.header(header_name!("x-ms-continuation"), token.clone());
         }
         let success = self.execute(&operation).await?;
         let page = RawPage {

@@ -32,6 +32,7 @@ use crate::container::{Container, PartitionKey};
 use crate::error::DriverError;
 use crate::operation::Operation;
 use crate::options::QueryOptions;
+use crate::request::header_name;
 use exec::Engine;
 pub(crate) use source::{range_ids, results};
 
@@ -100,10 +101,10 @@ fn with_options(operation: Operation, options: &QueryOptions, link: &str) -> Ope
         .session(link.into(), options.sends_session())
         .with_common(&options.common);
     if let Some(level) = options.consistency {
-        operation = operation.header("x-ms-consistency-level", level.as_str());
+        operation = operation.header(header_name!("x-ms-consistency-level"), level.as_str());
     }
     if let Some(n) = options.max_item_count {
-        operation = operation.header("x-ms-max-item-count", n.to_string());
+        operation = operation.header(header_name!("x-ms-max-item-count"), n.to_string());
     }
     operation
 }

@@ -6,7 +6,7 @@ use serde_json::Value;
 use crate::container::Container;
 use crate::error::DriverError;
 use crate::operation::{Operation, Success};
-use crate::request::Target;
+use crate::request::{Target, header_name};
 
 /// The most pages of partition key ranges followed (each holds many ranges).
 const MAX_RANGE_PAGES: usize = 1_000;
@@ -58,7 +58,7 @@ pub(super) async fn ranges(container: &Container) -> Result<(Vec<Source>, f64), 
     for _ in 0..MAX_RANGE_PAGES {
         let mut operation = Operation::read(target.clone()).excluding(excluded);
         if let Some(token) = &continuation {
-            operation = operation.header("x-ms-continuation", token.clone());
+            operation = operation.header(header_name!("x-ms-continuation"), token.clone());
         }
         let success = driver.inner.execute(&operation).await?;
         charge += success.metadata.request_charge;
