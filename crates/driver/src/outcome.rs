@@ -34,8 +34,9 @@ pub(crate) fn outcome_of(
             let (kind, sent) = match error {
                 // Refused, or a new connection closed before it took the request: a
                 // region failure. A stale *pooled* connection never arrives here unsent:
-                // hyper-util re-sends what a reused connection hands back unsent (one
-                // that took the request before seeing the close is `Broken`).
+                // the transport re-sends what a reused connection hands back unsent
+                // (`Connections::resend`; one that took the request before seeing the
+                // close is `Broken`).
                 TransportError::Connect(_) => (TransportErrorKind::ConnectionRefused, false),
                 TransportError::Invalid(_) => (TransportErrorKind::Other, false),
                 TransportError::Timeout(_) => (TransportErrorKind::Timeout, true),
