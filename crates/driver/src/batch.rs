@@ -9,8 +9,9 @@ use crate::batch_op::OpSpec;
 use crate::batch_result::{BatchFailure, BatchResponse, parse_results};
 use crate::container::{Container, PartitionKey};
 use crate::error::DriverError;
+use crate::header_name::header_name;
 use crate::patch::PatchOperations;
-use crate::request::{Target, header_name};
+use crate::request::Target;
 
 /// A transactional batch in one partition: up to
 /// [`MAX_BATCH_OPERATIONS`](crate::MAX_BATCH_OPERATIONS) operations applied all or

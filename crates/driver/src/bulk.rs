@@ -21,8 +21,9 @@ use crate::batch_result::{BatchOperationResult, parse_results};
 use crate::bulk_ops::{BulkOperation, BulkOutcome, Chunk, bulk_error, not_sent, plan};
 use crate::container::{Container, PartitionKey};
 use crate::error::DriverError;
+use crate::header_name::header_name;
 use crate::operation::Operation;
-use crate::request::{Target, header_name};
+use crate::request::Target;
 
 /// Requests in flight by default.
 pub const DEFAULT_BULK_IN_FLIGHT: usize = 4;

@@ -11,11 +11,12 @@ use serde::de::DeserializeOwned;
 
 use crate::driver::Driver;
 use crate::error::DriverError;
+use crate::header_name::header_name;
 use crate::item_response::{ItemResponse, item_response};
 use crate::metadata::ResponseMetadata;
 use crate::operation::Operation;
 use crate::options::{ConsistencyLevel, ItemOptions, ReadOptions};
-use crate::request::{Target, header_name};
+use crate::request::Target;
 
 pub(crate) use crate::partition_key::PartitionKey;
 

@@ -60,6 +60,7 @@ mod entra;
 mod error;
 mod failure_log;
 mod fetcher;
+mod header_name;
 mod hedge;
 mod item_response;
 mod management;

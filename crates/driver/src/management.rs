@@ -13,8 +13,9 @@ use crate::container_properties::{ContainerProperties, DatabaseProperties};
 use crate::database::Database;
 use crate::driver::Driver;
 use crate::error::DriverError;
+use crate::header_name::header_name;
 use crate::operation::{Operation, Success};
-use crate::request::{Target, header_name};
+use crate::request::Target;
 
 /// Most pages a listing follows (each holds up to the service's page size).
 const MAX_LIST_PAGES: usize = 10_000;

@@ -9,10 +9,11 @@ use http::Method;
 use meridian_location_store::{Endpoint, OperationKind, RegionName};
 
 use crate::availability::AvailabilityStrategy;
+use crate::header_name::Name;
 use crate::metadata::ResponseMetadata;
 use crate::options::Common;
 use crate::partition_route::PartitionRoute;
-use crate::request::{Name, Target};
+use crate::request::Target;
 use crate::session::SessionUse;
 
 /// One operation, described once and sent as many times as its retries allow.

@@ -7,9 +7,10 @@ use serde_json::{Map, Value, json};
 
 use crate::container::{Container, PartitionKey};
 use crate::error::DriverError;
+use crate::header_name::header_name;
 use crate::item_response::{ItemResponse, item_response};
 use crate::options::PatchOptions;
-use crate::request::{Target, header_name};
+use crate::request::Target;
 
 /// The operations of one patch, applied all or none (the service takes 1 to 10), and an
 /// optional condition.

@@ -20,10 +20,11 @@ use crate::container::Container;
 use crate::container_properties::{PartitionKeyDefinition, PartitionKeyKind};
 use crate::driver::DriverInner;
 use crate::error::DriverError;
+use crate::header_name::header_name;
 use crate::operation::Operation;
 use crate::partition_key::PartitionKey;
 use crate::partition_route::PartitionRoute;
-use crate::request::{Target, header_name};
+use crate::request::Target;
 use crate::status::Status;
 
 /// The header naming a partition key range (sent by feeds, returned by the service).

@@ -10,6 +10,7 @@ use meridian_location_store::Endpoint;
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 
 use crate::credential::Signer;
+use crate::header_name::Name;
 use crate::session::{SESSION_TOKEN, SESSION_TOKEN_HEADER};
 use crate::transport::HttpRequest;
 
@@ -173,40 +174,6 @@ fn date_now() -> Result<HeaderValue, Unsendable> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Unsendable(pub(crate) &'static str);
 
-/// A header's name, made at compile time by [`header_name!`], with its text for errors
-/// (`from_static` at run time validates the name on every call).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Name {
-    pub(crate) text: &'static str,
-    pub(crate) name: HeaderName,
-}
-
-impl Name {
-    /// Panics on a name HTTP cannot carry: use it in a constant (as [`header_name!`]
-    /// does), so the panic is a compile error.
-    pub(crate) const fn new(text: &'static str) -> Self {
-        Self {
-            text,
-            name: HeaderName::from_static(text),
-        }
-    }
-}
-
-impl PartialEq<&str> for Name {
-    fn eq(&self, other: &&str) -> bool {
-        self.text == *other
-    }
-}
-
-/// `header_name!("if-match")`: the [`Name`], made at compile time.
-macro_rules! header_name {
-    ($text:literal) => {{
-        const NAME: $crate::request::Name = $crate::request::Name::new($text);
-        NAME
-    }};
-}
-pub(crate) use header_name;
-
 fn header_named<V>(
     name: HeaderName,
     label: &'static str,
@@ -297,6 +264,7 @@ pub(crate) fn signed(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::header_name::header_name;
 
     #[test]
     fn feeds_sign_the_parent_link_and_ids_are_escaped_in_the_url() {

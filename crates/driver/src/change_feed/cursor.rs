@@ -13,7 +13,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 
-use crate::request::{Name, header_name};
+use crate::header_name::{Name, header_name};
 
 /// What every token starts with.
 const PREFIX: &str = "meridian-cf1:";

@@ -27,9 +27,10 @@ use serde_json::Value;
 
 use crate::container::{Container, PartitionKey};
 use crate::error::{ConfigError, ConfigReason, DriverError};
+use crate::header_name::header_name;
 use crate::operation::Operation;
 use crate::query::{range_ids, results};
-use crate::request::{Target, header_name};
+use crate::request::Target;
 use crate::status::Status;
 use cursor::{Cursor, SourceCursor, Start};
 

@@ -14,14 +14,20 @@ use super::source::{self, RawPage, Source, continuation_of, results};
 use super::{Page, Query};
 use crate::container::Container;
 use crate::error::DriverError;
+use crate::header_name::{Name, header_name};
 use crate::operation::{Operation, Success};
 use crate::options::QueryOptions;
-use crate::request::{Target, header_name};
+use crate::request::Target;
 
 mod checkpoint;
 
 /// The content type of a query body, as the service requires it.
 const QUERY_JSON: &str = "application/query+json";
+/// What the plan may ask of the client (every rewrite the engine here merges).
+const FEATURES: &str = "Aggregate, CompositeAggregate, Distinct, GroupBy, MultipleOrderBy, OrderBy, OffsetAndLimit, Top";
+const SUPPORTED_FEATURES: Name = Name::new("x-ms-cosmos-supported-query-features");
+/// A query over every range (the plan request, and a page of one range).
+const CROSS_PARTITION: Name = Name::new("x-ms-documentdb-query-enablecrosspartition");
 
 /// What each page request asks for.
 #[derive(Debug, Clone)]
@@ -111,13 +117,19 @@ impl Engine {
         Bytes::from(json!({"query": sql, "parameters": parameters}).to_string())
     }
 
-    /// A read of the container's items (`…/docs`) in its session, with `headers`.
-    fn operation(&self, method: Method, body: Option<Bytes>) -> Operation {
+    /// A read of the container's items (`…/docs`) in its session; with a query `body`, a
+    /// POST of it (`application/query+json`, `isquery`).
+    fn operation(&self, body: Option<Bytes>) -> Operation {
         let (_, db, coll, excluded) = self.container.parts();
         let link = format!("dbs/{db}/colls/{coll}");
         let operation = Operation::read(Target::items(db, coll)).excluding(excluded);
         let mut operation = super::with_options(operation, &self.options, &link);
-        operation.method = method;
+        if body.is_some() {
+            operation = operation
+                .header(header_name!("content-type"), QUERY_JSON)
+                .header(header_name!("x-ms-documentdb-isquery"), "true");
+            operation.method = Method::POST;
+        }
         operation.body = body;
         operation
     }
@@ -137,14 +149,10 @@ impl Engine {
             return Ok(());
         };
         let operation = self
-            .operation(Method::POST, Some(body.clone()))
-            .header(header_name!("content-type"), QUERY_JSON)
-            .header(header_name!("x-ms-documentdb-isquery"), "true")
+            .operation(Some(body.clone()))
             .header(header_name!("x-ms-cosmos-is-query-plan-request"), "true")
-            .header(header_name!("x-ms-documentdb-query-enablecrosspartition"), "true")
-            .header(header_name!("x-ms-cosmos-supported-query-features"),
-                "Aggregate, CompositeAggregate, Distinct, GroupBy, MultipleOrderBy, OrderBy, OffsetAndLimit, Top",
-            );
+            .header(CROSS_PARTITION, "true")
+            .header(SUPPORTED_FEATURES, FEATURES);
         let success = self.execute(&operation).await?;
         self.pending_charge += success.metadata.request_charge;
         let plan = Plan::parse(&success.body, &self.query.sql)?;
@@ -185,31 +193,20 @@ impl Engine {
 
     /// Fetches the next page of source `i`.
     async fn fetch(&mut self, i: usize) -> Result<RawPage, DriverError> {
-        let source = self.sources.get(i).cloned().unwrap_or(Source {
-            range: None,
-            continuation: None,
-            more: false,
-        });
+        let source = self.sources.get(i).cloned().unwrap_or_default();
         let mut operation = match &self.request {
-            Request::Feed => self.operation(Method::GET, None),
-            Request::Query(body) => self
-                .operation(Method::POST, Some(body.clone()))
-                .header(header_name!("content-type"), QUERY_JSON)
-                .header(header_name!("x-ms-documentdb-isquery"), "true"),
+            Request::Feed => self.operation(None),
+            Request::Query(body) => self.operation(Some(body.clone())),
         };
         if let Some(pk) = &self.query.partition_key {
             operation = operation.header(header_name!("x-ms-documentdb-partitionkey"), pk.header());
         }
         if let Some(range) = &source.range {
+            let range_id = header_name!("x-ms-documentdb-partitionkeyrangeid");
+            let cross = header_name!("x-ms-documentdb-query-enablecrosspartition");
             operation = operation
-                .header(
-                    header_name!("x-ms-documentdb-query-enablecrosspartition"),
-                    "true",
-                )
-                .header(
-                    header_name!("x-ms-documentdb-partitionkeyrangeid"),
-                    range.clone(),
-                );
+                .header(cross, "true")
+                .header(range_id, range.clone());
         }
         if let Some(n) = self
             .query

@@ -30,9 +30,9 @@ use serde_json::Value;
 
 use crate::container::{Container, PartitionKey};
 use crate::error::DriverError;
+use crate::header_name::header_name;
 use crate::operation::Operation;
 use crate::options::QueryOptions;
-use crate::request::header_name;
 use exec::Engine;
 pub(crate) use source::{range_ids, results};
 

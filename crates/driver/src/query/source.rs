@@ -5,14 +5,16 @@ use serde_json::Value;
 
 use crate::container::Container;
 use crate::error::DriverError;
+use crate::header_name::header_name;
 use crate::operation::{Operation, Success};
-use crate::request::{Target, header_name};
+use crate::request::Target;
 
 /// The most pages of partition key ranges followed (each holds many ranges).
 const MAX_RANGE_PAGES: usize = 1_000;
 
-/// One stream of pages: a partition key range, a partition, or the whole container.
-#[derive(Debug, Clone)]
+/// One stream of pages: a partition key range, a partition, or the whole container (by
+/// default: no range, from the start, nothing more to read).
+#[derive(Debug, Clone, Default)]
 pub(super) struct Source {
     /// `x-ms-documentdb-partitionkeyrangeid`, for a cross-partition query.
     pub(super) range: Option<String>,
