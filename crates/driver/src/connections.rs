@@ -77,14 +77,23 @@ struct Idle {
 }
 
 impl IdleSet {
-    /// Drops every connection idle since before `oldest` (they would not be reused).
-    fn drop_expired(&mut self, oldest: Instant) {
+    /// Drops every connection idle past `horizon`, and the endpoints left with none.
+    fn drop_expired(&mut self, now: Instant, horizon: Duration) {
         self.by_endpoint.retain(|_, idle| {
-            while idle.front().is_some_and(|c| c.since < oldest) {
-                idle.pop_front();
-            }
+            expire(idle, now, horizon);
             !idle.is_empty()
         });
+    }
+}
+
+/// Drops the connections at the front of `idle` (the oldest) that have been idle for the
+/// whole `horizon`: none of them would be reused.
+fn expire(idle: &mut VecDeque<Idle>, now: Instant, horizon: Duration) {
+    while idle
+        .front()
+        .is_some_and(|c| now.saturating_duration_since(c.since) >= horizon)
+    {
+        idle.pop_front();
     }
 }
 
@@ -113,12 +122,7 @@ impl Lease<'_> {
         let mut set = connections.lock();
         let idle = set.by_endpoint.entry(self.authority).or_default();
         // Those idle past the horizon would not be reused: they make no room.
-        while idle
-            .front()
-            .is_some_and(|c| now.saturating_duration_since(c.since) >= connections.horizon)
-        {
-            idle.pop_front();
-        }
+        expire(idle, now, connections.horizon);
         if idle.len() >= connections.max_idle_per_endpoint {
             return;
         }
@@ -234,13 +238,7 @@ impl Connections {
         let now = Instant::now();
         let mut set = self.lock();
         let idle = set.by_endpoint.get_mut(authority)?;
-        // Oldest first: those idle past the horizon go.
-        while idle
-            .front()
-            .is_some_and(|c| now.saturating_duration_since(c.since) >= self.horizon)
-        {
-            idle.pop_front();
-        }
+        expire(idle, now, self.horizon);
         // Closed ones stay until they expire; the other scheme's are not this request's.
         let newest = idle
             .iter()
@@ -292,9 +290,7 @@ async fn sweep(idle: Weak<Mutex<IdleSet>>, horizon: Duration) {
         tokio::time::sleep((horizon / 2).max(MIN_SWEEP)).await;
         let Some(idle) = idle.upgrade() else { return };
         let mut set = idle.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(oldest) = Instant::now().checked_sub(horizon) {
-            set.drop_expired(oldest);
-        }
+        set.drop_expired(Instant::now(), horizon);
         if set.by_endpoint.is_empty() {
             set.sweeper = None;
             return;
