@@ -174,19 +174,6 @@ fn date_now() -> Result<HeaderValue, Unsendable> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Unsendable(pub(crate) &'static str);
 
-fn header_named<V>(
-    name: HeaderName,
-    label: &'static str,
-    value: V,
-) -> Result<(HeaderName, HeaderValue), Unsendable>
-where
-    HeaderValue: TryFrom<V>,
-{
-    HeaderValue::try_from(value)
-        .map(|v| (name, v))
-        .map_err(|_| Unsendable(label))
-}
-
 // The standard headers' names, made at compile time (`from_static` at run time
 // validates the name on every call).
 const X_MS_DATE: HeaderName = HeaderName::from_static("x-ms-date");
@@ -207,20 +194,18 @@ pub(crate) fn signed(
     let date = date_now()?;
     let authorization = match signer {
         Signer::Key(key) => {
-            let (name, mut value) = header_named(
-                AUTHORIZATION,
-                "authorization",
-                key.authorization(
-                    method.as_str(),
-                    target.resource_type,
-                    &target.resource_link,
-                    date.to_str().map_err(|_| Unsendable("x-ms-date"))?,
-                ),
-            )?;
+            let signature = key.authorization(
+                method.as_str(),
+                target.resource_type,
+                &target.resource_link,
+                date.to_str().map_err(|_| Unsendable("x-ms-date"))?,
+            );
+            let mut value =
+                HeaderValue::try_from(signature).map_err(|_| Unsendable("authorization"))?;
             // A signature is not the key, but nothing prints it (`Debug` of the request
             // shows `Sensitive`), as for a token.
             value.set_sensitive(true);
-            (name, value)
+            (AUTHORIZATION, value)
         }
         Signer::Token(value) => (AUTHORIZATION, value.clone()),
     };
